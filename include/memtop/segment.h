@@ -1,0 +1,154 @@
+/* memtop segment ABI: the byte layout of /memtop.<pid> shared by the preload (producer) and the
+ * monitor (consumer). Plain fixed-width types only; no pointers are ever stored in the segment.
+ * Must never change layout without bumping MEMTOP_ABI_VERSION. */
+#ifndef MEMTOP_SEGMENT_H
+#define MEMTOP_SEGMENT_H
+
+#include <stdint.h>
+
+#define MEMTOP_SEG_MAGIC 0x31474553504f544dULL /* "MTOPSEG1" little endian */
+#define MEMTOP_ABI_VERSION 1u
+#define MEMTOP_EXE_MAX 256
+#define MEMTOP_THREAD_NAME_MAX 16
+#define MEMTOP_MAX_DEPTH 64
+
+/* Stack ids: 0 = no stack; MEMTOP_STACK_OVERFLOW = the table was full. */
+#define MEMTOP_STACK_NONE 0u
+#define MEMTOP_STACK_OVERFLOW 0xffffffffu
+
+/* Header flags. */
+#define MEMTOP_FLAG_READY (1u << 0)  /* regions initialised, safe to read */
+#define MEMTOP_FLAG_EXITED (1u << 1) /* target ran its exit path; exit_status is valid */
+#define MEMTOP_FLAG_WAITING (1u << 2) /* target is blocked at start waiting for a consumer */
+
+/* Event types. */
+enum memtop_event_type {
+	MEMTOP_EV_NONE = 0,
+	MEMTOP_EV_MALLOC = 1,   /* addr, size; aux = 0 */
+	MEMTOP_EV_CALLOC = 2,   /* addr, size = nmemb*size */
+	MEMTOP_EV_MEMALIGN = 3, /* posix_memalign/aligned_alloc/memalign/valloc/pvalloc; aux = alignment */
+	MEMTOP_EV_FREE = 4,     /* addr */
+	MEMTOP_EV_REALLOC_BEGIN = 5, /* addr = old block; ticket taken before the real call (invariant 1) */
+	MEMTOP_EV_REALLOC_END = 6,   /* addr = new block (0 on failure), size, aux = old block */
+	MEMTOP_EV_TAG = 7,      /* aux = tag id; name in tag table (addr = 0) */
+	MEMTOP_EV_THREAD_NAME = 8, /* thread slot renamed; read the name from the slot */
+	MEMTOP_EV_MAPS_CHANGED = 9, /* dlopen/dlclose seen: symbol cache must refresh */
+	MEMTOP_EV_TYPE_MAX
+};
+
+/* Event flags. */
+#define MEMTOP_EVF_FAILED (1u << 0) /* the call returned failure (NULL / error) */
+
+/* One ring record: exactly one cache line. seq is the Vyukov cell sequence number:
+ * seq == pos      cell free for the producer holding ticket pos
+ * seq == pos + 1  cell holds the record of ticket pos, ready for the consumer
+ * The consumer frees a cell by storing pos + capacity. */
+struct memtop_event {
+	uint64_t seq;          /* atomic */
+	uint8_t type;          /* enum memtop_event_type */
+	uint8_t flags;         /* MEMTOP_EVF_* */
+	uint16_t thread_slot;  /* index into the thread table */
+	uint32_t stack_id;     /* interned stack, MEMTOP_STACK_NONE or MEMTOP_STACK_OVERFLOW */
+	uint64_t timestamp_ns; /* CLOCK_MONOTONIC(_COARSE) nanoseconds */
+	uint64_t addr;
+	uint64_t size;         /* requested size */
+	uint64_t aux;          /* old address, alignment or tag id */
+	uint64_t usable;       /* usable size where known, else 0 */
+	uint64_t reserved;
+};
+
+/* Thread table slot. Counters are cumulative over every thread that ever used the slot, so the
+ * process totals are the plain sum over all slots and never race with a thread's exit. The counters
+ * of the current owner are counter - base_counter (bases are written at claim time). Single writer
+ * (the owning thread) except for the overflow slot (last slot), which uses atomic adds. */
+struct memtop_counters {
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t bytes_alloc;
+	uint64_t bytes_freed;
+	uint64_t dropped;    /* events not pushed because the ring stayed full */
+	uint64_t untracked;  /* events not pushed because no consumer was attached */
+};
+
+#define MEMTOP_SLOT_FREE 0u
+#define MEMTOP_SLOT_LIVE 1u
+
+struct memtop_thread_slot {
+	uint32_t state;      /* atomic: MEMTOP_SLOT_FREE / MEMTOP_SLOT_LIVE */
+	uint32_t generation; /* incremented on every claim */
+	int32_t tid;
+	uint32_t reserved0;
+	uint64_t claimed_ns;
+	char name[MEMTOP_THREAD_NAME_MAX];
+	struct memtop_counters c;    /* cumulative, atomic (relaxed) */
+	struct memtop_counters base; /* value of c when the current owner claimed the slot */
+	uint64_t peak_reserved[2];
+};
+
+/* Stack descriptor: stacks[id] for 1 <= id < stacks_used. frames_off indexes the frame arena
+ * (uint64_t entries). Written completely before the id is published in the hash index. */
+struct memtop_stack {
+	uint64_t hash;
+	uint32_t frames_off;
+	uint32_t depth;
+};
+
+/* Tag table entry (memtop_tag names). */
+#define MEMTOP_TAG_NAME_MAX 48
+struct memtop_tag {
+	uint64_t timestamp_ns;
+	uint64_t ready; /* atomic: 1 once name is written */
+	char name[MEMTOP_TAG_NAME_MAX];
+};
+
+struct memtop_seg_header {
+	uint64_t magic;
+	uint32_t abi_version;
+	uint32_t header_size;  /* sizeof(struct memtop_seg_header) */
+	uint64_t segment_size; /* total bytes, fixed at creation */
+	int32_t pid;
+	uint32_t uid;
+	uint64_t start_time;   /* field 22 of /proc/<pid>/stat (clock ticks after boot) */
+	uint64_t created_realtime_ns;
+	uint64_t created_monotonic_ns;
+	char exe[MEMTOP_EXE_MAX];
+
+	/* Regions: offsets from the segment start, counts in elements. */
+	uint64_t threads_off;
+	uint32_t threads_count; /* last slot is the shared overflow slot */
+	uint32_t thread_slot_size;
+	uint64_t stacks_off;    /* struct memtop_stack[stacks_cap] */
+	uint32_t stacks_cap;
+	uint32_t stack_index_cap; /* power of two */
+	uint64_t stack_index_off; /* uint32_t[stack_index_cap] of stack ids, 0 = empty */
+	uint64_t frames_off;      /* uint64_t[frames_cap] */
+	uint32_t frames_cap;
+	uint32_t ring_cap;        /* power of two */
+	uint64_t ring_off;        /* struct memtop_event[ring_cap] */
+	uint32_t record_size;     /* sizeof(struct memtop_event) */
+	uint32_t tags_cap;
+	uint64_t tags_off;        /* struct memtop_tag[tags_cap] */
+	uint32_t max_depth;       /* MEMTOP_DEPTH in force */
+	uint32_t block_ms;        /* bounded wait when the ring is full */
+
+	/* Dynamic state. All atomic; written by the side named. */
+	uint32_t flags;           /* target: MEMTOP_FLAG_* */
+	int32_t exit_status;      /* target, valid with MEMTOP_FLAG_EXITED */
+	uint32_t stacks_used;     /* target: next stack id (starts at 1) */
+	uint32_t frames_used;     /* target: next free frame index */
+	uint64_t stacks_overflow; /* target: interning attempts refused because full */
+	uint32_t tags_used;       /* target */
+	uint32_t reserved1;
+	uint64_t maps_generation; /* target: bumped on dlopen/dlclose */
+	uint64_t ring_head __attribute__((aligned(64))); /* producers: next ticket */
+	uint64_t ring_tail __attribute__((aligned(64))); /* consumer: next ticket to read (informative) */
+	/* Consumer claim: claim_pid is CAS'ed from 0 (or a dead claimant) to the monitor pid. */
+	int32_t claim_pid __attribute__((aligned(64)));
+	uint32_t reserved2;
+	uint64_t claim_start_time;
+	uint64_t claim_heartbeat_ns; /* consumer: CLOCK_MONOTONIC ns, refreshed at least every 200 ms */
+	uint64_t attach_count;       /* consumer: incremented on every claim */
+	uint64_t attach_ticket;      /* consumer: ring_head when it claimed (first tracked ticket) */
+};
+
+#endif

@@ -1,0 +1,156 @@
+/* shm: create, open, validate and use a memtop segment (/memtop.<pid>).
+ * Linked into both sides. Each function says which side may call it: TARGET (the preload, inside
+ * allocation hooks: must never call malloc/free and never take a lock) or MONITOR (treats every byte
+ * of the segment as untrusted and reads it under the SIGBUS guard). */
+#ifndef MEMTOP_SHM_H
+#define MEMTOP_SHM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "memtop/segment.h"
+
+/* Defaults and limits (also the accepted ranges of the MEMTOP_* variables). */
+#define SHM_RING_DEFAULT (1u << 16)
+#define SHM_RING_MIN (1u << 6)
+#define SHM_RING_MAX (1u << 24)
+#define SHM_STACKS_DEFAULT (1u << 16)
+#define SHM_STACKS_MIN (1u << 4)
+#define SHM_STACKS_MAX (1u << 22)
+#define SHM_THREADS_DEFAULT 1024u
+#define SHM_TAGS_DEFAULT 256u
+#define SHM_BLOCK_MS_DEFAULT 1000u
+#define SHM_HEARTBEAT_STALE_NS (3ull * 1000000000ull)
+
+struct shm_config {
+	uint32_t ring_cap;   /* rounded up to a power of two */
+	uint32_t stacks_cap; /* stack ids; the frame arena holds stacks_cap * max_depth / 2 frames */
+	uint32_t threads;
+	uint32_t max_depth;
+	uint32_t block_ms;
+};
+
+/* A mapped segment. base/size are the mapping; the region pointers are derived from the header at
+ * create/open time after validation, so later reads never trust header offsets again. */
+struct shm_segment {
+	void *base;
+	size_t size;
+	int fd;
+	pid_t pid;
+	struct memtop_seg_header *hdr;
+	struct memtop_thread_slot *threads;
+	struct memtop_stack *stacks;
+	uint32_t *stack_index;
+	uint64_t *frames;
+	struct memtop_event *ring;
+	struct memtop_tag *tags;
+	/* copies of the geometry taken at validation (never re-read from shared memory) */
+	uint32_t threads_count, stacks_cap, stack_index_cap, frames_cap, ring_cap, tags_cap;
+};
+
+void shm_config_defaults(struct shm_config *cfg);
+/* Segment name for a pid: "/memtop.<pid>". Names are built only from numeric pids. */
+void shm_segment_name(pid_t pid, char *buf, size_t len);
+
+/* ---- TARGET side ---- */
+
+/* Create /memtop.<pid> exclusively (mode 0600), size it, reserve its pages (posix_fallocate, so a
+ * full /dev/shm fails here, not as a SIGBUS later), map and initialise it. Returns 0 or -errno and
+ * a one-line reason in err. Not async-signal-safe; call from the constructor or after fork. */
+int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pid_t pid,
+		       char *err, size_t errlen);
+/* Unmap (and with unlink, remove the name). Either side. */
+void shm_segment_close(struct shm_segment *seg, bool unlink_name);
+
+/* Thread slots. claim returns the slot index (the overflow slot when the table is full). */
+uint16_t shm_thread_claim(struct shm_segment *seg, int32_t tid, const char *name);
+void shm_thread_release(struct shm_segment *seg, uint16_t slot);
+void shm_thread_set_name(struct shm_segment *seg, uint16_t slot, const char *name);
+bool shm_thread_is_overflow(const struct shm_segment *seg, uint16_t slot);
+
+/* Interns a call stack; returns its id, MEMTOP_STACK_OVERFLOW when the table is full, or
+ * MEMTOP_STACK_NONE for depth 0. Lock-free: CAS on the index slot, append-only arenas. */
+uint32_t shm_stack_intern(struct shm_segment *seg, const uint64_t *frames, uint32_t depth);
+
+/* Registers a tag name; returns its id (index + 1) or 0 when the table is full. */
+uint32_t shm_tag_register(struct shm_segment *seg, const char *name, uint64_t now_ns);
+
+/* True when a consumer holds the claim (one relaxed load: the "no consumer, no events" fast path). */
+static inline bool shm_consumer_present(const struct shm_segment *seg)
+{
+	return __atomic_load_n(&seg->hdr->claim_pid, __ATOMIC_RELAXED) != 0;
+}
+/* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full ring. */
+bool shm_consumer_alive(const struct shm_segment *seg);
+
+enum shm_push_result { SHM_PUSHED = 0, SHM_DROPPED = 1, SHM_NO_CONSUMER = 2 };
+/* Multi-producer push. ev->seq is ignored. When the ring is full, waits with backoff up to
+ * block_ms while the consumer is alive, then drops (the caller counts the drop). */
+enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_event *ev);
+
+/* Ticket-split push for frees (invariant 1): reserve takes the ticket, commit publishes it.
+ * Between the two the caller may run the real free. Returns false when it could not reserve. */
+bool shm_ring_reserve(struct shm_segment *seg, uint64_t *ticket);
+void shm_ring_commit(struct shm_segment *seg, uint64_t ticket, const struct memtop_event *ev);
+
+/* ---- MONITOR side ---- */
+
+/* Checks a mapped segment image. Pure: reads only [base, base+size). Returns 0 or -EINVAL with a
+ * one-line reason naming the bad field. Used by shm_segment_open and by the fuzzer. */
+int shm_segment_validate(const void *base, size_t size, char *err, size_t errlen);
+
+/* Opens /memtop.<pid> read-write without following links, refuses non-regular files, files of
+ * another uid (unless allow_other_uid) and invalid images. Returns 0 or -errno with a reason. */
+int shm_segment_open(struct shm_segment *seg, pid_t pid, bool allow_other_uid, char *err,
+		     size_t errlen);
+
+/* Claim the consumer role. -EBUSY (with the holder's pid in *holder) when a live monitor has it;
+ * a dead or stale claimant is replaced. */
+int shm_consumer_claim(struct shm_segment *seg, pid_t *holder);
+void shm_consumer_heartbeat(struct shm_segment *seg);
+void shm_consumer_release(struct shm_segment *seg);
+
+enum shm_pop_status {
+	SHM_POP_OK = 0,        /* n records copied */
+	SHM_POP_EMPTY = 1,     /* nothing published yet */
+	SHM_POP_PENDING = 2,   /* next ticket reserved by a producer but not yet committed */
+	SHM_POP_BUS = 3,       /* SIGBUS: the segment was truncated under us */
+};
+/* Copies up to max ready records in ticket order into out, frees their cells. Guarded against SIGBUS.
+ * *n gets the count. Records are NOT validated here: call shm_event_check on each. */
+enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *out, size_t max,
+				 size_t *n);
+/* Skips one pending ticket whose producer never committed (bounded wait expired). */
+void shm_ring_skip(struct shm_segment *seg);
+
+/* Validates a copied record against the segment geometry. Returns NULL or a reason. */
+const char *shm_event_check(const struct shm_segment *seg, const struct memtop_event *ev);
+
+/* Copies stack `id`'s frames (bounds-checked, guarded). Returns depth, or -1 for a bad id. */
+int shm_stack_read(struct shm_segment *seg, uint32_t id, uint64_t *frames, uint32_t max);
+/* Copies thread slot idx (guarded). Returns 0, or -1 on a bad index or SIGBUS. */
+int shm_thread_read(struct shm_segment *seg, uint32_t idx, struct memtop_thread_slot *out);
+/* Sum of every slot's counters: the exact process totals. Returns 0 or -1 on SIGBUS. */
+int shm_totals(struct shm_segment *seg, struct memtop_counters *out);
+/* Copies the header (guarded). Returns 0 or -1 on SIGBUS. */
+int shm_header_read(struct shm_segment *seg, struct memtop_seg_header *out);
+/* Copies tag id (1-based). Returns 0, or -1 when not ready or out of range. */
+int shm_tag_read(struct shm_segment *seg, uint32_t id, struct memtop_tag *out);
+
+/* Reads field 22 (start time) of /proc/<pid>/stat; 0 when the process does not exist. */
+uint64_t shm_proc_start_time(pid_t pid);
+/* Stale: the pid is gone, or it is a different process (start time differs). */
+bool shm_segment_is_stale(const struct memtop_seg_header *hdr);
+
+/* Monotonic clock in ns (CLOCK_MONOTONIC_COARSE: ~7 ns; ages need ms precision only). */
+static inline uint64_t shm_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+#endif
