@@ -61,13 +61,19 @@ struct memtop_event {
  * process totals are the plain sum over all slots and never race with a thread's exit. The counters
  * of the current owner are counter - base_counter (bases are written at claim time). Single writer
  * (the owning thread) except for the overflow slot (last slot), which uses atomic adds. */
+/* Byte counters are USABLE sizes (malloc_usable_size) on both sides, because a free does not know
+ * the requested size: usable_alloc - usable_freed is the exact heap in use. req_bytes is the sum of
+ * requested sizes (what valgrind reports). realloc counts as one free (if it had an old block) plus
+ * one alloc (if it returned a new block). */
 struct memtop_counters {
 	uint64_t allocs;
 	uint64_t frees;
-	uint64_t bytes_alloc;
-	uint64_t bytes_freed;
+	uint64_t usable_alloc;
+	uint64_t usable_freed;
+	uint64_t req_bytes;
 	uint64_t dropped;    /* events not pushed because the ring stayed full */
 	uint64_t untracked;  /* events not pushed because no consumer was attached */
+	uint64_t reserved;
 };
 
 #define MEMTOP_SLOT_FREE 0u
