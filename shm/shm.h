@@ -49,6 +49,10 @@ struct shm_segment {
 	struct memtop_tag *tags;
 	/* copies of the geometry taken at validation (never re-read from shared memory) */
 	uint32_t threads_count, stacks_cap, stack_index_cap, frames_cap, ring_cap, tags_cap;
+	uint32_t max_depth, block_ms;
+	/* process-local state (never in shared memory) */
+	uint64_t tail;   /* MONITOR: next ticket to consume */
+	int dropping;    /* TARGET: a full-ring wait timed out; drop without waiting until space returns */
 };
 
 void shm_config_defaults(struct shm_config *cfg);
@@ -110,7 +114,8 @@ int shm_segment_open(struct shm_segment *seg, pid_t pid, bool allow_other_uid, c
 /* Claim the consumer role. -EBUSY (with the holder's pid in *holder) when a live monitor has it;
  * a dead or stale claimant is replaced. */
 int shm_consumer_claim(struct shm_segment *seg, pid_t *holder);
-void shm_consumer_heartbeat(struct shm_segment *seg);
+/* Refreshes the heartbeat and publishes the consumer's tail. -1 when the segment faulted (SIGBUS). */
+int shm_consumer_heartbeat(struct shm_segment *seg);
 void shm_consumer_release(struct shm_segment *seg);
 
 enum shm_pop_status {
@@ -123,7 +128,8 @@ enum shm_pop_status {
  * *n gets the count. Records are NOT validated here: call shm_event_check on each. */
 enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *out, size_t max,
 				 size_t *n);
-/* Skips one pending ticket whose producer never committed (bounded wait expired). */
+/* Skips one pending ticket whose producer never committed. Only once the target process is gone
+ * (a live producer may still commit it, and skipping then would wedge that cell). */
 void shm_ring_skip(struct shm_segment *seg);
 
 /* Validates a copied record against the segment geometry. Returns NULL or a reason. */

@@ -1,0 +1,92 @@
+/* The consumer claim: one monitor at a time owns a segment's ring. The claim is a CAS on claim_pid;
+ * a claimant whose pid is gone, whose start time differs, or whose heartbeat is stale is replaced. */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "shm.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Both sides: TARGET on a full ring (slow path only), MONITOR before stealing a claim. */
+bool shm_consumer_alive(const struct shm_segment *seg)
+{
+	struct memtop_seg_header *h = seg->hdr;
+	pid_t pid = __atomic_load_n(&h->claim_pid, __ATOMIC_ACQUIRE);
+	if (pid <= 0)
+		return false;
+	if (kill(pid, 0) != 0 && errno != EPERM)
+		return false;
+	uint64_t st = __atomic_load_n(&h->claim_start_time, __ATOMIC_RELAXED);
+	if (st && shm_proc_start_time(pid) != st)
+		return false;
+	uint64_t hb = __atomic_load_n(&h->claim_heartbeat_ns, __ATOMIC_RELAXED);
+	uint64_t now = mono_ns();
+	return hb + SHM_HEARTBEAT_STALE_NS > now;
+}
+
+int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
+{
+	struct memtop_seg_header *h = seg->hdr;
+	pid_t me = getpid();
+	uint64_t my_start = shm_proc_start_time(me);
+	for (int tries = 0; tries < 8; tries++) {
+		int32_t cur = __atomic_load_n(&h->claim_pid, __ATOMIC_ACQUIRE);
+		if (cur != 0 && cur != me && shm_consumer_alive(seg)) {
+			if (holder)
+				*holder = cur;
+			return -EBUSY;
+		}
+		/* Fresh heartbeat first, so producers never see our claim as stale. */
+		__atomic_store_n(&h->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELAXED);
+		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
+		if (!__atomic_compare_exchange_n(&h->claim_pid, &cur, me, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE))
+			continue;
+		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELEASE);
+		__atomic_fetch_add(&h->attach_count, 1, __ATOMIC_RELAXED);
+		/* Resume where the previous consumer stopped; with none, the ring is empty and tail == head
+		 * (producers push nothing while unclaimed). A corrupt tail is clamped to one ring behind. */
+		uint64_t head = __atomic_load_n(&h->ring_head, __ATOMIC_ACQUIRE);
+		uint64_t tail = __atomic_load_n(&h->ring_tail, __ATOMIC_ACQUIRE);
+		if (tail > head || head - tail > seg->ring_cap)
+			tail = head;
+		seg->tail = tail;
+		__atomic_store_n(&h->attach_ticket, head, __ATOMIC_RELAXED);
+		return 0;
+	}
+	if (holder)
+		*holder = __atomic_load_n(&h->claim_pid, __ATOMIC_RELAXED);
+	return -EBUSY;
+}
+
+int shm_consumer_heartbeat(struct shm_segment *seg)
+{
+	volatile int rc = 0;
+	SHM_GUARD_BEGIN {
+		__atomic_store_n(&seg->hdr->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELEASE);
+		__atomic_store_n(&seg->hdr->ring_tail, seg->tail, __ATOMIC_RELEASE);
+	} SHM_GUARD_FAIL {
+		rc = -1;
+	} SHM_GUARD_END;
+	return rc;
+}
+
+void shm_consumer_release(struct shm_segment *seg)
+{
+	SHM_GUARD_BEGIN {
+		int32_t me = getpid();
+		__atomic_store_n(&seg->hdr->ring_tail, seg->tail, __ATOMIC_RELEASE);
+		__atomic_compare_exchange_n(&seg->hdr->claim_pid, &me, 0, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+	} SHM_GUARD_FAIL {
+	} SHM_GUARD_END;
+}

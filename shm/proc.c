@@ -1,0 +1,59 @@
+/* Process identity from /proc: the start time that tells a live process from a reused pid.
+ * Used on both sides; allocation-free (the target calls it from its constructor and after fork). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+/* Field 22 of /proc/<pid>/stat, counted after the last ')' because the command name may hold spaces
+ * and parentheses. */
+uint64_t shm_proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* after ") " comes field 3; walk to field 22 */
+	int field = 2;
+	for (; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	uint64_t v = 0;
+	for (; *p >= '0' && *p <= '9'; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	return v;
+}
+
+static int pid_exists(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+bool shm_segment_is_stale(const struct memtop_seg_header *hdr)
+{
+	pid_t pid = hdr->pid;
+	if (!pid_exists(pid))
+		return true;
+	uint64_t st = shm_proc_start_time(pid);
+	return st != 0 && st != hdr->start_time;
+}
+
+void shm_segment_name(pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "/memtop.%d", (int)pid);
+}

@@ -1,0 +1,194 @@
+/* TARGET side: create and initialise /memtop.<pid>; either side: close. Creation is allocation-free
+ * (it runs in the preload's constructor and in fork's child handler) and never leaves a half-made
+ * segment that a monitor could take as ready: MEMTOP_FLAG_READY is published last. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SEG_ALIGN 64u
+
+void shm_config_defaults(struct shm_config *cfg)
+{
+	cfg->ring_cap = SHM_RING_DEFAULT;
+	cfg->stacks_cap = SHM_STACKS_DEFAULT;
+	cfg->threads = SHM_THREADS_DEFAULT;
+	cfg->max_depth = 16;
+	cfg->block_ms = SHM_BLOCK_MS_DEFAULT;
+}
+
+static uint32_t round_pow2(uint32_t v)
+{
+	uint32_t p = 1;
+	while (p < v && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
+
+static uint64_t align_up(uint64_t v)
+{
+	return (v + SEG_ALIGN - 1) & ~(uint64_t)(SEG_ALIGN - 1);
+}
+
+/* Lays out the regions after the header; returns the total size. */
+static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg)
+{
+	uint64_t off = align_up(sizeof *h);
+	h->threads_count = cfg->threads < 2 ? 2 : cfg->threads;
+	h->thread_slot_size = sizeof(struct memtop_thread_slot);
+	h->threads_off = off;
+	off = align_up(off + (uint64_t)h->threads_count * h->thread_slot_size);
+	h->stacks_cap = cfg->stacks_cap;
+	h->stacks_off = off;
+	off = align_up(off + (uint64_t)h->stacks_cap * sizeof(struct memtop_stack));
+	h->stack_index_cap = round_pow2(cfg->stacks_cap * 2);
+	h->stack_index_off = off;
+	off = align_up(off + (uint64_t)h->stack_index_cap * sizeof(uint32_t));
+	uint32_t depth = cfg->max_depth ? cfg->max_depth : 1;
+	h->frames_cap = cfg->stacks_cap * (depth > 2 ? depth / 2 : 1) + MEMTOP_MAX_DEPTH;
+	h->frames_off = off;
+	off = align_up(off + (uint64_t)h->frames_cap * sizeof(uint64_t));
+	h->ring_cap = round_pow2(cfg->ring_cap);
+	h->record_size = sizeof(struct memtop_event);
+	h->ring_off = off;
+	off = align_up(off + (uint64_t)h->ring_cap * h->record_size);
+	h->tags_cap = SHM_TAGS_DEFAULT;
+	h->tags_off = off;
+	off = align_up(off + (uint64_t)h->tags_cap * sizeof(struct memtop_tag));
+	return (off + 4095) & ~4095ull;
+}
+
+static void header_identity(struct memtop_seg_header *h, pid_t pid)
+{
+	struct timespec ts;
+	h->magic = MEMTOP_SEG_MAGIC;
+	h->abi_version = MEMTOP_ABI_VERSION;
+	h->header_size = sizeof *h;
+	h->pid = pid;
+	h->uid = geteuid();
+	h->start_time = shm_proc_start_time(pid);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h->created_realtime_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h->created_monotonic_ns = shm_now_ns();
+	ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
+	h->exe[n > 0 ? n : 0] = '\0';
+}
+
+/* Geometry copies and region pointers, shared by create and open. */
+void shm_segment_bind(struct shm_segment *seg, void *base, size_t size)
+{
+	struct memtop_seg_header *h = base;
+	char *b = base;
+	seg->base = base;
+	seg->size = size;
+	seg->hdr = h;
+	seg->threads_count = h->threads_count;
+	seg->stacks_cap = h->stacks_cap;
+	seg->stack_index_cap = h->stack_index_cap;
+	seg->frames_cap = h->frames_cap;
+	seg->ring_cap = h->ring_cap;
+	seg->tags_cap = h->tags_cap;
+	seg->max_depth = h->max_depth;
+	seg->block_ms = h->block_ms;
+	seg->threads = (struct memtop_thread_slot *)(b + h->threads_off);
+	seg->stacks = (struct memtop_stack *)(b + h->stacks_off);
+	seg->stack_index = (uint32_t *)(b + h->stack_index_off);
+	seg->frames = (uint64_t *)(b + h->frames_off);
+	seg->ring = (struct memtop_event *)(b + h->ring_off);
+	seg->tags = (struct memtop_tag *)(b + h->tags_off);
+	seg->tail = 0;
+	seg->dropping = 0;
+}
+
+/* A segment with our name may be left by an earlier process that had this pid: remove it if stale. */
+static int open_exclusive(const char *name, pid_t pid)
+{
+	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+	if (fd >= 0 || errno != EEXIST)
+		return fd;
+	int old = shm_open(name, O_RDONLY, 0);
+	if (old >= 0) {
+		struct memtop_seg_header h;
+		ssize_t n = pread(old, &h, sizeof h, 0);
+		close(old);
+		if (n == (ssize_t)sizeof h && h.pid == pid && h.start_time == shm_proc_start_time(pid)) {
+			errno = EEXIST;
+			return -1;
+		}
+	}
+	shm_unlink(name);
+	return shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+}
+
+int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pid_t pid,
+		       char *err, size_t errlen)
+{
+	char name[64];
+	struct memtop_seg_header geometry;
+	memset(&geometry, 0, sizeof geometry);
+	uint64_t size = layout(&geometry, cfg);
+	shm_segment_name(pid, name, sizeof name);
+
+	int fd = open_exclusive(name, pid);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "cannot create shared memory segment %s: %s", name, strerror(e));
+		return -e;
+	}
+	/* posix_fallocate reserves every page now, so a full /dev/shm fails here instead of raising
+	 * SIGBUS in the middle of some allocation later. */
+	int rc = ftruncate(fd, (off_t)size) ? errno : posix_fallocate(fd, 0, (off_t)size);
+	void *base = MAP_FAILED;
+	if (rc == 0) {
+		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (base == MAP_FAILED)
+			rc = errno;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot size shared memory segment %s (%lu KiB): %s", name,
+			 (unsigned long)(size >> 10), strerror(rc));
+		close(fd);
+		shm_unlink(name);
+		return -rc;
+	}
+
+	struct memtop_seg_header *h = base;
+	memcpy(h, &geometry, sizeof geometry);
+	header_identity(h, pid);
+	h->segment_size = size;
+	h->max_depth = cfg->max_depth;
+	h->block_ms = cfg->block_ms;
+	h->stacks_used = 1; /* id 0 means "no stack" */
+	shm_segment_bind(seg, base, size);
+	seg->fd = fd;
+	seg->pid = pid;
+	for (uint32_t i = 0; i < seg->ring_cap; i++)
+		seg->ring[i].seq = i; /* Vyukov: cell i is free for ticket i */
+	struct memtop_thread_slot *overflow = &seg->threads[seg->threads_count - 1];
+	overflow->state = MEMTOP_SLOT_LIVE;
+	memcpy(overflow->name, "(overflow)", 11);
+	__atomic_store_n(&h->flags, MEMTOP_FLAG_READY, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void shm_segment_close(struct shm_segment *seg, bool unlink_name)
+{
+	if (unlink_name) {
+		char name[64];
+		shm_segment_name(seg->pid, name, sizeof name);
+		shm_unlink(name);
+	}
+	if (seg->base && seg->base != MAP_FAILED)
+		munmap(seg->base, seg->size);
+	if (seg->fd >= 0)
+		close(seg->fd);
+	seg->base = NULL;
+	seg->hdr = NULL;
+	seg->fd = -1;
+}

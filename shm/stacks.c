@@ -1,0 +1,96 @@
+/* The stack table: call stacks interned in the target so events carry a 32-bit id instead of frames.
+ * TARGET: lock-free append-only open-addressing hash (CAS on the index slot), no allocation.
+ * MONITOR: bounds-checked, SIGBUS-guarded reads of a stack by id. */
+#include <string.h>
+
+#include "guard.h"
+#include "internal.h"
+
+static uint64_t stack_hash(const uint64_t *frames, uint32_t depth)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ depth;
+	for (uint32_t i = 0; i < depth; i++) {
+		h ^= frames[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return h ? h : 1;
+}
+
+static bool stack_equals(const struct shm_segment *seg, uint32_t id, uint64_t hash,
+			 const uint64_t *frames, uint32_t depth)
+{
+	const struct memtop_stack *s = &seg->stacks[id];
+	return s->hash == hash && s->depth == depth && s->frames_off + depth <= seg->frames_cap &&
+	       memcmp(&seg->frames[s->frames_off], frames, depth * sizeof *frames) == 0;
+}
+
+/* Reserves an id and frame space and writes the stack there (not yet visible in the index).
+ * Returns 0 when either arena is full. */
+static uint32_t stack_reserve(struct shm_segment *seg, uint64_t hash, const uint64_t *frames,
+			      uint32_t depth)
+{
+	struct memtop_seg_header *h = seg->hdr;
+	if (__atomic_load_n(&h->stacks_used, __ATOMIC_RELAXED) >= seg->stacks_cap)
+		return 0;
+	uint32_t id = __atomic_fetch_add(&h->stacks_used, 1, __ATOMIC_RELAXED);
+	if (id >= seg->stacks_cap)
+		return 0;
+	uint32_t off = __atomic_fetch_add(&h->frames_used, depth, __ATOMIC_RELAXED);
+	if (off > seg->frames_cap || depth > seg->frames_cap - off)
+		return 0;
+	memcpy(&seg->frames[off], frames, depth * sizeof *frames);
+	struct memtop_stack *s = &seg->stacks[id];
+	s->hash = hash;
+	s->frames_off = off;
+	s->depth = depth;
+	return id;
+}
+
+uint32_t shm_stack_intern(struct shm_segment *seg, const uint64_t *frames, uint32_t depth)
+{
+	if (depth == 0)
+		return MEMTOP_STACK_NONE;
+	if (depth > MEMTOP_MAX_DEPTH)
+		depth = MEMTOP_MAX_DEPTH;
+	uint64_t hash = stack_hash(frames, depth);
+	uint32_t mask = seg->stack_index_cap - 1;
+	uint32_t mine = 0; /* reserved id not yet published, reused across probes */
+	uint32_t i = (uint32_t)hash & mask;
+	for (uint32_t probe = 0; probe <= mask; probe++, i = (i + 1) & mask) {
+		uint32_t id = __atomic_load_n(&seg->stack_index[i], __ATOMIC_ACQUIRE);
+		if (id == 0) {
+			if (!mine && !(mine = stack_reserve(seg, hash, frames, depth)))
+				break;
+			/* Release: the stack's fields and frames are visible before its id is. */
+			if (__atomic_compare_exchange_n(&seg->stack_index[i], &id, mine, false,
+							__ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+				return mine;
+			/* Lost the race: id now holds the winner; compare with it below. */
+		}
+		if (id < seg->stacks_cap && stack_equals(seg, id, hash, frames, depth))
+			return id;
+	}
+	__atomic_fetch_add(&seg->hdr->stacks_overflow, 1, __ATOMIC_RELAXED);
+	return MEMTOP_STACK_OVERFLOW;
+}
+
+int shm_stack_read(struct shm_segment *seg, uint32_t id, uint64_t *frames, uint32_t max)
+{
+	if (id == MEMTOP_STACK_NONE || id == MEMTOP_STACK_OVERFLOW || id >= seg->stacks_cap)
+		return -1;
+	volatile int depth = -1;
+	SHM_GUARD_BEGIN {
+		struct memtop_stack s;
+		memcpy(&s, &seg->stacks[id], sizeof s);
+		if (s.depth <= MEMTOP_MAX_DEPTH && s.frames_off <= seg->frames_cap &&
+		    s.depth <= seg->frames_cap - s.frames_off) {
+			uint32_t d = s.depth < max ? s.depth : max;
+			memcpy(frames, &seg->frames[s.frames_off], d * sizeof *frames);
+			depth = (int)d;
+		}
+	} SHM_GUARD_FAIL {
+		depth = -1;
+	} SHM_GUARD_END;
+	return depth;
+}

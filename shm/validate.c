@@ -1,0 +1,187 @@
+/* MONITOR side: open a segment and check every field of its header before any other read trusts it.
+ * The image is untrusted (a crashed or hostile target can write anything, or shrink the file):
+ * every offset, count and size is range-checked with overflow-safe arithmetic. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "internal.h"
+
+#define SEG_SIZE_MAX (4ull << 30)
+
+struct region {
+	const char *name;
+	uint64_t off, count, elsize;
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, const char *what)
+{
+	snprintf(err, errlen, fmt, what);
+	return -EINVAL;
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int check_regions(const struct memtop_seg_header *h, uint64_t size, char *err, size_t errlen)
+{
+	struct region r[] = {
+		{"thread table", h->threads_off, h->threads_count, sizeof(struct memtop_thread_slot)},
+		{"stack table", h->stacks_off, h->stacks_cap, sizeof(struct memtop_stack)},
+		{"stack index", h->stack_index_off, h->stack_index_cap, sizeof(uint32_t)},
+		{"frame arena", h->frames_off, h->frames_cap, sizeof(uint64_t)},
+		{"event ring", h->ring_off, h->ring_cap, sizeof(struct memtop_event)},
+		{"tag table", h->tags_off, h->tags_cap, sizeof(struct memtop_tag)},
+	};
+	size_t n = sizeof r / sizeof r[0];
+	for (size_t i = 0; i < n; i++) {
+		/* count <= 2^32 and elsize <= 2^10, so the product cannot overflow 64 bits */
+		uint64_t bytes = r[i].count * r[i].elsize;
+		if (r[i].count == 0 || r[i].off % 8 || r[i].off < sizeof *h || r[i].off > size ||
+		    bytes > size - r[i].off)
+			return fail(err, errlen, "corrupted segment: %s lies outside the segment", r[i].name);
+		for (size_t j = 0; j < i; j++) {
+			uint64_t jb = r[j].count * r[j].elsize;
+			if (r[i].off < r[j].off + jb && r[j].off < r[i].off + bytes)
+				return fail(err, errlen, "corrupted segment: %s overlaps another region",
+					    r[i].name);
+		}
+	}
+	return 0;
+}
+
+int shm_segment_validate(const void *base, size_t size, char *err, size_t errlen)
+{
+	const struct memtop_seg_header *h = base;
+	if (size < sizeof *h)
+		return fail(err, errlen, "corrupted segment: %s", "smaller than its header");
+	if (h->magic != MEMTOP_SEG_MAGIC)
+		return fail(err, errlen, "not a memtop segment: %s", "bad magic number");
+	if (h->abi_version != MEMTOP_ABI_VERSION) {
+		snprintf(err, errlen, "segment ABI version %u, this memtop reads version %u: use the "
+			 "memtop built with the target's libmemtop.so", h->abi_version, MEMTOP_ABI_VERSION);
+		return -EINVAL;
+	}
+	if (h->header_size != sizeof *h)
+		return fail(err, errlen, "corrupted segment: %s", "bad header size");
+	if (h->segment_size != size)
+		return fail(err, errlen, "corrupted segment: %s", "size in header differs from the file size");
+	if (h->pid <= 0)
+		return fail(err, errlen, "corrupted segment: %s", "bad pid");
+	if (memchr(h->exe, '\0', sizeof h->exe) == NULL)
+		return fail(err, errlen, "corrupted segment: %s", "exe path not terminated");
+	if (h->record_size != sizeof(struct memtop_event) ||
+	    h->thread_slot_size != sizeof(struct memtop_thread_slot))
+		return fail(err, errlen, "corrupted segment: %s", "bad record or slot size");
+	if (!is_pow2(h->ring_cap) || h->ring_cap < SHM_RING_MIN || h->ring_cap > SHM_RING_MAX)
+		return fail(err, errlen, "corrupted segment: %s", "bad ring capacity");
+	if (!is_pow2(h->stack_index_cap) || h->stack_index_cap < h->stacks_cap)
+		return fail(err, errlen, "corrupted segment: %s", "bad stack index capacity");
+	if (h->threads_count < 2 || h->threads_count > 65535)
+		return fail(err, errlen, "corrupted segment: %s", "bad thread table size");
+	if (h->max_depth > MEMTOP_MAX_DEPTH)
+		return fail(err, errlen, "corrupted segment: %s", "bad stack depth");
+	return check_regions(h, size, err, errlen);
+}
+
+static int open_checked_fd(pid_t pid, bool allow_other_uid, struct stat *st, char *err, size_t errlen)
+{
+	char name[64];
+	shm_segment_name(pid, name, sizeof name);
+	/* glibc's shm_open adds O_NOFOLLOW: a symlink planted in /dev/shm is refused (ELOOP). */
+	int fd = shm_open(name, O_RDWR, 0);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			snprintf(err, errlen, "process %d is not traced by memtop (no segment %s): start it "
+				 "with 'memtop run -- CMD' or LD_PRELOAD=libmemtop.so", (int)pid, name);
+		else if (e == EACCES)
+			snprintf(err, errlen, "segment %s belongs to another user: run memtop as that user",
+				 name);
+		else
+			snprintf(err, errlen, "cannot open segment %s: %s", name, strerror(e));
+		return -e;
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		snprintf(err, errlen, "segment %s is not a regular file: refusing it", name);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st->st_uid != geteuid() && !allow_other_uid) {
+		snprintf(err, errlen, "segment %s belongs to uid %u, not to you (uid %u): refusing it",
+			 name, (unsigned)st->st_uid, (unsigned)geteuid());
+		close(fd);
+		return -EPERM;
+	}
+	if ((uint64_t)st->st_size < sizeof(struct memtop_seg_header) ||
+	    (uint64_t)st->st_size > SEG_SIZE_MAX) {
+		snprintf(err, errlen, "corrupted segment %s: impossible size %lld bytes", name,
+			 (long long)st->st_size);
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* Validates the mapped image under the SIGBUS guard (the file may shrink while we read it) and binds
+ * the segment on success. */
+static int validate_mapping(struct shm_segment *seg, pid_t pid, void *base, size_t size, char *err,
+			    size_t errlen)
+{
+	volatile int rc = 0;
+	SHM_GUARD_BEGIN {
+		if (!(__atomic_load_n(&((struct memtop_seg_header *)base)->flags, __ATOMIC_ACQUIRE) &
+		      MEMTOP_FLAG_READY) && size >= sizeof(struct memtop_seg_header)) {
+			snprintf(err, errlen, "segment of process %d is not initialised yet", (int)pid);
+			rc = -EAGAIN;
+		} else {
+			rc = shm_segment_validate(base, size, err, errlen);
+		}
+		if (rc == 0 && ((struct memtop_seg_header *)base)->pid != pid) {
+			snprintf(err, errlen, "corrupted segment: it names pid %d, not %d",
+				 ((struct memtop_seg_header *)base)->pid, (int)pid);
+			rc = -EINVAL;
+		}
+		if (rc == 0)
+			shm_segment_bind(seg, base, size);
+	} SHM_GUARD_FAIL {
+		snprintf(err, errlen, "segment of process %d was truncated while being read", (int)pid);
+		rc = -EIO;
+	} SHM_GUARD_END;
+	return rc;
+}
+
+int shm_segment_open(struct shm_segment *seg, pid_t pid, bool allow_other_uid, char *err,
+		     size_t errlen)
+{
+	struct stat st;
+	memset(seg, 0, sizeof *seg);
+	seg->fd = -1;
+	int fd = open_checked_fd(pid, allow_other_uid, &st, err, errlen);
+	if (fd < 0)
+		return fd;
+	size_t size = (size_t)st.st_size;
+	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		int e = errno;
+		snprintf(err, errlen, "cannot map segment of process %d: %s", (int)pid, strerror(e));
+		close(fd);
+		return -e;
+	}
+	int rc = validate_mapping(seg, pid, base, size, err, errlen);
+	if (rc) {
+		munmap(base, size);
+		close(fd);
+		return rc;
+	}
+	seg->fd = fd;
+	seg->pid = pid;
+	return 0;
+}
