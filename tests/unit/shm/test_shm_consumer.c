@@ -1,0 +1,208 @@
+/* Unit tests of the consumer claim across real processes: a live monitor holds it exclusively (the
+ * second one learns its pid), a dead one or one with a stale heartbeat is replaced, and a replacing
+ * consumer resumes at the ring position its predecessor published. */
+#include "shm_test_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+static int setup_segment(void **state)
+{
+	struct shm_segment *seg = calloc(1, sizeof *seg);
+	test_create(seg, NULL, getpid());
+	*state = seg;
+	return 0;
+}
+
+static int teardown_segment(void **state)
+{
+	struct shm_segment *seg = *state;
+	shm_segment_close(seg, true);
+	free(seg);
+	return 0;
+}
+
+/* Child side: open the parent's segment as a monitor would. Exit codes tell the parent what happened. */
+enum { CHILD_CLAIMED = 0, CHILD_BUSY = 10, CHILD_OPEN_FAILED = 20, CHILD_OTHER = 30 };
+
+static int child_open(struct shm_segment *seg, pid_t target)
+{
+	char err[256];
+	return shm_segment_open(seg, target, false, err, sizeof err);
+}
+
+/* Opens and claims; reports the holder's pid through the pipe when busy. */
+static void child_try_claim(pid_t target, int report_fd, bool stay)
+{
+	struct shm_segment seg;
+	if (child_open(&seg, target))
+		_exit(CHILD_OPEN_FAILED);
+	pid_t holder = 0;
+	int rc = shm_consumer_claim(&seg, &holder);
+	if (write(report_fd, &holder, sizeof holder) != sizeof holder)
+		_exit(CHILD_OTHER);
+	if (rc == -EBUSY)
+		_exit(CHILD_BUSY);
+	if (rc != 0)
+		_exit(CHILD_OTHER);
+	while (stay)
+		pause(); /* a live monitor that keeps its claim until killed */
+	_exit(CHILD_CLAIMED);
+}
+
+static pid_t spawn_claimant(pid_t target, int *report_fd, bool stay)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(p[0]);
+		child_try_claim(target, p[1], stay);
+	}
+	close(p[1]);
+	*report_fd = p[0];
+	return child;
+}
+
+static int wait_exit_code(pid_t child)
+{
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void test_second_claimant_is_refused(void **state)
+{
+	struct shm_segment *seg = *state;
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(seg, &holder), 0);
+	assert_int_equal(seg->hdr->claim_pid, getpid());
+	assert_int_equal(seg->hdr->attach_count, 1);
+	/* claiming again from the holder is harmless */
+	assert_int_equal(shm_consumer_claim(seg, &holder), 0);
+
+	int fd;
+	pid_t child = spawn_claimant(getpid(), &fd, false);
+	pid_t seen = 0;
+	assert_int_equal(read(fd, &seen, sizeof seen), (ssize_t)sizeof seen);
+	close(fd);
+	assert_int_equal(wait_exit_code(child), CHILD_BUSY);
+	assert_int_equal(seen, getpid());
+	assert_int_equal(seg->hdr->claim_pid, getpid());
+	shm_consumer_release(seg);
+	assert_int_equal(seg->hdr->claim_pid, 0);
+}
+
+static void test_dead_claimant_is_replaced(void **state)
+{
+	struct shm_segment *seg = *state;
+	int fd;
+	pid_t child = spawn_claimant(getpid(), &fd, false);
+	pid_t seen = 0;
+	assert_int_equal(read(fd, &seen, sizeof seen), (ssize_t)sizeof seen);
+	close(fd);
+	assert_int_equal(wait_exit_code(child), CHILD_CLAIMED);
+	/* the child claimed and died without releasing */
+	assert_int_equal(seg->hdr->claim_pid, child);
+	assert_false(shm_consumer_alive(seg));
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(seg, &holder), 0);
+	assert_int_equal(seg->hdr->claim_pid, getpid());
+	assert_int_equal(seg->hdr->attach_count, 2);
+}
+
+static void test_live_claimant_then_stale_heartbeat(void **state)
+{
+	struct shm_segment *seg = *state;
+	int fd;
+	pid_t child = spawn_claimant(getpid(), &fd, true);
+	pid_t seen = 0;
+	assert_int_equal(read(fd, &seen, sizeof seen), (ssize_t)sizeof seen);
+	close(fd);
+	assert_int_equal(seg->hdr->claim_pid, child);
+	assert_true(shm_consumer_alive(seg));
+
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(seg, &holder), -EBUSY);
+	assert_int_equal(holder, child);
+
+	/* the child is alive but has stopped refreshing its heartbeat */
+	seg->hdr->claim_heartbeat_ns -= 2 * SHM_HEARTBEAT_STALE_NS;
+	assert_false(shm_consumer_alive(seg));
+	assert_int_equal(shm_consumer_claim(seg, &holder), 0);
+	assert_int_equal(seg->hdr->claim_pid, getpid());
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
+/* A claim that names a live pid with the wrong start time is a reused pid: replaced. */
+static void test_reused_pid_claimant_is_replaced(void **state)
+{
+	struct shm_segment *seg = *state;
+	seg->hdr->claim_heartbeat_ns = shm_now_ns();
+	seg->hdr->claim_start_time = shm_proc_start_time(1) + 12345;
+	seg->hdr->claim_pid = 1; /* init is alive, but it is not this claim's process */
+	assert_false(shm_consumer_alive(seg));
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(seg, &holder), 0);
+	assert_int_equal(seg->hdr->claim_pid, getpid());
+}
+
+/* The replacing consumer resumes where the dead one published its tail: nothing consumed twice. */
+static void test_replacement_resumes_at_published_tail(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[SHM_RING_MIN];
+	size_t n = 0;
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(seg, &holder), 0);
+	for (uint64_t i = 0; i < 10; i++) {
+		struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x100 + i, 1);
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	}
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(shm_consumer_heartbeat(seg), 0); /* publishes tail 4 */
+	assert_int_equal(shm_ring_pop(seg, out, 2, &n), SHM_POP_OK); /* consumed but not published */
+
+	/* a new monitor (same process here, fresh mapping) takes over after the old one "died" */
+	struct shm_segment next;
+	char err[256];
+	assert_int_equal(shm_segment_open(&next, getpid(), false, err, sizeof err), 0);
+	seg->hdr->claim_pid = 0;
+	assert_int_equal(shm_consumer_claim(&next, &holder), 0);
+	assert_int_equal(next.tail, 4);
+	assert_int_equal(shm_ring_pop(&next, out, SHM_RING_MIN, &n), SHM_POP_OK);
+	assert_int_equal(n, 4); /* the two already consumed cells are skipped */
+	assert_int_equal(out[0].addr, 0x100 + 6);
+	assert_int_equal(out[3].addr, 0x100 + 9);
+	assert_int_equal(next.hdr->attach_ticket, 10);
+
+	/* a corrupt published tail is clamped, never trusted */
+	shm_consumer_release(&next);
+	next.hdr->ring_tail = 1000;
+	assert_int_equal(shm_consumer_claim(&next, &holder), 0);
+	assert_int_equal(next.tail, 10);
+	shm_segment_close(&next, false);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_second_claimant_is_refused, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_dead_claimant_is_replaced, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_live_claimant_then_stale_heartbeat, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_reused_pid_claimant_is_replaced, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_replacement_resumes_at_published_tail, setup_segment,
+						teardown_segment),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	test_unlink_segment(getpid());
+	return failed;
+}

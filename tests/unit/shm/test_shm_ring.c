@@ -1,0 +1,293 @@
+/* Unit tests of the event ring in one process (this process is both target and monitor):
+ * no consumer → nothing pushed, wraparound in ticket order, the full-ring wait/drop episode,
+ * reserve/commit and the PENDING state, and shm_event_check's range checks. */
+#include "shm_test_util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+static int setup_segment(void **state)
+{
+	struct shm_segment *seg = calloc(1, sizeof *seg);
+	test_create(seg, NULL, getpid());
+	*state = seg;
+	return 0;
+}
+
+static int teardown_segment(void **state)
+{
+	struct shm_segment *seg = *state;
+	shm_segment_close(seg, true);
+	free(seg);
+	return 0;
+}
+
+static void claim(struct shm_segment *seg)
+{
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(seg, &holder), 0);
+}
+
+static size_t pop_all(struct shm_segment *seg, struct memtop_event *out, size_t max)
+{
+	size_t n = 0;
+	enum shm_pop_status st = shm_ring_pop(seg, out, max, &n);
+	assert_true(st == SHM_POP_OK || st == SHM_POP_EMPTY);
+	return n;
+}
+
+static void test_no_consumer_pushes_nothing(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x1000, 16);
+	for (unsigned i = 0; i < 3 * SHM_RING_MIN; i++)
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_NO_CONSUMER);
+	assert_int_equal(seg->hdr->ring_head, 0);
+	struct memtop_event out[4];
+	size_t n = 99;
+	/* a monitor that looks without claiming sees an empty ring */
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_EMPTY);
+	assert_int_equal(n, 0);
+}
+
+/* Many times the capacity in uneven batches: every record comes back once, in ticket order, and the
+ * cells are reused by tickets that wrap the index. */
+static void test_wraparound_keeps_order(void **state)
+{
+	struct shm_segment *seg = *state;
+	const uint64_t cap = seg->ring_cap;
+	const uint64_t total = 37 * cap + 5;
+	struct memtop_event out[SHM_RING_MIN];
+	uint64_t pushed = 0, popped = 0;
+	unsigned batch = 1;
+	claim(seg);
+	while (popped < total) {
+		for (unsigned i = 0; i < batch && pushed < total; i++) {
+			struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x10000 + pushed, pushed);
+			ev.aux = ~pushed;
+			assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+			pushed++;
+		}
+		size_t n = pop_all(seg, out, SHM_RING_MIN);
+		for (size_t i = 0; i < n; i++, popped++) {
+			assert_int_equal(out[i].seq, popped + 1); /* the cell carried ticket popped */
+			assert_int_equal(out[i].addr, 0x10000 + popped);
+			assert_int_equal(out[i].size, popped);
+			assert_int_equal(out[i].aux, ~popped);
+			assert_null(shm_event_check(seg, &out[i]));
+		}
+		assert_int_equal(popped, pushed);
+		batch = batch % cap + 7; /* 1, 8, 15, ... up to a full ring */
+		if (batch > cap)
+			batch = cap;
+	}
+	assert_int_equal(seg->hdr->ring_head, total);
+	/* the last ticket's cell was freed for the ticket one lap later */
+	uint64_t last = total - 1;
+	assert_int_equal(seg->ring[last & (cap - 1)].seq, last + cap);
+	assert_int_equal(shm_consumer_heartbeat(seg), 0);
+	assert_int_equal(seg->hdr->ring_tail, total);
+	shm_consumer_release(seg);
+	assert_int_equal(seg->hdr->claim_pid, 0);
+}
+
+/* Ring full with a live consumer (us): the push waits block_ms, then drops; while still full the next
+ * push drops at once; once a cell is free, pushing works and the next full episode waits again. */
+static void test_full_ring_waits_then_drops(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x2000, 8);
+	struct memtop_event out[SHM_RING_MIN];
+	claim(seg);
+	for (uint32_t i = 0; i < seg->ring_cap; i++)
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+
+	uint64_t t0 = test_mono_ms();
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_DROPPED);
+	uint64_t waited = test_mono_ms() - t0;
+	assert_in_range(waited, seg->block_ms - 5, seg->block_ms + 1000);
+
+	t0 = test_mono_ms();
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_DROPPED);
+	assert_in_range(test_mono_ms() - t0, 0, 20); /* no wait while the episode lasts */
+	assert_int_equal(seg->hdr->ring_head, seg->ring_cap); /* drops take no ticket */
+
+	size_t n = 0;
+	assert_int_equal(shm_ring_pop(seg, out, 1, &n), SHM_POP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	assert_int_equal(seg->dropping, 0);
+	/* full again: a new episode waits again */
+	t0 = test_mono_ms();
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_DROPPED);
+	assert_true(test_mono_ms() - t0 >= seg->block_ms - 5);
+	assert_int_equal(pop_all(seg, out, SHM_RING_MIN), seg->ring_cap);
+}
+
+/* A consumer whose process is gone never blocks the target, whatever block_ms says. */
+static void test_full_ring_dead_consumer_drops_at_once(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event ev = test_event(MEMTOP_EV_FREE, 0x3000, 0);
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	seg->block_ms = 60000;
+	seg->hdr->claim_heartbeat_ns = shm_now_ns();
+	seg->hdr->claim_pid = child; /* a claimant that is dead */
+	for (uint32_t i = 0; i < seg->ring_cap; i++)
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	uint64_t t0 = test_mono_ms();
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_DROPPED);
+	assert_in_range(test_mono_ms() - t0, 0, 500);
+	seg->block_ms = 50;
+}
+
+/* A stale heartbeat counts as dead too. */
+static void test_full_ring_stale_consumer_drops_at_once(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event ev = test_event(MEMTOP_EV_FREE, 0x3000, 0);
+	claim(seg);
+	seg->block_ms = 60000;
+	for (uint32_t i = 0; i < seg->ring_cap; i++)
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	seg->hdr->claim_heartbeat_ns = shm_now_ns() - 2 * SHM_HEARTBEAT_STALE_NS;
+	uint64_t t0 = test_mono_ms();
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_DROPPED);
+	assert_in_range(test_mono_ms() - t0, 0, 500);
+	seg->block_ms = 50;
+}
+
+static void test_reserve_commit_pending(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[4];
+	size_t n = 0;
+	uint64_t t1, t2;
+	claim(seg);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_EMPTY);
+	assert_true(shm_ring_reserve(seg, &t1));
+	assert_true(shm_ring_reserve(seg, &t2));
+	assert_int_equal(t2, t1 + 1);
+	struct memtop_event second = test_event(MEMTOP_EV_MALLOC, 0x42, 1);
+	shm_ring_commit(seg, t2, &second);
+	/* ticket t1 is reserved and not yet committed: the later record must wait behind it */
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
+	assert_int_equal(n, 0);
+	struct memtop_event first = test_event(MEMTOP_EV_FREE, 0x42, 0);
+	shm_ring_commit(seg, t1, &first);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].type, MEMTOP_EV_FREE);
+	assert_int_equal(out[1].type, MEMTOP_EV_MALLOC);
+}
+
+static void test_skip_abandoned_ticket(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[4];
+	size_t n = 0;
+	uint64_t t1, t2;
+	claim(seg);
+	assert_true(shm_ring_reserve(seg, &t1)); /* a producer that died before committing */
+	assert_true(shm_ring_reserve(seg, &t2));
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x77, 3);
+	shm_ring_commit(seg, t2, &ev);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
+	shm_ring_skip(seg);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].addr, 0x77);
+	/* the skipped cell is usable again one lap later */
+	for (uint32_t i = 0; i < seg->ring_cap; i++)
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	assert_int_equal(pop_all(seg, out, 4), 4);
+}
+
+static void test_event_check(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x1000, 16);
+	assert_null(shm_event_check(seg, &ev));
+	ev.stack_id = MEMTOP_STACK_OVERFLOW;
+	assert_null(shm_event_check(seg, &ev));
+	ev.stack_id = seg->stacks_cap - 1;
+	assert_null(shm_event_check(seg, &ev));
+	ev.thread_slot = (uint16_t)(seg->threads_count - 1);
+	assert_null(shm_event_check(seg, &ev));
+
+	struct memtop_event bad = ev;
+	bad.thread_slot = (uint16_t)seg->threads_count;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "thread slot"));
+	bad.thread_slot = 0xffff;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "thread slot"));
+
+	bad = ev;
+	bad.stack_id = seg->stacks_cap;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "stack id"));
+	bad.stack_id = MEMTOP_STACK_OVERFLOW - 1;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "stack id"));
+
+	bad = ev;
+	bad.type = MEMTOP_EV_NONE;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "type"));
+	bad.type = MEMTOP_EV_TYPE_MAX;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "type"));
+	bad.type = 0xff;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "type"));
+
+	bad = ev;
+	bad.type = MEMTOP_EV_TAG;
+	bad.aux = 1;
+	assert_null(shm_event_check(seg, &bad));
+	bad.aux = seg->tags_cap;
+	assert_null(shm_event_check(seg, &bad));
+	bad.aux = 0;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "tag id"));
+	bad.aux = (uint64_t)seg->tags_cap + 1;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "tag id"));
+	bad.aux = 1ull << 40;
+	assert_non_null(strstr(shm_event_check(seg, &bad), "tag id"));
+}
+
+static void test_tags(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_tag t;
+	assert_int_equal(shm_tag_read(seg, 1, &t), -1); /* not registered yet */
+	uint32_t id = shm_tag_register(seg, "phase one", 123);
+	assert_int_equal(id, 1);
+	assert_int_equal(shm_tag_read(seg, id, &t), 0);
+	assert_string_equal(t.name, "phase one");
+	assert_int_equal(t.timestamp_ns, 123);
+	assert_int_equal(shm_tag_read(seg, 0, &t), -1);
+	assert_int_equal(shm_tag_read(seg, seg->tags_cap + 1, &t), -1);
+	for (uint32_t i = 1; i < seg->tags_cap; i++)
+		assert_int_equal(shm_tag_register(seg, "x", 0), i + 1);
+	assert_int_equal(shm_tag_register(seg, "one too many", 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_consumer_pushes_nothing, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_wraparound_keeps_order, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_full_ring_waits_then_drops, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_full_ring_dead_consumer_drops_at_once, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_full_ring_stale_consumer_drops_at_once, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_reserve_commit_pending, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_skip_abandoned_ticket, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_event_check, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_tags, setup_segment, teardown_segment),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	test_unlink_segment(getpid());
+	return failed;
+}
