@@ -1,0 +1,82 @@
+/* Reads the MEMTOP_* environment variables into struct preload_config. A bad value gives one line on
+ * stderr naming the variable and the accepted range, then the default is used.
+ * Runs in the constructor: must never use stdio streams or allocate (getenv, snprintf to a stack
+ * buffer and write(2) only). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+#define WAIT_DEFAULT_S 30u
+#define WAIT_MAX_S 86400u
+#define BLOCK_MS_MAX 60000u
+
+static void config_complain(const char *name, const char *value, const char *accepted,
+			    const char *fallback)
+{
+	char line[256];
+	int n = snprintf(line, sizeof line, "memtop: %s=%s is invalid (accepted: %s); using %s\n", name,
+			 value, accepted, fallback);
+	if (n > 0)
+		(void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* Parses a decimal unsigned integer in [lo, hi]; false if the text is not exactly that. */
+static bool config_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	uint64_t v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > hi)
+			return false;
+	}
+	if (v < lo)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static uint32_t config_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t def)
+{
+	const char *s = getenv(name);
+	uint32_t v;
+	if (!s)
+		return def;
+	if (config_parse_u32(s, lo, hi, &v))
+		return v;
+	char range[64], fallback[24];
+	snprintf(range, sizeof range, "%u..%u", lo, hi);
+	snprintf(fallback, sizeof fallback, "%u", def);
+	config_complain(name, s, range, fallback);
+	return def;
+}
+
+static enum preload_unwinder config_unwinder(void)
+{
+	const char *s = getenv("MEMTOP_UNWIND");
+	if (!s || !strcmp(s, "libunwind"))
+		return PRELOAD_UNWIND_LIBUNWIND;
+	if (!strcmp(s, "fp"))
+		return PRELOAD_UNWIND_FP;
+	config_complain("MEMTOP_UNWIND", s, "libunwind or fp", "libunwind");
+	return PRELOAD_UNWIND_LIBUNWIND;
+}
+
+void preload_config_read(struct preload_config *cfg)
+{
+	cfg->disable = config_u32("MEMTOP_DISABLE", 0, 1, 0) != 0;
+	cfg->depth = config_u32("MEMTOP_DEPTH", 0, MEMTOP_MAX_DEPTH, 16);
+	cfg->unwinder = config_unwinder();
+	cfg->ring = config_u32("MEMTOP_RING", SHM_RING_MIN, SHM_RING_MAX, SHM_RING_DEFAULT);
+	cfg->stacks = config_u32("MEMTOP_STACKS", SHM_STACKS_MIN, SHM_STACKS_MAX, SHM_STACKS_DEFAULT);
+	cfg->block_ms = config_u32("MEMTOP_BLOCK_MS", 0, BLOCK_MS_MAX, SHM_BLOCK_MS_DEFAULT);
+	/* MEMTOP_WAIT: 0 = no wait, 1 = wait up to the default 30 s, N = wait up to N seconds. */
+	uint32_t w = config_u32("MEMTOP_WAIT", 0, WAIT_MAX_S, 0);
+	cfg->wait_s = w == 1 ? WAIT_DEFAULT_S : w;
+}

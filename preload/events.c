@@ -1,0 +1,16 @@
+/* Events that carry no allocation: tags, thread renames and memory-map changes. Pushed with the
+ * calling thread's slot, counted as dropped or untracked like any other event. Never allocates. */
+#include "preload.h"
+#include "record.h"
+
+void preload_push_simple(uint8_t type, uint64_t aux)
+{
+	struct preload_thread *t = &preload_tls;
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE)
+		return;
+	preload_attached(t);
+	if (!preload_should_push(t))
+		return;
+	struct memtop_event ev = {.type = type, .aux = aux};
+	preload_push(t, &ev);
+}

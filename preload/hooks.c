@@ -1,0 +1,236 @@
+/* The interposed allocation functions: malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ * aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size. Each calls the real function and
+ * records the call (record.h). They must return exactly what glibc returns (value and errno), and
+ * must never allocate on their own behalf. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "record.h"
+
+#define PRELOAD_MIN_ALIGN 16u
+
+static size_t preload_page_size(void)
+{
+	static size_t page;
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+PRELOAD_EXPORT void *malloc(size_t size)
+{
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	if (preload_unlikely(!preload_real.malloc))
+		return preload_bootstrap_alloc(size, PRELOAD_MIN_ALIGN);
+	void *p = preload_real.malloc(size);
+	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
+		preload_on_alloc(t, mode, MEMTOP_EV_MALLOC, p, size, 0);
+	return p;
+}
+
+PRELOAD_EXPORT void free(void *p)
+{
+	if (preload_unlikely(p == NULL || preload_bootstrap_owns(p)))
+		return;
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	if (preload_unlikely(!preload_real.free))
+		return;
+	if (preload_likely(mode != PRELOAD_MODE_PASS))
+		preload_on_free(t, mode, p);
+	preload_real.free(p);
+}
+
+PRELOAD_EXPORT void *calloc(size_t nmemb, size_t size)
+{
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	size_t bytes;
+	if (preload_unlikely(!preload_real.calloc)) {
+		if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return preload_bootstrap_alloc(bytes, PRELOAD_MIN_ALIGN);
+	}
+	void *p = preload_real.calloc(nmemb, size);
+	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
+		preload_on_alloc(t, mode, MEMTOP_EV_CALLOC, p, (uint64_t)nmemb * size, 0);
+	return p;
+}
+
+/* realloc of a block from the bootstrap arena: move it to the real heap (a plain allocation). */
+static void *preload_realloc_from_bootstrap(void *old, size_t size)
+{
+	size_t old_size = preload_bootstrap_size(old);
+	void *p = malloc(size);
+	if (p)
+		memcpy(p, old, old_size < size ? old_size : size);
+	return p;
+}
+
+/* realloc(old != NULL, size): REALLOC_BEGIN takes its ticket before the real call, so that a free
+ * and reuse of the old block by another thread is ordered after it (invariant 1). REALLOC_END
+ * reports the new block, or failure (the monitor then puts the old block back), or, for size 0,
+ * that glibc freed the old block and returned NULL. */
+static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t size)
+{
+	int saved = errno;
+	uint64_t old_usable = preload_real.malloc_usable_size(old);
+	preload_attached(t);
+	bool push = preload_should_push(t);
+	if (push) {
+		struct memtop_event ev = {.type = MEMTOP_EV_REALLOC_BEGIN, .addr = (uintptr_t)old};
+		preload_push(t, &ev);
+	}
+	errno = saved;
+	void *p = preload_real.realloc(old, size);
+	saved = errno;
+	bool freed = p != NULL || size == 0;
+	struct memtop_event ev = {.type = MEMTOP_EV_REALLOC_END, .addr = (uintptr_t)p, .size = size,
+				  .aux = (uintptr_t)old};
+	if (freed)
+		preload_count_free(t, old_usable);
+	if (p) {
+		ev.usable = preload_real.malloc_usable_size(p);
+		preload_count_alloc(t, ev.usable, size);
+	} else if (!freed) {
+		ev.flags = MEMTOP_EVF_FAILED;
+	}
+	if (push || preload_should_push(t)) {
+		ev.stack_id = p && preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+		preload_push(t, &ev);
+	}
+	errno = saved;
+	return p;
+}
+
+static void *preload_realloc(void *old, size_t size)
+{
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	if (preload_unlikely(!preload_real.realloc)) {
+		void *p = preload_bootstrap_alloc(size, PRELOAD_MIN_ALIGN);
+		if (p && old)
+			memcpy(p, old, preload_bootstrap_size(old) < size ? preload_bootstrap_size(old) : size);
+		return p;
+	}
+	if (preload_unlikely(old && preload_bootstrap_owns(old)))
+		return preload_realloc_from_bootstrap(old, size);
+	if (mode == PRELOAD_MODE_PASS)
+		return preload_real.realloc(old, size);
+	if (old == NULL) {
+		void *p = preload_real.realloc(NULL, size);
+		if (p)
+			preload_on_alloc(t, mode, MEMTOP_EV_REALLOC_END, p, size, 0);
+		return p;
+	}
+	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
+		int saved = errno;
+		uint64_t old_usable = preload_real.malloc_usable_size(old);
+		errno = saved;
+		void *p = preload_real.realloc(old, size);
+		saved = errno;
+		if (p || size == 0)
+			preload_count_preinit(false, old_usable, 0);
+		if (p)
+			preload_count_preinit(true, preload_real.malloc_usable_size(p), size);
+		errno = saved;
+		return p;
+	}
+	return preload_realloc_tracked(t, old, size);
+}
+
+PRELOAD_EXPORT void *realloc(void *old, size_t size)
+{
+	return preload_realloc(old, size);
+}
+
+PRELOAD_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(nmemb, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return preload_realloc(old, bytes);
+}
+
+/* The memalign family. real is the function to call; page-sized variants pass align 0 (= page). */
+static void *preload_aligned(void *(*real)(size_t, size_t), size_t align, size_t size)
+{
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	if (preload_unlikely(!real))
+		return preload_bootstrap_alloc(size, align);
+	void *p = real(align, size);
+	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, align);
+	return p;
+}
+
+PRELOAD_EXPORT void *memalign(size_t align, size_t size)
+{
+	return preload_aligned(preload_real.memalign, align, size);
+}
+
+PRELOAD_EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+	return preload_aligned(preload_real.aligned_alloc, align, size);
+}
+
+PRELOAD_EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	if (preload_unlikely(!preload_real.posix_memalign)) {
+		void *p = preload_bootstrap_alloc(size, align);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	int rc = preload_real.posix_memalign(out, align, size);
+	if (rc == 0 && mode != PRELOAD_MODE_PASS)
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, *out, size, align);
+	return rc;
+}
+
+PRELOAD_EXPORT void *valloc(size_t size)
+{
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	if (preload_unlikely(!preload_real.valloc))
+		return preload_bootstrap_alloc(size, 4096);
+	void *p = preload_real.valloc(size);
+	if (p && mode != PRELOAD_MODE_PASS)
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, preload_page_size());
+	return p;
+}
+
+PRELOAD_EXPORT void *pvalloc(size_t size)
+{
+	struct preload_thread *t = &preload_tls;
+	int mode = preload_mode(t);
+	if (preload_unlikely(!preload_real.pvalloc))
+		return preload_bootstrap_alloc(size, 4096);
+	void *p = preload_real.pvalloc(size);
+	if (p && mode != PRELOAD_MODE_PASS)
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, preload_page_size());
+	return p;
+}
+
+PRELOAD_EXPORT size_t malloc_usable_size(void *p)
+{
+	if (p == NULL)
+		return 0;
+	if (preload_unlikely(preload_bootstrap_owns(p)))
+		return preload_bootstrap_size(p);
+	if (preload_unlikely(!preload_real.malloc_usable_size))
+		preload_resolve();
+	return preload_real.malloc_usable_size(p);
+}

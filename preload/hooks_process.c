@@ -1,0 +1,96 @@
+/* Interposed process-level functions: dlopen/dlclose (a MAPS_CHANGED event so the monitor refreshes
+ * its symbols), prctl(PR_SET_NAME)/pthread_setname_np (thread names), exit/_exit/_Exit (the exit
+ * status and the exited mark). Each passes its arguments and result through unchanged.
+ * Known limit: dlopen called through this wrapper sees libmemtop.so as its caller, so a bare library
+ * name is searched without the calling object's own RUNPATH (heaptrack has the same limit). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+
+#include "preload.h"
+
+
+static void preload_need_real(void *fn)
+{
+	if (!fn)
+		preload_resolve();
+}
+
+static void preload_maps_changed(void)
+{
+	int saved = errno;
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) == PRELOAD_ACTIVE && !preload_tls.guard) {
+		__atomic_add_fetch(&preload_seg.hdr->maps_generation, 1, __ATOMIC_RELEASE);
+		preload_push_simple(MEMTOP_EV_MAPS_CHANGED, 0);
+	}
+	errno = saved;
+}
+
+PRELOAD_EXPORT void *dlopen(const char *file, int flags)
+{
+	preload_need_real((void *)preload_real.dlopen);
+	void *h = preload_real.dlopen(file, flags);
+	if (h)
+		preload_maps_changed();
+	return h;
+}
+
+PRELOAD_EXPORT int dlclose(void *handle)
+{
+	preload_need_real((void *)preload_real.dlclose);
+	int rc = preload_real.dlclose(handle);
+	if (rc == 0)
+		preload_maps_changed();
+	return rc;
+}
+
+PRELOAD_EXPORT int prctl(int option, ...)
+{
+	va_list ap;
+	va_start(ap, option);
+	unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+	unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+	va_end(ap);
+	preload_need_real((void *)preload_real.prctl);
+	int rc = preload_real.prctl(option, a2, a3, a4, a5);
+	if (rc == 0 && option == PR_SET_NAME) {
+		int saved = errno;
+		preload_thread_rename((const char *)a2);
+		errno = saved;
+	}
+	return rc;
+}
+
+PRELOAD_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
+{
+	preload_need_real((void *)preload_real.pthread_setname_np);
+	int rc = preload_real.pthread_setname_np(thread, name);
+	if (rc == 0 && pthread_equal(thread, pthread_self())) {
+		int saved = errno;
+		preload_thread_rename(name);
+		errno = saved;
+	}
+	return rc;
+}
+
+PRELOAD_EXPORT void exit(int status)
+{
+	preload_need_real((void *)preload_real.exit);
+	preload_note_exit_status(status);
+	preload_real.exit(status);
+}
+
+PRELOAD_EXPORT void _exit(int status)
+{
+	preload_need_real((void *)preload_real._exit);
+	preload_mark_exited(status, true);
+	preload_real._exit(status);
+}
+
+PRELOAD_EXPORT void _Exit(int status)
+{
+	preload_need_real((void *)preload_real._Exit);
+	preload_mark_exited(status, true);
+	preload_real._Exit(status);
+}

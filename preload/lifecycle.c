@@ -1,0 +1,244 @@
+/* The life of the preload in a process: the constructor (config, segment, wait for a monitor), the
+ * slow path that decides how a hooked call is handled before the segment exists, fork (the child gets
+ * its own segment, created by its first hooked call) and exit (mark the header, unlink when nobody
+ * is attached). Must never use stdio streams or allocate outside the reentrancy guard. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload.h"
+#include "record.h"
+
+int preload_state = PRELOAD_UNRESOLVED;
+int preload_recording = 1;
+struct preload_config preload_cfg = {.depth = 16};
+struct shm_segment preload_seg = {.fd = -1};
+struct memtop_counters preload_preinit;
+__thread struct preload_thread preload_tls __attribute__((tls_model("initial-exec")));
+
+static int preload_exit_status;
+static int preload_have_exit_status;
+static int preload_exited;
+
+static void preload_say(const char *msg)
+{
+	char line[320];
+	int n = snprintf(line, sizeof line, "memtop: %s\n", msg);
+	if (n > 0)
+		(void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+void preload_count_preinit(bool alloc, uint64_t usable, uint64_t req)
+{
+	struct memtop_counters *c = &preload_preinit;
+	if (alloc) {
+		__atomic_add_fetch(&c->allocs, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->usable_alloc, usable, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->req_bytes, req, __ATOMIC_RELAXED);
+	} else {
+		__atomic_add_fetch(&c->frees, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->usable_freed, usable, __ATOMIC_RELAXED);
+	}
+	__atomic_add_fetch(&c->untracked, 1, __ATOMIC_RELAXED);
+	preload_tls.inuse_pending += alloc ? (int64_t)usable : -(int64_t)usable;
+}
+
+/* Moves the counts made before the segment existed into the calling thread's slot. */
+static void preload_fold_preinit(struct preload_thread *t)
+{
+	struct memtop_counters pre;
+	preload_attached(t);
+	for (size_t i = 0; i < sizeof pre / sizeof(uint64_t); i++) {
+		uint64_t *src = (uint64_t *)&preload_preinit + i;
+		((uint64_t *)&pre)[i] = __atomic_exchange_n(src, 0, __ATOMIC_RELAXED);
+	}
+	preload_count(t, &t->c->allocs, pre.allocs);
+	preload_count(t, &t->c->frees, pre.frees);
+	preload_count(t, &t->c->usable_alloc, pre.usable_alloc);
+	preload_count(t, &t->c->usable_freed, pre.usable_freed);
+	preload_count(t, &t->c->req_bytes, pre.req_bytes);
+	preload_count(t, &t->c->untracked, pre.untracked);
+}
+
+/* Creates /memtop.<pid>. A segment with our pid and our start time can only be our own, left by this
+ * process before it called exec: remove it and retry once. */
+static int preload_segment_create(void)
+{
+	struct shm_config cfg;
+	char err[256];
+	shm_config_defaults(&cfg);
+	cfg.ring_cap = preload_cfg.ring;
+	cfg.stacks_cap = preload_cfg.stacks;
+	cfg.max_depth = preload_cfg.depth;
+	cfg.block_ms = preload_cfg.block_ms;
+	pid_t pid = getpid();
+	int rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
+	if (rc == -EEXIST) {
+		char name[64];
+		shm_segment_name(pid, name, sizeof name);
+		shm_unlink(name);
+		rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
+	}
+	if (rc != 0) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "%s; running untraced", err);
+		preload_say(msg);
+	}
+	return rc;
+}
+
+static void preload_wait_for_consumer(uint32_t seconds)
+{
+	struct memtop_seg_header *h = preload_seg.hdr;
+	struct timespec start, now, nap = {0, 1000000};
+	__atomic_or_fetch(&h->flags, MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!shm_consumer_present(&preload_seg)) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)seconds) {
+			preload_say("no monitor attached within the MEMTOP_WAIT timeout; continuing");
+			break;
+		}
+		nanosleep(&nap, NULL);
+	}
+	__atomic_and_fetch(&h->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
+}
+
+/* fork: the forking thread holds the guard across fork, so nothing it allocates in between is recorded
+ * into the parent's ring from the child. */
+static void preload_fork_prepare(void)
+{
+	preload_tls.guard++;
+}
+
+static void preload_fork_parent(void)
+{
+	preload_tls.guard--;
+}
+
+/* The child must never write the parent's segment. It inherits the parent's heap, so its counters
+ * start from the parent's totals (its in-use bytes stay exact); its own segment is made lazily. */
+static void preload_fork_child(void)
+{
+	struct preload_thread *t = &preload_tls;
+	int st = __atomic_load_n(&preload_state, __ATOMIC_RELAXED);
+	if (st == PRELOAD_ACTIVE) {
+		struct memtop_counters sum = {0};
+		for (uint32_t i = 0; i < preload_seg.threads_count; i++) {
+			const struct memtop_counters *c = &preload_seg.threads[i].c;
+			sum.allocs += c->allocs;
+			sum.frees += c->frees;
+			sum.usable_alloc += c->usable_alloc;
+			sum.usable_freed += c->usable_freed;
+			sum.req_bytes += c->req_bytes;
+		}
+		shm_segment_close(&preload_seg, false);
+		preload_preinit = sum;
+		preload_thread_forget(t);
+		__atomic_store_n(&preload_exited, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&preload_state, PRELOAD_CHILD_PENDING, __ATOMIC_RELEASE);
+	}
+	t->guard--;
+}
+
+/* Called by the first hooked call of a fork child: creates the child's segment. Other threads that
+ * arrive meanwhile count into preload_preinit. */
+static void preload_child_segment(struct preload_thread *t)
+{
+	int expected = PRELOAD_CHILD_PENDING;
+	if (!__atomic_compare_exchange_n(&preload_state, &expected, PRELOAD_CREATING, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	t->guard++;
+	int rc = preload_segment_create();
+	t->guard--;
+	if (rc != 0) {
+		__atomic_store_n(&preload_state, PRELOAD_OFF, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
+	preload_fold_preinit(t);
+}
+
+int preload_mode_slow(struct preload_thread *t)
+{
+	for (;;) {
+		int st = __atomic_load_n(&preload_state, __ATOMIC_ACQUIRE);
+		if (t->guard)
+			return PRELOAD_MODE_PASS;
+		switch (st) {
+		case PRELOAD_ACTIVE:
+			return PRELOAD_MODE_ACTIVE;
+		case PRELOAD_UNRESOLVED:
+			preload_resolve();
+			continue;
+		case PRELOAD_CHILD_PENDING:
+			preload_child_segment(t);
+			continue;
+		case PRELOAD_PREINIT:
+		case PRELOAD_CREATING:
+			return PRELOAD_MODE_PREINIT;
+		default:
+			return PRELOAD_MODE_PASS;
+		}
+	}
+}
+
+/* Marks the header exited (once). With no consumer attached nobody will drain the segment, so its
+ * name goes now; the mapping stays, so calls made later in the exit path remain safe. */
+void preload_mark_exited(int status, bool have_status)
+{
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE)
+		return;
+	if (__atomic_exchange_n(&preload_exited, 1, __ATOMIC_ACQ_REL))
+		return;
+	struct memtop_seg_header *h = preload_seg.hdr;
+	__atomic_store_n(&h->exit_status, have_status ? status : -1, __ATOMIC_RELAXED);
+	__atomic_or_fetch(&h->flags, MEMTOP_FLAG_EXITED, __ATOMIC_RELEASE);
+	if (!shm_consumer_present(&preload_seg)) {
+		char name[64];
+		shm_segment_name(preload_seg.pid, name, sizeof name);
+		shm_unlink(name);
+	}
+}
+
+void preload_note_exit_status(int status)
+{
+	__atomic_store_n(&preload_exit_status, status, __ATOMIC_RELAXED);
+	__atomic_store_n(&preload_have_exit_status, 1, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void preload_constructor(void)
+{
+	struct preload_thread *t = &preload_tls;
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) == PRELOAD_UNRESOLVED)
+		preload_resolve();
+	t->guard++;
+	preload_config_read(&preload_cfg);
+	/* MEMTOP_WAIT is for the process the monitor launched, not for everything it runs. */
+	unsetenv("MEMTOP_WAIT");
+	if (preload_cfg.disable || preload_segment_create() != 0) {
+		__atomic_store_n(&preload_state, PRELOAD_OFF, __ATOMIC_RELEASE);
+		t->guard--;
+		return;
+	}
+	preload_thread_key_init();
+	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
+	preload_unwind_init();
+	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
+	t->guard--;
+	preload_fold_preinit(t);
+	if (preload_cfg.wait_s)
+		preload_wait_for_consumer(preload_cfg.wait_s);
+}
+
+__attribute__((destructor)) static void preload_destructor(void)
+{
+	preload_mark_exited(preload_exit_status,
+			    __atomic_load_n(&preload_have_exit_status, __ATOMIC_ACQUIRE));
+}

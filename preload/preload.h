@@ -1,0 +1,118 @@
+/* Internal declarations shared by the files of libmemtop.so (the preload). Nothing declared here is
+ * exported (the library is built with hidden visibility); only the interposed functions and the
+ * public memtop_* API carry visibility("default"). Must never declare anything that allocates. */
+#ifndef MEMTOP_PRELOAD_H
+#define MEMTOP_PRELOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm.h"
+
+#define PRELOAD_EXPORT __attribute__((visibility("default")))
+#define preload_likely(x) __builtin_expect(!!(x), 1)
+#define preload_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Life cycle of the process-wide state (preload_state). The hot path tests only for ACTIVE. */
+enum preload_state {
+	PRELOAD_UNRESOLVED = 0, /* real functions not looked up yet: bootstrap arena serves calls */
+	PRELOAD_PREINIT,        /* real functions known, no segment yet: count into preload_preinit */
+	PRELOAD_ACTIVE,         /* segment mapped: count into thread slots, push events */
+	PRELOAD_OFF,            /* disabled or segment creation failed: pure pass-through */
+	PRELOAD_CHILD_PENDING,  /* fork child: the segment is created by the first hooked call */
+	PRELOAD_CREATING,       /* a thread is creating the child's segment */
+};
+
+/* The functions we interpose, as found behind us (dlsym RTLD_NEXT). */
+struct preload_real {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+	void *(*dlopen)(const char *, int);
+	int (*dlclose)(void *);
+	int (*prctl)(int, unsigned long, unsigned long, unsigned long, unsigned long);
+	int (*pthread_setname_np)(unsigned long, const char *);
+	void (*exit)(int) __attribute__((noreturn));
+	void (*_exit)(int) __attribute__((noreturn));
+	void (*_Exit)(int) __attribute__((noreturn));
+};
+
+enum preload_unwinder { PRELOAD_UNWIND_LIBUNWIND = 0, PRELOAD_UNWIND_FP = 1 };
+
+/* Settings from the MEMTOP_* environment variables (config.c). */
+struct preload_config {
+	uint32_t depth;       /* MEMTOP_DEPTH: frames per stack, 0 = no stacks */
+	enum preload_unwinder unwinder; /* MEMTOP_UNWIND */
+	uint32_t ring;        /* MEMTOP_RING: ring capacity in events */
+	uint32_t stacks;      /* MEMTOP_STACKS: stack table capacity */
+	uint32_t wait_s;      /* MEMTOP_WAIT: seconds to wait for a monitor at start, 0 = no wait */
+	uint32_t block_ms;    /* MEMTOP_BLOCK_MS: bounded wait on a full ring */
+	bool disable;         /* MEMTOP_DISABLE: pure pass-through, no segment */
+};
+
+/* Per-thread state, initial-exec TLS so that reaching it never allocates or takes a lock. */
+enum preload_attach { PRELOAD_THREAD_NEW = 0, PRELOAD_THREAD_ATTACHED, PRELOAD_THREAD_GONE };
+
+struct preload_thread {
+	uint32_t guard;       /* > 0: inside our own code; nested calls go straight to the real allocator */
+	uint8_t attach;       /* enum preload_attach */
+	uint8_t overflow;     /* slot is the shared overflow slot: atomic counter adds */
+	uint16_t slot;
+	struct memtop_counters *c; /* this thread's counters in the segment */
+	int64_t inuse_pending;     /* usable bytes not yet folded into the global in-use (peak) */
+	uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk (0 = unknown) */
+};
+
+extern __thread struct preload_thread preload_tls __attribute__((tls_model("initial-exec")));
+
+extern struct preload_real preload_real;
+extern struct preload_config preload_cfg;
+extern struct shm_segment preload_seg;
+extern int preload_state;     /* enum preload_state, atomic */
+extern int preload_recording; /* memtop_enable/memtop_disable, atomic */
+extern struct memtop_counters preload_preinit; /* counts made before the segment existed (atomic) */
+
+/* bootstrap.c: a static arena for calls made while the real functions are being looked up. */
+void *preload_bootstrap_alloc(size_t size, size_t align);
+bool preload_bootstrap_owns(const void *p);
+size_t preload_bootstrap_size(const void *p);
+
+/* real.c: looks the real functions up once (under the reentrancy guard). */
+void preload_resolve(void);
+
+/* config.c */
+void preload_config_read(struct preload_config *cfg);
+
+/* lifecycle.c: constructor, exit, fork; the slow path that creates a fork child's segment. */
+void preload_slow_init(void);
+void preload_mark_exited(int status, bool have_status);
+void preload_note_exit_status(int status);
+
+/* thread.c: thread slot claim and release. */
+void preload_thread_attach(struct preload_thread *t);
+void preload_thread_key_init(void);
+void preload_thread_forget(struct preload_thread *t);
+void preload_thread_rename(const char *name);
+
+/* unwind.c */
+void preload_unwind_init(void);
+uint32_t preload_stack_capture(struct preload_thread *t);
+
+/* peak.c: process-wide in-use and peak, folded from per-thread deltas. */
+#define PRELOAD_PEAK_FOLD_BYTES (64 * 1024)
+void preload_peak_fold(struct preload_thread *t);
+uint64_t preload_peak_get(void);
+void preload_peak_reset(uint64_t inuse_now);
+
+/* events.c: the non-allocation events (tags, thread names, maps changes). */
+void preload_push_simple(uint8_t type, uint64_t aux);
+
+#endif

@@ -1,0 +1,128 @@
+/* The hot path shared by the allocation hooks: decide how a call is handled (mode), count it in the
+ * calling thread's slot, and push its event. Cost with no stack: a TLS read, one relaxed load of the
+ * consumer claim, malloc_usable_size, a coarse clock read and one ring push (about 20-30 ns).
+ * Must never allocate, lock, or leave errno changed. */
+#ifndef MEMTOP_PRELOAD_RECORD_H
+#define MEMTOP_PRELOAD_RECORD_H
+
+#include <errno.h>
+
+#include "preload.h"
+
+enum preload_mode {
+	PRELOAD_MODE_ACTIVE = 0, /* count and push */
+	PRELOAD_MODE_PASS,       /* nested call or disabled: straight to the real function */
+	PRELOAD_MODE_PREINIT,    /* no segment yet: count into preload_preinit */
+};
+
+int preload_mode_slow(struct preload_thread *t);
+
+static inline int preload_mode(struct preload_thread *t)
+{
+	if (preload_likely(__atomic_load_n(&preload_state, __ATOMIC_RELAXED) == PRELOAD_ACTIVE &&
+			   t->guard == 0))
+		return PRELOAD_MODE_ACTIVE;
+	return preload_mode_slow(t);
+}
+
+/* Adds to one of this thread's counters: a plain relaxed load+store for an owned slot (single
+ * writer), an atomic add for the shared overflow slot. */
+static inline void preload_count(struct preload_thread *t, uint64_t *field, uint64_t v)
+{
+	if (preload_unlikely(t->overflow))
+		__atomic_add_fetch(field, v, __ATOMIC_RELAXED);
+	else
+		__atomic_store_n(field, __atomic_load_n(field, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static inline struct preload_thread *preload_attached(struct preload_thread *t)
+{
+	if (preload_unlikely(t->c == NULL))
+		preload_thread_attach(t);
+	return t;
+}
+
+void preload_count_preinit(bool alloc, uint64_t usable, uint64_t req);
+
+/* True when events should be pushed now; otherwise counts the event as untracked. */
+static inline bool preload_should_push(struct preload_thread *t)
+{
+	if (preload_likely(shm_consumer_present(&preload_seg) &&
+			   __atomic_load_n(&preload_recording, __ATOMIC_RELAXED)))
+		return true;
+	preload_count(t, &t->c->untracked, 1);
+	return false;
+}
+
+static inline void preload_push(struct preload_thread *t, struct memtop_event *ev)
+{
+	ev->thread_slot = t->slot;
+	ev->timestamp_ns = shm_now_ns();
+	ev->reserved = 0;
+	enum shm_push_result r = shm_ring_push(&preload_seg, ev);
+	if (preload_unlikely(r != SHM_PUSHED))
+		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
+}
+
+static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable, uint64_t req)
+{
+	preload_count(t, &t->c->allocs, 1);
+	preload_count(t, &t->c->usable_alloc, usable);
+	preload_count(t, &t->c->req_bytes, req);
+	t->inuse_pending += (int64_t)usable;
+	if (preload_unlikely(t->inuse_pending >= PRELOAD_PEAK_FOLD_BYTES))
+		preload_peak_fold(t);
+}
+
+static inline void preload_count_free(struct preload_thread *t, uint64_t usable)
+{
+	preload_count(t, &t->c->frees, 1);
+	preload_count(t, &t->c->usable_freed, usable);
+	t->inuse_pending -= (int64_t)usable;
+	if (preload_unlikely(t->inuse_pending <= -PRELOAD_PEAK_FOLD_BYTES))
+		preload_peak_fold(t);
+}
+
+/* An allocation returned p (non-NULL). type is MALLOC, CALLOC, MEMALIGN or REALLOC_END (for
+ * realloc(NULL, n)); aux is the alignment or 0. The ticket is taken here, after the real call. */
+static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t type, void *p,
+				    uint64_t req, uint64_t aux)
+{
+	int saved = errno;
+	uint64_t usable = preload_real.malloc_usable_size(p);
+	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
+		preload_count_preinit(true, usable, req);
+	} else {
+		preload_attached(t);
+		preload_count_alloc(t, usable, req);
+		if (preload_should_push(t)) {
+			struct memtop_event ev = {
+				.type = type, .addr = (uintptr_t)p, .size = req, .aux = aux, .usable = usable,
+			};
+			ev.stack_id = preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+			preload_push(t, &ev);
+		}
+	}
+	errno = saved;
+}
+
+/* A block is about to be freed: count it and push FREE before the real free (its ticket then
+ * precedes any reuse of the address by another thread). */
+static inline void preload_on_free(struct preload_thread *t, int mode, void *p)
+{
+	int saved = errno;
+	uint64_t usable = preload_real.malloc_usable_size(p);
+	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
+		preload_count_preinit(false, usable, 0);
+	} else {
+		preload_attached(t);
+		preload_count_free(t, usable);
+		if (preload_should_push(t)) {
+			struct memtop_event ev = {.type = MEMTOP_EV_FREE, .addr = (uintptr_t)p};
+			preload_push(t, &ev);
+		}
+	}
+	errno = saved;
+}
+
+#endif
