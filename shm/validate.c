@@ -44,8 +44,11 @@ static int check_regions(const struct memtop_seg_header *h, uint64_t size, char 
 	for (size_t i = 0; i < n; i++) {
 		/* count <= 2^32 and elsize <= 2^10, so the product cannot overflow 64 bits */
 		uint64_t bytes = r[i].count * r[i].elsize;
-		if (r[i].count == 0 || r[i].off % 8 || r[i].off < sizeof *h || r[i].off > size ||
-		    bytes > size - r[i].off)
+		if (r[i].count == 0)
+			return fail(err, errlen, "corrupted segment: %s is empty", r[i].name);
+		if (r[i].off % 8)
+			return fail(err, errlen, "corrupted segment: %s is misaligned", r[i].name);
+		if (r[i].off < sizeof *h || r[i].off > size || bytes > size - r[i].off)
 			return fail(err, errlen, "corrupted segment: %s lies outside the segment", r[i].name);
 		for (size_t j = 0; j < i; j++) {
 			uint64_t jb = r[j].count * r[j].elsize;
