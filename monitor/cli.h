@@ -1,0 +1,31 @@
+/* cli: the memtop command line (parsing, subcommands, batch mode, segment listing, gc).
+ * Errors a user can cause end here as one line on stderr and a non-zero exit. */
+#ifndef MEMTOP_CLI_H
+#define MEMTOP_CLI_H
+
+#include <stdbool.h>
+
+#include "snapshot.h"
+
+struct cli_options {
+	const char *cmd;          /* subcommand or NULL */
+	int pid;
+	bool batch;
+	long iterations;          /* -n (0 = until the target exits) */
+	double delay_s;           /* -d */
+	const char *output;       /* -o FILE */
+	const char *preload;      /* --preload */
+	const char *sysroot;      /* --sysroot */
+	bool no_color;
+	unsigned divisions;
+	unsigned expire_s;
+	struct snapshot_options snap;
+	char **argv_rest;         /* after -- (run/report) or positional (symbolize FILE) */
+	int argc_rest;
+};
+
+int cli_batch(struct session *s, const struct cli_options *o);
+int cli_list(void);
+int cli_gc(void);
+
+#endif

@@ -1,0 +1,379 @@
+/* engine: applies target events to the model (live set + aggregates) in ticket order.
+ * The hot path is engine_apply: one hash operation and a few counter updates per event. It must
+ * never block, never read the segment, and never walk the live set. */
+#include "engine.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENGINE_SITES_INIT 1024u
+
+int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
+{
+	memset(e, 0, sizeof(*e));
+	if (liveset_init(&e->live))
+		return -ENOMEM;
+	e->next_seq = 1;
+	e->max_stack_id = max_stack_id;
+	e->n_slots = n_slots ? n_slots : 1;
+	e->slot_thread = malloc(sizeof(uint32_t) * e->n_slots);
+	e->pending = calloc(e->n_slots, sizeof(*e->pending));
+	if (!e->slot_thread || !e->pending)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < e->n_slots; i++)
+		e->slot_thread[i] = ENGINE_NO_THREAD;
+	return 0;
+}
+
+void engine_destroy(struct engine *e)
+{
+	liveset_destroy(&e->live);
+	free(e->sites);
+	free(e->site_ids);
+	free(e->threads);
+	free(e->slot_thread);
+	free(e->pending);
+	free(e->tags);
+	memset(e, 0, sizeof(*e));
+}
+
+static bool engine_grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
+{
+	if (need <= *cap)
+		return true;
+	uint32_t ncap = *cap ? *cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	void *n = realloc(*arr, (size_t)ncap * elem);
+	if (!n)
+		return false;
+	memset((char *)n + (size_t)*cap * elem, 0, (size_t)(ncap - *cap) * elem);
+	*arr = n;
+	*cap = ncap;
+	return true;
+}
+
+static void engine_list_site(struct engine *e, uint32_t stack_id, struct engine_site *s)
+{
+	if (!engine_grow((void **)&e->site_ids, &e->site_ids_cap, e->n_site_ids + 1, sizeof(uint32_t)))
+		return;
+	e->site_ids[e->n_site_ids++] = stack_id;
+	s->listed = true;
+	if (e->on_new_site)
+		e->on_new_site(e->on_new_site_ctx, stack_id);
+}
+
+struct engine_site *engine_site(struct engine *e, uint32_t stack_id)
+{
+	struct engine_site *s;
+	if (stack_id == MEMTOP_STACK_OVERFLOW || stack_id > e->max_stack_id) {
+		s = &e->overflow_site;
+		stack_id = MEMTOP_STACK_OVERFLOW;
+	} else {
+		if (stack_id >= e->sites_cap &&
+		    !engine_grow((void **)&e->sites, &e->sites_cap,
+				 stack_id + 1 > ENGINE_SITES_INIT ? stack_id + 1 : ENGINE_SITES_INIT,
+				 sizeof(*e->sites)))
+			return &e->overflow_site;
+		s = &e->sites[stack_id];
+	}
+	if (__builtin_expect(!s->listed, 0))
+		engine_list_site(e, stack_id, s);
+	return s;
+}
+
+static uint32_t engine_new_thread(struct engine *e, uint16_t slot)
+{
+	if (e->n_threads >= LIVESET_THREAD_MAX - 1)
+		return LIVESET_THREAD_MAX - 1; /* saturate: the last record collects the rest */
+	if (!engine_grow((void **)&e->threads, &e->threads_cap, e->n_threads + 1, sizeof(*e->threads)))
+		return 0;
+	uint32_t id = e->n_threads++;
+	struct engine_thread *t = &e->threads[id];
+	memset(t, 0, sizeof(*t));
+	t->slot = slot;
+	t->alive = true;
+	t->tid = slot;
+	if (e->slot_info)
+		e->slot_info(e->slot_info_ctx, slot, &t->tid, t->name, &t->generation);
+	return id;
+}
+
+uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot)
+{
+	if (slot >= e->n_slots)
+		slot = (uint16_t)(e->n_slots - 1);
+	uint32_t id = e->slot_thread[slot];
+	if (__builtin_expect(id == ENGINE_NO_THREAD, 0)) {
+		id = engine_new_thread(e, slot);
+		e->slot_thread[slot] = id;
+	}
+	return id;
+}
+
+void engine_slot_reused(struct engine *e, uint16_t slot)
+{
+	if (slot >= e->n_slots)
+		return;
+	uint32_t id = e->slot_thread[slot];
+	if (id != ENGINE_NO_THREAD && id < e->n_threads)
+		e->threads[id].alive = false;
+	e->slot_thread[slot] = ENGINE_NO_THREAD;
+}
+
+/* ---- block accounting (every change of the live set goes through these two) ---- */
+
+static void engine_account_insert(struct engine *e, const struct liveset_block *b)
+{
+	struct engine_site *s = engine_site(e, b->stack_id);
+	s->live_bytes += b->size;
+	s->live_blocks++;
+	struct engine_thread *t = &e->threads[b->thread];
+	t->live_bytes += b->size;
+	t->live_blocks++;
+	e->live_bytes += b->size;
+	e->live_blocks++;
+	if (e->live_bytes > e->peak_bytes)
+		e->peak_bytes = e->live_bytes;
+	if (e->live_blocks > e->peak_blocks)
+		e->peak_blocks = e->live_blocks;
+	if (b->seq > e->mark_seq) {
+		e->since_mark_bytes += b->size;
+		e->since_mark_blocks++;
+	}
+}
+
+static void engine_account_remove(struct engine *e, const struct liveset_block *b)
+{
+	struct engine_site *s = engine_site(e, b->stack_id);
+	s->live_bytes -= b->size;
+	s->live_blocks--;
+	struct engine_thread *t = &e->threads[b->thread];
+	t->live_bytes -= b->size;
+	t->live_blocks--;
+	e->live_bytes -= b->size;
+	e->live_blocks--;
+	if (b->seq > e->mark_seq) {
+		e->since_mark_bytes -= b->size;
+		e->since_mark_blocks--;
+	}
+}
+
+/* Removes the block at addr (if live) and returns a copy in *out. */
+static bool engine_take(struct engine *e, uint64_t addr, struct liveset_block *out)
+{
+	struct liveset_block *b = liveset_lookup(&e->live, addr);
+	if (!b)
+		return false;
+	*out = *b;
+	engine_account_remove(e, b);
+	liveset_remove(&e->live, b);
+	return true;
+}
+
+static void engine_put(struct engine *e, const struct liveset_block *b)
+{
+	struct liveset_block old;
+	/* A live address allocated again means its free was lost: drop the stale block. */
+	if (__builtin_expect(engine_take(e, b->addr, &old), 0))
+		e->duplicate_allocs++;
+	if (liveset_insert(&e->live, b))
+		engine_account_insert(e, b);
+}
+
+static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint32_t thread,
+			 uint16_t flags)
+{
+	struct liveset_block b = {
+		.addr = ev->addr,
+		.size = ev->size,
+		.seq = e->next_seq++,
+		.stack_id = ev->stack_id,
+		.time_ms = (uint32_t)(ev->timestamp_ns / 1000000u),
+		.thread = (uint16_t)thread,
+		.flags = flags,
+	};
+	struct engine_site *s = engine_site(e, ev->stack_id);
+	s->allocs++;
+	s->bytes_allocated += ev->size;
+	e->threads[thread].allocs++;
+	e->allocs++;
+	e->bytes_allocated += ev->size;
+	engine_put(e, &b);
+}
+
+/* A block (already removed from the live set) is confirmed freed by `thread`. */
+static void engine_count_free(struct engine *e, const struct liveset_block *b, uint32_t thread)
+{
+	engine_site(e, b->stack_id)->frees++;
+	e->threads[thread].frees++;
+	if (b->thread != thread)
+		e->threads[thread].cross_frees++;
+	e->frees++;
+	e->bytes_freed += b->size;
+}
+
+static void engine_free(struct engine *e, const struct memtop_event *ev, uint32_t thread)
+{
+	struct liveset_block b;
+	if (ev->addr == 0)
+		return;
+	if (engine_take(e, ev->addr, &b))
+		engine_count_free(e, &b, thread);
+	else
+		e->unknown_frees++;
+}
+
+/* ---- realloc: BEGIN takes the old block out (it may be reused by another thread before END) ---- */
+
+static struct engine_pending_realloc *engine_pending_slot(struct engine *e, uint16_t slot,
+							   uint64_t old_addr, bool create)
+{
+	struct engine_pending_realloc *p = &e->pending[slot < e->n_slots ? slot : e->n_slots - 1];
+	if (p->used ? p->old_addr == old_addr : create)
+		return p;
+	/* Threads sharing the overflow slot can interleave: spill to a small table by address. */
+	for (size_t i = 0; i < sizeof(e->spill) / sizeof(e->spill[0]); i++) {
+		struct engine_pending_realloc *q = &e->spill[i];
+		if (q->used ? q->old_addr == old_addr : create)
+			return q;
+	}
+	return NULL;
+}
+
+static void engine_realloc_begin(struct engine *e, const struct memtop_event *ev)
+{
+	if (ev->addr == 0)
+		return;
+	struct engine_pending_realloc *p = engine_pending_slot(e, ev->thread_slot, ev->addr, true);
+	if (!p) { /* no room to remember it: treat the old block as freed now */
+		struct liveset_block b;
+		if (!engine_take(e, ev->addr, &b))
+			e->unknown_frees++;
+		return;
+	}
+	p->used = true;
+	p->old_addr = ev->addr;
+	p->known = engine_take(e, ev->addr, &p->data);
+}
+
+static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, uint32_t thread)
+{
+	struct engine_pending_realloc *p =
+		ev->aux ? engine_pending_slot(e, ev->thread_slot, ev->aux, false) : NULL;
+	bool failed = (ev->flags & MEMTOP_EVF_FAILED) || (ev->addr == 0 && ev->size > 0);
+	if (failed) {
+		if (p && p->known)
+			engine_put(e, &p->data); /* the old block is still live, unchanged */
+	} else {
+		if (p && p->known)
+			engine_count_free(e, &p->data, thread);
+		else if (ev->aux)
+			e->unknown_frees++;
+		if (ev->addr)
+			engine_alloc(e, ev, thread, LIVESET_F_REALLOC);
+	}
+	if (p)
+		p->used = false;
+}
+
+void engine_apply(struct engine *e, const struct memtop_event *ev)
+{
+	uint32_t thread = engine_thread_for_slot(e, ev->thread_slot);
+	e->events++;
+	switch (ev->type) {
+	case MEMTOP_EV_MALLOC:
+	case MEMTOP_EV_CALLOC:
+	case MEMTOP_EV_MEMALIGN:
+		if (ev->addr && !(ev->flags & MEMTOP_EVF_FAILED))
+			engine_alloc(e, ev, thread, 0);
+		break;
+	case MEMTOP_EV_FREE:
+		engine_free(e, ev, thread);
+		break;
+	case MEMTOP_EV_REALLOC_BEGIN:
+		engine_realloc_begin(e, ev);
+		break;
+	case MEMTOP_EV_REALLOC_END:
+		engine_realloc_end(e, ev, thread);
+		break;
+	case MEMTOP_EV_TAG:
+		if (engine_grow((void **)&e->tags, &e->tags_cap, e->n_tags + 1, sizeof(*e->tags)))
+			e->tags[e->n_tags++] = (struct engine_tag){
+				.id = (uint32_t)ev->aux, .time_ns = ev->timestamp_ns, .seq = e->next_seq};
+		break;
+	case MEMTOP_EV_THREAD_NAME:
+		e->names_changed = true;
+		break;
+	case MEMTOP_EV_MAPS_CHANGED:
+		e->maps_changed = true;
+		break;
+	default:
+		e->invalid_events++;
+		break;
+	}
+}
+
+/* ---- periodic samples (publish time, not per event) ---- */
+
+void engine_sample_growth(struct engine *e)
+{
+	for (uint32_t i = 0; i < e->n_site_ids; i++) {
+		struct engine_site *s = engine_site(e, e->site_ids[i]);
+		s->hist[s->hist_pos] = s->live_bytes;
+		s->hist_pos = (uint8_t)((s->hist_pos + 1) % MODEL_GROWTH_SAMPLES);
+		if (s->hist_n < MODEL_GROWTH_SAMPLES)
+			s->hist_n++;
+	}
+}
+
+int64_t engine_site_growth(const struct engine_site *s, bool *growing)
+{
+	*growing = false;
+	if (s->hist_n < 2)
+		return 0;
+	/* oldest sample is at hist_pos when full, else at 0 */
+	unsigned first = s->hist_n == MODEL_GROWTH_SAMPLES ? s->hist_pos : 0;
+	uint64_t prev = s->hist[first];
+	bool never_fell = true;
+	for (unsigned k = 1; k < s->hist_n; k++) {
+		uint64_t v = s->hist[(first + k) % MODEL_GROWTH_SAMPLES];
+		if (v < prev)
+			never_fell = false;
+		prev = v;
+	}
+	int64_t growth = (int64_t)s->live_bytes - (int64_t)s->hist[first];
+	*growing = never_fell && s->live_bytes >= prev && growth > 0 &&
+		   s->hist_n == MODEL_GROWTH_SAMPLES;
+	return growth;
+}
+
+void engine_sample_rates(struct engine *e, double seconds)
+{
+	if (seconds <= 0)
+		return;
+	for (uint32_t i = 0; i < e->n_threads; i++) {
+		struct engine_thread *t = &e->threads[i];
+		t->allocs_per_s = (double)(t->allocs - t->rate_allocs) / seconds;
+		t->frees_per_s = (double)(t->frees - t->rate_frees) / seconds;
+		t->rate_allocs = t->allocs;
+		t->rate_frees = t->frees;
+	}
+}
+
+void engine_mark_all(struct engine *e, uint64_t now_ns)
+{
+	e->mark_seq = e->next_seq - 1;
+	e->mark_time_ns = now_ns;
+	e->since_mark_bytes = 0;
+	e->since_mark_blocks = 0;
+}
+
+void engine_unmark(struct engine *e)
+{
+	e->mark_seq = 0;
+	e->mark_time_ns = 0;
+	e->since_mark_bytes = e->live_bytes;
+	e->since_mark_blocks = e->live_blocks;
+}

@@ -1,0 +1,108 @@
+/* seglist: `memtop` (list traced processes) and `memtop gc` (remove segments of dead processes).
+ * Reads segments without claiming them; gc never removes the segment of a live process. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "shm.h"
+
+typedef void (*seg_fn)(pid_t pid, void *ctx);
+
+static int for_each_segment(seg_fn fn, void *ctx)
+{
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		return -1;
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "memtop.", 7) != 0)
+			continue;
+		char *end;
+		long pid = strtol(de->d_name + 7, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		fn((pid_t)pid, ctx);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void list_one(pid_t pid, void *ctx)
+{
+	int *count = ctx;
+	struct shm_segment seg;
+	char err[256];
+	if (shm_segment_open(&seg, pid, false, err, sizeof err) != 0) {
+		printf("%8d  %-8s  %s\n", (int)pid, "?", err);
+		return;
+	}
+	struct memtop_seg_header h;
+	struct memtop_counters c = {0};
+	if (shm_header_read(&seg, &h) == 0) {
+		shm_totals(&seg, &c);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		uint64_t age = now > h.created_realtime_ns ? (now - h.created_realtime_ns) / 1000000000ull : 0;
+		const char *state = shm_segment_is_stale(&h) ? "stale" : h.claim_pid ? "watched" : "traced";
+		h.exe[sizeof h.exe - 1] = '\0';
+		printf("%8d  %-8s  %12" PRIu64 "  %8" PRIu64 "s  %s\n", (int)pid, state,
+		       c.usable_alloc - c.usable_freed, age, h.exe);
+		(*count)++;
+	}
+	shm_segment_close(&seg, false);
+}
+
+int cli_list(void)
+{
+	int count = 0;
+	printf("%8s  %-8s  %12s  %9s  %s\n", "PID", "STATE", "HEAP_BYTES", "AGE", "COMMAND");
+	for_each_segment(list_one, &count);
+	if (count == 0) {
+		printf("no traced process: start one with 'memtop run -- CMD' or "
+		       "LD_PRELOAD=libmemtop.so CMD\n");
+		return 0;
+	}
+	printf("attach with: memtop PID\n");
+	return 0;
+}
+
+static void gc_one(pid_t pid, void *ctx)
+{
+	int *removed = ctx;
+	struct shm_segment seg;
+	char err[256], name[64];
+	shm_segment_name(pid, name, sizeof name);
+	if (shm_segment_open(&seg, pid, false, err, sizeof err) == 0) {
+		struct memtop_seg_header h;
+		bool stale = shm_header_read(&seg, &h) == 0 && shm_segment_is_stale(&h);
+		shm_segment_close(&seg, false);
+		if (!stale)
+			return;
+	} else {
+		/* unreadable or invalid: remove it only if its pid is gone */
+		if (kill(pid, 0) == 0 || shm_proc_start_time(pid) != 0)
+			return;
+	}
+	if (shm_unlink(name) == 0) {
+		printf("removed %s\n", name);
+		(*removed)++;
+	}
+}
+
+int cli_gc(void)
+{
+	int removed = 0;
+	for_each_segment(gc_one, &removed);
+	printf("%d stale segment%s removed\n", removed, removed == 1 ? "" : "s");
+	return 0;
+}

@@ -1,0 +1,548 @@
+/* session: attach to a traced process (or start one under the preload), run the ingest thread that
+ * drains the ring into the engine, heartbeat the claim, and notice the target's exit or crash.
+ * Must never block the target: waits on uncommitted tickets only while the producer may still live. */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "symbols.h"
+
+#define INGEST_BATCH 1024
+#define HEARTBEAT_NS (100ull * 1000000ull)
+#define LIVENESS_NS (20ull * 1000000ull)
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void session_default_options(struct session_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->publish_ms = 200;
+	o->history_ms = 1000;
+	o->growth_ms = 1000;
+	o->pending_wait_ms = 1000;
+}
+
+static void read_cmdline(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	out[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, out, len - 1);
+	close(fd);
+	if (n <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+/* The engine asks for a thread's identity the first time a slot appears in an event. */
+static void session_slot_info(void *ctx, uint16_t slot, int32_t *tid, char name[16], uint32_t *gen)
+{
+	struct session *s = ctx;
+	struct memtop_thread_slot ts;
+	if (shm_thread_read(&s->seg, slot, &ts) != 0)
+		return;
+	*tid = ts.tid;
+	memcpy(name, ts.name, 16);
+	name[15] = '\0';
+	*gen = ts.generation;
+	if (slot < s->seg.threads_count)
+		s->slot_generation[slot] = ts.generation;
+}
+
+static struct session *session_new(const struct session_options *o)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	if (o)
+		s->opt = *o;
+	else
+		session_default_options(&s->opt);
+	s->seg.fd = -1;
+	s->state = MODEL_STATE_STARTING;
+	return s;
+}
+
+/* Claims the opened segment and prepares the engine. */
+static int session_bind(struct session *s, char *err, size_t len)
+{
+	pid_t holder = 0;
+	int rc = shm_consumer_claim(&s->seg, &holder);
+	if (rc == -EBUSY) {
+		snprintf(err, len, "process %d is already monitored by memtop (pid %d): quit that one first",
+			 (int)s->pid, (int)holder);
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, len, "cannot claim the segment of process %d: %s", (int)s->pid, strerror(-rc));
+		return rc;
+	}
+	struct memtop_seg_header h;
+	if (shm_header_read(&s->seg, &h) != 0) {
+		snprintf(err, len, "segment of process %d was truncated while being read", (int)s->pid);
+		return -EIO;
+	}
+	memcpy(s->exe, h.exe, sizeof(s->exe) - 1);
+	s->exe[sizeof(s->exe) - 1] = '\0';
+	s->target_start_ticks = h.start_time;
+	read_cmdline(s->pid, s->command, sizeof(s->command));
+	if (!s->command[0])
+		snprintf(s->command, sizeof s->command, "%s", s->exe);
+	s->attach_mono_ns = mono_ns();
+	s->attach_real_ns = real_ns();
+	s->slot_generation = calloc(s->seg.threads_count ? s->seg.threads_count : 1, sizeof(uint32_t));
+	if (!s->slot_generation || engine_init(&s->eng, s->seg.threads_count, s->seg.stacks_cap) != 0) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	s->eng.slot_info = session_slot_info;
+	s->eng.slot_info_ctx = s;
+	s->state = MODEL_STATE_RUNNING;
+	return 0;
+}
+
+struct session *session_attach(pid_t pid, const struct session_options *o, char *err, size_t len)
+{
+	if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
+		snprintf(err, len, "no such process: %d", (int)pid);
+		return NULL;
+	}
+	struct session *s = session_new(o);
+	if (!s) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	s->pid = pid;
+	int rc = shm_segment_open(&s->seg, pid, s->opt.allow_other_uid, err, len);
+	if (rc) {
+		free(s);
+		return NULL;
+	}
+	s->seg_open = true;
+	struct memtop_seg_header h;
+	if (shm_header_read(&s->seg, &h) == 0 && shm_segment_is_stale(&h)) {
+		snprintf(err, len, "segment /memtop.%d is stale: it was left by an earlier process with the "
+			 "same pid (run 'memtop gc' to remove it)", (int)pid);
+		session_destroy(s);
+		return NULL;
+	}
+	if (session_bind(s, err, len)) {
+		session_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- memtop run: start the target under the preload ---- */
+
+static void child_exec(char *const argv[], const char *preload, int errfd)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *val = NULL;
+	if (old && *old) {
+		size_t n = strlen(preload) + strlen(old) + 2;
+		val = malloc(n);
+		if (val)
+			snprintf(val, n, "%s:%s", preload, old);
+	}
+	setenv("LD_PRELOAD", val ? val : preload, 1);
+	setenv("MEMTOP_WAIT", "1", 1);
+	execvp(argv[0], argv);
+	int e = errno;
+	if (write(errfd, &e, sizeof e) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static int wait_for_segment(struct session *s, const char *cmd, char *err, size_t len)
+{
+	uint64_t deadline = mono_ns() + 10ull * 1000000000ull;
+	char why[256] = "";
+	for (;;) {
+		int rc = shm_segment_open(&s->seg, s->child, false, why, sizeof why);
+		if (rc == 0)
+			return 0;
+		if (rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL) {
+			snprintf(err, len, "%s", why);
+			return rc;
+		}
+		int st;
+		if (waitpid(s->child, &st, WNOHANG) == s->child) {
+			s->child = 0;
+			snprintf(err, len, "%s exited (%s %d) before memtop could attach: is the preload "
+				 "library loadable (see --preload)?", cmd,
+				 WIFEXITED(st) ? "status" : "signal",
+				 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			return -ECHILD;
+		}
+		if (mono_ns() > deadline) {
+			snprintf(err, len, "%s did not create its memtop segment within 10 s (%s): is the "
+				 "preload library right (see --preload)?", cmd, why[0] ? why : "no segment");
+			return -ETIMEDOUT;
+		}
+		usleep(2000);
+	}
+}
+
+struct session *session_run(char *const argv[], const char *preload, const struct session_options *o,
+			    char *err, size_t len)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		snprintf(err, len, "pipe: %s", strerror(errno));
+		return NULL;
+	}
+	struct session *s = session_new(o);
+	if (!s) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	fflush(NULL);
+	pid_t child = fork();
+	if (child < 0) {
+		snprintf(err, len, "fork: %s", strerror(errno));
+		free(s);
+		return NULL;
+	}
+	if (child == 0) {
+		close(pfd[0]);
+		child_exec(argv, preload, pfd[1]);
+	}
+	close(pfd[1]);
+	int e = 0;
+	ssize_t n = read(pfd[0], &e, sizeof e);
+	close(pfd[0]);
+	s->child = s->pid = child;
+	s->from_start = true;
+	if (n == (ssize_t)sizeof e) {
+		waitpid(child, NULL, 0);
+		snprintf(err, len, "cannot run %s: %s", argv[0], strerror(e));
+		free(s);
+		return NULL;
+	}
+	if (wait_for_segment(s, argv[0], err, len) != 0) {
+		if (s->child) {
+			kill(s->child, SIGKILL);
+			waitpid(s->child, NULL, 0);
+		}
+		free(s);
+		return NULL;
+	}
+	s->seg_open = true;
+	if (session_bind(s, err, len)) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		s->child = 0;
+		session_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* ---- ingest ---- */
+
+static bool proc_is_zombie_or_gone(pid_t pid, uint64_t start_ticks)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return true;
+	if (p[2] == 'Z' || p[2] == 'X')
+		return true;
+	return start_ticks && shm_proc_start_time(pid) != start_ticks;
+}
+
+/* Returns true once the target is gone; records how it ended. */
+static bool session_target_gone(struct session *s)
+{
+	struct memtop_seg_header h;
+	bool have_hdr = shm_header_read(&s->seg, &h) == 0;
+	if (s->child) {
+		int st;
+		pid_t r = waitpid(s->child, &st, WNOHANG);
+		if (r != s->child)
+			return false;
+		s->child = 0;
+		if (WIFEXITED(st)) {
+			s->state = MODEL_STATE_EXITED;
+			s->exit_status = WEXITSTATUS(st);
+		} else {
+			s->state = MODEL_STATE_CRASHED;
+			s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+		}
+		return true;
+	}
+	if (s->from_start && s->state != MODEL_STATE_RUNNING)
+		return true; /* child already reaped */
+	if (!proc_is_zombie_or_gone(s->pid, s->target_start_ticks))
+		return false;
+	if (have_hdr && (h.flags & MEMTOP_FLAG_EXITED)) {
+		s->state = MODEL_STATE_EXITED;
+		s->exit_status = h.exit_status;
+	} else {
+		s->state = MODEL_STATE_CRASHED;
+	}
+	return true;
+}
+
+static void session_apply_batch(struct session *s, const struct memtop_event *buf, size_t n)
+{
+	urcu_memb_read_lock();
+	for (size_t i = 0; i < n; i++) {
+		if (shm_event_check(&s->seg, &buf[i]) != NULL) {
+			s->eng.invalid_events++;
+			continue;
+		}
+		engine_apply(&s->eng, &buf[i]);
+	}
+	urcu_memb_read_unlock();
+	engine_batch_end(&s->eng);
+}
+
+static void session_handle_requests(struct session *s, uint64_t now)
+{
+	int m = __atomic_exchange_n(&s->mark_request, 0, __ATOMIC_ACQ_REL);
+	if (m == 1)
+		engine_mark_all(&s->eng, now);
+	else if (m == 2)
+		engine_unmark(&s->eng);
+	if (m)
+		__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
+}
+
+/* Slots whose generation changed belong to a new thread now. Checked at publish time only. */
+static void session_check_slots(struct session *s)
+{
+	for (uint32_t i = 0; i < s->eng.n_slots && i < s->seg.threads_count; i++) {
+		if (s->eng.slot_thread[i] == ENGINE_NO_THREAD)
+			continue;
+		struct memtop_thread_slot ts;
+		if (shm_thread_read(&s->seg, i, &ts) != 0)
+			return;
+		struct engine_thread *t = &s->eng.threads[s->eng.slot_thread[i]];
+		if (ts.generation != s->slot_generation[i] ||
+		    (ts.state == MEMTOP_SLOT_FREE && !shm_thread_is_overflow(&s->seg, (uint16_t)i))) {
+			if (ts.state == MEMTOP_SLOT_FREE)
+				t->alive = false;
+			if (ts.generation != s->slot_generation[i])
+				engine_slot_reused(&s->eng, (uint16_t)i);
+		} else if (s->eng.names_changed) {
+			memcpy(t->name, ts.name, 16);
+			t->name[15] = '\0';
+		}
+	}
+	s->eng.names_changed = false;
+}
+
+static void session_finish(struct session *s, struct memtop_event *buf)
+{
+	/* The producers are gone: drain what is left, skipping tickets nobody will commit. */
+	for (int guard = 0; guard < (1 << 26); guard++) {
+		size_t n = 0;
+		enum shm_pop_status st = shm_ring_pop(&s->seg, buf, INGEST_BATCH, &n);
+		if (n)
+			session_apply_batch(s, buf, n);
+		if (st == SHM_POP_PENDING) {
+			shm_ring_skip(&s->seg);
+			s->skipped_tickets++;
+		} else if (st != SHM_POP_OK) {
+			break;
+		}
+	}
+}
+
+static void session_unlink_segment(struct session *s)
+{
+	char name[64];
+	shm_segment_name(s->pid, name, sizeof name);
+	shm_unlink(name);
+}
+
+/* After the target is gone the thread stays to serve marks and publish requests on the final state. */
+static void session_idle_loop(struct session *s)
+{
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now = mono_ns();
+		session_handle_requests(s, now);
+		if (__atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL))
+			session_publish_view(s, now);
+		usleep(10000);
+	}
+}
+
+static void *session_ingest_main(void *arg)
+{
+	struct session *s = arg;
+	urcu_memb_register_thread();
+	struct memtop_event *buf = malloc(sizeof(*buf) * INGEST_BATCH);
+	uint64_t last_hb = 0, last_live = 0, last_pub = 0;
+	bool gone = false;
+	while (buf && !gone) {
+		uint64_t now = mono_ns();
+		if (now - last_hb >= HEARTBEAT_NS) {
+			shm_consumer_heartbeat(&s->seg);
+			last_hb = now;
+		}
+		session_handle_requests(s, now);
+		if (now - last_pub >= (uint64_t)s->opt.publish_ms * 1000000ull ||
+		    __atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL)) {
+			session_check_slots(s);
+			session_publish_view(s, now);
+			last_pub = now;
+		}
+		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+			break;
+		size_t n = 0;
+		enum shm_pop_status st = shm_ring_pop(&s->seg, buf, INGEST_BATCH, &n);
+		if (n) {
+			session_apply_batch(s, buf, n);
+			continue;
+		}
+		if (st == SHM_POP_BUS) {
+			s->state = MODEL_STATE_CRASHED;
+			gone = true;
+			break;
+		}
+		if (now - last_live >= LIVENESS_NS) {
+			last_live = now;
+			if (session_target_gone(s)) {
+				session_finish(s, buf);
+				session_unlink_segment(s);
+				gone = true;
+				break;
+			}
+		}
+		usleep(st == SHM_POP_PENDING ? 50 : 500);
+	}
+	session_check_slots(s);
+	session_publish_view(s, mono_ns());
+	__atomic_store_n(&s->finished, gone ? 1 : 0, __ATOMIC_RELEASE);
+	if (gone)
+		session_idle_loop(s);
+	free(buf);
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+int session_start(struct session *s, char *err, size_t len)
+{
+	if (!s->opt.no_symbols) {
+		s->sym = symbols_start_live(s, err, len);
+		if (!s->sym)
+			return -1;
+		s->eng.on_new_site = symbols_enqueue_site;
+		s->eng.on_new_site_ctx = s->sym;
+	}
+	if (pthread_create(&s->ingest_thread, NULL, session_ingest_main, s) != 0) {
+		snprintf(err, len, "cannot start the ingest thread");
+		return -1;
+	}
+	s->ingest_running = true;
+	return 0;
+}
+
+bool session_finished(struct session *s)
+{
+	return __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) != 0;
+}
+
+void session_wait_finished(struct session *s)
+{
+	while (s->ingest_running && !session_finished(s))
+		usleep(2000);
+}
+
+int session_exit_code(struct session *s)
+{
+	if (s->state == MODEL_STATE_EXITED)
+		return s->exit_status;
+	if (s->state == MODEL_STATE_CRASHED)
+		return s->term_signal ? 128 + s->term_signal : 1;
+	return 0;
+}
+
+void session_destroy(struct session *s)
+{
+	if (!s)
+		return;
+	if (s->ingest_running) {
+		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+		pthread_join(s->ingest_thread, NULL);
+		s->ingest_running = false;
+	}
+	if (s->sym)
+		symbols_stop(s->sym);
+	if (s->seg_open) {
+		if (!session_finished(s) || s->state == MODEL_STATE_RUNNING)
+			shm_consumer_release(&s->seg);
+		shm_segment_close(&s->seg, false);
+		s->seg_open = false;
+	}
+	urcu_memb_barrier();
+	view_free_all(s);
+	if (s->eng.slot_thread)
+		engine_destroy(&s->eng);
+	if (s->sym)
+		symbols_free(s->sym);
+	free(s->slot_generation);
+	free(s);
+}
+
+/* ---- model.h requests that go through the ingest thread ---- */
+
+void model_request_publish(struct session *s)
+{
+	__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
+}
+
+void model_mark_all(struct session *s)
+{
+	__atomic_store_n(&s->mark_request, 1, __ATOMIC_RELEASE);
+}
+
+void model_unmark(struct session *s)
+{
+	__atomic_store_n(&s->mark_request, 2, __ATOMIC_RELEASE);
+}

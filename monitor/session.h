@@ -1,0 +1,91 @@
+/* session: one monitored target: the segment, the engine, the ingest and symbolizer threads, the
+ * published view, and the target's fate (running, exited, crashed). Used by main.c and the engine
+ * modules; the dashboard sees only the opaque pointer and model.h. Never touches curses. */
+#ifndef MEMTOP_SESSION_H
+#define MEMTOP_SESSION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "model.h"
+#include "shm.h"
+
+struct symbols;
+struct model_view_box;
+
+struct session_options {
+	unsigned publish_ms;      /* view publish interval (default 200) */
+	unsigned history_ms;      /* sparkline sample interval (default 1000) */
+	unsigned growth_ms;       /* call-site growth sample interval (default 1000) */
+	unsigned pending_wait_ms; /* bounded wait for an uncommitted ticket of a dead producer */
+	bool no_symbols;          /* do not start the symbolizer */
+	bool allow_other_uid;
+};
+
+struct session {
+	pid_t pid;
+	pid_t child;              /* memtop run/report: our child (waited by the ingest thread) */
+	struct shm_segment seg;
+	bool seg_open;
+	struct session_options opt;
+	struct engine eng;
+	char exe[256];
+	char command[256];
+	uint64_t target_start_ticks; /* /proc start time of the target (clock ticks after boot) */
+	uint64_t attach_mono_ns;
+	uint64_t attach_real_ns;
+	bool from_start;
+	bool exe_symbolize_self;
+
+	pthread_t ingest_thread;
+	bool ingest_running;
+	int stop;                 /* atomic: ask the ingest thread to leave */
+	int publish_request;      /* atomic */
+	int mark_request;         /* atomic: 1 mark, 2 unmark */
+	int finished;             /* atomic: target gone and ring drained; final view published */
+
+	enum model_state state;   /* written by the ingest thread */
+	int exit_status, term_signal;
+
+	/* lost events, kept separately from the engine's own counters */
+	uint64_t dropped_by_target, skipped_tickets;
+	struct memtop_counters target_totals;
+	uint64_t monitor_rss;
+
+	/* the current view (rcu pointer) */
+	struct model_view_box *view;
+	uint64_t view_generation;
+	uint64_t history[MODEL_HISTORY_MAX];
+	uint32_t history_n, history_pos;
+	uint64_t last_history_ns, last_growth_ns, last_rate_ns, last_rss_ns;
+	uint64_t rate_allocs, rate_frees, rate_bytes, rate_events;
+	double allocs_per_s, frees_per_s, bytes_per_s, events_per_s;
+	uint32_t *slot_generation; /* last seen generation per slot */
+
+	struct symbols *sym;
+};
+
+/* Attach to a running traced process. Returns NULL with a one-line reason in err. */
+struct session *session_attach(pid_t pid, const struct session_options *o, char *err, size_t len);
+/* Start argv with the preload (MEMTOP_WAIT=1) and attach from its first allocation. */
+struct session *session_run(char *const argv[], const char *preload, const struct session_options *o,
+			    char *err, size_t len);
+/* Starts the ingest (and symbolizer) threads. */
+int session_start(struct session *s, char *err, size_t len);
+/* Waits until the target is gone and every event is applied (the final view is published). */
+void session_wait_finished(struct session *s);
+bool session_finished(struct session *s);
+/* Stops the threads, releases the claim, unmaps. Leaves a running target running. */
+void session_destroy(struct session *s);
+/* memtop run/report: the exit status to pass through (128+signal when killed). */
+int session_exit_code(struct session *s);
+void session_default_options(struct session_options *o);
+
+/* Internal to the engine modules. */
+void session_publish_view(struct session *s, uint64_t now_ns);
+void view_free_all(struct session *s);
+
+#endif

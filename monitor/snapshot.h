@@ -1,0 +1,33 @@
+/* snapshot: the text export of a session (docs/snapshot-format.md, format version 1) and the offline
+ * re-symbolization of such a file. Deterministic order; never holds the RCU read lock across I/O. */
+#ifndef MEMTOP_SNAPSHOT_H
+#define MEMTOP_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "model.h"
+
+#define SNAPSHOT_FORMAT_VERSION 1
+
+struct snapshot_options {
+	bool blocks;            /* list every live block */
+	bool heatmap;           /* the maps heatmap section */
+	bool all_sites;         /* include call sites with no live block */
+	uint32_t thread_id;     /* MODEL_ANY_THREAD or one engine thread id */
+	uint64_t older_than_ns; /* only blocks at least this old */
+	const char *tag_from;   /* only blocks allocated after this tag (name or id) */
+	const char *tag_to;     /* ... and before this one */
+	uint32_t divisions;
+	unsigned max_frames;    /* frames per site (0 = all) */
+};
+
+void snapshot_default_options(struct snapshot_options *o);
+/* Writes the snapshot. Returns 0 or -1 with a reason in err. */
+int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
+		   size_t errlen);
+/* memtop symbolize: rewrites the frames of a snapshot using its MAPS section (and sysroot). */
+int snapshot_symbolize(FILE *in, FILE *out, const char *sysroot, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,343 @@
+/* symbols: the session's symbolizer thread. It resolves every new call stack once (libdwfl through
+ * symdb, one thread only) and publishes the frames per stack id with a release store, so the ingest
+ * thread, the UI and snapshots read symbols without locks. Must never block the ingest thread. */
+#include "symbols.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "session.h"
+
+struct sym_stack {
+	int n;
+	struct model_frame f[];
+};
+
+struct symbols {
+	struct session *s;
+	struct symdb *db;
+	char *maps_text;        /* the map the db was built from (owned by the symbolizer thread) */
+	char *maps_published;   /* last map text, readable under lock (snapshot MAPS section) */
+	uint64_t maps_generation;
+	uint32_t cap;           /* stacks_cap + 1 */
+	struct sym_stack **stacks;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint32_t *queue;
+	size_t qn, qcap;
+	size_t busy;            /* ids taken from the queue and not yet published */
+	bool stop;
+};
+
+char *symbols_read_maps(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (n + 4096 > cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+static bool is_own_module(const char *module)
+{
+	if (!module)
+		return false;
+	const char *base = strrchr(module, '/');
+	base = base ? base + 1 : module;
+	return strncmp(base, "libmemtop", 9) == 0;
+}
+
+static struct sym_stack *symbols_resolve_stack(struct symbols *sy, uint32_t id)
+{
+	uint64_t pcs[MEMTOP_MAX_DEPTH];
+	int depth = shm_stack_read(&sy->s->seg, id, pcs, MEMTOP_MAX_DEPTH);
+	if (depth < 0)
+		depth = 0;
+	struct model_frame tmp[MEMTOP_MAX_DEPTH * 2];
+	int n = 0;
+	bool refreshed = false;
+	for (int i = 0; i < depth && n < (int)(sizeof tmp / sizeof tmp[0]); i++) {
+		struct symdb_result r;
+		int rc = symdb_resolve(sy->db, pcs[i], &r);
+		if (rc != 0 && !refreshed && sy->s->state == MODEL_STATE_RUNNING) {
+			/* an unknown module: maybe loaded after our last look at the map */
+			char *m = symbols_read_maps(sy->s->pid);
+			if (m) {
+				symdb_refresh(sy->db, m);
+				pthread_mutex_lock(&sy->lock);
+				free(sy->maps_published);
+				sy->maps_published = m;
+				pthread_mutex_unlock(&sy->lock);
+			}
+			refreshed = true;
+			rc = symdb_resolve(sy->db, pcs[i], &r);
+		}
+		if (rc != 0) {
+			tmp[n++] = (struct model_frame){.pc = pcs[i]};
+			continue;
+		}
+		for (int k = 0; k < r.n && n < (int)(sizeof tmp / sizeof tmp[0]); k++)
+			tmp[n++] = (struct model_frame){
+				.pc = pcs[i], .module = r.module, .module_off = r.module_off,
+				.func = r.f[k].func, .file = r.f[k].file, .line = r.f[k].line,
+				.inlined = k < r.n - 1};
+	}
+	struct sym_stack *st = malloc(sizeof(*st) + (size_t)n * sizeof(struct model_frame));
+	if (!st)
+		return NULL;
+	st->n = n;
+	memcpy(st->f, tmp, (size_t)n * sizeof(struct model_frame));
+	return st;
+}
+
+static void symbols_check_maps(struct symbols *sy)
+{
+	struct memtop_seg_header h;
+	if (sy->s->state != MODEL_STATE_RUNNING || shm_header_read(&sy->s->seg, &h) != 0)
+		return;
+	if (h.maps_generation == sy->maps_generation)
+		return;
+	sy->maps_generation = h.maps_generation;
+	char *m = symbols_read_maps(sy->s->pid);
+	if (!m)
+		return;
+	symdb_refresh(sy->db, m);
+	pthread_mutex_lock(&sy->lock);
+	free(sy->maps_published);
+	sy->maps_published = m;
+	pthread_mutex_unlock(&sy->lock);
+}
+
+static void *symbols_main(void *arg)
+{
+	struct symbols *sy = arg;
+	pthread_mutex_lock(&sy->lock);
+	while (!sy->stop) {
+		if (sy->qn == 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&sy->cond, &sy->lock, &ts);
+		}
+		size_t n = sy->qn;
+		uint32_t *ids = NULL;
+		if (n) {
+			ids = sy->queue;
+			sy->queue = NULL;
+			sy->qn = sy->qcap = 0;
+			sy->busy += n;
+		}
+		pthread_mutex_unlock(&sy->lock);
+		symbols_check_maps(sy);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t id = ids[i];
+			if (id == 0 || id >= sy->cap)
+				continue;
+			struct sym_stack *st = symbols_resolve_stack(sy, id);
+			struct sym_stack *old = __atomic_exchange_n(&sy->stacks[id], st, __ATOMIC_ACQ_REL);
+			if (old)
+				free(old); /* only when re-resolved after a refresh; nobody keeps the old one */
+		}
+		free(ids);
+		pthread_mutex_lock(&sy->lock);
+		sy->busy -= n;
+		pthread_cond_broadcast(&sy->cond);
+	}
+	pthread_mutex_unlock(&sy->lock);
+	return NULL;
+}
+
+struct symbols *symbols_start_live(struct session *s, char *err, size_t len)
+{
+	struct symbols *sy = calloc(1, sizeof(*sy));
+	if (!sy) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	sy->s = s;
+	sy->cap = s->seg.stacks_cap + 1;
+	sy->stacks = calloc(sy->cap, sizeof(*sy->stacks));
+	sy->maps_text = symbols_read_maps(s->pid);
+	if (!sy->stacks || !sy->maps_text) {
+		snprintf(err, len, "cannot read /proc/%d/maps", (int)s->pid);
+		symbols_free(sy);
+		return NULL;
+	}
+	sy->maps_published = strdup(sy->maps_text);
+	struct memtop_seg_header h;
+	if (shm_header_read(&s->seg, &h) == 0)
+		sy->maps_generation = h.maps_generation;
+	sy->db = symdb_new(sy->maps_text, NULL, err, len);
+	if (!sy->db) {
+		symbols_free(sy);
+		return NULL;
+	}
+	pthread_mutex_init(&sy->lock, NULL);
+	pthread_cond_init(&sy->cond, NULL);
+	/* the db belongs to the symbolizer thread from here on */
+	if (pthread_create(&sy->thread, NULL, symbols_main, sy) != 0) {
+		snprintf(err, len, "cannot start the symbolizer thread");
+		symbols_free(sy);
+		return NULL;
+	}
+	sy->running = true;
+	return sy;
+}
+
+void symbols_enqueue_site(void *ctx, uint32_t stack_id)
+{
+	struct symbols *sy = ctx;
+	pthread_mutex_lock(&sy->lock);
+	if (sy->qn == sy->qcap) {
+		size_t nc = sy->qcap ? sy->qcap * 2 : 256;
+		uint32_t *nq = realloc(sy->queue, nc * sizeof(uint32_t));
+		if (!nq) {
+			pthread_mutex_unlock(&sy->lock);
+			return;
+		}
+		sy->queue = nq;
+		sy->qcap = nc;
+	}
+	sy->queue[sy->qn++] = stack_id;
+	pthread_cond_signal(&sy->cond);
+	pthread_mutex_unlock(&sy->lock);
+}
+
+static const struct sym_stack *symbols_get(struct symbols *sy, uint32_t id)
+{
+	if (!sy || id == 0 || id >= sy->cap)
+		return NULL;
+	return __atomic_load_n(&sy->stacks[id], __ATOMIC_ACQUIRE);
+}
+
+bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame *out)
+{
+	memset(out, 0, sizeof(*out));
+	const struct sym_stack *st = symbols_get(sy, stack_id);
+	if (!st) {
+		uint64_t pc;
+		if (sy && stack_id && shm_stack_read(&sy->s->seg, stack_id, &pc, 1) == 1)
+			out->pc = pc;
+		return false;
+	}
+	for (int i = 0; i < st->n; i++)
+		if (!is_own_module(st->f[i].module)) {
+			/* the outermost frame of an inline chain is the physical one; show the innermost */
+			*out = st->f[i];
+			return true;
+		}
+	if (st->n)
+		*out = st->f[0];
+	return st->n > 0;
+}
+
+int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out, int max)
+{
+	const struct sym_stack *st = symbols_get(sy, stack_id);
+	if (st) {
+		int n = st->n < max ? st->n : max;
+		memcpy(out, st->f, (size_t)n * sizeof(*out));
+		return n;
+	}
+	if (!sy || max <= 0)
+		return -1;
+	uint64_t pcs[MEMTOP_MAX_DEPTH];
+	int n = shm_stack_read(&sy->s->seg, stack_id, pcs, MEMTOP_MAX_DEPTH);
+	if (n < 0)
+		return -1;
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++)
+		out[i] = (struct model_frame){.pc = pcs[i]};
+	return n;
+}
+
+void symbols_wait_idle(struct symbols *sy, unsigned timeout_ms)
+{
+	if (!sy || !sy->running)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&sy->lock);
+	pthread_cond_signal(&sy->cond);
+	while ((sy->qn || sy->busy) && pthread_cond_timedwait(&sy->cond, &sy->lock, &ts) == 0)
+		;
+	pthread_mutex_unlock(&sy->lock);
+}
+
+char *symbols_maps_copy(struct symbols *sy)
+{
+	if (!sy)
+		return NULL;
+	pthread_mutex_lock(&sy->lock);
+	char *m = sy->maps_published ? strdup(sy->maps_published) : NULL;
+	pthread_mutex_unlock(&sy->lock);
+	return m;
+}
+
+void symbols_stop(struct symbols *sy)
+{
+	if (!sy || !sy->running)
+		return;
+	pthread_mutex_lock(&sy->lock);
+	sy->stop = true;
+	pthread_cond_broadcast(&sy->cond);
+	pthread_mutex_unlock(&sy->lock);
+	pthread_join(sy->thread, NULL);
+	sy->running = false;
+}
+
+void symbols_free(struct symbols *sy)
+{
+	if (!sy)
+		return;
+	symbols_stop(sy);
+	if (sy->stacks)
+		for (uint32_t i = 0; i < sy->cap; i++)
+			free(sy->stacks[i]);
+	free(sy->stacks);
+	free(sy->queue);
+	free(sy->maps_text);
+	free(sy->maps_published);
+	symdb_free(sy->db);
+	free(sy);
+}

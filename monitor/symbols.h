@@ -1,0 +1,58 @@
+/* symbols: turns the target's return addresses into function, file:line (inline frames too) with
+ * libdwfl, on ONE thread (libdwfl is not thread-safe). Results are interned for the session and
+ * published per stack id with release stores; readers never call libdwfl. */
+#ifndef MEMTOP_SYMBOLS_H
+#define MEMTOP_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+struct session;
+struct symbols;
+
+/* ---- live: the symbolizer thread of a session ---- */
+struct symbols *symbols_start_live(struct session *s, char *err, size_t len);
+/* Called by the ingest thread for each new stack id (never blocks). */
+void symbols_enqueue_site(void *ctx, uint32_t stack_id);
+/* First frame outside memtop's own library; raw (func NULL) when not resolved yet. */
+bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame *out);
+/* Whole stack with inline frames; falls back to raw frames from the segment. */
+int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out, int max);
+/* Waits (bounded) until every enqueued stack is resolved: snapshots want full symbols. */
+void symbols_wait_idle(struct symbols *sy, unsigned timeout_ms);
+/* A copy of the latest memory map text (snapshot MAPS section); free() it. NULL if none. */
+char *symbols_maps_copy(struct symbols *sy);
+void symbols_stop(struct symbols *sy);
+void symbols_free(struct symbols *sy);
+
+/* ---- the resolver itself (also used offline by `memtop symbolize`) ---- */
+struct symdb;
+#define SYMDB_MAX_INLINE 8
+struct symdb_result {
+	const char *module;   /* interned */
+	uint64_t module_off;
+	int n;                /* frames: [0] innermost (inlined callee) ... [n-1] the physical function */
+	struct {
+		const char *func; /* interned, NULL when unknown */
+		const char *file; /* interned, NULL when unknown */
+		int line;
+	} f[SYMDB_MAX_INLINE];
+};
+/* maps_text: /proc/PID/maps format. sysroot: look for files under it first (NULL = none). */
+struct symdb *symdb_new(const char *maps_text, const char *sysroot, char *err, size_t len);
+void symdb_free(struct symdb *db);
+/* Resolves a return address (looked up at pc-1). Returns 0 (module known) or -1. */
+int symdb_resolve(struct symdb *db, uint64_t pc, struct symdb_result *out);
+/* Re-reports modules from fresh maps text (cache kept). */
+int symdb_refresh(struct symdb *db, const char *maps_text);
+/* Interns a string for the life of the db. */
+const char *symdb_intern(struct symdb *db, const char *str);
+
+/* Reads /proc/PID/maps into a malloc'ed string (NULL on failure). */
+char *symbols_read_maps(pid_t pid);
+
+#endif

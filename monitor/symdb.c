@@ -1,0 +1,278 @@
+/* symdb: libdwfl resolver for one address space described by /proc/PID/maps text (live or from a
+ * snapshot), with an optional sysroot searched first for every file (offline symbolization of
+ * stripped targets; elfutils 0.188 has no dwfl_set_sysroot). NOT thread-safe: one thread per db. */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "symbols.h"
+
+#define INTERN_BUCKETS 4096u
+#define CACHE_BUCKETS 65536u
+
+struct intern_node {
+	struct intern_node *next;
+	char s[];
+};
+
+struct cache_node {
+	struct cache_node *next;
+	uint64_t pc;
+	int rc;
+	struct symdb_result r;
+};
+
+struct symdb {
+	Dwfl *dwfl;
+	char *sysroot;
+	struct intern_node *strings[INTERN_BUCKETS];
+	struct cache_node *cache[CACHE_BUCKETS];
+};
+
+/* libdwfl's callbacks take no context: the sysroot of the db being reported is kept here. Only
+ * symdb_new sets it, on the thread that owns that db. */
+static __thread const char *symdb_current_sysroot;
+static char *symdb_debuginfo_path;
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+const char *symdb_intern(struct symdb *db, const char *str)
+{
+	if (!str)
+		return NULL;
+	uint64_t h = str_hash(str) % INTERN_BUCKETS;
+	for (struct intern_node *n = db->strings[h]; n; n = n->next)
+		if (strcmp(n->s, str) == 0)
+			return n->s;
+	size_t len = strlen(str);
+	struct intern_node *n = malloc(sizeof(*n) + len + 1);
+	if (!n)
+		return NULL;
+	memcpy(n->s, str, len + 1);
+	n->next = db->strings[h];
+	db->strings[h] = n;
+	return n->s;
+}
+
+/* Opens sysroot+path first, then path itself. */
+static int symdb_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  char **file_name, Elf **elfp)
+{
+	(void)mod;
+	(void)userdata;
+	(void)base;
+	*elfp = NULL;
+	if (!modname || modname[0] != '/')
+		return -1;
+	const char *root = symdb_current_sysroot;
+	if (root && *root) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s%s", root, modname);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			*file_name = strdup(path);
+			return fd;
+		}
+	}
+	int fd = open(modname, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		*file_name = strdup(modname);
+	return fd;
+}
+
+static int symdb_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+				Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+				GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+					    debuglink_crc, debuginfo_file_name);
+}
+
+static const Dwfl_Callbacks symdb_callbacks = {
+	.find_elf = symdb_find_elf,
+	.find_debuginfo = symdb_find_debuginfo,
+	.debuginfo_path = &symdb_debuginfo_path,
+};
+
+struct symdb *symdb_new(const char *maps_text, const char *sysroot, char *err, size_t len)
+{
+	struct symdb *db = calloc(1, sizeof(*db));
+	if (!db) {
+		snprintf(err, len, "out of memory");
+		return NULL;
+	}
+	db->sysroot = sysroot ? strdup(sysroot) : NULL;
+	symdb_current_sysroot = db->sysroot;
+	db->dwfl = dwfl_begin(&symdb_callbacks);
+	FILE *f = fmemopen((void *)maps_text, strlen(maps_text), "r");
+	if (!db->dwfl || !f) {
+		snprintf(err, len, "cannot start libdwfl: %s", dwfl_errmsg(-1));
+		if (f)
+			fclose(f);
+		symdb_free(db);
+		return NULL;
+	}
+	dwfl_report_begin(db->dwfl);
+	int rc = dwfl_linux_proc_maps_report(db->dwfl, f);
+	dwfl_report_end(db->dwfl, NULL, NULL);
+	fclose(f);
+	if (rc != 0) {
+		snprintf(err, len, "cannot read the memory map: %s", rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
+		symdb_free(db);
+		return NULL;
+	}
+	return db;
+}
+
+void symdb_free(struct symdb *db)
+{
+	if (!db)
+		return;
+	if (db->dwfl)
+		dwfl_end(db->dwfl);
+	for (unsigned i = 0; i < INTERN_BUCKETS; i++)
+		for (struct intern_node *n = db->strings[i], *nx; n; n = nx) {
+			nx = n->next;
+			free(n);
+		}
+	for (unsigned i = 0; i < CACHE_BUCKETS; i++)
+		for (struct cache_node *n = db->cache[i], *nx; n; n = nx) {
+			nx = n->next;
+			free(n);
+		}
+	free(db->sysroot);
+	free(db);
+}
+
+/* Inline chain at pc: innermost inlined callee first, then its callers, the physical function last.
+ * Each inlined scope's caller line comes from DW_AT_call_file/line (as eu-addr2line -i does). */
+static void symdb_inline_frames(struct symdb *db, Dwfl_Module *mod, Dwarf_Addr pc,
+				struct symdb_result *r, const char *phys_func)
+{
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cudie = dwfl_module_addrdie(mod, pc, &bias);
+	Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
+	int lineno = 0;
+	const char *file = NULL;
+	if (line)
+		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
+	r->n = 1;
+	r->f[0].func = symdb_intern(db, phys_func);
+	r->f[0].file = symdb_intern(db, file);
+	r->f[0].line = lineno;
+	if (!cudie)
+		return;
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes(cudie, pc - bias, &scopes);
+	if (n <= 0) {
+		free(scopes);
+		return;
+	}
+	Dwarf_Files *files = NULL;
+	dwarf_getsrcfiles(cudie, &files, NULL);
+	/* scopes[0] is innermost; each inlined_subroutine's name is the callee, its call site is in the
+	 * next outer function */
+	int k = 0;
+	const char *cur_file = file;
+	int cur_line = lineno;
+	for (int i = 0; i < n && k < SYMDB_MAX_INLINE - 1; i++) {
+		int tag = dwarf_tag(&scopes[i]);
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		Dwarf_Die origin;
+		Dwarf_Attribute attr;
+		const char *name = dwarf_diename(&scopes[i]);
+		if (!name && dwarf_formref_die(dwarf_attr_integrate(&scopes[i], DW_AT_abstract_origin, &attr),
+					       &origin))
+			name = dwarf_diename(&origin);
+		if (!name) {
+			Dwarf_Die *d = &scopes[i];
+			name = dwarf_diename(dwarf_formref_die(dwarf_attr(d, DW_AT_abstract_origin, &attr),
+							     &origin) ? &origin : d);
+		}
+		r->f[k].func = symdb_intern(db, name);
+		r->f[k].file = symdb_intern(db, cur_file);
+		r->f[k].line = cur_line;
+		k++;
+		if (tag == DW_TAG_subprogram)
+			break;
+		Dwarf_Word cf = 0, cl = 0;
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &attr), &cf) == 0 && files)
+			cur_file = dwarf_filesrc(files, cf, NULL, NULL);
+		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &attr), &cl) == 0)
+			cur_line = (int)cl;
+	}
+	free(scopes);
+	if (k > 0) {
+		r->n = k;
+		/* prefer the ELF symbol name for the physical function (linkage names are demangled
+		 * consistently with the symbol table) */
+		if (phys_func && r->f[k - 1].func == NULL)
+			r->f[k - 1].func = symdb_intern(db, phys_func);
+	}
+}
+
+/* Cache key: (interned module name, offset in module), so a library loaded again elsewhere after
+ * dlclose keeps its entries and a different library at a recycled address never hits them. */
+int symdb_resolve(struct symdb *db, uint64_t pc, struct symdb_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	Dwarf_Addr addr = pc ? pc - 1 : 0; /* return address: the call is the byte before */
+	Dwfl_Module *mod = dwfl_addrmodule(db->dwfl, addr);
+	if (!mod)
+		return -1;
+	Dwarf_Addr start = 0;
+	const char *modname = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	const char *module = symdb_intern(db, modname);
+	uint64_t off = pc - start;
+	unsigned h = (unsigned)((((uintptr_t)module ^ off) * 0x9e3779b97f4a7c15ull) >> 40) % CACHE_BUCKETS;
+	for (struct cache_node *n = db->cache[h]; n; n = n->next)
+		if (n->r.module == module && n->r.module_off == off) {
+			*out = n->r;
+			return 0;
+		}
+	out->module = module;
+	out->module_off = off;
+	GElf_Sym sym;
+	GElf_Off symoff = 0;
+	const char *fn = dwfl_module_addrinfo(mod, addr, &symoff, &sym, NULL, NULL, NULL);
+	symdb_inline_frames(db, mod, addr, out, fn);
+	if (out->n == 0) {
+		out->n = 1;
+		out->f[0].func = symdb_intern(db, fn);
+	}
+	struct cache_node *n = malloc(sizeof(*n));
+	if (n) {
+		n->pc = pc;
+		n->rc = 0;
+		n->r = *out;
+		n->next = db->cache[h];
+		db->cache[h] = n;
+	}
+	return 0;
+}
+
+/* Re-reports the modules from fresh maps text (dlopen/dlclose). Cached results stay valid. */
+int symdb_refresh(struct symdb *db, const char *maps_text)
+{
+	FILE *f = fmemopen((void *)maps_text, strlen(maps_text), "r");
+	if (!f)
+		return -1;
+	symdb_current_sysroot = db->sysroot;
+	dwfl_report_begin(db->dwfl);
+	int rc = dwfl_linux_proc_maps_report(db->dwfl, f);
+	dwfl_report_end(db->dwfl, NULL, NULL);
+	fclose(f);
+	return rc;
+}
