@@ -1,0 +1,259 @@
+/* ui_actions: the one table that maps keys to what they do (htop's Action.c). The help overlay is
+ * generated from it, so every bound key is documented. Actions change UI state only; they must never
+ * draw or call the model except through ui_main's query/snapshot entry points. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui_state.h"
+#include "ui_view_common.h"
+
+#define CTRL(c) ((c) & 0x1f)
+#define KEY_ESC 27
+
+static struct ui_table *active_table(struct ui *ui)
+{
+	return &ui->tables[ui->view];
+}
+
+static void act_view(struct ui *ui, int key)
+{
+	ui_switch_view(ui, (enum ui_view_id)(key - '1'));
+}
+
+static void act_next_view(struct ui *ui, int key)
+{
+	int step = key == KEY_BTAB ? UI_VIEW_COUNT - 1 : 1;
+	ui_switch_view(ui, (enum ui_view_id)((ui->view + step) % UI_VIEW_COUNT));
+}
+
+static void act_move(struct ui *ui, int key)
+{
+	struct ui_table *t = active_table(ui);
+	long page = t->page_rows > 0 ? t->page_rows : 10;
+	switch (key) {
+	case KEY_UP:
+	case 'k':
+		ui_table_move(ui, t, -1);
+		break;
+	case KEY_DOWN:
+	case 'j':
+		ui_table_move(ui, t, 1);
+		break;
+	case KEY_PPAGE:
+		ui_table_move(ui, t, -page);
+		break;
+	case KEY_NPAGE:
+	case ' ':
+		ui_table_move(ui, t, page);
+		break;
+	case KEY_HOME:
+	case 'g':
+		ui_table_home(ui, t);
+		break;
+	case KEY_END:
+	case 'G':
+		ui_table_end(ui, t);
+		break;
+	}
+}
+
+static void act_enter(struct ui *ui, int key)
+{
+	(void)key;
+	ui->pending_activate = true;
+}
+
+static void act_sort(struct ui *ui, int key)
+{
+	const struct ui_view_ops *ops = ui_view_ops_of(ui->view);
+	struct ui_table *t = active_table(ui);
+	if (key == 'i' || key == 'I') {
+		t->ascending = !t->ascending;
+	} else {
+		int step = (key == '<' || key == ',') ? ops->n_cols - 1 : 1;
+		t->sort_col = (t->sort_col + step) % ops->n_cols;
+		/* Numbers read best largest first, names alphabetically. */
+		t->ascending = ops->cols[t->sort_col].text_key;
+	}
+	ui_message(ui, false, "sorted by %s, %s", ops->cols[t->sort_col].title,
+		   t->ascending ? "ascending" : "descending");
+	ui->stamp++;
+}
+
+static void act_filter(struct ui *ui, int key)
+{
+	(void)key;
+	ui->editing_filter = true;
+}
+
+static void act_clear_filters(struct ui *ui, int key)
+{
+	(void)key;
+	bool had_thread = ui->thread_filter != MODEL_ANY_THREAD;
+	ui->thread_filter = MODEL_ANY_THREAD;
+	ui->name_filter[0] = '\0';
+	ui->stack_open = false;
+	ui->stamp++;
+	if (had_thread)
+		ui_invalidate_queries(ui);
+	ui_message(ui, false, "filters cleared");
+}
+
+static void act_pause(struct ui *ui, int key)
+{
+	(void)key;
+	ui_set_paused(ui, !ui->paused);
+	ui_message(ui, false, ui->paused ? "display paused (ingest continues); p resumes" : "display resumed");
+}
+
+static void act_snapshot(struct ui *ui, int key)
+{
+	(void)key;
+	char name[PATH_MAX], path[PATH_MAX], err[256] = "";
+	model_snapshot_default_path(ui->s, name, sizeof name);
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	int len = ui->opt.snapshot_dir ? snprintf(path, sizeof path, "%s/%s", ui->opt.snapshot_dir, base)
+				       : snprintf(path, sizeof path, "%s", name);
+	if (len < 0 || (size_t)len >= sizeof path) {
+		ui_message(ui, true, "snapshot failed: the path is too long");
+		return;
+	}
+	int rc = model_snapshot_write(ui->s, path, err, sizeof err);
+	if (rc != 0) {
+		ui_message(ui, true, "snapshot failed: %s", err[0] ? err : "unknown error");
+		return;
+	}
+	char full[PATH_MAX];
+	ui_message(ui, false, "snapshot written to %s", realpath(path, full) ? full : path);
+}
+
+static void act_mark(struct ui *ui, int key)
+{
+	if (key == 'm') {
+		model_mark_all(ui->s);
+		ui_message(ui, false, "marked every live block as walked; view 4 shows what comes next");
+	} else {
+		model_unmark(ui->s);
+		ui_message(ui, false, "mark removed");
+	}
+	/* The engine republishes with the mark; the incremental walk must be taken again. */
+	model_request_publish(ui->s);
+	ui->query_ns[UI_VIEW_INCREMENTAL] = 0;
+	if (ui->view == UI_VIEW_INCREMENTAL)
+		ui->need_query = true;
+	ui->stamp++;
+}
+
+static void act_divisions(struct ui *ui, int key)
+{
+	unsigned d = ui->heat_divisions;
+	if (key == '+' || key == '=')
+		d = d * 2 > MODEL_HEAT_MAX ? MODEL_HEAT_MAX : d * 2;
+	else
+		d = d / 2 < 1 ? 1 : d / 2;
+	ui->heat_divisions = d;
+	ui->query_ns[UI_VIEW_MAPS] = 0;
+	if (ui->view == UI_VIEW_MAPS)
+		ui->need_query = true;
+	ui_message(ui, false, "heatmap: %u divisions", d);
+}
+
+static const unsigned expire_steps[] = {1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600};
+#define N_EXPIRE (sizeof expire_steps / sizeof expire_steps[0])
+
+static void act_expire(struct ui *ui, int key)
+{
+	size_t i = 0;
+	while (i + 1 < N_EXPIRE && expire_steps[i] < ui->expire_s)
+		i++;
+	if (key == 'e') {
+		if (expire_steps[i] <= ui->expire_s && i + 1 < N_EXPIRE)
+			i++;
+	} else {
+		if (i > 0)
+			i--;
+	}
+	ui->expire_s = expire_steps[i];
+	ui->query_ns[UI_VIEW_SUSPECTS] = 0;
+	if (ui->view == UI_VIEW_SUSPECTS)
+		ui->need_query = true;
+	ui_message(ui, false, "leak suspects: blocks older than %us", ui->expire_s);
+}
+
+static void act_refresh(struct ui *ui, int key)
+{
+	(void)key;
+	model_request_publish(ui->s);
+	ui->need_query = true;
+}
+
+static void act_help(struct ui *ui, int key)
+{
+	(void)key;
+	ui->help = !ui->help;
+}
+
+static void act_quit(struct ui *ui, int key)
+{
+	(void)key;
+	ui->quit = true;
+}
+
+static void act_redraw(struct ui *ui, int key)
+{
+	(void)ui;
+	(void)key;
+	clearok(curscr, TRUE); /* Ctrl-L: the terminal was scribbled on; repaint every cell once */
+}
+
+struct binding {
+	int keys[8]; /* 0-terminated */
+	void (*fn)(struct ui *ui, int key);
+	struct ui_action help;
+};
+
+static const struct binding bindings[] = {
+	{{'1', '2', '3', '4', '5', '6'}, act_view, {"1-6", "views: sites threads walk incremental map leaks"}},
+	{{'\t', KEY_BTAB}, act_next_view, {"Tab S-Tab", "next / previous view"}},
+	{{KEY_UP, KEY_DOWN, 'k', 'j'}, act_move, {"Up Down", "move the selection (also k j)"}},
+	{{KEY_PPAGE, KEY_NPAGE, ' '}, act_move, {"PgUp PgDn", "move by a page"}},
+	{{KEY_HOME, KEY_END, 'g', 'G'}, act_move, {"Home End", "first / last row"}},
+	{{'\n', '\r', KEY_ENTER}, act_enter, {"Enter", "expand the stack / thread: filter by it"}},
+	{{'<', '>', ',', '.'}, act_sort, {"< >", "sort by the previous / next column"}},
+	{{'i', 'I'}, act_sort, {"i", "invert the sort order"}},
+	{{'/'}, act_filter, {"/", "filter by function or file name"}},
+	{{'c', KEY_ESC}, act_clear_filters, {"c Esc", "clear the thread and name filters"}},
+	{{'p'}, act_pause, {"p", "pause the display (ingest continues)"}},
+	{{'s'}, act_snapshot, {"s", "write a snapshot file and say where"}},
+	{{'m'}, act_mark, {"m", "mark all live blocks as walked"}},
+	{{'u'}, act_mark, {"u", "remove the mark"}},
+	{{'+', '=', '-'}, act_divisions, {"+ -", "more / fewer heatmap divisions"}},
+	{{'e', 'E'}, act_expire, {"e E", "raise / lower the leak expire age"}},
+	{{'r', KEY_F(5)}, act_refresh, {"r F5", "recompute walks, maps and suspects now"}},
+	{{CTRL('l')}, act_redraw, {"Ctrl-L", "repaint the screen"}},
+	{{'?', 'h', KEY_F(1)}, act_help, {"? h F1", "this help (any key closes it)"}},
+	{{'q', 'Q', KEY_F(10)}, act_quit, {"q F10", "quit; the target keeps running"}},
+};
+#define N_BINDINGS (sizeof bindings / sizeof bindings[0])
+
+bool ui_actions_handle(struct ui *ui, int key)
+{
+	for (size_t b = 0; b < N_BINDINGS; b++)
+		for (const int *k = bindings[b].keys; *k && k < bindings[b].keys + 8; k++)
+			if (*k == key) {
+				bindings[b].fn(ui, key);
+				return true;
+			}
+	return false;
+}
+
+const struct ui_action *ui_actions_help(size_t *n)
+{
+	static struct ui_action list[N_BINDINGS];
+	for (size_t b = 0; b < N_BINDINGS; b++)
+		list[b] = bindings[b].help;
+	*n = N_BINDINGS;
+	return list;
+}

@@ -1,0 +1,174 @@
+/* ui_header: the meters always shown at the top: target, state, live heap, peak, rates, lost events
+ * (loudly), unknown frees, overhead, and the sparkline of live bytes. Draws from the published view
+ * only; must never compute figures the engine does not publish. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui_format.h"
+#include "ui_glyphs.h"
+#include "ui_state.h"
+
+#define HEADER_LINES 5
+
+int ui_header_lines(void)
+{
+	return HEADER_LINES;
+}
+
+/* Draws label then value, returns the next x. */
+static int meter(int y, int x, int w, const char *label, enum ui_color vc, const char *value)
+{
+	if (x >= w)
+		return x;
+	ui_draw_text(y, x, w - x, UI_C_LABEL, label);
+	x += ui_text_width(label);
+	ui_draw_text(y, x, w - x, vc, value);
+	return x + ui_text_width(value);
+}
+
+static void state_text(const struct model_session_info *si, char *buf, size_t n, enum ui_color *c)
+{
+	*c = UI_C_STATE_LIVE;
+	switch (si->state) {
+	case MODEL_STATE_STARTING:
+		snprintf(buf, n, "starting");
+		break;
+	case MODEL_STATE_RUNNING:
+		snprintf(buf, n, "running");
+		break;
+	case MODEL_STATE_EXITED:
+		snprintf(buf, n, "exited (status %d)", si->exit_status);
+		*c = UI_C_STATE_DEAD;
+		break;
+	case MODEL_STATE_CRASHED:
+		if (si->term_signal)
+			snprintf(buf, n, "crashed (signal %d)", si->term_signal);
+		else
+			snprintf(buf, n, "crashed");
+		*c = UI_C_STATE_DEAD;
+		break;
+	}
+}
+
+static void line_target(struct ui *ui, const struct model_view *v, int w)
+{
+	char buf[300], state[64], up[32];
+	enum ui_color sc;
+	const struct model_session_info *si = &v->session;
+	state_text(si, state, sizeof state, &sc);
+	ui_fmt_uptime(up, sizeof up, si->uptime_ns);
+	/* Right side first so that the command gets what is left. */
+	char right[128];
+	snprintf(right, sizeof right, "%sup %s  %s", ui->paused ? "PAUSED  " : "", up, state);
+	int rw = ui_text_width(right);
+	int x = meter(0, 0, w, "memtop ", UI_C_TITLE, "");
+	snprintf(buf, sizeof buf, "%d", (int)si->pid);
+	x = meter(0, x, w, "pid ", UI_C_VALUE, buf);
+	x += 2;
+	const char *cmd = si->command[0] ? si->command : si->exe;
+	int cmd_w = w - x - rw - 2;
+	if (cmd_w > 0)
+		ui_draw_text(0, x, cmd_w, UI_C_DEFAULT, cmd);
+	int rx = w - rw;
+	if (rx < x)
+		return;
+	if (ui->paused) {
+		ui_draw_text(0, rx, w - rx, UI_C_WARN, "PAUSED");
+		rx += 8;
+	}
+	snprintf(buf, sizeof buf, "up %s  ", up);
+	ui_draw_text(0, rx, w - rx, UI_C_DEFAULT, buf);
+	rx += ui_text_width(buf);
+	ui_draw_text(0, rx, w - rx, sc, state);
+}
+
+static void line_live(const struct model_view *v, int w)
+{
+	const struct model_totals *t = &v->totals;
+	char a[48], b[48], c[48], line[200];
+	ui_fmt_count(a, sizeof a, t->live_bytes);
+	ui_fmt_bytes_human(b, sizeof b, t->live_bytes);
+	ui_fmt_count(c, sizeof c, t->live_blocks);
+	snprintf(line, sizeof line, "%s B (%s) in %s blocks", a, b, c);
+	int x = meter(1, 0, w, "Live ", UI_C_VALUE, line);
+	ui_fmt_count(a, sizeof a, t->peak_bytes);
+	ui_fmt_bytes_human(b, sizeof b, t->peak_bytes);
+	snprintf(line, sizeof line, "%s B (%s)", a, b);
+	meter(1, x + 3, w, "peak ", UI_C_VALUE, line);
+}
+
+static void line_rates(const struct model_view *v, int w)
+{
+	const struct model_totals *t = &v->totals;
+	char a[48], line[200];
+	int x = meter(2, 0, w, "Rate ", UI_C_VALUE, ui_fmt_rate(a, sizeof a, t->allocs_per_s));
+	x = meter(2, x, w, " allocs/s ", UI_C_VALUE, ui_fmt_rate(a, sizeof a, t->frees_per_s));
+	x = meter(2, x, w, " frees/s ", UI_C_VALUE, ui_fmt_rate(a, sizeof a, t->bytes_per_s));
+	x = meter(2, x, w, " B/s", UI_C_DEFAULT, "");
+	char b[48];
+	snprintf(line, sizeof line, "%s allocs %s frees", ui_fmt_count(a, sizeof a, t->allocs),
+		 ui_fmt_count(b, sizeof b, t->frees));
+	meter(2, x + 3, w, "total ", UI_C_VALUE, line);
+}
+
+static void line_health(const struct model_view *v, int w)
+{
+	const struct model_totals *t = &v->totals;
+	char a[48], b[48], c[48], line[200];
+	int x = 0;
+	if (t->lost_events) {
+		snprintf(line, sizeof line, " %s EVENTS LOST: live set approximate ",
+			 ui_fmt_count(a, sizeof a, t->lost_events));
+		ui_draw_text(3, 0, w, UI_C_ALERT, line);
+		x = ui_text_width(line) + 1;
+	} else {
+		x = meter(3, 0, w, "Lost ", UI_C_VALUE, "0");
+		x += 2;
+	}
+	x = meter(3, x, w, "unknown frees ", t->unknown_frees ? UI_C_WARN : UI_C_VALUE,
+		  ui_fmt_count(a, sizeof a, t->unknown_frees));
+	ui_fmt_bytes_human(a, sizeof a, t->overhead_bytes);
+	ui_fmt_bytes_human(b, sizeof b, t->segment_bytes);
+	ui_fmt_bytes_human(c, sizeof c, t->monitor_bytes);
+	snprintf(line, sizeof line, "%s (segment %s + memtop %s)", a, b, c);
+	x = meter(3, x + 2, w, "overhead ", UI_C_VALUE, line);
+	if (t->stacks_overflow)
+		meter(3, x + 2, w, "", UI_C_WARN, "stack table full");
+}
+
+static void line_sparkline(const struct model_view *v, int w)
+{
+	const struct model_history *h = &v->history;
+	char scale[48], label[96];
+	const char *lead = "Live ";
+	int width = w - 5 - 22;
+	if (width < 8)
+		return;
+	uint8_t levels[1024];
+	if (width > 1024)
+		width = 1024;
+	uint32_t count = h->count > MODEL_HISTORY_MAX ? MODEL_HISTORY_MAX : h->count;
+	uint64_t max = ui_spark_levels(h->live_bytes, count, (size_t)width, levels);
+	ui_draw_text(4, 0, w, UI_C_LABEL, lead);
+	for (int i = 0; i < width; i++)
+		ui_draw_text(4, 5 + i, 1, UI_C_SPARK, ui_glyph_spark(levels[i]));
+	uint64_t span_s = (uint64_t)(count < (uint32_t)width ? count : (uint32_t)width) * h->interval_ms / 1000;
+	snprintf(label, sizeof label, " max %s/%" PRIu64 "s", ui_fmt_bytes_short(scale, sizeof scale, max),
+		 span_s);
+	ui_draw_text(4, 5 + width, w - 5 - width, UI_C_DIM, label);
+}
+
+void ui_header_draw(struct ui *ui, const struct model_view *v, int w)
+{
+	if (!v) {
+		ui_draw_text(0, 0, w, UI_C_TITLE, "memtop");
+		ui_draw_text(1, 0, w, UI_C_DIM, "waiting for the first data from the target...");
+		return;
+	}
+	line_target(ui, v, w);
+	line_live(v, w);
+	line_rates(v, w);
+	line_health(v, w);
+	line_sparkline(v, w);
+}

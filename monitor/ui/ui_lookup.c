@@ -1,0 +1,128 @@
+/* ui_lookup: two small indexes over data the engine published: stack id -> call site of a view
+ * (for the top frame of walk rows), and call sites grouped from a thread's walk. They only rearrange
+ * engine results; they must never read the live set or the segment. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui_state.h"
+
+static size_t hash_id(uint32_t id)
+{
+	return (size_t)((id * 0x9E3779B1u) ^ (id >> 16));
+}
+
+static void sitemap_build(struct ui_sitemap *m, const struct model_view *v)
+{
+	size_t want = 64;
+	while (want < v->n_sites * 2)
+		want *= 2;
+	if (want - 1 != m->mask || !m->slots) {
+		free(m->slots);
+		m->slots = calloc(want, sizeof *m->slots);
+		m->mask = m->slots ? want - 1 : 0;
+	} else {
+		memset(m->slots, 0, want * sizeof *m->slots);
+	}
+	m->valid = m->slots != NULL;
+	if (!m->valid)
+		return;
+	for (size_t i = 0; i < v->n_sites; i++) {
+		size_t h = hash_id(v->sites[i].stack_id) & m->mask;
+		while (m->slots[h])
+			h = (h + 1) & m->mask;
+		m->slots[h] = (uint32_t)i + 1;
+	}
+	m->generation = v->generation;
+}
+
+const struct model_site *ui_sitemap_find(struct ui *ui, const struct model_view *v, uint32_t stack_id)
+{
+	struct ui_sitemap *m = &ui->sitemap;
+	if (!v || v->n_sites == 0)
+		return NULL;
+	if (!m->valid || m->generation != v->generation)
+		sitemap_build(m, v);
+	if (!m->valid)
+		return NULL;
+	for (size_t h = hash_id(stack_id) & m->mask; m->slots[h]; h = (h + 1) & m->mask) {
+		const struct model_site *site = &v->sites[m->slots[h] - 1];
+		if (site->stack_id == stack_id)
+			return site;
+	}
+	return NULL;
+}
+
+void ui_sitemap_free(struct ui_sitemap *m)
+{
+	free(m->slots);
+	memset(m, 0, sizeof *m);
+}
+
+void ui_stack_top(struct ui *ui, const struct model_view *v, uint32_t stack_id, struct model_frame *out)
+{
+	const struct model_site *site = ui_sitemap_find(ui, v, stack_id);
+	if (site) {
+		*out = site->top;
+		return;
+	}
+	/* A site newer than the view: ask the engine for the stack (first frame only). */
+	memset(out, 0, sizeof *out);
+	if (stack_id != 0)
+		model_site_stack(ui->s, stack_id, out, 1);
+}
+
+/* ------------------------------------------------------------------ grouping a walk by stack */
+
+void ui_group_build(struct ui_group *g, const struct model_walk *w)
+{
+	g->n = 0;
+	g->bytes = g->blocks = 0;
+	if (!w)
+		return;
+	size_t cap = 64;
+	while (cap < w->count * 2 && cap < (1u << 26))
+		cap *= 2;
+	uint32_t *index = calloc(cap, sizeof *index); /* row + 1, by stack id */
+	if (!index)
+		return;
+	size_t off = 0;
+	const struct model_block *page;
+	size_t got;
+	while ((got = model_walk_page(w, off, 4096, &page)) > 0) {
+		for (size_t i = 0; i < got; i++) {
+			const struct model_block *b = &page[i];
+			size_t h = hash_id(b->stack_id) & (cap - 1);
+			while (index[h] && g->rows[index[h] - 1].stack_id != b->stack_id)
+				h = (h + 1) & (cap - 1);
+			if (!index[h]) {
+				if (g->n == g->cap || g->n + 1 >= cap / 2) {
+					if (g->n + 1 >= cap / 2)
+						break; /* index full: impossible with cap >= 2*count */
+					size_t ncap = g->cap ? g->cap * 2 : 256;
+					struct ui_group_row *rows = realloc(g->rows, ncap * sizeof *rows);
+					if (!rows)
+						break;
+					g->rows = rows;
+					g->cap = ncap;
+				}
+				g->rows[g->n] = (struct ui_group_row){.stack_id = b->stack_id};
+				index[h] = (uint32_t)++g->n;
+			}
+			struct ui_group_row *r = &g->rows[index[h] - 1];
+			r->bytes += b->size;
+			r->blocks++;
+			if (b->age_ns > r->oldest_age_ns)
+				r->oldest_age_ns = b->age_ns;
+			g->bytes += b->size;
+			g->blocks++;
+		}
+		off += got;
+	}
+	free(index);
+}
+
+void ui_group_free(struct ui_group *g)
+{
+	free(g->rows);
+	memset(g, 0, sizeof *g);
+}

@@ -1,0 +1,360 @@
+/* ui_main: the dashboard's loop: wait for a key or the refresh timer, run the key's action, recompute
+ * the active view's per-block result when due, draw one frame under the urcu read lock.
+ * It must never hold the read lock while computing walks, maps or suspects, nor across a wait. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "ui_crt.h"
+#include "ui_state.h"
+#include "ui_view_common.h"
+
+/* Per-block queries cost O(live blocks): refresh them at most this often on their own. */
+#define UI_SLOW_MS 2000u
+
+uint64_t ui_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void ui_message(struct ui *ui, bool error, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ui->message, sizeof ui->message, fmt, ap);
+	va_end(ap);
+	ui->message_error = error;
+	/* Long enough to read, and a snapshot path stays until the next message. */
+	ui->message_until_ns = ui_now_ns() + (error ? 10 : 5) * 1000000000ull;
+}
+
+void ui_invalidate_queries(struct ui *ui)
+{
+	for (int i = 0; i < UI_VIEW_COUNT; i++)
+		ui->query_ns[i] = 0;
+	ui->site_group_valid = false;
+	ui->suspect_group_valid = false;
+	ui->need_query = true;
+	ui->stamp++;
+}
+
+void ui_query_active(struct ui *ui)
+{
+	const struct ui_view_ops *ops = ui_view_ops_of(ui->view);
+	ui->need_query = false;
+	if (!ops->query)
+		return;
+	uint64_t t0 = ui_now_ns();
+	ops->query(ui);
+	uint64_t t1 = ui_now_ns();
+	ui->query_ns[ui->view] = t1;
+	ui->query_cost_ns[ui->view] = t1 - t0;
+	ui->stamp++;
+}
+
+void ui_switch_view(struct ui *ui, enum ui_view_id id)
+{
+	if (id >= UI_VIEW_COUNT)
+		return;
+	ui->view = id;
+	ui->stack_open = false;
+	/* Entering a view shows fresh per-block data unless it was computed moments ago. */
+	uint64_t age = ui_now_ns() - ui->query_ns[id];
+	if (!ui->query_ns[id] || age > UI_SLOW_MS * 1000000ull)
+		ui->need_query = true;
+}
+
+/* A deep copy of the view (arrays, not the session-interned strings) shown while paused. */
+static struct model_view *copy_view(const struct model_view *v)
+{
+	struct model_view *c = malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	*c = *v;
+	struct model_site *sites = malloc((v->n_sites ? v->n_sites : 1) * sizeof *sites);
+	struct model_thread *threads = malloc((v->n_threads ? v->n_threads : 1) * sizeof *threads);
+	struct model_tag *tags = malloc((v->n_tags ? v->n_tags : 1) * sizeof *tags);
+	if (!sites || !threads || !tags) {
+		free(sites);
+		free(threads);
+		free(tags);
+		free(c);
+		return NULL;
+	}
+	if (v->n_sites)
+		memcpy(sites, v->sites, v->n_sites * sizeof *sites);
+	if (v->n_threads)
+		memcpy(threads, v->threads, v->n_threads * sizeof *threads);
+	if (v->n_tags)
+		memcpy(tags, v->tags, v->n_tags * sizeof *tags);
+	c->sites = sites;
+	c->threads = threads;
+	c->tags = tags;
+	return c;
+}
+
+static void free_view_copy(struct model_view *c)
+{
+	if (!c)
+		return;
+	free((void *)c->sites);
+	free((void *)c->threads);
+	free((void *)c->tags);
+	free(c);
+}
+
+void ui_set_paused(struct ui *ui, bool paused)
+{
+	if (paused == ui->paused)
+		return;
+	if (paused) {
+		urcu_memb_read_lock();
+		const struct model_view *v = model_view_get(ui->s);
+		ui->paused_view = v ? copy_view(v) : NULL;
+		urcu_memb_read_unlock();
+	} else {
+		free_view_copy(ui->paused_view);
+		ui->paused_view = NULL;
+	}
+	ui->paused = paused;
+	ui->stamp++;
+}
+
+void ui_init(struct ui *ui, struct session *s, const struct ui_options *o)
+{
+	memset(ui, 0, sizeof *ui);
+	ui->s = s;
+	if (o)
+		ui->opt = *o;
+	if (!ui->opt.delay_ms)
+		ui->opt.delay_ms = 1000;
+	ui->heat_divisions = ui->opt.heat_divisions ? ui->opt.heat_divisions : MODEL_HEAT_DEFAULT;
+	if (ui->heat_divisions > MODEL_HEAT_MAX)
+		ui->heat_divisions = MODEL_HEAT_MAX;
+	ui->expire_s = ui->opt.expire_s ? ui->opt.expire_s : 60;
+	ui->thread_filter = MODEL_ANY_THREAD;
+	for (int i = 0; i < UI_VIEW_COUNT; i++) {
+		const struct ui_view_ops *ops = ui_view_ops_of((enum ui_view_id)i);
+		ui->tables[i].sort_col = ops->default_sort;
+		ui->tables[i].ascending = ops->default_ascending;
+	}
+	ui->stamp = 1;
+}
+
+void ui_fini(struct ui *ui)
+{
+	for (int i = 0; i < UI_VIEW_COUNT; i++)
+		ui_table_free(&ui->tables[i]);
+	if (ui->walk)
+		model_walk_free(ui->walk);
+	if (ui->inc_walk)
+		model_walk_free(ui->inc_walk);
+	if (ui->maps)
+		model_maps_free(ui->maps);
+	if (ui->suspects)
+		model_suspects_free(ui->suspects);
+	ui_group_free(&ui->site_group);
+	ui_group_free(&ui->suspect_group);
+	ui_sitemap_free(&ui->sitemap);
+	free_view_copy(ui->paused_view);
+	memset(ui, 0, sizeof *ui);
+}
+
+/* ------------------------------------------------------------------ drawing */
+
+static void draw_tabs(struct ui *ui, int y, int w)
+{
+	ui_draw_fill(y, 0, w, UI_C_TAB);
+	int x = 0;
+	for (int i = 0; i < UI_VIEW_COUNT && x < w; i++) {
+		char label[48];
+		snprintf(label, sizeof label, " %d %s ", i + 1, ui_view_ops_of((enum ui_view_id)i)->name);
+		ui_draw_text(y, x, w - x, i == (int)ui->view ? UI_C_TAB_ACTIVE : UI_C_TAB, label);
+		x += ui_text_width(label);
+	}
+}
+
+static void draw_status(struct ui *ui, int y, int w)
+{
+	if (ui->editing_filter) {
+		char line[160];
+		snprintf(line, sizeof line, "Filter by function or file: %s", ui->name_filter);
+		ui_draw_fill(y, 0, w, UI_C_DEFAULT);
+		ui_draw_text(y, 0, w, UI_C_FILTER, line);
+		int x = ui_text_width(line);
+		if (x < w)
+			ui_draw_text(y, x, 1, UI_C_SELECTED, " ");
+		int hx = x + 2;
+		if (hx + 30 < w)
+			ui_draw_text(y, hx, w - hx, UI_C_DIM, "(Enter keeps, Esc clears)");
+		return;
+	}
+	if (ui->message[0] && ui_now_ns() < ui->message_until_ns) {
+		ui_draw_text(y, 0, w, ui->message_error ? UI_C_ERROR : UI_C_MESSAGE, ui->message);
+		return;
+	}
+	static const char *const hints[][2] = {
+		{"?", "Help"}, {"1-6", "Views"}, {"Enter", "Expand"}, {"/", "Filter"}, {"<>", "Sort"},
+		{"s", "Snapshot"}, {"m", "Mark"}, {"p", "Pause"}, {"q", "Quit"},
+	};
+	ui_draw_fill(y, 0, w, UI_C_STATUS);
+	int x = 0;
+	for (size_t i = 0; i < sizeof hints / sizeof hints[0] && x < w; i++) {
+		ui_draw_text(y, x, w - x, UI_C_STATUS_KEY, hints[i][0]);
+		x += ui_text_width(hints[i][0]);
+		ui_draw_text(y, x, w - x, UI_C_STATUS, hints[i][1]);
+		x += ui_text_width(hints[i][1]) + 1;
+	}
+}
+
+static void draw_too_small(int rows, int cols)
+{
+	char line[128];
+	snprintf(line, sizeof line, "Terminal too small: %dx%d.", cols, rows);
+	ui_draw_text(0, 0, cols, UI_C_ERROR, line);
+	snprintf(line, sizeof line, "memtop needs at least %dx%d.", UI_MIN_COLS, UI_MIN_ROWS);
+	if (rows > 1)
+		ui_draw_text(1, 0, cols, UI_C_DEFAULT, line);
+	if (rows > 2)
+		ui_draw_text(2, 0, cols, UI_C_DEFAULT, "Enlarge it, or q to quit.");
+}
+
+static void draw_view(struct ui *ui, const struct model_view *v, int y, int h, int w)
+{
+	const struct ui_view_ops *ops = ui_view_ops_of(ui->view);
+	struct ui_table *t = &ui->tables[ui->view];
+	char title[512] = "";
+	/* Rebuild before the title so that it can report the row count. */
+	ui_table_rebuild_if_stale(ui, ops, t, v);
+	ops->title_line(ui, v, title, sizeof title);
+	ui_draw_text(y, 0, w, UI_C_DEFAULT, title);
+	int body = h - 1;
+	int extra = ops->extra_lines ? ops->extra_lines(ui, v, body) : 0;
+	ui_table_draw(ui, ops, t, v, y + 1, body - extra, w);
+	if (extra > 0 && ops->draw_extra)
+		ops->draw_extra(ui, v, y + 1 + body - extra, extra, w);
+}
+
+void ui_draw_frame(struct ui *ui)
+{
+	getmaxyx(stdscr, ui->rows, ui->cols);
+	erase();
+	if (ui->rows < UI_MIN_ROWS || ui->cols < UI_MIN_COLS) {
+		draw_too_small(ui->rows, ui->cols);
+	} else {
+		urcu_memb_read_lock();
+		const struct model_view *v = ui->paused ? ui->paused_view : model_view_get(ui->s);
+		int hl = ui_header_lines();
+		ui_header_draw(ui, v, ui->cols);
+		draw_tabs(ui, hl, ui->cols);
+		draw_view(ui, v, hl + 1, ui->rows - hl - 2, ui->cols);
+		draw_status(ui, ui->rows - 1, ui->cols);
+		urcu_memb_read_unlock();
+		if (ui->help)
+			ui_help_draw(ui, ui->rows, ui->cols);
+	}
+	wnoutrefresh(stdscr);
+	doupdate();
+	ui->frames++;
+}
+
+/* ------------------------------------------------------------------ input */
+
+static void edit_filter(struct ui *ui, int key)
+{
+	size_t len = strlen(ui->name_filter);
+	if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+		ui->editing_filter = false;
+	} else if (key == 27) { /* Esc */
+		ui->editing_filter = false;
+		ui->name_filter[0] = '\0';
+	} else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+		if (len)
+			ui->name_filter[len - 1] = '\0';
+	} else if (key >= 32 && key < 127 && len + 1 < sizeof ui->name_filter) {
+		ui->name_filter[len] = (char)key;
+		ui->name_filter[len + 1] = '\0';
+	} else {
+		return;
+	}
+	ui->stamp++; /* filter as you type */
+}
+
+static void handle_key(struct ui *ui, int key)
+{
+	if (key == KEY_RESIZE)
+		return; /* the next frame reads the new size */
+	if (ui->editing_filter) {
+		edit_filter(ui, key);
+		return;
+	}
+	if (ui->help) {
+		ui->help = false; /* any key closes the help */
+		return;
+	}
+	ui_actions_handle(ui, key);
+}
+
+static bool target_gone(struct ui *ui)
+{
+	bool gone = false;
+	urcu_memb_read_lock();
+	const struct model_view *v = model_view_get(ui->s);
+	if (v)
+		gone = v->session.state == MODEL_STATE_EXITED || v->session.state == MODEL_STATE_CRASHED;
+	urcu_memb_read_unlock();
+	return gone;
+}
+
+int ui_run(struct session *s, const struct ui_options *o)
+{
+	char err[256];
+	if (ui_crt_init(o && o->no_color, err, sizeof err) != 0) {
+		fprintf(stderr, "memtop: %s\n", err);
+		return 1;
+	}
+	struct ui *ui = malloc(sizeof *ui);
+	if (!ui) {
+		ui_crt_done();
+		fprintf(stderr, "memtop: out of memory\n");
+		return 1;
+	}
+	ui_init(ui, s, o);
+	ui_switch_view(ui, UI_VIEW_SITES);
+	uint64_t delay_ns = (uint64_t)ui->opt.delay_ms * 1000000ull;
+	uint64_t slow_ns = delay_ns > UI_SLOW_MS * 1000000ull ? delay_ns : UI_SLOW_MS * 1000000ull;
+	uint64_t next_frame = 0;
+	while (!ui->quit && !ui_crt_quit_requested()) {
+		uint64_t now = ui_now_ns();
+		bool due = now >= next_frame;
+		if (!ui->paused && ui->query_ns[ui->view] && now - ui->query_ns[ui->view] >= slow_ns)
+			ui->need_query = true;
+		if (ui->need_query && (!ui->paused || !ui->query_ns[ui->view]))
+			ui_query_active(ui);
+		ui_draw_frame(ui);
+		if (due)
+			next_frame = now + delay_ns;
+		if (ui->opt.quit_on_exit && target_gone(ui))
+			break;
+		now = ui_now_ns();
+		int wait_ms = next_frame > now ? (int)((next_frame - now + 999999) / 1000000) : 0;
+		int key = ui_crt_getkey(wait_ms);
+		/* Handle every key already typed before drawing again (held arrow keys). */
+		while (key != ERR) {
+			handle_key(ui, key);
+			if (ui->quit)
+				break;
+			key = ui_crt_getkey(0);
+		}
+	}
+	ui_fini(ui);
+	free(ui);
+	ui_crt_done();
+	return 0;
+}

@@ -1,0 +1,221 @@
+/* ui_state: the dashboard's state shared by its modules (views, tables, filters, cached per-block
+ * results) and the interfaces between them. Internal to monitor/ui/; the state is owned by the UI
+ * thread alone, so nothing here is locked. Views read the model only under the urcu read lock. */
+#ifndef MEMTOP_UI_STATE_H
+#define MEMTOP_UI_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "ui.h"
+#include "ui_crt.h"
+#include "ui_sort.h"
+
+enum ui_view_id {
+	UI_VIEW_SITES = 0,
+	UI_VIEW_THREADS,
+	UI_VIEW_WALK,
+	UI_VIEW_INCREMENTAL,
+	UI_VIEW_MAPS,
+	UI_VIEW_SUSPECTS,
+	UI_VIEW_COUNT
+};
+
+struct ui;
+
+/* ------------------------------------------------------------------ tables */
+
+struct ui_column {
+	const char *title;
+	int width;     /* fixed width; 0 = flexible: takes what the fixed columns leave */
+	bool left;     /* left-aligned text (numbers are right-aligned) */
+	bool text_key; /* sorted by ops->str_key rather than ops->num_key */
+};
+
+/* A view: where its rows come from and how they look. Rows are indices into the view's source
+ * (the published model view's array or a cached per-block result). */
+struct ui_view_ops {
+	const char *name;  /* tab label */
+	const char *title; /* long name for the title line */
+	const struct ui_column *cols;
+	int n_cols;
+	int default_sort;
+	bool default_ascending;
+	bool follows_generation; /* rows come from the published view: rebuild on each new one */
+	int row_height;          /* screen lines per row (1, or 2 for the map heatmap) */
+	size_t (*count)(struct ui *ui, const struct model_view *v);
+	bool (*keep)(struct ui *ui, const struct model_view *v, size_t i); /* NULL = every row */
+	uint64_t (*num_key)(struct ui *ui, const struct model_view *v, size_t i, int col);
+	const char *(*str_key)(struct ui *ui, const struct model_view *v, size_t i, int col);
+	uint64_t (*row_id)(struct ui *ui, const struct model_view *v, size_t i);
+	/* Text of one cell of a visible row, and the colour meaning to draw it with. */
+	void (*cell)(struct ui *ui, const struct model_view *v, size_t i, int col, char *buf, size_t n,
+		     enum ui_color *color);
+	/* Second line of a two-line row (row_height 2). */
+	void (*draw_line2)(struct ui *ui, const struct model_view *v, size_t i, int y, int w);
+	/* The title line: counts, filters, times. */
+	void (*title_line)(struct ui *ui, const struct model_view *v, char *buf, size_t n);
+	/* Extra panel under the table (expanded stack, growing sites): lines it wants, and its drawing. */
+	int (*extra_lines)(struct ui *ui, const struct model_view *v, int avail);
+	void (*draw_extra)(struct ui *ui, const struct model_view *v, int y, int h, int w);
+	/* Recompute the view's per-block result (walk, maps, suspects), outside the read lock. */
+	void (*query)(struct ui *ui);
+	/* Enter on the selected row. */
+	void (*activate)(struct ui *ui, const struct model_view *v, size_t i);
+};
+
+struct ui_table {
+	uint32_t *rows; /* source indices after filter and sort, in display order */
+	size_t n_rows, cap;
+	size_t selected, top;
+	int sort_col;
+	bool ascending;
+	uint64_t selected_id; /* identity of the selected row, kept across rebuilds */
+	bool have_selected_id;
+	bool built;
+	uint64_t built_generation;
+	uint64_t built_stamp;
+	int page_rows; /* rows visible at the last draw (PgUp/PgDn) */
+	/* Keys move the selection relative to what was drawn; applied at the next draw, after a
+	 * rebuild has put the selected row back by identity. */
+	long pending_delta;
+	int pending_jump; /* 0 none, -1 home, +1 end */
+};
+
+/* ------------------------------------------------------------------ call sites grouped from a walk */
+
+/* Used when a thread filter is active: the engine's per-site aggregates are process-wide, so the
+ * thread's sites are grouped from a walk of that thread's blocks. */
+struct ui_group_row {
+	uint32_t stack_id;
+	uint64_t bytes, blocks;
+	uint64_t oldest_age_ns;
+};
+struct ui_group {
+	struct ui_group_row *rows;
+	size_t n, cap;
+	uint64_t bytes, blocks;
+};
+void ui_group_build(struct ui_group *g, const struct model_walk *w);
+void ui_group_free(struct ui_group *g);
+
+/* ------------------------------------------------------------------ stack id -> call site lookup */
+
+struct ui_sitemap {
+	uint32_t *slots; /* site index + 1, 0 = empty; open addressing on stack_id */
+	size_t mask;
+	uint64_t generation;
+	bool valid;
+};
+/* The call site of stack_id in view v, or NULL. Rebuilt lazily when v's generation changes. */
+const struct model_site *ui_sitemap_find(struct ui *ui, const struct model_view *v, uint32_t stack_id);
+void ui_sitemap_free(struct ui_sitemap *m);
+/* The top frame of a stack for display: from the view's site, else the engine's full stack. */
+void ui_stack_top(struct ui *ui, const struct model_view *v, uint32_t stack_id, struct model_frame *out);
+
+/* ------------------------------------------------------------------ the dashboard */
+
+struct ui {
+	struct session *s;
+	struct ui_options opt;
+	enum ui_view_id view;
+	struct ui_table tables[UI_VIEW_COUNT];
+	uint64_t stamp; /* bumped by anything that changes rows: filters, sort, new query results */
+
+	/* filters */
+	uint32_t thread_filter; /* model_thread.id or MODEL_ANY_THREAD */
+	int32_t thread_filter_tid;
+	char thread_filter_name[16];
+	char name_filter[64];
+	bool editing_filter;
+
+	/* display state */
+	bool paused;
+	struct model_view *paused_view; /* deep copy shown while paused */
+	bool help;
+	bool stack_open; /* Enter on a call site: the full stack under the table */
+	unsigned heat_divisions;
+	unsigned expire_s;
+	char message[256];
+	bool message_error;
+	uint64_t message_until_ns;
+	int rows, cols;
+
+	/* per-block results, computed on view entry, on the slow timer, or on demand */
+	struct model_walk *walk;        /* heap walk (view 3) */
+	struct model_walk *inc_walk;    /* incremental walk (view 4) */
+	struct model_maps *maps;        /* view 5 */
+	struct model_suspects *suspects;/* view 6 */
+	struct ui_group site_group;     /* view 1 under a thread filter */
+	bool site_group_valid;
+	struct ui_group suspect_group;  /* view 6 under a thread filter */
+	bool suspect_group_valid;
+	uint64_t query_ns[UI_VIEW_COUNT]; /* when each view's result was computed (0 = never) */
+	uint64_t query_cost_ns[UI_VIEW_COUNT];
+
+	struct ui_sitemap sitemap;
+	bool pending_activate; /* Enter: run ops->activate on the selected row at the next draw */
+	bool need_query;       /* an action invalidated the active view's result */
+	bool quit;
+	uint64_t frames;
+};
+
+extern const struct ui_view_ops ui_view_sites, ui_view_threads, ui_view_walk, ui_view_incremental,
+	ui_view_maps, ui_view_suspects;
+const struct ui_view_ops *ui_view_ops_of(enum ui_view_id id);
+
+/* ui_table.c */
+void ui_table_rebuild_if_stale(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,
+			       const struct model_view *v);
+void ui_table_draw(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,
+		   const struct model_view *v, int y, int h, int w);
+void ui_table_move(struct ui *ui, struct ui_table *t, long delta);
+void ui_table_home(struct ui *ui, struct ui_table *t);
+void ui_table_end(struct ui *ui, struct ui_table *t);
+/* Source index of the selected row, or -1 when the table is empty. */
+long ui_table_selected_row(const struct ui_table *t);
+void ui_table_free(struct ui_table *t);
+
+/* ui_main.c */
+uint64_t ui_now_ns(void);
+void ui_message(struct ui *ui, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Recompute the active view's per-block result now. */
+void ui_query_active(struct ui *ui);
+/* Forget every cached per-block result (filters changed). */
+void ui_invalidate_queries(struct ui *ui);
+/* Draw one whole frame (header, tabs, view, status) and push it to the terminal. */
+void ui_draw_frame(struct ui *ui);
+void ui_init(struct ui *ui, struct session *s, const struct ui_options *o);
+void ui_fini(struct ui *ui);
+void ui_switch_view(struct ui *ui, enum ui_view_id id);
+void ui_set_paused(struct ui *ui, bool paused);
+
+/* ui_header.c: lines used by the header meters, drawn from row 0. */
+int ui_header_lines(void);
+void ui_header_draw(struct ui *ui, const struct model_view *v, int w);
+
+/* ui_help.c */
+void ui_help_draw(struct ui *ui, int rows, int cols);
+
+/* ui_actions.c */
+struct ui_action {
+	const char *keys;  /* as shown in the help */
+	const char *what;  /* what it does */
+};
+/* Runs the action bound to key; returns false when the key is not bound. */
+bool ui_actions_handle(struct ui *ui, int key);
+/* The help list, in display order. */
+const struct ui_action *ui_actions_help(size_t *n);
+
+/* Drawing helpers (ui_draw.c) */
+void ui_draw_text(int y, int x, int maxw, enum ui_color c, const char *text);
+void ui_draw_fill(int y, int x, int w, enum ui_color c);
+/* Number of terminal columns text takes (UTF-8 aware). */
+int ui_text_width(const char *text);
+
+#define UI_MIN_COLS 60
+#define UI_MIN_ROWS 16
+
+#endif

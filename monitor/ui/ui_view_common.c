@@ -1,0 +1,93 @@
+/* ui_view_common: filters, the stack panel and result ages shared by the views.
+ * Must never compute model data: it formats what the engine returns. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui_format.h"
+#include "ui_view_common.h"
+
+const struct ui_view_ops *ui_view_ops_of(enum ui_view_id id)
+{
+	static const struct ui_view_ops *const all[UI_VIEW_COUNT] = {
+		&ui_view_sites, &ui_view_threads, &ui_view_walk,
+		&ui_view_incremental, &ui_view_maps, &ui_view_suspects,
+	};
+	return all[id < UI_VIEW_COUNT ? id : 0];
+}
+
+bool ui_name_filter_active(const struct ui *ui)
+{
+	return ui->name_filter[0] != '\0';
+}
+
+bool ui_thread_filter_active(const struct ui *ui)
+{
+	return ui->thread_filter != MODEL_ANY_THREAD;
+}
+
+bool ui_frame_matches(const struct ui *ui, const struct model_frame *f)
+{
+	const char *needle = ui->name_filter;
+	if (!needle[0])
+		return true;
+	return (f->func && strcasestr(f->func, needle)) || (f->file && strcasestr(f->file, needle)) ||
+	       (f->module && strcasestr(f->module, needle));
+}
+
+void ui_append_filters(const struct ui *ui, char *buf, size_t n)
+{
+	size_t len = strlen(buf);
+	if (ui_thread_filter_active(ui) && len < n)
+		len += (size_t)snprintf(buf + len, n - len, "  [thread %d %s]", (int)ui->thread_filter_tid,
+					ui->thread_filter_name);
+	if (ui_name_filter_active(ui) && len < n)
+		snprintf(buf + len, n - len, "  [/%s]", ui->name_filter);
+}
+
+int ui_stack_panel_lines(const struct ui *ui, int avail)
+{
+	if (!ui->stack_open)
+		return 0;
+	int want = avail / 2;
+	return want < 3 ? 0 : want;
+}
+
+void ui_stack_panel_draw(struct ui *ui, uint32_t stack_id, int y, int h, int w)
+{
+	char line[600];
+	struct model_frame frames[64];
+	int n = stack_id == 0 ? 0 : model_site_stack(ui->s, stack_id, frames, 64);
+	ui_draw_fill(y, 0, w, UI_C_TABLE_HEADER);
+	if (n < 0)
+		snprintf(line, sizeof line, "Stack #%" PRIu32 ": unknown stack id (Enter closes)", stack_id);
+	else
+		snprintf(line, sizeof line, "Stack #%" PRIu32 ": %d frame%s (Enter closes)", stack_id, n,
+			 n == 1 ? "" : "s");
+	ui_draw_text(y, 0, w, UI_C_TABLE_HEADER, line);
+	if (stack_id == 0)
+		ui_draw_text(y + 1, 1, w - 1, UI_C_DIM, "no stack recorded (unwinding off or failed)");
+	for (int i = 0; i < n && i < h - 1; i++) {
+		char frame[512];
+		ui_fmt_frame(frame, sizeof frame, &frames[i]);
+		snprintf(line, sizeof line, "#%-2d %s%s", i, frames[i].inlined ? "(inline) " : "", frame);
+		ui_draw_text(y + 1 + i, 1, w - 1, UI_C_DEFAULT, line);
+		int used = ui_text_width(line) + 3;
+		if (frames[i].module && used + 20 < w) {
+			snprintf(line, sizeof line, "%s+0x%" PRIx64, ui_basename(frames[i].module),
+				 frames[i].module_off);
+			ui_draw_text(y + 1 + i, used, w - used, UI_C_DIM, line);
+		}
+	}
+}
+
+void ui_fmt_result_age(const struct ui *ui, enum ui_view_id id, char *buf, size_t n)
+{
+	if (!ui->query_ns[id]) {
+		snprintf(buf, n, "not computed yet");
+		return;
+	}
+	char age[32];
+	ui_fmt_age(age, sizeof age, ui_now_ns() - ui->query_ns[id]);
+	snprintf(buf, n, "computed %s ago in %" PRIu64 " ms", age, ui->query_cost_ns[id] / 1000000);
+}

@@ -1,0 +1,215 @@
+/* ui_view_sites: view 1, call sites by live bytes with their top frame; Enter expands the stack.
+ * Rows are the engine's per-site aggregates, or, under a thread filter, that thread's blocks grouped
+ * by stack from a walk. Must never walk the live set itself. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "ui_format.h"
+#include "ui_view_common.h"
+
+enum { COL_LIVE, COL_BLOCKS, COL_ALLOCS, COL_GROWTH, COL_FRAME, N_COLS };
+
+static const struct ui_column cols[N_COLS] = {
+	[COL_LIVE] = {"LIVE", 7, false, false},
+	[COL_BLOCKS] = {"BLOCKS", 9, false, false},
+	[COL_ALLOCS] = {"ALLOCS", 10, false, false},
+	[COL_GROWTH] = {"GROWTH", 7, false, false},
+	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true},
+};
+
+/* One row whatever the source. */
+struct site_row {
+	uint32_t stack_id;
+	uint64_t live_bytes, live_blocks;
+	const struct model_site *site; /* NULL when not in the view (new site) */
+	struct model_frame top;
+};
+
+static bool grouped(const struct ui *ui)
+{
+	return ui_thread_filter_active(ui);
+}
+
+static void get_row(struct ui *ui, const struct model_view *v, size_t i, struct site_row *r)
+{
+	if (grouped(ui)) {
+		const struct ui_group_row *g = &ui->site_group.rows[i];
+		r->stack_id = g->stack_id;
+		r->live_bytes = g->bytes;
+		r->live_blocks = g->blocks;
+		r->site = ui_sitemap_find(ui, v, g->stack_id);
+		if (r->site)
+			r->top = r->site->top;
+		else
+			ui_stack_top(ui, v, g->stack_id, &r->top);
+		return;
+	}
+	const struct model_site *s = &v->sites[i];
+	r->stack_id = s->stack_id;
+	r->live_bytes = s->live_bytes;
+	r->live_blocks = s->live_blocks;
+	r->site = s;
+	r->top = s->top;
+}
+
+static size_t count(struct ui *ui, const struct model_view *v)
+{
+	if (grouped(ui))
+		return ui->site_group_valid ? ui->site_group.n : 0;
+	return v ? v->n_sites : 0;
+}
+
+static bool keep(struct ui *ui, const struct model_view *v, size_t i)
+{
+	if (!ui_name_filter_active(ui))
+		return true;
+	struct site_row r;
+	get_row(ui, v, i, &r);
+	return ui_frame_matches(ui, &r.top);
+}
+
+static uint64_t num_key(struct ui *ui, const struct model_view *v, size_t i, int col)
+{
+	struct site_row r;
+	get_row(ui, v, i, &r);
+	switch (col) {
+	case COL_LIVE:
+		return r.live_bytes;
+	case COL_BLOCKS:
+		return r.live_blocks;
+	case COL_ALLOCS:
+		return r.site ? r.site->allocs : 0;
+	case COL_GROWTH:
+		return ui_sort_key_signed(r.site ? r.site->growth : 0);
+	default:
+		return 0;
+	}
+}
+
+static const char *str_key(struct ui *ui, const struct model_view *v, size_t i, int col)
+{
+	(void)col;
+	struct site_row r;
+	get_row(ui, v, i, &r);
+	return r.top.func ? r.top.func : r.top.module;
+}
+
+static uint64_t row_id(struct ui *ui, const struct model_view *v, size_t i)
+{
+	struct site_row r;
+	get_row(ui, v, i, &r);
+	return r.stack_id;
+}
+
+static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, char *buf, size_t n,
+		 enum ui_color *color)
+{
+	struct site_row r;
+	get_row(ui, v, i, &r);
+	bool growing = r.site && r.site->growing;
+	switch (col) {
+	case COL_LIVE:
+		ui_fmt_bytes_short(buf, n, r.live_bytes);
+		break;
+	case COL_BLOCKS:
+		snprintf(buf, n, "%" PRIu64, r.live_blocks);
+		break;
+	case COL_ALLOCS:
+		if (r.site && !grouped(ui))
+			snprintf(buf, n, "%" PRIu64, r.site->allocs);
+		else
+			snprintf(buf, n, "-");
+		break;
+	case COL_GROWTH:
+		if (r.site && !grouped(ui))
+			ui_fmt_bytes_signed(buf, n, r.site->growth);
+		else
+			snprintf(buf, n, "-");
+		if (growing)
+			*color = UI_C_GROWING;
+		break;
+	case COL_FRAME:
+		ui_fmt_frame(buf, n, &r.top);
+		if (!r.top.func)
+			*color = UI_C_DIM;
+		break;
+	}
+}
+
+static void title_line(struct ui *ui, const struct model_view *v, char *buf, size_t n)
+{
+	const struct ui_table *t = &ui->tables[UI_VIEW_SITES];
+	if (grouped(ui)) {
+		char age[64], bytes[32];
+		ui_fmt_result_age(ui, UI_VIEW_SITES, age, sizeof age);
+		snprintf(buf, n, "Call sites of one thread: %zu shown, %s in %" PRIu64 " blocks (%s)",
+			 t->n_rows, ui_fmt_bytes_short(bytes, sizeof bytes, ui->site_group.bytes),
+			 ui->site_group.blocks, age);
+	} else {
+		snprintf(buf, n, "Call sites: %zu shown of %zu", t->n_rows, v ? v->n_sites : 0);
+	}
+	ui_append_filters(ui, buf, n);
+}
+
+static int extra_lines(struct ui *ui, const struct model_view *v, int avail)
+{
+	(void)v;
+	return ui_stack_panel_lines(ui, avail);
+}
+
+static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, int w)
+{
+	long row = ui_table_selected_row(&ui->tables[UI_VIEW_SITES]);
+	if (row < 0) {
+		ui_draw_text(y, 0, w, UI_C_DIM, "no call site selected");
+		return;
+	}
+	struct site_row r;
+	get_row(ui, v, (size_t)row, &r);
+	ui_stack_panel_draw(ui, r.stack_id, y, h, w);
+}
+
+static void query(struct ui *ui)
+{
+	if (!grouped(ui))
+		return;
+	struct model_walk_filter f = {
+		.kind = MODEL_WALK_ALL,
+		.thread_id = ui->thread_filter,
+		.stack_id = MODEL_ANY_STACK,
+	};
+	struct model_walk *w = model_walk_open(ui->s, &f);
+	ui_group_build(&ui->site_group, w);
+	ui->site_group_valid = w != NULL;
+	if (w)
+		model_walk_free(w);
+}
+
+static void activate(struct ui *ui, const struct model_view *v, size_t i)
+{
+	(void)v;
+	(void)i;
+	ui->stack_open = !ui->stack_open;
+}
+
+const struct ui_view_ops ui_view_sites = {
+	.name = "Call sites",
+	.title = "Call sites",
+	.cols = cols,
+	.n_cols = N_COLS,
+	.default_sort = COL_LIVE,
+	.default_ascending = false,
+	.follows_generation = true,
+	.row_height = 1,
+	.count = count,
+	.keep = keep,
+	.num_key = num_key,
+	.str_key = str_key,
+	.row_id = row_id,
+	.cell = cell,
+	.title_line = title_line,
+	.extra_lines = extra_lines,
+	.draw_extra = draw_extra,
+	.query = query,
+	.activate = activate,
+};

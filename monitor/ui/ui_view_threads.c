@@ -1,0 +1,150 @@
+/* ui_view_threads: view 2, the target's threads with their live heap, rates and cross-thread frees;
+ * Enter filters the other views to the selected thread (Enter again clears it).
+ * Rows are the engine's per-thread aggregates; must never compute them itself. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui_format.h"
+#include "ui_view_common.h"
+
+enum { COL_TID, COL_NAME, COL_LIVE, COL_BLOCKS, COL_ARATE, COL_FRATE, COL_XFREES, COL_ALLOCS,
+       COL_STATE, N_COLS };
+
+static const struct ui_column cols[N_COLS] = {
+	[COL_TID] = {"TID", 7, false, false},
+	[COL_NAME] = {"NAME", 15, true, true},
+	[COL_LIVE] = {"LIVE", 7, false, false},
+	[COL_BLOCKS] = {"BLOCKS", 8, false, false},
+	[COL_ARATE] = {"ALLOC/S", 7, false, false},
+	[COL_FRATE] = {"FREE/S", 7, false, false},
+	[COL_XFREES] = {"XFREES", 6, false, false},
+	[COL_ALLOCS] = {"ALLOCS", 8, false, false},
+	[COL_STATE] = {"STATE", 0, true, true},
+};
+
+static size_t count(struct ui *ui, const struct model_view *v)
+{
+	(void)ui;
+	return v ? v->n_threads : 0;
+}
+
+static uint64_t num_key(struct ui *ui, const struct model_view *v, size_t i, int col)
+{
+	(void)ui;
+	const struct model_thread *t = &v->threads[i];
+	switch (col) {
+	case COL_TID:
+		return (uint64_t)(uint32_t)t->tid;
+	case COL_LIVE:
+		return t->live_bytes;
+	case COL_BLOCKS:
+		return t->live_blocks;
+	case COL_ARATE:
+		return ui_sort_key_double(t->allocs_per_s);
+	case COL_FRATE:
+		return ui_sort_key_double(t->frees_per_s);
+	case COL_XFREES:
+		return t->cross_frees;
+	case COL_ALLOCS:
+		return t->allocs;
+	default:
+		return 0;
+	}
+}
+
+static const char *str_key(struct ui *ui, const struct model_view *v, size_t i, int col)
+{
+	(void)ui;
+	if (col == COL_STATE)
+		return v->threads[i].alive ? "alive" : "exited";
+	return v->threads[i].name;
+}
+
+static uint64_t row_id(struct ui *ui, const struct model_view *v, size_t i)
+{
+	(void)ui;
+	return v->threads[i].id;
+}
+
+static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, char *buf, size_t n,
+		 enum ui_color *color)
+{
+	const struct model_thread *t = &v->threads[i];
+	if (t->id == ui->thread_filter)
+		*color = UI_C_FILTER;
+	else if (!t->alive)
+		*color = UI_C_DIM;
+	switch (col) {
+	case COL_TID:
+		snprintf(buf, n, "%d", (int)t->tid);
+		break;
+	case COL_NAME:
+		snprintf(buf, n, "%.15s", t->name[0] ? t->name : "?");
+		break;
+	case COL_LIVE:
+		ui_fmt_bytes_short(buf, n, t->live_bytes);
+		break;
+	case COL_BLOCKS:
+		snprintf(buf, n, "%" PRIu64, t->live_blocks);
+		break;
+	case COL_ARATE:
+		ui_fmt_rate(buf, n, t->allocs_per_s);
+		break;
+	case COL_FRATE:
+		ui_fmt_rate(buf, n, t->frees_per_s);
+		break;
+	case COL_XFREES:
+		snprintf(buf, n, "%" PRIu64, t->cross_frees);
+		break;
+	case COL_ALLOCS:
+		snprintf(buf, n, "%" PRIu64, t->allocs);
+		break;
+	case COL_STATE:
+		snprintf(buf, n, "%s", t->alive ? "alive" : "exited");
+		break;
+	}
+}
+
+static void title_line(struct ui *ui, const struct model_view *v, char *buf, size_t n)
+{
+	size_t alive = 0;
+	for (size_t i = 0; v && i < v->n_threads; i++)
+		alive += v->threads[i].alive;
+	snprintf(buf, n, "Threads: %zu (%zu alive)  Enter: show only the selected thread", v ? v->n_threads : 0,
+		 alive);
+	ui_append_filters(ui, buf, n);
+}
+
+static void activate(struct ui *ui, const struct model_view *v, size_t i)
+{
+	const struct model_thread *t = &v->threads[i];
+	if (ui->thread_filter == t->id) {
+		ui->thread_filter = MODEL_ANY_THREAD;
+		ui_message(ui, false, "thread filter cleared");
+	} else {
+		ui->thread_filter = t->id;
+		ui->thread_filter_tid = t->tid;
+		snprintf(ui->thread_filter_name, sizeof ui->thread_filter_name, "%.15s", t->name);
+		ui_message(ui, false, "showing only thread %d (%s) in the other views", (int)t->tid, t->name);
+	}
+	ui_invalidate_queries(ui);
+}
+
+const struct ui_view_ops ui_view_threads = {
+	.name = "Threads",
+	.title = "Threads",
+	.cols = cols,
+	.n_cols = N_COLS,
+	.default_sort = COL_LIVE,
+	.default_ascending = false,
+	.follows_generation = true,
+	.row_height = 1,
+	.count = count,
+	.num_key = num_key,
+	.str_key = str_key,
+	.row_id = row_id,
+	.cell = cell,
+	.title_line = title_line,
+	.activate = activate,
+};
