@@ -1,0 +1,10 @@
+/* A plugin for dlopen_prog: returns a freshly allocated string. */
+#include <stdio.h>
+#include <stdlib.h>
+
+char *plugin_make(int n)
+{
+	char *s = malloc(64);
+	snprintf(s, 64, "plugin string %d", n);
+	return s;
+}
