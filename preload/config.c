@@ -1,7 +1,7 @@
 /* Reads the MEMTOP_* environment variables into struct preload_config. A bad value gives one line on
  * stderr naming the variable and the accepted range, then the default is used.
- * Runs in the constructor: must never use stdio streams or allocate (getenv, snprintf to a stack
- * buffer and write(2) only). */
+ * Runs in the constructor: must never use stdio streams or allocate (environ scans, snprintf to a
+ * stack buffer and write(2) only). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,34 @@
 #define WAIT_DEFAULT_S 30u
 #define WAIT_MAX_S 86400u
 #define BLOCK_MS_MAX 60000u
+
+extern char **environ;
+
+/* Our own getenv: the program may define its own (bash does) and ours runs before it is ready. */
+static const char *config_getenv(const char *name)
+{
+	size_t len = strlen(name);
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, name, len) && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+/* Removes name from environ in place (no allocation, and not the program's own unsetenv). */
+void preload_env_remove(const char *name)
+{
+	size_t len = strlen(name);
+	for (char **e = environ; e && *e;) {
+		if (!strncmp(*e, name, len) && (*e)[len] == '=') {
+			char **d = e;
+			do
+				d[0] = d[1];
+			while (*d++);
+		} else {
+			e++;
+		}
+	}
+}
 
 static void config_complain(const char *name, const char *value, const char *accepted,
 			    const char *fallback)
@@ -44,7 +72,7 @@ static bool config_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *
 
 static uint32_t config_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t def)
 {
-	const char *s = getenv(name);
+	const char *s = config_getenv(name);
 	uint32_t v;
 	if (!s)
 		return def;
@@ -59,7 +87,7 @@ static uint32_t config_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t 
 
 static enum preload_unwinder config_unwinder(void)
 {
-	const char *s = getenv("MEMTOP_UNWIND");
+	const char *s = config_getenv("MEMTOP_UNWIND");
 	if (!s || !strcmp(s, "libunwind"))
 		return PRELOAD_UNWIND_LIBUNWIND;
 	if (!strcmp(s, "fp"))

@@ -221,7 +221,7 @@ __attribute__((constructor)) static void preload_constructor(void)
 	t->guard++;
 	preload_config_read(&preload_cfg);
 	/* MEMTOP_WAIT is for the process the monitor launched, not for everything it runs. */
-	unsetenv("MEMTOP_WAIT");
+	preload_env_remove("MEMTOP_WAIT");
 	if (preload_cfg.disable || preload_segment_create() != 0) {
 		__atomic_store_n(&preload_state, PRELOAD_OFF, __ATOMIC_RELEASE);
 		t->guard--;

@@ -90,6 +90,7 @@ void preload_resolve(void);
 
 /* config.c */
 void preload_config_read(struct preload_config *cfg);
+void preload_env_remove(const char *name);
 
 /* lifecycle.c: constructor, exit, fork; the slow path that creates a fork child's segment. */
 void preload_slow_init(void);
