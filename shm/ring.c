@@ -59,8 +59,11 @@ static bool ring_wait_full(struct shm_segment *seg, struct full_wait *w)
 	}
 	if (now >= w->next_check_ns) {
 		/* Slow check (kill + /proc read): a dead or stale consumer never blocks the target. */
-		if (!shm_consumer_alive(seg))
+		if (!shm_consumer_alive(seg)) {
+			/* Dead consumer: later pushes drop at once instead of re-checking per call. */
+			__atomic_store_n(&seg->dropping, 1, __ATOMIC_RELAXED);
 			return false;
+		}
 		w->next_check_ns = now + 50000000ull;
 	}
 	struct timespec ts = {0, w->spins < 200 ? 20000 : 200000};
