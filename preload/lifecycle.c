@@ -189,8 +189,8 @@ int preload_mode_slow(struct preload_thread *t)
 	}
 }
 
-/* Marks the header exited (once). With no consumer attached nobody will drain the segment, so its
- * name goes now; the mapping stays, so calls made later in the exit path remain safe. */
+/* Marks the header exited (once). With no live consumer attached nobody will drain the segment, so
+ * its name goes now; the mapping stays, so calls made later in the exit path remain safe. */
 void preload_mark_exited(int status, bool have_status)
 {
 	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE)
@@ -200,7 +200,7 @@ void preload_mark_exited(int status, bool have_status)
 	struct memtop_seg_header *h = preload_seg.hdr;
 	__atomic_store_n(&h->exit_status, have_status ? status : -1, __ATOMIC_RELAXED);
 	__atomic_or_fetch(&h->flags, MEMTOP_FLAG_EXITED, __ATOMIC_RELEASE);
-	if (!shm_consumer_present(&preload_seg)) {
+	if (!shm_consumer_present(&preload_seg) || !shm_consumer_alive(&preload_seg)) {
 		char name[64];
 		shm_segment_name(preload_seg.pid, name, sizeof name);
 		shm_unlink(name);

@@ -31,6 +31,7 @@ struct options {
 	unsigned slow_us;      /* sleep after each batch: a slow consumer */
 	unsigned batch;        /* events per pop */
 	unsigned long stop_after; /* exit abruptly (no drain, no release) after this many events */
+	unsigned long stall_after; /* stop reading (keep the heartbeat) after this many events */
 	bool no_wait_env;
 	char **cmd;
 };
@@ -38,7 +39,7 @@ struct options {
 static void usage(void)
 {
 	fprintf(stderr, "usage: mtdump [-o FILE] [-p LIBMEMTOP] [--slow-us N] [--batch N] "
-			"[--stop-after EVENTS] [--no-wait] -- CMD [ARGS...]\n"
+			"[--stop-after EVENTS] [--stall-after EVENTS] [--no-wait] -- CMD [ARGS...]\n"
 			"       mtdump [-o FILE] [--slow-us N] --attach PID\n");
 	exit(2);
 }
@@ -77,6 +78,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->batch = (unsigned)parse_num(argv[++i], a);
 		} else if (!strcmp(a, "--stop-after") && more) {
 			o->stop_after = parse_num(argv[++i], a);
+		} else if (!strcmp(a, "--stall-after") && more) {
+			o->stall_after = parse_num(argv[++i], a);
 		} else if (!strcmp(a, "--attach") && more) {
 			o->attach_pid = (pid_t)parse_num(argv[++i], a);
 		} else if (!strcmp(a, "--no-wait")) {
@@ -421,7 +424,8 @@ static void run_drain(struct dump *d, const struct options *o, pid_t pid, bool i
 	bool gone = false;
 	bool exited_seen = false;
 	for (;;) {
-		enum shm_pop_status st = drain_once(d, buf, o->batch);
+		bool stalled = o->stall_after && d->events >= o->stall_after && !gone;
+		enum shm_pop_status st = stalled ? SHM_POP_EMPTY : drain_once(d, buf, o->batch);
 		if (o->stop_after && d->events >= o->stop_after)
 			_exit(99); /* simulate a consumer killed mid-run: no release, no unlink */
 		uint64_t now = now_ms();
