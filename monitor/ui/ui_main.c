@@ -207,7 +207,7 @@ static void draw_status(struct ui *ui, int y, int w)
 	int x = 0;
 	for (size_t i = 0; i < sizeof hints / sizeof hints[0] && x < w; i++) {
 		ui_draw_text(y, x, w - x, UI_C_STATUS_KEY, hints[i][0]);
-		x += ui_text_width(hints[i][0]);
+		x += ui_text_width(hints[i][0]) + 1;
 		ui_draw_text(y, x, w - x, UI_C_STATUS, hints[i][1]);
 		x += ui_text_width(hints[i][1]) + 1;
 	}
@@ -233,7 +233,12 @@ static void draw_view(struct ui *ui, const struct model_view *v, int y, int h, i
 	/* Rebuild before the title so that it can report the row count. */
 	ui_table_rebuild_if_stale(ui, ops, t, v);
 	ops->title_line(ui, v, title, sizeof title);
-	ui_draw_text(y, 0, w, UI_C_DEFAULT, title);
+	/* Filters first: at 80 columns the end of the title is what gets cut. */
+	char filters[128];
+	ui_fmt_filters(ui, filters, sizeof filters);
+	int fx = ui_text_width(filters);
+	ui_draw_text(y, 0, w, UI_C_FILTER, filters);
+	ui_draw_text(y, fx, w - fx, UI_C_DEFAULT, title);
 	int body = h - 1;
 	int extra = ops->extra_lines ? ops->extra_lines(ui, v, body) : 0;
 	ui_table_draw(ui, ops, t, v, y + 1, body - extra, w);

@@ -35,14 +35,15 @@ bool ui_frame_matches(const struct ui *ui, const struct model_frame *f)
 	       (f->module && strcasestr(f->module, needle));
 }
 
-void ui_append_filters(const struct ui *ui, char *buf, size_t n)
+void ui_fmt_filters(const struct ui *ui, char *buf, size_t n)
 {
-	size_t len = strlen(buf);
+	size_t len = 0;
+	buf[0] = '\0';
 	if (ui_thread_filter_active(ui) && len < n)
-		len += (size_t)snprintf(buf + len, n - len, "  [thread %d %s]", (int)ui->thread_filter_tid,
+		len += (size_t)snprintf(buf + len, n - len, "[thread %d %s] ", (int)ui->thread_filter_tid,
 					ui->thread_filter_name);
 	if (ui_name_filter_active(ui) && len < n)
-		snprintf(buf + len, n - len, "  [/%s]", ui->name_filter);
+		snprintf(buf + len, n - len, "[/%s] ", ui->name_filter);
 }
 
 int ui_stack_panel_lines(const struct ui *ui, int avail)
@@ -73,7 +74,7 @@ void ui_stack_panel_draw(struct ui *ui, uint32_t stack_id, int y, int h, int w)
 		snprintf(line, sizeof line, "#%-2d %s%s", i, frames[i].inlined ? "(inline) " : "", frame);
 		ui_draw_text(y + 1 + i, 1, w - 1, UI_C_DEFAULT, line);
 		int used = ui_text_width(line) + 3;
-		if (frames[i].module && used + 20 < w) {
+		if (frames[i].module && frames[i].file && frames[i].line > 0 && used + 20 < w) {
 			snprintf(line, sizeof line, "%s+0x%" PRIx64, ui_basename(frames[i].module),
 				 frames[i].module_off);
 			ui_draw_text(y + 1 + i, used, w - used, UI_C_DIM, line);
@@ -89,5 +90,5 @@ void ui_fmt_result_age(const struct ui *ui, enum ui_view_id id, char *buf, size_
 	}
 	char age[32];
 	ui_fmt_age(age, sizeof age, ui_now_ns() - ui->query_ns[id]);
-	snprintf(buf, n, "computed %s ago in %" PRIu64 " ms", age, ui->query_cost_ns[id] / 1000000);
+	snprintf(buf, n, "%s ago, %" PRIu64 " ms", age, ui->query_cost_ns[id] / 1000000);
 }

@@ -9,8 +9,8 @@ bool ui_name_filter_active(const struct ui *ui);
 bool ui_thread_filter_active(const struct ui *ui);
 /* Does the frame's function, file or module contain the name filter (case-insensitive)? */
 bool ui_frame_matches(const struct ui *ui, const struct model_frame *f);
-/* Appends the active filters to a title line: "  thread 1234 (worker)  /alloc". */
-void ui_append_filters(const struct ui *ui, char *buf, size_t n);
+/* The active filters, shown first on the title line: "[thread 1234 worker] [/alloc] " or "". */
+void ui_fmt_filters(const struct ui *ui, char *buf, size_t n);
 /* The expanded stack panel under a table: lines wanted, and drawing it. */
 int ui_stack_panel_lines(const struct ui *ui, int avail);
 void ui_stack_panel_draw(struct ui *ui, uint32_t stack_id, int y, int h, int w);

@@ -95,7 +95,8 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 		snprintf(buf, n, "%" PRIu64, r->heap_blocks);
 		break;
 	case COL_NAME:
-		snprintf(buf, n, "%s", r->name[0] ? r->name : "[anon]");
+		/* Only paths and [names] are names: anything else is shown as anonymous. */
+		snprintf(buf, n, "%s", r->name[0] == '/' || r->name[0] == '[' ? r->name : "[anon]");
 		break;
 	}
 }

@@ -148,7 +148,6 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 	} else {
 		snprintf(buf, n, "Call sites: %zu shown of %zu", t->n_rows, v ? v->n_sites : 0);
 	}
-	ui_append_filters(ui, buf, n);
 }
 
 static int extra_lines(struct ui *ui, const struct model_view *v, int avail)

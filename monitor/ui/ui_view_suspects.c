@@ -122,7 +122,6 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 		 ui_fmt_age(expire, sizeof expire, (uint64_t)ui->expire_s * 1000000000ull),
 		 ui->tables[UI_VIEW_SUSPECTS].n_rows, ui_fmt_bytes_short(bytes, sizeof bytes, total_bytes),
 		 total_blocks, age);
-	ui_append_filters(ui, buf, n);
 }
 
 /* Below the table: the expanded stack when open, else the growing call sites. */

@@ -108,12 +108,12 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 
 static void title_line(struct ui *ui, const struct model_view *v, char *buf, size_t n)
 {
+	(void)ui;
 	size_t alive = 0;
 	for (size_t i = 0; v && i < v->n_threads; i++)
 		alive += v->threads[i].alive;
 	snprintf(buf, n, "Threads: %zu (%zu alive)  Enter: show only the selected thread", v ? v->n_threads : 0,
 		 alive);
-	ui_append_filters(ui, buf, n);
 }
 
 static void activate(struct ui *ui, const struct model_view *v, size_t i)

@@ -183,7 +183,6 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 		size_t len = strlen(buf);
 		snprintf(buf + len, n - len, ", %zu match", ui->tables[id].n_rows);
 	}
-	ui_append_filters(ui, buf, n);
 }
 
 static int extra_lines(struct ui *ui, const struct model_view *v, int avail)

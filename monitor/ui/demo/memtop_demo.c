@@ -107,7 +107,7 @@ static void *churn_main(void *arg)
 	name_thread(name);
 	char *window[64] = {0};
 	while (!atomic_load(&stopping)) {
-		for (int i = 0; i < 500; i++) {
+		for (int i = 0; i < 200; i++) {
 			unsigned slot = next_random(&rng) % 64;
 			free(window[slot]);
 			window[slot] = churn_parse_request(&rng);

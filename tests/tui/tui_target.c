@@ -1,0 +1,113 @@
+/* tui_target: a target with an exactly known heap for the dashboard tests (tests/tui/).
+ * It never uses stdio or anything else that allocates behind its back, so the figures on screen
+ * must equal the ones below to the byte. It must never exit on its own: the tests kill it.
+ *
+ * Usage: tui_target PIDFILE [threads]
+ *   phase 1 (at start):     site_a 12 x malloc(1000), 2 freed  -> 10 blocks, 10000 B
+ *                           site_b  5 x calloc(1, 300)          ->  5 blocks,  1500 B
+ *                           site_c  malloc(100) then realloc to 5000 -> 1 block, 5000 B (realloc)
+ *                           total 16 blocks, 16500 B live
+ *   SIGUSR1 (each time):    site_later 7 x malloc(777)          -> +7 blocks, +5439 B
+ *   "threads" mode adds a thread named "tui-worker" that allocates 3 x malloc(2000) and blocks
+ *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode). */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+
+static void *keep[64];
+static int kept;
+
+static NOINLINE void site_a(void)
+{
+	void *tmp[12];
+	for (int i = 0; i < 12; i++)
+		tmp[i] = malloc(1000);
+	free(tmp[3]);
+	free(tmp[7]);
+	for (int i = 0; i < 12; i++)
+		if (i != 3 && i != 7)
+			keep[kept++] = tmp[i];
+}
+
+static NOINLINE void site_b(void)
+{
+	for (int i = 0; i < 5; i++)
+		keep[kept++] = calloc(1, 300);
+}
+
+static NOINLINE void site_c(void)
+{
+	char *p = malloc(100);
+	keep[kept++] = realloc(p, 5000);
+}
+
+static NOINLINE void site_later(void)
+{
+	for (int i = 0; i < 7 && kept < 64; i++)
+		keep[kept++] = malloc(777);
+}
+
+static NOINLINE void *worker_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "tui-worker", 0, 0, 0);
+	static void *mine[3];
+	for (int i = 0; i < 3; i++)
+		mine[i] = malloc(2000);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void write_pid(const char *path)
+{
+	char buf[32], tmp[4096];
+	int n = 0;
+	for (long v = getpid(); v; v /= 10)
+		buf[n++] = (char)('0' + v % 10);
+	char out[32];
+	for (int i = 0; i < n; i++)
+		out[i] = buf[n - 1 - i];
+	out[n++] = '\n';
+	/* Written to a temporary name and renamed, so a reader never sees half a pid. */
+	size_t len = strlen(path);
+	if (len + 5 >= sizeof tmp)
+		_exit(2);
+	memcpy(tmp, path, len);
+	memcpy(tmp + len, ".tmp", 5);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, out, (size_t)n) != n || close(fd) != 0 || rename(tmp, path) != 0)
+		_exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread: they inherit the mask */
+	site_a();
+	site_b();
+	site_c();
+	if (argc > 2 && strcmp(argv[2], "threads") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, worker_main, NULL) != 0)
+			return 3;
+	}
+	write_pid(argv[1]);
+	for (;;) {
+		int sig;
+		if (sigwait(&set, &sig) == 0 && sig == SIGUSR1)
+			site_later();
+	}
+}

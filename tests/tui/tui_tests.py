@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""The dashboard tests (suite 'tui'): the real memtop, on a real target under the real preload, in a
+private tmux server at a given size; assert on the captured screen. Every figure checked is exact:
+tui_target.c documents the heap it builds. Never uses fixed sleeps to wait for the screen.
+
+usage: tui_tests.py --memtop M --target T --preload P --demo D TEST [COLSxROWS]"""
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tmux_driver import Tmux, alive, wait_file  # noqa: E402
+
+HEADER_PHASE1 = r"Live 16,500 B \(16\.1 KiB\) in 16 blocks"
+HEADER_PHASE2 = r"Live 21,939 B \(21\.4 KiB\) in 23 blocks"
+ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "MALLOC_PERTURB_": "0", "DEBUGINFOD_URLS": ""}
+
+
+class Ctx:
+    def __init__(self, args, size):
+        self.args = args
+        self.cols, self.rows = size
+        self.tmp = tempfile.mkdtemp(prefix="memtop-tui-")
+        self.pidfile = os.path.join(self.tmp, "target.pid")
+        self.tmux = Tmux(self.cols, self.rows)
+        self.target_pid = None
+        self.procs = []
+
+    def run_target_under_memtop(self, *target_args, memtop_args=(), env=None):
+        argv = [self.args.memtop, "run", "--preload", self.args.preload, *memtop_args, "--",
+                self.args.target, self.pidfile, *target_args]
+        self.tmux.start(["sh", "-c", 'cd "$0" && exec "$@"', self.tmp] + argv, env=env or ENV)
+        self.target_pid = wait_file(self.pidfile)
+        return self.target_pid
+
+    def cleanup(self):
+        self.tmux.close()
+        for pid in [self.target_pid] + self.procs:
+            if pid and alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def table_rows(screen, pattern):
+    return [l for l in screen.splitlines() if re.search(pattern, l)]
+
+
+def check(cond, msg, screen=""):
+    if not cond:
+        raise AssertionError("%s\n--- screen ---\n%s" % (msg, screen))
+
+
+# ------------------------------------------------------------------ tests
+
+def test_header_views(c):
+    """Header totals, then every view's rows, equal tui_target's known heap."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1, describe="exact live bytes and blocks in the header")
+    t.wait_for(r"pid %d\b" % c.target_pid)
+    t.wait_for(r"Lost 0 ")
+    # 1: call sites, sorted by live bytes, exact per site; symbolized to function file:line
+    t.wait_for(r"^\s+10000\s+10\s+12\s+0 site_a tui_target\.c:\d+", describe="site_a row")
+    s = t.screen()
+    check(re.search(r"^\s+5000\s+1\s+1\s+0 site_c tui_target\.c:\d+", s, re.M), "site_c row", s)
+    check(re.search(r"^\s+1500\s+5\s+5\s+0 site_b tui_target\.c:\d+", s, re.M), "site_b row", s)
+    lines = s.splitlines()
+    first = next(i for i, l in enumerate(lines) if "site_" in l)
+    check("site_a" in lines[first] and "site_c" in lines[first + 1] and "site_b" in lines[first + 2],
+          "call sites sorted by live bytes", s)
+    check(lines[-1].strip() != "" or lines[c.rows - 1] is not None, "status line", s)
+    # 2: threads
+    t.keys("2")
+    t.wait_for(r"^\s+%d tui_target\s+16500\s+16\b" % c.target_pid, describe="main thread row")
+    # 3: heap walk: every block; the realloc'd one flagged
+    t.keys("3")
+    t.wait_for(r"Heap walk: 16 blocks, 16500 bytes")
+    s = t.wait_for(lambda s: len(table_rows(s, r"^0x[0-9a-f]+ ")) >= min(16, c.rows - 9)).__str__()
+    rows = table_rows(s, r"^0x[0-9a-f]+ ")
+    visible = min(16, c.rows - 9)
+    check(len(rows) == visible, "walk shows %d rows, got %d" % (visible, len(rows)), s)
+    sizes = sorted(int(r.split()[1]) for r in rows)
+    if visible == 16:
+        check(sizes == [300] * 5 + [1000] * 10 + [5000], "walk block sizes", s)
+    check(all(re.search(r"site_[abc] tui_target\.c:\d+", r) for r in rows), "walk top frames", s)
+    # the realloc'd block is the 5000-byte one; sort by size (descending) to bring it on screen
+    t.keys(">")
+    t.wait_for(r"SIZE▼")
+    t.wait_for(r"^0x[0-9a-f]+\s+5000\s+%d\s+\S+\s+R site_c" % c.target_pid, describe="realloc flag")
+    # 5: memory map: the [heap] mapping holds all 16500 bytes, with a heatmap line under it
+    t.keys("5")
+    t.wait_for(r"^0x[0-9a-f]+\s+\S+\s+\S+\s+16500\s+[\d.]+\s+16 \[heap\]", describe="[heap] row")
+    t.wait_for(r"^ \[[^\]]{32}\]", describe="32-division heatmap line")
+    t.keys("-")
+    t.wait_for(r"^ \[[^\]]{16}\]", describe="16 divisions after -")
+    # 6: leak suspects: lower the expire age to 1s; all 16 blocks are older than that
+    t.keys("6")
+    t.wait_for(r"Leak suspects older than 1m00s")
+    for _ in range(4):
+        t.keys("E")
+    t.wait_for(r"Leak suspects older than 1s")
+    t.keys("r")
+    t.wait_for(r"older than 1s \(e/E\): 3 sites, 16500 bytes in 16 blocks", describe="suspect totals")
+    t.wait_for(r"^\s+10000\s+10\s+\S+ site_a tui_target\.c:\d+")
+    # the target allocates more: the header follows
+    os.kill(c.target_pid, signal.SIGUSR1)
+    t.wait_for(HEADER_PHASE2, describe="header after SIGUSR1")
+    t.keys("q")
+    t.wait_for(lambda s: "Live" not in s, describe="dashboard gone after q")
+    check(alive(c.target_pid), "target still running after q")
+    os.kill(c.target_pid, signal.SIGTERM)
+    t.wait_for(r"MEMTOP-EXIT=\d+")
+
+
+def test_incremental(c):
+    """After m, view 4 shows exactly the blocks allocated later; u removes the mark."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1)
+    t.keys("4")
+    t.wait_for(r"no mark set")
+    t.keys("m")
+    t.wait_for(r"Since mark \(set \S+ ago\): 0 blocks, 0 bytes", describe="empty incremental walk")
+    os.kill(c.target_pid, signal.SIGUSR1)
+    t.wait_for(HEADER_PHASE2)
+    t.keys("r")
+    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5439 bytes", describe="7 blocks since the mark")
+    s = t.wait_for(lambda s: len(table_rows(s, r"^0x")) == 7)
+    rows = table_rows(s, r"^0x")
+    check(all(re.search(r"^0x[0-9a-f]+\s+777\s+%d\s+\S+\s+site_later tui_target\.c:\d+" % c.target_pid, r)
+              for r in rows), "every row is a 777-byte block from site_later", s)
+    # a second batch after a new mark: only those
+    t.keys("m")
+    t.wait_for(r"Since mark \(set \S+ ago\): 0 blocks")
+    os.kill(c.target_pid, signal.SIGUSR1)
+    t.wait_for(r"Live 27,378 B .* in 30 blocks")
+    t.keys("r")
+    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5439 bytes")
+    t.keys("u")
+    t.wait_for(r"no mark set")
+
+
+def test_keys(c):
+    """Help overlay, name filter, sort, pause, snapshot."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1)
+    t.wait_for(r"site_a tui_target")
+    t.keys("?")
+    s = t.wait_for(r"memtop keys").string
+    for key, what in [("1-6", "views"), ("Tab S-Tab", "next / previous view"), ("Up Down", "move"),
+                      ("PgUp PgDn", "page"), ("Home End", "first / last row"), ("Enter", "expand"),
+                      ("< >", "sort by"), ("i", "invert"), ("/", "filter by function or file"),
+                      ("c Esc", "clear"), ("p", "pause the display"), ("s", "snapshot"),
+                      ("m", "mark all"), ("u", "remove the mark"), ("+ -", "heatmap divisions"),
+                      ("e E", "expire age"), ("r F5", "recompute"), ("? h F1", "help"),
+                      ("q F10", "quit; the target keeps running")]:
+        check(re.search(r"│ %s\s+.*%s" % (re.escape(key), re.escape(what)), s), "help lists %r" % key, s)
+    t.keys("x")
+    t.wait_for(lambda s: "memtop keys" not in s, describe="help closed by any key")
+    # name filter: only site_b remains
+    t.keys("/")
+    t.wait_for(r"Filter by function or file:")
+    t.literal("site_b")
+    t.keys("Enter")
+    s = t.wait_for(r"\[/site_b\] Call sites: 1 shown of 4").string
+    check(len(table_rows(s, r"site_[ac] ")) == 0 and len(table_rows(s, r"site_b ")) == 1, "filtered rows", s)
+    t.keys("c")
+    t.wait_for(r"Call sites: 4 shown of 4")
+    # Enter expands the selected stack: site_a called from main
+    t.keys("Enter")
+    t.wait_for(r"#0\s+site_a tui_target\.c:\d+")
+    t.wait_for(r"#1\s+main tui_target\.c:\d+")
+    t.keys("Enter")
+    t.wait_for(lambda s: "#1 " not in s)
+    # sort: invert puts the empty site (site_c's freed malloc) first
+    t.keys("i")
+    t.wait_for(r"LIVE▲")
+    s = t.screen()
+    first = next(l for l in s.splitlines() if "site_" in l)
+    check(re.match(r"^\s+0\s+0\s+1\s+0 site_c", first), "ascending sort puts the 0-byte site first", s)
+    t.keys("i")
+    # pause: the display keeps the old figures while the target allocates
+    t.keys("p")
+    t.wait_for(r"PAUSED")
+    os.kill(c.target_pid, signal.SIGUSR1)
+    end = time.monotonic() + 2.5
+    while time.monotonic() < end:
+        s = t.screen()
+        check(re.search(HEADER_PHASE1, s), "paused display must not change", s)
+        time.sleep(0.2)
+    t.keys("p")
+    t.wait_for(HEADER_PHASE2, describe="resumed display shows the new figures")
+    # snapshot: written where the message says, with the exact figures
+    t.keys("s")
+    m = t.wait_for(r"snapshot written to (\S+)")
+    path = m.group(1)
+    with open(path) as f:
+        text = f.read()
+    check(re.search(r"^live_bytes: 21939$", text, re.M) and re.search(r"^live_blocks: 23$", text, re.M),
+          "snapshot figures", text[:2000])
+
+
+def test_resize(c):
+    """Live resize to 160x48, to a too-small size (clear message), and back."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1)
+    t.wait_for(r"site_a tui_target")
+    t.resize(160, 48)
+    t.wait_for(lambda s: len(s.splitlines()) >= 47 and re.search(r"\?\s?Help", s.splitlines()[-1] if s.splitlines() else ""),
+               describe="status bar on the last line at 160x48")
+    s = t.screen()
+    check(max(len(l) for l in s.splitlines()) > 100, "uses the width", s)
+    t.resize(50, 10)
+    t.wait_for(r"Terminal too small: 50x10\.", describe="too-small message")
+    t.wait_for(r"memtop needs at least 60x16\.")
+    t.resize(80, 24)
+    t.wait_for(HEADER_PHASE1)
+    t.wait_for(r"site_a tui_target")
+    s = t.screen()
+    check("too small" not in s, "message gone after enlarging", s)
+    check(max(len(l.rstrip()) for l in s.splitlines()) <= 80, "fits 80 columns", s)
+
+
+def test_quit_attach(c):
+    """memtop PID attached to a running target; q quits and the target keeps running."""
+    env = dict(os.environ, LD_PRELOAD=c.args.preload, MEMTOP_WAIT="1", **ENV)
+    p = subprocess.Popen([c.args.target, c.pidfile], env=env, stdin=subprocess.DEVNULL)
+    c.procs.append(p.pid)
+    t = c.tmux
+    t.start([c.args.memtop, str(p.pid)], env=ENV)
+    wait_file(c.pidfile)
+    t.wait_for(HEADER_PHASE1)
+    t.keys("q")
+    t.wait_for(r"MEMTOP-EXIT=0", describe="memtop exits 0 after q")
+    time.sleep(0.2)
+    check(p.poll() is None and alive(p.pid), "the target keeps running after q")
+    # and it still works: it allocates on request and exits on SIGTERM by default action
+    os.kill(p.pid, signal.SIGTERM)
+    p.wait(timeout=10)
+
+
+def test_threads(c):
+    """Threads view rows; Enter filters the call sites to the selected thread."""
+    t = c.tmux
+    c.run_target_under_memtop("threads")
+    t.wait_for(r"site_a tui_target")
+    t.keys("2")
+    t.wait_for(r"^\s+\d+ tui-worker\s+6000\s+3\s", describe="worker thread row")
+    s = t.screen()
+    rows = table_rows(s, r"^\s+\d+ (tui_target|tui-worker)\s")
+    check(len(rows) == 2, "two threads", s)
+    worker_line = next(i for i, r in enumerate(rows) if "tui-worker" in r)
+    t.keys("Home")
+    for _ in range(worker_line):
+        t.keys("Down")
+    t.keys("Enter")
+    t.wait_for(r"showing only thread \d+ \(tui-worker\)")
+    t.keys("1")
+    t.wait_for(r"Call sites of one thread: 1 shown, 6000 in 3 blocks", describe="filtered call sites")
+    t.wait_for(r"^\s+6000\s+3\s+-\s+- worker_main tui_target\.c:\d+")
+    t.keys("3")
+    t.wait_for(r"\[thread \d+ tui-worker\] Heap walk: 3 blocks, 6000 bytes")
+    t.keys("c")
+    t.wait_for(r"Heap walk: \d+ blocks")
+    s = t.screen()
+    check("[thread" not in s, "filter cleared", s)
+
+
+def test_ascii(c):
+    """Without a UTF-8 locale the heatmap and sparkline fall back to ASCII, in monochrome."""
+    t = c.tmux
+    env = dict(ENV, LANG="C", LC_ALL="C")
+    c.run_target_under_memtop(memtop_args=("--no-color",), env=env)
+    t.wait_for(HEADER_PHASE1)
+    t.keys("5")
+    m = t.wait_for(r"^ \[([^\]]{32})\]")
+    check(re.fullmatch(r"[.!1-8]{32}", m.group(1)), "ASCII heat cells", m.string)
+    s = t.screen()
+    check(all(ord(ch) < 128 for ch in s), "no non-ASCII character on screen", s)
+
+
+def test_demo(c):
+    """memtop demo: the bundled workload shows its call sites, threads and heap."""
+    t = c.tmux
+    t.start(["sh", "-c", 'cd "$0" && exec "$@"', c.tmp, c.args.memtop, "demo"], env=ENV)
+    m = t.wait_for(r"pid (\d+)")
+    c.target_pid = int(m.group(1))
+    t.wait_for(r"fragment_heap memtop_demo\.c:\d+")
+    t.wait_for(r"leak_session_record memtop_demo\.c:\d+")
+    t.keys("2")
+    t.wait_for(r"churn-1")
+    t.wait_for(r"leaker")
+    t.keys("5")
+    t.wait_for(r"\[heap\]")
+    t.keys("6")
+    t.wait_for(r"leak_session_record memtop_demo\.c:\d+", timeout=30, describe="growing leak site")
+    t.keys("q")
+    t.wait_for(lambda s: "Live" not in s)
+    os.kill(c.target_pid, signal.SIGTERM)
+    t.wait_for(r"MEMTOP-EXIT=\d+")
+
+
+TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for a in ("memtop", "target", "preload", "demo"):
+        ap.add_argument("--" + a, required=True)
+    ap.add_argument("test", choices=sorted(TESTS))
+    ap.add_argument("size", nargs="?", default="80x24")
+    args = ap.parse_args()
+    for a in ("memtop", "target", "preload", "demo"):
+        setattr(args, a, os.path.abspath(getattr(args, a)))
+    size = tuple(int(x) for x in args.size.split("x"))
+    c = Ctx(args, size)
+    try:
+        TESTS[args.test](c)
+    except AssertionError as e:
+        print("FAIL %s %s: %s" % (args.test, args.size, e))
+        return 1
+    finally:
+        c.cleanup()
+    print("PASS %s %s" % (args.test, args.size))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
