@@ -80,7 +80,7 @@ static void *preload_realloc_from_bootstrap(void *old, size_t size)
 static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t size)
 {
 	int saved = errno;
-	uint64_t old_usable = preload_real.malloc_usable_size(old);
+	uint64_t old_usable = preload_usable(old);
 	preload_attached(t);
 	bool push = preload_should_push(t);
 	if (push) {
@@ -96,7 +96,7 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	if (freed)
 		preload_count_free(t, old_usable);
 	if (p) {
-		ev.usable = preload_real.malloc_usable_size(p);
+		ev.usable = preload_usable(p);
 		preload_count_alloc(t, ev.usable, size);
 	} else if (!freed) {
 		ev.flags = MEMTOP_EVF_FAILED;

@@ -88,6 +88,22 @@ size_t preload_bootstrap_size(const void *p);
 /* real.c: looks the real functions up once (under the reentrancy guard). */
 void preload_resolve(void);
 
+/* usable.c: malloc_usable_size without its cache miss, when glibc's chunk layout is confirmed. */
+extern bool preload_usable_fast;
+void preload_usable_init(void);
+/* glibc chunk header: size word before the block; bit 1 = mmapped (header 16 bytes, else 8). */
+static inline uint64_t preload_usable_header(const void *p)
+{
+	uint64_t sz = ((const uint64_t *)p)[-1];
+	return (sz & ~(uint64_t)7) - ((sz & 2) ? 16 : 8);
+}
+static inline uint64_t preload_usable(void *p)
+{
+	if (preload_likely(preload_usable_fast))
+		return preload_usable_header(p);
+	return preload_real.malloc_usable_size(p);
+}
+
 /* config.c */
 void preload_config_read(struct preload_config *cfg);
 void preload_env_remove(const char *name);

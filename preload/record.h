@@ -89,7 +89,7 @@ static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t 
 				    uint64_t req, uint64_t aux)
 {
 	int saved = errno;
-	uint64_t usable = preload_real.malloc_usable_size(p);
+	uint64_t usable = preload_usable(p);
 	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
 		preload_count_preinit(true, usable, req);
 	} else {
@@ -111,7 +111,7 @@ static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t 
 static inline void preload_on_free(struct preload_thread *t, int mode, void *p)
 {
 	int saved = errno;
-	uint64_t usable = preload_real.malloc_usable_size(p);
+	uint64_t usable = preload_usable(p);
 	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
 		preload_count_preinit(false, usable, 0);
 	} else {
