@@ -54,11 +54,15 @@ int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
 		__atomic_store_n(&h->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELEASE);
 		__atomic_fetch_add(&h->attach_count, 1, __ATOMIC_RELAXED);
 		/* Resume where the previous consumer stopped; with none, the ring is empty and tail == head
-		 * (producers push nothing while unclaimed). A corrupt tail is clamped to one ring behind. */
+		 * (producers push nothing while unclaimed). A published tail more than a ring behind (the dead
+		 * consumer went on consuming and producers refilled the ring) or ahead of head (corrupt) is
+		 * clamped to one ring behind head: every unconsumed record lies in [head - cap, head), and
+		 * the cells already consumed there are skipped by shm_ring_pop. Never to head, which would
+		 * drop a ring's worth of records without counting them. */
 		uint64_t head = __atomic_load_n(&h->ring_head, __ATOMIC_ACQUIRE);
 		uint64_t tail = __atomic_load_n(&h->ring_tail, __ATOMIC_ACQUIRE);
 		if (tail > head || head - tail > seg->ring_cap)
-			tail = head;
+			tail = head > seg->ring_cap ? head - seg->ring_cap : 0;
 		seg->tail = tail;
 		__atomic_store_n(&h->attach_ticket, head, __ATOMIC_RELAXED);
 		return 0;

@@ -147,8 +147,11 @@ enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *o
 				__atomic_store_n(&cell->seq, tail + cap, __ATOMIC_RELEASE);
 				got++;
 				tail++;
-			} else if (seq == tail + cap) {
-				/* Consumed by a previous consumer that died before publishing its tail. */
+			} else if (seq - tail >= cap && seq - tail <= 2 * cap) {
+				/* Ticket tail was consumed by a previous consumer that died before
+				 * publishing its tail; producers may already have reused the cell for
+				 * ticket tail + cap (seq tail+cap+1). Skip it. The window is bounded, so
+				 * hostile seq values cannot keep this loop going for more than a lap or two. */
 				tail++;
 			} else {
 				uint64_t head = __atomic_load_n(&seg->hdr->ring_head, __ATOMIC_ACQUIRE);
