@@ -127,7 +127,9 @@ static void take_samples(struct session *s, uint64_t now)
 		s->last_rate_ns = now;
 		s->monitor_rss = self_rss_bytes();
 	}
-	if (s->seg_open && s->state == MODEL_STATE_RUNNING) {
+	/* Also after the target is gone: the final publish must carry the final counters (they no
+	 * longer change, and the read is SIGBUS-guarded). */
+	if (s->seg_open) {
 		struct memtop_counters c;
 		if (shm_totals(&s->seg, &c) == 0)
 			s->target_totals = c;
