@@ -100,7 +100,9 @@ static void preload_wait_for_consumer(uint32_t seconds)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!shm_consumer_present(&preload_seg)) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= (time_t)seconds) {
+		int64_t waited_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
+				    (now.tv_nsec - start.tv_nsec);
+		if (waited_ns >= (int64_t)seconds * 1000000000) {
 			preload_say("no monitor attached within the MEMTOP_WAIT timeout; continuing");
 			break;
 		}
