@@ -33,13 +33,14 @@ struct options {
 	unsigned long stop_after; /* exit abruptly (no drain, no release) after this many events */
 	unsigned long stall_after; /* stop reading (keep the heartbeat) after this many events */
 	bool no_wait_env;
+	bool count_only; /* only count events (benchmarks: the producer's cost without a live set) */
 	char **cmd;
 };
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: mtdump [-o FILE] [-p LIBMEMTOP] [--slow-us N] [--batch N] "
-			"[--stop-after EVENTS] [--stall-after EVENTS] [--no-wait] -- CMD [ARGS...]\n"
+			"[--stop-after EVENTS] [--stall-after EVENTS] [--count-only] [--no-wait] -- CMD [ARGS...]\n"
 			"       mtdump [-o FILE] [--slow-us N] --attach PID\n");
 	exit(2);
 }
@@ -82,6 +83,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->stall_after = parse_num(argv[++i], a);
 		} else if (!strcmp(a, "--attach") && more) {
 			o->attach_pid = (pid_t)parse_num(argv[++i], a);
+		} else if (!strcmp(a, "--count-only")) {
+			o->count_only = true;
 		} else if (!strcmp(a, "--no-wait")) {
 			o->no_wait_env = true;
 		} else {
@@ -399,12 +402,16 @@ static bool target_gone(pid_t pid, bool is_child, int *status)
 }
 
 /* Pops until the ring is empty (true) or, for a pending ticket, gives up (false). */
-static enum shm_pop_status drain_once(struct dump *d, struct memtop_event *buf, size_t batch)
+static enum shm_pop_status drain_once(struct dump *d, struct memtop_event *buf, size_t batch,
+				      bool count_only)
 {
 	size_t n = 0;
 	enum shm_pop_status st = shm_ring_pop(&d->seg, buf, batch, &n);
-	for (size_t i = 0; i < n; i++)
-		apply(d, &buf[i]);
+	if (count_only)
+		d->events += n;
+	else
+		for (size_t i = 0; i < n; i++)
+			apply(d, &buf[i]);
 	if (st == SHM_POP_BUS)
 		d->bus = true;
 	return st;
@@ -425,7 +432,8 @@ static void run_drain(struct dump *d, const struct options *o, pid_t pid, bool i
 	bool exited_seen = false;
 	for (;;) {
 		bool stalled = o->stall_after && d->events >= o->stall_after && !gone;
-		enum shm_pop_status st = stalled ? SHM_POP_EMPTY : drain_once(d, buf, o->batch);
+		enum shm_pop_status st = stalled ? SHM_POP_EMPTY
+						 : drain_once(d, buf, o->batch, o->count_only);
 		if (o->stop_after && d->events >= o->stop_after)
 			_exit(99); /* simulate a consumer killed mid-run: no release, no unlink */
 		uint64_t now = now_ms();

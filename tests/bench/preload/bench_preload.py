@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Preload benchmark: an allocation storm (storm THREADS CALLS) bare, under memtop with a consumer
+draining (mtdump) at MEMTOP_DEPTH=0, at the default depth with libunwind, and with the frame-pointer
+unwinder, and under heaptrack; modes alternate round by round in one run. Reports, per mode, the
+median wall time of the storm phase (measured inside the target), the slowdown over bare, the ns
+added per allocation call (wall), and the CPU added per call (target + consumer, from rusage).
+"count-only" uses a consumer that pops and counts without a live set: the producer's own cost.
+Then the same per-call cost with 1 and 2 threads, to show it does not grow with threads.
+
+usage: bench_preload.py --mtdump PATH --preload LIB --storm PATH [--calls N] [--rounds R]
+"""
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def storm_wall(stderr):
+    for line in stderr.splitlines():
+        if line.startswith("storm "):
+            f = line.split()
+            return float(f[f.index("wall_ns") + 1]) / 1e9
+    raise RuntimeError("no storm line in: " + stderr[-500:])
+
+
+def run_once(cmd, env):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (cmd[0], p.returncode, p.stderr[-500:]))
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return storm_wall(p.stderr), cpu
+
+
+def modes(a, tmp):
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    env["MALLOC_PERTURB_"] = "0"
+    mt = [a.mtdump, "-p", a.preload, "-o", os.path.join(tmp, "dump.txt"), "--"]
+    counting = [a.mtdump, "-p", a.preload, "--count-only", "-o", os.path.join(tmp, "dump.txt"),
+                "--"]
+    m = [("bare", [], env),
+         ("memtop depth=0 count-only", counting, dict(env, MEMTOP_DEPTH="0")),
+         ("memtop depth=0", mt, dict(env, MEMTOP_DEPTH="0")),
+         ("memtop depth=16 libunwind", mt, dict(env, MEMTOP_UNWIND="libunwind")),
+         ("memtop depth=16 fp", mt, dict(env, MEMTOP_UNWIND="fp"))]
+    if shutil.which("heaptrack") and not a.no_heaptrack:
+        m.append(("heaptrack", ["heaptrack", "-o", os.path.join(tmp, "ht")], env))
+    return m
+
+
+def bench(a, threads, calls, rounds, tmp, only=None):
+    ms = [x for x in modes(a, tmp) if only is None or x[0] in only]
+    res = {name: [] for name, _, _ in ms}
+    for _ in range(rounds):
+        for name, prefix, env in ms:
+            res[name].append(run_once(prefix + [a.storm, str(threads), str(calls), "-v"], env))
+            for f in os.listdir(tmp):
+                if f.startswith("ht"):
+                    os.unlink(os.path.join(tmp, f))
+    total = threads * calls
+    bare_wall = statistics.median(w for w, _ in res["bare"])
+    bare_cpu = statistics.median(c for _, c in res["bare"])
+    out = {}
+    for name, _, _ in ms:
+        wall = statistics.median(w for w, _ in res[name])
+        cpu = statistics.median(c for _, c in res[name])
+        out[name] = {"wall": wall, "slowdown": wall / bare_wall,
+                     "ns_wall": (wall - bare_wall) / total * 1e9,
+                     "ns_cpu": (cpu - bare_cpu) / total * 1e9}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mtdump", required=True)
+    ap.add_argument("--preload", required=True)
+    ap.add_argument("--storm", required=True)
+    ap.add_argument("--calls", type=int, default=2500000, help="calls per thread")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-heaptrack", action="store_true")
+    a = ap.parse_args()
+    for k in ("mtdump", "preload", "storm"):
+        setattr(a, k, os.path.abspath(getattr(a, k)))
+    tmp = tempfile.mkdtemp(prefix="memtop-bench-")
+    try:
+        print("storm: 2 threads x %d calls (malloc/free, 16..1040 bytes), %d rounds, median"
+              % (a.calls, a.rounds))
+        r = bench(a, 2, a.calls, a.rounds, tmp)
+        print("%-28s %9s %9s %14s %14s" % ("mode", "wall s", "slowdown", "ns/call wall",
+                                            "ns/call cpu"))
+        for name, v in r.items():
+            print("%-28s %9.3f %8.2fx %14.1f %14.1f" % (name, v["wall"], v["slowdown"],
+                                                         v["ns_wall"], v["ns_cpu"]))
+        if "heaptrack" in r:
+            ht = r["heaptrack"]["slowdown"] - 1
+            for name in ("memtop depth=16 libunwind", "memtop depth=16 fp"):
+                print("%s: added time is %.0f%% of heaptrack's" %
+                      (name, (r[name]["slowdown"] - 1) / ht * 100))
+        print("\nper-call cost against threads (same calls per thread)")
+        only = {"bare", "memtop depth=0", "memtop depth=16 libunwind"}
+        for t in (1, 2):
+            r = bench(a, t, a.calls, a.rounds, tmp, only)
+            print("threads %d: " % t + ", ".join("%s %.1f ns/call wall %.1f cpu" %
+                                                 (n, v["ns_wall"], v["ns_cpu"])
+                                                 for n, v in r.items() if n != "bare"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
