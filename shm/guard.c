@@ -23,7 +23,9 @@ static void guard_on_sigbus(int sig, siginfo_t *info, void *ctx)
 	raise(sig);
 }
 
-static void guard_install(void)
+/* Also called on every segment open: a library (or test harness) that replaced our SIGBUS handler
+ * would otherwise silently disable the guard. */
+void shm_guard_install(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -36,7 +38,7 @@ static void guard_install(void)
 
 void shm_guard_enter(sigjmp_buf *env)
 {
-	pthread_once(&guard_once, guard_install);
+	pthread_once(&guard_once, shm_guard_install);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	guard_env = env;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);

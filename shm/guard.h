@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 
+void shm_guard_install(void);
 void shm_guard_enter(sigjmp_buf *env);
 void shm_guard_leave(void);
 

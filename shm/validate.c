@@ -171,6 +171,7 @@ int shm_segment_open(struct shm_segment *seg, pid_t pid, bool allow_other_uid, c
 	if (fd < 0)
 		return fd;
 	size_t size = (size_t)st.st_size;
+	shm_guard_install();
 	void *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
 		int e = errno;
