@@ -24,8 +24,11 @@ bool shm_consumer_alive(const struct shm_segment *seg)
 		return false;
 	if (kill(pid, 0) != 0 && errno != EPERM)
 		return false;
+	/* A zombie claimant (exited, not yet reaped) is dead even though kill() still finds it. */
 	uint64_t st = __atomic_load_n(&h->claim_start_time, __ATOMIC_RELAXED);
-	if (st && shm_proc_start_time(pid) != st)
+	char state;
+	uint64_t start;
+	if (shm_proc_stat(pid, &state, &start) && (state == 'Z' || state == 'X' || (st && start != st)))
 		return false;
 	uint64_t hb = __atomic_load_n(&h->claim_heartbeat_ns, __ATOMIC_RELAXED);
 	uint64_t now = mono_ns();

@@ -9,25 +9,26 @@
 
 #include "shm.h"
 
-/* Field 22 of /proc/<pid>/stat, counted after the last ')' because the command name may hold spaces
- * and parentheses. */
-uint64_t shm_proc_start_time(pid_t pid)
+/* Reads the state (field 3) and start time (field 22) of /proc/<pid>/stat, counted after the last
+ * ')' because the command name may hold spaces and parentheses. Returns false when unreadable. */
+bool shm_proc_stat(pid_t pid, char *state, uint64_t *start_time)
 {
 	char path[64], buf[1024];
 	if (pid <= 0)
-		return 0;
+		return false;
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
+		return false;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return false;
 	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
+	if (!p || p[1] != ' ')
+		return false;
+	*state = p[2];
 	/* after ") " comes field 3; walk to field 22 */
 	int field = 2;
 	for (; *p && field < 22; p++)
@@ -36,7 +37,15 @@ uint64_t shm_proc_start_time(pid_t pid)
 	uint64_t v = 0;
 	for (; *p >= '0' && *p <= '9'; p++)
 		v = v * 10 + (uint64_t)(*p - '0');
-	return v;
+	*start_time = v;
+	return true;
+}
+
+uint64_t shm_proc_start_time(pid_t pid)
+{
+	char state;
+	uint64_t start;
+	return shm_proc_stat(pid, &state, &start) ? start : 0;
 }
 
 static int pid_exists(pid_t pid)

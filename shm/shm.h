@@ -148,6 +148,8 @@ int shm_tag_read(struct shm_segment *seg, uint32_t id, struct memtop_tag *out);
 
 /* Reads field 22 (start time) of /proc/<pid>/stat; 0 when the process does not exist. */
 uint64_t shm_proc_start_time(pid_t pid);
+/* State letter (R, S, Z...) and start time of a process; false when it does not exist. */
+bool shm_proc_stat(pid_t pid, char *state, uint64_t *start_time);
 /* Stale: the pid is gone, or it is a different process (start time differs). */
 bool shm_segment_is_stale(const struct memtop_seg_header *hdr);
 
