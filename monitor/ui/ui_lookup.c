@@ -126,3 +126,82 @@ void ui_group_free(struct ui_group *g)
 	free(g->rows);
 	memset(g, 0, sizeof *g);
 }
+
+/* ------------------------------------------------------------------ per-string cache */
+
+static size_t hash_ptr(const char *p)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return (size_t)(x ^ (x >> 32));
+}
+
+bool ui_strcache_get(const struct ui_strcache *c, const char *key, int32_t *val)
+{
+	if (!c->keys)
+		return false;
+	for (size_t h = hash_ptr(key) & c->mask; c->keys[h]; h = (h + 1) & c->mask) {
+		if (c->keys[h] == key) {
+			*val = c->vals[h];
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool strcache_grow(struct ui_strcache *c)
+{
+	size_t cap = c->keys ? (c->mask + 1) * 2 : 1024;
+	const char **keys = calloc(cap, sizeof *keys);
+	int32_t *vals = calloc(cap, sizeof *vals);
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return false;
+	}
+	for (size_t i = 0; c->keys && i <= c->mask; i++) {
+		if (!c->keys[i])
+			continue;
+		size_t h = hash_ptr(c->keys[i]) & (cap - 1);
+		while (keys[h])
+			h = (h + 1) & (cap - 1);
+		keys[h] = c->keys[i];
+		vals[h] = c->vals[i];
+	}
+	free(c->keys);
+	free(c->vals);
+	c->keys = keys;
+	c->vals = vals;
+	c->mask = cap - 1;
+	return true;
+}
+
+void ui_strcache_put(struct ui_strcache *c, const char *key, int32_t val)
+{
+	if (!key)
+		return;
+	if ((!c->keys || (c->used + 1) * 2 > c->mask + 1) && !strcache_grow(c))
+		return;
+	size_t h = hash_ptr(key) & c->mask;
+	while (c->keys[h] && c->keys[h] != key)
+		h = (h + 1) & c->mask;
+	if (!c->keys[h])
+		c->used++;
+	c->keys[h] = key;
+	c->vals[h] = val;
+}
+
+void ui_strcache_clear(struct ui_strcache *c)
+{
+	if (c->keys)
+		memset(c->keys, 0, (c->mask + 1) * sizeof *c->keys);
+	c->used = 0;
+}
+
+void ui_strcache_free(struct ui_strcache *c)
+{
+	free(c->keys);
+	free(c->vals);
+	memset(c, 0, sizeof *c);
+}

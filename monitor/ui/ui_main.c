@@ -162,6 +162,8 @@ void ui_fini(struct ui *ui)
 	ui_group_free(&ui->site_group);
 	ui_group_free(&ui->suspect_group);
 	ui_sitemap_free(&ui->sitemap);
+	ui_strcache_free(&ui->rank_cache);
+	ui_strcache_free(&ui->match_cache);
 	free_view_copy(ui->paused_view);
 	memset(ui, 0, sizeof *ui);
 }

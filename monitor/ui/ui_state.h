@@ -32,6 +32,8 @@ struct ui_column {
 	int width;     /* fixed width; 0 = flexible: takes what the fixed columns leave */
 	bool left;     /* left-aligned text (numbers are right-aligned) */
 	bool text_key; /* sorted by ops->str_key rather than ops->num_key */
+	bool interned; /* str_key returns session-interned strings (model.h: stable until the session
+	                * ends), so their order can be cached by pointer across views */
 };
 
 /* A view: where its rows come from and how they look. Rows are indices into the view's source
@@ -115,6 +117,20 @@ void ui_sitemap_free(struct ui_sitemap *m);
 /* The top frame of a stack for display: from the view's site, else the engine's full stack. */
 void ui_stack_top(struct ui *ui, const struct model_view *v, uint32_t stack_id, struct model_frame *out);
 
+/* ------------------------------------------------------------------ per-string cache */
+
+/* Remembers a value per session-interned string pointer (its sort rank, whether it matches the name
+ * filter), so that a new view of 50 000 call sites costs hash lookups instead of string work. */
+struct ui_strcache {
+	const char **keys;
+	int32_t *vals;
+	size_t mask, used;
+};
+bool ui_strcache_get(const struct ui_strcache *c, const char *key, int32_t *val);
+void ui_strcache_put(struct ui_strcache *c, const char *key, int32_t val);
+void ui_strcache_clear(struct ui_strcache *c);
+void ui_strcache_free(struct ui_strcache *c);
+
 /* ------------------------------------------------------------------ the dashboard */
 
 struct ui {
@@ -156,6 +172,9 @@ struct ui {
 	uint64_t query_cost_ns[UI_VIEW_COUNT];
 
 	struct ui_sitemap sitemap;
+	struct ui_strcache rank_cache;  /* interned string -> rank in strcmp order */
+	struct ui_strcache match_cache; /* interned string -> contains match_filter (0/1) */
+	char match_filter[64];          /* the name filter match_cache was filled for */
 	bool pending_activate; /* Enter: run ops->activate on the selected row at the next draw */
 	bool need_query;       /* an action invalidated the active view's result */
 	bool quit;

@@ -24,6 +24,71 @@ static bool ensure_cap(struct ui_table *t, size_t n)
 	return true;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Ranks every distinct string of the rows in strcmp order (equal strings, equal ranks). */
+static void build_ranks(struct ui *ui, const char **keys, size_t n)
+{
+	const char **distinct = malloc(n * sizeof *distinct);
+	if (!distinct)
+		return;
+	ui_strcache_clear(&ui->rank_cache);
+	size_t d = 0;
+	int32_t seen;
+	for (size_t i = 0; i < n; i++) {
+		if (!ui_strcache_get(&ui->rank_cache, keys[i], &seen)) {
+			ui_strcache_put(&ui->rank_cache, keys[i], 0);
+			distinct[d++] = keys[i];
+		}
+	}
+	qsort(distinct, d, sizeof *distinct, cmp_str);
+	int32_t rank = 0;
+	for (size_t i = 0; i < d; i++) {
+		if (i > 0 && strcmp(distinct[i - 1], distinct[i]) != 0)
+			rank++;
+		ui_strcache_put(&ui->rank_cache, distinct[i], rank);
+	}
+	free(distinct);
+}
+
+/* Text columns of interned strings: sort by cached rank (a radix sort), ranking again only when a
+ * string not seen before shows up (new call sites, newly symbolized frames). */
+static void sort_by_rank(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,
+			 const struct model_view *v, int col)
+{
+	size_t n = t->n_rows;
+	const char **keys = malloc(n * sizeof *keys);
+	struct ui_sort_item *items = malloc(2 * n * sizeof *items);
+	if (!keys || !items) {
+		free(keys);
+		free(items);
+		return;
+	}
+	bool complete = true;
+	int32_t rank;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = ops->str_key(ui, v, t->rows[i], col);
+		keys[i] = k ? k : "";
+		if (complete && !ui_strcache_get(&ui->rank_cache, keys[i], &rank))
+			complete = false;
+	}
+	if (!complete)
+		build_ranks(ui, keys, n);
+	for (size_t i = 0; i < n; i++) {
+		rank = 0;
+		ui_strcache_get(&ui->rank_cache, keys[i], &rank);
+		items[i] = (struct ui_sort_item){(uint64_t)(uint32_t)rank, t->rows[i]};
+	}
+	struct ui_sort_item *sorted = ui_sort_numeric(items, items + n, n, t->ascending);
+	for (size_t i = 0; i < n; i++)
+		t->rows[i] = sorted[i].row;
+	free(items);
+	free(keys);
+}
+
 static void sort_rows(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,
 		      const struct model_view *v)
 {
@@ -31,6 +96,10 @@ static void sort_rows(struct ui *ui, const struct ui_view_ops *ops, struct ui_ta
 	if (n < 2 || t->sort_col < 0 || t->sort_col >= ops->n_cols)
 		return;
 	int col = t->sort_col;
+	if (ops->cols[col].text_key && ops->cols[col].interned) {
+		sort_by_rank(ui, ops, t, v, col);
+		return;
+	}
 	if (ops->cols[col].text_key) {
 		struct ui_sort_text *items = malloc(n * sizeof *items);
 		if (!items)

@@ -26,13 +26,29 @@ bool ui_thread_filter_active(const struct ui *ui)
 	return ui->thread_filter != MODEL_ANY_THREAD;
 }
 
-bool ui_frame_matches(const struct ui *ui, const struct model_frame *f)
+/* Symbol strings are interned for the session (model.h), so a string's answer is cached by pointer
+ * until the filter text changes. */
+static bool string_matches(struct ui *ui, const char *str)
 {
-	const char *needle = ui->name_filter;
-	if (!needle[0])
+	if (!str)
+		return false;
+	int32_t hit;
+	if (ui_strcache_get(&ui->match_cache, str, &hit))
+		return hit != 0;
+	bool match = strcasestr(str, ui->name_filter) != NULL;
+	ui_strcache_put(&ui->match_cache, str, match);
+	return match;
+}
+
+bool ui_frame_matches(struct ui *ui, const struct model_frame *f)
+{
+	if (!ui->name_filter[0])
 		return true;
-	return (f->func && strcasestr(f->func, needle)) || (f->file && strcasestr(f->file, needle)) ||
-	       (f->module && strcasestr(f->module, needle));
+	if (strcmp(ui->match_filter, ui->name_filter) != 0) {
+		ui_strcache_clear(&ui->match_cache);
+		snprintf(ui->match_filter, sizeof ui->match_filter, "%s", ui->name_filter);
+	}
+	return string_matches(ui, f->func) || string_matches(ui, f->file) || string_matches(ui, f->module);
 }
 
 void ui_fmt_filters(const struct ui *ui, char *buf, size_t n)

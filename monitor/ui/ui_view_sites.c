@@ -14,7 +14,7 @@ static const struct ui_column cols[N_COLS] = {
 	[COL_BLOCKS] = {"BLOCKS", 9, false, false},
 	[COL_ALLOCS] = {"ALLOCS", 10, false, false},
 	[COL_GROWTH] = {"GROWTH", 7, false, false},
-	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true},
+	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true},
 };
 
 /* One row whatever the source. */

@@ -14,7 +14,7 @@ static const struct ui_column cols[N_COLS] = {
 	[COL_BYTES] = {"BYTES", 7, false, false},
 	[COL_BLOCKS] = {"BLOCKS", 9, false, false},
 	[COL_OLDEST] = {"OLDEST", 7, false, false},
-	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true},
+	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true},
 };
 
 struct suspect_row {

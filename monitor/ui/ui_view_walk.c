@@ -16,7 +16,7 @@ static const struct ui_column cols[N_COLS] = {
 	[COL_TID] = {"TID", 7, false, false},
 	[COL_AGE] = {"AGE", 6, false, false},
 	[COL_REALLOC] = {"R", 1, true, false},
-	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true},
+	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true},
 };
 
 static bool incremental(const struct ui *ui)

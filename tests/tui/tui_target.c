@@ -8,6 +8,7 @@
  *                           site_c  malloc(100) then realloc to 5000 -> 1 block, 5000 B (realloc)
  *                           total 16 blocks, 16500 B live
  *   SIGUSR1 (each time):    site_later 7 x malloc(777)          -> +7 blocks, +5439 B
+ *   SIGUSR2:                exit(7), leaving everything allocated
  *   "threads" mode adds a thread named "tui-worker" that allocates 3 x malloc(2000) and blocks
  *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode). */
 #include <fcntl.h>
@@ -55,13 +56,15 @@ static NOINLINE void site_later(void)
 		keep[kept++] = malloc(777);
 }
 
+void *worker_blocks[3]; /* global: the blocks stay reachable */
+
 static NOINLINE void *worker_main(void *arg)
 {
 	(void)arg;
 	prctl(PR_SET_NAME, "tui-worker", 0, 0, 0);
-	static void *mine[3];
+
 	for (int i = 0; i < 3; i++)
-		mine[i] = malloc(2000);
+		worker_blocks[i] = malloc(2000);
 	for (;;)
 		pause();
 	return NULL;
@@ -95,6 +98,7 @@ int main(int argc, char **argv)
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread: they inherit the mask */
 	site_a();
 	site_b();
@@ -107,7 +111,11 @@ int main(int argc, char **argv)
 	write_pid(argv[1]);
 	for (;;) {
 		int sig;
-		if (sigwait(&set, &sig) == 0 && sig == SIGUSR1)
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR1)
 			site_later();
+		else if (sig == SIGUSR2)
+			exit(7);
 	}
 }

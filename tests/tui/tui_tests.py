@@ -35,7 +35,10 @@ class Ctx:
         argv = [self.args.memtop, "run", "--preload", self.args.preload, *memtop_args, "--",
                 self.args.target, self.pidfile, *target_args]
         self.tmux.start(["sh", "-c", 'cd "$0" && exec "$@"', self.tmp] + argv, env=env or ENV)
-        self.target_pid = wait_file(self.pidfile)
+        try:
+            self.target_pid = wait_file(self.pidfile)
+        except AssertionError as e:
+            raise AssertionError("%s\n--- screen ---\n%s" % (e, self.tmux.screen()))
         return self.target_pid
 
     def cleanup(self):
@@ -109,6 +112,7 @@ def test_header_views(c):
     # the target allocates more: the header follows
     os.kill(c.target_pid, signal.SIGUSR1)
     t.wait_for(HEADER_PHASE2, describe="header after SIGUSR1")
+    t.wait_for(r"running$")
     t.keys("q")
     t.wait_for(lambda s: "Live" not in s, describe="dashboard gone after q")
     check(alive(c.target_pid), "target still running after q")
@@ -232,9 +236,17 @@ def test_quit_attach(c):
     env = dict(os.environ, LD_PRELOAD=c.args.preload, MEMTOP_WAIT="1", **ENV)
     p = subprocess.Popen([c.args.target, c.pidfile], env=env, stdin=subprocess.DEVNULL)
     c.procs.append(p.pid)
+    # attach only once the preload has created the segment (the target waits for us meanwhile)
+    deadline = time.monotonic() + 15
+    while not os.path.exists("/dev/shm/memtop.%d" % p.pid):
+        check(time.monotonic() < deadline and p.poll() is None, "the target never created its segment")
+        time.sleep(0.05)
     t = c.tmux
     t.start([c.args.memtop, str(p.pid)], env=ENV)
-    wait_file(c.pidfile)
+    try:
+        wait_file(c.pidfile)
+    except AssertionError as e:
+        raise AssertionError("%s\n--- screen ---\n%s" % (e, t.screen()))
     t.wait_for(HEADER_PHASE1)
     t.keys("q")
     t.wait_for(r"MEMTOP-EXIT=0", describe="memtop exits 0 after q")
@@ -304,6 +316,30 @@ def test_demo(c):
     t.wait_for(lambda s: "Live" not in s)
     os.kill(c.target_pid, signal.SIGTERM)
     t.wait_for(r"MEMTOP-EXIT=\d+")
+
+
+def test_target_end(c):
+    """The target exits, then crashes in a second run: the state says so, the final figures stay,
+    and memtop run passes the status through after q."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1)
+    os.kill(c.target_pid, signal.SIGUSR2)
+    t.wait_for(r"exited \(status 7\)$", describe="exited state in the header")
+    t.wait_for(HEADER_PHASE1, describe="final figures kept after exit")
+    t.keys("3")
+    t.wait_for(r"Heap walk: 16 blocks, 16500 bytes", describe="walk of the final state")
+    t.keys("q")
+    t.wait_for(r"MEMTOP-EXIT=7", describe="exit status passed through")
+    t.close()
+    os.unlink(c.pidfile)
+    c.tmux = t = Tmux(c.cols, c.rows)
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1)
+    os.kill(c.target_pid, signal.SIGSEGV)
+    t.wait_for(r"crashed \(signal 11\)$", describe="crashed state in the header")
+    t.keys("q")
+    t.wait_for(r"MEMTOP-EXIT=139")
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
