@@ -154,9 +154,13 @@ enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *o
 				 * hostile seq values cannot keep this loop going for more than a lap or two. */
 				tail++;
 			} else {
-				uint64_t head = __atomic_load_n(&seg->hdr->ring_head, __ATOMIC_ACQUIRE);
-				if (got == 0)
+				/* Touch the producers' head line only when we must tell empty from
+				 * pending; a partial batch leaves it alone. */
+				if (got == 0) {
+					uint64_t head = __atomic_load_n(&seg->hdr->ring_head,
+									__ATOMIC_ACQUIRE);
 					st = head == tail ? SHM_POP_EMPTY : SHM_POP_PENDING;
+				}
 				break;
 			}
 		}
