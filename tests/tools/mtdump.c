@@ -155,10 +155,11 @@ static void frame_print(FILE *out, uint64_t pc)
 	fprintf(out, "?+0x%" PRIx64, pc);
 }
 
-/* ---- live set: open addressing on the block address ---- */
+/* ---- live set: linear probing on the block address, backward-shift deletion (no tombstones,
+ * so heavy churn keeps probe chains short) ---- */
 
 struct block {
-	uint64_t addr; /* 0 = empty, 1 = tombstone */
+	uint64_t addr; /* 0 = empty */
 	uint64_t size, usable;
 	uint32_t stack;
 	bool from_realloc;
@@ -166,25 +167,25 @@ struct block {
 
 struct table {
 	struct block *b;
-	size_t cap, used, live;
+	size_t cap, live;
 };
 
-static uint64_t hash_addr(uint64_t a)
+static size_t hash_addr(uint64_t a)
 {
 	a ^= a >> 33;
 	a *= 0xff51afd7ed558ccdull;
 	a ^= a >> 33;
-	return a;
+	return (size_t)a;
 }
 
 static void table_insert(struct table *t, const struct block *blk);
 
 static void table_grow(struct table *t)
 {
-	struct table n = {calloc(t->cap ? t->cap * 2 : 1024, sizeof(struct block)),
-			  t->cap ? t->cap * 2 : 1024, 0, 0};
+	size_t cap = t->cap ? t->cap * 2 : 1024;
+	struct table n = {calloc(cap, sizeof(struct block)), cap, 0};
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->b[i].addr > 1)
+		if (t->b[i].addr)
 			table_insert(&n, &t->b[i]);
 	free(t->b);
 	*t = n;
@@ -204,13 +205,11 @@ static struct block *table_find(struct table *t, uint64_t addr)
 
 static void table_insert(struct table *t, const struct block *blk)
 {
-	if ((t->used + 1) * 2 > t->cap)
+	if ((t->live + 1) * 2 > t->cap)
 		table_grow(t);
 	size_t i = hash_addr(blk->addr) & (t->cap - 1);
-	while (t->b[i].addr > 1)
+	while (t->b[i].addr)
 		i = (i + 1) & (t->cap - 1);
-	if (t->b[i].addr == 0)
-		t->used++;
 	t->b[i] = *blk;
 	t->live++;
 }
@@ -221,7 +220,16 @@ static bool table_remove(struct table *t, uint64_t addr, struct block *out)
 	if (!b)
 		return false;
 	*out = *b;
-	b->addr = 1;
+	size_t mask = t->cap - 1, hole = (size_t)(b - t->b);
+	/* Shift back every later entry of the chain that may live in the hole. */
+	for (size_t j = (hole + 1) & mask; t->b[j].addr; j = (j + 1) & mask) {
+		size_t home = hash_addr(t->b[j].addr) & mask;
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			t->b[hole] = t->b[j];
+			hole = j;
+		}
+	}
+	t->b[hole].addr = 0;
 	t->live--;
 	return true;
 }
@@ -498,7 +506,7 @@ static void report(FILE *out, struct dump *d, int exit_code)
 		d->bad, d->skipped, d->unknown_frees, d->dup_allocs, d->bus, h.stacks_overflow);
 	uint64_t bytes = 0, usable = 0;
 	for (size_t i = 0; i < d->live.cap; i++)
-		if (d->live.b[i].addr > 1) {
+		if (d->live.b[i].addr) {
 			bytes += d->live.b[i].size;
 			usable += d->live.b[i].usable;
 		}

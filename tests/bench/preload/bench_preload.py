@@ -76,6 +76,43 @@ def bench(a, threads, calls, rounds, tmp, only=None):
     return out
 
 
+def real_programs(a, tmp):
+    """Wall time of real programs bare, under memtop (consumer attached) and under heaptrack."""
+    import time
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "real"))
+    import run_real
+    run_real.setup_sortfile(tmp)
+    run_real.setup_cfile(tmp)
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    progs = {
+        "python3": (["/usr/bin/python3", "-c",
+                     "import json\nd={str(i): [i]*(i%7) for i in range(200000)}\n"
+                     "print(len(json.dumps(d)))"], dict(env, PYTHONMALLOC="malloc")),
+        "sort": (["sort", os.path.join(tmp, "input.txt")], env),
+        "gcc": (["gcc", "-O2", "-c", "-o", os.path.join(tmp, "p.o"),
+                 os.path.join(tmp, "prog.c")], env),
+        "perl": (["perl", "-e", "my %h; $h{$_} = 'v' x ($_ % 50) for 1..300000; print 1"], env),
+    }
+    wrappers = {"bare": [], "memtop": [a.mtdump, "-p", a.preload, "-o",
+                                       os.path.join(tmp, "d.txt"), "--"],
+                "heaptrack": ["heaptrack", "-o", os.path.join(tmp, "ht")]}
+    print("\nreal programs: wall seconds, median of %d, alternating" % a.rounds)
+    print("%-10s %10s %10s %10s" % ("program", "bare", "memtop", "heaptrack"))
+    for name, (cmd, penv) in progs.items():
+        times = {w: [] for w in wrappers}
+        for _ in range(a.rounds):
+            for w, prefix in wrappers.items():
+                t = time.monotonic()
+                subprocess.run(prefix + cmd, env=penv, capture_output=True, timeout=900)
+                times[w].append(time.monotonic() - t)
+                for f in os.listdir(tmp):
+                    if f.startswith("ht"):
+                        os.unlink(os.path.join(tmp, f))
+        print("%-10s %10.3f %10.3f %10.3f" % ((name,) + tuple(statistics.median(times[w])
+                                                            for w in wrappers)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mtdump", required=True)
@@ -84,11 +121,23 @@ def main():
     ap.add_argument("--calls", type=int, default=2500000, help="calls per thread")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-heaptrack", action="store_true")
+    ap.add_argument("--skip-storm", action="store_true")
     a = ap.parse_args()
     for k in ("mtdump", "preload", "storm"):
         setattr(a, k, os.path.abspath(getattr(a, k)))
     tmp = tempfile.mkdtemp(prefix="memtop-bench-")
     try:
+        if not a.skip_storm:
+            storm_tables(a, tmp)
+        if shutil.which("heaptrack") and not a.no_heaptrack:
+            real_programs(a, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def storm_tables(a, tmp):
+    if True:
         print("storm: 2 threads x %d calls (malloc/free, 16..1040 bytes), %d rounds, median"
               % (a.calls, a.rounds))
         r = bench(a, 2, a.calls, a.rounds, tmp)
@@ -109,9 +158,6 @@ def main():
             print("threads %d: " % t + ", ".join("%s %.1f ns/call wall %.1f cpu" %
                                                  (n, v["ns_wall"], v["ns_cpu"])
                                                  for n, v in r.items() if n != "bare"))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":
