@@ -1,6 +1,7 @@
 /* ui_main: the dashboard's loop: wait for a key or the refresh timer, run the key's action, recompute
  * the active view's per-block result when due, draw one frame under the urcu read lock.
  * It must never hold the read lock while computing walks, maps or suspects, nor across a wait. */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,8 +320,47 @@ static bool target_gone(struct ui *ui)
 	return gone;
 }
 
+/* MEMTOP_UI_STATS=1: the CPU the dashboard thread spent per frame and per query, printed on exit,
+ * so that the refresh cost can be measured on a real target (tests/tui/bench_real.sh). */
+struct ui_stats {
+	uint64_t frames, frame_ns, frame_max_ns;
+	uint64_t queries, query_ns, query_max_ns;
+	uint64_t view_max_ns[UI_VIEW_COUNT]; /* slowest query of each view */
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void stats_add(uint64_t *count, uint64_t *sum, uint64_t *max, uint64_t ns)
+{
+	(*count)++;
+	*sum += ns;
+	if (ns > *max)
+		*max = ns;
+}
+
+static void stats_print(const struct ui_stats *st)
+{
+	fprintf(stderr,
+		"memtop ui: %" PRIu64 " frames, CPU per frame mean %.3f ms max %.3f ms; %" PRIu64
+		" queries, mean %.1f ms max %.1f ms\n",
+		st->frames, st->frames ? (double)st->frame_ns / (double)st->frames / 1e6 : 0.0,
+		(double)st->frame_max_ns / 1e6, st->queries,
+		st->queries ? (double)st->query_ns / (double)st->queries / 1e6 : 0.0, (double)st->query_max_ns / 1e6);
+	fprintf(stderr, "memtop ui: slowest query per view (ms):");
+	for (int i = 0; i < UI_VIEW_COUNT; i++)
+		fprintf(stderr, " %d:%.1f", i + 1, (double)st->view_max_ns[i] / 1e6);
+	fprintf(stderr, "\n");
+}
+
 int ui_run(struct session *s, const struct ui_options *o)
 {
+	struct ui_stats st = {0};
+	bool want_stats = getenv("MEMTOP_UI_STATS") != NULL;
 	char err[256];
 	if (ui_crt_init(o && o->no_color, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
@@ -342,9 +382,18 @@ int ui_run(struct session *s, const struct ui_options *o)
 		bool due = now >= next_frame;
 		if (!ui->paused && ui->query_ns[ui->view] && now - ui->query_ns[ui->view] >= slow_ns)
 			ui->need_query = true;
-		if (ui->need_query && (!ui->paused || !ui->query_ns[ui->view]))
+		if (ui->need_query && (!ui->paused || !ui->query_ns[ui->view])) {
+			uint64_t c0 = thread_cpu_ns();
+			enum ui_view_id queried = ui->view;
 			ui_query_active(ui);
+			uint64_t spent = thread_cpu_ns() - c0;
+			stats_add(&st.queries, &st.query_ns, &st.query_max_ns, spent);
+			if (spent > st.view_max_ns[queried])
+				st.view_max_ns[queried] = spent;
+		}
+		uint64_t c0 = thread_cpu_ns();
 		ui_draw_frame(ui);
+		stats_add(&st.frames, &st.frame_ns, &st.frame_max_ns, thread_cpu_ns() - c0);
 		if (due)
 			next_frame = now + delay_ns;
 		if (ui->opt.quit_on_exit && target_gone(ui))
@@ -363,5 +412,7 @@ int ui_run(struct session *s, const struct ui_options *o)
 	ui_fini(ui);
 	free(ui);
 	ui_crt_done();
+	if (want_stats)
+		stats_print(&st);
 	return 0;
 }
