@@ -140,10 +140,7 @@ static void act_mark(struct ui *ui, int key)
 	}
 	/* The engine republishes with the mark; the incremental walk must be taken again. */
 	model_request_publish(ui->s);
-	ui->query_ns[UI_VIEW_INCREMENTAL] = 0;
-	if (ui->view == UI_VIEW_INCREMENTAL)
-		ui->need_query = true;
-	ui->stamp++;
+	ui_query_params_changed(ui, UI_VIEW_INCREMENTAL);
 }
 
 static void act_divisions(struct ui *ui, int key)
@@ -154,9 +151,7 @@ static void act_divisions(struct ui *ui, int key)
 	else
 		d = d / 2 < 1 ? 1 : d / 2;
 	ui->heat_divisions = d;
-	ui->query_ns[UI_VIEW_MAPS] = 0;
-	if (ui->view == UI_VIEW_MAPS)
-		ui->need_query = true;
+	ui_query_params_changed(ui, UI_VIEW_MAPS);
 	ui_message(ui, false, "heatmap: %u divisions", d);
 }
 
@@ -176,9 +171,7 @@ static void act_expire(struct ui *ui, int key)
 			i--;
 	}
 	ui->expire_s = expire_steps[i];
-	ui->query_ns[UI_VIEW_SUSPECTS] = 0;
-	if (ui->view == UI_VIEW_SUSPECTS)
-		ui->need_query = true;
+	ui_query_params_changed(ui, UI_VIEW_SUSPECTS);
 	ui_message(ui, false, "leak suspects: blocks older than %us", ui->expire_s);
 }
 

@@ -11,6 +11,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "ui_crt.h"
+#include "ui_query.h"
 #include "ui_state.h"
 #include "ui_view_common.h"
 
@@ -41,22 +42,34 @@ void ui_invalidate_queries(struct ui *ui)
 		ui->query_ns[i] = 0;
 	ui->site_group_valid = false;
 	ui->suspect_group_valid = false;
+	ui->query_epoch++;
 	ui->need_query = true;
+	ui->stamp++;
+}
+
+void ui_query_params_changed(struct ui *ui, enum ui_view_id view)
+{
+	ui->query_ns[view] = 0;
+	ui->query_epoch++;
+	if (ui->view == view)
+		ui->need_query = true;
 	ui->stamp++;
 }
 
 void ui_query_active(struct ui *ui)
 {
-	const struct ui_view_ops *ops = ui_view_ops_of(ui->view);
 	ui->need_query = false;
-	if (!ops->query)
+	if (!ui_query_needed(ui, ui->view))
 		return;
-	uint64_t t0 = ui_now_ns();
-	ops->query(ui);
-	uint64_t t1 = ui_now_ns();
-	ui->query_ns[ui->view] = t1;
-	ui->query_cost_ns[ui->view] = t1 - t0;
-	ui->stamp++;
+	struct ui_query_req rq = ui_query_request_of(ui);
+	if (ui->worker) {
+		ui_query_worker_post(ui->worker, &rq);
+		ui->query_pending[ui->view] = true;
+		return;
+	}
+	struct ui_query_res res;
+	ui_query_compute(ui->s, &rq, &res);
+	ui_query_install(ui, &res);
 }
 
 void ui_switch_view(struct ui *ui, enum ui_view_id id)
@@ -150,6 +163,7 @@ void ui_init(struct ui *ui, struct session *s, const struct ui_options *o)
 
 void ui_fini(struct ui *ui)
 {
+	ui_query_worker_stop(ui->worker); /* waits for a running query: it uses the session */
 	for (int i = 0; i < UI_VIEW_COUNT; i++)
 		ui_table_free(&ui->tables[i]);
 	if (ui->walk)
@@ -347,7 +361,7 @@ static void stats_print(const struct ui_stats *st)
 {
 	fprintf(stderr,
 		"memtop ui: %" PRIu64 " frames, CPU per frame mean %.3f ms max %.3f ms; %" PRIu64
-		" queries, mean %.1f ms max %.1f ms\n",
+		" queries (wall time on the query thread), mean %.1f ms max %.1f ms\n",
 		st->frames, st->frames ? (double)st->frame_ns / (double)st->frames / 1e6 : 0.0,
 		(double)st->frame_max_ns / 1e6, st->queries,
 		st->queries ? (double)st->query_ns / (double)st->queries / 1e6 : 0.0, (double)st->query_max_ns / 1e6);
@@ -373,6 +387,7 @@ int ui_run(struct session *s, const struct ui_options *o)
 		return 1;
 	}
 	ui_init(ui, s, o);
+	ui->worker = ui_query_worker_start(s); /* NULL: queries run inline, still correct */
 	ui_switch_view(ui, UI_VIEW_SITES);
 	uint64_t delay_ns = (uint64_t)ui->opt.delay_ms * 1000000ull;
 	uint64_t slow_ns = delay_ns > UI_SLOW_MS * 1000000ull ? delay_ns : UI_SLOW_MS * 1000000ull;
@@ -380,16 +395,19 @@ int ui_run(struct session *s, const struct ui_options *o)
 	while (!ui->quit && !ui_crt_quit_requested()) {
 		uint64_t now = ui_now_ns();
 		bool due = now >= next_frame;
-		if (!ui->paused && ui->query_ns[ui->view] && now - ui->query_ns[ui->view] >= slow_ns)
+		if (!ui->paused && ui->query_ns[ui->view] && now - ui->query_ns[ui->view] >= slow_ns &&
+		    !ui->query_pending[ui->view])
 			ui->need_query = true;
-		if (ui->need_query && (!ui->paused || !ui->query_ns[ui->view])) {
-			uint64_t c0 = thread_cpu_ns();
-			enum ui_view_id queried = ui->view;
+		if (ui->need_query && (!ui->paused || !ui->query_ns[ui->view]))
 			ui_query_active(ui);
-			uint64_t spent = thread_cpu_ns() - c0;
-			stats_add(&st.queries, &st.query_ns, &st.query_max_ns, spent);
-			if (spent > st.view_max_ns[queried])
-				st.view_max_ns[queried] = spent;
+		struct ui_query_res res;
+		if (ui->worker && ui_query_worker_take(ui->worker, &res)) {
+			/* the worker's wall time: the UI thread itself stays free meanwhile */
+			stats_add(&st.queries, &st.query_ns, &st.query_max_ns, res.cost_ns);
+			if (res.cost_ns > st.view_max_ns[res.req.view])
+				st.view_max_ns[res.req.view] = res.cost_ns;
+			ui->query_pending[res.req.view] = false;
+			ui_query_install(ui, &res);
 		}
 		uint64_t c0 = thread_cpu_ns();
 		ui_draw_frame(ui);
@@ -400,6 +418,9 @@ int ui_run(struct session *s, const struct ui_options *o)
 			break;
 		now = ui_now_ns();
 		int wait_ms = next_frame > now ? (int)((next_frame - now + 999999) / 1000000) : 0;
+		/* A query in flight: look for its result often, so it shows as soon as it is ready. */
+		if (ui->worker && ui_query_worker_busy(ui->worker) && wait_ms > 50)
+			wait_ms = 50;
 		int key = ui_crt_getkey(wait_ms);
 		/* Handle every key already typed before drawing again (held arrow keys). */
 		while (key != ERR) {

@@ -62,8 +62,6 @@ struct ui_view_ops {
 	/* Extra panel under the table (expanded stack, growing sites): lines it wants, and its drawing. */
 	int (*extra_lines)(struct ui *ui, const struct model_view *v, int avail);
 	void (*draw_extra)(struct ui *ui, const struct model_view *v, int y, int h, int w);
-	/* Recompute the view's per-block result (walk, maps, suspects), outside the read lock. */
-	void (*query)(struct ui *ui);
 	/* Enter on the selected row. */
 	void (*activate)(struct ui *ui, const struct model_view *v, size_t i);
 };
@@ -170,6 +168,9 @@ struct ui {
 	bool suspect_group_valid;
 	uint64_t query_ns[UI_VIEW_COUNT]; /* when each view's result was computed (0 = never) */
 	uint64_t query_cost_ns[UI_VIEW_COUNT];
+	uint64_t query_epoch;           /* bumped when filters or parameters change: older results are stale */
+	bool query_pending[UI_VIEW_COUNT]; /* asked of the worker, not installed yet */
+	struct ui_query_worker *worker; /* NULL: queries run inline (tests, or no thread) */
 
 	struct ui_sitemap sitemap;
 	struct ui_strcache rank_cache;  /* interned string -> rank in strcmp order */
@@ -200,8 +201,10 @@ void ui_table_free(struct ui_table *t);
 /* ui_main.c */
 uint64_t ui_now_ns(void);
 void ui_message(struct ui *ui, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Recompute the active view's per-block result now. */
+/* Recompute the active view's per-block result: through the worker when there is one, else now. */
 void ui_query_active(struct ui *ui);
+/* The active view's parameters changed (mark, divisions, expire age): recompute, drop older results. */
+void ui_query_params_changed(struct ui *ui, enum ui_view_id view);
 /* Forget every cached per-block result (filters changed). */
 void ui_invalidate_queries(struct ui *ui);
 /* Draw one whole frame (header, tabs, view, status) and push it to the terminal. */

@@ -101,7 +101,7 @@ void ui_stack_panel_draw(struct ui *ui, uint32_t stack_id, int y, int h, int w)
 void ui_fmt_result_age(const struct ui *ui, enum ui_view_id id, char *buf, size_t n)
 {
 	if (!ui->query_ns[id]) {
-		snprintf(buf, n, "not computed yet");
+		snprintf(buf, n, ui->query_pending[id] ? "computing..." : "not computed yet");
 		return;
 	}
 	char age[32];

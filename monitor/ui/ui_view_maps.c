@@ -177,14 +177,6 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 		ui_draw_text(y, x, w - x, UI_C_WARN, "resident pages unknown (pagemap not readable)");
 }
 
-static void query(struct ui *ui)
-{
-	struct model_maps *m = model_maps_compute(ui->s, ui->heat_divisions);
-	if (ui->maps)
-		model_maps_free(ui->maps);
-	ui->maps = m;
-}
-
 const struct ui_view_ops ui_view_maps = {
 	.name = "Memory map",
 	.title = "Memory map",
@@ -203,5 +195,4 @@ const struct ui_view_ops ui_view_maps = {
 	.title_line = title_line,
 	.extra_lines = extra_lines,
 	.draw_extra = draw_extra,
-	.query = query,
 };

@@ -168,22 +168,6 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	ui_stack_panel_draw(ui, r.stack_id, y, h, w);
 }
 
-static void query(struct ui *ui)
-{
-	if (!grouped(ui))
-		return;
-	struct model_walk_filter f = {
-		.kind = MODEL_WALK_ALL,
-		.thread_id = ui->thread_filter,
-		.stack_id = MODEL_ANY_STACK,
-	};
-	struct model_walk *w = model_walk_open(ui->s, &f);
-	ui_group_build(&ui->site_group, w);
-	ui->site_group_valid = w != NULL;
-	if (w)
-		model_walk_free(w);
-}
-
 static void activate(struct ui *ui, const struct model_view *v, size_t i)
 {
 	(void)v;
@@ -209,6 +193,5 @@ const struct ui_view_ops ui_view_sites = {
 	.title_line = title_line,
 	.extra_lines = extra_lines,
 	.draw_extra = draw_extra,
-	.query = query,
 	.activate = activate,
 };

@@ -176,28 +176,6 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	ui_stack_panel_draw(ui, r.stack_id, y, h, w);
 }
 
-static void query(struct ui *ui)
-{
-	uint64_t expire_ns = (uint64_t)ui->expire_s * 1000000000ull;
-	struct model_suspects *s = model_suspects_compute(ui->s, expire_ns);
-	if (ui->suspects)
-		model_suspects_free(ui->suspects);
-	ui->suspects = s;
-	if (grouped(ui)) {
-		struct model_walk_filter f = {
-			.kind = MODEL_WALK_ALL,
-			.thread_id = ui->thread_filter,
-			.stack_id = MODEL_ANY_STACK,
-			.min_age_ns = expire_ns,
-		};
-		struct model_walk *w = model_walk_open(ui->s, &f);
-		ui_group_build(&ui->suspect_group, w);
-		ui->suspect_group_valid = w != NULL;
-		if (w)
-			model_walk_free(w);
-	}
-}
-
 static void activate(struct ui *ui, const struct model_view *v, size_t i)
 {
 	(void)v;
@@ -223,6 +201,5 @@ const struct ui_view_ops ui_view_suspects = {
 	.title_line = title_line,
 	.extra_lines = extra_lines,
 	.draw_extra = draw_extra,
-	.query = query,
 	.activate = activate,
 };

@@ -204,20 +204,6 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	ui_stack_panel_draw(ui, b->stack_id, y, h, w);
 }
 
-static void query(struct ui *ui)
-{
-	struct model_walk_filter f = {
-		.kind = incremental(ui) ? MODEL_WALK_SINCE_MARK : MODEL_WALK_ALL,
-		.thread_id = ui->thread_filter,
-		.stack_id = MODEL_ANY_STACK,
-	};
-	struct model_walk **slot = incremental(ui) ? &ui->inc_walk : &ui->walk;
-	struct model_walk *w = model_walk_open(ui->s, &f);
-	if (*slot)
-		model_walk_free(*slot);
-	*slot = w;
-}
-
 static void activate(struct ui *ui, const struct model_view *v, size_t i)
 {
 	(void)v;
@@ -231,7 +217,7 @@ static void activate(struct ui *ui, const struct model_view *v, size_t i)
 		.default_sort = COL_ADDR, .default_ascending = true, .follows_generation = false,    \
 		.row_height = 1, .count = count, .keep = keep, .num_key = num_key,                   \
 		.str_key = str_key, .row_id = row_id, .cell = cell, .title_line = title_line,        \
-		.extra_lines = extra_lines, .draw_extra = draw_extra, .query = query,                \
+		.extra_lines = extra_lines, .draw_extra = draw_extra,                \
 		.activate = activate,                                                                \
 	}
 

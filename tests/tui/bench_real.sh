@@ -24,6 +24,6 @@ pid=$(screen | sed -n 's/^memtop pid \([0-9]*\).*/\1/p')
 tmux -L "$sock" send-keys q
 [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
 i=0
-until grep -q "memtop ui:" "$out"; do i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1; done
+until grep -q "memtop ui:" "$out"; do i=$((i + 1)); [ $i -lt 600 ] || break; sleep 0.1; done
 echo "model: $blocks live blocks (churning), $stacks call stacks; 160x48, -d 0.5"
 cat "$out"

@@ -1,0 +1,259 @@
+/* ui_query: per-block queries (walks, maps, suspects) as requests computed by one worker thread,
+ * and their installation into the UI state on the UI thread. The worker calls only model.h; it must
+ * never touch struct ui or curses. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "ui_query.h"
+#include "ui_view_common.h"
+
+bool ui_query_needed(const struct ui *ui, enum ui_view_id view)
+{
+	switch (view) {
+	case UI_VIEW_SITES:
+		return ui_thread_filter_active(ui); /* else the published view has everything */
+	case UI_VIEW_WALK:
+	case UI_VIEW_INCREMENTAL:
+	case UI_VIEW_MAPS:
+	case UI_VIEW_SUSPECTS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+struct ui_query_req ui_query_request_of(const struct ui *ui)
+{
+	return (struct ui_query_req){
+		.view = ui->view,
+		.thread_filter = ui->thread_filter,
+		.expire_s = ui->expire_s,
+		.divisions = ui->heat_divisions,
+		.epoch = ui->query_epoch,
+	};
+}
+
+static struct model_walk *walk(struct session *s, enum model_walk_kind kind, uint32_t thread,
+			       uint64_t min_age_ns)
+{
+	struct model_walk_filter f = {
+		.kind = kind,
+		.thread_id = thread,
+		.stack_id = MODEL_ANY_STACK,
+		.min_age_ns = min_age_ns,
+	};
+	return model_walk_open(s, &f);
+}
+
+static void group_walk(struct ui_query_res *out, struct model_walk *w)
+{
+	ui_group_build(&out->group, w);
+	out->group_valid = w != NULL;
+	if (w)
+		model_walk_free(w);
+}
+
+void ui_query_compute(struct session *s, const struct ui_query_req *rq, struct ui_query_res *out)
+{
+	memset(out, 0, sizeof *out);
+	out->req = *rq;
+	uint64_t t0 = ui_now_ns();
+	uint64_t expire_ns = (uint64_t)rq->expire_s * 1000000000ull;
+	bool by_thread = rq->thread_filter != MODEL_ANY_THREAD;
+	switch (rq->view) {
+	case UI_VIEW_SITES:
+		if (by_thread)
+			group_walk(out, walk(s, MODEL_WALK_ALL, rq->thread_filter, 0));
+		break;
+	case UI_VIEW_WALK:
+		out->walk = walk(s, MODEL_WALK_ALL, rq->thread_filter, 0);
+		break;
+	case UI_VIEW_INCREMENTAL:
+		out->walk = walk(s, MODEL_WALK_SINCE_MARK, rq->thread_filter, 0);
+		break;
+	case UI_VIEW_MAPS:
+		out->maps = model_maps_compute(s, rq->divisions);
+		break;
+	case UI_VIEW_SUSPECTS:
+		out->suspects = model_suspects_compute(s, expire_ns);
+		if (by_thread)
+			group_walk(out, walk(s, MODEL_WALK_ALL, rq->thread_filter, expire_ns));
+		break;
+	default:
+		break;
+	}
+	out->cost_ns = ui_now_ns() - t0;
+}
+
+void ui_query_res_free(struct ui_query_res *res)
+{
+	if (res->walk)
+		model_walk_free(res->walk);
+	if (res->maps)
+		model_maps_free(res->maps);
+	if (res->suspects)
+		model_suspects_free(res->suspects);
+	ui_group_free(&res->group);
+	memset(res, 0, sizeof *res);
+}
+
+static void swap_walk(struct model_walk **slot, struct model_walk **in)
+{
+	if (*slot)
+		model_walk_free(*slot);
+	*slot = *in;
+	*in = NULL;
+}
+
+static void swap_group(struct ui_group *slot, bool *valid, struct ui_query_res *res)
+{
+	ui_group_free(slot);
+	*slot = res->group;
+	*valid = res->group_valid;
+	memset(&res->group, 0, sizeof res->group);
+}
+
+void ui_query_install(struct ui *ui, struct ui_query_res *res)
+{
+	if (res->req.epoch != ui->query_epoch) {
+		ui_query_res_free(res); /* asked before the filters or parameters changed */
+		return;
+	}
+	switch (res->req.view) {
+	case UI_VIEW_SITES:
+		swap_group(&ui->site_group, &ui->site_group_valid, res);
+		break;
+	case UI_VIEW_WALK:
+		swap_walk(&ui->walk, &res->walk);
+		break;
+	case UI_VIEW_INCREMENTAL:
+		swap_walk(&ui->inc_walk, &res->walk);
+		break;
+	case UI_VIEW_MAPS:
+		if (ui->maps)
+			model_maps_free(ui->maps);
+		ui->maps = res->maps;
+		res->maps = NULL;
+		break;
+	case UI_VIEW_SUSPECTS:
+		if (ui->suspects)
+			model_suspects_free(ui->suspects);
+		ui->suspects = res->suspects;
+		res->suspects = NULL;
+		if (res->req.thread_filter != MODEL_ANY_THREAD)
+			swap_group(&ui->suspect_group, &ui->suspect_group_valid, res);
+		break;
+	default:
+		break;
+	}
+	ui->query_ns[res->req.view] = ui_now_ns();
+	ui->query_cost_ns[res->req.view] = res->cost_ns;
+	ui->stamp++;
+	ui_query_res_free(res);
+}
+
+/* ------------------------------------------------------------------ the worker */
+
+struct ui_query_worker {
+	struct session *s;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool has_req, running, has_res, stop;
+	struct ui_query_req req;
+	struct ui_query_res res;
+};
+
+static void *worker_main(void *arg)
+{
+	struct ui_query_worker *w = arg;
+	urcu_memb_register_thread();
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->has_req && !w->stop)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (w->stop)
+			break;
+		struct ui_query_req rq = w->req;
+		w->has_req = false;
+		w->running = true;
+		pthread_mutex_unlock(&w->lock);
+		struct ui_query_res res;
+		ui_query_compute(w->s, &rq, &res);
+		pthread_mutex_lock(&w->lock);
+		w->running = false;
+		if (w->has_res)
+			ui_query_res_free(&w->res); /* the UI never took the previous one: newer wins */
+		w->res = res;
+		w->has_res = true;
+	}
+	pthread_mutex_unlock(&w->lock);
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+struct ui_query_worker *ui_query_worker_start(struct session *s)
+{
+	struct ui_query_worker *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->s = s;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->wake);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void ui_query_worker_post(struct ui_query_worker *w, const struct ui_query_req *rq)
+{
+	pthread_mutex_lock(&w->lock);
+	w->req = *rq;
+	w->has_req = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+bool ui_query_worker_take(struct ui_query_worker *w, struct ui_query_res *out)
+{
+	pthread_mutex_lock(&w->lock);
+	bool got = w->has_res;
+	if (got) {
+		*out = w->res;
+		memset(&w->res, 0, sizeof w->res);
+		w->has_res = false;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return got;
+}
+
+bool ui_query_worker_busy(struct ui_query_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	bool busy = w->has_req || w->running;
+	pthread_mutex_unlock(&w->lock);
+	return busy;
+}
+
+void ui_query_worker_stop(struct ui_query_worker *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	if (w->has_res)
+		ui_query_res_free(&w->res);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->wake);
+	free(w);
+}

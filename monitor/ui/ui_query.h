@@ -1,0 +1,53 @@
+/* ui_query: the per-block queries behind views 1 (under a thread filter), 3, 4, 5 and 6 (walks, maps,
+ * suspects), computed off the UI thread by one worker so that a slow walk never freezes the keys.
+ * A request is a copy of the parameters; results are installed by the UI thread only. The worker
+ * must never touch struct ui. */
+#ifndef MEMTOP_UI_QUERY_H
+#define MEMTOP_UI_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ui_state.h"
+
+struct ui_query_req {
+	enum ui_view_id view;
+	uint32_t thread_filter; /* MODEL_ANY_THREAD or a thread id */
+	unsigned expire_s;
+	unsigned divisions;
+	uint64_t epoch;         /* ui->query_epoch when asked: older results are discarded */
+};
+
+struct ui_query_res {
+	struct ui_query_req req;
+	struct model_walk *walk;
+	struct model_maps *maps;
+	struct model_suspects *suspects;
+	struct ui_group group;
+	bool group_valid;
+	uint64_t cost_ns;       /* wall time of the computation */
+};
+
+/* Does this view have a per-block result at all (under the current filters)? */
+bool ui_query_needed(const struct ui *ui, enum ui_view_id view);
+/* The request for the active view with the current parameters. */
+struct ui_query_req ui_query_request_of(const struct ui *ui);
+/* Computes a result (any registered thread). */
+void ui_query_compute(struct session *s, const struct ui_query_req *rq, struct ui_query_res *out);
+/* Installs a result into the UI (UI thread), freeing what it replaces; consumes res. */
+void ui_query_install(struct ui *ui, struct ui_query_res *res);
+void ui_query_res_free(struct ui_query_res *res);
+
+/* The worker. start returns -1 when the thread cannot be created (queries then run inline). */
+struct ui_query_worker;
+struct ui_query_worker *ui_query_worker_start(struct session *s);
+/* Replaces any request not yet started. */
+void ui_query_worker_post(struct ui_query_worker *w, const struct ui_query_req *rq);
+/* Takes a finished result if there is one. */
+bool ui_query_worker_take(struct ui_query_worker *w, struct ui_query_res *out);
+/* True while a request is queued or running. */
+bool ui_query_worker_busy(struct ui_query_worker *w);
+/* Waits for the running query to end, then stops the thread. */
+void ui_query_worker_stop(struct ui_query_worker *w);
+
+#endif
