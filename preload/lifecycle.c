@@ -84,6 +84,12 @@ static int preload_segment_create(void)
 		shm_unlink(name);
 		rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	}
+	if (rc == 0 && preload_seg.fd >= 0) {
+		/* The mapping is all we need; an open descriptor would show in the program's fd table
+		 * and, once the program reuses its number, must never be closed by us. */
+		close(preload_seg.fd);
+		preload_seg.fd = -1;
+	}
 	if (rc != 0) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "%s; running untraced", err);

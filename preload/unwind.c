@@ -4,8 +4,10 @@
  * allocate); the frame-pointer walk must never read outside the thread's stack. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <fcntl.h>
 #include <link.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "preload.h"
 
@@ -35,13 +37,45 @@ static int unwind_find_self(struct dl_phdr_info *info, size_t size, void *data)
 	return 1;
 }
 
+/* libunwind opens a pipe on first use (to validate memory). Left alone it would take the lowest
+ * free descriptors (3, 4), shifting every descriptor number the program gets afterwards. Filling the
+ * low numbers with temporary descriptors first puts the pipe at UNWIND_FD_FLOOR or above. */
+#define UNWIND_FD_FLOOR 200
+
+static void unwind_first_use_high_fds(void)
+{
+	int pads[UNWIND_FD_FLOOR], n = 0;
+	int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd >= 0 && null_fd < UNWIND_FD_FLOOR) {
+		pads[n++] = null_fd;
+		while (n < UNWIND_FD_FLOOR) {
+			int fd = fcntl(null_fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0)
+				break;
+			if (fd >= UNWIND_FD_FLOOR) {
+				close(fd);
+				break;
+			}
+			pads[n++] = fd;
+		}
+	} else if (null_fd >= 0) {
+		close(null_fd);
+	}
+	/* libunwind initialises on its first call (here: the caching policy). The warm-up then reads
+	 * unwind tables and may allocate; both happen here, under the guard. */
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	void *warm[4];
+	unw_backtrace(warm, 4);
+	while (n > 0)
+		close(pads[--n]);
+}
+
 void preload_unwind_init(void)
 {
 	dl_iterate_phdr(unwind_find_self, (void *)(uintptr_t)preload_unwind_init);
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	/* Warm-up: libunwind reads unwind tables and may allocate on first use; do it here, guarded. */
-	void *warm[4];
-	unw_backtrace(warm, 4);
+	if (preload_cfg.depth == 0 || preload_cfg.unwinder != PRELOAD_UNWIND_LIBUNWIND)
+		return;
+	unwind_first_use_high_fds();
 }
 
 static inline bool unwind_is_own(uintptr_t pc)
