@@ -76,6 +76,7 @@ bool shm_ring_reserve(struct shm_segment *seg, uint64_t *ticket)
 {
 	struct memtop_seg_header *h = seg->hdr;
 	struct full_wait w = {0, 0, 0};
+	unsigned stuck = 0;
 	uint64_t pos = __atomic_load_n(&h->ring_head, __ATOMIC_RELAXED);
 	for (;;) {
 		uint64_t seq = __atomic_load_n(&ring_cell(seg, pos)->seq, __ATOMIC_ACQUIRE);
@@ -96,7 +97,15 @@ bool shm_ring_reserve(struct shm_segment *seg, uint64_t *ticket)
 				return false;
 			pos = __atomic_load_n(&h->ring_head, __ATOMIC_RELAXED);
 		} else {
-			pos = __atomic_load_n(&h->ring_head, __ATOMIC_RELAXED);
+			/* Another producer took ticket pos: head has moved past it. A cell ahead of a
+			 * head that does not move can only be a damaged segment (a hostile or buggy
+			 * writer): drop rather than spin forever inside the target's malloc. Sound
+			 * state never gets here twice: seq > pos was published (release) after the
+			 * CAS that moved head past pos, and we read seq with acquire. */
+			uint64_t now_head = __atomic_load_n(&h->ring_head, __ATOMIC_RELAXED);
+			if (now_head == pos && ++stuck > 64)
+				return false;
+			pos = now_head;
 		}
 	}
 }
