@@ -503,6 +503,25 @@ static int mode_abort(void)
 	abort();
 }
 
+/* idle MS: holds 100 blocks and sleeps (no allocation call) for MS milliseconds; exits 0 with
+ * _exit when asked (argv[3] = "quick"), so that a damaged segment is not touched again at exit. */
+static int mode_idle(int argc, char **argv)
+{
+	long ms = argc > 2 ? atol(argv[2]) : 3000;
+	void *b[100];
+	for (int i = 0; i < 100; i++)
+		b[i] = malloc(100 + (size_t)i);
+	printf("idle holding 100 blocks\n");
+	fflush(stdout);
+	struct timespec nap = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&nap, NULL);
+	if (argc > 3 && !strcmp(argv[3], "quick"))
+		_exit(0);
+	for (int i = 0; i < 100; i++)
+		free(b[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -526,7 +545,9 @@ int main(int argc, char **argv)
 		return mode_threadexit();
 	if (!strcmp(mode, "abort"))
 		return mode_abort();
+	if (!strcmp(mode, "idle"))
+		return mode_idle(argc, argv);
 	fprintf(stderr, "usage: rel_target work|storm|requests|churn|forkstorm|execchain|dlopen|"
-			"signals|threadexit|abort [ARGS]\n");
+			"signals|threadexit|abort|idle [ARGS]\n");
 	return 2;
 }
