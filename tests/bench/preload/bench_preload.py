@@ -94,11 +94,14 @@ def real_programs(a, tmp):
                  os.path.join(tmp, "prog.c")], env),
         "perl": (["perl", "-e", "my %h; $h{$_} = 'v' x ($_ % 50) for 1..300000; print 1"], env),
     }
-    wrappers = {"bare": [], "memtop": [a.mtdump, "-p", a.preload, "-o",
-                                       os.path.join(tmp, "d.txt"), "--"],
+    wrappers = {"bare": [],
+                "memtop": [a.mtdump, "-p", a.preload, "-o", os.path.join(tmp, "d.txt"), "--"],
+                "memtop-c": [a.mtdump, "-p", a.preload, "--count-only", "-o",
+                             os.path.join(tmp, "d.txt"), "--"],
                 "heaptrack": ["heaptrack", "-o", os.path.join(tmp, "ht")]}
-    print("\nreal programs: wall seconds, median of %d, alternating" % a.rounds)
-    print("%-10s %10s %10s %10s" % ("program", "bare", "memtop", "heaptrack"))
+    print("\nreal programs: wall seconds, median of %d, alternating; memtop = default depth with"
+          " mtdump keeping a live set, memtop-c = with a count-only consumer" % a.rounds)
+    print("%-10s %10s %10s %10s %10s" % ("program", "bare", "memtop", "memtop-c", "heaptrack"))
     for name, (cmd, penv) in progs.items():
         times = {w: [] for w in wrappers}
         for _ in range(a.rounds):
@@ -109,7 +112,7 @@ def real_programs(a, tmp):
                 for f in os.listdir(tmp):
                     if f.startswith("ht"):
                         os.unlink(os.path.join(tmp, f))
-        print("%-10s %10.3f %10.3f %10.3f" % ((name,) + tuple(statistics.median(times[w])
+        print("%-10s %10.3f %10.3f %10.3f %10.3f" % ((name,) + tuple(statistics.median(times[w])
                                                             for w in wrappers)))
 
 
