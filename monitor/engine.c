@@ -377,3 +377,37 @@ void engine_unmark(struct engine *e)
 	e->since_mark_bytes = e->live_bytes;
 	e->since_mark_blocks = e->live_blocks;
 }
+
+/* Prefetch distances (events ahead): the slot first, then the block it points to. */
+#define PREFETCH_SLOT 16
+#define PREFETCH_BLOCK 8
+
+static inline void engine_prefetch(struct engine *e, const struct memtop_event *ev, bool block)
+{
+	uint64_t addr = ev->type == MEMTOP_EV_REALLOC_END ? ev->aux : ev->addr;
+	if (!addr)
+		return;
+	if (block) {
+		if (ev->type != MEMTOP_EV_MALLOC && ev->type != MEMTOP_EV_CALLOC)
+			liveset_prefetch_block(&e->live, addr);
+		if (ev->stack_id < e->sites_cap)
+			__builtin_prefetch(&e->sites[ev->stack_id]);
+	} else {
+		liveset_prefetch_slot(&e->live, addr);
+	}
+}
+
+void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t n)
+{
+	for (size_t i = 0; i < n && i < PREFETCH_SLOT; i++)
+		engine_prefetch(e, &ev[i], false);
+	for (size_t i = 0; i < n && i < PREFETCH_BLOCK; i++)
+		engine_prefetch(e, &ev[i], true);
+	for (size_t i = 0; i < n; i++) {
+		if (i + PREFETCH_SLOT < n)
+			engine_prefetch(e, &ev[i + PREFETCH_SLOT], false);
+		if (i + PREFETCH_BLOCK < n)
+			engine_prefetch(e, &ev[i + PREFETCH_BLOCK], true);
+		engine_apply(e, &ev[i]);
+	}
+}

@@ -91,6 +91,9 @@ void engine_destroy(struct engine *e);
 
 /* Applies one validated event. WRITER ONLY, inside urcu_memb_read_lock. */
 void engine_apply(struct engine *e, const struct memtop_event *ev);
+/* Applies n validated events in order, prefetching the hash slots and blocks of later events so
+ * that cache misses overlap (at 1 M live blocks they dominate). WRITER ONLY, inside the read lock. */
+void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t n);
 /* End of a batch: retire removed blocks. */
 static inline void engine_batch_end(struct engine *e)
 {

@@ -47,7 +47,7 @@ struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divis
 	}
 	for (ssize_t i = 0; i < n; i++)
 		rows[i].divisions = divisions;
-	struct cds_lfht_iter it;
+	struct liveset_iter it;
 	struct liveset_block *b;
 	urcu_memb_read_lock();
 	liveset_for_each(ls, &it, b) {

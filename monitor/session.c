@@ -327,16 +327,21 @@ static bool session_target_gone(struct session *s)
 	return true;
 }
 
-static void session_apply_batch(struct session *s, const struct memtop_event *buf, size_t n)
+/* Validates every record (the segment is untrusted), compacts the valid ones, applies them. */
+static void session_apply_batch(struct session *s, struct memtop_event *buf, size_t n)
 {
-	urcu_memb_read_lock();
+	size_t valid = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (shm_event_check(&s->seg, &buf[i]) != NULL) {
 			s->eng.invalid_events++;
 			continue;
 		}
-		engine_apply(&s->eng, &buf[i]);
+		if (valid != i)
+			buf[valid] = buf[i];
+		valid++;
 	}
+	urcu_memb_read_lock();
+	engine_apply_batch(&s->eng, buf, valid);
 	urcu_memb_read_unlock();
 	engine_batch_end(&s->eng);
 }

@@ -142,12 +142,17 @@ static void write_threads(FILE *out, const struct model_view *v)
 	}
 }
 
+static int site_id_cmp(const void *a, const void *b)
+{
+	const struct model_site *x = a, *y = b;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+/* v->sites re-sorted by stack id by snapshot_write (a private copy), so lookups are O(log n). */
 static const struct model_site *view_site(const struct model_view *v, uint32_t id)
 {
-	for (size_t i = 0; i < v->n_sites; i++)
-		if (v->sites[i].stack_id == id)
-			return &v->sites[i];
-	return NULL;
+	struct model_site key = {.stack_id = id};
+	return bsearch(&key, v->sites, v->n_sites, sizeof(key), site_id_cmp);
 }
 
 static void write_sites(FILE *out, struct session *s, const struct model_view *v,
@@ -165,10 +170,14 @@ static void write_sites(FILE *out, struct session *s, const struct model_view *v
 		print_stack(out, s, g[i].stack_id, o->max_frames);
 	}
 	if (o->all_sites) {
+		/* sites with no selected block, in the view's order (by stack id here) */
 		for (size_t i = 0; i < v->n_sites; i++) {
 			const struct model_site *vs = &v->sites[i];
+			if (vs->live_blocks && o->thread_id == MODEL_ANY_THREAD && !o->older_than_ns &&
+			    !o->tag_from && !o->tag_to)
+				continue; /* listed above with its blocks */
 			bool listed = false;
-			for (size_t k = 0; k < ng && !listed; k++)
+			for (size_t k = 0; vs->live_blocks && k < ng && !listed; k++)
 				listed = g[k].stack_id == vs->stack_id;
 			if (listed)
 				continue;
@@ -253,6 +262,7 @@ int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *
 		free(tags);
 		return -1;
 	}
+	qsort(sites, v.n_sites, sizeof(*sites), site_id_cmp);
 	v.sites = sites;
 	v.threads = threads;
 	v.tags = tags;

@@ -57,7 +57,7 @@ struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filt
 	uint32_t now_ms = walk_now_ms();
 	size_t cap = 0, n = 0;
 	struct model_block *rows = NULL;
-	struct cds_lfht_iter it;
+	struct liveset_iter it;
 	struct liveset_block *b;
 	urcu_memb_read_lock();
 	cap = ls->count + 1024; /* a hint: the set may change while we walk */

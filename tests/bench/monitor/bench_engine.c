@@ -1,0 +1,203 @@
+/* Engine benchmarks (meson benchmark, never a timed test):
+ *  1. ingest: events/s applied to the model on one core (engine_apply alone, and ring pop +
+ *     validation + apply through a real segment in this process);
+ *  2. memory: monitor bytes per live block at 1 M live blocks (RSS delta of this process);
+ *  3. snapshot: time to write a snapshot listing 1 M live blocks (to /dev/null).
+ * Prints one line per figure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "engine.h"
+#include "session.h"
+#include "shm.h"
+#include "snapshot.h"
+
+#define LIVE 1000000u
+#define SITES 50000u
+
+/* CPU time of this thread: the machine is shared, and the target is "per core", so rates are per
+ * CPU-second; wall time is printed for the snapshot too. */
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long size, rss = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t rng = 88172645463325252ull;
+static inline uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static struct memtop_event ev_alloc(uint64_t addr, uint32_t size, uint32_t stack, uint16_t slot)
+{
+	return (struct memtop_event){.type = MEMTOP_EV_MALLOC, .thread_slot = slot, .stack_id = stack,
+				     .timestamp_ns = 1000000000ull, .addr = addr, .size = size};
+}
+
+static struct memtop_event ev_free(uint64_t addr, uint16_t slot)
+{
+	return (struct memtop_event){.type = MEMTOP_EV_FREE, .thread_slot = slot, .addr = addr};
+}
+
+/* Live blocks at addresses base + 16*i; churn frees a random live one and allocates a new one. */
+static void fill(struct engine *e, uint64_t *addrs, uint32_t n)
+{
+	urcu_memb_read_lock();
+	for (uint32_t i = 0; i < n; i++) {
+		addrs[i] = 0x10000000ull + 16ull * i;
+		struct memtop_event ev = ev_alloc(addrs[i], 16 + (uint32_t)(i & 255),
+						  1 + (uint32_t)(next_rand() % SITES), (uint16_t)(i & 7));
+		engine_apply(e, &ev);
+		if ((i & 1023) == 0) {
+			urcu_memb_read_unlock();
+			engine_batch_end(e);
+			urcu_memb_read_lock();
+		}
+	}
+	urcu_memb_read_unlock();
+	engine_batch_end(e);
+}
+
+static void bench_ingest_direct(struct engine *e, uint64_t *addrs)
+{
+	const uint32_t rounds = 5000000; /* 10 M events, applied in batches of 1024 like the ingest */
+	uint64_t next_addr = 0x10000000ull + 16ull * LIVE;
+	static struct memtop_event batch[1024];
+	double total = 0;
+	for (uint32_t r = 0; r < rounds; r += 512) {
+		for (uint32_t j = 0; j < 512; j++) {
+			uint32_t k = (uint32_t)(next_rand() % LIVE);
+			batch[2 * j] = ev_free(addrs[k], (uint16_t)(j & 7));
+			addrs[k] = next_addr;
+			next_addr += 16;
+			batch[2 * j + 1] = ev_alloc(addrs[k], 48, 1 + (uint32_t)((r + j) % SITES), (uint16_t)(j & 7));
+		}
+		double t0 = now_s();
+		urcu_memb_read_lock();
+		engine_apply_batch(e, batch, 1024);
+		urcu_memb_read_unlock();
+		engine_batch_end(e);
+		total += now_s() - t0;
+	}
+	printf("ingest (engine_apply_batch, 1 M live, 50 k sites, frees of random live blocks): "
+	       "%.2f M events/s\n", 2.0 * rounds / total / 1e6);
+}
+
+/* Through a real segment: push a ring-full, then pop + check + apply, single thread. */
+static void bench_ingest_ring(void)
+{
+	struct shm_config cfg;
+	shm_config_defaults(&cfg);
+	cfg.ring_cap = 1u << 16;
+	struct shm_segment seg;
+	char err[256];
+	pid_t fake = 4000000 + (getpid() % 100000); /* a name no real process uses */
+	if (shm_segment_create(&seg, &cfg, fake, err, sizeof err) != 0) {
+		printf("ring bench skipped: %s\n", err);
+		return;
+	}
+	seg.hdr->claim_pid = getpid();
+	__atomic_store_n(&seg.hdr->claim_heartbeat_ns, shm_now_ns() + 3600000000000ull, __ATOMIC_RELAXED);
+	struct engine e;
+	engine_init(&e, seg.threads_count, seg.stacks_cap);
+	static struct memtop_event buf[1024];
+	uint64_t addr = 0x20000000ull, total = 0;
+	double applied_time = 0;
+	for (int round = 0; round < 150; round++) {
+		uint64_t first = addr;
+		for (uint32_t i = 0; i < cfg.ring_cap / 2; i++) {
+			struct memtop_event a = ev_alloc(addr, 32, 0, 0);
+			shm_ring_push(&seg, &a);
+			struct memtop_event f = ev_free(addr - 16 * 1000 >= first ? addr - 16 * 1000 : 1, 0);
+			shm_ring_push(&seg, &f);
+			addr += 16;
+		}
+		double t0 = now_s();
+		size_t n;
+		urcu_memb_read_lock();
+		while (shm_ring_pop(&seg, buf, 1024, &n) == SHM_POP_OK && n) {
+			size_t valid = 0;
+			for (size_t i = 0; i < n; i++)
+				if (!shm_event_check(&seg, &buf[i]))
+					buf[valid++] = buf[i];
+			engine_apply_batch(&e, buf, valid);
+			total += n;
+			urcu_memb_read_unlock();
+			engine_batch_end(&e);
+			urcu_memb_read_lock();
+		}
+		urcu_memb_read_unlock();
+		applied_time += now_s() - t0;
+	}
+	printf("ingest (ring pop + shm_event_check + apply, %lu events): %.2f M events/s\n",
+	       (unsigned long)total, (double)total / applied_time / 1e6);
+	urcu_memb_barrier();
+	engine_destroy(&e);
+	shm_segment_close(&seg, true);
+}
+
+int main(void)
+{
+	urcu_memb_register_thread();
+	uint64_t *addrs = malloc(sizeof(uint64_t) * LIVE);
+	struct session *s = calloc(1, sizeof(*s));
+	session_default_options(&s->opt);
+	s->state = MODEL_STATE_RUNNING;
+	s->pid = getpid();
+	engine_init(&s->eng, 16, 1u << 20);
+	urcu_memb_barrier();
+	long before = rss_bytes();
+	fill(&s->eng, addrs, LIVE);
+	urcu_memb_barrier();
+	long after = rss_bytes();
+	printf("memory: %.1f bytes of monitor RSS per live block at %u live blocks (%ld MiB)\n",
+	       (double)(after - before) / LIVE, LIVE, (after - before) >> 20);
+	bench_ingest_direct(&s->eng, addrs);
+	urcu_memb_barrier();
+	long after_churn = rss_bytes();
+	printf("memory after 10 M events of churn at 1 M live: %.1f bytes per live block\n",
+	       (double)(after_churn - before) / LIVE);
+	session_publish_view(s, 1);
+	FILE *out = fopen("/dev/null", "w");
+	struct snapshot_options o;
+	snapshot_default_options(&o);
+	o.blocks = true;
+	char err[256];
+	double t0 = now_s(), w0 = wall_s();
+	int rc = snapshot_write(s, out, &o, err, sizeof err);
+	double dt = now_s() - t0, dw = wall_s() - w0;
+	fclose(out);
+	printf("snapshot of %lu live blocks with every block listed: %.2f s CPU, %.2f s wall (rc %d)\n",
+	       (unsigned long)s->eng.live_blocks, dt, dw, rc);
+	bench_ingest_ring();
+	return 0;
+}
