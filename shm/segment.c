@@ -112,7 +112,8 @@ static int open_exclusive(const char *name, pid_t pid)
 	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
 	if (fd >= 0 || errno != EEXIST)
 		return fd;
-	int old = shm_open(name, O_RDONLY, 0);
+	/* O_NONBLOCK: a fifo squatting on our name must not hang the target's constructor. */
+	int old = shm_open(name, O_RDONLY | O_NONBLOCK, 0);
 	if (old >= 0) {
 		struct memtop_seg_header h;
 		ssize_t n = pread(old, &h, sizeof h, 0);
