@@ -65,6 +65,8 @@ static void batch_print(struct session *s, int iteration)
 	fflush(stdout);
 }
 
+volatile int cli_interrupted;
+
 int cli_batch(struct session *s, const struct cli_options *o)
 {
 	double delay = o->delay_s > 0 ? o->delay_s : 1.0;
@@ -77,8 +79,10 @@ int cli_batch(struct session *s, const struct cli_options *o)
 			break;
 		if (o->iterations && i == o->iterations)
 			break;
-		for (double w = 0; w < delay && !session_finished(s); w += 0.05)
+		for (double w = 0; w < delay && !session_finished(s) && !cli_interrupted; w += 0.05)
 			usleep(50000);
+		if (cli_interrupted)
+			break;
 	}
 	return 0;
 }

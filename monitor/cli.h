@@ -24,6 +24,9 @@ struct cli_options {
 	int argc_rest;
 };
 
+/* Set by SIGINT/SIGTERM/SIGHUP in batch mode: leave the loop, release the claim, exit. */
+extern volatile int cli_interrupted;
+
 int cli_batch(struct session *s, const struct cli_options *o);
 int cli_list(void);
 int cli_gc(void);

@@ -399,6 +399,12 @@ static int cmd_demo(const struct cli_options *o)
 	return cmd_run(o, false, argv);
 }
 
+static void on_signal(int sig)
+{
+	(void)sig;
+	cli_interrupted = 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_options o;
@@ -406,6 +412,12 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
+	/* batch mode leaves cleanly (the claim released at once, not after the 3 s heartbeat timeout);
+	 * the dashboard installs its own handlers */
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	urcu_memb_register_thread();
 	if (!o.cmd && !o.pid)
 		rc = o.batch ? fail("-b needs a pid: memtop -b [-n N] PID%s", "") : cli_list();

@@ -44,9 +44,11 @@ static bool parse_map_line(const char *line, struct procmaps_entry *e)
 	char perms[8];
 	int name_at = 0;
 	memset(e, 0, sizeof(*e));
-	if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %n", &start, &end, perms, &off, &inode,
+	if (sscanf(line, "%llx-%llx %7s %llx %*s %llu%n", &start, &end, perms, &off, &inode,
 		   &name_at) < 5 || end < start)
 		return false;
+	while (line[name_at] == ' ' || line[name_at] == '\t') /* never past the end of the line */
+		name_at++;
 	e->start = start;
 	e->end = end;
 	e->offset = off;

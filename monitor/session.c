@@ -137,7 +137,14 @@ static int session_bind(struct session *s, char *err, size_t len)
 struct session *session_attach(pid_t pid, const struct session_options *o, char *err, size_t len)
 {
 	if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
-		snprintf(err, len, "no such process: %d", (int)pid);
+		char name[64], path[96];
+		shm_segment_name(pid, name, sizeof name);
+		snprintf(path, sizeof path, "/dev/shm%s", name);
+		if (pid > 0 && access(path, F_OK) == 0)
+			snprintf(err, len, "process %d is gone; its segment %s is stale: remove it with "
+				 "'memtop gc'", (int)pid, name);
+		else
+			snprintf(err, len, "no such process: %d", (int)pid);
 		return NULL;
 	}
 	struct session *s = session_new(o);
@@ -146,7 +153,11 @@ struct session *session_attach(pid_t pid, const struct session_options *o, char 
 		return NULL;
 	}
 	s->pid = pid;
-	int rc = shm_segment_open(&s->seg, pid, s->opt.allow_other_uid, err, len);
+	int rc;
+	/* a target that is just starting may not have initialised its segment yet: wait up to 1 s */
+	for (int tries = 0; (rc = shm_segment_open(&s->seg, pid, s->opt.allow_other_uid, err, len)) ==
+			    -EAGAIN && tries < 100; tries++)
+		usleep(10000);
 	if (rc) {
 		free(s);
 		return NULL;

@@ -1,0 +1,78 @@
+#!/bin/bash
+# e2e: every error a user can cause gives ONE line on stderr that says what is wrong, and a
+# non-zero exit status. usage: errors.sh MEMTOP LIBMEMTOP PHASES_EXE.  Prints TAP.
+set -u
+MEMTOP=$1 LIB=$2
+n=0 failed=0
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# expect_error DESCRIPTION REGEX CMD...
+expect_error() {
+	local what=$1 re=$2; shift 2
+	n=$((n + 1))
+	"$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local rc=$? lines
+	lines=$(wc -l <"$tmp/err")
+	if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -Eq -- "$re" "$tmp/err"; then
+		echo "ok $n - $what: $(cat "$tmp/err")"
+	else
+		echo "not ok $n - $what: rc=$rc lines=$lines stderr: $(head -c 400 "$tmp/err" | tr '\n' '|')"
+		failed=$((failed + 1))
+	fi
+}
+ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
+
+# a pid that cannot exist (above pid_max)
+expect_error "no such process" "no such process: 4194399" "$MEMTOP" -b -n 1 4194399
+
+sleep 30 & pids+=($!); plain=$!
+expect_error "process not traced" "not traced by memtop.*memtop run -- CMD.*LD_PRELOAD" \
+	"$MEMTOP" -b -n 1 "$plain"
+expect_error "snapshot of a process not traced" "not traced by memtop" "$MEMTOP" snapshot "$plain"
+
+# a traced process killed by SIGKILL leaves its segment: stale, and gc removes it
+LD_PRELOAD=$LIB sleep 30 & pids+=($!); dead=$!
+for i in $(seq 200); do [ -e /dev/shm/memtop.$dead ] && break; sleep 0.01; done
+kill -9 "$dead"; wait "$dead" 2>/dev/null
+expect_error "stale segment of a dead process" "gone.*stale.*memtop gc" "$MEMTOP" -b -n 1 "$dead"
+"$MEMTOP" gc >"$tmp/gc" 2>&1
+ok "gc removes the stale segment" "[ ! -e /dev/shm/memtop.$dead ] && grep -q 'removed /memtop.$dead' $tmp/gc"
+
+# a segment that belongs to another user
+LD_PRELOAD=$LIB sleep 30 & pids+=($!); other=$!
+for i in $(seq 200); do [ -e /dev/shm/memtop.$other ] && break; sleep 0.01; done
+chown 65534 /dev/shm/memtop.$other
+expect_error "segment of another user" "belongs to uid 65534" "$MEMTOP" -b -n 1 "$other"
+"$MEMTOP" gc >/dev/null 2>&1
+ok "gc never removes the segment of a live process" "[ -e /dev/shm/memtop.$other ]"
+chown 0 /dev/shm/memtop.$other
+
+# already monitored
+LD_PRELOAD=$LIB sleep 30 & pids+=($!); watched=$!
+for i in $(seq 200); do [ -e /dev/shm/memtop.$watched ] && break; sleep 0.01; done
+"$MEMTOP" -b -n 100 -d 0.1 "$watched" >/dev/null 2>&1 & pids+=($!); first=$!
+sleep 0.5
+expect_error "already monitored" "already monitored by memtop \\(pid $first\\)" "$MEMTOP" snapshot "$watched"
+kill "$first" 2>/dev/null
+
+# command line
+expect_error "run without a command" "run needs a command" "$MEMTOP" run
+expect_error "run of a missing program" "cannot run /nonexistent/prog: No such file" \
+	"$MEMTOP" run -b -- /nonexistent/prog
+expect_error "report of a missing program" "cannot run /nonexistent/prog" "$MEMTOP" report -- /nonexistent/prog
+expect_error "missing preload" "--preload /nonexistent.so" "$MEMTOP" run --preload /nonexistent.so -- true
+expect_error "bad -n" "-n needs a positive number" "$MEMTOP" -b -n zero 1
+expect_error "bad -d" "-d needs a delay" "$MEMTOP" -b -d -1 1
+expect_error "unknown option" "unknown option --bogus" "$MEMTOP" --bogus
+expect_error "neither command nor pid" "'frobnicate' is neither a command nor a pid" "$MEMTOP" frobnicate
+expect_error "snapshot without pid" "snapshot needs a pid" "$MEMTOP" snapshot
+expect_error "symbolize without file" "symbolize needs one snapshot file" "$MEMTOP" symbolize
+expect_error "symbolize of a missing file" "cannot read /nonexistent" "$MEMTOP" symbolize /nonexistent
+expect_error "symbolize of a file that is no snapshot" "not a memtop snapshot" "$MEMTOP" symbolize /etc/hostname
+expect_error "unwritable output" "cannot write /nonexistent/dir/x" "$MEMTOP" report -o /nonexistent/dir/x -- true
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,183 @@
+/* Unit tests of the engine: exact aggregates for every event type, realloc's BEGIN/END split
+ * (success, failure, NULL, zero size), cross-thread and unknown frees, marks, growth. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "engine.h"
+
+static struct engine E;
+
+static void apply(uint8_t type, uint16_t slot, uint32_t stack, uint64_t addr, uint64_t size,
+		  uint64_t aux, uint8_t flags)
+{
+	struct memtop_event ev = {.type = type, .flags = flags, .thread_slot = slot, .stack_id = stack,
+				  .timestamp_ns = 5000000000ull, .addr = addr, .size = size, .aux = aux};
+	urcu_memb_read_lock();
+	engine_apply(&E, &ev);
+	urcu_memb_read_unlock();
+	engine_batch_end(&E);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return engine_init(&E, 8, 1000);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	engine_destroy(&E);
+	return 0;
+}
+
+static void test_malloc_free(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x100, 10, 0, 0);
+	apply(MEMTOP_EV_CALLOC, 0, 1, 0x200, 20, 0, 0);
+	apply(MEMTOP_EV_MEMALIGN, 0, 2, 0x300, 30, 64, 0);
+	apply(MEMTOP_EV_MALLOC, 0, 2, 0, 40, 0, MEMTOP_EVF_FAILED); /* failed: no block */
+	apply(MEMTOP_EV_FREE, 0, 0, 0x200, 0, 0, 0);
+	apply(MEMTOP_EV_FREE, 0, 0, 0, 0, 0, 0);       /* free(NULL): nothing */
+	apply(MEMTOP_EV_FREE, 0, 0, 0x999, 0, 0, 0);   /* allocated before attach */
+	assert_int_equal(E.live_bytes, 40);
+	assert_int_equal(E.live_blocks, 2);
+	assert_int_equal(E.allocs, 3);
+	assert_int_equal(E.frees, 1);
+	assert_int_equal(E.unknown_frees, 1);
+	assert_int_equal(E.peak_bytes, 60);
+	assert_int_equal(engine_site(&E, 1)->live_bytes, 10);
+	assert_int_equal(engine_site(&E, 1)->allocs, 2);
+	assert_int_equal(engine_site(&E, 1)->frees, 1);
+	assert_int_equal(engine_site(&E, 2)->live_blocks, 1);
+	assert_int_equal(E.n_site_ids, 2);
+}
+
+static void test_realloc_paths(void **state)
+{
+	(void)state;
+	/* realloc(NULL, 50) */
+	apply(MEMTOP_EV_REALLOC_END, 0, 3, 0x1000, 50, 0, 0);
+	/* realloc(0x1000, 500) -> 0x2000 */
+	apply(MEMTOP_EV_REALLOC_BEGIN, 0, 3, 0x1000, 0, 0, 0);
+	assert_int_equal(E.live_blocks, 0); /* the old block left the live set at BEGIN */
+	apply(MEMTOP_EV_REALLOC_END, 0, 4, 0x2000, 500, 0x1000, 0);
+	/* failed realloc(0x2000, huge): the old block stays, attributed to its site */
+	apply(MEMTOP_EV_REALLOC_BEGIN, 0, 5, 0x2000, 0, 0, 0);
+	apply(MEMTOP_EV_REALLOC_END, 0, 5, 0, 1ull << 60, 0x2000, MEMTOP_EVF_FAILED);
+	assert_int_equal(E.live_bytes, 500);
+	assert_int_equal(engine_site(&E, 4)->live_blocks, 1);
+	assert_int_equal(engine_site(&E, 5)->allocs, 0);
+	struct liveset_block *b = liveset_lookup(&E.live, 0x2000);
+	assert_non_null(b);
+	assert_true(b->flags & LIVESET_F_REALLOC);
+	/* realloc(0x2000, 0): frees */
+	apply(MEMTOP_EV_REALLOC_BEGIN, 0, 6, 0x2000, 0, 0, 0);
+	apply(MEMTOP_EV_REALLOC_END, 0, 6, 0, 0, 0x2000, 0);
+	assert_int_equal(E.live_blocks, 0);
+	assert_int_equal(E.allocs, 2);
+	assert_int_equal(E.frees, 2);
+	assert_int_equal(E.unknown_frees, 0);
+}
+
+/* Invariant 1: thread 1 reallocs A; before END, thread 2 gets A from malloc (A was released by the
+ * real realloc). BEGIN removed A already, so the new A is not confused with the old one. */
+static void test_realloc_address_reused_by_other_thread(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 1, 7, 0xA000, 16, 0, 0);
+	apply(MEMTOP_EV_REALLOC_BEGIN, 1, 7, 0xA000, 0, 0, 0);
+	apply(MEMTOP_EV_MALLOC, 2, 8, 0xA000, 16, 0, 0);
+	apply(MEMTOP_EV_REALLOC_END, 1, 7, 0xB000, 4000, 0xA000, 0);
+	assert_int_equal(E.live_blocks, 2);
+	assert_int_equal(E.live_bytes, 4016);
+	assert_int_equal(E.duplicate_allocs, 0);
+	assert_int_equal(liveset_lookup(&E.live, 0xA000)->stack_id, 8);
+}
+
+static void test_cross_thread_free(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 1, 9, 0xC000, 100, 0, 0);
+	apply(MEMTOP_EV_FREE, 2, 0, 0xC000, 0, 0, 0);
+	uint32_t t1 = engine_thread_for_slot(&E, 1), t2 = engine_thread_for_slot(&E, 2);
+	assert_int_equal(E.threads[t1].allocs, 1);
+	assert_int_equal(E.threads[t1].live_blocks, 0);
+	assert_int_equal(E.threads[t2].frees, 1);
+	assert_int_equal(E.threads[t2].cross_frees, 1);
+	assert_int_equal(E.threads[t1].cross_frees, 0);
+}
+
+static void test_mark_unmark(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x10, 1, 0, 0);
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x20, 2, 0, 0);
+	engine_mark_all(&E, 1);
+	assert_int_equal(E.since_mark_blocks, 0);
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x30, 4, 0, 0);
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x40, 8, 0, 0);
+	apply(MEMTOP_EV_FREE, 0, 0, 0x10, 0, 0, 0); /* older than the mark: no change */
+	apply(MEMTOP_EV_FREE, 0, 0, 0x40, 0, 0, 0);
+	assert_int_equal(E.since_mark_blocks, 1);
+	assert_int_equal(E.since_mark_bytes, 4);
+	engine_unmark(&E);
+	assert_int_equal(E.since_mark_blocks, 2);
+	assert_int_equal(E.since_mark_bytes, 6);
+}
+
+static void test_growth(void **state)
+{
+	(void)state;
+	uint64_t addr = 0x100000;
+	for (int k = 0; k < MODEL_GROWTH_SAMPLES; k++) {
+		apply(MEMTOP_EV_MALLOC, 0, 11, addr, 100, 0, 0);
+		addr += 0x100;
+		/* site 12 goes up and down: +100 on even samples, -100 on odd ones */
+		if (k % 2 == 0)
+			apply(MEMTOP_EV_MALLOC, 0, 12, 0x900000, 100, 0, 0);
+		else
+			apply(MEMTOP_EV_FREE, 0, 0, 0x900000, 0, 0, 0);
+		addr += 0x100;
+		engine_sample_growth(&E);
+	}
+	bool growing;
+	int64_t g = engine_site_growth(engine_site(&E, 11), &growing);
+	assert_true(growing);
+	assert_int_equal(g, 700);
+	engine_site_growth(engine_site(&E, 12), &growing);
+	assert_false(growing);
+}
+
+static void test_tags(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x10, 1, 0, 0);
+	apply(MEMTOP_EV_TAG, 0, 0, 0, 0, 1, 0);
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x20, 1, 0, 0);
+	assert_int_equal(E.n_tags, 1);
+	assert_int_equal(E.tags[0].id, 1);
+	assert_int_equal(E.tags[0].seq, 2); /* the next block's sequence number */
+	assert_int_equal(liveset_lookup(&E.live, 0x20)->seq, 2);
+}
+
+int main(void)
+{
+	urcu_memb_register_thread();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_malloc_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_realloc_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_realloc_address_reused_by_other_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cross_thread_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mark_unmark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	urcu_memb_unregister_thread();
+	return rc;
+}

@@ -1,0 +1,220 @@
+/* Unit tests of the snapshot text: the contract header keys (present once, plain integers), call
+ * sites sorted by live bytes with valgrind's "N bytes in M blocks" wording, deterministic output,
+ * and offline symbolization of raw addresses through the MAPS section. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "session.h"
+#include "snapshot.h"
+#include "symbols.h"
+
+static struct session *fake_session(void)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	session_default_options(&s->opt);
+	s->state = MODEL_STATE_RUNNING;
+	s->pid = 4242;
+	snprintf(s->exe, sizeof s->exe, "/usr/bin/fake");
+	snprintf(s->command, sizeof s->command, "fake --flag");
+	engine_init(&s->eng, 4, 100);
+	struct memtop_event ev[] = {
+		{.type = MEMTOP_EV_MALLOC, .stack_id = 1, .addr = 0x1000, .size = 100},
+		{.type = MEMTOP_EV_MALLOC, .stack_id = 1, .addr = 0x2000, .size = 100},
+		{.type = MEMTOP_EV_MALLOC, .stack_id = 2, .addr = 0x3000, .size = 5000},
+		{.type = MEMTOP_EV_MALLOC, .stack_id = 3, .addr = 0x4000, .size = 7},
+		{.type = MEMTOP_EV_FREE, .stack_id = 0, .addr = 0x4000},
+		{.type = MEMTOP_EV_CALLOC, .stack_id = 3, .addr = 0x5000, .size = 300, .thread_slot = 1},
+	};
+	urcu_memb_read_lock();
+	engine_apply_batch(&s->eng, ev, sizeof ev / sizeof ev[0]);
+	urcu_memb_read_unlock();
+	engine_batch_end(&s->eng);
+	session_publish_view(s, 1);
+	return s;
+}
+
+static void free_session(struct session *s)
+{
+	urcu_memb_barrier();
+	view_free_all(s);
+	engine_destroy(&s->eng);
+	free(s->slot_generation);
+	free(s);
+}
+
+static char *snapshot_text(struct session *s, const struct snapshot_options *o)
+{
+	char *buf = NULL, err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(snapshot_write(s, f, o, err, sizeof err), 0);
+	fclose(f);
+	return buf;
+}
+
+static int count_lines_starting(const char *text, const char *prefix)
+{
+	int n = 0;
+	size_t pl = strlen(prefix);
+	for (const char *l = text; l; l = strchr(l, '\n')) {
+		if (*l == '\n')
+			l++;
+		if (strncmp(l, prefix, pl) == 0)
+			n++;
+		if (!*l)
+			break;
+	}
+	return n;
+}
+
+static void test_header_keys(void **state)
+{
+	(void)state;
+	struct session *s = fake_session();
+	struct snapshot_options o;
+	snapshot_default_options(&o);
+	char *t = snapshot_text(s, &o);
+	assert_memory_equal(t, "# memtop snapshot\nformat_version: 1\n", 35);
+	const char *keys[] = {"live_bytes: 5500\n", "live_blocks: 4\n", "allocs: 5\n", "frees: 1\n",
+			      "peak_bytes: 5500\n", "lost_events: 0\n"};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		char k[32];
+		snprintf(k, sizeof k, "\n%s", keys[i]);
+		assert_non_null(strstr(t, k));
+		char name[32];
+		snprintf(name, sizeof name, "%.*s", (int)(strchr(keys[i], ':') - keys[i] + 1), keys[i]);
+		assert_int_equal(count_lines_starting(t, name), 1);
+	}
+	/* sites by live bytes: 5000 (site 2), 300 (site 3), 200 (site 1) */
+	const char *a = strstr(t, "site 2: 5000 bytes in 1 blocks");
+	const char *b = strstr(t, "site 3: 300 bytes in 1 blocks");
+	const char *c = strstr(t, "site 1: 200 bytes in 2 blocks");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_true(a < b && b < c);
+	assert_non_null(strstr(t, "(allocs=2 frees=1 bytes_allocated=307)"));
+	assert_non_null(strstr(t, "\n## threads\nthread 0 "));
+	assert_non_null(strstr(t, "\n## end\n"));
+	free(t);
+	free_session(s);
+}
+
+/* Removes the lines that legitimately change between two snapshots of the same state. */
+static void strip_times(char *t)
+{
+	const char *drop[] = {"time: ", "uptime_ms: ", "monitor_bytes: ", "overhead_bytes: "};
+	char *out = t;
+	for (char *l = t; *l;) {
+		char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l + 1) : strlen(l);
+		bool keep = true;
+		for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+			if (strncmp(l, drop[i], strlen(drop[i])) == 0)
+				keep = false;
+		if (keep) {
+			memmove(out, l, len);
+			out += len;
+		}
+		l += len;
+	}
+	*out = '\0';
+}
+
+static void test_deterministic_with_blocks(void **state)
+{
+	(void)state;
+	struct session *s = fake_session();
+	struct snapshot_options o;
+	snapshot_default_options(&o);
+	o.blocks = true;
+	char *t1 = snapshot_text(s, &o), *t2 = snapshot_text(s, &o);
+	strip_times(t1);
+	strip_times(t2);
+	/* ages may tick between the two: compare without age_ms values */
+	for (char *p = t1; (p = strstr(p, "age_ms=")); p++)
+		for (char *q = p + 7; *q >= '0' && *q <= '9'; q++)
+			*q = '0';
+	for (char *p = t2; (p = strstr(p, "age_ms=")); p++)
+		for (char *q = p + 7; *q >= '0' && *q <= '9'; q++)
+			*q = '0';
+	assert_string_equal(t1, t2);
+	/* blocks in allocation order */
+	const char *b1 = strstr(t1, "block 0x1000 size=100");
+	const char *b5 = strstr(t1, "block 0x5000 size=300 thread=1");
+	assert_non_null(b1);
+	assert_non_null(b5);
+	assert_true(b1 < b5);
+	assert_null(strstr(t1, "block 0x4000"));
+	free(t1);
+	free(t2);
+	free_session(s);
+}
+
+static void test_thread_filter(void **state)
+{
+	(void)state;
+	struct session *s = fake_session();
+	struct snapshot_options o;
+	snapshot_default_options(&o);
+	o.thread_id = 1;
+	char *t = snapshot_text(s, &o);
+	assert_non_null(strstr(t, "\nselected_bytes: 300\nselected_blocks: 1\n"));
+	assert_null(strstr(t, "site 2:"));
+	free(t);
+	free_session(s);
+}
+
+__attribute__((noinline)) int symbolize_me(int x)
+{
+	return x * 3 + 1;
+}
+
+static void test_symbolize_offline(void **state)
+{
+	(void)state;
+	char *maps = symbols_read_maps(getpid());
+	assert_non_null(maps);
+	uint64_t pc = (uint64_t)(uintptr_t)&symbolize_me + 4; /* a "return address" inside it */
+	char *in_text = NULL;
+	size_t len = 0;
+	FILE *in = open_memstream(&in_text, &len);
+	fprintf(in, "# memtop snapshot\nformat_version: 1\nlive_bytes: 1\n\n## sites\n"
+		    "site 1: 1 bytes in 1 blocks\n  #0 ?? 0x%lx ??\n\n## maps\n%s## end\n",
+		(unsigned long)pc, maps);
+	fclose(in);
+	FILE *inf = fmemopen(in_text, len, "r");
+	char *out_text = NULL;
+	size_t olen = 0;
+	FILE *out = open_memstream(&out_text, &olen);
+	char err[256];
+	assert_int_equal(snapshot_symbolize(inf, out, NULL, err, sizeof err), 0);
+	fclose(inf);
+	fclose(out);
+	assert_non_null(strstr(out_text, "  #0 symbolize_me "));
+	assert_non_null(strstr(out_text, "test_snapshot.c:"));
+	assert_non_null(strstr(out_text, "test_monitor_snapshot+0x"));
+	free(out_text);
+	free(in_text);
+	free(maps);
+}
+
+int main(void)
+{
+	urcu_memb_register_thread();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_header_keys),
+		cmocka_unit_test(test_deterministic_with_blocks),
+		cmocka_unit_test(test_thread_filter),
+		cmocka_unit_test(test_symbolize_offline),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	urcu_memb_unregister_thread();
+	return rc;
+}
