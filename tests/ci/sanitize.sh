@@ -1,0 +1,53 @@
+#!/bin/sh
+# ASan + UBSan build of shm/, monitor/ and the tests, running the unit and e2e suites.
+# The preload is never sanitized (an ASan runtime cannot sit behind LD_PRELOAD in a program built
+# without it, and it would replace the very malloc we interpose): meson cannot drop b_sanitize
+# for one target, so this script builds a plain tree as well and, before running the tests, puts
+# the plain libmemtop.so and the plain target programs (everything the tests run UNDER the
+# preload) in place of the sanitized ones. The consumers (memtop, mtdump, the e2e driver) and
+# every unit test stay sanitized. Exits non-zero on any failure or sanitizer report.
+# usage: tests/ci/sanitize.sh [ASAN_BUILD_DIR] [PLAIN_BUILD_DIR]
+set -eu
+cd "$(dirname "$0")/../.."
+ASAN_DIR=${1:-build-ci-asan}
+PLAIN_DIR=${2:-build-ci-plain}
+start=$(date +%s)
+
+[ -f "$PLAIN_DIR/build.ninja" ] || meson setup "$PLAIN_DIR" -Dbuildtype=debugoptimized >/dev/null
+ninja -C "$PLAIN_DIR" >/dev/null
+[ -f "$ASAN_DIR/build.ninja" ] ||
+	meson setup "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+ninja -C "$ASAN_DIR" >/dev/null
+
+# What runs under LD_PRELOAD: the preload itself, the target programs and the plugin they dlopen.
+swap() {
+	for f in "$@"; do
+		if [ ! -f "$PLAIN_DIR/$f" ]; then
+			echo "sanitize.sh: $PLAIN_DIR/$f is missing (a test target was renamed? update the list)" >&2
+			exit 1
+		fi
+		cp -p "$PLAIN_DIR/$f" "$ASAN_DIR/$f"
+	done
+}
+swap preload/libmemtop.so
+for f in "$PLAIN_DIR"/tests/progs/prog_* "$PLAIN_DIR"/tests/progs/*.so \
+	"$PLAIN_DIR"/tests/e2e/monitor/e2e_mon_allocs "$PLAIN_DIR"/tests/e2e/monitor/e2e_mon_threads \
+	"$PLAIN_DIR"/tests/e2e/monitor/e2e_mon_phases; do
+	[ -f "$f" ] && [ -x "$f" ] && swap "${f#"$PLAIN_DIR"/}"
+done
+# The swapped files must not be rebuilt by meson test: --no-rebuild below.
+
+# halt on the first UBSan report; our SIGBUS guard must keep its own handler.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:handle_sigbus=0:allow_user_segv_handler=1:detect_stack_use_after_return=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(pwd)/tests/ci/lsan.supp:print_suppressions=0}"
+rc=0
+meson test -C "$ASAN_DIR" --no-rebuild --suite unit --suite e2e --print-errorlogs || rc=$?
+# A sanitizer report in a test that still passed (e.g. a child consumer) is a failure too.
+if grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$ASAN_DIR/meson-logs/testlog.txt" >/dev/null; then
+	echo "sanitize.sh: sanitizer reports in $ASAN_DIR/meson-logs/testlog.txt:" >&2
+	grep -E -A3 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$ASAN_DIR/meson-logs/testlog.txt" | head -60 >&2
+	rc=1
+fi
+echo "sanitize.sh: $(( $(date +%s) - start )) s, exit $rc"
+exit $rc
