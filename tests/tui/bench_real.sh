@@ -10,7 +10,7 @@ sock=memtop-bench-$$
 out=$(mktemp)
 trap 'tmux -L "$sock" kill-server 2>/dev/null || true; rm -f "$out"' EXIT
 tmux -L "$sock" -f /dev/null new-session -d -x 160 -y 48 \
-  "MEMTOP_UI_STATS=1 LANG=C.UTF-8 '$memtop' run --preload '$preload' -d 0.5 -- '$target' $blocks $stacks 2>'$out'"
+  "MEMTOP_UI_STATS=1 MEMTOP_DEPTH=32 LANG=C.UTF-8 '$memtop' run --preload '$preload' -d 0.5 -- '$target' $blocks $stacks 2>'$out'"
 screen() { tmux -L "$sock" capture-pane -p; }
 # wait (deadline 180 s) until the whole heap is live
 i=0
@@ -21,6 +21,7 @@ until screen | grep -q "$want"; do
 done
 for key in 1 2 3 4 5 6 1; do tmux -L "$sock" send-keys "$key"; sleep 4; done
 pid=$(screen | sed -n 's/^memtop pid \([0-9]*\).*/\1/p')
+screen | sed -n '1,4p;7p'   # what was measured: totals and the number of call sites
 tmux -L "$sock" send-keys q
 [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
 i=0

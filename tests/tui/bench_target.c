@@ -24,7 +24,7 @@ static void step(unsigned path, int depth, size_t size)
 {
 	if (depth == DEPTH)
 		leaf(size);
-	else if (path & (1u << depth))
+	else if (path & (1u << (DEPTH - 1 - depth))) /* low bits nearest the leaf: they survive a depth limit */
 		path_one(path, depth + 1, size);
 	else
 		path_zero(path, depth + 1, size);
@@ -49,12 +49,13 @@ int main(int argc, char **argv)
 	blocks = malloc(total * sizeof *blocks);
 	for (size_t i = 0; i < total; i++)
 		step((unsigned)(i % stacks), 0, 16 + i % 64);
-	/* Churn a little so that views keep changing while the dashboard draws. */
+	/* Churn a little (the first 1000 blocks only) so that views keep changing while the dashboard
+	 * draws, without moving the whole heap to one call site. */
 	for (unsigned i = 0;; i++) {
-		size_t k = (i * 7919u) % total;
+		size_t k = (i * 7919u) % (total < 1000 ? total : 1000);
 		free(blocks[k]);
 		blocks[k] = malloc(16 + i % 64);
-		if (i % 1000 == 0)
+		if (i % 100 == 0)
 			usleep(10000);
 	}
 }
