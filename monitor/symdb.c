@@ -179,6 +179,17 @@ static void symdb_inline_frames(struct symdb *db, Dwfl_Module *mod, Dwarf_Addr p
 		free(scopes);
 		return;
 	}
+	/* dwarf_getscopes follows an inlined instance with its abstract origin's scopes; the real
+	 * nesting (inline instance -> the function it was inlined into) is the DIE parent chain of the
+	 * innermost scope, as eu-addr2line -i does it. */
+	Dwarf_Die inner = scopes[0];
+	free(scopes);
+	scopes = NULL;
+	n = dwarf_getscopes_die(&inner, &scopes);
+	if (n <= 0) {
+		free(scopes);
+		return;
+	}
 	Dwarf_Files *files = NULL;
 	dwarf_getsrcfiles(cudie, &files, NULL);
 	/* scopes[0] is innermost; each inlined_subroutine's name is the callee, its call site is in the

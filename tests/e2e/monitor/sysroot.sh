@@ -1,0 +1,35 @@
+#!/bin/bash
+# e2e: a snapshot taken of a STRIPPED binary shows raw addresses; `memtop symbolize --sysroot DIR`
+# resolves them offline with the unstripped copy under DIR (function, file:line, inline frames).
+# usage: sysroot.sh MEMTOP LEAKS_EXE (unstripped).  Prints TAP.
+set -u
+MEMTOP=$1 PROG=$2
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+n=0 failed=0
+ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
+
+mkdir -p "$tmp/target/opt/app" "$tmp/sysroot$tmp/target/opt/app"
+cp "$PROG" "$tmp/target/opt/app/leaks"
+strip --strip-all "$tmp/target/opt/app/leaks"
+cp "$PROG" "$tmp/sysroot$tmp/target/opt/app/leaks"   # the unstripped copy, same path under DIR
+
+"$MEMTOP" report -o "$tmp/snap.txt" -- "$tmp/target/opt/app/leaks"
+ok "report of the stripped binary exits 0" "[ $? -eq 0 ]"
+ok "the stripped snapshot has no function names for the static sites" \
+	"! grep -q leak_in_static $tmp/snap.txt"
+ok "the stripped snapshot keeps raw addresses and module+offset" \
+	"grep -Eq '^  #0 \\?\\? 0x[0-9a-f]+ $tmp/target/opt/app/leaks\\+0x[0-9a-f]+$' $tmp/snap.txt"
+ok "the snapshot carries the memory map" "grep -q '^## maps' $tmp/snap.txt"
+
+"$MEMTOP" symbolize --sysroot "$tmp/sysroot" "$tmp/snap.txt" >"$tmp/sym.txt" 2>"$tmp/err"
+ok "symbolize exits 0" "[ $? -eq 0 ] && [ ! -s $tmp/err ]"
+ok "site one resolved with file:line" "grep -Eq '^  #0 leak_in_static_one .*leaks.c:[0-9]+ 0x' $tmp/sym.txt"
+ok "the inlined helper is expanded" \
+	"grep -Eq '^  #0 inlined_helper .*leaks.c:[0-9]+ \\[inlined\\] 0x' $tmp/sym.txt && grep -Eq '^  #0 leak_in_static_two .*leaks.c:[0-9]+ 0x' $tmp/sym.txt"
+ok "the caller frame is main" "grep -Eq '^  #1 main .*leaks.c:[0-9]+ 0x' $tmp/sym.txt"
+ok "the numbers are unchanged" \
+	"grep -q '^site [0-9]*: 333 bytes in 3 blocks' $tmp/sym.txt && grep -q '^site [0-9]*: 2222 bytes in 1 blocks' $tmp/sym.txt"
+"$MEMTOP" symbolize "$tmp/snap.txt" >"$tmp/nosys.txt"
+ok "without the sysroot the static sites stay unresolved" "! grep -q leak_in_static $tmp/nosys.txt"
+echo "1..$n"
+[ "$failed" -eq 0 ]
