@@ -261,8 +261,9 @@ static int mode_requests(void)
 	/* errno preserved across successful calls and free */
 	errno = SENTINEL;
 	void *p = malloc(24);
-	p = realloc(p, 4000);
-	free(p);
+	void *q = realloc(p, 4000);
+	free(q ? q : p);
+	p = q;
 	free(NULL);
 	showrc("errno after malloc/realloc/free", 0, p, errno);
 	return 0;
@@ -368,6 +369,7 @@ static int mode_execchain(int argc, char **argv)
 	snprintf(s, 64, "exec step %d", n);
 	printf("%s\n", s);
 	fflush(stdout);
+	free(s);
 	if (n <= 0)
 		return 40;
 	char num[16];
@@ -415,7 +417,9 @@ static void on_sigalrm(int sig)
 	(void)sig;
 	int saved = errno;
 	void *p = malloc(64 + (size_t)sig_handled % 512);
-	p = realloc(p, 700);
+	void *q = realloc(p, 700);
+	if (q)
+		p = q;
 	void *old = sig_last;
 	sig_last = p;
 	free(old);
