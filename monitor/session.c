@@ -60,7 +60,7 @@ static void read_cmdline(pid_t pid, char *out, size_t len)
 		return;
 	}
 	for (ssize_t i = 0; i < n; i++)
-		if (out[i] == '\0')
+		if (out[i] == '\0' || (unsigned char)out[i] < 0x20)
 			out[i] = ' ';
 	while (n > 0 && out[n - 1] == ' ')
 		n--;

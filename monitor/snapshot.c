@@ -85,6 +85,16 @@ static bool find_tag(const struct model_view *v, const char *key, uint64_t *seq)
 	return false;
 }
 
+/* Header values are one line each: control characters (a command line may hold newlines) are
+ * written as spaces so that no value can forge another key. */
+static void put_line_value(FILE *out, const char *key, const char *val)
+{
+	fprintf(out, "%s: ", key);
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? ' ' : *p, out);
+	fputc('\n', out);
+}
+
 static void write_header(FILE *out, struct session *s, const struct model_view *v)
 {
 	const struct model_totals *t = &v->totals;
@@ -98,8 +108,8 @@ static void write_header(FILE *out, struct session *s, const struct model_view *
 	fprintf(out, "format_version: %d\n", SNAPSHOT_FORMAT_VERSION);
 	fprintf(out, "tool_version: %s\n", MEMTOP_VERSION);
 	fprintf(out, "pid: %d\n", (int)v->session.pid);
-	fprintf(out, "exe: %s\n", v->session.exe);
-	fprintf(out, "command: %s\n", v->session.command);
+	put_line_value(out, "exe", v->session.exe);
+	put_line_value(out, "command", v->session.command);
 	fprintf(out, "time: %s\n", when);
 	fprintf(out, "state: %s\n", state_name(v->session.state));
 	if (v->session.state == MODEL_STATE_EXITED)
