@@ -131,6 +131,33 @@ static void activate(struct ui *ui, const struct model_view *v, size_t i)
 	ui_invalidate_queries(ui);
 }
 
+/* Under the threads: the tags the program set with memtop_tag(), newest first. */
+static int extra_lines(struct ui *ui, const struct model_view *v, int avail)
+{
+	(void)ui;
+	size_t tags = v ? v->n_tags : 0;
+	int want = 1 + (int)(tags == 0 ? 1 : tags < 6 ? tags : 6);
+	return want <= avail / 3 ? want : avail / 3;
+}
+
+static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, int w)
+{
+	(void)ui;
+	char line[160], age[32];
+	size_t n = v ? v->n_tags : 0;
+	ui_draw_fill(y, 0, w, UI_C_TABLE_HEADER);
+	snprintf(line, sizeof line, "Tags set by the program (memtop_tag): %zu", n);
+	ui_draw_text(y, 0, w, UI_C_TABLE_HEADER, line);
+	if (n == 0 && h > 1)
+		ui_draw_text(y + 1, 1, w - 1, UI_C_DIM, "none");
+	for (int i = 0; i < h - 1 && (size_t)i < n; i++) {
+		const struct model_tag *t = &v->tags[n - 1 - (size_t)i];
+		snprintf(line, sizeof line, "#%-4u %-47s %s ago", t->id, t->name,
+			 ui_fmt_age(age, sizeof age, t->age_ns));
+		ui_draw_text(y + 1 + i, 1, w - 1, UI_C_DEFAULT, line);
+	}
+}
+
 const struct ui_view_ops ui_view_threads = {
 	.name = "Threads",
 	.title = "Threads",
@@ -146,5 +173,7 @@ const struct ui_view_ops ui_view_threads = {
 	.row_id = row_id,
 	.cell = cell,
 	.title_line = title_line,
+	.extra_lines = extra_lines,
+	.draw_extra = draw_extra,
 	.activate = activate,
 };

@@ -342,6 +342,32 @@ def test_target_end(c):
     t.wait_for(r"MEMTOP-EXIT=139")
 
 
+def test_batch(c):
+    """Batch mode (-b -n N) prints the same exact figures as plain text, without a terminal."""
+    argv = [c.args.memtop, "run", "--preload", c.args.preload, "-b", "-n", "2", "-d", "0.5", "--",
+            c.args.target, c.pidfile]
+    # Files, not pipes: the target inherits them and outlives memtop.
+    out_path, err_path = os.path.join(c.tmp, "out"), os.path.join(c.tmp, "err")
+    with open(out_path, "w") as fo, open(err_path, "w") as fe:
+        p = subprocess.Popen(argv, env=dict(os.environ, **ENV), stdout=fo, stderr=fe,
+                             stdin=subprocess.DEVNULL)
+        c.procs.append(p.pid)
+        c.target_pid = wait_file(c.pidfile)
+        rc = p.wait(timeout=60)
+    with open(out_path) as f:
+        out = f.read()
+    with open(err_path) as f:
+        err = f.read()
+    check(rc == 0, "memtop -b exit status %d: %s" % (rc, err), out)
+    check(len(re.findall(r"iteration \d+", out)) == 2, "two iterations", out)
+    last = out[out.rindex("iteration 2"):]
+    check(re.search(r"live_bytes: 16500\s+live_blocks: 16\b", last), "exact live figures", out)
+    check(re.search(r"^\s+10000\s+10\s+12\s+0\s+site_a \S*tui_target\.c:\d+", last, re.M), "site_a row", out)
+    check(re.search(r"^\s+1500\s+5\s+5\s+0\s+site_b ", last, re.M), "site_b row", out)
+    check("\x1b" not in out, "no terminal escapes in batch output", out)
+    check(alive(c.target_pid), "the target keeps running after batch mode ends")
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 
