@@ -14,6 +14,7 @@
 
 static attr_t crt_colors[UI_C_COUNT];
 static bool crt_active;
+static SCREEN *crt_screen;
 static bool crt_utf8;
 static bool crt_color;
 static volatile sig_atomic_t crt_quit;
@@ -152,6 +153,15 @@ static void set_colors(void)
 	crt_colors[UI_C_HELP_KEY] = pair(n++, COLOR_CYAN, -1) | A_BOLD;
 }
 
+void ui_crt_init_attrs(bool color)
+{
+	crt_color = color && has_colors() && start_color() == OK && COLOR_PAIRS >= 32;
+	if (crt_color)
+		set_colors();
+	else
+		set_monochrome();
+}
+
 int ui_crt_init(bool no_color, char *err, size_t errlen)
 {
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
@@ -170,6 +180,16 @@ int ui_crt_init(bool no_color, char *err, size_t errlen)
 		return -1;
 	}
 	set_term(scr);
+	char *cup = tigetstr("cup");
+	if (cup == NULL || cup == (char *)-1) {
+		/* A terminal that cannot move the cursor (TERM=dumb) would show garbage. */
+		endwin();
+		delscreen(scr);
+		snprintf(err, errlen, "the terminal (TERM=%s) cannot move the cursor: use -b for plain-text output",
+			 term ? term : "(unset)");
+		return -1;
+	}
+	crt_screen = scr;
 	crt_active = true;
 	cbreak();
 	noecho();
@@ -177,11 +197,7 @@ int ui_crt_init(bool no_color, char *err, size_t errlen)
 	keypad(stdscr, TRUE);
 	curs_set(0);
 	set_escdelay(25);
-	crt_color = !no_color && has_colors() && start_color() == OK && COLOR_PAIRS >= 32;
-	if (crt_color)
-		set_colors();
-	else
-		set_monochrome();
+	ui_crt_init_attrs(!no_color);
 	crt_quit = 0;
 	install_signals();
 	return 0;
@@ -193,6 +209,8 @@ void ui_crt_done(void)
 		return;
 	curs_set(1);
 	endwin();
+	delscreen(crt_screen);
+	crt_screen = NULL;
 	crt_active = false;
 	restore_signals();
 }

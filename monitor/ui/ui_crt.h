@@ -48,6 +48,9 @@ attr_t ui_attr(enum ui_color c);
 /* Initialise curses on the controlling terminal. Returns 0, or -1 with a one-line reason in err
  * (not a terminal, unknown TERM). Sets the locale from the environment. */
 int ui_crt_init(bool no_color, char *err, size_t errlen);
+/* Builds the attribute table for the current curses screen (ui_crt_init does it; headless tests and
+ * the benchmark call it after their own newterm). */
+void ui_crt_init_attrs(bool color);
 /* Restore the terminal; safe to call twice. */
 void ui_crt_done(void);
 /* True when Unicode block glyphs can be drawn (UTF-8 locale). */

@@ -53,13 +53,19 @@ static void state_text(const struct model_session_info *si, char *buf, size_t n,
 
 static void line_target(struct ui *ui, const struct model_view *v, int w)
 {
-	char buf[300], state[64], up[32];
+	char buf[300], state[64], up[80];
 	enum ui_color sc;
 	const struct model_session_info *si = &v->session;
 	state_text(si, state, sizeof state, &sc);
 	ui_fmt_uptime(up, sizeof up, si->uptime_ns);
+	if (!si->from_start) {
+		/* Attached to a running process: what it allocated before is unknown. */
+		char att[32];
+		size_t len = strlen(up);
+		snprintf(up + len, sizeof up - len, " attached %s", ui_fmt_uptime(att, sizeof att, si->attached_ns));
+	}
 	/* Right side first so that the command gets what is left. */
-	char right[128];
+	char right[160];
 	snprintf(right, sizeof right, "%sup %s  %s", ui->paused ? "PAUSED  " : "", up, state);
 	int rw = ui_text_width(right);
 	int x = meter(0, 0, w, "memtop ", UI_C_TITLE, "");

@@ -342,6 +342,14 @@ def test_target_end(c):
     t.wait_for(r"MEMTOP-EXIT=139")
 
 
+def test_dumb(c):
+    """A terminal that cannot address the cursor gets one clear line and a non-zero status."""
+    t = c.tmux
+    c.run_target_under_memtop(env=dict(ENV, TERM="dumb"))
+    t.wait_for(r"^memtop: the terminal \(TERM=dumb\) cannot move the cursor: use -b")
+    t.wait_for(r"MEMTOP-EXIT=1")
+
+
 def test_batch(c):
     """Batch mode (-b -n N) prints the same exact figures as plain text, without a terminal."""
     argv = [c.args.memtop, "run", "--preload", c.args.preload, "-b", "-n", "2", "-d", "0.5", "--",

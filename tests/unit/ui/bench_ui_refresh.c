@@ -70,6 +70,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ui_glyphs_set_utf8(true);
+	ui_crt_init_attrs(true);
 	struct session *s = fake_session_new(sites, 64, blocks);
 	struct ui_options o = {0};
 	struct ui *ui = calloc(1, sizeof *ui);

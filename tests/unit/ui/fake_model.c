@@ -19,6 +19,8 @@ struct session {
 	bool marked;
 	uint64_t mark_seq;
 	uint64_t generation;
+	uint64_t lost_events;
+	bool attached_late;
 };
 
 static const char *const files[] = {"parser.c", "cache.c", "net/socket.c", "util/strbuf.c"};
@@ -133,6 +135,10 @@ void fake_session_publish(struct session *s, int jitter)
 	for (int i = 0; i < 120; i++)
 		v->history.live_bytes[i] = live / 120 * (uint64_t)(i + 1);
 	v->marked = s->marked;
+	v->totals.lost_events = s->lost_events;
+	v->session.approximate = s->lost_events > 0;
+	v->session.from_start = !s->attached_late;
+	v->session.attached_ns = 12ull * 1000000000ull;
 	struct model_view *old = s->view;
 	rcu_assign_pointer(s->view, v);
 	if (old) {
@@ -149,6 +155,12 @@ void fake_session_free(struct session *s)
 	free(s->blocks);
 	free(s->funcs);
 	free(s);
+}
+
+void fake_session_set_health(struct session *s, uint64_t lost_events, bool from_start)
+{
+	s->lost_events = lost_events;
+	s->attached_late = !from_start;
 }
 
 unsigned fake_walks_opened(struct session *s)

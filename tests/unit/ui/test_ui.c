@@ -161,6 +161,7 @@ static int frame_setup(void **st)
 	if (!f.scr)
 		return -1;
 	ui_glyphs_set_utf8(false);
+	ui_crt_init_attrs(false); /* monochrome: attributes are checkable without colour pairs */
 	f.s = fake_session_new(40, 4, 2000);
 	struct ui_options o = {0};
 	ui_init(&f.ui, f.s, &o);
@@ -201,6 +202,21 @@ static void test_frame_layout(void **st)
 	char want[64];
 	snprintf(want, sizeof want, "%s ", v->sites[0].top.func);
 	assert_non_null(strstr(headless_line(8), want));
+}
+
+static void test_frame_lost_events(void **st)
+{
+	struct frame_fixture *f = *st;
+	draw(f);
+	assert_non_null(strstr(headless_line(3), "Lost 0 "));
+	fake_session_set_health(f->s, 1234, false);
+	fake_session_publish(f->s, 0);
+	draw(f);
+	assert_non_null(strstr(headless_line(3), " 1,234 EVENTS LOST: live set approximate "));
+	/* Shown loudly: the alert attribute, not the plain one. */
+	assert_true(mvinch(3, 2) & A_REVERSE);
+	assert_false(mvinch(2, 2) & A_REVERSE);
+	assert_non_null(strstr(headless_line(0), "attached 00:00:12"));
 }
 
 static void test_frame_too_small(void **st)
@@ -342,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_heat_cells),
 		cmocka_unit_test(test_sort_numeric),
 		cmocka_unit_test_setup_teardown(test_frame_layout, frame_setup, frame_teardown),
+		cmocka_unit_test_setup_teardown(test_frame_lost_events, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_frame_too_small, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_queries_cached, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_name_filter_and_selection, frame_setup, frame_teardown),
