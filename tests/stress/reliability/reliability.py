@@ -446,6 +446,24 @@ def case_forkstorm():
 
 def case_execchain():
     compare_modes('execchain', ['execchain', '8'])
+    # The monitor must follow the process through exec: 'memtop report -- env X=1 PROG' is PROG's
+    # heap, not env's. (The new image replaces the segment under the same name.)
+    with tempfile.TemporaryDirectory() as d:
+        a, b = os.path.join(d, 'a.txt'), os.path.join(d, 'b.txt')
+        run([A.memtop, 'report', '--preload', A.preload, '-o', a, '--', A.target, 'work', '200'],
+            base_env())
+        run([A.memtop, 'report', '--preload', A.preload, '-o', b, '--', 'env', 'X=1', A.target,
+             'work', '200'], base_env())
+        with open(a) as f:
+            fa = snapshot_fields(f.read())
+        with open(b) as f:
+            tb = f.read()
+        fb = snapshot_fields(tb)
+        exe = re.search(r'^exe: (.*)$', tb, re.M)
+        if fb.get('allocs') != fa.get('allocs'):
+            known('exec: memtop report -- env X=1 rel_target reports exe %s with %s allocs; the '
+                  'direct run has %s: the monitor stays on the pre-exec segment' %
+                  (exe.group(1) if exe else '?', fb.get('allocs'), fa.get('allocs')))
 
 
 def case_dlopen():
@@ -754,6 +772,9 @@ def case_other_uid():
                               timeout=20)
         info('root attaching to a segment owned by uid 65534: status %s stderr %r' % (st, err))
         check(st is not None and st >= 0, 'other uid: monitor status %s' % st)
+        if os.geteuid() == 0 and st != 0:
+            known('other uid: root is refused a segment of uid 65534 (%s); the issue asks root to '
+                  'be let in with a notice (session_attach never sets allow_other_uid)' % err.strip())
         check(st != 0 or 'uid' in err or 'owner' in err or 'user' in err,
               'other uid: root accepted a foreign segment without saying so (stderr %r)' % err)
         check(st == 0 or (err.startswith('memtop: ') and err.count('\n') == 1),
