@@ -3,6 +3,7 @@
  * status and the exited mark). Each passes its arguments and result through unchanged.
  * Known limit: dlopen called through this wrapper sees libmemtop.so as its caller, so a bare library
  * name is searched without the calling object's own RUNPATH (heaptrack has the same limit). */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -93,4 +94,26 @@ PRELOAD_EXPORT void _Exit(int status)
 	preload_need_real((void *)preload_real._Exit);
 	preload_mark_exited(status, true);
 	preload_real._Exit(status);
+}
+
+/* Returning from main calls exit inside glibc, out of our reach: wrap main to see its result. */
+typedef int (*preload_main_fn)(int, char **, char **);
+static preload_main_fn preload_program_main;
+
+static int preload_main(int argc, char **argv, char **envp)
+{
+	int rc = preload_program_main(argc, argv, envp);
+	preload_note_exit_status(rc);
+	return rc;
+}
+
+PRELOAD_EXPORT int __libc_start_main(preload_main_fn main, int argc, char **argv,
+				     void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
+				     void *stack_end)
+{
+	typedef int (*start_fn)(preload_main_fn, int, char **, void (*)(void), void (*)(void),
+				void (*)(void), void *);
+	start_fn real_start = (start_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+	preload_program_main = main;
+	return real_start(preload_main, argc, argv, init, fini, rtld_fini, stack_end);
 }

@@ -25,6 +25,8 @@ def parse_dump(text):
             d[f[0]] = {f[i]: int(f[i + 1]) for i in range(1, len(f) - 1, 2)}
         elif f[0] == "exit":
             d["exit"] = int(f[1])
+        elif f[0] == "header_exited":
+            d["header_exited"], d["header_exit_status"] = int(f[1]), int(f[3])
         elif f[0] == "stack":
             frames = f[f.index("frames") + 1:]
             d["stacks"].append({"id": int(f[1]), "allocs": int(f[3]), "live_blocks": int(f[5]),
@@ -113,6 +115,9 @@ def main():
         print("no dump from mtdump:\n" + dump_text)
         return 1
 
+    if d.get("header_exited") != 1 or d.get("header_exit_status") != a.exit:
+        errors.append("segment header: exited %s, exit status %s (expected 1, %d)" %
+                      (d.get("header_exited"), d.get("header_exit_status"), a.exit))
     c, ev, an, live = d["counters"], d["events"], d["anomalies"], d["live"]
     for k in ("bad", "skipped", "dup_allocs", "bus"):
         if an[k]:
