@@ -17,6 +17,7 @@ struct cli_options {
 	const char *preload;      /* --preload */
 	const char *sysroot;      /* --sysroot */
 	bool no_color;
+	bool no_symbols;          /* --no-symbols: raw addresses only (no libdwfl) */
 	unsigned divisions;
 	unsigned expire_s;
 	struct snapshot_options snap;

@@ -38,6 +38,7 @@ static void usage(FILE *f)
 		"       memtop symbolize [--sysroot DIR] FILE\n"
 		"       memtop gc                      remove segments of processes that are gone\n"
 		"       memtop demo                    the bundled workload under the dashboard\n"
+		"common options: --no-symbols (raw addresses only), --no-color\n"
 		"snapshot options: --blocks --heatmap --all-sites --thread ID --expire SEC\n"
 		"                  --tag-from TAG --tag-to TAG --divisions N --frames N\n");
 }
@@ -121,6 +122,8 @@ static int parse_args(int argc, char **argv, struct cli_options *o)
 			o->sysroot = val;
 		} else if (strcmp(a, "--no-color") == 0) {
 			o->no_color = true;
+		} else if (strcmp(a, "--no-symbols") == 0) {
+			o->no_symbols = true;
 		} else if (strcmp(a, "--blocks") == 0) {
 			o->snap.blocks = true;
 		} else if (strcmp(a, "--heatmap") == 0) {
@@ -256,6 +259,12 @@ static int find_demo(char *out, size_t len)
 	return -1;
 }
 
+static void session_cli_options(const struct cli_options *o, struct session_options *so)
+{
+	session_default_options(so);
+	so->no_symbols = o->no_symbols;
+}
+
 /* Dashboard when built and on a terminal; batch refreshes otherwise. */
 static int show(struct session *s, const struct cli_options *o)
 {
@@ -275,7 +284,9 @@ static int show(struct session *s, const struct cli_options *o)
 static int cmd_attach(const struct cli_options *o)
 {
 	char err[512];
-	struct session *s = session_attach(o->pid, NULL, err, sizeof err);
+	struct session_options so;
+	session_cli_options(o, &so);
+	struct session *s = session_attach(o->pid, &so, err, sizeof err);
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);
@@ -324,7 +335,9 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv)
 			    report ? "report" : "run");
 	if (find_preload(o->preload, lib, sizeof lib) != 0)
 		return 1;
-	struct session *s = session_run(argv, lib, NULL, err, sizeof err);
+	struct session_options so;
+	session_cli_options(o, &so);
+	struct session *s = session_run(argv, lib, &so, err, sizeof err);
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);
@@ -349,7 +362,9 @@ static int cmd_snapshot(const struct cli_options *o)
 	char err[512];
 	if (!o->pid)
 		return fail("snapshot needs a pid: memtop snapshot PID [-o FILE]%s", "");
-	struct session *s = session_attach(o->pid, NULL, err, sizeof err);
+	struct session_options so;
+	session_cli_options(o, &so);
+	struct session *s = session_attach(o->pid, &so, err, sizeof err);
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);

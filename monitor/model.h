@@ -86,6 +86,7 @@ struct model_totals {
 	/* Tool overhead. */
 	uint64_t segment_bytes;   /* size of the shared segment */
 	uint64_t monitor_bytes;   /* memtop's own memory (VmRSS of memtop, refreshed each second) */
+	uint64_t model_bytes;     /* of which the live set and aggregates (exact, from the engine) */
 	uint64_t overhead_bytes;  /* segment_bytes + monitor_bytes */
 	uint64_t stacks_used;     /* distinct call stacks interned by the target */
 	uint64_t stacks_overflow; /* stacks refused because the table was full */

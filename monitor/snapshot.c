@@ -136,6 +136,7 @@ static void write_header(FILE *out, struct session *s, const struct model_view *
 	fprintf(out, "stacks: %" PRIu64 "\n", t->stacks_used);
 	fprintf(out, "segment_bytes: %" PRIu64 "\n", t->segment_bytes);
 	fprintf(out, "monitor_bytes: %" PRIu64 "\n", t->monitor_bytes);
+	fprintf(out, "model_bytes: %" PRIu64 "\n", t->model_bytes);
 	fprintf(out, "overhead_bytes: %" PRIu64 "\n", t->overhead_bytes);
 	(void)s;
 }

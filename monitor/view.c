@@ -162,6 +162,9 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	t->target_untracked = s->target_totals.untracked;
 	t->segment_bytes = s->seg.size;
 	t->monitor_bytes = s->monitor_rss;
+	t->model_bytes = liveset_memory(&e->live) + (uint64_t)e->sites_cap * sizeof(*e->sites) +
+			 (uint64_t)e->threads_cap * sizeof(*e->threads) +
+			 (uint64_t)e->site_ids_cap * sizeof(uint32_t);
 	t->overhead_bytes = t->segment_bytes + t->monitor_bytes;
 	if (s->seg_open) {
 		struct memtop_seg_header h;
