@@ -34,6 +34,7 @@ struct options {
 	unsigned long stall_after; /* stop reading (keep the heartbeat) after this many events */
 	bool no_wait_env;
 	bool count_only; /* only count events (benchmarks: the producer's cost without a live set) */
+	const char *ready_file; /* created once the claim is held (tests synchronise on it) */
 	char **cmd;
 };
 
@@ -41,7 +42,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: mtdump [-o FILE] [-p LIBMEMTOP] [--slow-us N] [--batch N] "
 			"[--stop-after EVENTS] [--stall-after EVENTS] [--count-only] [--no-wait] -- CMD [ARGS...]\n"
-			"       mtdump [-o FILE] [--slow-us N] --attach PID\n");
+			"       mtdump [-o FILE] [--slow-us N] [--ready-file PATH] --attach PID\n");
 	exit(2);
 }
 
@@ -83,6 +84,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->stall_after = parse_num(argv[++i], a);
 		} else if (!strcmp(a, "--attach") && more) {
 			o->attach_pid = (pid_t)parse_num(argv[++i], a);
+		} else if (!strcmp(a, "--ready-file") && more) {
+			o->ready_file = argv[++i];
 		} else if (!strcmp(a, "--count-only")) {
 			o->count_only = true;
 		} else if (!strcmp(a, "--no-wait")) {
@@ -617,6 +620,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	bool attached = attach(&d, pid, is_child, &status);
+	if (attached && o.ready_file) {
+		FILE *f = fopen(o.ready_file, "w");
+		if (f)
+			fclose(f);
+	}
 	if (attached) {
 		maps_read(pid);
 		run_drain(&d, &o, pid, is_child, &status);
