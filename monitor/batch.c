@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "session.h"
+#include "symbols.h"
 
 static const char *state_word(const struct model_session_info *si, char *buf, size_t len)
 {
@@ -72,8 +73,11 @@ int cli_batch(struct session *s, const struct cli_options *o)
 	double delay = o->delay_s > 0 ? o->delay_s : 1.0;
 	for (int i = 1; o->iterations == 0 || i <= o->iterations; i++) {
 		bool done = session_finished(s);
-		model_request_publish(s);
-		usleep(50000); /* let the ingest thread publish a fresh view */
+		/* frames of new sites are resolved on the symbolizer thread: give it a moment (more at
+		 * the end, when this is the last refresh), then ask for a fresh view */
+		if (s->sym)
+			symbols_wait_idle(s->sym, done ? 5000 : 100);
+		session_wait_drained(s, 100);
 		batch_print(s, i);
 		if (done)
 			break;

@@ -371,9 +371,7 @@ static int cmd_snapshot(const struct cli_options *o)
 		return 1;
 	}
 	/* drain what is queued now, then write */
-	usleep(100000);
-	model_request_publish(s);
-	usleep(50000);
+	session_wait_drained(s, 5000);
 	int rc = write_snapshot(s, o);
 	session_destroy(s);
 	return rc;

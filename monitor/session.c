@@ -461,6 +461,8 @@ static void *session_ingest_main(void *arg)
 			gone = true;
 			break;
 		}
+		if (st == SHM_POP_EMPTY)
+			__atomic_add_fetch(&s->empty_polls, 1, __ATOMIC_RELEASE);
 		if (now - last_live >= LIVENESS_NS) {
 			last_live = now;
 			if (session_target_gone(s)) {
@@ -502,6 +504,22 @@ int session_start(struct session *s, char *err, size_t len)
 bool session_finished(struct session *s)
 {
 	return __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) != 0;
+}
+
+void session_wait_drained(struct session *s, unsigned timeout_ms)
+{
+	uint64_t start = __atomic_load_n(&s->empty_polls, __ATOMIC_ACQUIRE);
+	for (unsigned waited = 0; waited < timeout_ms && !session_finished(s); waited += 2) {
+		/* two empty polls after our call: the first may have started before it */
+		if (__atomic_load_n(&s->empty_polls, __ATOMIC_ACQUIRE) >= start + 2)
+			break;
+		usleep(2000);
+	}
+	uint64_t gen = s->view_generation;
+	model_request_publish(s);
+	for (unsigned waited = 0; waited < 1000 && __atomic_load_n(&s->view_generation,
+								   __ATOMIC_ACQUIRE) == gen; waited += 2)
+		usleep(2000);
 }
 
 void session_wait_finished(struct session *s)

@@ -46,6 +46,7 @@ struct session {
 	int publish_request;      /* atomic */
 	int mark_request;         /* atomic: 1 mark, 2 unmark */
 	int finished;             /* atomic: target gone and ring drained; final view published */
+	uint64_t empty_polls;     /* atomic: times the ingest found the ring empty (drain detection) */
 
 	enum model_state state;   /* written by the ingest thread */
 	int exit_status, term_signal;
@@ -78,6 +79,9 @@ int session_start(struct session *s, char *err, size_t len);
 /* Waits until the target is gone and every event is applied (the final view is published). */
 void session_wait_finished(struct session *s);
 bool session_finished(struct session *s);
+/* Waits (bounded) until everything queued at the time of the call is applied and a view published
+ * after it: what `memtop snapshot PID` needs before writing. */
+void session_wait_drained(struct session *s, unsigned timeout_ms);
 /* Stops the threads, releases the claim, unmaps. Leaves a running target running. */
 void session_destroy(struct session *s);
 /* memtop run/report: the exit status to pass through (128+signal when killed). */

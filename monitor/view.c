@@ -214,7 +214,7 @@ void session_publish_view(struct session *s, uint64_t now)
 	struct model_site *sites = (struct model_site *)(box + 1);
 	struct model_thread *threads = (struct model_thread *)(sites + ns);
 	struct model_tag *tags = (struct model_tag *)(threads + nt);
-	v->generation = ++s->view_generation;
+	v->generation = s->view_generation + 1;
 	v->built_ns = now;
 	fill_session(s, &v->session, now);
 	fill_totals(s, &v->totals);
@@ -238,6 +238,8 @@ void session_publish_view(struct session *s, uint64_t now)
 	v->since_mark_blocks = s->eng.since_mark_blocks;
 	v->since_mark_bytes = s->eng.since_mark_bytes;
 	struct model_view_box *old = rcu_xchg_pointer(&s->view, box);
+	/* after the swap: a waiter that sees the new generation finds the new view */
+	__atomic_store_n(&s->view_generation, v->generation, __ATOMIC_RELEASE);
 	if (old)
 		urcu_memb_call_rcu(&old->rcu, view_free_cb);
 }

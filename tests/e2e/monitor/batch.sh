@@ -1,0 +1,36 @@
+#!/bin/bash
+# e2e: batch mode (plain-text refreshes, -n/-d), the final state after exit and after a crash, exit
+# status pass-through, and quitting a monitor leaves the target running.
+# usage: batch.sh MEMTOP LIBMEMTOP LEAKS_EXE CRASH_EXE.  Prints TAP.
+set -u
+MEMTOP=$1 LIB=$2 LEAKS=$3 CRASH=$4
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"; [ -n "${bg:-}" ] && kill -9 $bg 2>/dev/null' EXIT
+n=0 failed=0
+ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
+
+"$MEMTOP" run -b -n 50 -d 0.1 -- "$LEAKS" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+ok "run -b of a program that exits 0: status 0" "[ $rc -eq 0 ]"
+ok "batch output shows the final state" "grep -q 'state exited(0)' $tmp/out"
+ok "batch output shows the exact live figures" "grep -q '^live_bytes: 2555  live_blocks: 4 ' $tmp/out"
+ok "batch output lists the top sites" "grep -Eq '^ +2222 +1 +1 +[0-9-]+  inlined_helper' $tmp/out"
+ok "batch stops when the target is gone (fewer than 50 iterations)" "[ \$(grep -c '^memtop .* iteration' $tmp/out) -lt 50 ]"
+
+"$MEMTOP" report -o "$tmp/crash.txt" -- "$CRASH" 2>"$tmp/err"
+rc=$?
+ok "report of a crashing program passes 128+SIGABRT through (got $rc)" "[ $rc -eq 134 ]"
+ok "the snapshot says crashed, signal 6" "grep -q '^state: crashed' $tmp/crash.txt && grep -q '^term_signal: 6' $tmp/crash.txt"
+ok "the final state is kept after the crash" "grep -q '^live_bytes: 1234' $tmp/crash.txt || grep -q '^site [0-9]*: 1234 bytes in 1 blocks' $tmp/crash.txt"
+
+LD_PRELOAD=$LIB sleep 5 & bg=$!
+for i in $(seq 200); do [ -e /dev/shm/memtop.$bg ] && break; sleep 0.01; done
+"$MEMTOP" -b -n 3 -d 0.1 "$bg" >"$tmp/b2" 2>&1
+rc=$?
+ok "-b -n 3 on a running process: 3 iterations, status 0" "[ $rc -eq 0 ] && [ \$(grep -c '^memtop .* iteration' $tmp/b2) -eq 3 ]"
+ok "the target keeps running after the monitor quits" "kill -0 $bg"
+"$MEMTOP" -b -n 1 "$bg" >"$tmp/b3" 2>&1
+ok "the claim was released: a second monitor attaches at once" "[ $? -eq 0 ] && grep -q 'state running' $tmp/b3"
+"$MEMTOP" >"$tmp/list" 2>&1 </dev/null
+ok "memtop alone lists the traced process" "grep -Eq '^ +$bg +traced' $tmp/list"
+echo "1..$n"
+[ "$failed" -eq 0 ]
