@@ -291,11 +291,12 @@ def case_fault_none():
 
 def case_fault_attach_loop():
     """(d) monitors attach and detach over and over (snapshot and -b -n 1) while the target runs."""
-    bare_out, bare_secs = bare_work()
+    rounds = str(int(WORK_ROUNDS) * 2)
+    bst, bare_out, _, _ = run([A.target, 'work', rounds, str(WORK_EXIT)], base_env())
     before = segments()
     env = preload_env(MEMTOP_RING=64, MEMTOP_BLOCK_MS=BLOCK_MS)
     t0 = time.monotonic()
-    p = start_target(['work', str(int(WORK_ROUNDS) * 2), str(WORK_EXIT)], env)
+    p = start_target(['work', rounds, str(WORK_EXIT)], env)
     wait_for(lambda: os.path.exists(seg_path(p.pid)), 5)
     attaches, refusals, n = 0, 0, 0
     while p.poll() is None:
@@ -313,8 +314,8 @@ def case_fault_attach_loop():
                   'attach #%d refused while the target was running: %r' % (n, err))
     st, out, err = finish(p, 60)
     secs = time.monotonic() - t0
-    check(st == WORK_EXIT and out == bare_out.replace(WORK_ROUNDS, str(int(WORK_ROUNDS) * 2)) or
-          st == WORK_EXIT, 'attach loop: target exit %s' % st)
+    check(st == WORK_EXIT == bst, 'attach loop: target exit %s, bare %s' % (st, bst))
+    check(out == bare_out, 'attach loop: stdout differs from the bare run: %r vs %r' % (out, bare_out))
     mc = max_call_us(err)
     check(mc is not None and mc <= CALL_BOUND_US, 'attach loop: slowest call %s us' % mc)
     check(attaches >= 5, 'attach loop: only %d successful attaches' % attaches)
