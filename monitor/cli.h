@@ -29,7 +29,8 @@ struct cli_options {
 extern volatile int cli_interrupted;
 
 int cli_batch(struct session *s, const struct cli_options *o);
-int cli_list(void);
+/* Lists traced processes; on a terminal asks for one and sets *chosen (0 = none). */
+int cli_list(int *chosen);
 int cli_gc(void);
 
 #endif

@@ -327,7 +327,8 @@ static int write_snapshot(struct session *s, const struct cli_options *o)
 	return 0;
 }
 
-static int cmd_run(const struct cli_options *o, bool report, char **argv)
+/* kill_on_quit: `memtop demo` ends its own bundled workload; `memtop run` leaves the target alone. */
+static int cmd_run(const struct cli_options *o, bool report, char **argv, bool kill_on_quit)
 {
 	char lib[PATH_MAX], err[512];
 	if (!argv || !argv[0])
@@ -349,10 +350,15 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv)
 		rc = write_snapshot(s, o);
 	} else {
 		rc = show(s, o);
-		if (!session_finished(s))
+		if (!session_finished(s) && kill_on_quit) {
+			kill(s->pid, SIGTERM);
+			for (int i = 0; i < 200 && !session_finished(s); i++)
+				usleep(10000);
+		} else if (!session_finished(s)) {
 			fprintf(stderr, "memtop: detached; %s (pid %d) keeps running\n", argv[0], (int)s->pid);
+		}
 	}
-	int status = session_finished(s) ? session_exit_code(s) : 0;
+	int status = session_finished(s) && !kill_on_quit ? session_exit_code(s) : 0;
 	session_destroy(s);
 	return rc ? rc : status;
 }
@@ -409,7 +415,7 @@ static int cmd_demo(const struct cli_options *o)
 	if (find_demo(demo, sizeof demo) != 0)
 		return 1;
 	char *argv[] = {demo, NULL};
-	return cmd_run(o, false, argv);
+	return cmd_run(o, false, argv, true);
 }
 
 static void on_signal(int sig)
@@ -432,14 +438,18 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	urcu_memb_register_thread();
-	if (!o.cmd && !o.pid)
-		rc = o.batch ? fail("-b needs a pid: memtop -b [-n N] PID%s", "") : cli_list();
+	if (!o.cmd && !o.pid && !o.batch) {
+		rc = cli_list(&o.pid);
+		if (o.pid)
+			rc = cmd_attach(&o);
+	} else if (!o.cmd && !o.pid)
+		rc = fail("-b needs a pid: memtop -b [-n N] PID%s", "");
 	else if (!o.cmd)
 		rc = cmd_attach(&o);
 	else if (strcmp(o.cmd, "run") == 0)
-		rc = cmd_run(&o, false, o.argv_rest);
+		rc = cmd_run(&o, false, o.argv_rest, false);
 	else if (strcmp(o.cmd, "report") == 0)
-		rc = cmd_run(&o, true, o.argv_rest);
+		rc = cmd_run(&o, true, o.argv_rest, false);
 	else if (strcmp(o.cmd, "snapshot") == 0)
 		rc = cmd_snapshot(&o);
 	else if (strcmp(o.cmd, "symbolize") == 0)

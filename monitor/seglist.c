@@ -62,9 +62,25 @@ static void list_one(pid_t pid, void *ctx)
 	shm_segment_close(&seg, false);
 }
 
-int cli_list(void)
+/* On a terminal, asks which process to attach to. Returns the pid, or 0. */
+static int pick_pid(void)
+{
+	char line[64];
+	printf("attach to pid (Enter to quit): ");
+	fflush(stdout);
+	if (!fgets(line, sizeof line, stdin))
+		return 0;
+	char *end;
+	long pid = strtol(line, &end, 10);
+	if (end == line || pid <= 0)
+		return 0;
+	return (int)pid;
+}
+
+int cli_list(int *chosen)
 {
 	int count = 0;
+	*chosen = 0;
 	printf("%8s  %-8s  %12s  %9s  %s\n", "PID", "STATE", "HEAP_BYTES", "AGE", "COMMAND");
 	for_each_segment(list_one, &count);
 	if (count == 0) {
@@ -72,7 +88,10 @@ int cli_list(void)
 		       "LD_PRELOAD=libmemtop.so CMD\n");
 		return 0;
 	}
-	printf("attach with: memtop PID\n");
+	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+		*chosen = pick_pid();
+	else
+		printf("attach with: memtop PID\n");
 	return 0;
 }
 
