@@ -11,8 +11,9 @@
 
 #include "preload.h"
 
-/* Leading frames of our own that a capture may see: capture, hook helper(s), the hook. */
-#define UNWIND_OWN_MAX 8
+/* Leading frames of our own that a capture sees: the capture itself, at most one non-inlined helper
+ * (realloc, memalign family) and the hook. Asking for more would make every unwind step further. */
+#define UNWIND_OWN_MAX 4
 
 static uintptr_t own_lo, own_hi; /* address range of libmemtop.so's loaded segments */
 
