@@ -126,13 +126,12 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 		for (int i = 0; i < n; i++)
 			frames[i] = (uintptr_t)raw[i];
 	}
-	int skip = 0;
-	while (skip < n && unwind_is_own(frames[skip]))
-		skip++;
-	int depth = n - skip;
-	if (depth > (int)preload_cfg.depth)
-		depth = (int)preload_cfg.depth;
-	uint32_t id = depth > 0 ? shm_stack_intern(&preload_seg, frames + skip, (uint32_t)depth)
+	/* Drop our own frames: the leading ones (capture, hook) and the main() wrapper at the bottom. */
+	int depth = 0;
+	for (int i = 0; i < n && depth < (int)preload_cfg.depth; i++)
+		if (!unwind_is_own(frames[i]))
+			frames[depth++] = frames[i];
+	uint32_t id = depth > 0 ? shm_stack_intern(&preload_seg, frames, (uint32_t)depth)
 				: MEMTOP_STACK_NONE;
 	t->guard--;
 	return id;
