@@ -354,6 +354,12 @@ static void session_apply_batch(struct session *s, struct memtop_event *buf, siz
 	urcu_memb_read_lock();
 	engine_apply_batch(&s->eng, buf, valid);
 	urcu_memb_read_unlock();
+	if (s->eng.maps_changed) {
+		/* read the map now, while the library just loaded is surely still there */
+		s->eng.maps_changed = false;
+		if (s->sym)
+			symbols_maps_update(s->sym, symbols_read_maps(s->pid));
+	}
 	engine_batch_end(&s->eng);
 }
 

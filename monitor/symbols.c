@@ -23,6 +23,7 @@ struct symbols {
 	struct symdb *db;
 	char *maps_text;        /* the map the db was built from (owned by the symbolizer thread) */
 	char *maps_published;   /* last map text, readable under lock (snapshot MAPS section) */
+	char *maps_pending;     /* from the ingest thread, not yet reported to libdwfl (under lock) */
 	uint64_t maps_generation;
 	uint32_t cap;           /* stacks_cap + 1 */
 	struct sym_stack **stacks;
@@ -67,6 +68,9 @@ char *symbols_read_maps(pid_t pid)
 	return buf;
 }
 
+static void symbols_take_map(struct symbols *sy, char *m);
+static void symbols_apply_pending(struct symbols *sy);
+
 static bool is_own_module(const char *module)
 {
 	if (!module)
@@ -85,19 +89,13 @@ static struct sym_stack *symbols_resolve_stack(struct symbols *sy, uint32_t id)
 	struct model_frame tmp[MEMTOP_MAX_DEPTH * 2];
 	int n = 0;
 	bool refreshed = false;
+	symbols_apply_pending(sy);
 	for (int i = 0; i < depth && n < (int)(sizeof tmp / sizeof tmp[0]); i++) {
 		struct symdb_result r;
 		int rc = symdb_resolve(sy->db, pcs[i], &r);
 		if (rc != 0 && !refreshed && sy->s->state == MODEL_STATE_RUNNING) {
 			/* an unknown module: maybe loaded after our last look at the map */
-			char *m = symbols_read_maps(sy->s->pid);
-			if (m) {
-				symdb_refresh(sy->db, m);
-				pthread_mutex_lock(&sy->lock);
-				free(sy->maps_published);
-				sy->maps_published = m;
-				pthread_mutex_unlock(&sy->lock);
-			}
+			symbols_take_map(sy, symbols_read_maps(sy->s->pid));
 			refreshed = true;
 			rc = symdb_resolve(sy->db, pcs[i], &r);
 		}
@@ -119,22 +117,83 @@ static struct sym_stack *symbols_resolve_stack(struct symbols *sy, uint32_t id)
 	return st;
 }
 
+void symbols_maps_update(struct symbols *sy, char *text)
+{
+	if (!sy || !text)
+		return;
+	pthread_mutex_lock(&sy->lock);
+	free(sy->maps_pending);
+	sy->maps_pending = text;
+	pthread_cond_signal(&sy->cond);
+	pthread_mutex_unlock(&sy->lock);
+}
+
+/* Merges the new map into the published one: a library loaded then unloaded must still resolve
+ * the stacks captured while it was there, so old file lines are kept (libdwfl reports every line). */
+static char *maps_merge(const char *old, const char *fresh)
+{
+	size_t n = strlen(fresh), cap = n + (old ? strlen(old) : 0) + 2;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	memcpy(out, fresh, n + 1);
+	for (const char *l = old; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char line[1024];
+		if (len < sizeof line && memchr(l, '/', len)) {
+			memcpy(line, l, len);
+			line[len] = '\0';
+			if (!strstr(out, line)) {
+				memcpy(out + n, line, len);
+				n += len;
+				out[n++] = '\n';
+				out[n] = '\0';
+			}
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	return out;
+}
+
+/* Reports a fresh map to libdwfl and merges it into the published one; frees m. */
+static void symbols_take_map(struct symbols *sy, char *m)
+{
+	/* a process that has exited (or a zombie) shows an empty map: keep the modules we know */
+	if (!m || !strchr(m, '/')) {
+		free(m);
+		return;
+	}
+	symdb_refresh(sy->db, m);
+	pthread_mutex_lock(&sy->lock);
+	char *merged = maps_merge(sy->maps_published, m);
+	if (merged) {
+		free(sy->maps_published);
+		sy->maps_published = merged;
+	}
+	pthread_mutex_unlock(&sy->lock);
+	free(m);
+}
+
+static void symbols_apply_pending(struct symbols *sy)
+{
+	pthread_mutex_lock(&sy->lock);
+	char *m = sy->maps_pending;
+	sy->maps_pending = NULL;
+	pthread_mutex_unlock(&sy->lock);
+	symbols_take_map(sy, m);
+}
+
 static void symbols_check_maps(struct symbols *sy)
 {
+	symbols_apply_pending(sy);
 	struct memtop_seg_header h;
 	if (sy->s->state != MODEL_STATE_RUNNING || shm_header_read(&sy->s->seg, &h) != 0)
 		return;
 	if (h.maps_generation == sy->maps_generation)
 		return;
 	sy->maps_generation = h.maps_generation;
-	char *m = symbols_read_maps(sy->s->pid);
-	if (!m)
-		return;
-	symdb_refresh(sy->db, m);
-	pthread_mutex_lock(&sy->lock);
-	free(sy->maps_published);
-	sy->maps_published = m;
-	pthread_mutex_unlock(&sy->lock);
+	symbols_take_map(sy, symbols_read_maps(sy->s->pid));
 }
 
 static void *symbols_main(void *arg)
@@ -338,6 +397,7 @@ void symbols_free(struct symbols *sy)
 	free(sy->queue);
 	free(sy->maps_text);
 	free(sy->maps_published);
+	free(sy->maps_pending);
 	symdb_free(sy->db);
 	free(sy);
 }

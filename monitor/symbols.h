@@ -22,6 +22,9 @@ void symbols_enqueue_site(void *ctx, uint32_t stack_id);
 bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame *out);
 /* Whole stack with inline frames; falls back to raw frames from the segment. */
 int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out, int max);
+/* The ingest thread read a fresh memory map right after a MAPS_CHANGED event (while the new library
+ * is surely mapped): hand it over (takes ownership of text). */
+void symbols_maps_update(struct symbols *sy, char *text);
 /* Waits (bounded) until every enqueued stack is resolved: snapshots want full symbols. */
 void symbols_wait_idle(struct symbols *sy, unsigned timeout_ms);
 /* A copy of the latest memory map text (snapshot MAPS section); free() it. NULL if none. */
