@@ -69,6 +69,10 @@ struct preload_thread {
 	struct memtop_counters *c; /* this thread's counters in the segment */
 	int64_t inuse_pending;     /* usable bytes not yet folded into the global in-use (peak) */
 	uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk (0 = unknown) */
+	/* The last stack this thread interned: loops allocating from one place skip the shared table. */
+	uint32_t last_stack_id;
+	uint32_t last_depth; /* 0 = nothing cached */
+	uint64_t last_frames[MEMTOP_MAX_DEPTH];
 };
 
 extern __thread struct preload_thread preload_tls __attribute__((tls_model("initial-exec")));

@@ -74,6 +74,7 @@ void preload_thread_forget(struct preload_thread *t)
 	t->attach = PRELOAD_THREAD_NEW;
 	t->overflow = 0;
 	t->slot = 0;
+	t->last_depth = 0; /* its id belonged to the parent's stack table */
 }
 
 void preload_thread_rename(const char *name)

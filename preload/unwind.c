@@ -112,6 +112,22 @@ static __attribute__((noinline)) int unwind_fp(struct preload_thread *t, uint64_
 	return n;
 }
 
+/* Interns through a one-entry per-thread cache: same frames as last time, same id. */
+static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, uint32_t depth)
+{
+	if (depth == 0)
+		return MEMTOP_STACK_NONE;
+	if (depth == t->last_depth && !memcmp(frames, t->last_frames, depth * sizeof *frames))
+		return t->last_stack_id;
+	uint32_t id = shm_stack_intern(&preload_seg, frames, depth);
+	if (id != MEMTOP_STACK_OVERFLOW && id != MEMTOP_STACK_NONE) {
+		memcpy(t->last_frames, frames, depth * sizeof *frames);
+		t->last_depth = depth;
+		t->last_stack_id = id;
+	}
+	return id;
+}
+
 uint32_t preload_stack_capture(struct preload_thread *t)
 {
 	int want = (int)preload_cfg.depth + UNWIND_OWN_MAX;
@@ -131,8 +147,7 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 	for (int i = 0; i < n && depth < (int)preload_cfg.depth; i++)
 		if (!unwind_is_own(frames[i]))
 			frames[depth++] = frames[i];
-	uint32_t id = depth > 0 ? shm_stack_intern(&preload_seg, frames, (uint32_t)depth)
-				: MEMTOP_STACK_NONE;
+	uint32_t id = unwind_intern(t, frames, (uint32_t)depth);
 	t->guard--;
 	return id;
 }
