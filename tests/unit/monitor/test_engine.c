@@ -165,6 +165,48 @@ static void test_tags(void **state)
 	assert_int_equal(liveset_lookup(&E.live, 0x20)->seq, 2);
 }
 
+/* Random (also nonsensical) event sequences never break the engine's bookkeeping: the totals always
+ * equal the sums over the live set, over call sites and over threads. */
+static void test_random_sequences_keep_invariants(void **state)
+{
+	(void)state;
+	uint64_t r = 12345;
+	for (int i = 0; i < 200000; i++) {
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		uint8_t type = (uint8_t)(r % (MEMTOP_EV_TYPE_MAX + 2));
+		uint16_t slot = (uint16_t)((r >> 8) % 12);       /* includes out-of-range slots */
+		uint32_t stack = (uint32_t)((r >> 16) % 1100);  /* includes ids above max */
+		uint64_t addr = ((r >> 24) % 512) * 16;         /* small pool: reuse, double frees */
+		uint64_t size = (r >> 40) % 300;
+		uint64_t aux = ((r >> 33) % 512) * 16;
+		apply(type, slot, stack, addr, size, aux, (uint8_t)((r >> 60) & 1));
+	}
+	uint64_t bytes = 0, blocks = 0;
+	struct liveset_iter it;
+	struct liveset_block *b;
+	urcu_memb_read_lock();
+	liveset_for_each(&E.live, &it, b) {
+		bytes += b->size;
+		blocks++;
+	}
+	urcu_memb_read_unlock();
+	assert_int_equal(blocks, E.live_blocks);
+	assert_int_equal(bytes, E.live_bytes);
+	uint64_t sb = 0, sn = 0;
+	for (uint32_t i = 0; i < E.n_site_ids; i++) {
+		sb += engine_site(&E, E.site_ids[i])->live_bytes;
+		sn += engine_site(&E, E.site_ids[i])->live_blocks;
+	}
+	assert_int_equal(sb, E.live_bytes);
+	assert_int_equal(sn, E.live_blocks);
+	uint64_t tb = 0;
+	for (uint32_t i = 0; i < E.n_threads; i++)
+		tb += E.threads[i].live_bytes;
+	assert_int_equal(tb, E.live_bytes);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
@@ -176,6 +218,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mark_unmark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_sequences_keep_invariants, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();
