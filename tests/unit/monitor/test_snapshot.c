@@ -171,6 +171,62 @@ static void test_thread_filter(void **state)
 	free_session(s);
 }
 
+/* The heatmap section against this very process: blocks at real heap addresses of the test. */
+static void test_heatmap_section_sums(void **state)
+{
+	(void)state;
+	struct session *s = calloc(1, sizeof(*s));
+	session_default_options(&s->opt);
+	s->state = MODEL_STATE_RUNNING;
+	s->pid = getpid();
+	engine_init(&s->eng, 4, 100);
+	void *mem[40];
+	struct memtop_event ev[40];
+	for (int i = 0; i < 40; i++) {
+		size_t sz = i < 38 ? 100 + 10 * (size_t)i : (size_t)(1 << 20); /* two mmapped blocks */
+		mem[i] = malloc(sz);
+		ev[i] = (struct memtop_event){.type = MEMTOP_EV_MALLOC, .stack_id = 1 + (uint32_t)(i % 3),
+					      .addr = (uint64_t)(uintptr_t)mem[i], .size = sz};
+	}
+	urcu_memb_read_lock();
+	engine_apply_batch(&s->eng, ev, 40);
+	urcu_memb_read_unlock();
+	engine_batch_end(&s->eng);
+	session_publish_view(s, 1);
+	struct snapshot_options o;
+	snapshot_default_options(&o);
+	o.heatmap = true;
+	o.divisions = 16;
+	char *t = snapshot_text(s, &o);
+	const char *sec = strstr(t, "\n## heatmap\n");
+	assert_non_null(sec);
+	uint64_t total = 0;
+	int rows = 0;
+	for (const char *m = sec; (m = strstr(m, "\nmap ")) != NULL; m++) {
+		const char *hb = strstr(m, " heap_bytes=");
+		unsigned long long heap = strtoull(hb + 12, NULL, 10);
+		const char *heat = strstr(m, "\n  heat:");
+		assert_non_null(heat);
+		unsigned long long sum = 0;
+		int parts = 0;
+		char *p = (char *)heat + 8; /* after "\n  heat:" */
+		while (*p == ' ') {
+			sum += strtoull(p, &p, 10);
+			parts++;
+		}
+		assert_int_equal(parts, 16);
+		assert_int_equal(sum, heap);
+		total += heap;
+		rows++;
+	}
+	assert_true(rows >= 2); /* [heap] and at least one anonymous mapping of a 1 MiB block */
+	assert_int_equal(total, s->eng.live_bytes);
+	free(t);
+	for (int i = 0; i < 40; i++)
+		free(mem[i]);
+	free_session(s);
+}
+
 __attribute__((noinline)) int symbolize_me(int x)
 {
 	return x * 3 + 1;
@@ -213,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic_with_blocks),
 		cmocka_unit_test(test_thread_filter),
 		cmocka_unit_test(test_symbolize_offline),
+		cmocka_unit_test(test_heatmap_section_sums),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();
