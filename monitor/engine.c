@@ -163,12 +163,9 @@ static void engine_account_remove(struct engine *e, const struct liveset_block *
 /* Removes the block at addr (if live) and returns a copy in *out. */
 static bool engine_take(struct engine *e, uint64_t addr, struct liveset_block *out)
 {
-	struct liveset_block *b = liveset_lookup(&e->live, addr);
-	if (!b)
+	if (!liveset_take(&e->live, addr, out))
 		return false;
-	*out = *b;
-	engine_account_remove(e, b);
-	liveset_remove(&e->live, b);
+	engine_account_remove(e, out);
 	return true;
 }
 
@@ -378,9 +375,11 @@ void engine_unmark(struct engine *e)
 	e->since_mark_blocks = e->live_blocks;
 }
 
-/* Prefetch distances (events ahead): the slot first, then the block it points to. */
+/* Prefetch distances (events ahead): the slot first, then the block it points to, then the call
+ * site of that block (a free's site is known only from its block). */
 #define PREFETCH_SLOT 16
 #define PREFETCH_BLOCK 8
+#define PREFETCH_SITE 3
 
 static inline void engine_prefetch(struct engine *e, const struct memtop_event *ev, bool block)
 {
@@ -408,6 +407,11 @@ void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t 
 			engine_prefetch(e, &ev[i + PREFETCH_SLOT], false);
 		if (i + PREFETCH_BLOCK < n)
 			engine_prefetch(e, &ev[i + PREFETCH_BLOCK], true);
+		if (i + PREFETCH_SITE < n && ev[i + PREFETCH_SITE].type == MEMTOP_EV_FREE) {
+			const struct liveset_block *b = liveset_peek(&e->live, ev[i + PREFETCH_SITE].addr);
+			if (b && b->stack_id < e->sites_cap)
+				__builtin_prefetch(&e->sites[b->stack_id]);
+		}
 		engine_apply(e, &ev[i]);
 	}
 }

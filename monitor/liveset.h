@@ -62,12 +62,16 @@ void liveset_destroy(struct liveset *ls);
 struct liveset_block *liveset_insert(struct liveset *ls, const struct liveset_block *b);
 struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr);
 void liveset_remove(struct liveset *ls, struct liveset_block *b);
+/* lookup + remove in one probe: copies the block to *out and retires it. False when absent. */
+bool liveset_take(struct liveset *ls, uint64_t addr, struct liveset_block *out);
 /* Hands queued removals to call_rcu. Call at the end of each ingest batch, outside the read lock
  * or inside: either is fine. */
 void liveset_flush_retired(struct liveset *ls);
 /* WRITER ONLY: prefetch hints for a batch (the hash slot of addr; the block the slot points to). */
 void liveset_prefetch_slot(struct liveset *ls, uint64_t addr);
 void liveset_prefetch_block(struct liveset *ls, uint64_t addr);
+/* The block now in the slot of addr (or NULL), without probing further: a prefetch helper. */
+const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr);
 /* Bytes the live set holds (slabs + table), for the memory benchmark and the overhead figure. */
 size_t liveset_memory(const struct liveset *ls);
 

@@ -16,6 +16,7 @@
 #include "session.h"
 #include "shm.h"
 #include "snapshot.h"
+#include "model.h"
 
 #define LIVE 1000000u
 #define SITES 50000u
@@ -186,7 +187,23 @@ int main(void)
 	long after_churn = rss_bytes();
 	printf("memory after 10 M events of churn at 1 M live: %.1f bytes per live block\n",
 	       (double)(after_churn - before) / LIVE);
-	session_publish_view(s, 1);
+	double p0 = now_s();
+	for (int i = 0; i < 10; i++)
+		session_publish_view(s, 1 + (uint64_t)i);
+	printf("view publish with %u call sites: %.2f ms CPU each (ingest thread, every 200 ms)\n",
+	       s->eng.n_site_ids, (now_s() - p0) * 100.0);
+	struct model_walk_filter all = {.kind = MODEL_WALK_ALL, .thread_id = MODEL_ANY_THREAD,
+					.stack_id = MODEL_ANY_STACK};
+	double t_walk = now_s();
+	struct model_walk *w = model_walk_open(s, &all);
+	printf("heap walk of %zu live blocks (model_walk_open): %.0f ms CPU\n", w->count,
+	       (now_s() - t_walk) * 1000.0);
+	model_walk_free(w);
+	t_walk = now_s();
+	struct model_suspects *sus = model_suspects_compute(s, 1);
+	printf("leak suspects at 1 M blocks (%zu sites): %.0f ms CPU\n", sus->n_sites,
+	       (now_s() - t_walk) * 1000.0);
+	model_suspects_free(sus);
 	FILE *out = fopen("/dev/null", "w");
 	struct snapshot_options o;
 	snapshot_default_options(&o);
