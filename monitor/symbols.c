@@ -69,6 +69,7 @@ char *symbols_read_maps(pid_t pid)
 }
 
 static void symbols_take_map(struct symbols *sy, char *m);
+static char *maps_merge(const char *old, const char *fresh);
 static void symbols_apply_pending(struct symbols *sy);
 
 static bool is_own_module(const char *module)
@@ -128,31 +129,57 @@ void symbols_maps_update(struct symbols *sy, char *text)
 	pthread_mutex_unlock(&sy->lock);
 }
 
-/* Merges the new map into the published one: a library loaded then unloaded must still resolve
- * the stacks captured while it was there, so old file lines are kept (libdwfl reports every line). */
+static int line_addr_cmp(const void *a, const void *b)
+{
+	unsigned long long x = strtoull(*(char *const *)a, NULL, 16);
+	unsigned long long y = strtoull(*(char *const *)b, NULL, 16);
+	return x < y ? -1 : x > y;
+}
+
+/* The union of two maps texts (file-backed lines of `old` that `fresh` lacks are kept), sorted by
+ * start address as /proc shows it: a library loaded then unloaded must still resolve the stacks
+ * captured while it was there. Returns a malloc'ed text or NULL. */
 static char *maps_merge(const char *old, const char *fresh)
 {
-	size_t n = strlen(fresh), cap = n + (old ? strlen(old) : 0) + 2;
-	char *out = malloc(cap);
-	if (!out)
+	size_t cap = strlen(fresh) + (old ? strlen(old) : 0) + 2, nlines = 0, maxlines = 64;
+	char *buf = malloc(cap), *out = malloc(cap);
+	char **lines = malloc(maxlines * sizeof(char *));
+	if (!buf || !out || !lines) {
+		free(buf);
+		free(out);
+		free(lines);
 		return NULL;
-	memcpy(out, fresh, n + 1);
-	for (const char *l = old; l && *l;) {
-		const char *nl = strchr(l, '\n');
-		size_t len = nl ? (size_t)(nl - l) : strlen(l);
-		char line[1024];
-		if (len < sizeof line && memchr(l, '/', len)) {
-			memcpy(line, l, len);
-			line[len] = '\0';
-			if (!strstr(out, line)) {
-				memcpy(out + n, line, len);
-				n += len;
-				out[n++] = '\n';
-				out[n] = '\0';
+	}
+	snprintf(buf, cap, "%s%s%s", fresh, fresh[0] && fresh[strlen(fresh) - 1] != '\n' ? "\n" : "",
+		 old ? old : "");
+	size_t fresh_end = strlen(fresh);
+	for (char *l = buf; l && *l;) {
+		char *nl = strchr(l, '\n');
+		if (nl)
+			*nl = '\0';
+		bool from_old = (size_t)(l - buf) >= fresh_end;
+		bool dup = false;
+		for (size_t i = 0; from_old && i < nlines && !dup; i++)
+			dup = strcmp(lines[i], l) == 0;
+		if (*l && !dup && (!from_old || strchr(l, '/'))) {
+			if (nlines == maxlines) {
+				char **nlv = realloc(lines, maxlines * 2 * sizeof(char *));
+				if (!nlv)
+					break;
+				lines = nlv;
+				maxlines *= 2;
 			}
+			lines[nlines++] = l;
 		}
 		l = nl ? nl + 1 : NULL;
 	}
+	qsort(lines, nlines, sizeof(char *), line_addr_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < nlines; i++)
+		n += (size_t)snprintf(out + n, cap - n, "%s\n", lines[i]);
+	out[n] = '\0';
+	free(lines);
+	free(buf);
 	return out;
 }
 
@@ -164,7 +191,15 @@ static void symbols_take_map(struct symbols *sy, char *m)
 		free(m);
 		return;
 	}
-	symdb_refresh(sy->db, m);
+	/* Report the union of what we knew and the fresh map: a map read while the target exits can be
+	 * partial, and stacks captured before a dlclose still need their library. A conflict (a new
+	 * library where an unloaded one was) falls back to the fresh map alone. */
+	pthread_mutex_lock(&sy->lock);
+	char *known = maps_merge(m, sy->maps_published);
+	pthread_mutex_unlock(&sy->lock);
+	if (!known || symdb_refresh(sy->db, known) != 0)
+		symdb_refresh(sy->db, m);
+	free(known);
 	pthread_mutex_lock(&sy->lock);
 	char *merged = maps_merge(sy->maps_published, m);
 	if (merged) {
