@@ -25,6 +25,7 @@ struct symbols {
 	char *maps_published;   /* last map text, readable under lock (snapshot MAPS section) */
 	char *maps_pending;     /* from the ingest thread, not yet reported to libdwfl (under lock) */
 	uint64_t maps_generation;
+	uint64_t last_miss_refresh_ns;
 	uint32_t cap;           /* stacks_cap + 1 */
 	struct sym_stack **stacks;
 	pthread_t thread;
@@ -94,9 +95,12 @@ static struct sym_stack *symbols_resolve_stack(struct symbols *sy, uint32_t id)
 	for (int i = 0; i < depth && n < (int)(sizeof tmp / sizeof tmp[0]); i++) {
 		struct symdb_result r;
 		int rc = symdb_resolve(sy->db, pcs[i], &r);
-		if (rc != 0 && !refreshed && sy->s->state == MODEL_STATE_RUNNING) {
-			/* an unknown module: maybe loaded after our last look at the map */
+		if (rc != 0 && !refreshed && sy->s->state == MODEL_STATE_RUNNING &&
+		    shm_now_ns() - sy->last_miss_refresh_ns > 200000000ull) {
+			/* an unknown module: maybe loaded after our last look at the map (at most 5 times
+			 * a second: code outside any file, a JIT's, would make every stack miss) */
 			symbols_take_map(sy, symbols_read_maps(sy->s->pid));
+			sy->last_miss_refresh_ns = shm_now_ns();
 			refreshed = true;
 			rc = symdb_resolve(sy->db, pcs[i], &r);
 		}
