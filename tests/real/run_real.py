@@ -57,6 +57,16 @@ def segments():
     return {n for n in os.listdir("/dev/shm") if n.startswith("memtop.")}
 
 
+def segment_exe(name):
+    """exe path from a segment header (offset 56, 256 bytes; see include/memtop/segment.h)."""
+    try:
+        with open(os.path.join("/dev/shm", name), "rb") as f:
+            head = f.read(56 + 256)
+        return head[56:].split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return "?"
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -116,8 +126,8 @@ def main():
             if code != bare[0]:
                 errors.append("%s: exit status %s, bare %s" % (label, code, bare[0]))
             if out != bare[1]:
-                errors.append("%s: stdout differs from the bare run (%d vs %d bytes)"
-                              % (label, len(out), len(bare[1])))
+                errors.append("%s: stdout differs from the bare run (%d vs %d bytes); stderr: %s"
+                              % (label, len(out), len(bare[1]), err.decode(errors="replace")[-2000:]))
             if b"memtop:" in err:
                 errors.append("%s: the preload complained: %s" % (label, err.decode(errors="replace")))
         dump = open(os.path.join(tmp, "dump.txt")).read() if os.path.exists(
@@ -130,7 +140,9 @@ def main():
                     errors.append("consumer saw anomalies: " + line)
         left = [s for s in segments() - before if not pid_alive(int(s.split(".")[1]))]
         if left:
-            errors.append("segments left behind by dead processes: %s" % left)
+            # name the program that made each one (tests running in parallel make segments too)
+            errors.append("segments left behind by dead processes: %s" %
+                          ["%s (%s)" % (s, segment_exe(s)) for s in left])
             for s in left:
                 os.unlink(os.path.join("/dev/shm", s))
         for e in errors:
