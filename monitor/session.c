@@ -561,11 +561,13 @@ void session_destroy(struct session *s)
 		pthread_join(s->ingest_thread, NULL);
 		s->ingest_running = false;
 	}
+	/* Release the claim as soon as nobody drains, before the symbolizer's slow teardown: a
+	 * claimed ring that nobody reads makes the target wait up to MEMTOP_BLOCK_MS per call. */
+	if (s->seg_open && (!session_finished(s) || s->state == MODEL_STATE_RUNNING))
+		shm_consumer_release(&s->seg);
 	if (s->sym)
 		symbols_stop(s->sym);
 	if (s->seg_open) {
-		if (!session_finished(s) || s->state == MODEL_STATE_RUNNING)
-			shm_consumer_release(&s->seg);
 		shm_segment_close(&s->seg, false);
 		s->seg_open = false;
 	}
