@@ -88,8 +88,10 @@ struct memtop_thread_slot {
 	char name[MEMTOP_THREAD_NAME_MAX];
 	struct memtop_counters c;    /* cumulative, atomic (relaxed) */
 	struct memtop_counters base; /* value of c when the current owner claimed the slot */
-	uint64_t peak_reserved[2];
+	uint64_t reserved[3]; /* pads the slot to 192 bytes: slots never share a cache line */
 };
+_Static_assert(sizeof(struct memtop_thread_slot) % 64 == 0, "thread slots are whole cache lines");
+_Static_assert(sizeof(struct memtop_event) == 64, "a ring record is one cache line");
 
 /* Stack descriptor: stacks[id] for 1 <= id < stacks_used. frames_off indexes the frame arena
  * (uint64_t entries). Written completely before the id is published in the hash index. */
