@@ -13,9 +13,13 @@
 
 #include "session.h"
 
+/* A resolved stack: per physical frame, its address and the cached resolution (NULL: unknown). */
 struct sym_stack {
 	int n;
-	struct model_frame f[];
+	struct {
+		uint64_t pc;
+		const struct symdb_frames *fr;
+	} f[];
 };
 
 struct symbols {
@@ -25,7 +29,6 @@ struct symbols {
 	char *maps_published;   /* last map text, readable under lock (snapshot MAPS section) */
 	char *maps_pending;     /* from the ingest thread, not yet reported to libdwfl (under lock) */
 	uint64_t maps_generation;
-	uint64_t last_miss_refresh_ns;
 	uint32_t cap;           /* stacks_cap + 1 */
 	struct sym_stack **stacks;
 	pthread_t thread;
@@ -88,37 +91,17 @@ static struct sym_stack *symbols_resolve_stack(struct symbols *sy, uint32_t id)
 	int depth = shm_stack_read(&sy->s->seg, id, pcs, MEMTOP_MAX_DEPTH);
 	if (depth < 0)
 		depth = 0;
-	struct model_frame tmp[MEMTOP_MAX_DEPTH * 2];
-	int n = 0;
-	bool refreshed = false;
 	symbols_apply_pending(sy);
-	for (int i = 0; i < depth && n < (int)(sizeof tmp / sizeof tmp[0]); i++) {
-		struct symdb_result r;
-		int rc = symdb_resolve(sy->db, pcs[i], &r);
-		if (rc != 0 && !refreshed && sy->s->state == MODEL_STATE_RUNNING &&
-		    shm_now_ns() - sy->last_miss_refresh_ns > 200000000ull) {
-			/* an unknown module: maybe loaded after our last look at the map (at most 5 times
-			 * a second: code outside any file, a JIT's, would make every stack miss) */
-			symbols_take_map(sy, symbols_read_maps(sy->s->pid));
-			sy->last_miss_refresh_ns = shm_now_ns();
-			refreshed = true;
-			rc = symdb_resolve(sy->db, pcs[i], &r);
-		}
-		if (rc != 0) {
-			tmp[n++] = (struct model_frame){.pc = pcs[i]};
-			continue;
-		}
-		for (int k = 0; k < r.n && n < (int)(sizeof tmp / sizeof tmp[0]); k++)
-			tmp[n++] = (struct model_frame){
-				.pc = pcs[i], .module = r.module, .module_off = r.module_off,
-				.func = r.f[k].func, .file = r.f[k].file, .line = r.f[k].line,
-				.inlined = k < r.n - 1};
-	}
-	struct sym_stack *st = malloc(sizeof(*st) + (size_t)n * sizeof(struct model_frame));
+	struct sym_stack *st = malloc(sizeof(*st) + (size_t)depth * sizeof(st->f[0]));
 	if (!st)
 		return NULL;
-	st->n = n;
-	memcpy(st->f, tmp, (size_t)n * sizeof(struct model_frame));
+	st->n = depth;
+	/* no refresh on a miss: libraries loaded later come with MAPS_CHANGED events and a new
+	 * maps_generation; an address outside every file (JIT code) would miss forever */
+	for (int i = 0; i < depth; i++) {
+		st->f[i].pc = pcs[i];
+		st->f[i].fr = symdb_lookup(sy->db, pcs[i]);
+	}
 	return st;
 }
 
@@ -341,6 +324,15 @@ static const struct sym_stack *symbols_get(struct symbols *sy, uint32_t id)
 	return __atomic_load_n(&sy->stacks[id], __ATOMIC_ACQUIRE);
 }
 
+static struct model_frame frame_of(uint64_t pc, const struct symdb_frames *fr, int k)
+{
+	if (!fr)
+		return (struct model_frame){.pc = pc};
+	return (struct model_frame){.pc = pc, .module = fr->module, .module_off = fr->module_off,
+				    .func = fr->f[k].func, .file = fr->f[k].file, .line = fr->f[k].line,
+				    .inlined = k < fr->n - 1};
+}
+
 bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -351,23 +343,25 @@ bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame
 			out->pc = pc;
 		return false;
 	}
+	/* the innermost (inline) frame of the first physical frame outside memtop's own library */
 	for (int i = 0; i < st->n; i++)
-		if (!is_own_module(st->f[i].module)) {
-			/* the outermost frame of an inline chain is the physical one; show the innermost */
-			*out = st->f[i];
-			return true;
+		if (!st->f[i].fr || !is_own_module(st->f[i].fr->module)) {
+			*out = frame_of(st->f[i].pc, st->f[i].fr, 0);
+			return st->f[i].fr != NULL;
 		}
-	if (st->n)
-		*out = st->f[0];
-	return st->n > 0;
+	return false;
 }
 
 int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out, int max)
 {
 	const struct sym_stack *st = symbols_get(sy, stack_id);
 	if (st) {
-		int n = st->n < max ? st->n : max;
-		memcpy(out, st->f, (size_t)n * sizeof(*out));
+		int n = 0;
+		for (int i = 0; i < st->n && n < max; i++) {
+			int levels = st->f[i].fr ? st->f[i].fr->n : 1;
+			for (int k = 0; k < levels && n < max; k++)
+				out[n++] = frame_of(st->f[i].pc, st->f[i].fr, k);
+		}
 		return n;
 	}
 	if (!sy || max <= 0)

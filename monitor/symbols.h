@@ -45,6 +45,21 @@ struct symdb_result {
 		int line;
 	} f[SYMDB_MAX_INLINE];
 };
+/* The resolution of one address as cached (immutable, owned by the db, valid until symdb_free):
+ * 16 bytes per inline level instead of a fixed array, since a big program has 100 k of them. */
+struct symdb_line {
+	const char *func; /* interned, NULL when unknown */
+	const char *file; /* interned, NULL when unknown */
+	int line;
+};
+struct symdb_frames {
+	const char *module; /* interned */
+	uint64_t module_off;
+	int n;              /* [0] innermost inlined callee ... [n-1] the physical function */
+	struct symdb_line f[];
+};
+/* Cached resolution of a return address, or NULL when no module holds it. */
+const struct symdb_frames *symdb_lookup(struct symdb *db, uint64_t pc);
 /* maps_text: /proc/PID/maps format. sysroot: look for files under it first (NULL = none). */
 struct symdb *symdb_new(const char *maps_text, const char *sysroot, char *err, size_t len);
 void symdb_free(struct symdb *db);

@@ -22,9 +22,7 @@ struct intern_node {
 
 struct cache_node {
 	struct cache_node *next;
-	uint64_t pc;
-	int rc;
-	struct symdb_result r;
+	const struct symdb_frames *fr; /* allocated with the node (fr points just past it) */
 };
 
 struct symdb {
@@ -149,7 +147,7 @@ void symdb_free(struct symdb *db)
 	for (unsigned i = 0; i < CACHE_BUCKETS; i++)
 		for (struct cache_node *n = db->cache[i], *nx; n; n = nx) {
 			nx = n->next;
-			free(n);
+			free(n); /* the frames live in the same allocation */
 		}
 	free(db->sysroot);
 	free(db);
@@ -236,40 +234,61 @@ static void symdb_inline_frames(struct symdb *db, Dwfl_Module *mod, Dwarf_Addr p
 
 /* Cache key: (interned module name, offset in module), so a library loaded again elsewhere after
  * dlclose keeps its entries and a different library at a recycled address never hits them. */
-int symdb_resolve(struct symdb *db, uint64_t pc, struct symdb_result *out)
+const struct symdb_frames *symdb_lookup(struct symdb *db, uint64_t pc)
 {
-	memset(out, 0, sizeof(*out));
 	Dwarf_Addr addr = pc ? pc - 1 : 0; /* return address: the call is the byte before */
 	Dwfl_Module *mod = dwfl_addrmodule(db->dwfl, addr);
 	if (!mod)
-		return -1;
+		return NULL;
 	Dwarf_Addr start = 0;
 	const char *modname = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
 	const char *module = symdb_intern(db, modname);
 	uint64_t off = pc - start;
 	unsigned h = (unsigned)((((uintptr_t)module ^ off) * 0x9e3779b97f4a7c15ull) >> 40) % CACHE_BUCKETS;
 	for (struct cache_node *n = db->cache[h]; n; n = n->next)
-		if (n->r.module == module && n->r.module_off == off) {
-			*out = n->r;
-			return 0;
-		}
-	out->module = module;
-	out->module_off = off;
+		if (n->fr->module == module && n->fr->module_off == off)
+			return n->fr;
+	struct symdb_result r;
+	memset(&r, 0, sizeof(r));
+	r.module = module;
+	r.module_off = off;
 	GElf_Sym sym;
 	GElf_Off symoff = 0;
 	const char *fn = dwfl_module_addrinfo(mod, addr, &symoff, &sym, NULL, NULL, NULL);
-	symdb_inline_frames(db, mod, addr, out, fn);
-	if (out->n == 0) {
-		out->n = 1;
-		out->f[0].func = symdb_intern(db, fn);
+	symdb_inline_frames(db, mod, addr, &r, fn);
+	if (r.n == 0) {
+		r.n = 1;
+		r.f[0].func = symdb_intern(db, fn);
 	}
-	struct cache_node *n = malloc(sizeof(*n));
-	if (n) {
-		n->pc = pc;
-		n->rc = 0;
-		n->r = *out;
-		n->next = db->cache[h];
-		db->cache[h] = n;
+	struct cache_node *n = malloc(sizeof(*n) + sizeof(struct symdb_frames) +
+				      (size_t)r.n * sizeof(struct symdb_line));
+	if (!n)
+		return NULL;
+	struct symdb_frames *fr = (struct symdb_frames *)(n + 1);
+	fr->module = module;
+	fr->module_off = off;
+	fr->n = r.n;
+	for (int k = 0; k < r.n; k++)
+		fr->f[k] = (struct symdb_line){r.f[k].func, r.f[k].file, r.f[k].line};
+	n->fr = fr;
+	n->next = db->cache[h];
+	db->cache[h] = n;
+	return fr;
+}
+
+int symdb_resolve(struct symdb *db, uint64_t pc, struct symdb_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	const struct symdb_frames *fr = symdb_lookup(db, pc);
+	if (!fr)
+		return -1;
+	out->module = fr->module;
+	out->module_off = fr->module_off;
+	out->n = fr->n < SYMDB_MAX_INLINE ? fr->n : SYMDB_MAX_INLINE;
+	for (int k = 0; k < out->n; k++) {
+		out->f[k].func = fr->f[k].func;
+		out->f[k].file = fr->f[k].file;
+		out->f[k].line = fr->f[k].line;
 	}
 	return 0;
 }

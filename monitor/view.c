@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <urcu/urcu-memb.h>
@@ -13,8 +14,37 @@
 
 struct model_view_box {
 	struct rcu_head rcu;
+	size_t bytes;  /* mapped size when mapped, 0 when from malloc */
 	struct model_view v;
 };
+
+/* A view of 50 k call sites is a few MiB, built 5 times a second and freed on the call_rcu thread.
+ * From malloc, each slightly bigger view lands above the freed hole and the arena only grows
+ * (measured: +45 MiB over a 40 s cc1 run); mapped views go back to the kernel when freed. */
+#define VIEW_MMAP_MIN (256u << 10)
+
+static struct model_view_box *view_alloc(size_t bytes)
+{
+	if (bytes < VIEW_MMAP_MIN) {
+		struct model_view_box *b = malloc(bytes);
+		if (b)
+			b->bytes = 0;
+		return b;
+	}
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	((struct model_view_box *)p)->bytes = bytes;
+	return p;
+}
+
+static void view_release(struct model_view_box *b)
+{
+	if (b && b->bytes)
+		munmap(b, b->bytes);
+	else
+		free(b);
+}
 
 static uint64_t self_rss_bytes(void)
 {
@@ -197,7 +227,7 @@ static void fill_session(struct session *s, struct model_session_info *m, uint64
 
 static void view_free_cb(struct rcu_head *h)
 {
-	free(caa_container_of(h, struct model_view_box, rcu));
+	view_release(caa_container_of(h, struct model_view_box, rcu));
 }
 
 void session_publish_view(struct session *s, uint64_t now)
@@ -206,7 +236,7 @@ void session_publish_view(struct session *s, uint64_t now)
 	size_t ns = s->eng.n_site_ids, nt = s->eng.n_threads, ng = s->eng.n_tags;
 	size_t bytes = sizeof(struct model_view_box) + ns * sizeof(struct model_site) +
 		       nt * sizeof(struct model_thread) + ng * sizeof(struct model_tag);
-	struct model_view_box *box = malloc(bytes);
+	struct model_view_box *box = view_alloc(bytes);
 	if (!box)
 		return;
 	struct model_view *v = &box->v;
@@ -255,6 +285,6 @@ void view_free_all(struct session *s)
 	struct model_view_box *old = rcu_xchg_pointer(&s->view, NULL);
 	if (old) {
 		urcu_memb_synchronize_rcu();
-		free(old);
+		view_release(old);
 	}
 }
