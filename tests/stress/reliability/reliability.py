@@ -669,6 +669,10 @@ def case_scribble():
         check(tst == WORK_EXIT, 'scribble seed %d: target status %s (a damaged ring must make it '
               'drop, never hang or crash)' % (seed, tst))
         approx = re.findall(r'lost_events: (\d+)', out)
+        if approx and int(approx[-1]) > 10**12:
+            known('scribble seed %d: the monitor prints lost_events %s, counters read from the '
+                  'damaged thread slots and shown as they are (a sanity bound, or "corrupted")' %
+                  (seed, approx[-1]))
         info('scribble seed %d (%s): monitor status %s, stderr %r, last lost_events %s; '
              'target status %s' % (seed, o0.strip(), st, err.strip()[-200:],
                                    approx[-1] if approx else None, tst))
