@@ -9,10 +9,12 @@
  *    and every pointer reachable from it (rows, strings) stay valid until the read unlock. Copy what
  *    you need to keep longer. Views are immutable: never write into them.
  *  - The engine publishes a new view every `publish_ms` (default 200 ms, session_options) with
- *    rcu_assign_pointer and frees the old one with call_rcu. A view is O(call sites + threads) to
- *    build; it never contains per-block data.
+ *    rcu_assign_pointer semantics (rcu_xchg_pointer) and frees the old one with call_rcu. A view is
+ *    O(call sites + threads) to build (~15 ms at 50 k sites, on the ingest thread); it never
+ *    contains per-block data.
  *  - Per-block queries (walks, leak suspects, maps heatmap) are RESULT objects computed on request:
- *    cost O(live blocks) (about 30-150 ms at 1 M blocks), immutable, owned by the caller, freed with
+ *    cost O(live blocks) (measured at 1 M blocks on the 2-core CI box: walk ~0.4 s CPU, suspects
+ *    ~0.6 s; 1 ms per 2.5 k blocks), immutable, owned by the caller, freed with
  *    the matching *_free(). Call them when the user asks / when the view is shown, and cache them:
  *    do not call them on every refresh. They may be called from any registered thread, without holding
  *    the read lock (they take it internally).
