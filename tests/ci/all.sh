@@ -1,0 +1,54 @@
+#!/bin/sh
+# The whole test run of CI and of the README's second command: every meson test suite in BUILD_DIR,
+# then the build-level checks (sanitizers, TSan, cppcheck, valgrind, extra fuzzing). Prints one
+# closing line "N passed, M failed" and exits non-zero when anything failed.
+# usage: tests/ci/all.sh BUILD_DIR
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build-ci}
+passed=0
+failed=0
+failures=""
+
+meson test -C "$BUILD" --print-errorlogs --num-processes 2
+rc=$?
+json="$BUILD/meson-logs/testlog.json"
+if [ -f "$json" ]; then
+	set -- $(python3 - "$json" <<'PY'
+import json, sys
+ok = bad = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL", "SKIP"):
+        ok += 1
+    else:
+        bad += 1
+print(ok, bad)
+PY
+)
+	passed=$1
+	failed=$2
+fi
+[ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+
+check() {
+	name=$1
+	shift
+	echo "== $name: $*"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures="$failures $name"
+		echo "== $name FAILED"
+	fi
+}
+check sanitize sh tests/ci/sanitize.sh build-ci-asan "$BUILD"
+check tsan sh tests/ci/tsan.sh build-ci-tsan
+check lint sh tests/ci/lint.sh "$BUILD"
+check valgrind sh tests/ci/valgrind.sh "$BUILD"
+check fuzz-extra sh tests/ci/fuzz-extra.sh 15
+
+[ -z "$failures" ] || echo "failed checks:$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
