@@ -20,6 +20,7 @@ void snapshot_default_options(struct snapshot_options *o)
 	memset(o, 0, sizeof(*o));
 	o->thread_id = MODEL_ANY_THREAD;
 	o->divisions = MODEL_HEAT_DEFAULT;
+	o->symbols_wait_ms = 30000;
 }
 
 static const char *state_name(enum model_state st)
@@ -246,7 +247,7 @@ int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *
 		   size_t errlen)
 {
 	if (s->sym)
-		symbols_wait_idle(s->sym, 30000);
+		symbols_wait_idle(s->sym, o->symbols_wait_ms);
 	/* copy the view we need under the lock: never hold it across I/O */
 	urcu_memb_read_lock();
 	const struct model_view *cur = model_view_get(s);
@@ -362,6 +363,7 @@ int model_snapshot_write(struct session *s, const char *path, char *err, size_t 
 	}
 	struct snapshot_options o;
 	snapshot_default_options(&o);
+	o.symbols_wait_ms = 2000; /* the dashboard's `s` key must not freeze it for long */
 	int rc = snapshot_write(s, f, &o, err, errlen);
 	if (fclose(f) != 0 && rc == 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));

@@ -21,6 +21,7 @@ struct snapshot_options {
 	const char *tag_to;     /* ... and before this one */
 	uint32_t divisions;
 	unsigned max_frames;    /* frames per site (0 = all) */
+	unsigned symbols_wait_ms; /* how long to wait for pending symbolization (default 30 s) */
 };
 
 void snapshot_default_options(struct snapshot_options *o);
