@@ -11,7 +11,8 @@
 #include <sys/mman.h>
 
 #define TOMB ((struct liveset_block *)1)
-#define RETIRE_BATCH 4096
+#define RETIRE_BATCH 4096 /* most blocks per batch; a batch starts small and grows */
+#define RETIRE_FIRST 64
 #define HUGE_BYTES (2u << 20)
 #define SLAB_BLOCKS ((HUGE_BYTES - 64) / sizeof(struct liveset_block))
 #define TABLE_MIN 4096u
@@ -26,15 +27,16 @@ struct liveset_table {
 struct liveset_retire {
 	struct rcu_head rcu;
 	struct liveset_reclaimed *home;
-	struct liveset_retire *next; /* in the reclaimed list */
-	size_t n;
-	struct liveset_block *blocks[RETIRE_BATCH];
+	size_t n, cap;
+	struct liveset_block *blocks[];
 };
 
-/* Batches whose grace period has passed, handed back to the writer by the call_rcu thread. */
+/* Blocks whose grace period has passed, chained through their addr field by the call_rcu thread
+ * (which frees the batch at once: holding 32 KiB batches until the writer ran short of blocks
+ * piled up 100 MiB of them on a cc1 run). */
 struct liveset_reclaimed {
 	pthread_mutex_t lock;
-	struct liveset_retire *list;
+	struct liveset_block *head, *tail;
 };
 
 struct liveset_slab {
@@ -117,19 +119,13 @@ int liveset_init(struct liveset *ls)
 static void liveset_take_reclaimed(struct liveset *ls)
 {
 	pthread_mutex_lock(&ls->reclaimed->lock);
-	struct liveset_retire *r = ls->reclaimed->list;
-	ls->reclaimed->list = NULL;
+	struct liveset_block *head = ls->reclaimed->head, *tail = ls->reclaimed->tail;
+	ls->reclaimed->head = ls->reclaimed->tail = NULL;
 	pthread_mutex_unlock(&ls->reclaimed->lock);
-	while (r) {
-		struct liveset_retire *next = r->next;
-		for (size_t i = 0; i < r->n; i++) {
-			/* past the grace period: nobody reads it, reuse addr as the free link */
-			r->blocks[i]->addr = (uint64_t)(uintptr_t)ls->free_list;
-			ls->free_list = r->blocks[i];
-		}
-		free(r);
-		r = next;
-	}
+	if (!head)
+		return;
+	tail->addr = (uint64_t)(uintptr_t)ls->free_list;
+	ls->free_list = head;
 }
 
 static struct liveset_block *liveset_block_alloc(struct liveset *ls)
@@ -156,10 +152,21 @@ static struct liveset_block *liveset_block_alloc(struct liveset *ls)
 static void liveset_reclaim_cb(struct rcu_head *head)
 {
 	struct liveset_retire *r = caa_container_of(head, struct liveset_retire, rcu);
-	pthread_mutex_lock(&r->home->lock);
-	r->next = r->home->list;
-	r->home->list = r;
-	pthread_mutex_unlock(&r->home->lock);
+	if (r->n) {
+		/* past the grace period: nobody reads these blocks, addr becomes the free link */
+		for (size_t i = 0; i + 1 < r->n; i++)
+			r->blocks[i]->addr = (uint64_t)(uintptr_t)r->blocks[i + 1];
+		r->blocks[r->n - 1]->addr = 0;
+		struct liveset_reclaimed *home = r->home;
+		pthread_mutex_lock(&home->lock);
+		if (home->tail)
+			home->tail->addr = (uint64_t)(uintptr_t)r->blocks[0];
+		else
+			home->head = r->blocks[0];
+		home->tail = r->blocks[r->n - 1];
+		pthread_mutex_unlock(&home->lock);
+	}
+	free(r);
 }
 
 void liveset_flush_retired(struct liveset *ls)
@@ -170,17 +177,25 @@ void liveset_flush_retired(struct liveset *ls)
 	}
 }
 
+/* Batches are sized to what the ingest batch removes (8 bytes per removed block in flight), not
+ * to the maximum: a grace period can take a while on a busy 2-core machine. */
 static void liveset_retire_block(struct liveset *ls, struct liveset_block *b)
 {
-	if (!ls->retire) {
-		ls->retire = malloc(sizeof(*ls->retire));
-		if (!ls->retire)
-			return; /* no memory to defer: leak this block rather than race readers */
-		ls->retire->n = 0;
-		ls->retire->home = ls->reclaimed;
+	struct liveset_retire *r = ls->retire;
+	if (!r || r->n == r->cap) {
+		size_t cap = r ? r->cap * 2 : RETIRE_FIRST;
+		struct liveset_retire *nr = realloc(r, sizeof(*r) + cap * sizeof(r->blocks[0]));
+		if (!nr)
+			return; /* no memory to defer the free: leak this block rather than race readers */
+		if (!r) {
+			nr->n = 0;
+			nr->home = ls->reclaimed;
+		}
+		nr->cap = cap;
+		ls->retire = r = nr;
 	}
-	ls->retire->blocks[ls->retire->n++] = b;
-	if (ls->retire->n == RETIRE_BATCH)
+	r->blocks[r->n++] = b;
+	if (r->n == RETIRE_BATCH)
 		liveset_flush_retired(ls);
 }
 
@@ -337,12 +352,7 @@ void liveset_destroy(struct liveset *ls)
 		return;
 	liveset_flush_retired(ls);
 	urcu_memb_barrier(); /* every pending batch is now in the reclaimed list, tables freed */
-	pthread_mutex_lock(&ls->reclaimed->lock);
-	for (struct liveset_retire *r = ls->reclaimed->list, *n; r; r = n) {
-		n = r->next;
-		free(r);
-	}
-	pthread_mutex_unlock(&ls->reclaimed->lock);
+
 	for (struct liveset_slab *s = ls->slabs, *n; s; s = n) {
 		n = s->next;
 		huge_free(s, sizeof(*s));
