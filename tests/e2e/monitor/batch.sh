@@ -4,7 +4,9 @@
 # usage: batch.sh MEMTOP LIBMEMTOP LEAKS_EXE CRASH_EXE.  Prints TAP.
 set -u
 MEMTOP=$1 LIB=$2 LEAKS=$3 CRASH=$4
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"; [ -n "${bg:-}" ] && kill -9 $bg 2>/dev/null' EXIT
+tmp=$(mktemp -d)
+cleanup() { rm -rf "$tmp"; if [ -n "${bg:-}" ]; then kill -9 "$bg" 2>/dev/null; wait "$bg" 2>/dev/null; "$MEMTOP" gc >/dev/null 2>&1; fi; }
+trap cleanup EXIT
 n=0 failed=0
 ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
 

@@ -6,7 +6,12 @@ MEMTOP=$1 LIB=$2
 n=0 failed=0
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+# killed targets leave their segments: gc removes them (and only them: never a live process's)
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	"$MEMTOP" gc >/dev/null 2>&1
+	rm -rf "$tmp"
+}
 trap cleanup EXIT
 
 # expect_error DESCRIPTION REGEX CMD...
