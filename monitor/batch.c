@@ -12,6 +12,11 @@
 
 static const char *state_word(const struct model_session_info *si, char *buf, size_t len)
 {
+	/* one word (scripts split on spaces): the segment's fault first, it outranks the rest */
+	if (si->segment_truncated)
+		return "segment-truncated(figures-frozen-at-last-good-read)";
+	if (si->segment_damaged && si->state == MODEL_STATE_RUNNING)
+		return "running(segment-damaged,approximate)";
 	switch (si->state) {
 	case MODEL_STATE_RUNNING: return "running";
 	case MODEL_STATE_EXITED: snprintf(buf, len, "exited(%d)", si->exit_status); return buf;
@@ -79,6 +84,7 @@ int cli_batch(struct session *s, const struct cli_options *o)
 			symbols_wait_idle(s->sym, done ? 5000 : 100);
 		session_wait_drained(s, 100);
 		batch_print(s, i);
+		session_report_damage(s);
 		if (done)
 			break;
 		if (o->iterations && i == o->iterations)

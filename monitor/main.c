@@ -293,8 +293,9 @@ static int cmd_attach(const struct cli_options *o)
 		return 1;
 	}
 	int rc = show(s, o);
+	int bad = session_report_damage(s);
 	session_destroy(s);
-	return rc;
+	return rc ? rc : bad;
 }
 
 static FILE *open_output(const char *path)
@@ -359,6 +360,8 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		}
 	}
 	int status = session_finished(s) && !kill_on_quit ? session_exit_code(s) : 0;
+	if (session_report_damage(s) && !rc)
+		rc = 1;
 	session_destroy(s);
 	return rc ? rc : status;
 }
@@ -379,8 +382,9 @@ static int cmd_snapshot(const struct cli_options *o)
 	/* drain what is queued now, then write */
 	session_wait_drained(s, 5000);
 	int rc = write_snapshot(s, o);
+	int bad = session_report_damage(s);
 	session_destroy(s);
-	return rc;
+	return rc ? rc : bad;
 }
 
 static int cmd_symbolize(const struct cli_options *o)

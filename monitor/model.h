@@ -55,7 +55,13 @@ struct model_session_info {
 	uint64_t uptime_ns;  /* since the target process started (or since attach if unknown) */
 	uint64_t attached_ns;/* time since memtop attached */
 	bool from_start;     /* attached with MEMTOP_WAIT (memtop run/report): nothing missed */
-	bool approximate;    /* lost_events > 0: the live set is approximate from that point */
+	bool approximate;    /* lost_events > 0 or a bad segment: the live set is approximate */
+	/* The segment shrank under the mapping (SIGBUS): nothing more can be read; the figures are
+	 * frozen at the last good read while the target may well live on. */
+	bool segment_truncated;
+	/* Counters read from the segment were impossible (scribbled): they are no longer believed;
+	 * the target-side figures stay at the last sane read. */
+	bool segment_damaged;
 };
 
 /* ------------------------------------------------------------------ totals */

@@ -465,7 +465,9 @@ static void *session_ingest_main(void *arg)
 			continue;
 		}
 		if (st == SHM_POP_BUS) {
-			s->state = MODEL_STATE_CRASHED;
+			/* the file shrank under the mapping: the target may live on, we just cannot
+			 * read it any more. Keep the last good state and say so; never call it a crash. */
+			__atomic_store_n(&s->segment_truncated, true, __ATOMIC_RELEASE);
 			gone = true;
 			break;
 		}
@@ -550,6 +552,24 @@ int session_exit_code(struct session *s)
 	if (s->state == MODEL_STATE_CRASHED)
 		return s->term_signal ? 128 + s->term_signal : 1;
 	return 0;
+}
+
+int session_report_damage(struct session *s)
+{
+	if (!s)
+		return 0;
+	bool truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
+	bool damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
+	int said = __atomic_fetch_or(&s->damage_said, (truncated ? 1 : 0) | (damaged ? 2 : 0),
+				     __ATOMIC_ACQ_REL);
+	if (truncated && !(said & 1))
+		fprintf(stderr, "memtop: segment /memtop.%d truncated under the monitor: figures frozen at "
+			"the last good read (process %d was not followed further)\n", (int)s->pid, (int)s->pid);
+	if (damaged && !(said & 2))
+		fprintf(stderr, "memtop: segment /memtop.%d damaged: its counters are impossible (scribbled "
+			"memory?); target-side figures kept at the last sane read, state approximate\n",
+			(int)s->pid);
+	return truncated ? 1 : 0;
 }
 
 void session_destroy(struct session *s)

@@ -50,6 +50,9 @@ struct session {
 
 	enum model_state state;   /* written by the ingest thread */
 	int exit_status, term_signal;
+	bool segment_truncated;   /* ingest thread: SIGBUS on the ring, ingest stopped */
+	bool segment_damaged;     /* ingest thread: impossible counters in the segment */
+	int damage_said;          /* atomic bits: which of the two the user was told on stderr */
 
 	/* lost events, kept separately from the engine's own counters */
 	uint64_t dropped_by_target, skipped_tickets;
@@ -86,6 +89,9 @@ void session_wait_drained(struct session *s, unsigned timeout_ms);
 void session_destroy(struct session *s);
 /* memtop run/report: the exit status to pass through (128+signal when killed). */
 int session_exit_code(struct session *s);
+/* Tells the user once (one line on stderr each) that the segment was truncated or damaged.
+ * Returns non-zero when the segment was truncated (the figures stopped at the last good read). */
+int session_report_damage(struct session *s);
 void session_default_options(struct session_options *o);
 
 /* Internal to the engine modules. */

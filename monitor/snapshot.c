@@ -117,6 +117,11 @@ static void write_header(FILE *out, struct session *s, const struct model_view *
 		fprintf(out, "exit_status: %d\n", v->session.exit_status);
 	if (v->session.state == MODEL_STATE_CRASHED)
 		fprintf(out, "term_signal: %d\n", v->session.term_signal);
+	/* only when something is wrong with the segment, so that healthy snapshots keep their format */
+	if (v->session.segment_truncated)
+		fprintf(out, "segment: truncated (figures frozen at the last good read)\n");
+	else if (v->session.segment_damaged)
+		fprintf(out, "segment: damaged (impossible counters ignored; approximate)\n");
 	fprintf(out, "uptime_ms: %" PRIu64 "\n", v->session.uptime_ns / 1000000u);
 	fprintf(out, "from_start: %d\n", v->session.from_start ? 1 : 0);
 	fprintf(out, "live_bytes: %" PRIu64 "\n", t->live_bytes);

@@ -222,7 +222,10 @@ static void fill_session(struct session *s, struct model_session_info *m, uint64
 	uint64_t start_ns = hz > 0 ? s->target_start_ticks * (1000000000ull / (uint64_t)hz) : 0;
 	m->uptime_ns = start_ns && boot_ns > start_ns ? boot_ns - start_ns : m->attached_ns;
 	m->from_start = s->from_start;
-	m->approximate = s->target_totals.dropped + s->skipped_tickets + s->eng.invalid_events > 0;
+	m->segment_truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
+	m->segment_damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
+	m->approximate = s->target_totals.dropped + s->skipped_tickets + s->eng.invalid_events > 0 ||
+			 m->segment_truncated || m->segment_damaged;
 }
 
 static void view_free_cb(struct rcu_head *h)

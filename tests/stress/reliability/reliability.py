@@ -628,11 +628,16 @@ def case_truncate():
         info('truncate to %s: monitor status %s, last state %s, stderr %r' %
              (size, st, states[-1] if states else None, err.strip()[-300:]))
         check(st is not None, 'truncate %s: monitor hung' % size)
-        said = err.strip() != '' or any('truncat' in x or 'segment' in x for x in states)
-        if states and states[-1].startswith('crashed') and not said:
-            known('truncate %s: the monitor reports the live, idle target as %s and exits %s '
-                  'without a word about the damaged segment (monitor/session.c, SHM_POP_BUS)' %
-                  (size, states[-1], st))
+        # the target lives on: the monitor must say the segment was truncated (state and one
+        # line on stderr), never call it a crash, and exit non-zero after its last good figures
+        check(states and 'truncated' in states[-1] and not states[-1].startswith('crashed'),
+              'truncate %s: last state %s, expected segment-truncated' %
+              (size, states[-1] if states else None))
+        check('truncated' in err and err.count('\n') == 1 and err.startswith('memtop: '),
+              'truncate %s: expected one stderr line about the truncation, got %r' % (size, err))
+        check(st != 0, 'truncate %s: the monitor exited 0 on a truncated segment' % size)
+        check(re.search(r'live_bytes: \d+', out) is not None,
+              'truncate %s: no figures printed before the truncation' % size)
         # a second monitor must refuse the damaged segment with one clear line
         rst, rout, rerr, _ = run([A.memtop, 'snapshot', str(p.pid), '-o', '/dev/null'],
                                  base_env(), timeout=20)
