@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +135,16 @@ static int session_bind(struct session *s, char *err, size_t len)
 	return 0;
 }
 
+/* Root attaching to another user's segment: allowed, but never silently. */
+static void session_notice_owner(struct session *s)
+{
+	struct stat st;
+	if (s->seg.fd < 0 || fstat(s->seg.fd, &st) != 0 || st.st_uid == geteuid())
+		return;
+	fprintf(stderr, "memtop: notice: segment /memtop.%d belongs to uid %u; attaching as root\n",
+		(int)s->pid, (unsigned)st.st_uid);
+}
+
 struct session *session_attach(pid_t pid, const struct session_options *o, char *err, size_t len)
 {
 	if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH)) {
@@ -154,6 +165,9 @@ struct session *session_attach(pid_t pid, const struct session_options *o, char 
 	}
 	s->pid = pid;
 	int rc;
+	/* root may watch anybody's process (issue 6), and is told so below */
+	if (geteuid() == 0)
+		s->opt.allow_other_uid = true;
 	/* a target that is just starting may not have initialised its segment yet: wait up to 1 s */
 	for (int tries = 0; (rc = shm_segment_open(&s->seg, pid, s->opt.allow_other_uid, err, len)) ==
 			    -EAGAIN && tries < 100; tries++)
@@ -163,6 +177,7 @@ struct session *session_attach(pid_t pid, const struct session_options *o, char 
 		return NULL;
 	}
 	s->seg_open = true;
+	session_notice_owner(s);
 	struct memtop_seg_header h;
 	if (shm_header_read(&s->seg, &h) == 0 && shm_segment_is_stale(&h)) {
 		snprintf(err, len, "segment /memtop.%d is stale: it was left by an earlier process with the "

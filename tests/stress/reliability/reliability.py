@@ -791,9 +791,11 @@ def case_other_uid():
                               timeout=20)
         info('root attaching to a segment owned by uid 65534: status %s stderr %r' % (st, err))
         check(st is not None and st >= 0, 'other uid: monitor status %s' % st)
-        if os.geteuid() == 0 and st != 0:
-            known('other uid: root is refused a segment of uid 65534 (%s); the issue asks root to '
-                  'be let in with a notice (session_attach never sets allow_other_uid)' % err.strip())
+        if os.geteuid() == 0:
+            check(st == 0, 'other uid: root is refused a segment of uid 65534 (%s); the issue asks '
+                  'root to be let in with a notice' % err.strip())
+            check(err.startswith('memtop: ') and err.count('\n') == 1 and '65534' in err,
+                  'other uid: root must get one notice line naming uid 65534, got %r' % err)
         check(st != 0 or 'uid' in err or 'owner' in err or 'user' in err,
               'other uid: root accepted a foreign segment without saying so (stderr %r)' % err)
         check(st == 0 or (err.startswith('memtop: ') and err.count('\n') == 1),
