@@ -20,6 +20,8 @@
 #include "symbols.h"
 
 #define INGEST_BATCH 1024
+
+static void session_adopt_symbols(struct session *s);
 #define HEARTBEAT_NS (100ull * 1000000ull)
 #define LIVENESS_NS (20ull * 1000000ull)
 
@@ -97,8 +99,9 @@ static struct session *session_new(const struct session_options *o)
 	return s;
 }
 
-/* Claims the opened segment and prepares the engine. */
-static int session_bind(struct session *s, char *err, size_t len)
+/* Takes the consumer claim. From here the target pushes events and waits (bounded) when the ring
+ * is full, so session_start starts draining before anything slow (the symbolizer). */
+static int session_claim(struct session *s, char *err, size_t len)
 {
 	pid_t holder = 0;
 	int rc = shm_consumer_claim(&s->seg, &holder);
@@ -111,6 +114,16 @@ static int session_bind(struct session *s, char *err, size_t len)
 		snprintf(err, len, "cannot claim the segment of process %d: %s", (int)s->pid, strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+/* Claims the opened segment and prepares the engine. */
+static int session_bind(struct session *s, char *err, size_t len)
+{
+	int rc = session_claim(s, err, len);
+	if (rc)
+		return rc;
+	s->claimed = true;
 	struct memtop_seg_header h;
 	if (shm_header_read(&s->seg, &h) != 0) {
 		snprintf(err, len, "segment of process %d was truncated while being read", (int)s->pid);
@@ -366,14 +379,17 @@ static void session_apply_batch(struct session *s, struct memtop_event *buf, siz
 			buf[valid] = buf[i];
 		valid++;
 	}
+	session_adopt_symbols(s);
 	urcu_memb_read_lock();
 	engine_apply_batch(&s->eng, buf, valid);
 	urcu_memb_read_unlock();
 	if (s->eng.maps_changed) {
 		/* read the map now, while the library just loaded is surely still there */
 		s->eng.maps_changed = false;
-		if (s->sym)
-			symbols_maps_update(s->sym, symbols_read_maps(s->pid));
+		if (s->ingest_sym)
+			symbols_maps_update(s->ingest_sym, symbols_read_maps(s->pid));
+		else
+			s->early_maps_changed = true;
 	}
 	engine_batch_end(&s->eng);
 }
@@ -442,6 +458,11 @@ static void session_idle_loop(struct session *s)
 {
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t now = mono_ns();
+		if (!s->ingest_sym) {
+			session_adopt_symbols(s);
+			if (s->ingest_sym)
+				__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
+		}
 		session_handle_requests(s, now);
 		if (__atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL))
 			session_publish_view(s, now);
@@ -463,6 +484,7 @@ static void *session_ingest_main(void *arg)
 			shm_consumer_heartbeat(&s->seg);
 			last_hb = now;
 		}
+		session_adopt_symbols(s);
 		session_handle_requests(s, now);
 		if (now - last_pub >= (uint64_t)s->opt.publish_ms * 1000000ull ||
 		    __atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL)) {
@@ -516,20 +538,75 @@ static void *session_ingest_main(void *arg)
 	return NULL;
 }
 
+/* Sites seen before the symbolizer is ready: queued for it (ingest thread only). */
+static void session_early_site(void *ctx, uint32_t stack_id)
+{
+	struct session *s = ctx;
+	if (s->early_n == s->early_cap) {
+		size_t cap = s->early_cap ? s->early_cap * 2 : 256;
+		uint32_t *p = realloc(s->early_sites, cap * sizeof(*p));
+		if (!p)
+			return; /* that site shows its raw address: better than stopping ingest */
+		s->early_sites = p;
+		s->early_cap = cap;
+	}
+	s->early_sites[s->early_n++] = stack_id;
+}
+
+/* Ingest thread: hands the sites seen so far to a symbolizer that just became ready. */
+static void session_adopt_symbols(struct session *s)
+{
+	if (s->ingest_sym || s->opt.no_symbols)
+		return;
+	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE);
+	if (!sym)
+		return;
+	s->ingest_sym = sym;
+	s->eng.on_new_site = symbols_enqueue_site;
+	s->eng.on_new_site_ctx = sym;
+	for (size_t i = 0; i < s->early_n; i++)
+		symbols_enqueue_site(sym, s->early_sites[i]);
+	free(s->early_sites);
+	s->early_sites = NULL;
+	s->early_n = s->early_cap = 0;
+	if (s->early_maps_changed)
+		symbols_maps_update(sym, symbols_read_maps(s->pid));
+	__atomic_store_n(&s->sym_adopted, 1, __ATOMIC_RELEASE);
+}
+
+/* memtop run/report: a target we started and cannot monitor is not left waiting for us. */
+static void session_kill_child(struct session *s)
+{
+	if (!s->child)
+		return;
+	kill(s->child, SIGKILL);
+	waitpid(s->child, NULL, 0);
+	s->child = 0;
+}
+
+/* The claim is held since attach: drain at once, and let the symbolizer (slow to set up: libdwfl
+ * reads every module) join the running ingest thread when it is ready. */
 int session_start(struct session *s, char *err, size_t len)
 {
 	if (!s->opt.no_symbols) {
-		s->sym = symbols_start_live(s, err, len);
-		if (!s->sym)
-			return -1;
-		s->eng.on_new_site = symbols_enqueue_site;
-		s->eng.on_new_site_ctx = s->sym;
+		s->eng.on_new_site = session_early_site;
+		s->eng.on_new_site_ctx = s;
 	}
 	if (pthread_create(&s->ingest_thread, NULL, session_ingest_main, s) != 0) {
 		snprintf(err, len, "cannot start the ingest thread");
+		session_kill_child(s);
 		return -1;
 	}
 	s->ingest_running = true;
+	if (!s->opt.no_symbols) {
+		struct symbols *sym = symbols_start_live(s, err, len);
+		if (!sym)
+			return -1; /* session_destroy stops the ingest thread */
+		__atomic_store_n(&s->sym, sym, __ATOMIC_RELEASE);
+		/* callers wait on the symbolizer next: it must know the early sites by then */
+		for (int i = 0; i < 500 && !__atomic_load_n(&s->sym_adopted, __ATOMIC_ACQUIRE); i++)
+			usleep(1000);
+	}
 	return 0;
 }
 
@@ -569,6 +646,22 @@ int session_exit_code(struct session *s)
 	return 0;
 }
 
+/* A target that exits while a consumer holds the claim leaves the name to that consumer. A monitor
+ * leaving before it noticed the exit removes it then, if the name is still this very segment. */
+static void session_unlink_if_left_to_us(struct session *s)
+{
+	struct memtop_seg_header h;
+	if (shm_header_read(&s->seg, &h) != 0 || !(h.flags & MEMTOP_FLAG_EXITED))
+		return;
+	char name[64], path[96];
+	shm_segment_name(s->pid, name, sizeof name);
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	struct stat mine, named;
+	if (s->seg.fd >= 0 && fstat(s->seg.fd, &mine) == 0 && lstat(path, &named) == 0 &&
+	    mine.st_ino == named.st_ino && mine.st_dev == named.st_dev)
+		shm_unlink(name);
+}
+
 int session_report_damage(struct session *s)
 {
 	if (!s)
@@ -598,8 +691,10 @@ void session_destroy(struct session *s)
 	}
 	/* Release the claim as soon as nobody drains, before the symbolizer's slow teardown: a
 	 * claimed ring that nobody reads makes the target wait up to MEMTOP_BLOCK_MS per call. */
-	if (s->seg_open && (!session_finished(s) || s->state == MODEL_STATE_RUNNING))
+	if (s->seg_open && s->claimed && (!session_finished(s) || s->state == MODEL_STATE_RUNNING)) {
 		shm_consumer_release(&s->seg);
+		session_unlink_if_left_to_us(s);
+	}
 	if (s->sym)
 		symbols_stop(s->sym);
 	if (s->seg_open) {
@@ -613,6 +708,7 @@ void session_destroy(struct session *s)
 	if (s->sym)
 		symbols_free(s->sym);
 	free(s->slot_generation);
+	free(s->early_sites);
 	free(s);
 }
 

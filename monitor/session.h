@@ -30,6 +30,7 @@ struct session {
 	pid_t child;              /* memtop run/report: our child (waited by the ingest thread) */
 	struct shm_segment seg;
 	bool seg_open;
+	bool claimed;             /* the consumer claim is ours */
 	struct session_options opt;
 	struct engine eng;
 	char exe[256];
@@ -69,7 +70,14 @@ struct session {
 	double allocs_per_s, frees_per_s, bytes_per_s, events_per_s;
 	uint32_t *slot_generation; /* last seen generation per slot */
 
+	/* Written once by session_start (atomic release) while ingest already runs: the ingest thread
+	 * adopts it as ingest_sym and hands it the sites it saw before (early_sites). */
 	struct symbols *sym;
+	struct symbols *ingest_sym;
+	uint32_t *early_sites;
+	size_t early_n, early_cap;
+	bool early_maps_changed;
+	int sym_adopted;          /* atomic: the ingest thread took over sym */
 };
 
 /* Attach to a running traced process. Returns NULL with a one-line reason in err. */

@@ -80,8 +80,8 @@ static void fill_sites(struct session *s, struct model_site *out, size_t n)
 		m->bytes_allocated = es->bytes_allocated;
 		m->frees = es->frees;
 		m->growth = engine_site_growth(es, &m->growing);
-		if (s->sym)
-			symbols_top_frame(s->sym, id, &m->top);
+		if (s->ingest_sym) /* publishing runs on the ingest thread */
+			symbols_top_frame(s->ingest_sym, id, &m->top);
 	}
 	qsort(out, n, sizeof(*out), site_cmp);
 }

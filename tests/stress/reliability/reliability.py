@@ -327,7 +327,9 @@ def case_fault_attach_loop():
         k += 1
     st, out, err = finish(p, 60)
     mc = max_call_us(err)
-    check(st == WORK_EXIT and mc is not None and mc < 400000,
+    # The claim is taken only once the monitor is ready to drain (after its symbolizer setup, which
+    # took up to ~190 ms with the claim already held, 359 ms measured): an attach costs a few ms.
+    check(st == WORK_EXIT and mc is not None and mc < 150000,
           'attach loop, MEMTOP_BLOCK_MS=1000: %d attaches, slowest call %s us (status %s)' %
           (k, mc, st))
     info('attach loop with MEMTOP_BLOCK_MS=1000: %d attaches, slowest call %s us' % (k, mc))
