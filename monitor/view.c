@@ -9,6 +9,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "segcheck.h"
 #include "session.h"
 #include "symbols.h"
 
@@ -127,6 +128,18 @@ static void fill_tags(struct session *s, struct model_tag *out, size_t n, uint64
 	}
 }
 
+/* Time since the target process started (since attach when its start time is unknown). */
+static uint64_t target_uptime_ns(const struct session *s, uint64_t now)
+{
+	uint64_t attached = now - s->attach_mono_ns;
+	long hz = sysconf(_SC_CLK_TCK);
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	uint64_t boot_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t start_ns = hz > 0 ? s->target_start_ticks * (1000000000ull / (uint64_t)hz) : 0;
+	return start_ns && boot_ns > start_ns ? boot_ns - start_ns : attached;
+}
+
 /* Periodic samples: sparkline, growth, rates, own memory. */
 static void take_samples(struct session *s, uint64_t now)
 {
@@ -161,8 +174,11 @@ static void take_samples(struct session *s, uint64_t now)
 	 * longer change, and the read is SIGBUS-guarded). */
 	if (s->seg_open) {
 		struct memtop_counters c;
-		if (shm_totals(&s->seg, &c) == 0)
+		if (segcheck_counters(&s->seg, target_uptime_ns(s, now), &c))
 			s->target_totals = c;
+		else if (shm_totals(&s->seg, &c) == 0 && !s->segment_damaged)
+			/* readable but impossible: scribbled. Keep the last sane figures. */
+			__atomic_store_n(&s->segment_damaged, true, __ATOMIC_RELEASE);
 	}
 }
 
@@ -198,9 +214,11 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	t->overhead_bytes = t->segment_bytes + t->monitor_bytes;
 	if (s->seg_open) {
 		struct memtop_seg_header h;
-		if (shm_header_read(&s->seg, &h) == 0) {
+		if (shm_header_read(&s->seg, &h) == 0 && h.stacks_used <= (uint64_t)s->seg.stacks_cap + 1) {
 			t->stacks_used = h.stacks_used ? h.stacks_used - 1 : 0;
 			t->stacks_overflow = h.stacks_overflow;
+		} else if (shm_header_read(&s->seg, &h) == 0) {
+			__atomic_store_n(&s->segment_damaged, true, __ATOMIC_RELEASE);
 		}
 	}
 }
@@ -215,12 +233,7 @@ static void fill_session(struct session *s, struct model_session_info *m, uint64
 	m->exit_status = s->exit_status;
 	m->term_signal = s->term_signal;
 	m->attached_ns = now - s->attach_mono_ns;
-	long hz = sysconf(_SC_CLK_TCK);
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	uint64_t boot_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	uint64_t start_ns = hz > 0 ? s->target_start_ticks * (1000000000ull / (uint64_t)hz) : 0;
-	m->uptime_ns = start_ns && boot_ns > start_ns ? boot_ns - start_ns : m->attached_ns;
+	m->uptime_ns = target_uptime_ns(s, now);
 	m->from_start = s->from_start;
 	m->segment_truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
 	m->segment_damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
