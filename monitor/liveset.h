@@ -41,7 +41,9 @@ struct liveset {
 	uint64_t count;              /* live entries (writer) */
 	uint64_t tombs;              /* tombstones in the current table (writer) */
 	struct liveset_retire *retire;        /* removals waiting to be handed to call_rcu */
-	struct liveset_block *free_list;      /* writer-private, reclaimed blocks */
+	struct liveset_block *free_list;      /* writer-private, never-used blocks of the slabs */
+	struct liveset_retire *reuse;         /* writer-private, reclaimed batch being reused */
+	size_t reuse_i;                       /* next block of reuse to hand out */
 	struct liveset_slab *slabs;
 	struct liveset_reclaimed *reclaimed;  /* shared with the call_rcu thread */
 	uint64_t slab_blocks;                 /* blocks carved so far (memory accounting) */
