@@ -49,6 +49,11 @@ def modes(a, tmp):
          ("memtop depth=0", mt, dict(env, MEMTOP_DEPTH="0")),
          ("memtop depth=16 libunwind", mt, dict(env, MEMTOP_UNWIND="libunwind")),
          ("memtop depth=16 fp", mt, dict(env, MEMTOP_UNWIND="fp"))]
+    if a.memtop:
+        # the real monitor: memtop report keeps the live set, call sites and threads, symbolizes
+        rep = [a.memtop, "report", "--preload", a.preload, "--"]
+        m.append(("memtop report depth=0", rep, dict(env, MEMTOP_DEPTH="0")))
+        m.append(("memtop report depth=16", rep, env))
     if shutil.which("heaptrack") and not a.no_heaptrack:
         m.append(("heaptrack", ["heaptrack", "-o", os.path.join(tmp, "ht")], env))
     return m
@@ -99,9 +104,12 @@ def real_programs(a, tmp):
                 "memtop-c": [a.mtdump, "-p", a.preload, "--count-only", "-o",
                              os.path.join(tmp, "d.txt"), "--"],
                 "heaptrack": ["heaptrack", "-o", os.path.join(tmp, "ht")]}
+    if a.memtop:
+        wrappers["memtop-report"] = [a.memtop, "report", "--preload", a.preload, "--"]
     print("\nreal programs: wall seconds, median of %d, alternating; memtop = default depth with"
           " mtdump keeping a live set, memtop-c = with a count-only consumer" % a.rounds)
-    print("%-10s %10s %10s %10s %10s" % ("program", "bare", "memtop", "memtop-c", "heaptrack"))
+    print("memtop-report = the real monitor (memtop report), default depth")
+    print("%-10s" % "program" + "".join(" %13s" % w for w in wrappers))
     for name, (cmd, penv) in progs.items():
         times = {w: [] for w in wrappers}
         for _ in range(a.rounds):
@@ -112,8 +120,7 @@ def real_programs(a, tmp):
                 for f in os.listdir(tmp):
                     if f.startswith("ht"):
                         os.unlink(os.path.join(tmp, f))
-        print("%-10s %10.3f %10.3f %10.3f %10.3f" % ((name,) + tuple(statistics.median(times[w])
-                                                            for w in wrappers)))
+        print("%-10s" % name + "".join(" %13.3f" % statistics.median(times[w]) for w in wrappers))
 
 
 def main():
@@ -121,13 +128,15 @@ def main():
     ap.add_argument("--mtdump", required=True)
     ap.add_argument("--preload", required=True)
     ap.add_argument("--storm", required=True)
+    ap.add_argument("--memtop", help="the memtop executable: adds memtop report columns")
     ap.add_argument("--calls", type=int, default=2500000, help="calls per thread")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-heaptrack", action="store_true")
     ap.add_argument("--skip-storm", action="store_true")
     a = ap.parse_args()
-    for k in ("mtdump", "preload", "storm"):
-        setattr(a, k, os.path.abspath(getattr(a, k)))
+    for k in ("mtdump", "preload", "storm", "memtop"):
+        if getattr(a, k):
+            setattr(a, k, os.path.abspath(getattr(a, k)))
     tmp = tempfile.mkdtemp(prefix="memtop-bench-")
     try:
         if not a.skip_storm:
@@ -151,7 +160,10 @@ def storm_tables(a, tmp):
                                                          v["ns_wall"], v["ns_cpu"]))
         if "heaptrack" in r:
             ht = r["heaptrack"]["slowdown"] - 1
-            for name in ("memtop depth=16 libunwind", "memtop depth=16 fp"):
+            for name in ("memtop depth=16 libunwind", "memtop depth=16 fp",
+                         "memtop report depth=16"):
+                if name not in r:
+                    continue
                 print("%s: added time is %.0f%% of heaptrack's" %
                       (name, (r[name]["slowdown"] - 1) / ht * 100))
         print("\nper-call cost against threads (same calls per thread)")
