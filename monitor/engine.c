@@ -38,6 +38,27 @@ void engine_destroy(struct engine *e)
 	memset(e, 0, sizeof(*e));
 }
 
+int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
+{
+	struct engine fresh;
+	if (engine_init(&fresh, n_slots, max_stack_id) != 0) {
+		engine_destroy(&fresh);
+		return -ENOMEM;
+	}
+	fresh.slot_info = e->slot_info;
+	fresh.slot_info_ctx = e->slot_info_ctx;
+	fresh.on_new_site = e->on_new_site;
+	fresh.on_new_site_ctx = e->on_new_site_ctx;
+	struct engine old = *e;
+	/* readers find only the empty table from here; once they have left the old one, free it */
+	rcu_assign_pointer(e->live.table, fresh.live.table);
+	__atomic_store_n(&e->mark_seq, 0, __ATOMIC_RELAXED);
+	urcu_memb_synchronize_rcu();
+	*e = fresh;
+	engine_destroy(&old);
+	return 0;
+}
+
 static bool engine_grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 {
 	if (need <= *cap)

@@ -88,6 +88,10 @@ struct engine {
 /* n_slots: thread table size of the segment; max_stack_id: largest valid stack id (stacks_cap). */
 int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
 void engine_destroy(struct engine *e);
+/* Empties the model for a new program image (the target exec'd: its heap and stack ids are gone).
+ * Readers walking e->live under the RCU read lock are waited for before the old model is freed;
+ * callbacks are kept. WRITER ONLY, outside the read lock. Returns -ENOMEM (model unchanged). */
+int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
 
 /* Applies one validated event. WRITER ONLY, inside urcu_memb_read_lock. */
 void engine_apply(struct engine *e, const struct memtop_event *ev);

@@ -96,6 +96,7 @@ static struct session *session_new(const struct session_options *o)
 		session_default_options(&s->opt);
 	s->seg.fd = -1;
 	s->state = MODEL_STATE_STARTING;
+	pthread_rwlock_init(&s->seg_lock, NULL);
 	return s;
 }
 
@@ -366,6 +367,14 @@ static bool session_target_gone(struct session *s)
 	return true;
 }
 
+int session_stack_read(struct session *s, uint32_t id, uint64_t *pcs, uint32_t max)
+{
+	pthread_rwlock_rdlock(&s->seg_lock);
+	int n = s->seg_open ? shm_stack_read(&s->seg, id, pcs, max) : -1;
+	pthread_rwlock_unlock(&s->seg_lock);
+	return n;
+}
+
 /* Validates every record (the segment is untrusted), compacts the valid ones, applies them. */
 static void session_apply_batch(struct session *s, struct memtop_event *buf, size_t n)
 {
@@ -453,6 +462,105 @@ static void session_unlink_segment(struct session *s)
 	shm_unlink(name);
 }
 
+/* ---- exec: the new image replaces the segment under the same name ---- */
+
+#define EXEC_FOLLOW_NS (2000ull * 1000000ull)
+
+static bool session_execed(struct session *s)
+{
+	struct memtop_seg_header h;
+	return shm_header_read(&s->seg, &h) == 0 && (h.flags & MEMTOP_FLAG_EXECED);
+}
+
+/* Opens the new image's segment (it may not exist or be ready yet: retried for a while). */
+static int session_open_next(struct session *s, struct shm_segment *next)
+{
+	char why[256];
+	uint64_t deadline = mono_ns() + EXEC_FOLLOW_NS;
+	for (;;) {
+		int rc = shm_segment_open(next, s->pid, s->opt.allow_other_uid, why, sizeof why);
+		if (rc == 0) {
+			struct memtop_seg_header h;
+			if (shm_header_read(next, &h) == 0 && !(h.flags & MEMTOP_FLAG_EXECED))
+				return 0;
+			shm_segment_close(next, false); /* still the old one (a stale name): wait */
+			rc = -EAGAIN;
+		}
+		if ((rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL) || mono_ns() > deadline ||
+		    __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) ||
+		    proc_is_zombie_or_gone(s->pid, s->target_start_ticks))
+			return rc ? rc : -ENOENT;
+		usleep(2000);
+	}
+}
+
+/* The model starts over for the new image: its heap, threads and stack ids share nothing with the
+ * old one. The old symbolizer is stopped, kept (readers may hold its frames) and freed at the end. */
+static int session_switch_image(struct session *s, struct shm_segment *next)
+{
+	if (s->ingest_sym) {
+		symbols_stop(s->ingest_sym);
+		s->retired_sym[s->n_retired_sym++] = s->ingest_sym;
+		s->ingest_sym = NULL;
+		s->eng.on_new_site = NULL;
+		s->eng.on_new_site_ctx = NULL;
+	}
+	struct shm_segment old;
+	pthread_rwlock_wrlock(&s->seg_lock);
+	old = s->seg;
+	s->seg = *next;
+	pthread_rwlock_unlock(&s->seg_lock);
+	shm_segment_close(&old, false); /* never unlink: the name is the new image's */
+	uint32_t *gen = calloc(s->seg.threads_count ? s->seg.threads_count : 1, sizeof(uint32_t));
+	if (!gen || engine_reset(&s->eng, s->seg.threads_count, s->seg.stacks_cap) != 0) {
+		free(gen);
+		return -ENOMEM;
+	}
+	free(s->slot_generation);
+	s->slot_generation = gen;
+	memset(&s->target_totals, 0, sizeof(s->target_totals));
+	s->skipped_tickets = 0;
+	s->rate_allocs = s->rate_frees = s->rate_bytes = s->rate_events = 0;
+	struct memtop_seg_header h;
+	if (shm_header_read(&s->seg, &h) == 0) {
+		memcpy(s->exe, h.exe, sizeof(s->exe) - 1);
+		s->exe[sizeof(s->exe) - 1] = '\0';
+	}
+	read_cmdline(s->pid, s->command, sizeof(s->command));
+	if (!s->command[0])
+		snprintf(s->command, sizeof s->command, "%s", s->exe);
+	s->execs++;
+	if (!s->opt.no_symbols && s->n_retired_sym < SESSION_MAX_EXECS) {
+		char err[256];
+		struct symbols *sym = symbols_start_live(s, err, sizeof err);
+		if (sym) {
+			s->ingest_sym = sym;
+			s->eng.on_new_site = symbols_enqueue_site;
+			s->eng.on_new_site_ctx = sym;
+			__atomic_store_n(&s->sym, sym, __ATOMIC_RELEASE);
+		}
+	}
+	return 0;
+}
+
+/* The target exec'd: drain what the old image left, then follow it to its new segment (the new
+ * image waits for us a moment at start). False when it cannot be followed. */
+static bool session_follow_exec(struct session *s, struct memtop_event *buf)
+{
+	session_finish(s, buf); /* every thread of the old image is gone: skip what they left */
+	struct shm_segment next;
+	if (session_open_next(s, &next) != 0)
+		return false;
+	if (session_switch_image(s, &next) != 0)
+		return false;
+	pid_t holder = 0;
+	if (shm_consumer_claim(&s->seg, &holder) != 0)
+		return false;
+	shm_consumer_heartbeat(&s->seg);
+	__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
 /* After the target is gone the thread stays to serve marks and publish requests on the final state. */
 static void session_idle_loop(struct session *s)
 {
@@ -512,6 +620,16 @@ static void *session_ingest_main(void *arg)
 			__atomic_add_fetch(&s->empty_polls, 1, __ATOMIC_RELEASE);
 		if (now - last_live >= LIVENESS_NS) {
 			last_live = now;
+			/* the first symbolizer must be in place before the images change under it */
+			if (session_execed(s) && (s->opt.no_symbols || __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE))) {
+				session_adopt_symbols(s);
+				if (session_follow_exec(s, buf))
+					continue;
+				/* not followed: keep the old image's final state and say why */
+				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
+				gone = true;
+				break;
+			}
 			if (session_target_gone(s)) {
 				session_finish(s, buf);
 				session_unlink_segment(s);
@@ -668,8 +786,12 @@ int session_report_damage(struct session *s)
 		return 0;
 	bool truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
 	bool damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
-	int said = __atomic_fetch_or(&s->damage_said, (truncated ? 1 : 0) | (damaged ? 2 : 0),
-				     __ATOMIC_ACQ_REL);
+	bool unfollowed = __atomic_load_n(&s->exec_lost, __ATOMIC_ACQUIRE);
+	int said = __atomic_fetch_or(&s->damage_said, (truncated ? 1 : 0) | (damaged ? 2 : 0) |
+				     (unfollowed ? 4 : 0), __ATOMIC_ACQ_REL);
+	if (unfollowed && !(said & 4))
+		fprintf(stderr, "memtop: process %d exec'd and its new image made no usable segment within "
+			"2 s: figures frozen at the image before exec\n", (int)s->pid);
 	if (truncated && !(said & 1))
 		fprintf(stderr, "memtop: segment /memtop.%d truncated under the monitor: figures frozen at "
 			"the last good read (process %d was not followed further)\n", (int)s->pid, (int)s->pid);
@@ -677,7 +799,7 @@ int session_report_damage(struct session *s)
 		fprintf(stderr, "memtop: segment /memtop.%d damaged: its counters are impossible (scribbled "
 			"memory?); target-side figures kept at the last sane read, state approximate\n",
 			(int)s->pid);
-	return truncated ? 1 : 0;
+	return truncated || unfollowed ? 1 : 0;
 }
 
 void session_destroy(struct session *s)
@@ -707,6 +829,10 @@ void session_destroy(struct session *s)
 		engine_destroy(&s->eng);
 	if (s->sym)
 		symbols_free(s->sym);
+	for (unsigned i = 0; i < s->n_retired_sym; i++)
+		if (s->retired_sym[i] != s->sym)
+			symbols_free(s->retired_sym[i]);
+	pthread_rwlock_destroy(&s->seg_lock);
 	free(s->slot_generation);
 	free(s->early_sites);
 	free(s);

@@ -29,7 +29,11 @@ struct session {
 	pid_t pid;
 	pid_t child;              /* memtop run/report: our child (waited by the ingest thread) */
 	struct shm_segment seg;
+	/* Held for writing by the ingest thread only while it swaps seg for the segment of a new
+	 * image (exec); other threads read the segment through session_stack_read. */
+	pthread_rwlock_t seg_lock;
 	bool seg_open;
+	unsigned execs;           /* program images followed through exec */
 	bool claimed;             /* the consumer claim is ours */
 	struct session_options opt;
 	struct engine eng;
@@ -74,6 +78,10 @@ struct session {
 	 * adopts it as ingest_sym and hands it the sites it saw before (early_sites). */
 	struct symbols *sym;
 	struct symbols *ingest_sym;
+#define SESSION_MAX_EXECS 64
+	struct symbols *retired_sym[SESSION_MAX_EXECS]; /* symbolizers of earlier images (exec) */
+	unsigned n_retired_sym;
+	bool exec_lost;           /* the target exec'd and its new segment could not be followed */
 	uint32_t *early_sites;
 	size_t early_n, early_cap;
 	bool early_maps_changed;
@@ -97,10 +105,14 @@ void session_wait_drained(struct session *s, unsigned timeout_ms);
 void session_destroy(struct session *s);
 /* memtop run/report: the exit status to pass through (128+signal when killed). */
 int session_exit_code(struct session *s);
-/* Tells the user once (one line on stderr each) that the segment was truncated or damaged.
- * Returns non-zero when the segment was truncated (the figures stopped at the last good read). */
+/* Tells the user once (one line on stderr each) that the segment was truncated or damaged, or that
+ * an exec could not be followed. Returns non-zero when the figures stopped before the target did
+ * (truncated, or exec not followed). */
 int session_report_damage(struct session *s);
 void session_default_options(struct session_options *o);
+
+/* Reads a call stack from the segment; safe from any thread, across exec. -1 when unreadable. */
+int session_stack_read(struct session *s, uint32_t id, uint64_t *pcs, uint32_t max);
 
 /* Internal to the engine modules. */
 void session_publish_view(struct session *s, uint64_t now_ns);

@@ -251,8 +251,9 @@ static void write_heatmap(FILE *out, struct session *s, uint32_t divisions)
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
 		   size_t errlen)
 {
-	if (s->sym)
-		symbols_wait_idle(s->sym, o->symbols_wait_ms);
+	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
+	if (sym)
+		symbols_wait_idle(sym, o->symbols_wait_ms);
 	/* copy the view we need under the lock: never hold it across I/O */
 	urcu_memb_read_lock();
 	const struct model_view *cur = model_view_get(s);
@@ -332,7 +333,7 @@ int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *
 		write_blocks(out, w);
 	if (o->heatmap)
 		write_heatmap(out, s, o->divisions);
-	char *maps = s->sym ? symbols_maps_copy(s->sym) : NULL;
+	char *maps = sym ? symbols_maps_copy(sym) : NULL;
 	fprintf(out, "\n## maps\n");
 	if (maps) {
 		/* file-backed mappings only: enough to symbolize, nothing secret about anonymous memory */

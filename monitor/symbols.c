@@ -88,7 +88,7 @@ static bool is_own_module(const char *module)
 static struct sym_stack *symbols_resolve_stack(struct symbols *sy, uint32_t id)
 {
 	uint64_t pcs[MEMTOP_MAX_DEPTH];
-	int depth = shm_stack_read(&sy->s->seg, id, pcs, MEMTOP_MAX_DEPTH);
+	int depth = session_stack_read(sy->s, id, pcs, MEMTOP_MAX_DEPTH);
 	if (depth < 0)
 		depth = 0;
 	symbols_apply_pending(sy);
@@ -339,7 +339,7 @@ bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame
 	const struct sym_stack *st = symbols_get(sy, stack_id);
 	if (!st) {
 		uint64_t pc;
-		if (sy && stack_id && shm_stack_read(&sy->s->seg, stack_id, &pc, 1) == 1)
+		if (sy && stack_id && session_stack_read(sy->s, stack_id, &pc, 1) == 1)
 			out->pc = pc;
 		return false;
 	}
@@ -367,7 +367,7 @@ int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out
 	if (!sy || max <= 0)
 		return -1;
 	uint64_t pcs[MEMTOP_MAX_DEPTH];
-	int n = shm_stack_read(&sy->s->seg, stack_id, pcs, MEMTOP_MAX_DEPTH);
+	int n = session_stack_read(sy->s, stack_id, pcs, MEMTOP_MAX_DEPTH);
 	if (n < 0)
 		return -1;
 	if (n > max)

@@ -187,11 +187,12 @@ struct model_suspects *model_suspects_compute(struct session *s, uint64_t expire
 	struct model_walk *w = model_walk_open(s, &f);
 	struct model_suspect_site *sites = NULL;
 	size_t n = w ? walk_group_by_site(w, &sites) : 0;
+	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
 	for (size_t i = 0; i < n; i++) {
 		r->bytes += sites[i].bytes;
 		r->blocks += sites[i].blocks;
-		if (s->sym)
-			symbols_top_frame(s->sym, sites[i].stack_id, &sites[i].top);
+		if (sym)
+			symbols_top_frame(sym, sites[i].stack_id, &sites[i].top);
 	}
 	model_walk_free(w);
 	r->sites = sites;
@@ -227,12 +228,13 @@ void model_suspects_free(struct model_suspects *r)
 
 int model_site_stack(struct session *s, uint32_t stack_id, struct model_frame *out, int max)
 {
-	if (s->sym)
-		return symbols_stack(s->sym, stack_id, out, max);
-	if (!s->seg_open || max <= 0)
+	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
+	if (sym)
+		return symbols_stack(sym, stack_id, out, max);
+	if (max <= 0)
 		return -1;
 	uint64_t pcs[MEMTOP_MAX_DEPTH];
-	int n = shm_stack_read(&s->seg, stack_id, pcs, MEMTOP_MAX_DEPTH);
+	int n = session_stack_read(s, stack_id, pcs, MEMTOP_MAX_DEPTH);
 	if (n < 0)
 		return -1;
 	if (n > max)

@@ -67,6 +67,9 @@ static void preload_fold_preinit(struct preload_thread *t)
 
 /* Creates /memtop.<pid>. A segment with our pid and our start time can only be our own, left by this
  * process before it called exec: remove it and retry once. */
+#define PRELOAD_EXEC_FOLLOW_S 3u
+static bool preload_follow_exec; /* our pre-exec segment had a live consumer */
+
 static int preload_segment_create(void)
 {
 	struct shm_config cfg;
@@ -79,9 +82,7 @@ static int preload_segment_create(void)
 	pid_t pid = getpid();
 	int rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	if (rc == -EEXIST) {
-		char name[64];
-		shm_segment_name(pid, name, sizeof name);
-		shm_unlink(name);
+		preload_follow_exec = shm_segment_retire_exec(pid);
 		rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	}
 	if (rc == 0 && preload_seg.fd >= 0) {
@@ -98,7 +99,9 @@ static int preload_segment_create(void)
 	return rc;
 }
 
-static void preload_wait_for_consumer(uint32_t seconds)
+/* Blocks the constructor until a consumer claims the segment, at most `seconds`; on timeout says
+ * timeout_msg (when not NULL) and goes on untraced by a consumer. */
+static void preload_wait_for_consumer(uint32_t seconds, const char *timeout_msg)
 {
 	struct memtop_seg_header *h = preload_seg.hdr;
 	struct timespec start, now, nap = {0, 1000000};
@@ -109,7 +112,8 @@ static void preload_wait_for_consumer(uint32_t seconds)
 		int64_t waited_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
 				    (now.tv_nsec - start.tv_nsec);
 		if (waited_ns >= (int64_t)seconds * 1000000000) {
-			preload_say("no monitor attached within the MEMTOP_WAIT timeout; continuing");
+			if (timeout_msg)
+				preload_say(timeout_msg);
 			break;
 		}
 		nanosleep(&nap, NULL);
@@ -243,7 +247,12 @@ __attribute__((constructor)) static void preload_constructor(void)
 	t->guard--;
 	preload_fold_preinit(t);
 	if (preload_cfg.wait_s)
-		preload_wait_for_consumer(preload_cfg.wait_s);
+		preload_wait_for_consumer(preload_cfg.wait_s,
+					  "no monitor attached within the MEMTOP_WAIT timeout; continuing");
+	else if (preload_follow_exec)
+		/* The monitor that traced us before exec follows to this segment: give it a moment so
+		 * the new image is tracked from its first allocation. */
+		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_S, NULL);
 }
 
 __attribute__((destructor)) static void preload_destructor(void)

@@ -127,6 +127,39 @@ static int open_exclusive(const char *name, pid_t pid)
 	return shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
 }
 
+/* TARGET side, after exec: the segment under our name is the one this process made before exec
+ * (same pid, same start time). Mark it EXECED so its consumer knows to follow us to the new one,
+ * and unlink it. Returns true when a live consumer held it. */
+bool shm_segment_retire_exec(pid_t pid)
+{
+	char name[64];
+	bool had_consumer = false;
+	shm_segment_name(pid, name, sizeof name);
+	int fd = shm_open(name, O_RDWR | O_NONBLOCK, 0);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    (uint64_t)st.st_size >= sizeof(struct memtop_seg_header)) {
+		struct shm_segment old;
+		void *base = mmap(NULL, sizeof(struct memtop_seg_header), PROT_READ | PROT_WRITE,
+				  MAP_SHARED, fd, 0);
+		if (base != MAP_FAILED) {
+			memset(&old, 0, sizeof old);
+			old.hdr = base;
+			struct memtop_seg_header *h = base;
+			if (h->magic == MEMTOP_SEG_MAGIC && h->pid == pid &&
+			    h->start_time == shm_proc_start_time(pid)) {
+				had_consumer = shm_consumer_alive(&old);
+				__atomic_or_fetch(&h->flags, MEMTOP_FLAG_EXECED, __ATOMIC_RELEASE);
+			}
+			munmap(base, sizeof(struct memtop_seg_header));
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	shm_unlink(name);
+	return had_consumer;
+}
+
 int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pid_t pid,
 		       char *err, size_t errlen)
 {

@@ -66,6 +66,10 @@ void shm_segment_name(pid_t pid, char *buf, size_t len);
  * a one-line reason in err. Not async-signal-safe; call from the constructor or after fork. */
 int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pid_t pid,
 		       char *err, size_t errlen);
+/* After exec (create returned -EEXIST: our own pre-exec segment holds the name): marks that segment
+ * MEMTOP_FLAG_EXECED and unlinks it. Returns true when a live consumer held it (the new image should
+ * then wait briefly for that consumer to follow). */
+bool shm_segment_retire_exec(pid_t pid);
 /* Unmap (and with unlink, remove the name). Either side. */
 void shm_segment_close(struct shm_segment *seg, bool unlink_name);
 

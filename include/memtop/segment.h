@@ -20,6 +20,8 @@
 #define MEMTOP_FLAG_READY (1u << 0)  /* regions initialised, safe to read */
 #define MEMTOP_FLAG_EXITED (1u << 1) /* target ran its exit path; exit_status is valid */
 #define MEMTOP_FLAG_WAITING (1u << 2) /* target is blocked at start waiting for a consumer */
+#define MEMTOP_FLAG_EXECED (1u << 3)  /* the target exec'd: a new segment under the same name replaces
+                                        this one; a consumer drains this one, then follows */
 
 /* Event types. */
 enum memtop_event_type {

@@ -2,7 +2,8 @@
 """e2e: run a target program under `memtop report` and check the snapshot against the program's own
 "expect SITE allocs A live_blocks B live_bytes C" lines, exactly, per call site, plus global
 consistency (sum of sites == header totals, no lost events, no unknown frees, exit status passed).
-usage: check_expect.py MEMTOP EXPECTED_STATUS PROG [ARGS...]"""
+usage: check_expect.py MEMTOP EXPECTED_STATUS [--exe PATH] PROG [ARGS...]
+--exe: the snapshot must describe that executable (PROG may exec it: memtop follows the exec)."""
 import os
 import subprocess
 import sys
@@ -14,6 +15,9 @@ from snapshot_parse import Snapshot  # noqa: E402
 
 def main():
     memtop, status, prog = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    want_exe = None
+    if prog[0] == "--exe":
+        want_exe, prog = os.path.realpath(prog[1]), prog[2:]
     with tempfile.TemporaryDirectory() as tmp:
         snap_path = os.path.join(tmp, "snap.txt")
         r = subprocess.run([memtop, "report", "--all-sites", "-o", snap_path, "--"] + prog,
@@ -21,8 +25,16 @@ def main():
         if r.returncode != status:
             print("exit status %d, expected %d; stderr: %s" % (r.returncode, status, r.stderr))
             return 1
-        snap = Snapshot(open(snap_path).read())
+        text = open(snap_path).read()
+        snap = Snapshot(text)
     failures = 0
+    if want_exe:
+        exe = [l[5:] for l in text.splitlines() if l.startswith("exe: ")]
+        if exe[:1] != [want_exe]:
+            print("FAIL exe: the snapshot describes %s, expected %s" % (exe[:1], want_exe))
+            failures += 1
+        else:
+            print("ok   exe: %s" % want_exe)
     got = snap.by_function()
     expects = [l.split() for l in r.stdout.splitlines() if l.startswith("expect ")]
     if not expects:
