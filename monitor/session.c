@@ -121,6 +121,10 @@ static int session_claim(struct session *s, char *err, size_t len)
 /* Claims the opened segment and prepares the engine. */
 static int session_bind(struct session *s, char *err, size_t len)
 {
+	/* The map now, before the claim: a target started with MEMTOP_WAIT is still held at its start,
+	 * whole, and may be gone (a zombie has no map) by the time the symbolizer is set up. */
+	free(s->initial_maps);
+	s->initial_maps = s->opt.no_symbols ? NULL : symbols_read_maps(s->pid);
 	int rc = session_claim(s, err, len);
 	if (rc)
 		return rc;
@@ -835,6 +839,7 @@ void session_destroy(struct session *s)
 	pthread_rwlock_destroy(&s->seg_lock);
 	free(s->slot_generation);
 	free(s->early_sites);
+	free(s->initial_maps);
 	free(s);
 }
 

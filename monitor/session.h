@@ -85,6 +85,7 @@ struct session {
 	uint32_t *early_sites;
 	size_t early_n, early_cap;
 	bool early_maps_changed;
+	char *initial_maps;       /* /proc/PID/maps read just before the claim (for symbols_start_live) */
 	int sym_adopted;          /* atomic: the ingest thread took over sym */
 };
 

@@ -271,7 +271,9 @@ struct symbols *symbols_start_live(struct session *s, char *err, size_t len)
 	sy->s = s;
 	sy->cap = s->seg.stacks_cap + 1;
 	sy->stacks = calloc(sy->cap, sizeof(*sy->stacks));
-	sy->maps_text = symbols_read_maps(s->pid);
+	/* the map taken at the claim when there is one (the target may have exited since) */
+	sy->maps_text = s->initial_maps ? s->initial_maps : symbols_read_maps(s->pid);
+	s->initial_maps = NULL;
 	if (!sy->stacks || !sy->maps_text) {
 		snprintf(err, len, "cannot read /proc/%d/maps", (int)s->pid);
 		symbols_free(sy);
