@@ -123,7 +123,15 @@ static void line_health(const struct model_view *v, int w)
 	const struct model_totals *t = &v->totals;
 	char a[48], b[48], c[48], line[200];
 	int x = 0;
-	if (t->lost_events) {
+	const struct model_session_info *si = &v->session;
+	if (si->segment_truncated || si->segment_damaged) {
+		/* Loudest first: figures read from a bad segment are frozen, not live. */
+		snprintf(line, sizeof line, " %s ", si->segment_truncated
+			 ? "SEGMENT TRUNCATED: figures frozen at the last good read"
+			 : "SEGMENT DAMAGED: target counters not believed, live set approximate");
+		ui_draw_text(3, 0, w, UI_C_ALERT, line);
+		x = ui_text_width(line) + 1;
+	} else if (t->lost_events) {
 		snprintf(line, sizeof line, " %s EVENTS LOST: live set approximate ",
 			 ui_fmt_count(a, sizeof a, t->lost_events));
 		ui_draw_text(3, 0, w, UI_C_ALERT, line);
