@@ -349,6 +349,14 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 	if (report) {
 		session_wait_finished(s);
 		rc = write_snapshot(s, o);
+		if (session_finished(s) && !session_report_damage(s)) {
+			/* The target is gone and its segment removed: nothing is left to release, and the
+			 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
+			 * tens of milliseconds to every report. */
+			int status = session_exit_code(s);
+			fflush(stdout);
+			_exit(rc ? rc : status);
+		}
 	} else {
 		rc = show(s, o);
 		if (!session_finished(s) && kill_on_quit) {

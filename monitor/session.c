@@ -24,6 +24,9 @@
 static void session_adopt_symbols(struct session *s);
 #define HEARTBEAT_NS (100ull * 1000000ull)
 #define LIVENESS_NS (20ull * 1000000ull)
+/* Our own child (memtop run/report) is checked with one waitpid(WNOHANG): cheap enough to do often,
+ * and a short-lived target's report should not wait 20 ms to notice the exit. */
+#define LIVENESS_CHILD_NS (2ull * 1000000ull)
 
 static uint64_t mono_ns(void)
 {
@@ -622,7 +625,7 @@ static void *session_ingest_main(void *arg)
 		}
 		if (st == SHM_POP_EMPTY)
 			__atomic_add_fetch(&s->empty_polls, 1, __ATOMIC_RELEASE);
-		if (now - last_live >= LIVENESS_NS) {
+		if (now - last_live >= (s->child ? LIVENESS_CHILD_NS : LIVENESS_NS)) {
 			last_live = now;
 			/* the first symbolizer must be in place before the images change under it */
 			if (session_execed(s) && (s->opt.no_symbols || __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE))) {
