@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procmaps.h"
 #include "session.h"
 
 /* A resolved stack: per physical frame, its address and the cached resolution (NULL: unknown). */
@@ -45,31 +46,7 @@ char *symbols_read_maps(pid_t pid)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n + 4096 > cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n - 1);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (buf)
-		buf[n] = '\0';
-	return buf;
+	return procmaps_read_file(path);
 }
 
 static void symbols_take_map(struct symbols *sy, char *m);
