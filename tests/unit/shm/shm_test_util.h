@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -65,6 +66,23 @@ static inline uint64_t test_mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
+}
+
+/* cmocka fixtures: a small segment named after this process, created fresh and always unlinked. */
+static inline int setup_segment(void **state)
+{
+	struct shm_segment *seg = calloc(1, sizeof *seg);
+	test_create(seg, NULL, getpid());
+	*state = seg;
+	return 0;
+}
+
+static inline int teardown_segment(void **state)
+{
+	struct shm_segment *seg = *state;
+	shm_segment_close(seg, true);
+	free(seg);
+	return 0;
 }
 
 #endif

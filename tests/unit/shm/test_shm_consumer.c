@@ -8,22 +8,6 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-static int setup_segment(void **state)
-{
-	struct shm_segment *seg = calloc(1, sizeof *seg);
-	test_create(seg, NULL, getpid());
-	*state = seg;
-	return 0;
-}
-
-static int teardown_segment(void **state)
-{
-	struct shm_segment *seg = *state;
-	shm_segment_close(seg, true);
-	free(seg);
-	return 0;
-}
-
 /* Child side: open the parent's segment as a monitor would. Exit codes tell the parent what happened. */
 enum { CHILD_CLAIMED = 0, CHILD_BUSY = 10, CHILD_OPEN_FAILED = 20, CHILD_OTHER = 30 };
 

@@ -8,22 +8,6 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-static int setup_segment(void **state)
-{
-	struct shm_segment *seg = calloc(1, sizeof *seg);
-	test_create(seg, NULL, getpid());
-	*state = seg;
-	return 0;
-}
-
-static int teardown_segment(void **state)
-{
-	struct shm_segment *seg = *state;
-	shm_segment_close(seg, true);
-	free(seg);
-	return 0;
-}
-
 static void claim(struct shm_segment *seg)
 {
 	pid_t holder = 0;

@@ -6,22 +6,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-static int setup_segment(void **state)
-{
-	struct shm_segment *seg = calloc(1, sizeof *seg);
-	test_create(seg, NULL, getpid());
-	*state = seg;
-	return 0;
-}
-
-static int teardown_segment(void **state)
-{
-	struct shm_segment *seg = *state;
-	shm_segment_close(seg, true);
-	free(seg);
-	return 0;
-}
-
 static void make_stack(uint64_t *frames, uint32_t depth, uint64_t seed)
 {
 	for (uint32_t i = 0; i < depth; i++)

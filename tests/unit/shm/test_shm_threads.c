@@ -4,21 +4,7 @@
 
 #include <stdlib.h>
 
-static int setup_segment(void **state)
-{
-	struct shm_segment *seg = calloc(1, sizeof *seg);
-	test_create(seg, NULL, getpid()); /* 4 slots: 3 regular + the overflow slot */
-	*state = seg;
-	return 0;
-}
-
-static int teardown_segment(void **state)
-{
-	struct shm_segment *seg = *state;
-	shm_segment_close(seg, true);
-	free(seg);
-	return 0;
-}
+/* setup_segment (shm_test_util.h) makes 4 slots: 3 regular + the overflow slot. */
 
 /* What the preload does per event: the owner bumps its own slot's counters. */
 static void count_allocs(struct shm_segment *seg, uint16_t slot, uint64_t n, uint64_t bytes)
