@@ -70,6 +70,13 @@ int ui_stack_panel_lines(const struct ui *ui, int avail)
 	return want < 3 ? 0 : want;
 }
 
+void ui_stack_panel_toggle(struct ui *ui, const struct model_view *v, size_t i)
+{
+	(void)v;
+	(void)i;
+	ui->stack_open = !ui->stack_open;
+}
+
 void ui_stack_panel_draw(struct ui *ui, uint32_t stack_id, int y, int h, int w)
 {
 	char line[600];

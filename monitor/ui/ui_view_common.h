@@ -14,6 +14,8 @@ void ui_fmt_filters(const struct ui *ui, char *buf, size_t n);
 /* The expanded stack panel under a table: lines wanted, and drawing it. */
 int ui_stack_panel_lines(const struct ui *ui, int avail);
 void ui_stack_panel_draw(struct ui *ui, uint32_t stack_id, int y, int h, int w);
+/* Enter on a row whose detail is a call stack: open or close the stack panel (an ops->activate). */
+void ui_stack_panel_toggle(struct ui *ui, const struct model_view *v, size_t i);
 /* "1.2s ago" for a per-block result's age. */
 void ui_fmt_result_age(const struct ui *ui, enum ui_view_id id, char *buf, size_t n);
 

@@ -168,13 +168,6 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	ui_stack_panel_draw(ui, r.stack_id, y, h, w);
 }
 
-static void activate(struct ui *ui, const struct model_view *v, size_t i)
-{
-	(void)v;
-	(void)i;
-	ui->stack_open = !ui->stack_open;
-}
-
 const struct ui_view_ops ui_view_sites = {
 	.name = "Call sites",
 	.title = "Call sites",
@@ -193,5 +186,5 @@ const struct ui_view_ops ui_view_sites = {
 	.title_line = title_line,
 	.extra_lines = extra_lines,
 	.draw_extra = draw_extra,
-	.activate = activate,
+	.activate = ui_stack_panel_toggle,
 };

@@ -204,13 +204,6 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	ui_stack_panel_draw(ui, b->stack_id, y, h, w);
 }
 
-static void activate(struct ui *ui, const struct model_view *v, size_t i)
-{
-	(void)v;
-	(void)i;
-	ui->stack_open = !ui->stack_open;
-}
-
 #define WALK_OPS(NAME, TITLE)                                                                        \
 	{                                                                                            \
 		.name = NAME, .title = TITLE, .cols = cols, .n_cols = N_COLS,                        \
@@ -218,7 +211,7 @@ static void activate(struct ui *ui, const struct model_view *v, size_t i)
 		.row_height = 1, .count = count, .keep = keep, .num_key = num_key,                   \
 		.str_key = str_key, .row_id = row_id, .cell = cell, .title_line = title_line,        \
 		.extra_lines = extra_lines, .draw_extra = draw_extra,                \
-		.activate = activate,                                                                \
+		.activate = ui_stack_panel_toggle,                                                      \
 	}
 
 const struct ui_view_ops ui_view_walk = WALK_OPS("Heap walk", "Heap walk");
