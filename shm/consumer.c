@@ -1,6 +1,8 @@
 /* The consumer claim: one monitor at a time owns a segment's ring. The claim is a CAS on claim_pid;
- * a claimant whose pid is gone, whose start time differs, or whose heartbeat is stale is replaced. */
+ * a claimant whose pid is gone, whose start time differs, or whose heartbeat is stale is replaced.
+ * The first claimant also backs the stack and ring regions and initialises the ring. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +22,8 @@ bool shm_consumer_alive(const struct shm_segment *seg)
 {
 	struct memtop_seg_header *h = seg->hdr;
 	pid_t pid = __atomic_load_n(&h->claim_pid, __ATOMIC_ACQUIRE);
+	if (pid < 0)
+		pid = -pid; /* still claiming: alive all the same */
 	if (pid <= 0)
 		return false;
 	if (kill(pid, 0) != 0 && errno != EPERM)
@@ -35,6 +39,49 @@ bool shm_consumer_alive(const struct shm_segment *seg)
 	return hb + SHM_HEARTBEAT_STALE_NS > now;
 }
 
+/* Backs the regions producers write only under a claim (stacks_off to the end) and gives ring cell
+ * i the sequence number i (Vyukov: free for ticket i). Runs once per segment, by the first claimant,
+ * while claim_pid is still negative: no producer pushes or interns yet (shm_consumer_present is
+ * false), and no other monitor can claim, so the plain stores race with nobody. */
+static int reserve_regions(struct shm_segment *seg)
+{
+	struct memtop_seg_header *h = seg->hdr;
+	if (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & MEMTOP_FLAG_RESERVED)
+		return 0;
+	uint64_t from = h->stacks_off;
+	if (seg->fd < 0 || from > seg->size)
+		return -EINVAL;
+	int rc = posix_fallocate(seg->fd, (off_t)from, (off_t)(seg->size - from));
+	if (rc)
+		return -rc;
+	volatile int faulted = 0;
+	SHM_GUARD_BEGIN {
+		for (uint32_t i = 0; i < seg->ring_cap; i++)
+			seg->ring[i].seq = i;
+		__atomic_or_fetch(&h->flags, MEMTOP_FLAG_RESERVED, __ATOMIC_RELEASE);
+	} SHM_GUARD_FAIL {
+		faulted = 1;
+	} SHM_GUARD_END;
+	return faulted ? -EFAULT : 0;
+}
+
+/* Resume where the previous consumer stopped; with none, the ring is empty and tail == head
+ * (producers push nothing while unclaimed). A published tail more than a ring behind (the dead
+ * consumer went on consuming and producers refilled the ring) or ahead of head (corrupt) is
+ * clamped to one ring behind head: every unconsumed record lies in [head - cap, head), and the
+ * cells already consumed there are skipped by shm_ring_pop. Never to head, which would drop a
+ * ring's worth of records without counting them. */
+static void resume_tail(struct shm_segment *seg)
+{
+	struct memtop_seg_header *h = seg->hdr;
+	uint64_t head = __atomic_load_n(&h->ring_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = __atomic_load_n(&h->ring_tail, __ATOMIC_ACQUIRE);
+	if (tail > head || head - tail > seg->ring_cap)
+		tail = head > seg->ring_cap ? head - seg->ring_cap : 0;
+	seg->tail = tail;
+	__atomic_store_n(&h->attach_ticket, head, __ATOMIC_RELAXED);
+}
+
 int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
 {
 	struct memtop_seg_header *h = seg->hdr;
@@ -42,36 +89,38 @@ int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
 	uint64_t my_start = shm_proc_start_time(me);
 	for (int tries = 0; tries < 8; tries++) {
 		int32_t cur = __atomic_load_n(&h->claim_pid, __ATOMIC_ACQUIRE);
-		if (cur != 0 && cur != me && shm_consumer_alive(seg)) {
+		if (cur != 0 && cur != me && cur != -me && shm_consumer_alive(seg)) {
 			if (holder)
-				*holder = cur;
+				*holder = cur < 0 ? -cur : cur;
 			return -EBUSY;
 		}
 		/* Fresh heartbeat first, so producers never see our claim as stale. */
 		__atomic_store_n(&h->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELAXED);
 		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
-		if (!__atomic_compare_exchange_n(&h->claim_pid, &cur, me, false, __ATOMIC_ACQ_REL,
+		/* Phase 1: -me holds the claim against other monitors while producers still push nothing. */
+		if (!__atomic_compare_exchange_n(&h->claim_pid, &cur, -me, false, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
 			continue;
 		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
 		__atomic_store_n(&h->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELEASE);
+		int rc = reserve_regions(seg);
+		if (rc) {
+			int32_t mine = -me;
+			__atomic_compare_exchange_n(&h->claim_pid, &mine, 0, false, __ATOMIC_ACQ_REL,
+						    __ATOMIC_RELAXED);
+			return rc;
+		}
 		__atomic_fetch_add(&h->attach_count, 1, __ATOMIC_RELAXED);
-		/* Resume where the previous consumer stopped; with none, the ring is empty and tail == head
-		 * (producers push nothing while unclaimed). A published tail more than a ring behind (the dead
-		 * consumer went on consuming and producers refilled the ring) or ahead of head (corrupt) is
-		 * clamped to one ring behind head: every unconsumed record lies in [head - cap, head), and
-		 * the cells already consumed there are skipped by shm_ring_pop. Never to head, which would
-		 * drop a ring's worth of records without counting them. */
-		uint64_t head = __atomic_load_n(&h->ring_head, __ATOMIC_ACQUIRE);
-		uint64_t tail = __atomic_load_n(&h->ring_tail, __ATOMIC_ACQUIRE);
-		if (tail > head || head - tail > seg->ring_cap)
-			tail = head > seg->ring_cap ? head - seg->ring_cap : 0;
-		seg->tail = tail;
-		__atomic_store_n(&h->attach_ticket, head, __ATOMIC_RELAXED);
+		resume_tail(seg);
+		/* Phase 2: producers start pushing. Release: the ring initialisation and the backing
+		 * happen-before any producer's acquire of claim_pid in shm_consumer_present. */
+		__atomic_store_n(&h->claim_pid, me, __ATOMIC_RELEASE);
 		return 0;
 	}
-	if (holder)
-		*holder = __atomic_load_n(&h->claim_pid, __ATOMIC_RELAXED);
+	if (holder) {
+		int32_t cur = __atomic_load_n(&h->claim_pid, __ATOMIC_RELAXED);
+		*holder = cur < 0 ? -cur : cur;
+	}
 	return -EBUSY;
 }
 

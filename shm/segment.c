@@ -36,7 +36,10 @@ static uint64_t align_up(uint64_t v)
 	return (v + SEG_ALIGN - 1) & ~(uint64_t)(SEG_ALIGN - 1);
 }
 
-/* Lays out the regions after the header; returns the total size. */
+/* Lays out the regions after the header; returns the total size. The regions a target writes with
+ * no consumer (header, threads, tags) come first, those only written while a consumer holds the
+ * claim (stacks, index, frames, ring) after them from stacks_off on: creation backs only the first
+ * part, the first consumer backs the second (shm_consumer_claim). */
 static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg)
 {
 	uint64_t off = align_up(sizeof *h);
@@ -44,6 +47,9 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 	h->thread_slot_size = sizeof(struct memtop_thread_slot);
 	h->threads_off = off;
 	off = align_up(off + (uint64_t)h->threads_count * h->thread_slot_size);
+	h->tags_cap = SHM_TAGS_DEFAULT;
+	h->tags_off = off;
+	off = align_up(off + (uint64_t)h->tags_cap * sizeof(struct memtop_tag));
 	h->stacks_cap = cfg->stacks_cap;
 	h->stacks_off = off;
 	off = align_up(off + (uint64_t)h->stacks_cap * sizeof(struct memtop_stack));
@@ -58,9 +64,6 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 	h->record_size = sizeof(struct memtop_event);
 	h->ring_off = off;
 	off = align_up(off + (uint64_t)h->ring_cap * h->record_size);
-	h->tags_cap = SHM_TAGS_DEFAULT;
-	h->tags_off = off;
-	off = align_up(off + (uint64_t)h->tags_cap * sizeof(struct memtop_tag));
 	return (off + 4095) & ~4095ull;
 }
 
@@ -175,9 +178,11 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 		snprintf(err, errlen, "cannot create shared memory segment %s: %s", name, strerror(e));
 		return -e;
 	}
-	/* posix_fallocate reserves every page now, so a full /dev/shm fails here instead of raising
-	 * SIGBUS in the middle of some allocation later. */
-	int rc = ftruncate(fd, (off_t)size) ? errno : posix_fallocate(fd, 0, (off_t)size);
+	/* posix_fallocate backs the pages this process writes without a consumer (header, threads,
+	 * tags), so a full /dev/shm fails here instead of raising SIGBUS in some allocation later. The
+	 * rest (about 10 MB by default, most of the cost of starting a process) stays a hole until a
+	 * consumer claims the segment and backs it; processes nobody watches never pay for it. */
+	int rc = ftruncate(fd, (off_t)size) ? errno : posix_fallocate(fd, 0, (off_t)geometry.stacks_off);
 	void *base = MAP_FAILED;
 	if (rc == 0) {
 		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -202,8 +207,6 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	shm_segment_bind(seg, base, size);
 	seg->fd = fd;
 	seg->pid = pid;
-	for (uint32_t i = 0; i < seg->ring_cap; i++)
-		seg->ring[i].seq = i; /* Vyukov: cell i is free for ticket i */
 	struct memtop_thread_slot *overflow = &seg->threads[seg->threads_count - 1];
 	overflow->state = MEMTOP_SLOT_LIVE;
 	memcpy(overflow->name, "(overflow)", 11);

@@ -86,10 +86,12 @@ uint32_t shm_stack_intern(struct shm_segment *seg, const uint64_t *frames, uint3
 /* Registers a tag name; returns its id (index + 1) or 0 when the table is full. */
 uint32_t shm_tag_register(struct shm_segment *seg, const char *name, uint64_t now_ns);
 
-/* True when a consumer holds the claim (one relaxed load: the "no consumer, no events" fast path). */
+/* True when a consumer holds the claim (one load: the "no consumer, no events" fast path). */
 static inline bool shm_consumer_present(const struct shm_segment *seg)
 {
-	return __atomic_load_n(&seg->hdr->claim_pid, __ATOMIC_RELAXED) != 0;
+	/* Acquire pairs with the claim's release: a producer that sees the pid also sees the ring
+	 * initialised. A negative pid is a monitor still preparing the ring: not present yet. */
+	return __atomic_load_n(&seg->hdr->claim_pid, __ATOMIC_ACQUIRE) > 0;
 }
 /* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full ring. */
 bool shm_consumer_alive(const struct shm_segment *seg);
@@ -116,7 +118,8 @@ int shm_segment_open(struct shm_segment *seg, pid_t pid, bool allow_other_uid, c
 		     size_t errlen);
 
 /* Claim the consumer role. -EBUSY (with the holder's pid in *holder) when a live monitor has it;
- * a dead or stale claimant is replaced. */
+ * a dead or stale claimant is replaced. The first claim of a segment backs its stack and ring
+ * regions in /dev/shm: -ENOSPC when /dev/shm is full (the claim is then not taken). */
 int shm_consumer_claim(struct shm_segment *seg, pid_t *holder);
 /* Refreshes the heartbeat and publishes the consumer's tail. -1 when the segment faulted (SIGBUS). */
 int shm_consumer_heartbeat(struct shm_segment *seg);

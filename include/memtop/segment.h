@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define MEMTOP_SEG_MAGIC 0x31474553504f544dULL /* "MTOPSEG1" little endian */
-#define MEMTOP_ABI_VERSION 1u
+#define MEMTOP_ABI_VERSION 2u
 #define MEMTOP_EXE_MAX 256
 #define MEMTOP_THREAD_NAME_MAX 16
 #define MEMTOP_MAX_DEPTH 64
@@ -22,6 +22,8 @@
 #define MEMTOP_FLAG_WAITING (1u << 2) /* target is blocked at start waiting for a consumer */
 #define MEMTOP_FLAG_EXECED (1u << 3)  /* the target exec'd: a new segment under the same name replaces
                                         this one; a consumer drains this one, then follows */
+#define MEMTOP_FLAG_RESERVED (1u << 4) /* the first consumer backed the stack and ring regions in
+                                          /dev/shm and initialised the ring (shm_consumer_claim) */
 
 /* Event types. */
 enum memtop_event_type {
@@ -152,7 +154,8 @@ struct memtop_seg_header {
 	uint64_t maps_generation; /* target: bumped on dlopen/dlclose */
 	uint64_t ring_head __attribute__((aligned(64))); /* producers: next ticket */
 	uint64_t ring_tail __attribute__((aligned(64))); /* consumer: next ticket to read (informative) */
-	/* Consumer claim: claim_pid is CAS'ed from 0 (or a dead claimant) to the monitor pid. */
+	/* Consumer claim: claim_pid is CAS'ed from 0 (or a dead claimant) to minus the monitor pid
+	 * (claiming: producers still push nothing), then set to the monitor pid once the ring is ready. */
 	int32_t claim_pid __attribute__((aligned(64)));
 	uint32_t reserved2;
 	uint64_t claim_start_time;

@@ -126,7 +126,12 @@ static void bench_ingest_ring(void)
 		printf("ring bench skipped: %s\n", err);
 		return;
 	}
-	seg.hdr->claim_pid = getpid();
+	pid_t holder;
+	if (shm_consumer_claim(&seg, &holder) != 0) { /* also backs and initialises the ring */
+		printf("ring bench skipped: cannot claim the segment\n");
+		shm_segment_close(&seg, true);
+		return;
+	}
 	__atomic_store_n(&seg.hdr->claim_heartbeat_ns, shm_now_ns() + 3600000000000ull, __ATOMIC_RELAXED);
 	struct engine e;
 	engine_init(&e, seg.threads_count, seg.stacks_cap);

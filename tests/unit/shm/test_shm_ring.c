@@ -120,6 +120,7 @@ static void test_full_ring_dead_consumer_drops_at_once(void **state)
 	if (child == 0)
 		_exit(0);
 	assert_int_equal(waitpid(child, NULL, 0), child);
+	claim(seg); /* backs and initialises the ring */
 	seg->block_ms = 60000;
 	seg->hdr->claim_heartbeat_ns = shm_now_ns();
 	seg->hdr->claim_pid = child; /* a claimant that is dead */
