@@ -79,7 +79,7 @@ static void act_sort(struct ui *ui, int key)
 	}
 	ui_message(ui, false, "sorted by %s, %s", ops->cols[t->sort_col].title,
 		   t->ascending ? "ascending" : "descending");
-	ui->stamp++;
+	ui_rows_changed(ui);
 }
 
 static void act_filter(struct ui *ui, int key)
@@ -95,7 +95,7 @@ static void act_clear_filters(struct ui *ui, int key)
 	ui->thread_filter = MODEL_ANY_THREAD;
 	ui->name_filter[0] = '\0';
 	ui->stack_open = false;
-	ui->stamp++;
+	ui_rows_changed(ui);
 	if (had_thread)
 		ui_invalidate_queries(ui);
 	ui_message(ui, false, "filters cleared");
@@ -131,6 +131,7 @@ static void act_snapshot(struct ui *ui, int key)
 
 static void act_mark(struct ui *ui, int key)
 {
+	ui->marked = key == 'm';
 	if (key == 'm') {
 		model_mark_all(ui->s);
 		ui_message(ui, false, "marked every live block as walked; view 4 shows what comes next");

@@ -62,6 +62,8 @@ void ui_query_active(struct ui *ui)
 	if (!ui_query_needed(ui, ui->view))
 		return;
 	struct ui_query_req rq = ui_query_request_of(ui);
+	if (rq.view == UI_VIEW_WALK || rq.view == UI_VIEW_INCREMENTAL)
+		ui->walk_asked[rq.view == UI_VIEW_INCREMENTAL] = rq.order;
 	if (ui->worker) {
 		ui_query_worker_post(ui->worker, &rq);
 		ui->query_pending[ui->view] = true;
@@ -70,6 +72,7 @@ void ui_query_active(struct ui *ui)
 	struct ui_query_res res;
 	ui_query_compute(ui->s, &rq, &res);
 	ui_query_install(ui, &res);
+	ui_query_res_free(&res);
 }
 
 void ui_switch_view(struct ui *ui, enum ui_view_id id)
@@ -80,8 +83,15 @@ void ui_switch_view(struct ui *ui, enum ui_view_id id)
 	ui->stack_open = false;
 	/* Entering a view shows fresh per-block data unless it was computed moments ago. */
 	uint64_t age = ui_now_ns() - ui->query_ns[id];
-	if (!ui->query_ns[id] || age > UI_SLOW_MS * 1000000ull)
+	if (!ui->query_ns[id] || age > UI_SLOW_MS * 1000000ull || ui_query_order_stale(ui))
 		ui->need_query = true;
+}
+
+void ui_rows_changed(struct ui *ui)
+{
+	ui->stamp++;
+	if (ui_query_order_stale(ui))
+		ui->need_query = true; /* a walk view: its rows come sorted and filtered from the worker */
 }
 
 /* A deep copy of the view (arrays, not the session-interned strings) shown while paused. */
@@ -166,10 +176,7 @@ void ui_fini(struct ui *ui)
 	ui_query_worker_stop(ui->worker); /* waits for a running query: it uses the session */
 	for (int i = 0; i < UI_VIEW_COUNT; i++)
 		ui_table_free(&ui->tables[i]);
-	if (ui->walk)
-		model_walk_free(ui->walk);
-	if (ui->inc_walk)
-		model_walk_free(ui->inc_walk);
+	ui_walk_free_all(ui);
 	if (ui->maps)
 		model_maps_free(ui->maps);
 	if (ui->suspects)
@@ -305,7 +312,7 @@ static void edit_filter(struct ui *ui, int key)
 	} else {
 		return;
 	}
-	ui->stamp++; /* filter as you type */
+	ui_rows_changed(ui); /* filter as you type */
 }
 
 static void handle_key(struct ui *ui, int key)
@@ -398,6 +405,8 @@ int ui_run(struct session *s, const struct ui_options *o)
 		if (!ui->paused && ui->query_ns[ui->view] && now - ui->query_ns[ui->view] >= slow_ns &&
 		    !ui->query_pending[ui->view])
 			ui->need_query = true;
+		if (ui_query_order_stale(ui))
+			ui->need_query = true;
 		if (ui->need_query && (!ui->paused || !ui->query_ns[ui->view]))
 			ui_query_active(ui);
 		struct ui_query_res res;
@@ -408,6 +417,7 @@ int ui_run(struct session *s, const struct ui_options *o)
 				st.view_max_ns[res.req.view] = res.cost_ns;
 			ui->query_pending[res.req.view] = false;
 			ui_query_install(ui, &res);
+			ui_query_worker_free_later(ui->worker, &res);
 		}
 		uint64_t c0 = thread_cpu_ns();
 		ui_draw_frame(ui);

@@ -25,15 +25,34 @@ bool ui_query_needed(const struct ui *ui, enum ui_view_id view)
 	}
 }
 
+static bool walk_view(enum ui_view_id view)
+{
+	return view == UI_VIEW_WALK || view == UI_VIEW_INCREMENTAL;
+}
+
+bool ui_query_order_stale(const struct ui *ui)
+{
+	if (!walk_view(ui->view))
+		return false;
+	int k = ui->view == UI_VIEW_INCREMENTAL;
+	struct ui_walk_order want = ui_walk_order_wanted(ui, ui->view);
+	return !ui_walk_order_equal(&want, &ui->walk_rows[k].order) &&
+	       !ui_walk_order_equal(&want, &ui->walk_asked[k]);
+}
+
 struct ui_query_req ui_query_request_of(const struct ui *ui)
 {
-	return (struct ui_query_req){
+	struct ui_query_req rq = {
 		.view = ui->view,
 		.thread_filter = ui->thread_filter,
 		.expire_s = ui->expire_s,
 		.divisions = ui->heat_divisions,
 		.epoch = ui->query_epoch,
+		.marked = ui->marked,
 	};
+	if (walk_view(ui->view))
+		rq.order = ui_walk_order_wanted(ui, ui->view);
+	return rq;
 }
 
 static struct model_walk *walk(struct session *s, enum model_walk_kind kind, uint32_t thread,
@@ -70,9 +89,13 @@ void ui_query_compute(struct session *s, const struct ui_query_req *rq, struct u
 		break;
 	case UI_VIEW_WALK:
 		out->walk = walk(s, MODEL_WALK_ALL, rq->thread_filter, 0);
+		ui_walk_rows_build(s, out->walk, &rq->order, &out->rows);
 		break;
 	case UI_VIEW_INCREMENTAL:
-		out->walk = walk(s, MODEL_WALK_SINCE_MARK, rq->thread_filter, 0);
+		/* Without a mark every block is "since the mark": not worth a copy nobody sees. */
+		if (rq->marked)
+			out->walk = walk(s, MODEL_WALK_SINCE_MARK, rq->thread_filter, 0);
+		ui_walk_rows_build(s, out->walk, &rq->order, &out->rows);
 		break;
 	case UI_VIEW_MAPS:
 		out->maps = model_maps_compute(s, rq->divisions);
@@ -92,6 +115,7 @@ void ui_query_res_free(struct ui_query_res *res)
 {
 	if (res->walk)
 		model_walk_free(res->walk);
+	ui_walk_rows_free(&res->rows);
 	if (res->maps)
 		model_maps_free(res->maps);
 	if (res->suspects)
@@ -100,51 +124,42 @@ void ui_query_res_free(struct ui_query_res *res)
 	memset(res, 0, sizeof *res);
 }
 
-static void swap_walk(struct model_walk **slot, struct model_walk **in)
+/* Installing swaps: what a result replaces goes back into it, so that the caller can free it on
+ * the worker (freeing a million-block walk unmaps ~50 MB: milliseconds the UI thread must not pay). */
+static void swap_group(struct ui_group *slot, bool *valid, struct ui_group *in, bool in_valid)
 {
-	if (*slot)
-		model_walk_free(*slot);
+	struct ui_group old = *slot;
 	*slot = *in;
-	*in = NULL;
+	*valid = in_valid;
+	*in = old;
 }
 
-static void swap_group(struct ui_group *slot, bool *valid, struct ui_query_res *res)
-{
-	ui_group_free(slot);
-	*slot = res->group;
-	*valid = res->group_valid;
-	memset(&res->group, 0, sizeof res->group);
-}
+#define SWAP_PTR(a, b)                                                                               \
+	do {                                                                                         \
+		__typeof__(a) swap_tmp_ = (a);                                                      \
+		(a) = (b);                                                                           \
+		(b) = swap_tmp_;                                                                     \
+	} while (0)
 
 void ui_query_install(struct ui *ui, struct ui_query_res *res)
 {
-	if (res->req.epoch != ui->query_epoch) {
-		ui_query_res_free(res); /* asked before the filters or parameters changed */
-		return;
-	}
+	if (res->req.epoch != ui->query_epoch)
+		return; /* asked before the filters or parameters changed: all of it is garbage */
 	switch (res->req.view) {
 	case UI_VIEW_SITES:
-		swap_group(&ui->site_group, &ui->site_group_valid, res);
+		swap_group(&ui->site_group, &ui->site_group_valid, &res->group, res->group_valid);
 		break;
 	case UI_VIEW_WALK:
-		swap_walk(&ui->walk, &res->walk);
-		break;
 	case UI_VIEW_INCREMENTAL:
-		swap_walk(&ui->inc_walk, &res->walk);
+		ui_walk_install(ui, res->req.view, &res->walk, &res->rows);
 		break;
 	case UI_VIEW_MAPS:
-		if (ui->maps)
-			model_maps_free(ui->maps);
-		ui->maps = res->maps;
-		res->maps = NULL;
+		SWAP_PTR(ui->maps, res->maps);
 		break;
 	case UI_VIEW_SUSPECTS:
-		if (ui->suspects)
-			model_suspects_free(ui->suspects);
-		ui->suspects = res->suspects;
-		res->suspects = NULL;
+		SWAP_PTR(ui->suspects, res->suspects);
 		if (res->req.thread_filter != MODEL_ANY_THREAD)
-			swap_group(&ui->suspect_group, &ui->suspect_group_valid, res);
+			swap_group(&ui->suspect_group, &ui->suspect_group_valid, &res->group, res->group_valid);
 		break;
 	default:
 		break;
@@ -152,7 +167,6 @@ void ui_query_install(struct ui *ui, struct ui_query_res *res)
 	ui->query_ns[res->req.view] = ui_now_ns();
 	ui->query_cost_ns[res->req.view] = res->cost_ns;
 	ui->stamp++;
-	ui_query_res_free(res);
 }
 
 /* ------------------------------------------------------------------ the worker */
@@ -165,7 +179,19 @@ struct ui_query_worker {
 	bool has_req, running, has_res, stop;
 	struct ui_query_req req;
 	struct ui_query_res res;
+	struct ui_query_res trash[4]; /* replaced results, freed by the worker */
+	int n_trash;
 };
+
+static void free_trash(struct ui_query_worker *w)
+{
+	while (w->n_trash > 0) {
+		struct ui_query_res r = w->trash[--w->n_trash];
+		pthread_mutex_unlock(&w->lock);
+		ui_query_res_free(&r);
+		pthread_mutex_lock(&w->lock);
+	}
+}
 
 static void *worker_main(void *arg)
 {
@@ -173,10 +199,13 @@ static void *worker_main(void *arg)
 	urcu_memb_register_thread();
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->has_req && !w->stop)
+		while (!w->has_req && !w->n_trash && !w->stop)
 			pthread_cond_wait(&w->wake, &w->lock);
+		free_trash(w);
 		if (w->stop)
 			break;
+		if (!w->has_req)
+			continue;
 		struct ui_query_req rq = w->req;
 		w->has_req = false;
 		w->running = true;
@@ -234,6 +263,21 @@ bool ui_query_worker_take(struct ui_query_worker *w, struct ui_query_res *out)
 	return got;
 }
 
+void ui_query_worker_free_later(struct ui_query_worker *w, struct ui_query_res *res)
+{
+	pthread_mutex_lock(&w->lock);
+	bool queued = w->n_trash < (int)(sizeof w->trash / sizeof w->trash[0]);
+	if (queued) {
+		w->trash[w->n_trash++] = *res;
+		pthread_cond_signal(&w->wake);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (!queued)
+		ui_query_res_free(res); /* never happens in practice: one result per query */
+	else
+		memset(res, 0, sizeof *res);
+}
+
 bool ui_query_worker_busy(struct ui_query_worker *w)
 {
 	pthread_mutex_lock(&w->lock);
@@ -253,6 +297,8 @@ void ui_query_worker_stop(struct ui_query_worker *w)
 	pthread_join(w->thread, NULL);
 	if (w->has_res)
 		ui_query_res_free(&w->res);
+	while (w->n_trash > 0)
+		ui_query_res_free(&w->trash[--w->n_trash]);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);
 	free(w);

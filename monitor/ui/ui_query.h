@@ -16,11 +16,14 @@ struct ui_query_req {
 	unsigned expire_s;
 	unsigned divisions;
 	uint64_t epoch;         /* ui->query_epoch when asked: older results are discarded */
+	bool marked;            /* view 4: a mark is set (else there is nothing to walk) */
+	struct ui_walk_order order; /* views 3 and 4: how the rows are filtered and sorted */
 };
 
 struct ui_query_res {
 	struct ui_query_req req;
 	struct model_walk *walk;
+	struct ui_walk_rows rows; /* walk's rows in req.order */
 	struct model_maps *maps;
 	struct model_suspects *suspects;
 	struct ui_group group;
@@ -30,11 +33,15 @@ struct ui_query_res {
 
 /* Does this view have a per-block result at all (under the current filters)? */
 bool ui_query_needed(const struct ui *ui, enum ui_view_id view);
+/* Does the active view show rows in an order (sort, name filter) that the worker has not been asked
+ * for yet? Then it needs a query: the UI thread never sorts a walk itself. */
+bool ui_query_order_stale(const struct ui *ui);
 /* The request for the active view with the current parameters. */
 struct ui_query_req ui_query_request_of(const struct ui *ui);
 /* Computes a result (any registered thread). */
 void ui_query_compute(struct session *s, const struct ui_query_req *rq, struct ui_query_res *out);
-/* Installs a result into the UI (UI thread), freeing what it replaces; consumes res. */
+/* Installs a result into the UI (UI thread). What it replaces (or all of res, when it is stale) is
+ * left in res: the caller frees it, on the worker if there is one (ui_query_worker_free_later). */
 void ui_query_install(struct ui *ui, struct ui_query_res *res);
 void ui_query_res_free(struct ui_query_res *res);
 
@@ -45,6 +52,8 @@ struct ui_query_worker *ui_query_worker_start(struct session *s);
 void ui_query_worker_post(struct ui_query_worker *w, const struct ui_query_req *rq);
 /* Takes a finished result if there is one. */
 bool ui_query_worker_take(struct ui_query_worker *w, struct ui_query_res *out);
+/* Hands a result to the worker to free (big walks cost milliseconds to unmap); empties res. */
+void ui_query_worker_free_later(struct ui_query_worker *w, struct ui_query_res *res);
 /* True while a request is queued or running. */
 bool ui_query_worker_busy(struct ui_query_worker *w);
 /* Waits for the running query to end, then stops the thread. */

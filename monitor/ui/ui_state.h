@@ -12,6 +12,7 @@
 #include "ui.h"
 #include "ui_crt.h"
 #include "ui_sort.h"
+#include "ui_walk_rows.h"
 
 enum ui_view_id {
 	UI_VIEW_SITES = 0,
@@ -46,6 +47,9 @@ struct ui_view_ops {
 	int default_sort;
 	bool default_ascending;
 	bool follows_generation; /* rows come from the published view: rebuild on each new one */
+	/* Rows arrive filtered and sorted with the query result (a million blocks must never be sorted
+	 * on the UI thread): the table shows them as installed, and keep/num_key/str_key are unused. */
+	bool rows_from_query;
 	int row_height;          /* screen lines per row (1, or 2 for the map heatmap) */
 	size_t (*count)(struct ui *ui, const struct model_view *v);
 	bool (*keep)(struct ui *ui, const struct model_view *v, size_t i); /* NULL = every row */
@@ -69,6 +73,7 @@ struct ui_view_ops {
 struct ui_table {
 	uint32_t *rows; /* source indices after filter and sort, in display order */
 	size_t n_rows, cap;
+	size_t n_query; /* rows_from_query views: rows installed with the last result (n_rows <= it) */
 	size_t selected, top;
 	int sort_col;
 	bool ascending;
@@ -160,6 +165,11 @@ struct ui {
 	/* per-block results, computed on view entry, on the slow timer, or on demand */
 	struct model_walk *walk;        /* heap walk (view 3) */
 	struct model_walk *inc_walk;    /* incremental walk (view 4) */
+	/* The order of each walk's rows as installed (the rows themselves are the table's), and the
+	 * order last asked of the worker: [0] heap walk, [1] incremental walk. */
+	struct ui_walk_rows walk_rows[2];
+	struct ui_walk_order walk_asked[2];
+	bool marked;                    /* m pressed (and not u since): view 4 has something to walk */
 	struct model_maps *maps;        /* view 5 */
 	struct model_suspects *suspects;/* view 6 */
 	struct ui_group site_group;     /* view 1 under a thread filter */
@@ -198,6 +208,13 @@ void ui_table_end(struct ui *ui, struct ui_table *t);
 long ui_table_selected_row(const struct ui_table *t);
 void ui_table_free(struct ui_table *t);
 
+/* ui_view_walk.c: the walk views' rows. The order the UI asks for now (sort, name filter) ... */
+struct ui_walk_order ui_walk_order_wanted(const struct ui *ui, enum ui_view_id id);
+/* ... and installing a walk with its rows, keeping the selection on the same block (O(log n)).
+ * Swaps: *walk and *rows then hold what was replaced, for the caller to free. */
+void ui_walk_install(struct ui *ui, enum ui_view_id id, struct model_walk **walk, struct ui_walk_rows *rows);
+void ui_walk_free_all(struct ui *ui);
+
 /* ui_main.c */
 uint64_t ui_now_ns(void);
 void ui_message(struct ui *ui, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -205,6 +222,8 @@ void ui_message(struct ui *ui, bool error, const char *fmt, ...) __attribute__((
 void ui_query_active(struct ui *ui);
 /* The active view's parameters changed (mark, divisions, expire age): recompute, drop older results. */
 void ui_query_params_changed(struct ui *ui, enum ui_view_id view);
+/* A sort or the name filter changed: rebuild the rows (asks the worker in the walk views). */
+void ui_rows_changed(struct ui *ui);
 /* Forget every cached per-block result (filters changed). */
 void ui_invalidate_queries(struct ui *ui);
 /* Draw one whole frame (header, tabs, view, status) and push it to the terminal. */

@@ -144,6 +144,17 @@ void ui_table_rebuild_if_stale(struct ui *ui, const struct ui_view_ops *ops, str
 	uint64_t gen = v ? v->generation : 0;
 	if (t->built && t->built_stamp == ui->stamp && (!ops->follows_generation || t->built_generation == gen))
 		return;
+	if (ops->rows_from_query) {
+		/* Installed filtered and sorted by the query (ui_walk_install); only the count can shrink. */
+		size_t shown = ops->count(ui, v);
+		t->n_rows = shown < t->n_query ? shown : t->n_query;
+		if (t->selected >= t->n_rows)
+			t->selected = t->n_rows ? t->n_rows - 1 : 0;
+		t->built = true;
+		t->built_stamp = ui->stamp;
+		t->built_generation = gen;
+		return;
+	}
 	size_t n = ops->count(ui, v);
 	t->n_rows = 0;
 	if (n > UINT32_MAX || !ensure_cap(t, n))

@@ -1,14 +1,24 @@
 /* ui_view_walk: views 3 (heap walk: every live block) and 4 (incremental walk: blocks allocated since
  * the last mark and still live). Rows come from a walk result the engine computes on view entry, on
- * the slow timer or on demand; drawing touches only the visible page. Must never walk the live set. */
+ * the slow timer or on demand, already filtered and sorted by the query worker (ui_walk_rows.c);
+ * a frame touches only the visible page. Must never walk the live set nor sort its rows itself. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ui_format.h"
 #include "ui_view_common.h"
 
-enum { COL_ADDR, COL_SIZE, COL_TID, COL_AGE, COL_REALLOC, COL_FRAME, N_COLS };
+enum {
+	COL_ADDR = UI_WALK_ADDR,
+	COL_SIZE = UI_WALK_SIZE,
+	COL_TID = UI_WALK_TID,
+	COL_AGE = UI_WALK_AGE,
+	COL_REALLOC = UI_WALK_REALLOC,
+	COL_FRAME = UI_WALK_FRAME,
+	N_COLS = UI_WALK_NCOLS
+};
 
 static const struct ui_column cols[N_COLS] = {
 	[COL_ADDR] = {"ADDRESS", 14, true, false},
@@ -22,6 +32,11 @@ static const struct ui_column cols[N_COLS] = {
 static bool incremental(const struct ui *ui)
 {
 	return ui->view == UI_VIEW_INCREMENTAL;
+}
+
+static enum ui_view_id view_id(const struct ui *ui)
+{
+	return incremental(ui) ? UI_VIEW_INCREMENTAL : UI_VIEW_WALK;
 }
 
 static struct model_walk *walk_of(const struct ui *ui)
@@ -38,45 +53,60 @@ static const struct model_block *block_at(const struct ui *ui, size_t i)
 	return b;
 }
 
+/* The rows installed with the walk, or none while view 4 has no mark. */
 static size_t count(struct ui *ui, const struct model_view *v)
 {
-	struct model_walk *w = walk_of(ui);
-	if (incremental(ui) && v && !v->marked)
+	if (incremental(ui) && (!v || !v->marked))
 		return 0;
-	return w ? w->count : 0;
+	return ui->tables[view_id(ui)].n_query;
 }
 
-/* The name filter asks for a block's top frame; blocks share few stacks, so remember the answer
- * per stack id for the length of one rebuild. */
-struct match_memo {
-	uint64_t stamp, generation;
-	uint32_t ids[4096];
-	int8_t answer[4096]; /* 0 unknown, 1 match, -1 no match */
-};
-static struct match_memo memo;
-
-static bool keep(struct ui *ui, const struct model_view *v, size_t i)
+struct ui_walk_order ui_walk_order_wanted(const struct ui *ui, enum ui_view_id id)
 {
-	if (!ui_name_filter_active(ui))
-		return true;
-	const struct model_block *b = block_at(ui, i);
-	if (!b)
-		return false;
-	uint64_t gen = v ? v->generation : 0;
-	if (memo.stamp != ui->stamp || memo.generation != gen) {
-		memset(memo.answer, 0, sizeof memo.answer);
-		memo.stamp = ui->stamp;
-		memo.generation = gen;
+	struct ui_walk_order o = {.sort_col = ui->tables[id].sort_col, .ascending = ui->tables[id].ascending};
+	snprintf(o.name_filter, sizeof o.name_filter, "%s", ui->name_filter);
+	return o;
+}
+
+void ui_walk_install(struct ui *ui, enum ui_view_id id, struct model_walk **walk, struct ui_walk_rows *rows)
+{
+	int k = id == UI_VIEW_INCREMENTAL;
+	struct ui_table *t = &ui->tables[id];
+	struct model_walk **slot = k ? &ui->inc_walk : &ui->walk;
+	/* The selected block, read before its walk goes: it is found again in the new rows. */
+	bool follow = t->have_selected_id && *slot && t->selected < t->n_query;
+	struct model_block sel = follow ? (*slot)->blocks[t->rows[t->selected]] : (struct model_block){0};
+	struct model_walk *old_walk = *slot;
+	struct ui_walk_rows old = ui->walk_rows[k];
+	old.rows = t->rows;
+	old.n = t->n_query;
+	*slot = *walk;
+	t->rows = rows->rows;
+	t->cap = t->n_query = rows->rows ? rows->n : 0;
+	ui->walk_rows[k] = *rows;
+	ui->walk_rows[k].rows = NULL; /* the table owns them now */
+	*walk = old_walk;             /* the caller frees what was replaced */
+	*rows = old;
+	if (follow) {
+		bool exact;
+		size_t at = ui_walk_rows_find(*slot, &ui->walk_rows[k], t->rows, t->n_query, &sel, &exact);
+		if (at != SIZE_MAX)
+			t->selected = at; /* gone: the block that now takes its place in the order */
 	}
-	size_t h = (b->stack_id * 2654435761u) & 4095;
-	if (memo.answer[h] && memo.ids[h] == b->stack_id)
-		return memo.answer[h] > 0;
-	struct model_frame top;
-	ui_stack_top(ui, v, b->stack_id, &top);
-	bool match = ui_frame_matches(ui, &top);
-	memo.ids[h] = b->stack_id;
-	memo.answer[h] = match ? 1 : -1;
-	return match;
+	if (t->selected >= t->n_query)
+		t->selected = t->n_query ? t->n_query - 1 : 0;
+	ui->walk_asked[k] = ui->walk_rows[k].order;
+}
+
+void ui_walk_free_all(struct ui *ui)
+{
+	if (ui->walk)
+		model_walk_free(ui->walk);
+	if (ui->inc_walk)
+		model_walk_free(ui->inc_walk);
+	ui->walk = ui->inc_walk = NULL;
+	ui_walk_rows_free(&ui->walk_rows[0]);
+	ui_walk_rows_free(&ui->walk_rows[1]);
 }
 
 static int32_t tid_of(const struct model_view *v, uint32_t thread_id)
@@ -87,38 +117,6 @@ static int32_t tid_of(const struct model_view *v, uint32_t thread_id)
 		if (v->threads[i].id == thread_id)
 			return v->threads[i].tid;
 	return -1;
-}
-
-static uint64_t num_key(struct ui *ui, const struct model_view *v, size_t i, int col)
-{
-	(void)v;
-	const struct model_block *b = block_at(ui, i);
-	if (!b)
-		return 0;
-	switch (col) {
-	case COL_ADDR:
-		return b->addr;
-	case COL_SIZE:
-		return b->size;
-	case COL_TID:
-		return b->thread_id;
-	case COL_AGE:
-		return b->age_ns;
-	case COL_REALLOC:
-		return b->from_realloc;
-	default:
-		return 0;
-	}
-}
-
-static const char *str_key(struct ui *ui, const struct model_view *v, size_t i, int col)
-{
-	(void)col;
-	const struct model_block *b = block_at(ui, i);
-	if (!b)
-		return NULL;
-	const struct model_site *site = ui_sitemap_find(ui, v, b->stack_id);
-	return site ? (site->top.func ? site->top.func : site->top.module) : NULL;
 }
 
 static uint64_t row_id(struct ui *ui, const struct model_view *v, size_t i)
@@ -183,6 +181,14 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 		size_t len = strlen(buf);
 		snprintf(buf + len, n - len, ", %zu match", ui->tables[id].n_rows);
 	}
+	/* A new sort or filter is being applied by the query worker: the old rows stay meanwhile. */
+	struct ui_walk_order want = ui_walk_order_wanted(ui, id);
+	const struct ui_walk_order *have = &ui->walk_rows[id == UI_VIEW_INCREMENTAL].order;
+	if (w && !ui_walk_order_equal(&want, have)) {
+		size_t len = strlen(buf);
+		bool resort = want.sort_col != have->sort_col || want.ascending != have->ascending;
+		snprintf(buf + len, n - len, resort ? " sorting..." : " filtering...");
+	}
 }
 
 static int extra_lines(struct ui *ui, const struct model_view *v, int avail)
@@ -208,8 +214,8 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	{                                                                                            \
 		.name = NAME, .title = TITLE, .cols = cols, .n_cols = N_COLS,                        \
 		.default_sort = COL_ADDR, .default_ascending = true, .follows_generation = false,    \
-		.row_height = 1, .count = count, .keep = keep, .num_key = num_key,                   \
-		.str_key = str_key, .row_id = row_id, .cell = cell, .title_line = title_line,        \
+		.rows_from_query = true, .row_height = 1, .count = count, .row_id = row_id,          \
+		.cell = cell, .title_line = title_line,                                              \
 		.extra_lines = extra_lines, .draw_extra = draw_extra,                \
 		.activate = ui_stack_panel_toggle,                                                      \
 	}
