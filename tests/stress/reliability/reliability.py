@@ -575,6 +575,35 @@ def case_shm_unusable():
         info('shm %s squat: %s' % (name, lines or 'traced (the stale name was replaced)'))
 
 
+def case_shm_no_room_for_ring():
+    """/dev/shm holds the segment's header and thread table (backed when the target starts) but not
+    its stacks and ring (backed by the first monitor to attach): attaching fails with one line
+    naming the cause and a non-zero exit, and the target goes on untraced, output and exit bare."""
+    cmd = '%s work 8000 %d' % (A.target, WORK_EXIT)
+    bst, bout, _, _ = run(cmd.split(), base_env())
+    script = ('mount -t tmpfs -o size=1m tmpfs /dev/shm || exit 99; '
+              'LD_PRELOAD=%s %s >/tmp/.rel_out_$$ 2>/dev/null & pid=$!; i=0; '
+              'while [ ! -e /dev/shm/memtop.$pid ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done; '
+              '%s -b -n 1 $pid >/dev/null; echo "attach_rc=$?" >&2; '
+              'wait $pid; echo "target_rc=$?" >&2; cat /tmp/.rel_out_$$; rm -f /tmp/.rel_out_$$; '
+              '%s report --preload %s -- /bin/true >/dev/null; echo "report_rc=$?" >&2'
+              % (A.preload, cmd, A.memtop, A.memtop, A.preload))
+    r = in_namespace(script)
+    if r is None:
+        print('SKIP: no mount namespace (needs root and unshare)', file=sys.stderr)
+        sys.exit(77)
+    err = r.stderr.decode(errors='replace').splitlines()
+    info('no room for the ring: %r' % err)
+    rcs = dict(l.split('=') for l in err if l.endswith(tuple('0123456789')) and '_rc=' in l)
+    said = [l for l in err if '_rc=' not in l]
+    check(rcs.get('attach_rc') not in (None, '0') and rcs.get('report_rc') not in (None, '0'),
+          'no room: monitor exit codes %r' % rcs)
+    check(len(said) == 2 and all(l.startswith('memtop: ') and 'No space left' in l for l in said),
+          'no room: expected one "No space left" line per monitor, got %r' % said)
+    check(rcs.get('target_rc') == str(WORK_EXIT) == str(bst), 'no room: target exit %r' % rcs)
+    check(r.stdout.decode() == bout, 'no room: target stdout differs from the bare run')
+
+
 # ---------------------------------------------------------------- monitor safety
 
 def long_target(rounds='40000', **env):

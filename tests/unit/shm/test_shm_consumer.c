@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /* Child side: open the parent's segment as a monitor would. Exit codes tell the parent what happened. */
@@ -259,9 +260,42 @@ static void test_takeover_far_behind_loses_nothing(void **state)
 	assert_int_equal(total, cap);
 }
 
+/* Creation backs only what a target writes without a consumer; the first claim backs the stacks and
+ * the ring and initialises the ring; until the claim is published producers push nothing. */
+static void test_first_claim_backs_the_ring(void **state)
+{
+	(void)state;
+	struct shm_config cfg;
+	shm_config_defaults(&cfg); /* the default geometry: about 10 MB */
+	struct shm_segment seg;
+	pid_t me = getpid();
+	test_create(&seg, &cfg, me);
+	struct stat st;
+	assert_int_equal(fstat(seg.fd, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 <= seg.hdr->stacks_off + 4096);
+	assert_true((uint64_t)st.st_size >= 4 * seg.hdr->stacks_off);
+
+	seg.hdr->claim_pid = -me; /* a monitor still preparing the ring */
+	assert_false(shm_consumer_present(&seg));
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x1000, 8);
+	assert_int_equal(shm_ring_push(&seg, &ev), SHM_NO_CONSUMER);
+
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(&seg, &holder), 0); /* our own half-made claim: finished */
+	assert_int_equal(seg.hdr->claim_pid, me);
+	assert_true(seg.hdr->flags & MEMTOP_FLAG_RESERVED);
+	assert_int_equal(fstat(seg.fd, &st), 0);
+	assert_true((uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size);
+	for (uint32_t i = 0; i < seg.ring_cap; i++)
+		assert_int_equal(seg.ring[i].seq, i);
+	assert_int_equal(shm_ring_push(&seg, &ev), SHM_PUSHED);
+	shm_segment_close(&seg, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_claim_backs_the_ring),
 		cmocka_unit_test_setup_teardown(test_second_claimant_is_refused, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_dead_claimant_is_replaced, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_live_claimant_then_stale_heartbeat, setup_segment,
