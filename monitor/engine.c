@@ -143,11 +143,22 @@ void engine_slot_reused(struct engine *e, uint16_t slot)
 	e->slot_thread[slot] = ENGINE_NO_THREAD;
 }
 
+/* The site of a stack id: the array entry when the id was seen before (the common case, inline),
+ * else engine_site (grows the array, lists the site, sends bad ids to the overflow site). */
+static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stack_id)
+{
+	if (__builtin_expect(stack_id < e->sites_cap && stack_id <= e->max_stack_id, 1)) {
+		struct engine_site *s = &e->sites[stack_id];
+		if (__builtin_expect(s->listed, 1))
+			return s;
+	}
+	return engine_site(e, stack_id);
+}
+
 /* ---- block accounting (every change of the live set goes through these two) ---- */
 
-static void engine_account_insert(struct engine *e, const struct liveset_block *b)
+static void engine_account_insert(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
-	struct engine_site *s = engine_site(e, b->stack_id);
 	s->live_bytes += b->size;
 	s->live_blocks++;
 	struct engine_thread *t = &e->threads[b->thread];
@@ -165,9 +176,8 @@ static void engine_account_insert(struct engine *e, const struct liveset_block *
 	}
 }
 
-static void engine_account_remove(struct engine *e, const struct liveset_block *b)
+static void engine_account_remove(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
-	struct engine_site *s = engine_site(e, b->stack_id);
 	s->live_bytes -= b->size;
 	s->live_blocks--;
 	struct engine_thread *t = &e->threads[b->thread];
@@ -182,26 +192,36 @@ static void engine_account_remove(struct engine *e, const struct liveset_block *
 }
 
 /* Removes the block at addr (if live) and returns a copy in *out. */
-static bool engine_take(struct engine *e, uint64_t addr, struct liveset_block *out)
+static bool engine_take(struct engine *e, uint64_t addr, uint64_t h, struct liveset_block *out)
 {
-	if (!liveset_take(&e->live, addr, out))
+	const struct liveset_block *b = liveset_take_h(&e->live, addr, h);
+	if (!b)
 		return false;
-	engine_account_remove(e, out);
+	*out = *b;
+	engine_account_remove(e, engine_site_of(e, b->stack_id), b);
 	return true;
 }
 
-static void engine_put(struct engine *e, const struct liveset_block *b)
+/* Inserts b (h = its address's hash, s = its site) in one probe of the live set. */
+static void engine_put(struct engine *e, const struct liveset_block *b, uint64_t h,
+		       struct engine_site *s)
 {
 	struct liveset_block old;
-	/* A live address allocated again means its free was lost: drop the stale block. */
-	if (__builtin_expect(engine_take(e, b->addr, &old), 0))
+	bool replaced;
+	struct liveset_block *stored = liveset_put_h(&e->live, b, h, &old, &replaced);
+	/* A live address allocated again means its free was lost: the stale block is dropped, and
+	 * accounted before the new one so that the peak never counts both. The stale block's site
+	 * is known (listed), so s stays valid. */
+	if (__builtin_expect(replaced, 0)) {
 		e->duplicate_allocs++;
-	if (liveset_insert(&e->live, b))
-		engine_account_insert(e, b);
+		engine_account_remove(e, engine_site_of(e, old.stack_id), &old);
+	}
+	if (stored)
+		engine_account_insert(e, s, b);
 }
 
-static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint32_t thread,
-			 uint16_t flags)
+static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint64_t h,
+			 uint32_t thread, uint16_t flags)
 {
 	struct liveset_block b = {
 		.addr = ev->addr,
@@ -212,19 +232,20 @@ static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint32
 		.thread = (uint16_t)thread,
 		.flags = flags,
 	};
-	struct engine_site *s = engine_site(e, ev->stack_id);
+	struct engine_site *s = engine_site_of(e, ev->stack_id);
 	s->allocs++;
 	s->bytes_allocated += ev->size;
 	e->threads[thread].allocs++;
 	e->allocs++;
 	e->bytes_allocated += ev->size;
-	engine_put(e, &b);
+	engine_put(e, &b, h, s);
 }
 
 /* A block (already removed from the live set) is confirmed freed by `thread`. */
-static void engine_count_free(struct engine *e, const struct liveset_block *b, uint32_t thread)
+static void engine_count_free(struct engine *e, struct engine_site *s, const struct liveset_block *b,
+			      uint32_t thread)
 {
-	engine_site(e, b->stack_id)->frees++;
+	s->frees++;
 	e->threads[thread].frees++;
 	if (b->thread != thread)
 		e->threads[thread].cross_frees++;
@@ -232,15 +253,18 @@ static void engine_count_free(struct engine *e, const struct liveset_block *b, u
 	e->bytes_freed += b->size;
 }
 
-static void engine_free(struct engine *e, const struct memtop_event *ev, uint32_t thread)
+static void engine_free(struct engine *e, const struct memtop_event *ev, uint64_t h, uint32_t thread)
 {
-	struct liveset_block b;
 	if (ev->addr == 0)
 		return;
-	if (engine_take(e, ev->addr, &b))
-		engine_count_free(e, &b, thread);
-	else
+	const struct liveset_block *b = liveset_take_h(&e->live, ev->addr, h);
+	if (!b) {
 		e->unknown_frees++;
+		return;
+	}
+	struct engine_site *s = engine_site_of(e, b->stack_id);
+	engine_account_remove(e, s, b);
+	engine_count_free(e, s, b, thread);
 }
 
 /* ---- realloc: BEGIN takes the old block out (it may be reused by another thread before END) ---- */
@@ -260,43 +284,47 @@ static struct engine_pending_realloc *engine_pending_slot(struct engine *e, uint
 	return NULL;
 }
 
-static void engine_realloc_begin(struct engine *e, const struct memtop_event *ev)
+static void engine_realloc_begin(struct engine *e, const struct memtop_event *ev, uint64_t h)
 {
 	if (ev->addr == 0)
 		return;
 	struct engine_pending_realloc *p = engine_pending_slot(e, ev->thread_slot, ev->addr, true);
 	if (!p) { /* no room to remember it: treat the old block as freed now */
 		struct liveset_block b;
-		if (!engine_take(e, ev->addr, &b))
+		if (!engine_take(e, ev->addr, h, &b))
 			e->unknown_frees++;
 		return;
 	}
 	p->used = true;
 	p->old_addr = ev->addr;
-	p->known = engine_take(e, ev->addr, &p->data);
+	p->known = engine_take(e, ev->addr, h, &p->data);
 }
 
-static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, uint32_t thread)
+/* h: hash of ev->addr (the new block). */
+static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, uint64_t h,
+			       uint32_t thread)
 {
 	struct engine_pending_realloc *p =
 		ev->aux ? engine_pending_slot(e, ev->thread_slot, ev->aux, false) : NULL;
 	bool failed = (ev->flags & MEMTOP_EVF_FAILED) || (ev->addr == 0 && ev->size > 0);
 	if (failed) {
-		if (p && p->known)
-			engine_put(e, &p->data); /* the old block is still live, unchanged */
+		if (p && p->known) /* the old block is still live, unchanged */
+			engine_put(e, &p->data, liveset_hash(p->data.addr),
+				   engine_site_of(e, p->data.stack_id));
 	} else {
 		if (p && p->known)
-			engine_count_free(e, &p->data, thread);
+			engine_count_free(e, engine_site_of(e, p->data.stack_id), &p->data, thread);
 		else if (ev->aux)
 			e->unknown_frees++;
 		if (ev->addr)
-			engine_alloc(e, ev, thread, LIVESET_F_REALLOC);
+			engine_alloc(e, ev, h, thread, LIVESET_F_REALLOC);
 	}
 	if (p)
 		p->used = false;
 }
 
-void engine_apply(struct engine *e, const struct memtop_event *ev)
+/* h = liveset_hash(ev->addr), computed once per event by the batch loop. */
+static inline void engine_apply_h(struct engine *e, const struct memtop_event *ev, uint64_t h)
 {
 	uint32_t thread = engine_thread_for_slot(e, ev->thread_slot);
 	e->events++;
@@ -305,16 +333,16 @@ void engine_apply(struct engine *e, const struct memtop_event *ev)
 	case MEMTOP_EV_CALLOC:
 	case MEMTOP_EV_MEMALIGN:
 		if (ev->addr && !(ev->flags & MEMTOP_EVF_FAILED))
-			engine_alloc(e, ev, thread, 0);
+			engine_alloc(e, ev, h, thread, 0);
 		break;
 	case MEMTOP_EV_FREE:
-		engine_free(e, ev, thread);
+		engine_free(e, ev, h, thread);
 		break;
 	case MEMTOP_EV_REALLOC_BEGIN:
-		engine_realloc_begin(e, ev);
+		engine_realloc_begin(e, ev, h);
 		break;
 	case MEMTOP_EV_REALLOC_END:
-		engine_realloc_end(e, ev, thread);
+		engine_realloc_end(e, ev, h, thread);
 		break;
 	case MEMTOP_EV_TAG:
 		if (engine_grow((void **)&e->tags, &e->tags_cap, e->n_tags + 1, sizeof(*e->tags)))
@@ -331,6 +359,11 @@ void engine_apply(struct engine *e, const struct memtop_event *ev)
 		e->invalid_events++;
 		break;
 	}
+}
+
+void engine_apply(struct engine *e, const struct memtop_event *ev)
+{
+	engine_apply_h(e, ev, liveset_hash(ev->addr));
 }
 
 /* ---- periodic samples (publish time, not per event) ---- */
@@ -397,42 +430,57 @@ void engine_unmark(struct engine *e)
 }
 
 /* Prefetch distances (events ahead): the slot first, then the block it points to, then the call
- * site of that block (a free's site is known only from its block). */
+ * site of that block (a free's site is known only from its block). Each event's hash is computed
+ * once, when it enters the window, and kept in a small ring. */
 #define PREFETCH_SLOT 16
 #define PREFETCH_BLOCK 8
 #define PREFETCH_SITE 3
+#define HASH_RING 32 /* > PREFETCH_SLOT, a power of two */
+/* Below this many live blocks the table and the blocks stay in cache: prefetching is pure cost. */
+#define PREFETCH_MIN_LIVE 32768
 
-static inline void engine_prefetch(struct engine *e, const struct memtop_event *ev, bool block)
+static inline void engine_prefetch_block(struct engine *e, const struct memtop_event *ev, uint64_t h)
 {
-	uint64_t addr = ev->type == MEMTOP_EV_REALLOC_END ? ev->aux : ev->addr;
-	if (!addr)
-		return;
-	if (block) {
-		if (ev->type != MEMTOP_EV_MALLOC && ev->type != MEMTOP_EV_CALLOC)
-			liveset_prefetch_block(&e->live, addr);
-		if (ev->stack_id < e->sites_cap)
-			__builtin_prefetch(&e->sites[ev->stack_id]);
-	} else {
-		liveset_prefetch_slot(&e->live, addr);
+	if (ev->type == MEMTOP_EV_FREE || ev->type == MEMTOP_EV_REALLOC_BEGIN)
+		liveset_prefetch_block(&e->live, h);
+	else if (ev->stack_id < e->sites_cap)
+		__builtin_prefetch(&e->sites[ev->stack_id]);
+}
+
+static void engine_apply_prefetched(struct engine *e, const struct memtop_event *ev, size_t n)
+{
+	uint64_t hr[HASH_RING];
+	for (size_t i = 0; i < n && i < PREFETCH_SLOT; i++) {
+		hr[i % HASH_RING] = liveset_hash(ev[i].addr);
+		liveset_prefetch_slot(&e->live, hr[i % HASH_RING]);
+	}
+	for (size_t i = 0; i < n && i < PREFETCH_BLOCK; i++)
+		engine_prefetch_block(e, &ev[i], hr[i % HASH_RING]);
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i + PREFETCH_SLOT;
+		if (j < n) {
+			hr[j % HASH_RING] = liveset_hash(ev[j].addr);
+			liveset_prefetch_slot(&e->live, hr[j % HASH_RING]);
+		}
+		j = i + PREFETCH_BLOCK;
+		if (j < n)
+			engine_prefetch_block(e, &ev[j], hr[j % HASH_RING]);
+		j = i + PREFETCH_SITE;
+		if (j < n && ev[j].type == MEMTOP_EV_FREE) {
+			const struct liveset_block *b = liveset_peek(&e->live, ev[j].addr, hr[j % HASH_RING]);
+			if (b && b->stack_id < e->sites_cap)
+				__builtin_prefetch(&e->sites[b->stack_id]);
+		}
+		engine_apply_h(e, &ev[i], hr[i % HASH_RING]);
 	}
 }
 
 void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t n)
 {
-	for (size_t i = 0; i < n && i < PREFETCH_SLOT; i++)
-		engine_prefetch(e, &ev[i], false);
-	for (size_t i = 0; i < n && i < PREFETCH_BLOCK; i++)
-		engine_prefetch(e, &ev[i], true);
-	for (size_t i = 0; i < n; i++) {
-		if (i + PREFETCH_SLOT < n)
-			engine_prefetch(e, &ev[i + PREFETCH_SLOT], false);
-		if (i + PREFETCH_BLOCK < n)
-			engine_prefetch(e, &ev[i + PREFETCH_BLOCK], true);
-		if (i + PREFETCH_SITE < n && ev[i + PREFETCH_SITE].type == MEMTOP_EV_FREE) {
-			const struct liveset_block *b = liveset_peek(&e->live, ev[i + PREFETCH_SITE].addr);
-			if (b && b->stack_id < e->sites_cap)
-				__builtin_prefetch(&e->sites[b->stack_id]);
-		}
-		engine_apply(e, &ev[i]);
+	if (e->live.count >= PREFETCH_MIN_LIVE) {
+		engine_apply_prefetched(e, ev, n);
+		return;
 	}
+	for (size_t i = 0; i < n; i++)
+		engine_apply_h(e, &ev[i], liveset_hash(ev[i].addr));
 }

@@ -10,7 +10,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define TOMB ((struct liveset_block *)1)
+/* Slot words: empty, tombstone, or tag (top 16 bits of the hash) | block pointer. */
+#define SLOT_EMPTY ((uintptr_t)0)
+#define SLOT_TOMB ((uintptr_t)1)
+#define TAG_SHIFT 48
+#define PTR_MASK ((uintptr_t)((UINT64_C(1) << TAG_SHIFT) - 1))
 #define RETIRE_BATCH 4096 /* most blocks per batch; a batch starts small and grows */
 #define RETIRE_FIRST 64
 #define HUGE_BYTES (2u << 20)
@@ -21,7 +25,8 @@ struct liveset_table {
 	struct rcu_head rcu;
 	size_t mask;
 	size_t bytes;
-	struct liveset_block *slots[];
+	size_t limit; /* live + tombstones above this: rebuild (70 % load) */
+	uintptr_t slots[];
 };
 
 struct liveset_retire {
@@ -45,15 +50,25 @@ struct liveset_slab {
 	struct liveset_block blocks[SLAB_BLOCKS];
 };
 
-/* Addresses are aligned and clustered: mix all bits (murmur3 finaliser). */
-static inline size_t liveset_hash(uint64_t a)
+static inline uintptr_t slot_tag(uint64_t h)
 {
-	a ^= a >> 33;
-	a *= 0xff51afd7ed558ccdULL;
-	a ^= a >> 33;
-	a *= 0xc4ceb9fe1a85ec53ULL;
-	a ^= a >> 33;
-	return (size_t)a;
+	return (uintptr_t)(h >> TAG_SHIFT << TAG_SHIFT);
+}
+
+static inline uintptr_t slot_word(const struct liveset_block *b, uint64_t h)
+{
+	return (uintptr_t)b | slot_tag(h);
+}
+
+static inline struct liveset_block *slot_block(uintptr_t w)
+{
+	return (struct liveset_block *)(w & PTR_MASK);
+}
+
+/* A live slot whose tag matches h: the only slots whose block a probe reads. */
+static inline bool slot_may_hold(uintptr_t w, uint64_t h)
+{
+	return w > SLOT_TOMB && (w & ~PTR_MASK) == slot_tag(h);
 }
 
 /* Big tables and slabs are accessed at random: on 2 MiB pages (THP on request) the TLB covers
@@ -71,6 +86,10 @@ static void *huge_alloc(size_t bytes)
 	size_t len = huge_round(bytes);
 	if (len < HUGE_BYTES) {
 		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED && (uintptr_t)p + len > PTR_MASK) {
+			munmap(p, len);
+			return NULL;
+		}
 		return p == MAP_FAILED ? NULL : p;
 	}
 	/* over-map by 2 MiB and trim, so the block is 2 MiB aligned */
@@ -78,6 +97,11 @@ static void *huge_alloc(size_t bytes)
 		       -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
+	if ((uintptr_t)p + len + HUGE_BYTES > PTR_MASK) {
+		/* slots keep a tag above bit 48: Linux maps there only when asked with a hint */
+		munmap(p, len + HUGE_BYTES);
+		return NULL;
+	}
 	char *aligned = (char *)(((uintptr_t)p + HUGE_BYTES - 1) & ~(uintptr_t)(HUGE_BYTES - 1));
 	if (aligned > p)
 		munmap(p, (size_t)(aligned - p));
@@ -100,6 +124,7 @@ static struct liveset_table *table_new(size_t cap)
 	if (t) {
 		t->mask = cap - 1;
 		t->bytes = bytes;
+		t->limit = cap / 10 * 7;
 	}
 	return t;
 }
@@ -225,10 +250,11 @@ static void table_free_cb(struct rcu_head *head)
 
 static void table_place(struct liveset_table *t, struct liveset_block *b)
 {
-	size_t i = liveset_hash(b->addr) & t->mask;
-	while (t->slots[i] && t->slots[i] != TOMB)
+	uint64_t h = liveset_hash(b->addr);
+	size_t i = h & t->mask;
+	while (t->slots[i] != SLOT_EMPTY)
 		i = (i + 1) & t->mask;
-	t->slots[i] = b;
+	t->slots[i] = slot_word(b, h);
 }
 
 /* Rebuilds into a table sized for `count` entries at <= 40 % load, and publishes it. */
@@ -241,102 +267,154 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
 	if (!t)
 		return -ENOMEM;
 	for (size_t i = 0; i <= old->mask; i++)
-		if (old->slots[i] && old->slots[i] != TOMB)
-			table_place(t, old->slots[i]);
+		if (old->slots[i] > SLOT_TOMB)
+			table_place(t, slot_block(old->slots[i]));
 	rcu_assign_pointer(ls->table, t);
 	ls->tombs = 0;
 	urcu_memb_call_rcu(&old->rcu, table_free_cb);
 	return 0;
 }
 
-struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr)
+/* Slot i loses its block. Usually it becomes a tombstone (probes for later entries may run through
+ * it). When the next slot is empty no probe runs through i to a later slot, so i and the tombstones
+ * just before it can be empty again: with many removals and few live blocks (an allocation storm)
+ * tombstones would otherwise fill the table, lengthen every miss and force rebuilds. Readers only
+ * iterate: they skip empty and tombstone alike, and no entry moves. */
+static void table_clear(struct liveset *ls, struct liveset_table *t, size_t i)
 {
-	struct liveset_table *t = ls->table;
-	size_t i = liveset_hash(addr) & t->mask;
-	for (;;) {
-		struct liveset_block *b = t->slots[i];
-		if (!b)
-			return NULL;
-		if (b != TOMB && b->addr == addr)
-			return b;
-		i = (i + 1) & t->mask;
+	ls->count--;
+	if (t->slots[(i + 1) & t->mask] != SLOT_EMPTY) {
+		CMM_STORE_SHARED(t->slots[i], SLOT_TOMB);
+		ls->tombs++;
+		return;
+	}
+	CMM_STORE_SHARED(t->slots[i], SLOT_EMPTY);
+	for (i = (i - 1) & t->mask; t->slots[i] == SLOT_TOMB; i = (i - 1) & t->mask) {
+		CMM_STORE_SHARED(t->slots[i], SLOT_EMPTY);
+		ls->tombs--;
 	}
 }
 
-struct liveset_block *liveset_insert(struct liveset *ls, const struct liveset_block *src)
+struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr)
 {
 	struct liveset_table *t = ls->table;
-	if ((double)(ls->count + ls->tombs + 1) > (double)(t->mask + 1) * 0.7) {
+	uint64_t h = liveset_hash(addr);
+	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+		uintptr_t w = t->slots[i];
+		if (w == SLOT_EMPTY)
+			return NULL;
+		if (slot_may_hold(w, h) && slot_block(w)->addr == addr)
+			return slot_block(w);
+	}
+}
+
+struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_block *src, uint64_t h,
+				    struct liveset_block *old, bool *replaced)
+{
+	*replaced = false;
+	struct liveset_table *t = ls->table;
+	if (__builtin_expect(ls->count + ls->tombs + 1 > t->limit, 0)) {
 		if (liveset_rebuild(ls, ls->count + 1) != 0)
 			return NULL;
 		t = ls->table;
 	}
+	/* one probe: the block live at this address (its free was lost) or the first reusable slot */
+	size_t i = h & t->mask, dest = SIZE_MAX;
+	for (;; i = (i + 1) & t->mask) {
+		uintptr_t w = t->slots[i];
+		if (w == SLOT_EMPTY)
+			break;
+		if (w == SLOT_TOMB) {
+			if (dest == SIZE_MAX)
+				dest = i;
+		} else if (slot_may_hold(w, h) && slot_block(w)->addr == src->addr) {
+			*replaced = true;
+			*old = *slot_block(w);
+			liveset_retire_block(ls, slot_block(w));
+			dest = i; /* same slot: readers see the old block or the new one */
+			ls->count--;
+			break;
+		}
+	}
 	struct liveset_block *b = liveset_block_alloc(ls);
-	if (!b)
+	if (!b) {
+		if (*replaced) { /* the stale block is retired: its slot must not point to it */
+			ls->count++;
+			table_clear(ls, t, dest);
+		}
 		return NULL;
+	}
 	*b = *src;
-	size_t i = liveset_hash(b->addr) & t->mask;
-	while (t->slots[i] && t->slots[i] != TOMB)
-		i = (i + 1) & t->mask;
-	if (t->slots[i] == TOMB)
+	if (dest == SIZE_MAX)
+		dest = i;
+	else if (!*replaced)
 		ls->tombs--;
-	/* the block is complete before readers can reach it */
-	rcu_assign_pointer(t->slots[i], b);
+	/* the block is complete before readers can reach it (rcu_assign_pointer, for a tagged word) */
+	__atomic_store_n(&t->slots[dest], slot_word(b, h), __ATOMIC_RELEASE);
 	ls->count++;
 	return b;
+}
+
+struct liveset_block *liveset_insert(struct liveset *ls, const struct liveset_block *src)
+{
+	struct liveset_block old;
+	bool replaced;
+	return liveset_put_h(ls, src, liveset_hash(src->addr), &old, &replaced);
 }
 
 void liveset_remove(struct liveset *ls, struct liveset_block *b)
 {
 	struct liveset_table *t = ls->table;
-	size_t i = liveset_hash(b->addr) & t->mask;
-	while (t->slots[i] != b) {
-		if (!t->slots[i])
+	uint64_t h = liveset_hash(b->addr);
+	size_t i = h & t->mask;
+	while (slot_block(t->slots[i]) != b) {
+		if (t->slots[i] == SLOT_EMPTY)
 			return; /* not in the table: nothing to do */
 		i = (i + 1) & t->mask;
 	}
-	CMM_STORE_SHARED(t->slots[i], TOMB);
-	ls->tombs++;
-	ls->count--;
+	table_clear(ls, t, i);
 	liveset_retire_block(ls, b);
 }
 
-void liveset_prefetch_slot(struct liveset *ls, uint64_t addr)
+void liveset_prefetch_slot(struct liveset *ls, uint64_t h)
 {
-	__builtin_prefetch(&ls->table->slots[liveset_hash(addr) & ls->table->mask]);
+	__builtin_prefetch(&ls->table->slots[h & ls->table->mask]);
 }
 
-void liveset_prefetch_block(struct liveset *ls, uint64_t addr)
+void liveset_prefetch_block(struct liveset *ls, uint64_t h)
 {
-	struct liveset_block *b = ls->table->slots[liveset_hash(addr) & ls->table->mask];
-	if (b && b != TOMB)
-		__builtin_prefetch(b);
+	uintptr_t w = ls->table->slots[h & ls->table->mask];
+	if (slot_may_hold(w, h))
+		__builtin_prefetch(slot_block(w));
 }
 
-const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr)
+const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr, uint64_t h)
 {
-	struct liveset_block *b = ls->table->slots[liveset_hash(addr) & ls->table->mask];
-	return b && b != TOMB && b->addr == addr ? b : NULL;
+	uintptr_t w = ls->table->slots[h & ls->table->mask];
+	return slot_may_hold(w, h) && slot_block(w)->addr == addr ? slot_block(w) : NULL;
+}
+
+const struct liveset_block *liveset_take_h(struct liveset *ls, uint64_t addr, uint64_t h)
+{
+	struct liveset_table *t = ls->table;
+	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+		uintptr_t w = t->slots[i];
+		if (w == SLOT_EMPTY)
+			return NULL;
+		if (slot_may_hold(w, h) && slot_block(w)->addr == addr) {
+			table_clear(ls, t, i);
+			liveset_retire_block(ls, slot_block(w));
+			return slot_block(w);
+		}
+	}
 }
 
 bool liveset_take(struct liveset *ls, uint64_t addr, struct liveset_block *out)
 {
-	struct liveset_table *t = ls->table;
-	size_t i = liveset_hash(addr) & t->mask;
-	for (;;) {
-		struct liveset_block *b = t->slots[i];
-		if (!b)
-			return false;
-		if (b != TOMB && b->addr == addr) {
-			*out = *b;
-			CMM_STORE_SHARED(t->slots[i], TOMB);
-			ls->tombs++;
-			ls->count--;
-			liveset_retire_block(ls, b);
-			return true;
-		}
-		i = (i + 1) & t->mask;
-	}
+	const struct liveset_block *b = liveset_take_h(ls, addr, liveset_hash(addr));
+	if (b)
+		*out = *b;
+	return b != NULL;
 }
 
 size_t liveset_memory(const struct liveset *ls)
@@ -354,10 +432,10 @@ void liveset_iter_init(struct liveset *ls, struct liveset_iter *it)
 struct liveset_block *liveset_iter_next(struct liveset_iter *it)
 {
 	while (it->i <= it->t->mask) {
-		struct liveset_block *b = rcu_dereference(it->t->slots[it->i]);
+		uintptr_t w = rcu_dereference(it->t->slots[it->i]);
 		it->i++;
-		if (b && b != TOMB)
-			return b;
+		if (w > SLOT_TOMB)
+			return slot_block(w);
 	}
 	return NULL;
 }

@@ -6,7 +6,9 @@
  * Why not rculfhash: at 1 M live blocks its split-ordered lists cost ~4 cache misses per operation
  * and its lazy resize ran away in memory under a continuously read-locked writer (measured: 0.17 M
  * events/s, >2 GB at 400 k blocks). This is an open-addressing table of pointers (linear probing,
- * tombstones so readers never see entries move) replaced wholesale through RCU when it grows. */
+ * tombstones so readers never see entries move) replaced wholesale through RCU when it grows.
+ * A slot holds the block pointer with a 16-bit hash tag in its top bits (user addresses fit in 48
+ * bits): readers must go through liveset_iter_next, never read slots themselves. */
 #ifndef MEMTOP_LIVESET_H
 #define MEMTOP_LIVESET_H
 
@@ -58,6 +60,19 @@ int liveset_init(struct liveset *ls);
 /* Frees everything (no reader may be inside; waits for pending grace periods). */
 void liveset_destroy(struct liveset *ls);
 
+/* Addresses are aligned and clustered: mix all bits (murmur3 finaliser). The writer may compute it
+ * once per event and pass it to the *_h calls below (the low bits pick the slot, the high 16 bits
+ * are a tag kept in the slot so that a probe skips other blocks without reading them). */
+static inline uint64_t liveset_hash(uint64_t a)
+{
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdULL;
+	a ^= a >> 33;
+	a *= 0xc4ceb9fe1a85ec53ULL;
+	a ^= a >> 33;
+	return a;
+}
+
 /* WRITER ONLY. insert copies *b; returns the stored block or NULL on ENOMEM. lookup returns the
  * block with that address or NULL. remove unlinks it and retires it (the writer must not use b
  * afterwards). */
@@ -66,14 +81,23 @@ struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr);
 void liveset_remove(struct liveset *ls, struct liveset_block *b);
 /* lookup + remove in one probe: copies the block to *out and retires it. False when absent. */
 bool liveset_take(struct liveset *ls, uint64_t addr, struct liveset_block *out);
+/* The same with the hash of addr given. Returns the removed block, readable by the writer until
+ * the next liveset_flush_retired (a retired block is reused only after that), or NULL. */
+const struct liveset_block *liveset_take_h(struct liveset *ls, uint64_t addr, uint64_t h);
+/* Insert in one probe (h = liveset_hash(b->addr)). A block already live at that address is
+ * replaced: it is copied to *old, retired, and *replaced set (also when NULL is returned, the old
+ * block is gone). Returns the stored block, NULL on ENOMEM. */
+struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_block *b, uint64_t h,
+				    struct liveset_block *old, bool *replaced);
 /* Hands queued removals to call_rcu. Call at the end of each ingest batch, outside the read lock
  * or inside: either is fine. */
 void liveset_flush_retired(struct liveset *ls);
-/* WRITER ONLY: prefetch hints for a batch (the hash slot of addr; the block the slot points to). */
-void liveset_prefetch_slot(struct liveset *ls, uint64_t addr);
-void liveset_prefetch_block(struct liveset *ls, uint64_t addr);
+/* WRITER ONLY: prefetch hints for a batch, by hash: the slot of the address; the block the slot
+ * points to (if its tag matches). */
+void liveset_prefetch_slot(struct liveset *ls, uint64_t h);
+void liveset_prefetch_block(struct liveset *ls, uint64_t h);
 /* The block now in the slot of addr (or NULL), without probing further: a prefetch helper. */
-const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr);
+const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr, uint64_t h);
 /* Bytes the live set holds (slabs + table), for the memory benchmark and the overhead figure. */
 size_t liveset_memory(const struct liveset *ls);
 
