@@ -13,6 +13,7 @@
 #include "ui_crt.h"
 #include "ui_query.h"
 #include "ui_state.h"
+#include "ui_stats.h"
 #include "ui_view_common.h"
 
 /* Per-block queries cost O(live blocks): refresh them at most this often on their own. */
@@ -79,6 +80,8 @@ void ui_switch_view(struct ui *ui, enum ui_view_id id)
 {
 	if (id >= UI_VIEW_COUNT)
 		return;
+	if (id != ui->view)
+		ui_query_release(ui, ui->view);
 	ui->view = id;
 	ui->stack_open = false;
 	/* Entering a view shows fresh per-block data unless it was computed moments ago. */
@@ -186,6 +189,7 @@ void ui_fini(struct ui *ui)
 	ui_sitemap_free(&ui->sitemap);
 	ui_strcache_free(&ui->rank_cache);
 	ui_strcache_free(&ui->match_cache);
+	free(ui->site_keep.keep);
 	free_view_copy(ui->paused_view);
 	memset(ui, 0, sizeof *ui);
 }
@@ -341,47 +345,8 @@ static bool target_gone(struct ui *ui)
 	return gone;
 }
 
-/* MEMTOP_UI_STATS=1: the CPU the dashboard thread spent per frame and per query, printed on exit,
- * so that the refresh cost can be measured on a real target (tests/tui/bench_real.sh). */
-struct ui_stats {
-	uint64_t frames, frame_ns, frame_max_ns;
-	uint64_t queries, query_ns, query_max_ns;
-	uint64_t view_max_ns[UI_VIEW_COUNT]; /* slowest query of each view */
-};
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void stats_add(uint64_t *count, uint64_t *sum, uint64_t *max, uint64_t ns)
-{
-	(*count)++;
-	*sum += ns;
-	if (ns > *max)
-		*max = ns;
-}
-
-static void stats_print(const struct ui_stats *st)
-{
-	fprintf(stderr,
-		"memtop ui: %" PRIu64 " frames, CPU per frame mean %.3f ms max %.3f ms; %" PRIu64
-		" queries (wall time on the query thread), mean %.1f ms max %.1f ms\n",
-		st->frames, st->frames ? (double)st->frame_ns / (double)st->frames / 1e6 : 0.0,
-		(double)st->frame_max_ns / 1e6, st->queries,
-		st->queries ? (double)st->query_ns / (double)st->queries / 1e6 : 0.0, (double)st->query_max_ns / 1e6);
-	fprintf(stderr, "memtop ui: slowest query per view (ms):");
-	for (int i = 0; i < UI_VIEW_COUNT; i++)
-		fprintf(stderr, " %d:%.1f", i + 1, (double)st->view_max_ns[i] / 1e6);
-	fprintf(stderr, "\n");
-}
-
 int ui_run(struct session *s, const struct ui_options *o)
 {
-	struct ui_stats st = {0};
-	bool want_stats = getenv("MEMTOP_UI_STATS") != NULL;
 	char err[256];
 	if (ui_crt_init(o && o->no_color, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
@@ -395,6 +360,8 @@ int ui_run(struct session *s, const struct ui_options *o)
 	}
 	ui_init(ui, s, o);
 	ui->worker = ui_query_worker_start(s); /* NULL: queries run inline, still correct */
+	struct ui_stats *st = ui_stats_new(); /* NULL unless MEMTOP_UI_STATS is set */
+	uint64_t frame_cpu0 = ui_stats_thread_cpu_ns();
 	ui_switch_view(ui, UI_VIEW_SITES);
 	uint64_t delay_ns = (uint64_t)ui->opt.delay_ms * 1000000ull;
 	uint64_t slow_ns = delay_ns > UI_SLOW_MS * 1000000ull ? delay_ns : UI_SLOW_MS * 1000000ull;
@@ -411,17 +378,18 @@ int ui_run(struct session *s, const struct ui_options *o)
 			ui_query_active(ui);
 		struct ui_query_res res;
 		if (ui->worker && ui_query_worker_take(ui->worker, &res)) {
-			/* the worker's wall time: the UI thread itself stays free meanwhile */
-			stats_add(&st.queries, &st.query_ns, &st.query_max_ns, res.cost_ns);
-			if (res.cost_ns > st.view_max_ns[res.req.view])
-				st.view_max_ns[res.req.view] = res.cost_ns;
+			ui_stats_query(st, res.req.view, res.cost_ns); /* the UI thread stays free meanwhile */
 			ui->query_pending[res.req.view] = false;
 			ui_query_install(ui, &res);
 			ui_query_worker_free_later(ui->worker, &res);
 		}
-		uint64_t c0 = thread_cpu_ns();
 		ui_draw_frame(ui);
-		stats_add(&st.frames, &st.frame_ns, &st.frame_max_ns, thread_cpu_ns() - c0);
+		if (st) {
+			/* Everything since the last frame: keys, the install above, this draw. */
+			uint64_t c = ui_stats_thread_cpu_ns();
+			ui_stats_frame(st, ui->view, c - frame_cpu0);
+			frame_cpu0 = c;
+		}
 		if (due)
 			next_frame = now + delay_ns;
 		if (ui->opt.quit_on_exit && target_gone(ui))
@@ -443,7 +411,6 @@ int ui_run(struct session *s, const struct ui_options *o)
 	ui_fini(ui);
 	free(ui);
 	ui_crt_done();
-	if (want_stats)
-		stats_print(&st);
+	ui_stats_print_free(st);
 	return 0;
 }

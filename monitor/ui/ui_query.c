@@ -141,10 +141,38 @@ static void swap_group(struct ui_group *slot, bool *valid, struct ui_group *in, 
 		(b) = swap_tmp_;                                                                     \
 	} while (0)
 
+void ui_query_release(struct ui *ui, enum ui_view_id view)
+{
+	if (!walk_view(view))
+		return;
+	int k = view == UI_VIEW_INCREMENTAL;
+	struct ui_table *t = &ui->tables[view];
+	struct ui_query_res res = {.req = {.view = view}};
+	res.walk = k ? ui->inc_walk : ui->walk;
+	res.rows = ui->walk_rows[k];
+	res.rows.rows = t->rows;
+	if (k)
+		ui->inc_walk = NULL;
+	else
+		ui->walk = NULL;
+	memset(&ui->walk_rows[k], 0, sizeof ui->walk_rows[k]);
+	memset(&ui->walk_asked[k], 0, sizeof ui->walk_asked[k]);
+	t->rows = NULL;
+	t->cap = t->n_query = t->n_rows = 0;
+	t->built = false;
+	ui->query_ns[view] = 0;
+	if (ui->worker)
+		ui_query_worker_free_later(ui->worker, &res);
+	else
+		ui_query_res_free(&res);
+}
+
 void ui_query_install(struct ui *ui, struct ui_query_res *res)
 {
 	if (res->req.epoch != ui->query_epoch)
 		return; /* asked before the filters or parameters changed: all of it is garbage */
+	if (walk_view(res->req.view) && res->req.view != ui->view)
+		return; /* the view was left meanwhile: its walk is not kept (ui_query_release) */
 	switch (res->req.view) {
 	case UI_VIEW_SITES:
 		swap_group(&ui->site_group, &ui->site_group_valid, &res->group, res->group_valid);

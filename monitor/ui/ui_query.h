@@ -44,6 +44,9 @@ void ui_query_compute(struct session *s, const struct ui_query_req *rq, struct u
  * left in res: the caller frees it, on the worker if there is one (ui_query_worker_free_later). */
 void ui_query_install(struct ui *ui, struct ui_query_res *res);
 void ui_query_res_free(struct ui_query_res *res);
+/* Drops a view's per-block result when the view is left (a million-block walk is ~50 MB): the heap
+ * walks only; it is taken again on entry. */
+void ui_query_release(struct ui *ui, enum ui_view_id view);
 
 /* The worker. start returns -1 when the thread cannot be created (queries then run inline). */
 struct ui_query_worker;

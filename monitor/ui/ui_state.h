@@ -56,6 +56,8 @@ struct ui_view_ops {
 	uint64_t (*num_key)(struct ui *ui, const struct model_view *v, size_t i, int col);
 	const char *(*str_key)(struct ui *ui, const struct model_view *v, size_t i, int col);
 	uint64_t (*row_id)(struct ui *ui, const struct model_view *v, size_t i);
+	/* Is the source already in this order (then sorting is skipped)? NULL = never. */
+	bool (*source_sorted)(struct ui *ui, int col, bool ascending);
 	/* Text of one cell of a visible row, and the colour meaning to draw it with. */
 	void (*cell)(struct ui *ui, const struct model_view *v, size_t i, int col, char *buf, size_t n,
 		     enum ui_color *color);
@@ -82,6 +84,9 @@ struct ui_table {
 	bool built;
 	uint64_t built_generation;
 	uint64_t built_stamp;
+	struct ui_sort_item *scratch; /* sort buffers kept between rebuilds: no page faults per frame */
+	const char **scratch_keys;
+	size_t scratch_cap;
 	int page_rows; /* rows visible at the last draw (PgUp/PgDn) */
 	/* Keys move the selection relative to what was drawn; applied at the next draw, after a
 	 * rebuild has put the selected row back by identity. */
@@ -124,12 +129,19 @@ void ui_stack_top(struct ui *ui, const struct model_view *v, uint32_t stack_id, 
 
 /* Remembers a value per session-interned string pointer (its sort rank, whether it matches the name
  * filter), so that a new view of 50 000 call sites costs hash lookups instead of string work. */
+struct ui_strcache_slot {
+	const char *key; /* NULL = empty */
+	int32_t val;
+};
 struct ui_strcache {
-	const char **keys;
-	int32_t *vals;
+	struct ui_strcache_slot *slots;
 	size_t mask, used;
 };
 bool ui_strcache_get(const struct ui_strcache *c, const char *key, int32_t *val);
+/* Starts loading key's slot into the cache, for a lookup a little later. */
+void ui_strcache_prefetch(const struct ui_strcache *c, const char *key);
+/* vals[i] for each keys[i] (0 when absent); returns the index of the first absent key, or n. */
+size_t ui_strcache_get_many(const struct ui_strcache *c, const char *const *keys, size_t n, int32_t *vals);
 void ui_strcache_put(struct ui_strcache *c, const char *key, int32_t val);
 void ui_strcache_clear(struct ui_strcache *c);
 void ui_strcache_free(struct ui_strcache *c);
@@ -186,6 +198,12 @@ struct ui {
 	struct ui_strcache rank_cache;  /* interned string -> rank in strcmp order */
 	struct ui_strcache match_cache; /* interned string -> contains match_filter (0/1) */
 	char match_filter[64];          /* the name filter match_cache was filled for */
+	struct {                        /* view 1: which rows the name filter keeps, for one view */
+		uint8_t *keep;
+		size_t cap;
+		uint64_t generation, stamp;
+		bool valid;
+	} site_keep;
 	bool pending_activate; /* Enter: run ops->activate on the selected row at the next draw */
 	bool need_query;       /* an action invalidated the active view's result */
 	bool quit;

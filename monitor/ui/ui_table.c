@@ -24,6 +24,29 @@ static bool ensure_cap(struct ui_table *t, size_t n)
 	return true;
 }
 
+/* Two arrays of n sort items and n keys, kept for the next rebuild. */
+static bool ensure_scratch(struct ui_table *t, size_t n)
+{
+	if (n <= t->scratch_cap)
+		return true;
+	size_t cap = t->scratch_cap ? t->scratch_cap : 256;
+	while (cap < n)
+		cap *= 2;
+	struct ui_sort_item *items = malloc(2 * cap * sizeof *items);
+	const char **keys = malloc(cap * sizeof *keys);
+	if (!items || !keys) {
+		free(items);
+		free(keys);
+		return false;
+	}
+	free(t->scratch);
+	free(t->scratch_keys);
+	t->scratch = items;
+	t->scratch_keys = keys;
+	t->scratch_cap = cap;
+	return true;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -60,42 +83,33 @@ static void sort_by_rank(struct ui *ui, const struct ui_view_ops *ops, struct ui
 			 const struct model_view *v, int col)
 {
 	size_t n = t->n_rows;
-	const char **keys = malloc(n * sizeof *keys);
-	struct ui_sort_item *items = malloc(2 * n * sizeof *items);
-	if (!keys || !items) {
-		free(keys);
-		free(items);
-		return;
-	}
-	bool complete = true;
-	int32_t rank;
+	const char **keys = t->scratch_keys;
+	struct ui_sort_item *items = t->scratch;
+	int32_t *ranks = (int32_t *)(items + n); /* the second half is free until the sort */
 	for (size_t i = 0; i < n; i++) {
 		const char *k = ops->str_key(ui, v, t->rows[i], col);
 		keys[i] = k ? k : "";
-		if (complete && !ui_strcache_get(&ui->rank_cache, keys[i], &rank))
-			complete = false;
 	}
-	if (!complete)
+	if (ui_strcache_get_many(&ui->rank_cache, keys, n, ranks) < n) {
 		build_ranks(ui, keys, n);
-	for (size_t i = 0; i < n; i++) {
-		rank = 0;
-		ui_strcache_get(&ui->rank_cache, keys[i], &rank);
-		items[i] = (struct ui_sort_item){(uint64_t)(uint32_t)rank, t->rows[i]};
+		ui_strcache_get_many(&ui->rank_cache, keys, n, ranks);
 	}
+	for (size_t i = 0; i < n; i++)
+		items[i] = (struct ui_sort_item){(uint64_t)(uint32_t)ranks[i], t->rows[i]};
 	struct ui_sort_item *sorted = ui_sort_numeric(items, items + n, n, t->ascending);
 	for (size_t i = 0; i < n; i++)
 		t->rows[i] = sorted[i].row;
-	free(items);
-	free(keys);
 }
 
 static void sort_rows(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,
 		      const struct model_view *v)
 {
 	size_t n = t->n_rows;
-	if (n < 2 || t->sort_col < 0 || t->sort_col >= ops->n_cols)
+	if (n < 2 || t->sort_col < 0 || t->sort_col >= ops->n_cols || !ensure_scratch(t, n))
 		return;
 	int col = t->sort_col;
+	if (ops->source_sorted && n == ops->count(ui, v) && ops->source_sorted(ui, col, t->ascending))
+		return; /* every row kept, in source order: already sorted */
 	if (ops->cols[col].text_key && ops->cols[col].interned) {
 		sort_by_rank(ui, ops, t, v, col);
 		return;
@@ -112,15 +126,12 @@ static void sort_rows(struct ui *ui, const struct ui_view_ops *ops, struct ui_ta
 		free(items);
 		return;
 	}
-	struct ui_sort_item *items = malloc(2 * n * sizeof *items);
-	if (!items)
-		return;
+	struct ui_sort_item *items = t->scratch;
 	for (size_t i = 0; i < n; i++)
 		items[i] = (struct ui_sort_item){ops->num_key(ui, v, t->rows[i], col), t->rows[i]};
 	struct ui_sort_item *sorted = ui_sort_numeric(items, items + n, n, t->ascending);
 	for (size_t i = 0; i < n; i++)
 		t->rows[i] = sorted[i].row;
-	free(items);
 }
 
 static void restore_selection(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,
@@ -311,5 +322,7 @@ long ui_table_selected_row(const struct ui_table *t)
 void ui_table_free(struct ui_table *t)
 {
 	free(t->rows);
+	free(t->scratch);
+	free(t->scratch_keys);
 	memset(t, 0, sizeof *t);
 }

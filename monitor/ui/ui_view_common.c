@@ -51,6 +51,11 @@ bool ui_frame_matches(struct ui *ui, const struct model_frame *f)
 	return string_matches(ui, f->func) || string_matches(ui, f->file) || string_matches(ui, f->module);
 }
 
+void ui_frame_match_prefetch(const struct ui *ui, const struct model_frame *f)
+{
+	ui_strcache_prefetch(&ui->match_cache, f->func);
+}
+
 void ui_fmt_filters(const struct ui *ui, char *buf, size_t n)
 {
 	size_t len = 0;

@@ -9,6 +9,8 @@ bool ui_name_filter_active(const struct ui *ui);
 bool ui_thread_filter_active(const struct ui *ui);
 /* Does the frame's function, file or module contain the name filter (case-insensitive)? */
 bool ui_frame_matches(struct ui *ui, const struct model_frame *f);
+/* Starts loading what ui_frame_matches will look up for f (its function's cached answer). */
+void ui_frame_match_prefetch(const struct ui *ui, const struct model_frame *f);
 /* The active filters, shown first on the title line: "[thread 1234 worker] [/alloc] " or "". */
 void ui_fmt_filters(const struct ui *ui, char *buf, size_t n);
 /* The expanded stack panel under a table: lines wanted, and drawing it. */
