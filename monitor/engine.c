@@ -234,10 +234,10 @@ static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint64
 	};
 	struct engine_site *s = engine_site_of(e, ev->stack_id);
 	s->allocs++;
-	s->bytes_allocated += ev->size;
+	s->bytes_allocated += b.size; /* as kept (48 bits): frees subtract the same */
 	e->threads[thread].allocs++;
 	e->allocs++;
-	e->bytes_allocated += ev->size;
+	e->bytes_allocated += b.size;
 	engine_put(e, &b, h, s);
 }
 

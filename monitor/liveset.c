@@ -17,6 +17,7 @@
 #define PTR_MASK ((uintptr_t)((UINT64_C(1) << TAG_SHIFT) - 1))
 #define RETIRE_BATCH 4096 /* most blocks per batch; a batch starts small and grows */
 #define RETIRE_FIRST 64
+#define REUSE_PREFETCH 12 /* blocks ahead */
 #define HUGE_BYTES (2u << 20)
 #define SLAB_BLOCKS ((HUGE_BYTES - 64) / sizeof(struct liveset_block))
 #define TABLE_MIN 4096u
@@ -47,8 +48,10 @@ struct liveset_reclaimed {
 
 struct liveset_slab {
 	struct liveset_slab *next;
-	struct liveset_block blocks[SLAB_BLOCKS];
+	/* line-aligned, so that no 32-byte block spans two cache lines */
+	struct liveset_block blocks[SLAB_BLOCKS] __attribute__((aligned(64)));
 };
+_Static_assert(sizeof(struct liveset_slab) <= HUGE_BYTES, "a slab is one 2 MiB page");
 
 static inline uintptr_t slot_tag(uint64_t h)
 {
@@ -162,8 +165,9 @@ static struct liveset_block *liveset_reuse_block(struct liveset *ls)
 		struct liveset_retire *r = ls->reuse;
 		if (r && ls->reuse_i < r->n) {
 			struct liveset_block *b = r->blocks[ls->reuse_i++];
-			if (ls->reuse_i + 4 < r->n)
-				__builtin_prefetch(r->blocks[ls->reuse_i + 4], 1);
+			/* reclaimed blocks were last written a grace period ago: far out of cache */
+			if (ls->reuse_i + REUSE_PREFETCH < r->n)
+				__builtin_prefetch(r->blocks[ls->reuse_i + REUSE_PREFETCH], 1);
 			return b;
 		}
 		free(r);

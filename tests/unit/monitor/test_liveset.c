@@ -105,6 +105,95 @@ static void test_churn_memory_bounded(void **state)
 	liveset_destroy(&ls);
 }
 
+/* Churn with a live set of `live` blocks at scattered addresses: after every step each live block
+ * is found and each removed one is not (tombstones cleared before an empty slot must never cut a
+ * probe), and with few live blocks the tombstones do not pile up. */
+static void churn_check(uint64_t live, uint64_t steps, uint64_t max_tombs)
+{
+	struct liveset ls;
+	assert_int_equal(liveset_init(&ls), 0);
+	urcu_memb_read_lock();
+	uint64_t *addr = calloc(steps + live, sizeof(*addr));
+	assert_non_null(addr);
+	uint64_t x = 88172645463325252ull;
+	for (uint64_t i = 0; i < steps + live; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		addr[i] = 0x7f0000000000ull + (x % (1u << 24)) * 16 + (i % 16 == 0 ? 0 : 0x1000000000ull * i);
+	}
+	for (uint64_t i = 0; i < live; i++) {
+		struct liveset_block b = blk(addr[i], i);
+		assert_non_null(liveset_insert(&ls, &b));
+	}
+	uint64_t most_tombs = 0;
+	for (uint64_t i = live; i < steps + live; i++) {
+		struct liveset_block out;
+		assert_true(liveset_take(&ls, addr[i - live], &out));
+		assert_int_equal(out.addr, addr[i - live]);
+		struct liveset_block b = blk(addr[i], i);
+		assert_non_null(liveset_insert(&ls, &b));
+		if (ls.tombs > most_tombs)
+			most_tombs = ls.tombs;
+		if (i % 97 == 0) {
+			for (uint64_t k = i + 1 - live; k <= i; k++)
+				assert_non_null(liveset_lookup(&ls, addr[k]));
+			for (uint64_t k = i > 2 * live ? i - 2 * live : 0; k < i + 1 - live; k++)
+				if (liveset_lookup(&ls, addr[k]))
+					fail_msg("block %llu removed but found", (unsigned long long)k);
+		}
+		if (i % 10000 == 0) {
+			urcu_memb_read_unlock();
+			liveset_flush_retired(&ls);
+			urcu_memb_barrier();
+			urcu_memb_read_lock();
+		}
+	}
+	urcu_memb_read_unlock();
+	assert_int_equal(ls.count, live);
+	if (max_tombs)
+		assert_true(most_tombs <= max_tombs);
+	free(addr);
+	liveset_destroy(&ls);
+}
+
+static void test_churn_small_set_few_tombstones(void **state)
+{
+	(void)state;
+	/* 128 live blocks, like an allocation storm: without clearing, tombstones reach 70 % of the
+	 * 4096-slot table between rebuilds */
+	churn_check(128, 200000, 400);
+}
+
+static void test_churn_loaded_table_probes(void **state)
+{
+	(void)state;
+	churn_check(2000, 60000, 0); /* ~50 % load: long probe runs through tombstones */
+}
+
+/* A second allocation at a live address (its free was lost) replaces the block in one probe. */
+static void test_put_replaces(void **state)
+{
+	(void)state;
+	struct liveset ls;
+	assert_int_equal(liveset_init(&ls), 0);
+	urcu_memb_read_lock();
+	struct liveset_block a = blk(0x4000, 10), b = blk(0x4000, 20), old;
+	bool replaced = true;
+	assert_non_null(liveset_put_h(&ls, &a, liveset_hash(a.addr), &old, &replaced));
+	assert_false(replaced);
+	assert_non_null(liveset_put_h(&ls, &b, liveset_hash(b.addr), &old, &replaced));
+	assert_true(replaced);
+	assert_int_equal(old.size, 10);
+	assert_int_equal(ls.count, 1);
+	assert_int_equal(liveset_lookup(&ls, 0x4000)->size, 20);
+	struct liveset_iter it;
+	struct liveset_block *x;
+	int n = 0;
+	liveset_for_each(&ls, &it, x) n++;
+	assert_int_equal(n, 1);
+	urcu_memb_read_unlock();
+	liveset_destroy(&ls);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
@@ -112,6 +201,9 @@ int main(void)
 		cmocka_unit_test(test_insert_lookup_remove),
 		cmocka_unit_test(test_growth_and_iteration),
 		cmocka_unit_test(test_churn_memory_bounded),
+		cmocka_unit_test(test_churn_small_set_few_tombstones),
+		cmocka_unit_test(test_churn_loaded_table_probes),
+		cmocka_unit_test(test_put_replaces),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();
