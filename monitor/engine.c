@@ -326,7 +326,10 @@ static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, 
 /* h = liveset_hash(ev->addr), computed once per event by the batch loop. */
 static inline void engine_apply_h(struct engine *e, const struct memtop_event *ev, uint64_t h)
 {
-	uint32_t thread = engine_thread_for_slot(e, ev->thread_slot);
+	uint32_t thread = ev->thread_slot < e->n_slots ? e->slot_thread[ev->thread_slot]
+						       : ENGINE_NO_THREAD;
+	if (__builtin_expect(thread == ENGINE_NO_THREAD, 0))
+		thread = engine_thread_for_slot(e, ev->thread_slot);
 	e->events++;
 	switch (ev->type) {
 	case MEMTOP_EV_MALLOC:

@@ -8,6 +8,9 @@ added per allocation call (wall), and the CPU added per call (target + consumer,
 Then the same per-call cost with 1 and 2 threads, to show it does not grow with threads.
 
 usage: bench_preload.py --mtdump PATH --preload LIB --storm PATH [--calls N] [--rounds R]
+         [--memtop PATH [--memtop-alt PATH]] [--modes NAME,NAME...] [--skip-real] [--skip-threads]
+--memtop-alt adds "memtop-alt report" rows run by a second memtop build (same preload), alternating
+with the others in the same rounds: a before/after comparison under the same machine load.
 """
 import argparse
 import os
@@ -54,6 +57,10 @@ def modes(a, tmp):
         rep = [a.memtop, "report", "--preload", a.preload, "--"]
         m.append(("memtop report depth=0", rep, dict(env, MEMTOP_DEPTH="0")))
         m.append(("memtop report depth=16", rep, env))
+    if a.memtop_alt:
+        alt = [a.memtop_alt, "report", "--preload", a.preload, "--"]
+        m.append(("memtop-alt report depth=0", alt, dict(env, MEMTOP_DEPTH="0")))
+        m.append(("memtop-alt report depth=16", alt, env))
     if shutil.which("heaptrack") and not a.no_heaptrack:
         m.append(("heaptrack", ["heaptrack", "-o", os.path.join(tmp, "ht")], env))
     return m
@@ -61,6 +68,9 @@ def modes(a, tmp):
 
 def bench(a, threads, calls, rounds, tmp, only=None):
     ms = [x for x in modes(a, tmp) if only is None or x[0] in only]
+    if a.modes:
+        keep = set(a.modes.split(",")) | {"bare"}
+        ms = [x for x in ms if x[0] in keep]
     res = {name: [] for name, _, _ in ms}
     for _ in range(rounds):
         for name, prefix, env in ms:
@@ -129,19 +139,24 @@ def main():
     ap.add_argument("--preload", required=True)
     ap.add_argument("--storm", required=True)
     ap.add_argument("--memtop", help="the memtop executable: adds memtop report columns")
+    ap.add_argument("--memtop-alt", help="a second memtop executable (e.g. the build before a "
+                    "change): adds memtop-alt report rows, alternating with the others")
+    ap.add_argument("--modes", help="comma-separated mode names to run (bare is always run)")
+    ap.add_argument("--skip-real", action="store_true", help="no real-program table")
+    ap.add_argument("--skip-threads", action="store_true", help="no per-thread-count table")
     ap.add_argument("--calls", type=int, default=2500000, help="calls per thread")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-heaptrack", action="store_true")
     ap.add_argument("--skip-storm", action="store_true")
     a = ap.parse_args()
-    for k in ("mtdump", "preload", "storm", "memtop"):
+    for k in ("mtdump", "preload", "storm", "memtop", "memtop_alt"):
         if getattr(a, k):
             setattr(a, k, os.path.abspath(getattr(a, k)))
     tmp = tempfile.mkdtemp(prefix="memtop-bench-")
     try:
         if not a.skip_storm:
             storm_tables(a, tmp)
-        if shutil.which("heaptrack") and not a.no_heaptrack:
+        if shutil.which("heaptrack") and not a.no_heaptrack and not a.skip_real:
             real_programs(a, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -161,11 +176,13 @@ def storm_tables(a, tmp):
         if "heaptrack" in r:
             ht = r["heaptrack"]["slowdown"] - 1
             for name in ("memtop depth=16 libunwind", "memtop depth=16 fp",
-                         "memtop report depth=16"):
+                         "memtop report depth=16", "memtop-alt report depth=16"):
                 if name not in r:
                     continue
                 print("%s: added time is %.0f%% of heaptrack's" %
                       (name, (r[name]["slowdown"] - 1) / ht * 100))
+        if a.skip_threads:
+            return
         print("\nper-call cost against threads (same calls per thread)")
         only = {"bare", "memtop depth=0", "memtop depth=16 libunwind"}
         for t in (1, 2):
