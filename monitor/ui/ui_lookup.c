@@ -160,15 +160,18 @@ void ui_strcache_prefetch(const struct ui_strcache *c, const char *key)
  * misses overlap instead of following one another. */
 #define PREFETCH_AHEAD 16
 
-size_t ui_strcache_get_many(const struct ui_strcache *c, const char *const *keys, size_t n, int32_t *vals)
+size_t ui_strcache_get_many(const struct ui_strcache *c, const char *const *keys, size_t n, int32_t *vals,
+			    int32_t absent)
 {
 	size_t missing = n;
 	for (size_t i = 0; i < n; i++) {
 		if (i + PREFETCH_AHEAD < n)
 			ui_strcache_prefetch(c, keys[i + PREFETCH_AHEAD]);
-		vals[i] = 0;
-		if (!ui_strcache_get(c, keys[i], &vals[i]) && missing == n)
-			missing = i;
+		if (!ui_strcache_get(c, keys[i], &vals[i])) {
+			vals[i] = absent;
+			if (missing == n)
+				missing = i;
+		}
 	}
 	return missing;
 }
@@ -219,4 +222,43 @@ void ui_strcache_free(struct ui_strcache *c)
 {
 	free(c->slots);
 	memset(c, 0, sizeof *c);
+}
+
+/* ------------------------------------------------------------------ per-string answers */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void ui_strcache_rank(struct ui_strcache *c, const char *const *keys, size_t n)
+{
+	const char **distinct = malloc((n ? n : 1) * sizeof *distinct);
+	if (!distinct)
+		return;
+	ui_strcache_clear(c);
+	size_t d = 0;
+	int32_t seen;
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i] && !ui_strcache_get(c, keys[i], &seen)) {
+			ui_strcache_put(c, keys[i], 0);
+			distinct[d++] = keys[i];
+		}
+	}
+	qsort(distinct, d, sizeof *distinct, cmp_str);
+	int32_t rank = 0;
+	for (size_t i = 0; i < d; i++) {
+		if (i > 0 && strcmp(distinct[i - 1], distinct[i]) != 0)
+			rank++;
+		ui_strcache_put(c, distinct[i], rank);
+	}
+	free(distinct);
+}
+
+void ui_strcache_match(struct ui_strcache *c, const char *const *keys, size_t n, const char *filter)
+{
+	int32_t seen;
+	for (size_t i = 0; i < n; i++)
+		if (keys[i] && !ui_strcache_get(c, keys[i], &seen))
+			ui_strcache_put(c, keys[i], strcasestr(keys[i], filter) != NULL);
 }

@@ -383,6 +383,9 @@ int ui_run(struct session *s, const struct ui_options *o)
 			ui_query_install(ui, &res);
 			ui_query_worker_free_later(ui->worker, &res);
 		}
+		struct ui_text_job text;
+		if (ui->worker && ui_query_worker_take_text(ui->worker, &text))
+			ui_query_text_install(ui, &text);
 		ui_draw_frame(ui);
 		if (st) {
 			/* Everything since the last frame: keys, the install above, this draw. */

@@ -197,6 +197,69 @@ void ui_query_install(struct ui *ui, struct ui_query_res *res)
 	ui->stamp++;
 }
 
+/* ------------------------------------------------------------------ answers about strings */
+
+void ui_text_job_free(struct ui_text_job *job)
+{
+	free(job->keys);
+	ui_strcache_free(&job->cache);
+	memset(job, 0, sizeof *job);
+}
+
+static void text_compute(struct ui_text_job *job)
+{
+	if (job->kind == UI_TEXT_RANK)
+		ui_strcache_rank(&job->cache, job->keys, job->n);
+	else
+		ui_strcache_match(&job->cache, job->keys, job->n, job->filter);
+}
+
+bool ui_query_text_async(struct ui *ui, enum ui_text_kind kind, const char *const *keys, size_t n)
+{
+	if (!ui->worker || n < UI_TEXT_ASYNC_MIN)
+		return false;
+	if (kind == UI_TEXT_RANK ? ui->rank_job_pending
+				 : ui->match_job_pending && !strcmp(ui->match_job_filter, ui->name_filter))
+		return true; /* asked already: its answers cover these rows or will be asked again */
+	struct ui_text_job job = {.kind = kind, .n = n};
+	job.keys = malloc(n * sizeof *job.keys);
+	if (!job.keys)
+		return false;
+	memcpy(job.keys, keys, n * sizeof *keys);
+	if (kind == UI_TEXT_RANK) {
+		ui->rank_job_pending = true;
+	} else {
+		snprintf(job.filter, sizeof job.filter, "%s", ui->name_filter);
+		snprintf(ui->match_job_filter, sizeof ui->match_job_filter, "%s", ui->name_filter);
+		ui->match_job_pending = true;
+	}
+	ui_query_worker_post_text(ui->worker, &job);
+	return true;
+}
+
+void ui_query_text_install(struct ui *ui, struct ui_text_job *job)
+{
+	struct ui_strcache old;
+	if (job->kind == UI_TEXT_RANK) {
+		ui->rank_job_pending = false;
+		old = ui->rank_cache;
+		ui->rank_cache = job->cache;
+	} else {
+		if (strcmp(job->filter, ui->match_job_filter) == 0)
+			ui->match_job_pending = false;
+		if (strcmp(job->filter, ui->name_filter) != 0) {
+			ui_text_job_free(job); /* the filter changed again meanwhile */
+			return;
+		}
+		old = ui->match_cache;
+		ui->match_cache = job->cache;
+		snprintf(ui->match_filter, sizeof ui->match_filter, "%s", job->filter);
+	}
+	job->cache = old;
+	ui_text_job_free(job);
+	ui->stamp++;
+}
+
 /* ------------------------------------------------------------------ the worker */
 
 struct ui_query_worker {
@@ -209,7 +272,26 @@ struct ui_query_worker {
 	struct ui_query_res res;
 	struct ui_query_res trash[4]; /* replaced results, freed by the worker */
 	int n_trash;
+	bool has_text, text_running, has_text_res;
+	struct ui_text_job text, text_res;
 };
+
+/* A text job (milliseconds) runs before a query (up to a second): it unblocks a visible table. */
+static void run_text_job(struct ui_query_worker *w)
+{
+	struct ui_text_job job = w->text;
+	memset(&w->text, 0, sizeof w->text);
+	w->has_text = false;
+	w->text_running = true;
+	pthread_mutex_unlock(&w->lock);
+	text_compute(&job);
+	pthread_mutex_lock(&w->lock);
+	w->text_running = false;
+	if (w->has_text_res)
+		ui_text_job_free(&w->text_res);
+	w->text_res = job;
+	w->has_text_res = true;
+}
 
 static void free_trash(struct ui_query_worker *w)
 {
@@ -227,11 +309,13 @@ static void *worker_main(void *arg)
 	urcu_memb_register_thread();
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->has_req && !w->n_trash && !w->stop)
+		while (!w->has_req && !w->has_text && !w->n_trash && !w->stop)
 			pthread_cond_wait(&w->wake, &w->lock);
-		free_trash(w);
 		if (w->stop)
 			break;
+		if (w->has_text)
+			run_text_job(w);
+		free_trash(w);
 		if (!w->has_req)
 			continue;
 		struct ui_query_req rq = w->req;
@@ -306,10 +390,35 @@ void ui_query_worker_free_later(struct ui_query_worker *w, struct ui_query_res *
 		memset(res, 0, sizeof *res);
 }
 
+void ui_query_worker_post_text(struct ui_query_worker *w, struct ui_text_job *job)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->has_text)
+		ui_text_job_free(&w->text); /* not started: the newer one replaces it */
+	w->text = *job;
+	w->has_text = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	memset(job, 0, sizeof *job);
+}
+
+bool ui_query_worker_take_text(struct ui_query_worker *w, struct ui_text_job *out)
+{
+	pthread_mutex_lock(&w->lock);
+	bool got = w->has_text_res;
+	if (got) {
+		*out = w->text_res;
+		memset(&w->text_res, 0, sizeof w->text_res);
+		w->has_text_res = false;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return got;
+}
+
 bool ui_query_worker_busy(struct ui_query_worker *w)
 {
 	pthread_mutex_lock(&w->lock);
-	bool busy = w->has_req || w->running;
+	bool busy = w->has_req || w->running || w->has_text || w->text_running;
 	pthread_mutex_unlock(&w->lock);
 	return busy;
 }
@@ -327,6 +436,8 @@ void ui_query_worker_stop(struct ui_query_worker *w)
 		ui_query_res_free(&w->res);
 	while (w->n_trash > 0)
 		ui_query_res_free(&w->trash[--w->n_trash]);
+	ui_text_job_free(&w->text);
+	ui_text_job_free(&w->text_res);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);
 	free(w);

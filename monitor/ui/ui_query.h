@@ -48,11 +48,37 @@ void ui_query_res_free(struct ui_query_res *res);
  * walks only; it is taken again on entry. */
 void ui_query_release(struct ui *ui, enum ui_view_id view);
 
+/* ------------------------------------------------------------------ answers about strings */
+
+/* Ranks (strcmp order) or name-filter answers for the session-interned strings of tens of thousands
+ * of rows: computed by the worker, installed into ui->rank_cache / ui->match_cache. */
+enum ui_text_kind { UI_TEXT_RANK, UI_TEXT_MATCH };
+struct ui_text_job {
+	enum ui_text_kind kind;
+	const char **keys; /* owned by the job */
+	size_t n;
+	char filter[64];   /* UI_TEXT_MATCH: the name filter */
+	struct ui_strcache cache;
+};
+/* Below this many strings the UI thread answers at once (it costs well under a millisecond). */
+#define UI_TEXT_ASYNC_MIN 4096
+/* Asks the worker for the answers about keys (the current name filter for UI_TEXT_MATCH), unless
+ * it is already working on them. False when the caller must compute them itself (no worker, or few
+ * keys). The answers arrive later through ui_query_text_install. */
+bool ui_query_text_async(struct ui *ui, enum ui_text_kind kind, const char *const *keys, size_t n);
+/* Installs finished answers (UI thread); consumes job. */
+void ui_query_text_install(struct ui *ui, struct ui_text_job *job);
+void ui_text_job_free(struct ui_text_job *job);
+
 /* The worker. start returns -1 when the thread cannot be created (queries then run inline). */
 struct ui_query_worker;
 struct ui_query_worker *ui_query_worker_start(struct session *s);
 /* Replaces any request not yet started. */
 void ui_query_worker_post(struct ui_query_worker *w, const struct ui_query_req *rq);
+/* Replaces any text job not yet started; takes job's keys. */
+void ui_query_worker_post_text(struct ui_query_worker *w, struct ui_text_job *job);
+/* Takes finished answers if there are some. */
+bool ui_query_worker_take_text(struct ui_query_worker *w, struct ui_text_job *out);
 /* Takes a finished result if there is one. */
 bool ui_query_worker_take(struct ui_query_worker *w, struct ui_query_res *out);
 /* Hands a result to the worker to free (big walks cost milliseconds to unmap); empties res. */

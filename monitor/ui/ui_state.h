@@ -140,8 +140,14 @@ struct ui_strcache {
 bool ui_strcache_get(const struct ui_strcache *c, const char *key, int32_t *val);
 /* Starts loading key's slot into the cache, for a lookup a little later. */
 void ui_strcache_prefetch(const struct ui_strcache *c, const char *key);
-/* vals[i] for each keys[i] (0 when absent); returns the index of the first absent key, or n. */
-size_t ui_strcache_get_many(const struct ui_strcache *c, const char *const *keys, size_t n, int32_t *vals);
+/* vals[i] for each keys[i] (absent when not cached); returns the index of the first key not cached,
+ * or n. */
+size_t ui_strcache_get_many(const struct ui_strcache *c, const char *const *keys, size_t n, int32_t *vals,
+			    int32_t absent);
+/* c := the rank of each distinct key in strcmp order (equal strings, equal ranks). NULL keys skipped. */
+void ui_strcache_rank(struct ui_strcache *c, const char *const *keys, size_t n);
+/* Adds to c, for each key not in it, whether it contains filter (case-insensitive). */
+void ui_strcache_match(struct ui_strcache *c, const char *const *keys, size_t n, const char *filter);
 void ui_strcache_put(struct ui_strcache *c, const char *key, int32_t val);
 void ui_strcache_clear(struct ui_strcache *c);
 void ui_strcache_free(struct ui_strcache *c);
@@ -198,6 +204,11 @@ struct ui {
 	struct ui_strcache rank_cache;  /* interned string -> rank in strcmp order */
 	struct ui_strcache match_cache; /* interned string -> contains match_filter (0/1) */
 	char match_filter[64];          /* the name filter match_cache was filled for */
+	/* Ranking or matching tens of thousands of new strings costs more than a frame: the worker
+	 * does it (ui_query_text_async); these say what it was asked. */
+	bool rank_job_pending;
+	bool match_job_pending;
+	char match_job_filter[64];
 	struct {                        /* view 1: which rows the name filter keeps, for one view */
 		uint8_t *keep;
 		size_t cap;

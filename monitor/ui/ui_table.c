@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ui_glyphs.h"
+#include "ui_query.h"
 #include "ui_sort.h"
 #include "ui_state.h"
 
@@ -47,36 +48,6 @@ static bool ensure_scratch(struct ui_table *t, size_t n)
 	return true;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Ranks every distinct string of the rows in strcmp order (equal strings, equal ranks). */
-static void build_ranks(struct ui *ui, const char **keys, size_t n)
-{
-	const char **distinct = malloc(n * sizeof *distinct);
-	if (!distinct)
-		return;
-	ui_strcache_clear(&ui->rank_cache);
-	size_t d = 0;
-	int32_t seen;
-	for (size_t i = 0; i < n; i++) {
-		if (!ui_strcache_get(&ui->rank_cache, keys[i], &seen)) {
-			ui_strcache_put(&ui->rank_cache, keys[i], 0);
-			distinct[d++] = keys[i];
-		}
-	}
-	qsort(distinct, d, sizeof *distinct, cmp_str);
-	int32_t rank = 0;
-	for (size_t i = 0; i < d; i++) {
-		if (i > 0 && strcmp(distinct[i - 1], distinct[i]) != 0)
-			rank++;
-		ui_strcache_put(&ui->rank_cache, distinct[i], rank);
-	}
-	free(distinct);
-}
-
 /* Text columns of interned strings: sort by cached rank (a radix sort), ranking again only when a
  * string not seen before shows up (new call sites, newly symbolized frames). */
 static void sort_by_rank(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,
@@ -90,10 +61,12 @@ static void sort_by_rank(struct ui *ui, const struct ui_view_ops *ops, struct ui
 		const char *k = ops->str_key(ui, v, t->rows[i], col);
 		keys[i] = k ? k : "";
 	}
-	if (ui_strcache_get_many(&ui->rank_cache, keys, n, ranks) < n) {
-		build_ranks(ui, keys, n);
-		ui_strcache_get_many(&ui->rank_cache, keys, n, ranks);
+	if (ui_strcache_get_many(&ui->rank_cache, keys, n, ranks, INT32_MAX) < n &&
+	    !ui_query_text_async(ui, UI_TEXT_RANK, keys, n)) {
+		ui_strcache_rank(&ui->rank_cache, keys, n);
+		ui_strcache_get_many(&ui->rank_cache, keys, n, ranks, INT32_MAX);
 	}
+	/* else new strings sort last until the worker's ranks come (a frame or two) */
 	for (size_t i = 0; i < n; i++)
 		items[i] = (struct ui_sort_item){(uint64_t)(uint32_t)ranks[i], t->rows[i]};
 	struct ui_sort_item *sorted = ui_sort_numeric(items, items + n, n, t->ascending);

@@ -4,8 +4,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ui_format.h"
+#include "ui_query.h"
 #include "ui_view_common.h"
 
 enum { COL_LIVE, COL_BLOCKS, COL_ALLOCS, COL_GROWTH, COL_FRAME, N_COLS };
@@ -60,6 +62,58 @@ static size_t count(struct ui *ui, const struct model_view *v)
 	return v ? v->n_sites : 0;
 }
 
+/* 1 or 0 when the match cache knows str, -1 when not. */
+static int cached_match(const struct ui *ui, const char *str)
+{
+	int32_t hit;
+	if (!str)
+		return 0;
+	return ui_strcache_get(&ui->match_cache, str, &hit) ? hit != 0 : -1;
+}
+
+/* Asks the worker whether each row's function, file and module match the name filter. */
+static void ask_matches(struct ui *ui, const struct model_view *v, size_t n)
+{
+	if (ui->match_job_pending && !strcmp(ui->match_job_filter, ui->name_filter))
+		return;
+	const char **keys = malloc(3 * n * sizeof *keys);
+	if (!keys)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct site_row r;
+		get_row(ui, v, i, &r);
+		keys[3 * i] = r.top.func;
+		keys[3 * i + 1] = r.top.file;
+		keys[3 * i + 2] = r.top.module;
+	}
+	ui_query_text_async(ui, UI_TEXT_MATCH, keys, 3 * n);
+	free(keys);
+}
+
+/* Many rows and a new filter: 50 000 strcasestr cost more than a frame, so the worker answers; until
+ * then rows keep the old filter's answers, and rows with new strings are hidden. */
+static bool compute_keep_async(struct ui *ui, const struct model_view *v, size_t n)
+{
+	if (!ui->worker || n < UI_TEXT_ASYNC_MIN)
+		return false;
+	bool complete = strcmp(ui->match_filter, ui->name_filter) == 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!grouped(ui) && i + 16 < n)
+			ui_frame_match_prefetch(ui, &v->sites[i + 16].top);
+		struct site_row r;
+		get_row(ui, v, i, &r);
+		int a = cached_match(ui, r.top.func), b = cached_match(ui, r.top.file);
+		int c = cached_match(ui, r.top.module);
+		bool kept = a == 1 || b == 1 || c == 1;
+		if (!kept && (a < 0 || b < 0 || c < 0))
+			complete = false;
+		ui->site_keep.keep[i] = kept;
+	}
+	if (!complete)
+		ask_matches(ui, v, n);
+	return true;
+}
+
 /* The filter's answer for every row of this view at once: 50 000 function names are 50 000 cache
  * misses in the match cache, overlapped by prefetching a few rows ahead. */
 static void compute_keep(struct ui *ui, const struct model_view *v)
@@ -74,12 +128,14 @@ static void compute_keep(struct ui *ui, const struct model_view *v)
 		ui->site_keep.keep = k;
 		ui->site_keep.cap = n;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (!grouped(ui) && i + 16 < n)
-			ui_frame_match_prefetch(ui, &v->sites[i + 16].top);
-		struct site_row r;
-		get_row(ui, v, i, &r);
-		ui->site_keep.keep[i] = ui_frame_matches(ui, &r.top);
+	if (!compute_keep_async(ui, v, n)) {
+		for (size_t i = 0; i < n; i++) {
+			if (!grouped(ui) && i + 16 < n)
+				ui_frame_match_prefetch(ui, &v->sites[i + 16].top);
+			struct site_row r;
+			get_row(ui, v, i, &r);
+			ui->site_keep.keep[i] = ui_frame_matches(ui, &r.top);
+		}
 	}
 	ui->site_keep.generation = v ? v->generation : 0;
 	ui->site_keep.stamp = ui->stamp;
@@ -186,6 +242,11 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 			 ui->site_group.blocks, age);
 	} else {
 		snprintf(buf, n, "Call sites: %zu shown of %zu", t->n_rows, v ? v->n_sites : 0);
+	}
+	/* The worker is ranking or matching new strings: the rows are in a provisional order. */
+	if (ui->rank_job_pending || (ui->match_job_pending && ui_name_filter_active(ui))) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, n - len, ui->rank_job_pending ? " sorting..." : " filtering...");
 	}
 }
 

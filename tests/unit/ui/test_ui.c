@@ -7,6 +7,7 @@
 
 #include <locale.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <urcu/urcu-memb.h>
 
@@ -14,6 +15,7 @@
 #include "headless.h"
 #include "ui_format.h"
 #include "ui_glyphs.h"
+#include "ui_query.h"
 #include "ui_sort.h"
 #include "ui_state.h"
 
@@ -319,6 +321,57 @@ static void test_walk_sorted_by_query(void **st)
 	assert_true(headless_contains("no mark set"));
 }
 
+static void wait_worker(struct ui *ui)
+{
+	for (int i = 0; i < 5000 && ui_query_worker_busy(ui->worker); i++)
+		usleep(1000);
+	struct ui_text_job job;
+	if (ui_query_worker_take_text(ui->worker, &job))
+		ui_query_text_install(ui, &job);
+}
+
+/* Thousands of new function names are ranked and matched by the worker, not in a frame: the first
+ * frame shows the rows in a provisional order, the next the worker's answer. */
+static void test_sites_text_by_worker(void **st)
+{
+	struct frame_fixture *f = *st;
+	ui_fini(&f->ui);
+	fake_session_free(f->s);
+	f->s = fake_session_new(UI_TEXT_ASYNC_MIN + 100, 4, 20000);
+	struct ui_options o = {0};
+	ui_init(&f->ui, f->s, &o);
+	f->ui.worker = ui_query_worker_start(f->s);
+	assert_non_null(f->ui.worker);
+	struct ui_table *t = &f->ui.tables[UI_VIEW_SITES];
+	ui_switch_view(&f->ui, UI_VIEW_SITES);
+	t->sort_col = 4; /* function name */
+	t->ascending = true;
+	ui_rows_changed(&f->ui);
+	draw(f);
+	assert_true(f->ui.rank_job_pending);
+	assert_true(headless_contains("sorting..."));
+	wait_worker(&f->ui);
+	assert_false(f->ui.rank_job_pending);
+	draw(f);
+	assert_false(headless_contains("sorting..."));
+	const struct model_view *v = model_view_get(f->s);
+	assert_int_equal(t->n_rows, v->n_sites);
+	for (size_t i = 1; i < t->n_rows; i++)
+		assert_true(strcmp(v->sites[t->rows[i - 1]].top.func, v->sites[t->rows[i]].top.func) <= 0);
+	/* The name filter: answers from the worker too. */
+	snprintf(f->ui.name_filter, sizeof f->ui.name_filter, "alloc_fn_12");
+	ui_rows_changed(&f->ui);
+	draw(f);
+	assert_true(f->ui.match_job_pending);
+	wait_worker(&f->ui);
+	draw(f);
+	size_t want = 0;
+	for (size_t i = 0; i < v->n_sites; i++)
+		want += strstr(v->sites[i].top.func, "alloc_fn_12") != NULL;
+	assert_int_equal(t->n_rows, want); /* alloc_fn_12, 120..129, 1200..1299 */
+	assert_int_equal(want, 111);
+}
+
 static void test_name_filter_and_selection(void **st)
 {
 	struct frame_fixture *f = *st;
@@ -430,6 +483,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frame_too_small, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_queries_cached, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_walk_sorted_by_query, frame_setup, frame_teardown),
+		cmocka_unit_test_setup_teardown(test_sites_text_by_worker, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_name_filter_and_selection, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_thread_filter_groups_sites, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_help_overlay, frame_setup, frame_teardown),
