@@ -1,6 +1,7 @@
-/* ui_lookup: two small indexes over data the engine published: stack id -> call site of a view
- * (for the top frame of walk rows), and call sites grouped from a thread's walk. They only rearrange
- * engine results; they must never read the live set or the segment. */
+/* ui_lookup: small indexes over data the engine published: stack id -> call site of a view (for the
+ * top frame of walk rows), call sites grouped from a thread's walk, and answers cached per interned
+ * string (sort rank, name-filter match). They only rearrange engine results; they must never read
+ * the live set or the segment. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
-/* ui_query: per-block queries (walks, maps, suspects) as requests computed by one worker thread,
- * and their installation into the UI state on the UI thread. The worker calls only model.h; it must
- * never touch struct ui or curses. */
+/* ui_query: per-block queries (walks with their display order, maps, suspects) and answers about
+ * many strings, as requests computed by one worker thread, and their installation into the UI state
+ * on the UI thread. The worker calls only model.h; it must never touch struct ui or curses. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /* ui_query: the per-block queries behind views 1 (under a thread filter), 3, 4, 5 and 6 (walks, maps,
- * suspects), computed off the UI thread by one worker so that a slow walk never freezes the keys.
- * A request is a copy of the parameters; results are installed by the UI thread only. The worker
- * must never touch struct ui. */
+ * suspects), computed off the UI thread by one worker so that a slow walk never freezes the keys and
+ * no frame sorts a million rows; also the ranks and filter answers of thousands of strings. A request
+ * is a copy of the parameters; results are installed by the UI thread only, and what they replace is
+ * freed on the worker. The worker must never touch struct ui. */
 #ifndef MEMTOP_UI_QUERY_H
 #define MEMTOP_UI_QUERY_H
 

@@ -18,7 +18,8 @@ tmux -L "$sock" -f /dev/null new-session -d -x 160 -y 48 \
   "MEMTOP_UI_STATS=1 MEMTOP_DEPTH=48 MEMTOP_STACKS=262144 LANG=C.UTF-8 exec '$memtop' run --preload '$preload' -d 0.5 -- '$target' $blocks $stacks 2>'$out'"
 screen() { tmux -L "$sock" capture-pane -p; }
 ui_pid=$(tmux -L "$sock" display -p '#{pane_pid}')
-rss() { sed -n 's/^\(VmRSS\|VmHWM\):[[:space:]]*\([0-9]*\) kB/\1 \2/p' "/proc/$ui_pid/status" |
+# VmRSS = RssAnon (memtop's own heap) + RssFile + RssShmem (the target's segment, as memtop reads it)
+rss() { sed -n 's/^\(VmRSS\|VmHWM\|RssAnon\|RssShmem\):[[:space:]]*\([0-9]*\) kB/\1 \2/p' "/proc/$ui_pid/status" |
         awk '{printf "%s %.1f MiB  ", $1, $2 / 1024}'; }
 # wait (deadline 180 s) until the whole heap is live
 i=0
