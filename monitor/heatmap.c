@@ -50,6 +50,7 @@ struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divis
 	struct liveset_iter it;
 	struct liveset_block *b;
 	urcu_memb_read_lock();
+	liveset_read_begin();
 	liveset_for_each(ls, &it, b) {
 		ssize_t k = procmaps_find(e, (size_t)n, b->addr);
 		if (k < 0)
@@ -58,6 +59,7 @@ struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divis
 		rows[k].heap_blocks++;
 		procmaps_spread(e[k].start, e[k].end, divisions, b->addr, b->size, rows[k].heat_bytes);
 	}
+	liveset_read_end();
 	urcu_memb_read_unlock();
 	size_t out = 0;
 	m->pagemap_readable = true;

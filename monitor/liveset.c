@@ -159,6 +159,8 @@ static struct liveset_retire *liveset_take_reclaimed(struct liveset *ls)
 	return r;
 }
 
+/* Blocks come back from the batches freed without a grace period first (newest first: still in
+ * cache), then from those call_rcu reclaimed (oldest first). */
 static struct liveset_block *liveset_reuse_block(struct liveset *ls)
 {
 	for (;;) {
@@ -170,8 +172,18 @@ static struct liveset_block *liveset_reuse_block(struct liveset *ls)
 				__builtin_prefetch(r->blocks[ls->reuse_i + REUSE_PREFETCH], 1);
 			return b;
 		}
-		free(r);
-		ls->reuse = liveset_take_reclaimed(ls);
+		if (r && !ls->retire) { /* an empty batch is the next retire list: no malloc */
+			r->n = 0;
+			ls->retire = r;
+		} else {
+			free(r);
+		}
+		if (ls->ready) {
+			ls->reuse = ls->ready;
+			ls->ready = ls->ready->next;
+		} else {
+			ls->reuse = liveset_take_reclaimed(ls);
+		}
 		ls->reuse_i = 0;
 		if (!ls->reuse)
 			return NULL;
@@ -214,12 +226,40 @@ static void liveset_reclaim_cb(struct rcu_head *head)
 	pthread_mutex_unlock(&home->lock);
 }
 
+/* Iterating readers of any live set in the process (liveset_read_begin/end). Global rather than
+ * per set: engine_reset replaces a set wholesale while a reader may be entering it. */
+static int liveset_readers;
+
+void liveset_read_begin(void)
+{
+	__atomic_add_fetch(&liveset_readers, 1, __ATOMIC_SEQ_CST);
+	/* pairs with the fence in liveset_flush_retired: either the writer sees us, or we see the
+	 * slots it cleared and never reach the blocks it reuses */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void liveset_read_end(void)
+{
+	/* our reads of the blocks happen before the writer, reading 0, writes into them again */
+	__atomic_sub_fetch(&liveset_readers, 1, __ATOMIC_RELEASE);
+}
+
 void liveset_flush_retired(struct liveset *ls)
 {
-	if (ls->retire && ls->retire->n) {
-		urcu_memb_call_rcu(&ls->retire->rcu, liveset_reclaim_cb);
-		ls->retire = NULL;
+	struct liveset_retire *r = ls->retire;
+	if (!r || !r->n)
+		return;
+	ls->retire = NULL;
+	/* The blocks are unlinked. When no reader is iterating, nobody holds them: the writer may reuse
+	 * them at once, while they are still in its cache, instead of a grace period later (by then an
+	 * allocation storm has gone through megabytes of other blocks). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&liveset_readers, __ATOMIC_SEQ_CST) == 0) {
+		r->next = ls->ready;
+		ls->ready = r;
+		return;
 	}
+	urcu_memb_call_rcu(&r->rcu, liveset_reclaim_cb);
 }
 
 /* Batches are sized to what the ingest batch removes (8 bytes per removed block in flight), not
@@ -457,6 +497,11 @@ void liveset_destroy(struct liveset *ls)
 	}
 	huge_free(ls->table, ls->table->bytes);
 	free(ls->reuse);
+	free(ls->retire);
+	for (struct liveset_retire *r = ls->ready, *n; r; r = n) {
+		n = r->next;
+		free(r);
+	}
 	for (struct liveset_retire *r = ls->reclaimed->head, *n; r; r = n) {
 		n = r->next;
 		free(r);

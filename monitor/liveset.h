@@ -46,6 +46,7 @@ struct liveset {
 	struct liveset_retire *retire;        /* removals waiting to be handed to call_rcu */
 	struct liveset_block *free_list;      /* writer-private, never-used blocks of the slabs */
 	struct liveset_retire *reuse;         /* writer-private, reclaimed batch being reused */
+	struct liveset_retire *ready;         /* writer-private, batches freed with no reader about */
 	size_t reuse_i;                       /* next block of reuse to hand out */
 	struct liveset_slab *slabs;
 	struct liveset_reclaimed *reclaimed;  /* shared with the call_rcu thread */
@@ -83,15 +84,15 @@ void liveset_remove(struct liveset *ls, struct liveset_block *b);
 /* lookup + remove in one probe: copies the block to *out and retires it. False when absent. */
 bool liveset_take(struct liveset *ls, uint64_t addr, struct liveset_block *out);
 /* The same with the hash of addr given. Returns the removed block, readable by the writer until
- * the next liveset_flush_retired (a retired block is reused only after that), or NULL. */
+ * its next insert (a retired block may be reused from then on), or NULL. */
 const struct liveset_block *liveset_take_h(struct liveset *ls, uint64_t addr, uint64_t h);
 /* Insert in one probe (h = liveset_hash(b->addr)). A block already live at that address is
  * replaced: it is copied to *old, retired, and *replaced set (also when NULL is returned, the old
  * block is gone). Returns the stored block, NULL on ENOMEM. */
 struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_block *b, uint64_t h,
 				    struct liveset_block *old, bool *replaced);
-/* Hands queued removals to call_rcu. Call at the end of each ingest batch, outside the read lock
- * or inside: either is fine. */
+/* Frees queued removals: for reuse at once when no reader iterates (liveset_read_begin), else
+ * through call_rcu. Call at the end of each ingest batch, outside the read lock or inside. */
 void liveset_flush_retired(struct liveset *ls);
 /* WRITER ONLY: prefetch hints for a batch, by hash: the slot of the address; the block the slot
  * points to (if its tag matches). */
@@ -102,8 +103,13 @@ const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr, uint
 /* Bytes the live set holds (slabs + table), for the memory benchmark and the overhead figure. */
 size_t liveset_memory(const struct liveset *ls);
 
-/* READERS (and the writer): iterate under urcu_memb_read_lock. Blocks inserted or removed during
- * the iteration may or may not be seen; blocks live throughout are seen exactly once. */
+/* READERS (and the writer): iterate under urcu_memb_read_lock, AND between liveset_read_begin and
+ * liveset_read_end (the writer reuses removed blocks at once while nobody is between those two; the
+ * RCU read lock alone protects the table, not the blocks). Blocks inserted or removed during the
+ * iteration may or may not be seen; blocks live throughout are seen exactly once. The writer's own
+ * iterations need neither. */
+void liveset_read_begin(void);
+void liveset_read_end(void);
 void liveset_iter_init(struct liveset *ls, struct liveset_iter *it);
 struct liveset_block *liveset_iter_next(struct liveset_iter *it);
 #define liveset_for_each(ls, it, blk)                                                          \

@@ -408,10 +408,7 @@ static void session_apply_batch(struct session *s, struct memtop_event *buf, siz
 		else
 			s->early_maps_changed = true;
 	}
-	/* a partial batch means the ring is drained: hand the removed blocks to call_rcu now (a full
-	 * retire list goes by itself), so an idle target's blocks come back without waiting */
-	if (n < INGEST_BATCH)
-		engine_batch_end(&s->eng);
+	engine_batch_end(&s->eng);
 }
 
 static void session_handle_requests(struct session *s, uint64_t now)

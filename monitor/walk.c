@@ -60,6 +60,7 @@ struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filt
 	struct liveset_iter it;
 	struct liveset_block *b;
 	urcu_memb_read_lock();
+	liveset_read_begin();
 	cap = ls->count + 1024; /* a hint: the set may change while we walk */
 	rows = malloc(cap * sizeof(*rows));
 	if (rows) {
@@ -79,6 +80,7 @@ struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filt
 				.thread_id = b->thread, .from_realloc = (b->flags & LIVESET_F_REALLOC) != 0};
 		}
 	}
+	liveset_read_end();
 	urcu_memb_read_unlock();
 	if (n > 1)
 		qsort(rows, n, sizeof(*rows), block_seq_cmp);

@@ -194,6 +194,30 @@ static void test_put_replaces(void **state)
 	liveset_destroy(&ls);
 }
 
+/* Removed blocks come back at once when no reader iterates, never while one does. */
+static void test_reuse_waits_for_readers(void **state)
+{
+	(void)state;
+	struct liveset ls;
+	assert_int_equal(liveset_init(&ls), 0);
+	struct liveset_block a = blk(0x1000, 1), b = blk(0x2000, 2), c = blk(0x3000, 3);
+	struct liveset_block *pa = liveset_insert(&ls, &a);
+	assert_non_null(liveset_take_h(&ls, a.addr, liveset_hash(a.addr)));
+	liveset_flush_retired(&ls);
+	assert_ptr_equal(liveset_insert(&ls, &b), pa); /* no reader: the block is reused at once */
+
+	urcu_memb_read_lock(); /* as a reader does: the grace period cannot pass either */
+	liveset_read_begin(); /* a reader iterating now may hold pa */
+	assert_non_null(liveset_take_h(&ls, b.addr, liveset_hash(b.addr)));
+	liveset_flush_retired(&ls);
+	struct liveset_block *pc = liveset_insert(&ls, &c);
+	assert_ptr_not_equal(pc, pa);
+	assert_int_equal(pa->addr, 0x2000); /* untouched while the reader is inside */
+	liveset_read_end();
+	urcu_memb_read_unlock();
+	liveset_destroy(&ls);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
@@ -204,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_churn_small_set_few_tombstones),
 		cmocka_unit_test(test_churn_loaded_table_probes),
 		cmocka_unit_test(test_put_replaces),
+		cmocka_unit_test(test_reuse_waits_for_readers),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();
