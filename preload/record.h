@@ -88,41 +88,41 @@ static inline void preload_count_free(struct preload_thread *t, uint64_t usable)
 static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t type, void *p,
 				    uint64_t req, uint64_t aux)
 {
-	int saved = errno;
 	uint64_t usable = preload_usable(p);
 	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
 		preload_count_preinit(true, usable, req);
-	} else {
-		preload_attached(t);
-		preload_count_alloc(t, usable, req);
-		if (preload_should_push(t)) {
-			struct memtop_event ev = {
-				.type = type, .addr = (uintptr_t)p, .size = req, .aux = aux, .usable = usable,
-			};
-			ev.stack_id = preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
-			preload_push(t, &ev);
-		}
+		return;
 	}
-	errno = saved;
+	preload_attached(t);
+	preload_count_alloc(t, usable, req);
+	if (preload_should_push(t)) {
+		int saved = errno; /* unwinding and a full-ring wait may make system calls */
+		struct memtop_event ev = {
+			.type = type, .addr = (uintptr_t)p, .size = req, .aux = aux, .usable = usable,
+		};
+		ev.stack_id = preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+		preload_push(t, &ev);
+		errno = saved;
+	}
 }
 
 /* A block is about to be freed: count it and push FREE before the real free (its ticket then
  * precedes any reuse of the address by another thread). */
 static inline void preload_on_free(struct preload_thread *t, int mode, void *p)
 {
-	int saved = errno;
 	uint64_t usable = preload_usable(p);
 	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
 		preload_count_preinit(false, usable, 0);
-	} else {
-		preload_attached(t);
-		preload_count_free(t, usable);
-		if (preload_should_push(t)) {
-			struct memtop_event ev = {.type = MEMTOP_EV_FREE, .addr = (uintptr_t)p};
-			preload_push(t, &ev);
-		}
+		return;
 	}
-	errno = saved;
+	preload_attached(t);
+	preload_count_free(t, usable);
+	if (preload_should_push(t)) {
+		int saved = errno; /* a full-ring wait may make system calls */
+		struct memtop_event ev = {.type = MEMTOP_EV_FREE, .addr = (uintptr_t)p};
+		preload_push(t, &ev);
+		errno = saved;
+	}
 }
 
 #endif

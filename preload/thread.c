@@ -2,6 +2,7 @@
  * and releases it when it exits (pthread key destructor). Calls made after the release (later TLS
  * destructors) are counted in the shared overflow slot, so nothing goes uncounted.
  * Runs under the reentrancy guard; must never be reached from inside the guard itself. */
+#include <errno.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -49,6 +50,7 @@ static void preload_thread_stack_bounds(struct preload_thread *t)
 void preload_thread_attach(struct preload_thread *t)
 {
 	struct shm_segment *seg = &preload_seg;
+	int saved = errno; /* the hooks keep errno only around the calls that may change it: this one */
 	t->guard++;
 	if (t->attach == PRELOAD_THREAD_GONE) {
 		t->slot = (uint16_t)(seg->threads_count - 1);
@@ -65,6 +67,7 @@ void preload_thread_attach(struct preload_thread *t)
 	t->overflow = shm_thread_is_overflow(seg, t->slot);
 	__atomic_store_n(&t->c, &seg->threads[t->slot].c, __ATOMIC_RELAXED);
 	t->guard--;
+	errno = saved;
 }
 
 /* fork child: the slot belonged to the parent's segment. */
