@@ -39,10 +39,10 @@ bool shm_consumer_alive(const struct shm_segment *seg)
 	return hb + SHM_HEARTBEAT_STALE_NS > now;
 }
 
-/* Backs the regions producers write only under a claim (stacks_off to the end) and gives ring cell
- * i the sequence number i (Vyukov: free for ticket i). Runs once per segment, by the first claimant,
- * while claim_pid is still negative: no producer pushes or interns yet (shm_consumer_present is
- * false), and no other monitor can claim, so the plain stores race with nobody. */
+/* Backs the regions producers write only under a claim (stacks_off to the end) in /dev/shm. Runs
+ * once per segment, by the first claimant, while claim_pid is still negative: no producer pushes or
+ * interns yet (shm_consumer_present is false). The ring needs no initialisation: a zero cell is
+ * free and not ready for any ticket (shm_ring_pop waits for seq = ticket + 1). */
 static int reserve_regions(struct shm_segment *seg)
 {
 	struct memtop_seg_header *h = seg->hdr;
@@ -54,30 +54,24 @@ static int reserve_regions(struct shm_segment *seg)
 	int rc = posix_fallocate(seg->fd, (off_t)from, (off_t)(seg->size - from));
 	if (rc)
 		return -rc;
-	volatile int faulted = 0;
-	SHM_GUARD_BEGIN {
-		for (uint32_t i = 0; i < seg->ring_cap; i++)
-			seg->ring[i].seq = i;
-		__atomic_or_fetch(&h->flags, MEMTOP_FLAG_RESERVED, __ATOMIC_RELEASE);
-	} SHM_GUARD_FAIL {
-		faulted = 1;
-	} SHM_GUARD_END;
-	return faulted ? -EFAULT : 0;
+	__atomic_or_fetch(&h->flags, MEMTOP_FLAG_RESERVED, __ATOMIC_RELEASE);
+	return 0;
 }
 
-/* Resume where the previous consumer stopped; with none, the ring is empty and tail == head
- * (producers push nothing while unclaimed). A published tail more than a ring behind (the dead
- * consumer went on consuming and producers refilled the ring) or ahead of head (corrupt) is
- * clamped to one ring behind head: every unconsumed record lies in [head - cap, head), and the
- * cells already consumed there are skipped by shm_ring_pop. Never to head, which would drop a
- * ring's worth of records without counting them. */
+/* Resume where the previous consumer stopped: its published tail is exact, since producers never
+ * reuse a cell at or above it (with none, tail == head == 0: producers push nothing while
+ * unclaimed). A tail ahead of head or more than a ring behind it can only be a damaged header:
+ * clamped to one ring behind head (records may then be read twice, never skipped uncounted), and
+ * published again so that producers bound their tickets by it. */
 static void resume_tail(struct shm_segment *seg)
 {
 	struct memtop_seg_header *h = seg->hdr;
 	uint64_t head = __atomic_load_n(&h->ring_head, __ATOMIC_ACQUIRE);
 	uint64_t tail = __atomic_load_n(&h->ring_tail, __ATOMIC_ACQUIRE);
-	if (tail > head || head - tail > seg->ring_cap)
+	if (tail > head || head - tail > seg->ring_cap) {
 		tail = head > seg->ring_cap ? head - seg->ring_cap : 0;
+		__atomic_store_n(&h->ring_tail, tail, __ATOMIC_RELEASE);
+	}
 	seg->tail = tail;
 	__atomic_store_n(&h->attach_ticket, head, __ATOMIC_RELAXED);
 }

@@ -107,6 +107,7 @@ void shm_segment_bind(struct shm_segment *seg, void *base, size_t size)
 	seg->tags = (struct memtop_tag *)(b + h->tags_off);
 	seg->tail = 0;
 	seg->dropping = 0;
+	seg->free_below = 0;
 }
 
 /* A segment with our name may be left by an earlier process that had this pid: remove it if stale. */

@@ -43,10 +43,9 @@ enum memtop_event_type {
 /* Event flags. */
 #define MEMTOP_EVF_FAILED (1u << 0) /* the call returned failure (NULL / error) */
 
-/* One ring record: exactly one cache line. seq is the Vyukov cell sequence number:
- * seq == pos      cell free for the producer holding ticket pos
- * seq == pos + 1  cell holds the record of ticket pos, ready for the consumer
- * The consumer frees a cell by storing pos + capacity. */
+/* One ring record: exactly one cache line. seq is the cell's sequence number: the producer of
+ * ticket pos stores pos + 1 once the record is written; anything else means "not ready for pos".
+ * A cell is free for ticket pos when pos < ring_tail + ring_cap (the consumer never writes it). */
 struct memtop_event {
 	uint64_t seq;          /* atomic */
 	uint8_t type;          /* enum memtop_event_type */
@@ -153,7 +152,8 @@ struct memtop_seg_header {
 	uint32_t reserved1;
 	uint64_t maps_generation; /* target: bumped on dlopen/dlclose */
 	uint64_t ring_head __attribute__((aligned(64))); /* producers: next ticket */
-	uint64_t ring_tail __attribute__((aligned(64))); /* consumer: next ticket to read (informative) */
+	uint64_t ring_tail __attribute__((aligned(64))); /* consumer: next ticket to read; cells of tickets
+							    below it are free (shm/ring.c) */
 	/* Consumer claim: claim_pid is CAS'ed from 0 (or a dead claimant) to minus the monitor pid
 	 * (claiming: producers still push nothing), then set to the monitor pid once the ring is ready. */
 	int32_t claim_pid __attribute__((aligned(64)));
