@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +394,10 @@ int main(int argc, char **argv)
 	pid_t target = getpid();
 	pid_t child = fork();
 	if (child == 0) {
+		/* a producer process that dies (a sanitizer halting it) must not leave us spinning */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != target)
+			_exit(2);
 		close(ready[0]);
 		struct shm_segment mine = seg;
 		shm_segment_close(&mine, false); /* the consumer maps the segment on its own */
