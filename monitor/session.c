@@ -115,6 +115,13 @@ static int session_claim(struct session *s, char *err, size_t len)
 			 (int)s->pid, (int)holder);
 		return rc;
 	}
+	struct memtop_seg_header h;
+	if (rc == -ENOSPC && shm_header_read(&s->seg, &h) == 0 && h.stacks_off <= s->seg.size) {
+		/* the first monitor backs the ring and stack table: say how much room that takes */
+		snprintf(err, len, "not enough room in /dev/shm to trace process %d (%lu KiB needed): %s",
+			 (int)s->pid, (unsigned long)((s->seg.size - h.stacks_off) >> 10), strerror(-rc));
+		return rc;
+	}
 	if (rc) {
 		snprintf(err, len, "cannot claim the segment of process %d: %s", (int)s->pid, strerror(-rc));
 		return rc;
