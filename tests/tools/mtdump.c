@@ -577,6 +577,9 @@ static bool attach(struct dump *d, pid_t pid, bool is_child, int *status)
 	uint64_t deadline = now_ms() + 30000;
 	while (now_ms() < deadline) {
 		if (segment_exists(pid) && shm_segment_open(&d->seg, pid, false, err, sizeof err) == 0) {
+			/* the map now: a target held by MEMTOP_WAIT has it whole, and once claimed a short
+			 * program may be a zombie (no map left) before we look */
+			maps_read(pid);
 			pid_t holder = 0;
 			int rc = shm_consumer_claim(&d->seg, &holder);
 			if (rc == 0)
