@@ -81,13 +81,16 @@ static bool ring_wait_full(struct shm_segment *seg, struct full_wait *w)
  * when a ticket reaches it, so producers read the consumer's line about once per batch. */
 static uint64_t ring_free_below(struct shm_segment *seg, bool refresh)
 {
-	uint64_t bound = __atomic_load_n(&seg->free_below, __ATOMIC_ACQUIRE);
-	if (refresh) {
-		bound = __atomic_load_n(&seg->hdr->ring_tail, __ATOMIC_ACQUIRE) + seg->ring_cap;
-		/* acquire/release through the cache: a thread using a bound another thread read
-		 * still happens-after the consumer's copy of the cells below it */
+	uint64_t cached = __atomic_load_n(&seg->free_below, __ATOMIC_ACQUIRE);
+	if (!refresh)
+		return cached;
+	uint64_t bound = __atomic_load_n(&seg->hdr->ring_tail, __ATOMIC_ACQUIRE) + seg->ring_cap;
+	/* Store only when it moved: on a full ring every producer refreshes on every attempt, and a
+	 * store each time would bounce the line between them. acquire/release through the cache: a
+	 * thread using a bound another thread read still happens-after the consumer's copy of the
+	 * cells below it. */
+	if (bound != cached)
 		__atomic_store_n(&seg->free_below, bound, __ATOMIC_RELEASE);
-	}
 	return bound;
 }
 

@@ -53,7 +53,9 @@ struct shm_segment {
 	/* process-local state (never in shared memory) */
 	uint64_t tail;   /* MONITOR: next ticket to consume */
 	int dropping;    /* TARGET: a full-ring wait timed out; drop without waiting until space returns */
-	uint64_t free_below; /* TARGET: cached ring_tail + ring_cap: cells of lower tickets are free */
+	/* TARGET: cached ring_tail + ring_cap, cells of lower tickets are free. Written by producers
+	 * when it moves: on a line of its own, away from the fields every push reads. */
+	uint64_t free_below __attribute__((aligned(64)));
 };
 
 void shm_config_defaults(struct shm_config *cfg);
