@@ -281,7 +281,8 @@ static int show(struct session *s, const struct cli_options *o)
 	return cli_batch(s, o);
 }
 
-static int cmd_attach(const struct cli_options *o)
+/* Attaches to o->pid and starts draining; on failure says why in one line and returns NULL. */
+static struct session *attach_started(const struct cli_options *o)
 {
 	char err[512];
 	struct session_options so;
@@ -290,8 +291,16 @@ static int cmd_attach(const struct cli_options *o)
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);
-		return 1;
+		return NULL;
 	}
+	return s;
+}
+
+static int cmd_attach(const struct cli_options *o)
+{
+	struct session *s = attach_started(o);
+	if (!s)
+		return 1;
 	int rc = show(s, o);
 	int bad = session_report_damage(s);
 	session_destroy(s);
@@ -376,17 +385,11 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 
 static int cmd_snapshot(const struct cli_options *o)
 {
-	char err[512];
 	if (!o->pid)
 		return fail("snapshot needs a pid: memtop snapshot PID [-o FILE]%s", "");
-	struct session_options so;
-	session_cli_options(o, &so);
-	struct session *s = session_attach(o->pid, &so, err, sizeof err);
-	if (!s || session_start(s, err, sizeof err) != 0) {
-		fprintf(stderr, "memtop: %s\n", err);
-		session_destroy(s);
+	struct session *s = attach_started(o);
+	if (!s)
 		return 1;
-	}
 	/* drain what is queued now, then write */
 	session_wait_drained(s, 5000);
 	int rc = write_snapshot(s, o);
