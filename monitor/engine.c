@@ -298,9 +298,34 @@ static void engine_realloc_begin(struct engine *e, const struct memtop_event *ev
 			e->unknown_frees++;
 		return;
 	}
+	if (p->used && p->ended) { /* the END was applied already: finish the free now */
+		struct liveset_block b;
+		if (engine_take(e, ev->addr, h, &b))
+			engine_count_free(e, engine_site_of(e, b.stack_id), &b, p->end_thread);
+		else
+			e->unknown_frees++;
+		p->used = false;
+		return;
+	}
 	p->used = true;
+	p->ended = false;
 	p->old_addr = ev->addr;
 	p->known = engine_take(e, ev->addr, h, &p->data);
+}
+
+/* A split END (its lane ahead of BEGIN's): the new block is live now; the old one is freed when
+ * BEGIN comes, after every earlier event of that address. False when there is no room to remember
+ * it (the old block is then freed now). */
+static bool engine_realloc_end_first(struct engine *e, const struct memtop_event *ev, uint64_t h,
+				     uint32_t thread)
+{
+	struct engine_pending_realloc *q = engine_pending_slot(e, ev->thread_slot, ev->aux, true);
+	if (!q || (q->used && q->ended)) /* no room, or an earlier split END of that old address */
+		return false;
+	*q = (struct engine_pending_realloc){
+		.old_addr = ev->aux, .used = true, .ended = true, .end_thread = thread};
+	engine_alloc(e, ev, h, thread, LIVESET_F_REALLOC);
+	return true;
 }
 
 /* h: hash of ev->addr (the new block). */
@@ -310,6 +335,11 @@ static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, 
 	struct engine_pending_realloc *p =
 		ev->aux ? engine_pending_slot(e, ev->thread_slot, ev->aux, false) : NULL;
 	bool failed = (ev->flags & MEMTOP_EVF_FAILED) || (ev->addr == 0 && ev->size > 0);
+	if (p && p->ended) /* an earlier realloc's split END: not this END's BEGIN */
+		p = NULL;
+	if (!p && !failed && (ev->flags & MEMTOP_EVF_SPLIT) && ev->addr &&
+	    engine_realloc_end_first(e, ev, h, thread))
+		return;
 	if (failed) {
 		if (p && p->known) /* the old block is still live, unchanged */
 			engine_put(e, &p->data, liveset_hash(p->data.addr),

@@ -46,6 +46,8 @@ struct engine_pending_realloc {
 	uint64_t old_addr;
 	bool used;
 	bool known; /* the old block was live: data holds it */
+	bool ended; /* a split END came first: its BEGIN frees the old block (by end_thread) */
+	uint32_t end_thread;
 	struct liveset_block data;
 };
 

@@ -102,6 +102,8 @@ void preload_config_read(struct preload_config *cfg)
 	cfg->depth = config_u32("MEMTOP_DEPTH", 0, MEMTOP_MAX_DEPTH, 16);
 	cfg->unwinder = config_unwinder();
 	cfg->ring = config_u32("MEMTOP_RING", SHM_RING_MIN, SHM_RING_MAX, SHM_RING_DEFAULT);
+	/* MEMTOP_LANES: 0 = one per online CPU (at least 4) */
+	cfg->lanes = config_u32("MEMTOP_LANES", 0, MEMTOP_LANES_MAX, 0);
 	cfg->stacks = config_u32("MEMTOP_STACKS", SHM_STACKS_MIN, SHM_STACKS_MAX, SHM_STACKS_DEFAULT);
 	cfg->block_ms = config_u32("MEMTOP_BLOCK_MS", 0, BLOCK_MS_MAX, SHM_BLOCK_MS_DEFAULT);
 	/* MEMTOP_WAIT: 0 = no wait, 1 = wait up to the default 30 s, N = wait up to N seconds. */

@@ -73,10 +73,11 @@ static void *preload_realloc_from_bootstrap(void *old, size_t size)
 	return p;
 }
 
-/* realloc(old != NULL, size): REALLOC_BEGIN takes its ticket before the real call, so that a free
- * and reuse of the old block by another thread is ordered after it (invariant 1). REALLOC_END
- * reports the new block, or failure (the monitor then puts the old block back), or, for size 0,
- * that glibc freed the old block and returned NULL. */
+/* realloc(old != NULL, size): REALLOC_BEGIN takes its ticket (in the old block's lane) before the
+ * real call, so that a free and reuse of the old block by another thread is ordered after it
+ * (invariant 1). REALLOC_END reports the new block (in its lane: ordered after any earlier free of
+ * that address), or failure (the monitor then puts the old block back), or, for size 0, that glibc
+ * freed the old block and returned NULL (both in the old block's lane). */
 static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t size)
 {
 	int saved = errno;
@@ -101,6 +102,9 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	} else if (!freed) {
 		ev.flags = MEMTOP_EVF_FAILED;
 	}
+	/* END goes to the new block's lane: the consumer may see it before BEGIN in the old one's. */
+	if (push && p && shm_lane_of(&preload_seg, (uintptr_t)p) != shm_lane_of(&preload_seg, (uintptr_t)old))
+		ev.flags |= MEMTOP_EVF_SPLIT;
 	if (push || preload_should_push(t)) {
 		ev.stack_id = p && preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
 		preload_push(t, &ev);

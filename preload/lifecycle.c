@@ -76,6 +76,7 @@ static int preload_segment_create(void)
 	char err[256];
 	shm_config_defaults(&cfg);
 	cfg.ring_cap = preload_cfg.ring;
+	cfg.lanes = preload_cfg.lanes;
 	cfg.stacks_cap = preload_cfg.stacks;
 	cfg.max_depth = preload_cfg.depth;
 	cfg.block_ms = preload_cfg.block_ms;

@@ -52,6 +52,7 @@ struct preload_config {
 	uint32_t depth;       /* MEMTOP_DEPTH: frames per stack, 0 = no stacks */
 	enum preload_unwinder unwinder; /* MEMTOP_UNWIND */
 	uint32_t ring;        /* MEMTOP_RING: ring capacity in events */
+	uint32_t lanes;       /* MEMTOP_LANES: ring lanes, 0 = automatic */
 	uint32_t stacks;      /* MEMTOP_STACKS: stack table capacity */
 	uint32_t wait_s;      /* MEMTOP_WAIT: seconds to wait for a monitor at start, 0 = no wait */
 	uint32_t block_ms;    /* MEMTOP_BLOCK_MS: bounded wait on a full ring */

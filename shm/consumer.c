@@ -58,22 +58,32 @@ static int reserve_regions(struct shm_segment *seg)
 	return 0;
 }
 
-/* Resume where the previous consumer stopped: its published tail is exact, since producers never
- * reuse a cell at or above it (with none, tail == head == 0: producers push nothing while
- * unclaimed). A tail ahead of head or more than a ring behind it can only be a damaged header:
- * clamped to one ring behind head (records may then be read twice, never skipped uncounted), and
- * published again so that producers bound their tickets by it. */
-static void resume_tail(struct shm_segment *seg)
+/* Resume where the previous consumer stopped, lane by lane: its published tails are exact, since
+ * producers never reuse a cell at or above them (with none, tail == head == 0: producers push
+ * nothing while unclaimed). A tail ahead of head or more than a lane behind it can only be a damaged
+ * header: clamped to one lane behind head (records may then be read twice, never skipped uncounted),
+ * and published again so that producers bound their tickets by it. */
+static void resume_tails(struct shm_segment *seg)
 {
-	struct memtop_seg_header *h = seg->hdr;
-	uint64_t head = __atomic_load_n(&h->ring_head, __ATOMIC_ACQUIRE);
-	uint64_t tail = __atomic_load_n(&h->ring_tail, __ATOMIC_ACQUIRE);
-	if (tail > head || head - tail > seg->ring_cap) {
-		tail = head > seg->ring_cap ? head - seg->ring_cap : 0;
-		__atomic_store_n(&h->ring_tail, tail, __ATOMIC_RELEASE);
+	for (uint32_t k = 0; k < seg->lanes; k++) {
+		struct memtop_lane *c = &seg->hdr->lanes[k];
+		uint64_t head = __atomic_load_n(&c->head, __ATOMIC_ACQUIRE);
+		uint64_t tail = __atomic_load_n(&c->tail, __ATOMIC_ACQUIRE);
+		if (tail > head || head - tail > seg->lane_cap) {
+			tail = head > seg->lane_cap ? head - seg->lane_cap : 0;
+			__atomic_store_n(&c->tail, tail, __ATOMIC_RELEASE);
+		}
+		seg->lane[k].tail = tail;
+		seg->lane[k].parked = false;
+		__atomic_store_n(&c->attach_ticket, head, __ATOMIC_RELAXED);
 	}
-	seg->tail = tail;
-	__atomic_store_n(&h->attach_ticket, head, __ATOMIC_RELAXED);
+}
+
+/* Publishes every lane's tail (a lane's tail is also published by each pop that moves it). */
+static void publish_tails(struct shm_segment *seg)
+{
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		__atomic_store_n(&seg->hdr->lanes[k].tail, seg->lane[k].tail, __ATOMIC_RELEASE);
 }
 
 int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
@@ -105,7 +115,7 @@ int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
 			return rc;
 		}
 		__atomic_fetch_add(&h->attach_count, 1, __ATOMIC_RELAXED);
-		resume_tail(seg);
+		resume_tails(seg);
 		/* Phase 2: producers start pushing. Release: the ring initialisation and the backing
 		 * happen-before any producer's acquire of claim_pid in shm_consumer_present. */
 		__atomic_store_n(&h->claim_pid, me, __ATOMIC_RELEASE);
@@ -123,7 +133,7 @@ int shm_consumer_heartbeat(struct shm_segment *seg)
 	volatile int rc = 0;
 	SHM_GUARD_BEGIN {
 		__atomic_store_n(&seg->hdr->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELEASE);
-		__atomic_store_n(&seg->hdr->ring_tail, seg->tail, __ATOMIC_RELEASE);
+		publish_tails(seg);
 	} SHM_GUARD_FAIL {
 		rc = -1;
 	} SHM_GUARD_END;
@@ -134,7 +144,7 @@ void shm_consumer_release(struct shm_segment *seg)
 {
 	SHM_GUARD_BEGIN {
 		int32_t me = getpid();
-		__atomic_store_n(&seg->hdr->ring_tail, seg->tail, __ATOMIC_RELEASE);
+		publish_tails(seg);
 		__atomic_compare_exchange_n(&seg->hdr->claim_pid, &me, 0, false, __ATOMIC_ACQ_REL,
 					    __ATOMIC_RELAXED);
 	} SHM_GUARD_FAIL {

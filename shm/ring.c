@@ -1,28 +1,36 @@
-/* The event ring: a bounded multi-producer single-consumer queue of one-cache-line records with
- * per-cell sequence numbers, after Vyukov's bounded MPMC queue with one change: the consumer never
- * writes a cell. A producer commits ticket t by storing seq = t + 1 (release) after the record; the
- * consumer frees cells by publishing ring_tail (release) once per batch, and producers take a
- * ticket only below ring_tail + ring_cap. So each record crosses from a producer's cache to the
- * consumer's once, instead of the cell line bouncing back for a "free" mark.
- * Producers never lock; the consumer trusts nothing it reads. Positions are free-running 64-bit tickets.
+/* The event ring: lanes (shm/lanes.c) of one-cache-line records, each lane a bounded multi-producer
+ * single-consumer queue with per-cell sequence numbers, after Vyukov's bounded MPMC queue with one
+ * change: the consumer never writes a cell. A producer commits ticket t of a lane by storing
+ * seq = t + 1 (release) after the record; the consumer frees cells by publishing the lane's tail
+ * (release) once per batch, and producers take a ticket only below tail + lane_cap. So each record
+ * crosses from a producer's cache to the consumer's once, instead of the cell line bouncing back for
+ * a "free" mark. Producers never lock; the consumer trusts nothing it reads. Positions are
+ * free-running 64-bit tickets.
  *
- * Invariant (causal order per address, DESIGN invariant 1): records are consumed in ticket order, and a
- * ticket is taken by a successful CAS on ring_head, so whoever calls reserve first is consumed first. */
+ * Invariant (causal order per address, DESIGN invariant 1): every event about an address goes to
+ * that address's lane; a lane is consumed in ticket order, and a ticket is taken by a successful CAS
+ * on the lane's head, so whoever reserves first is consumed first. Threads on different lanes share
+ * no line on the push path: the cost of a call does not grow with the number of threads.
+ * Events that must be ordered against every lane (tags) are barriers: one copy per lane. */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "guard.h"
 #include "internal.h"
 
-static inline uint64_t ring_mask(const struct shm_segment *seg)
+static inline struct memtop_lane *lane_ctl(const struct shm_segment *seg, uint32_t lane)
 {
-	return (uint64_t)seg->ring_cap - 1;
+	return &seg->hdr->lanes[lane];
 }
 
-static inline struct memtop_event *ring_cell(const struct shm_segment *seg, uint64_t ticket)
+static inline struct memtop_event *lane_cell(const struct shm_segment *seg, uint32_t lane,
+					     uint64_t ticket)
 {
-	return &seg->ring[ticket & ring_mask(seg)];
+	return &seg->ring[(uint64_t)lane * seg->lane_cap + (ticket & (seg->lane_cap - 1))];
 }
 
 static inline void cpu_relax(void)
@@ -42,10 +50,10 @@ struct full_wait {
 
 /* Called when the cell for our ticket still holds an unconsumed record. Returns true to retry,
  * false to drop. Waits only while a live consumer exists, and at most block_ms per full episode:
- * after one timeout, later pushes drop at once until the ring has space again (seg->dropping). */
-static bool ring_wait_full(struct shm_segment *seg, struct full_wait *w)
+ * after one timeout, later pushes to the lane drop at once until it has space again (dropping). */
+static bool ring_wait_full(struct shm_segment *seg, struct shm_lane_local *l, struct full_wait *w)
 {
-	if (__atomic_load_n(&seg->dropping, __ATOMIC_RELAXED) || !shm_consumer_present(seg))
+	if (__atomic_load_n(&l->dropping, __ATOMIC_RELAXED) || !shm_consumer_present(seg))
 		return false;
 	if (w->spins < 64) {
 		w->spins++;
@@ -58,14 +66,14 @@ static bool ring_wait_full(struct shm_segment *seg, struct full_wait *w)
 		w->next_check_ns = now;
 	}
 	if (now >= w->deadline_ns) {
-		__atomic_store_n(&seg->dropping, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&l->dropping, 1, __ATOMIC_RELAXED);
 		return false;
 	}
 	if (now >= w->next_check_ns) {
 		/* Slow check (kill + /proc read): a dead or stale consumer never blocks the target. */
 		if (!shm_consumer_alive(seg)) {
 			/* Dead consumer: later pushes drop at once instead of re-checking per call. */
-			__atomic_store_n(&seg->dropping, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&l->dropping, 1, __ATOMIC_RELAXED);
 			return false;
 		}
 		w->next_check_ns = now + 50000000ull;
@@ -76,59 +84,62 @@ static bool ring_wait_full(struct shm_segment *seg, struct full_wait *w)
 	return true;
 }
 
-/* Tickets below ring_tail + ring_cap have free cells: the consumer publishes ring_tail (release)
+/* Tickets below tail + lane_cap have free cells: the consumer publishes the lane's tail (release)
  * after it has copied every record below it. The bound is cached per process and refreshed only
  * when a ticket reaches it, so producers read the consumer's line about once per batch. */
-static uint64_t ring_free_below(struct shm_segment *seg, bool refresh)
+static uint64_t lane_free_below(struct shm_segment *seg, uint32_t lane, bool refresh)
 {
-	uint64_t cached = __atomic_load_n(&seg->free_below, __ATOMIC_ACQUIRE);
+	struct shm_lane_local *l = &seg->lane[lane];
+	uint64_t cached = __atomic_load_n(&l->free_below, __ATOMIC_ACQUIRE);
 	if (!refresh)
 		return cached;
-	uint64_t bound = __atomic_load_n(&seg->hdr->ring_tail, __ATOMIC_ACQUIRE) + seg->ring_cap;
-	/* Store only when it moved: on a full ring every producer refreshes on every attempt, and a
+	uint64_t bound = __atomic_load_n(&lane_ctl(seg, lane)->tail, __ATOMIC_ACQUIRE) + seg->lane_cap;
+	/* Store only when it moved: on a full lane every producer refreshes on every attempt, and a
 	 * store each time would bounce the line between them. acquire/release through the cache: a
 	 * thread using a bound another thread read still happens-after the consumer's copy of the
 	 * cells below it. */
 	if (bound != cached)
-		__atomic_store_n(&seg->free_below, bound, __ATOMIC_RELEASE);
+		__atomic_store_n(&l->free_below, bound, __ATOMIC_RELEASE);
 	return bound;
 }
 
-bool shm_ring_reserve(struct shm_segment *seg, uint64_t *ticket)
+bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
 {
-	struct memtop_seg_header *h = seg->hdr;
+	struct memtop_lane *c = lane_ctl(seg, lane);
+	struct shm_lane_local *l = &seg->lane[lane];
 	struct full_wait w = {0, 0, 0};
-	uint64_t pos = __atomic_load_n(&h->ring_head, __ATOMIC_RELAXED);
+	uint64_t pos = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 	bool refreshed = false;
 	for (;;) {
-		if (pos < ring_free_below(seg, false) ||
-		    (!refreshed && pos < ring_free_below(seg, (refreshed = true)))) {
+		if (pos < lane_free_below(seg, lane, false) ||
+		    (!refreshed && pos < lane_free_below(seg, lane, (refreshed = true)))) {
 			/* Cell free for ticket pos: take the ticket. Relaxed is enough: the bound
 			 * (acquire) orders our record writes after the consumer's copy, and the
 			 * cell's seq (release in commit) publishes them. */
-			if (__atomic_compare_exchange_n(&h->ring_head, &pos, pos + 1, true,
-							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-				if (__builtin_expect(seg->dropping, 0))
-					__atomic_store_n(&seg->dropping, 0, __ATOMIC_RELAXED);
+			if (__atomic_compare_exchange_n(&c->head, &pos, pos + 1, true, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED)) {
+				if (__builtin_expect(l->dropping, 0))
+					__atomic_store_n(&l->dropping, 0, __ATOMIC_RELAXED);
 				*ticket = pos;
 				return true;
 			}
 			continue; /* pos now holds the head another producer moved */
 		}
-		/* The cell still holds ticket pos - cap, unconsumed: the ring is full. */
-		if (!ring_wait_full(seg, &w))
+		/* The cell still holds ticket pos - lane_cap, unconsumed: the lane is full. */
+		if (!ring_wait_full(seg, l, &w))
 			return false;
 		refreshed = false;
-		pos = __atomic_load_n(&h->ring_head, __ATOMIC_RELAXED);
+		pos = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 	}
 }
 
-void shm_ring_commit(struct shm_segment *seg, uint64_t ticket, const struct memtop_event *ev)
+void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
+		     const struct memtop_event *ev)
 {
-	struct memtop_event *cell = ring_cell(seg, ticket);
+	struct memtop_event *cell = lane_cell(seg, lane, ticket);
 #ifdef __SANITIZE_THREAD__
 	/* The producer of this cell one lap earlier happens-before us through the consumer process
-	 * (its seq release, the consumer's copy, the consumer's ring_tail release, our acquire of the
+	 * (its seq release, the consumer's copy, the consumer's tail release, our acquire of the
 	 * bound). ThreadSanitizer cannot see that process; acquiring the earlier seq gives it the
 	 * same edge. Not in normal builds: the load would cost a coherence round trip. */
 	(void)__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
@@ -142,8 +153,53 @@ void shm_ring_commit(struct shm_segment *seg, uint64_t ticket, const struct memt
 	cell->size = ev->size;
 	cell->aux = ev->aux;
 	cell->usable = ev->usable;
+	cell->reserved = ev->reserved;
 	/* Publish: the record's fields happen-before the consumer's acquire of seq. */
 	__atomic_store_n(&cell->seq, ticket + 1, __ATOMIC_RELEASE);
+}
+
+/* One barrier at a time per process, so that every lane holds the copies of two barriers in the
+ * same order (the consumer could not release either otherwise). The lock word holds the owner's tid:
+ * a signal handler that interrupts its own thread's barrier gets false instead of waiting forever. */
+static bool barrier_lock(struct shm_segment *seg)
+{
+	int32_t me = (int32_t)syscall(SYS_gettid);
+	for (;;) {
+		int32_t free_word = 0;
+		if (__atomic_compare_exchange_n(&seg->barrier_lock, &free_word, me, false,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return true;
+		if (free_word == me)
+			return false;
+		sched_yield();
+	}
+}
+
+/* A copy of ev in every lane. All tickets are reserved before any is committed, so once the
+ * consumer sees one copy every lane has its copy's ticket taken: the barrier sits after everything
+ * reserved before it in any lane. A lane that stays full past the bound drops the barrier: the
+ * tickets already taken are committed as PAD records, which the consumer skips. */
+static enum shm_push_result push_barrier(struct shm_segment *seg, const struct memtop_event *ev)
+{
+	uint64_t tickets[MEMTOP_LANES_MAX];
+	if (!barrier_lock(seg))
+		return SHM_DROPPED;
+	uint32_t got = 0;
+	while (got < seg->lanes && shm_ring_reserve(seg, got, &tickets[got]))
+		got++;
+	bool whole = got == seg->lanes;
+	struct memtop_event copy = *ev;
+	if (whole) {
+		copy.flags |= MEMTOP_EVF_BARRIER;
+		copy.reserved = ++seg->barrier_seq;
+	} else {
+		memset(&copy, 0, sizeof copy);
+		copy.type = MEMTOP_EV_PAD;
+	}
+	for (uint32_t k = 0; k < got; k++)
+		shm_ring_commit(seg, k, tickets[k], &copy);
+	__atomic_store_n(&seg->barrier_lock, 0, __ATOMIC_RELEASE);
+	return whole ? SHM_PUSHED : SHM_DROPPED;
 }
 
 enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_event *ev)
@@ -151,64 +207,167 @@ enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_
 	uint64_t ticket;
 	if (!shm_consumer_present(seg))
 		return SHM_NO_CONSUMER;
-	if (!shm_ring_reserve(seg, &ticket))
+	if (__builtin_expect(ev->type == MEMTOP_EV_TAG, 0))
+		return push_barrier(seg, ev);
+	uint32_t lane = shm_event_lane(seg, ev);
+	if (!shm_ring_reserve(seg, lane, &ticket))
 		return SHM_DROPPED;
-	shm_ring_commit(seg, ticket, ev);
+	shm_ring_commit(seg, lane, ticket, ev);
 	return SHM_PUSHED;
 }
 
 /* ---- MONITOR side ---- */
 
+enum lane_state {
+	LANE_READ,    /* copied records; stopped because out is full or the next is not ready */
+	LANE_EMPTY,   /* nothing reserved past the tail */
+	LANE_PENDING, /* the next ticket is reserved but not committed */
+	LANE_PARKED,  /* at a barrier copy */
+};
+
+/* Publishes a lane's tail (release: our copies happen-before a producer's reuse of the cells). */
+static void lane_advance(struct shm_segment *seg, uint32_t lane, uint64_t tail)
+{
+	seg->lane[lane].tail = tail;
+	__atomic_store_n(&lane_ctl(seg, lane)->tail, tail, __ATOMIC_RELEASE);
+}
+
+/* Copies lane's ready records from its tail into out (at most room), skipping PAD records, and
+ * parks the lane at a barrier copy. Adds the count to *got as it goes: a SIGBUS may cut us short. */
+static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct memtop_event *out,
+				size_t room, volatile size_t *got)
+{
+	struct shm_lane_local *l = &seg->lane[lane];
+	uint64_t tail = l->tail;
+	size_t n = 0;
+	enum lane_state st = LANE_READ;
+	while (n < room) {
+		struct memtop_event *cell = lane_cell(seg, lane, tail);
+		/* Ready when the producer of ticket tail committed: seq = tail + 1 (a cell of an
+		 * earlier lap holds tail - lane_cap + 1, a never-used cell 0). */
+		if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+			/* Touch the producers' head line only to tell empty from pending. */
+			if (n == 0) {
+				uint64_t head = __atomic_load_n(&lane_ctl(seg, lane)->head,
+								__ATOMIC_ACQUIRE);
+				st = head > tail ? LANE_PENDING : LANE_EMPTY;
+			}
+			break;
+		}
+		memcpy(&out[n], cell, sizeof *cell);
+		if (out[n].flags & MEMTOP_EVF_BARRIER) {
+			l->parked = true;
+			l->barrier = out[n].reserved;
+			st = LANE_PARKED;
+			break;
+		}
+		tail++;
+		if (out[n].type == MEMTOP_EV_PAD)
+			continue;
+		n++;
+		*got += 1;
+	}
+	if (tail != l->tail)
+		lane_advance(seg, lane, tail);
+	return st;
+}
+
+/* Every lane parked at the same barrier: it comes out once, and every lane steps past its copy.
+ * Returns false while some lane has not reached it. */
+static bool barrier_release(struct shm_segment *seg, struct memtop_event *out)
+{
+	uint64_t number = seg->lane[0].barrier;
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		if (!seg->lane[k].parked || seg->lane[k].barrier != number)
+			return false;
+	/* The copy is still in lane 0's cell: producers do not reuse it before the tail passes it. */
+	memcpy(out, lane_cell(seg, 0, seg->lane[0].tail), sizeof *out);
+	out->flags &= (uint8_t)~MEMTOP_EVF_BARRIER;
+	out->reserved = 0;
+	for (uint32_t k = 0; k < seg->lanes; k++) {
+		seg->lane[k].parked = false;
+		lane_advance(seg, k, seg->lane[k].tail + 1);
+	}
+	return true;
+}
+
+static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_event *out, size_t max,
+				     volatile size_t *got)
+{
+	bool pending = false;
+	uint32_t mask = seg->lanes - 1;
+	/* Fairness: each pop starts with the next lane, so a busy lane cannot fill every batch. */
+	uint32_t first = seg->pop_first;
+	seg->pop_first = (first + 1) & mask;
+	for (int round = 0; round < 4 && *got < max; round++) {
+		uint32_t parked = 0;
+		pending = false;
+		for (uint32_t i = 0; i < seg->lanes && *got < max; i++) {
+			uint32_t k = (first + i) & mask;
+			enum lane_state st = seg->lane[k].parked ? LANE_PARKED
+								 : lane_pop(seg, k, out + *got,
+									    max - *got, got);
+			parked += st == LANE_PARKED;
+			pending |= st == LANE_PENDING;
+		}
+		if (parked == 0 || *got >= max)
+			break;
+		if (!barrier_release(seg, &out[*got])) {
+			pending = true; /* a barrier in progress: its other copies are not committed */
+			break;
+		}
+		*got += 1;
+	}
+	return pending ? SHM_POP_PENDING : SHM_POP_EMPTY;
+}
+
 enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *out, size_t max,
 				 size_t *n)
 {
 	volatile size_t got = 0;
-	volatile uint64_t tail = seg->tail;
 	volatile enum shm_pop_status st = SHM_POP_OK;
 	SHM_GUARD_BEGIN {
-		while (got < max) {
-			struct memtop_event *cell = ring_cell(seg, tail);
-			/* Ready when the producer of ticket tail committed: seq = tail + 1 (a cell of an
-			 * earlier lap holds tail - cap + 1, a never-used cell 0). We never write cells:
-			 * each record crosses from a producer's cache to ours once. */
-			uint64_t seq = __atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
-			if (seq != tail + 1) {
-				/* Touch the producers' head line only when we must tell empty from
-				 * pending; a partial batch leaves it alone. */
-				if (got == 0) {
-					uint64_t head = __atomic_load_n(&seg->hdr->ring_head,
-									__ATOMIC_ACQUIRE);
-					st = head == tail ? SHM_POP_EMPTY : SHM_POP_PENDING;
-				}
-				break;
-			}
-			memcpy(&out[got], cell, sizeof *cell);
-			got++;
-			tail++;
-		}
-		/* Free the copied cells (release: our copies happen-before a producer's reuse). */
-		if (got)
-			__atomic_store_n(&seg->hdr->ring_tail, tail, __ATOMIC_RELEASE);
+		st = pop_lanes(seg, out, max, &got);
 	} SHM_GUARD_FAIL {
 		st = SHM_POP_BUS;
 	} SHM_GUARD_END;
-	seg->tail = tail;
 	*n = got;
 	return got ? SHM_POP_OK : st;
 }
 
+/* A reserved ticket nobody will commit: step past it. With none, lanes parked at a barrier that
+ * cannot complete (a copy was skipped, or the segment is damaged) let it go. */
+static void skip_one(struct shm_segment *seg)
+{
+	for (uint32_t k = 0; k < seg->lanes; k++) {
+		struct shm_lane_local *l = &seg->lane[k];
+		if (l->parked)
+			continue;
+		uint64_t head = __atomic_load_n(&lane_ctl(seg, k)->head, __ATOMIC_ACQUIRE);
+		if (head > l->tail &&
+		    __atomic_load_n(&lane_cell(seg, k, l->tail)->seq, __ATOMIC_ACQUIRE) != l->tail + 1) {
+			lane_advance(seg, k, l->tail + 1);
+			return;
+		}
+	}
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		if (seg->lane[k].parked) {
+			seg->lane[k].parked = false;
+			lane_advance(seg, k, seg->lane[k].tail + 1);
+		}
+}
+
 void shm_ring_skip(struct shm_segment *seg)
 {
-	seg->tail++;
 	SHM_GUARD_BEGIN {
-		__atomic_store_n(&seg->hdr->ring_tail, seg->tail, __ATOMIC_RELEASE);
+		skip_one(seg);
 	} SHM_GUARD_FAIL {
 	} SHM_GUARD_END;
 }
 
 const char *shm_event_check(const struct shm_segment *seg, const struct memtop_event *ev)
 {
-	if (ev->type == MEMTOP_EV_NONE || ev->type >= MEMTOP_EV_TYPE_MAX)
+	if (ev->type == MEMTOP_EV_NONE || ev->type == MEMTOP_EV_PAD || ev->type >= MEMTOP_EV_TYPE_MAX)
 		return "unknown event type";
 	if (ev->thread_slot >= seg->threads_count)
 		return "thread slot out of range";

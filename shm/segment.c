@@ -21,6 +21,7 @@ void shm_config_defaults(struct shm_config *cfg)
 	cfg->threads = SHM_THREADS_DEFAULT;
 	cfg->max_depth = 16;
 	cfg->block_ms = SHM_BLOCK_MS_DEFAULT;
+	cfg->lanes = 0;
 }
 
 static uint32_t round_pow2(uint32_t v)
@@ -34,6 +35,23 @@ static uint32_t round_pow2(uint32_t v)
 static uint64_t align_up(uint64_t v)
 {
 	return (v + SEG_ALIGN - 1) & ~(uint64_t)(SEG_ALIGN - 1);
+}
+
+/* Lanes: one per CPU that can run a producer at once (two threads on different lanes never share
+ * a ticket counter), at least 4 so that a few busy threads rarely meet, at most MEMTOP_LANES_MAX,
+ * and each lane at least SHM_LANE_MIN_CAP records. */
+static uint32_t lane_count(uint32_t asked, uint32_t ring_cap)
+{
+	if (asked == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		asked = cpus > 4 ? (uint32_t)cpus : 4;
+	}
+	uint32_t lanes = round_pow2(asked);
+	if (lanes > MEMTOP_LANES_MAX)
+		lanes = MEMTOP_LANES_MAX;
+	while (lanes > 1 && ring_cap / lanes < SHM_LANE_MIN_CAP)
+		lanes /= 2;
+	return lanes;
 }
 
 /* Lays out the regions after the header; returns the total size. The regions a target writes with
@@ -61,6 +79,8 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 	h->frames_off = off;
 	off = align_up(off + (uint64_t)h->frames_cap * sizeof(uint64_t));
 	h->ring_cap = round_pow2(cfg->ring_cap);
+	h->ring_lanes = lane_count(cfg->lanes, h->ring_cap);
+	h->lane_cap = h->ring_cap / h->ring_lanes;
 	h->record_size = sizeof(struct memtop_event);
 	h->ring_off = off;
 	off = align_up(off + (uint64_t)h->ring_cap * h->record_size);
@@ -99,15 +119,22 @@ void shm_segment_bind(struct shm_segment *seg, void *base, size_t size)
 	seg->tags_cap = h->tags_cap;
 	seg->max_depth = h->max_depth;
 	seg->block_ms = h->block_ms;
+	seg->lanes = h->ring_lanes;
+	seg->lane_cap = h->lane_cap;
 	seg->threads = (struct memtop_thread_slot *)(b + h->threads_off);
 	seg->stacks = (struct memtop_stack *)(b + h->stacks_off);
 	seg->stack_index = (uint32_t *)(b + h->stack_index_off);
 	seg->frames = (uint64_t *)(b + h->frames_off);
 	seg->ring = (struct memtop_event *)(b + h->ring_off);
 	seg->tags = (struct memtop_tag *)(b + h->tags_off);
-	seg->tail = 0;
-	seg->dropping = 0;
-	seg->free_below = 0;
+	static uint64_t bindings;
+	seg->epoch = __atomic_add_fetch(&bindings, 1, __ATOMIC_RELAXED);
+	seg->pop_first = 0;
+	seg->lane_next = 0;
+	seg->barrier_lock = 0;
+	seg->barrier_seq = 0;
+	memset(seg->lane_map, 0, sizeof seg->lane_map);
+	memset(seg->lane, 0, sizeof seg->lane);
 }
 
 /* A segment with our name may be left by an earlier process that had this pid: remove it if stale. */

@@ -24,6 +24,11 @@
 #define SHM_TAGS_DEFAULT 256u
 #define SHM_BLOCK_MS_DEFAULT 1000u
 #define SHM_HEARTBEAT_STALE_NS (3ull * 1000000000ull)
+#define SHM_LANE_MIN_CAP 16u     /* fewer lanes than asked when the ring is too small for them */
+#define SHM_LANE_REGION_SHIFT 26 /* addresses in one 64 MiB region share a lane: glibc gives each
+                                    arena heaps of 64 MiB, so threads on different arenas get
+                                    different lanes */
+#define SHM_LANE_MAP_SIZE 1024u  /* regions remembered per process (then a hash picks the lane) */
 
 struct shm_config {
 	uint32_t ring_cap;   /* rounded up to a power of two */
@@ -31,7 +36,19 @@ struct shm_config {
 	uint32_t threads;
 	uint32_t max_depth;
 	uint32_t block_ms;
+	uint32_t lanes;      /* 0: one per online CPU, at least 4; rounded up to a power of two */
 };
+
+/* Process-local state of one lane, on a line of its own. */
+struct shm_lane_local {
+	/* TARGET: cached lane tail + lane_cap, cells of lower tickets are free. Stored only when it
+	 * moves: on a full lane every producer refreshes it on every attempt. */
+	uint64_t free_below;
+	int dropping; /* TARGET: a full-lane wait timed out; drop without waiting until space returns */
+	bool parked;  /* MONITOR: stopped at a barrier copy until every lane reaches its copy */
+	uint64_t barrier; /* MONITOR: the number of the barrier copy the lane is parked at */
+	uint64_t tail; /* MONITOR: next ticket to consume */
+} __attribute__((aligned(64)));
 
 /* A mapped segment. base/size are the mapping; the region pointers are derived from the header at
  * create/open time after validation, so later reads never trust header offsets again. */
@@ -49,13 +66,16 @@ struct shm_segment {
 	struct memtop_tag *tags;
 	/* copies of the geometry taken at validation (never re-read from shared memory) */
 	uint32_t threads_count, stacks_cap, stack_index_cap, frames_cap, ring_cap, tags_cap;
-	uint32_t max_depth, block_ms;
+	uint32_t max_depth, block_ms, lanes, lane_cap;
 	/* process-local state (never in shared memory) */
-	uint64_t tail;   /* MONITOR: next ticket to consume */
-	int dropping;    /* TARGET: a full-ring wait timed out; drop without waiting until space returns */
-	/* TARGET: cached ring_tail + ring_cap, cells of lower tickets are free. Written by producers
-	 * when it moves: on a line of its own, away from the fields every push reads. */
-	uint64_t free_below __attribute__((aligned(64)));
+	uint64_t epoch;         /* this binding's number in the process (never 0): keys lane caches */
+	uint32_t pop_first;     /* MONITOR: lane the next pop starts with (fairness) */
+	uint32_t lane_next;     /* TARGET: lane given to the next new address region (atomic) */
+	int32_t barrier_lock;   /* TARGET: tid of the thread pushing a barrier, 0 = none: one barrier
+				   at a time, so every lane holds the copies in one order */
+	uint64_t barrier_seq;   /* TARGET: number of the last barrier, under barrier_lock */
+	uint64_t lane_map[SHM_LANE_MAP_SIZE]; /* TARGET: region << 5 | (lane + 1), 0 = empty (atomic) */
+	struct shm_lane_local lane[MEMTOP_LANES_MAX];
 };
 
 void shm_config_defaults(struct shm_config *cfg);
@@ -99,15 +119,25 @@ static inline bool shm_consumer_present(const struct shm_segment *seg)
 /* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full ring. */
 bool shm_consumer_alive(const struct shm_segment *seg);
 
+/* The lane of an address: every event about one address goes to one lane (invariant 1). Regions
+ * get lanes round-robin on first use, remembered process-wide; a thread caches its last region. */
+uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr);
+/* The lane an event goes to: that of its address (for REALLOC_END the new block, or the old one
+ * when there is no new block); events without an address use their thread slot's lane. */
+uint32_t shm_event_lane(struct shm_segment *seg, const struct memtop_event *ev);
+
 enum shm_push_result { SHM_PUSHED = 0, SHM_DROPPED = 1, SHM_NO_CONSUMER = 2 };
-/* Multi-producer push. ev->seq is ignored. When the ring is full, waits with backoff up to
- * block_ms while the consumer is alive, then drops (the caller counts the drop). */
+/* Multi-producer push into the event's lane. ev->seq is ignored. When the lane is full, waits with
+ * backoff up to block_ms while the consumer is alive, then drops (the caller counts the drop).
+ * A TAG is a barrier: a copy goes to every lane, and the consumer applies it once, after every
+ * record that was in any lane before it (so a tag separates what happened before and after). */
 enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_event *ev);
 
-/* Ticket-split push for frees (invariant 1): reserve takes the ticket, commit publishes it.
+/* Ticket-split push for frees (invariant 1): reserve takes a ticket of a lane, commit publishes it.
  * Between the two the caller may run the real free. Returns false when it could not reserve. */
-bool shm_ring_reserve(struct shm_segment *seg, uint64_t *ticket);
-void shm_ring_commit(struct shm_segment *seg, uint64_t ticket, const struct memtop_event *ev);
+bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket);
+void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
+		     const struct memtop_event *ev);
 
 /* ---- MONITOR side ---- */
 
@@ -134,12 +164,14 @@ enum shm_pop_status {
 	SHM_POP_PENDING = 2,   /* next ticket reserved by a producer but not yet committed */
 	SHM_POP_BUS = 3,       /* SIGBUS: the segment was truncated under us */
 };
-/* Copies up to max ready records in ticket order into out, frees their cells. Guarded against SIGBUS.
- * *n gets the count. Records are NOT validated here: call shm_event_check on each. */
+/* Copies up to max ready records into out, each lane in ticket order (so each address in causal
+ * order), and frees their cells. Barrier copies come out once, when every lane has reached its copy.
+ * Guarded against SIGBUS. *n gets the count. Records are NOT validated here: call shm_event_check. */
 enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *out, size_t max,
 				 size_t *n);
-/* Skips one pending ticket whose producer never committed. Only once the target process is gone
- * (a live producer may still commit it, and skipping then would wedge that cell). */
+/* Skips one pending ticket whose producer never committed (or, with none, releases lanes parked at
+ * a barrier that cannot complete). Only once the target process is gone (a live producer may
+ * still commit it, and skipping then would wedge that cell). */
 void shm_ring_skip(struct shm_segment *seg);
 
 /* Validates a copied record against the segment geometry. Returns NULL or a reason. */

@@ -91,7 +91,13 @@ int shm_segment_validate(const void *base, size_t size, char *err, size_t errlen
 		return fail(err, errlen, "corrupted segment: %s", "bad thread table size");
 	if (h->max_depth > MEMTOP_MAX_DEPTH)
 		return fail(err, errlen, "corrupted segment: %s", "bad stack depth");
-	return check_regions(h, size, err, errlen);
+	int rc = check_regions(h, size, err, errlen);
+	if (rc)
+		return rc;
+	if (!is_pow2(h->ring_lanes) || h->ring_lanes > MEMTOP_LANES_MAX ||
+	    h->lane_cap < SHM_LANE_MIN_CAP || (uint64_t)h->lane_cap * h->ring_lanes != h->ring_cap)
+		return fail(err, errlen, "corrupted segment: %s", "bad ring lanes");
+	return 0;
 }
 
 static int open_checked_fd(pid_t pid, bool allow_other_uid, struct stat *st, char *err, size_t errlen)

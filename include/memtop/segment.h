@@ -7,10 +7,11 @@
 #include <stdint.h>
 
 #define MEMTOP_SEG_MAGIC 0x31474553504f544dULL /* "MTOPSEG1" little endian */
-#define MEMTOP_ABI_VERSION 2u
+#define MEMTOP_ABI_VERSION 3u
 #define MEMTOP_EXE_MAX 256
 #define MEMTOP_THREAD_NAME_MAX 16
 #define MEMTOP_MAX_DEPTH 64
+#define MEMTOP_LANES_MAX 16 /* the ring is split in 1..16 lanes (a power of two) */
 
 /* Stack ids: 0 = no stack; MEMTOP_STACK_OVERFLOW = the table was full. */
 #define MEMTOP_STACK_NONE 0u
@@ -37,15 +38,21 @@ enum memtop_event_type {
 	MEMTOP_EV_TAG = 7,      /* aux = tag id; name in tag table (addr = 0) */
 	MEMTOP_EV_THREAD_NAME = 8, /* thread slot renamed; read the name from the slot */
 	MEMTOP_EV_MAPS_CHANGED = 9, /* dlopen/dlclose seen: symbol cache must refresh */
+	MEMTOP_EV_PAD = 10,     /* a reserved ticket that carries nothing (a barrier that was dropped) */
 	MEMTOP_EV_TYPE_MAX
 };
 
 /* Event flags. */
 #define MEMTOP_EVF_FAILED (1u << 0) /* the call returned failure (NULL / error) */
+#define MEMTOP_EVF_SPLIT (1u << 1)  /* REALLOC_END in another lane than its pushed REALLOC_BEGIN:
+                                       the consumer may see the END first */
+#define MEMTOP_EVF_BARRIER (1u << 2) /* one of the copies of an event pushed in every lane (a tag):
+                                        the consumer applies it once every lane reaches its copy */
 
 /* One ring record: exactly one cache line. seq is the cell's sequence number: the producer of
- * ticket pos stores pos + 1 once the record is written; anything else means "not ready for pos".
- * A cell is free for ticket pos when pos < ring_tail + ring_cap (the consumer never writes it). */
+ * ticket pos of a lane stores pos + 1 once the record is written; anything else means "not ready
+ * for pos". A cell is free for ticket pos when pos < lane tail + lane_cap (the consumer never
+ * writes it). */
 struct memtop_event {
 	uint64_t seq;          /* atomic */
 	uint8_t type;          /* enum memtop_event_type */
@@ -57,7 +64,19 @@ struct memtop_event {
 	uint64_t size;         /* requested size */
 	uint64_t aux;          /* old address, alignment or tag id */
 	uint64_t usable;       /* usable size where known, else 0 */
-	uint64_t reserved;
+	uint64_t reserved;     /* barrier copies: the barrier's number; else 0 */
+};
+
+/* One lane of the ring: a bounded MPSC queue of lane_cap records (shm/ring.c). Every event about an
+ * address goes to the lane of that address, so the lane's ticket order is the causal order of the
+ * address (DESIGN invariant 1); threads that allocate in different heap regions use different lanes
+ * and never share a ticket counter. head and tail sit on lines of their own. */
+struct memtop_lane {
+	uint64_t head;             /* producers: next ticket (CAS) */
+	uint64_t reserved0[7];
+	uint64_t tail;             /* consumer: next ticket to read; cells of lower tickets are free */
+	uint64_t attach_ticket;    /* consumer: head when it claimed (first tracked ticket) */
+	uint64_t reserved1[6];
 };
 
 /* Thread table slot. Counters are cumulative over every thread that ever used the slot, so the
@@ -95,6 +114,7 @@ struct memtop_thread_slot {
 };
 _Static_assert(sizeof(struct memtop_thread_slot) % 64 == 0, "thread slots are whole cache lines");
 _Static_assert(sizeof(struct memtop_event) == 64, "a ring record is one cache line");
+_Static_assert(sizeof(struct memtop_lane) == 128, "a lane's head and tail have a line each");
 
 /* Stack descriptor: stacks[id] for 1 <= id < stacks_used. frames_off indexes the frame arena
  * (uint64_t entries). Written completely before the id is published in the hash index. */
@@ -134,13 +154,16 @@ struct memtop_seg_header {
 	uint64_t stack_index_off; /* uint32_t[stack_index_cap] of stack ids, 0 = empty */
 	uint64_t frames_off;      /* uint64_t[frames_cap] */
 	uint32_t frames_cap;
-	uint32_t ring_cap;        /* power of two */
-	uint64_t ring_off;        /* struct memtop_event[ring_cap] */
+	uint32_t ring_cap;        /* power of two: lanes * lane_cap records in all */
+	uint64_t ring_off;        /* struct memtop_event[ring_cap]: lane k holds records
+				     [k * lane_cap, (k + 1) * lane_cap) */
 	uint32_t record_size;     /* sizeof(struct memtop_event) */
 	uint32_t tags_cap;
 	uint64_t tags_off;        /* struct memtop_tag[tags_cap] */
 	uint32_t max_depth;       /* MEMTOP_DEPTH in force */
 	uint32_t block_ms;        /* bounded wait when the ring is full */
+	uint32_t ring_lanes;      /* power of two, 1..MEMTOP_LANES_MAX */
+	uint32_t lane_cap;        /* ring_cap / ring_lanes, a power of two */
 
 	/* Dynamic state. All atomic; written by the side named. */
 	uint32_t flags;           /* target: MEMTOP_FLAG_* */
@@ -151,9 +174,7 @@ struct memtop_seg_header {
 	uint32_t tags_used;       /* target */
 	uint32_t reserved1;
 	uint64_t maps_generation; /* target: bumped on dlopen/dlclose */
-	uint64_t ring_head __attribute__((aligned(64))); /* producers: next ticket */
-	uint64_t ring_tail __attribute__((aligned(64))); /* consumer: next ticket to read; cells of tickets
-							    below it are free (shm/ring.c) */
+	struct memtop_lane lanes[MEMTOP_LANES_MAX] __attribute__((aligned(64)));
 	/* Consumer claim: claim_pid is CAS'ed from 0 (or a dead claimant) to minus the monitor pid
 	 * (claiming: producers still push nothing), then set to the monitor pid once the ring is ready. */
 	int32_t claim_pid __attribute__((aligned(64)));
@@ -161,7 +182,6 @@ struct memtop_seg_header {
 	uint64_t claim_start_time;
 	uint64_t claim_heartbeat_ns; /* consumer: CLOCK_MONOTONIC ns, refreshed at least every 200 ms */
 	uint64_t attach_count;       /* consumer: incremented on every claim */
-	uint64_t attach_ticket;      /* consumer: ring_head when it claimed (first tracked ticket) */
 };
 
 #endif

@@ -50,7 +50,8 @@ static void read_everything(struct shm_segment *seg)
 		shm_tag_read(seg, id, &tag);
 
 	/* Pop from wherever the image says the consumer stopped, as a replacing monitor would. */
-	seg->tail = hdr.ring_tail;
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		seg->lane[k].tail = hdr.lanes[k].tail;
 	for (uint32_t round = 0; round <= seg->ring_cap / 64 + 2; round++) {
 		size_t n = 0;
 		enum shm_pop_status st = shm_ring_pop(seg, out, 64, &n);

@@ -32,6 +32,7 @@ int main(int argc, char **argv)
 	cfg.stacks_cap = SHM_STACKS_MIN;
 	cfg.threads = 4;
 	cfg.max_depth = 8;
+	cfg.block_ms = 0; /* a full lane drops at once */
 	if (shm_segment_create(&seg, &cfg, getpid(), err, sizeof err)) {
 		fprintf(stderr, "make_seed: %s\n", err);
 		return 1;
@@ -48,14 +49,14 @@ int main(int argc, char **argv)
 		ev.type = (uint8_t)(1 + i % (MEMTOP_EV_TYPE_MAX - 1));
 		ev.thread_slot = slot;
 		ev.stack_id = shm_stack_intern(&seg, frames, 1 + i % 8);
-		ev.addr = 0x600000 + i * 32;
+		ev.addr = 0x600000 + ((uint64_t)(i % 4) << SHM_LANE_REGION_SHIFT) + i * 32; /* 4 lanes */
 		ev.size = i;
 		ev.aux = ev.type == MEMTOP_EV_TAG ? tag : 0;
 		shm_ring_push(&seg, &ev);
 		seg.threads[slot].c.allocs++;
 	}
 	uint64_t t;
-	shm_ring_reserve(&seg, &t); /* one pending ticket */
+	shm_ring_reserve(&seg, shm_lane_of(&seg, 0x600000), &t); /* one pending ticket */
 	rc |= write_seed(argv[1], "busy", 0, seg.base, seg.size);
 	rc |= write_seed(argv[1], "busy-fixed", 3, seg.base, seg.size);
 	rc |= write_seed(argv[1], "header-only", 1, seg.base, sizeof(struct memtop_seg_header) + 64);

@@ -264,6 +264,7 @@ static struct stack_stats *stack_at(uint32_t id)
 struct dump {
 	struct shm_segment seg;
 	struct table live, realloc_pending;
+	struct table realloc_ended; /* old blocks of split ENDs seen before their BEGIN */
 	uint64_t events, bad, skipped, unknown_frees, dup_allocs;
 	uint64_t ev_allocs, ev_frees, ev_realloc_begin, ev_realloc_end, ev_failed, ev_tags,
 		ev_names, ev_maps;
@@ -317,6 +318,16 @@ static void apply_realloc_end(struct dump *d, const struct memtop_event *ev)
 	d->ev_realloc_end++;
 	if (ev->aux) {
 		bool had = table_remove(&d->realloc_pending, ev->aux, &old);
+		if (!had && (ev->flags & MEMTOP_EVF_SPLIT)) {
+			/* BEGIN is still in the old block's lane: it frees the old block when it comes
+			 * (events of that address before it come first). */
+			struct block ended = {.addr = ev->aux};
+			table_insert(&d->realloc_ended, &ended);
+			d->ev_frees++;
+			d->ev_allocs++;
+			live_add(d, ev->addr, ev->size, ev->usable, ev->stack_id, true);
+			return;
+		}
 		if (!had && live_take(d, ev->aux, &old))
 			had = true; /* BEGIN was not seen (attached in between) */
 		if (ev->flags & MEMTOP_EVF_FAILED) {
@@ -357,7 +368,10 @@ static void apply(struct dump *d, const struct memtop_event *ev)
 		break;
 	case MEMTOP_EV_REALLOC_BEGIN:
 		d->ev_realloc_begin++;
-		if (live_take(d, ev->addr, &b))
+		if (table_remove(&d->realloc_ended, ev->addr, &b)) {
+			if (!live_take(d, ev->addr, &b))
+				d->unknown_frees++;
+		} else if (live_take(d, ev->addr, &b))
 			table_insert(&d->realloc_pending, &b);
 		else
 			d->unknown_frees++;

@@ -114,7 +114,7 @@ def case_slow(a, errors):
     env = base_env()
     env.update(MEMTOP_RING="64", MEMTOP_BLOCK_MS="5")
     with tempfile.NamedTemporaryFile(suffix=".dump") as tmp:
-        p, secs = timed([a.mtdump, "-o", tmp.name, "--slow-us", "200", "--batch", "16", "--",
+        p, secs = timed([a.mtdump, "-o", tmp.name, "--slow-us", "10000", "--batch", "16", "--",
                          a.storm, "2", "100000", "-v"], env)
         d = parse_dump(tmp.name)
     if p.returncode != 0:

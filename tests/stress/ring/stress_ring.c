@@ -25,7 +25,9 @@
 #define DEADLINE_NS (110ull * 1000000000ull)
 #define POOL_ADDRS 64u
 #define ADDR_BASE 0x7f0000000000ull
-#define ADDR_STEP 16u
+/* One address per 64 MiB region (plus 16): the pool spreads over every lane, and each handoff
+ * crosses from one thread's lane traffic to another's. */
+#define ADDR_STEP ((1ull << SHM_LANE_REGION_SHIFT) + 16u)
 #define MAX_THREADS 16u
 
 struct options {
@@ -312,14 +314,15 @@ static void *causal_worker(void *arg)
 			uint64_t ticket;
 			if (opt.broken)
 				put_addr(y, ADDR_IN_POOL); /* the bug the test must catch: free before the ticket */
-			bool reserved = shm_ring_reserve(&seg, &ticket);
+			uint32_t lane = shm_lane_of(&seg, y);
+			bool reserved = shm_ring_reserve(&seg, lane, &ticket);
 			if (!opt.broken)
 				put_addr(y, ADDR_IN_POOL); /* the real free: from here another thread may get y */
 			ev.type = MEMTOP_EV_FREE;
 			ev.addr = y;
 			ev.timestamp_ns = shm_now_ns();
 			if (reserved) {
-				shm_ring_commit(&seg, ticket, &ev);
+				shm_ring_commit(&seg, lane, ticket, &ev);
 				bump(&slot->c.frees);
 			} else {
 				bump(&slot->c.dropped);

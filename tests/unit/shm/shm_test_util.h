@@ -17,11 +17,13 @@
 
 #include "shm.h"
 
-/* The smallest geometry the library accepts: wraparound and "full" are reached in a few pushes. */
+/* The smallest geometry the library accepts: wraparound and "full" are reached in a few pushes.
+ * One lane, so "full" is the whole ring (test_shm_lanes.c tests several). */
 static inline void test_small_config(struct shm_config *cfg)
 {
 	shm_config_defaults(cfg);
 	cfg->ring_cap = SHM_RING_MIN;
+	cfg->lanes = 1;
 	cfg->stacks_cap = SHM_STACKS_MIN;
 	cfg->threads = 4;
 	cfg->max_depth = 8;

@@ -152,9 +152,9 @@ static void test_replacement_resumes_at_published_tail(void **state)
 	}
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
 	assert_int_equal(n, 4);
-	assert_int_equal(seg->hdr->ring_tail, 4); /* published by the pop itself */
+	assert_int_equal(seg->hdr->lanes[0].tail, 4); /* published by the pop itself */
 	assert_int_equal(shm_ring_pop(seg, out, 2, &n), SHM_POP_OK);
-	assert_int_equal(seg->hdr->ring_tail, 6);
+	assert_int_equal(seg->hdr->lanes[0].tail, 6);
 
 	/* a new monitor (same process here, fresh mapping) takes over after the old one "died" */
 	struct shm_segment next;
@@ -162,24 +162,24 @@ static void test_replacement_resumes_at_published_tail(void **state)
 	assert_int_equal(shm_segment_open(&next, getpid(), false, err, sizeof err), 0);
 	seg->hdr->claim_pid = 0;
 	assert_int_equal(shm_consumer_claim(&next, &holder), 0);
-	assert_int_equal(next.tail, 6);
+	assert_int_equal(next.lane[0].tail, 6);
 	assert_int_equal(shm_ring_pop(&next, out, SHM_RING_MIN, &n), SHM_POP_OK);
 	assert_int_equal(n, 4);
 	assert_int_equal(out[0].addr, 0x100 + 6);
 	assert_int_equal(out[3].addr, 0x100 + 9);
-	assert_int_equal(next.hdr->attach_ticket, 10);
+	assert_int_equal(next.hdr->lanes[0].attach_ticket, 10);
 
 	/* a corrupt published tail is clamped to one ring behind head, never trusted, and published
 	 * again: the records still there are read again rather than skipped */
 	shm_consumer_release(&next);
-	next.hdr->ring_tail = 1000;
+	next.hdr->lanes[0].tail = 1000;
 	assert_int_equal(shm_consumer_claim(&next, &holder), 0);
-	assert_int_equal(next.tail, 0); /* head (10) is less than a ring */
-	assert_int_equal(next.hdr->ring_tail, 0);
+	assert_int_equal(next.lane[0].tail, 0); /* head (10) is less than a ring */
+	assert_int_equal(next.hdr->lanes[0].tail, 0);
 	assert_int_equal(shm_ring_pop(&next, out, SHM_RING_MIN, &n), SHM_POP_OK);
 	assert_int_equal(n, 10);
 	assert_int_equal(out[0].addr, 0x100);
-	assert_int_equal(next.tail, 10);
+	assert_int_equal(next.lane[0].tail, 10);
 	shm_segment_close(&next, false);
 }
 

@@ -28,7 +28,7 @@ static void test_no_consumer_pushes_nothing(void **state)
 	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x1000, 16);
 	for (unsigned i = 0; i < 3 * SHM_RING_MIN; i++)
 		assert_int_equal(shm_ring_push(seg, &ev), SHM_NO_CONSUMER);
-	assert_int_equal(seg->hdr->ring_head, 0);
+	assert_int_equal(seg->hdr->lanes[0].head, 0);
 	struct memtop_event out[4];
 	size_t n = 99;
 	/* a monitor that looks without claiming sees an empty ring */
@@ -67,12 +67,12 @@ static void test_wraparound_keeps_order(void **state)
 		if (batch > cap)
 			batch = cap;
 	}
-	assert_int_equal(seg->hdr->ring_head, total);
+	assert_int_equal(seg->hdr->lanes[0].head, total);
 	/* the consumer never writes cells: the last one keeps its producer's seq; the pops published
 	 * the tail that frees them */
 	uint64_t last = total - 1;
 	assert_int_equal(seg->ring[last & (cap - 1)].seq, last + 1);
-	assert_int_equal(seg->hdr->ring_tail, total);
+	assert_int_equal(seg->hdr->lanes[0].tail, total);
 	assert_int_equal(shm_consumer_heartbeat(seg), 0);
 	shm_consumer_release(seg);
 	assert_int_equal(seg->hdr->claim_pid, 0);
@@ -98,13 +98,13 @@ static void test_full_ring_waits_then_drops(void **state)
 	for (int i = 0; i < 100; i++)
 		assert_int_equal(shm_ring_push(seg, &ev), SHM_DROPPED);
 	assert_in_range(test_mono_ms() - t0, 0, 20); /* no wait while the episode lasts */
-	assert_int_equal(seg->hdr->ring_head, seg->ring_cap); /* drops take no ticket */
+	assert_int_equal(seg->hdr->lanes[0].head, seg->ring_cap); /* drops take no ticket */
 
 	size_t n = 0;
 	assert_int_equal(shm_ring_pop(seg, out, 1, &n), SHM_POP_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
-	assert_int_equal(seg->dropping, 0);
+	assert_int_equal(seg->lane[0].dropping, 0);
 	/* full again: a new episode waits again */
 	t0 = test_mono_ms();
 	assert_int_equal(shm_ring_push(seg, &ev), SHM_DROPPED);
@@ -157,16 +157,16 @@ static void test_reserve_commit_pending(void **state)
 	uint64_t t1, t2;
 	claim(seg);
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_EMPTY);
-	assert_true(shm_ring_reserve(seg, &t1));
-	assert_true(shm_ring_reserve(seg, &t2));
+	assert_true(shm_ring_reserve(seg, 0, &t1));
+	assert_true(shm_ring_reserve(seg, 0, &t2));
 	assert_int_equal(t2, t1 + 1);
 	struct memtop_event second = test_event(MEMTOP_EV_MALLOC, 0x42, 1);
-	shm_ring_commit(seg, t2, &second);
+	shm_ring_commit(seg, 0, t2, &second);
 	/* ticket t1 is reserved and not yet committed: the later record must wait behind it */
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
 	assert_int_equal(n, 0);
 	struct memtop_event first = test_event(MEMTOP_EV_FREE, 0x42, 0);
-	shm_ring_commit(seg, t1, &first);
+	shm_ring_commit(seg, 0, t1, &first);
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(out[0].type, MEMTOP_EV_FREE);
@@ -180,10 +180,10 @@ static void test_skip_abandoned_ticket(void **state)
 	size_t n = 0;
 	uint64_t t1, t2;
 	claim(seg);
-	assert_true(shm_ring_reserve(seg, &t1)); /* a producer that died before committing */
-	assert_true(shm_ring_reserve(seg, &t2));
+	assert_true(shm_ring_reserve(seg, 0, &t1)); /* a producer that died before committing */
+	assert_true(shm_ring_reserve(seg, 0, &t2));
 	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x77, 3);
-	shm_ring_commit(seg, t2, &ev);
+	shm_ring_commit(seg, 0, t2, &ev);
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
 	shm_ring_skip(seg);
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);

@@ -1,0 +1,74 @@
+/* TARGET side: which lane of the ring an event goes to.
+ *
+ * Invariant 1 (causal order per address) needs one order only among the events of one address, so
+ * every event about an address goes to the lane of that address: the lane's tickets order them as
+ * the single ring did. Lanes are handed out per 64 MiB region of the address space, round-robin in
+ * the order regions are first used, and remembered process-wide (a region never changes lane).
+ * glibc gives every arena its own 64 MiB-aligned heaps, so threads that allocate from different
+ * arenas push into different lanes and never share a ticket counter. */
+#include "internal.h"
+
+/* The calling thread's last region and its lane: most calls hit the thread's own arena heap.
+ * Initial-exec TLS: no allocation on first use (we run inside malloc). */
+static __thread struct {
+	uint64_t epoch; /* the segment's binding (0: none): a re-created segment starts a new map */
+	uint64_t region;
+	uint32_t lane;
+} lane_cache __attribute__((tls_model("initial-exec")));
+
+static inline uint64_t region_hash(uint64_t region)
+{
+	return (region * 0x9e3779b97f4a7c15ull) >> 32;
+}
+
+/* Finds or adds region in the map. An entry is written once (CAS from 0) and never changes, so a
+ * region's lane is the same for every thread. With the map full, a hash picks the lane: still a
+ * function of the address, so the order per address holds. */
+static uint32_t lane_lookup(struct shm_segment *seg, uint64_t region)
+{
+	uint32_t mask = seg->lanes - 1;
+	uint64_t h = region_hash(region);
+	for (uint32_t probe = 0; probe < SHM_LANE_MAP_SIZE; probe++) {
+		uint64_t *slot = &seg->lane_map[(h + probe) % SHM_LANE_MAP_SIZE];
+		uint64_t e = __atomic_load_n(slot, __ATOMIC_RELAXED);
+		if (e == 0) {
+			uint32_t lane = __atomic_fetch_add(&seg->lane_next, 1, __ATOMIC_RELAXED) & mask;
+			uint64_t mine = region << 5 | (lane + 1);
+			if (__atomic_compare_exchange_n(slot, &e, mine, false, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+				return lane;
+			/* another thread filled this slot first: e now holds its entry */
+		}
+		if (e >> 5 == region)
+			return (uint32_t)((e & 31) - 1) & mask;
+	}
+	return (uint32_t)h & mask;
+}
+
+uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr)
+{
+	uint64_t region = addr >> SHM_LANE_REGION_SHIFT;
+	if (__builtin_expect(lane_cache.epoch == seg->epoch && lane_cache.region == region, 1))
+		return lane_cache.lane;
+	uint32_t lane = seg->lanes > 1 ? lane_lookup(seg, region) : 0;
+	lane_cache.epoch = seg->epoch;
+	lane_cache.region = region;
+	lane_cache.lane = lane;
+	return lane;
+}
+
+uint32_t shm_event_lane(struct shm_segment *seg, const struct memtop_event *ev)
+{
+	switch (ev->type) {
+	case MEMTOP_EV_MALLOC:
+	case MEMTOP_EV_CALLOC:
+	case MEMTOP_EV_MEMALIGN:
+	case MEMTOP_EV_FREE:
+	case MEMTOP_EV_REALLOC_BEGIN:
+		return shm_lane_of(seg, ev->addr);
+	case MEMTOP_EV_REALLOC_END:
+		return shm_lane_of(seg, ev->addr ? ev->addr : ev->aux);
+	default:
+		return ev->thread_slot & (seg->lanes - 1);
+	}
+}
