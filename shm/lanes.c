@@ -8,13 +8,7 @@
  * arenas push into different lanes and never share a ticket counter. */
 #include "internal.h"
 
-/* The calling thread's last region and its lane: most calls hit the thread's own arena heap.
- * Initial-exec TLS: no allocation on first use (we run inside malloc). */
-static __thread struct {
-	uint64_t epoch; /* the segment's binding (0: none): a re-created segment starts a new map */
-	uint64_t region;
-	uint32_t lane;
-} lane_cache __attribute__((tls_model("initial-exec")));
+__thread struct shm_lane_cache shm_lane_cache_tls __attribute__((tls_model("initial-exec")));
 
 static inline uint64_t region_hash(uint64_t region)
 {
@@ -45,15 +39,12 @@ static uint32_t lane_lookup(struct shm_segment *seg, uint64_t region)
 	return (uint32_t)h & mask;
 }
 
-uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr)
+uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region)
 {
-	uint64_t region = addr >> SHM_LANE_REGION_SHIFT;
-	if (__builtin_expect(lane_cache.epoch == seg->epoch && lane_cache.region == region, 1))
-		return lane_cache.lane;
 	uint32_t lane = seg->lanes > 1 ? lane_lookup(seg, region) : 0;
-	lane_cache.epoch = seg->epoch;
-	lane_cache.region = region;
-	lane_cache.lane = lane;
+	shm_lane_cache_tls.epoch = seg->epoch;
+	shm_lane_cache_tls.region = region;
+	shm_lane_cache_tls.lane = lane;
 	return lane;
 }
 

@@ -220,8 +220,7 @@ enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_
 
 enum lane_state {
 	LANE_READ,    /* copied records; stopped because out is full or the next is not ready */
-	LANE_EMPTY,   /* nothing reserved past the tail */
-	LANE_PENDING, /* the next ticket is reserved but not committed */
+	LANE_EMPTY,   /* nothing ready at the tail (nothing reserved, or reserved and not committed) */
 	LANE_PARKED,  /* at a barrier copy */
 };
 
@@ -246,12 +245,8 @@ static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct m
 		/* Ready when the producer of ticket tail committed: seq = tail + 1 (a cell of an
 		 * earlier lap holds tail - lane_cap + 1, a never-used cell 0). */
 		if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != tail + 1) {
-			/* Touch the producers' head line only to tell empty from pending. */
-			if (n == 0) {
-				uint64_t head = __atomic_load_n(&lane_ctl(seg, lane)->head,
-								__ATOMIC_ACQUIRE);
-				st = head > tail ? LANE_PENDING : LANE_EMPTY;
-			}
+			if (n == 0)
+				st = LANE_EMPTY; /* or pending: pop_lanes asks only if nothing came */
 			break;
 		}
 		memcpy(&out[n], cell, sizeof *cell);
@@ -291,6 +286,18 @@ static bool barrier_release(struct shm_segment *seg, struct memtop_event *out)
 	return true;
 }
 
+/* True when some lane has a ticket reserved past its tail. Reads the producers' head lines, so
+ * only when a pop found nothing: a head line the consumer reads must be fetched back by the next
+ * producer's CAS. */
+static bool lanes_pending(struct shm_segment *seg)
+{
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		if (!seg->lane[k].parked &&
+		    __atomic_load_n(&lane_ctl(seg, k)->head, __ATOMIC_ACQUIRE) > seg->lane[k].tail)
+			return true;
+	return false;
+}
+
 static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_event *out, size_t max,
 				     volatile size_t *got)
 {
@@ -308,7 +315,6 @@ static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_even
 								 : lane_pop(seg, k, out + *got,
 									    max - *got, got);
 			parked += st == LANE_PARKED;
-			pending |= st == LANE_PENDING;
 		}
 		if (parked == 0 || *got >= max)
 			break;
@@ -318,6 +324,8 @@ static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_even
 		}
 		*got += 1;
 	}
+	if (*got == 0 && !pending)
+		pending = lanes_pending(seg);
 	return pending ? SHM_POP_PENDING : SHM_POP_EMPTY;
 }
 

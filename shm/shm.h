@@ -119,9 +119,26 @@ static inline bool shm_consumer_present(const struct shm_segment *seg)
 /* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full ring. */
 bool shm_consumer_alive(const struct shm_segment *seg);
 
+/* The calling thread's last region and its lane: most calls hit the thread's own arena heap.
+ * Initial-exec TLS: no allocation on first use (we run inside malloc). */
+struct shm_lane_cache {
+	uint64_t epoch; /* the segment's binding (0: none): a re-created segment starts a new map */
+	uint64_t region;
+	uint32_t lane;
+};
+extern __thread struct shm_lane_cache shm_lane_cache_tls __attribute__((tls_model("initial-exec")));
+uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region);
+
 /* The lane of an address: every event about one address goes to one lane (invariant 1). Regions
- * get lanes round-robin on first use, remembered process-wide; a thread caches its last region. */
-uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr);
+ * get lanes round-robin on first use, remembered process-wide (shm/lanes.c). */
+static inline uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr)
+{
+	uint64_t region = addr >> SHM_LANE_REGION_SHIFT;
+	if (__builtin_expect(shm_lane_cache_tls.epoch == seg->epoch &&
+			     shm_lane_cache_tls.region == region, 1))
+		return shm_lane_cache_tls.lane;
+	return shm_lane_of_slow(seg, region);
+}
 /* The lane an event goes to: that of its address (for REALLOC_END the new block, or the old one
  * when there is no new block); events without an address use their thread slot's lane. */
 uint32_t shm_event_lane(struct shm_segment *seg, const struct memtop_event *ev);

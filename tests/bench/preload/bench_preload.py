@@ -5,10 +5,12 @@ unwinder, and under heaptrack; modes alternate round by round in one run. Report
 median wall time of the storm phase (measured inside the target), the slowdown over bare, the ns
 added per allocation call (wall), and the CPU added per call (target + consumer, from rusage).
 "count-only" uses a consumer that pops and counts without a live set: the producer's own cost.
-Then the same per-call cost with 1 and 2 threads, to show it does not grow with threads.
+Then the CPU added per call with 1 and 2 threads (alternating), to show it does not grow with
+threads: the target's own CPU and the total with its consumer.
 
 usage: bench_preload.py --mtdump PATH --preload LIB --storm PATH [--calls N] [--rounds R]
          [--memtop PATH [--memtop-alt PATH]] [--modes NAME,NAME...] [--skip-real] [--skip-threads]
+         [--only-threads]
 --memtop-alt adds "memtop-alt report" rows run by a second memtop build (same preload), alternating
 with the others in the same rounds: a before/after comparison under the same machine load.
 """
@@ -30,13 +32,24 @@ def storm_wall(stderr):
     raise RuntimeError("no storm line in: " + stderr[-500:])
 
 
-def run_once(cmd, env):
+def storm_cpu(stderr):
+    """The storm process's own CPU (seconds): the target without its consumer."""
+    for line in stderr.splitlines():
+        if line.startswith("storm "):
+            f = line.split()
+            return float(f[f.index("cpu_ns") + 1]) / 1e9
+    raise RuntimeError("no storm line in: " + stderr[-500:])
+
+
+def run_once(cmd, env, target_cpu=False):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         raise RuntimeError("%s failed (%d): %s" % (cmd[0], p.returncode, p.stderr[-500:]))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if target_cpu:
+        return storm_wall(p.stderr), cpu, storm_cpu(p.stderr)
     return storm_wall(p.stderr), cpu
 
 
@@ -144,6 +157,8 @@ def main():
     ap.add_argument("--modes", help="comma-separated mode names to run (bare is always run)")
     ap.add_argument("--skip-real", action="store_true", help="no real-program table")
     ap.add_argument("--skip-threads", action="store_true", help="no per-thread-count table")
+    ap.add_argument("--only-threads", action="store_true", help="of the storm tables, only the "
+                    "per-thread-count one")
     ap.add_argument("--calls", type=int, default=2500000, help="calls per thread")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-heaptrack", action="store_true")
@@ -164,7 +179,7 @@ def main():
 
 
 def storm_tables(a, tmp):
-    if True:
+    if not a.only_threads:
         print("storm: 2 threads x %d calls (malloc/free, 16..1040 bytes), %d rounds, median"
               % (a.calls, a.rounds))
         r = bench(a, 2, a.calls, a.rounds, tmp)
@@ -181,15 +196,45 @@ def storm_tables(a, tmp):
                     continue
                 print("%s: added time is %.0f%% of heaptrack's" %
                       (name, (r[name]["slowdown"] - 1) / ht * 100))
-        if a.skip_threads:
-            return
-        print("\nper-call cost against threads (same calls per thread)")
-        only = {"bare", "memtop depth=0", "memtop depth=16 libunwind"}
+    if not a.skip_threads:
+        threads_table(a, tmp)
+
+
+def threads_table(a, tmp):
+    """CPU added per call with 1 and 2 threads, the thread counts alternating inside each round
+    (so machine noise hits both alike). "target" is the storm process's own CPU, "total" adds
+    its consumer's."""
+    only = {"bare", "memtop depth=0", "memtop depth=16 libunwind", "memtop report depth=16",
+            "heaptrack"}
+    ms = [x for x in modes(a, tmp) if x[0] in only]
+    # one lane: every thread takes its tickets from one counter (the ring before lanes)
+    depth0 = [x for x in ms if x[0] == "memtop depth=0"]
+    if depth0:
+        ms.insert(ms.index(depth0[0]) + 1, ("memtop depth=0 one lane", depth0[0][1],
+                                            dict(depth0[0][2], MEMTOP_LANES="1")))
+    res = {(name, t): [] for name, _, _ in ms for t in (1, 2)}
+    for _ in range(a.rounds):
         for t in (1, 2):
-            r = bench(a, t, a.calls, a.rounds, tmp, only)
-            print("threads %d: " % t + ", ".join("%s %.1f ns/call wall %.1f cpu" %
-                                                 (n, v["ns_wall"], v["ns_cpu"])
-                                                 for n, v in r.items() if n != "bare"))
+            for name, prefix, env in ms:
+                res[(name, t)].append(run_once(prefix + [a.storm, str(t), str(a.calls), "-v"],
+                                               env, target_cpu=True))
+    print("\nper-call CPU against threads (%d calls per thread, %d rounds alternating, median):"
+          % (a.calls, a.rounds))
+    print("%-28s %22s %22s %8s" % ("mode", "target ns/call 1 / 2", "total ns/call 1 / 2",
+                                   "target 2/1"))
+    for name, _, _ in ms:
+        if name == "bare":
+            continue
+        row = {}
+        for t in (1, 2):
+            calls = t * a.calls
+            tgt = statistics.median(x[2] for x in res[(name, t)])
+            tot = statistics.median(x[1] for x in res[(name, t)])
+            btgt = statistics.median(x[2] for x in res[("bare", t)])
+            btot = statistics.median(x[1] for x in res[("bare", t)])
+            row[t] = ((tgt - btgt) / calls * 1e9, (tot - btot) / calls * 1e9)
+        print("%-28s %10.1f / %9.1f %10.1f / %9.1f %7.2fx" % (
+            name, row[1][0], row[2][0], row[1][1], row[2][1], row[2][0] / row[1][0]))
 
 
 if __name__ == "__main__":
