@@ -99,6 +99,50 @@ static void test_realloc_address_reused_by_other_thread(void **state)
 	assert_int_equal(liveset_lookup(&E.live, 0xA000)->stack_id, 8);
 }
 
+/* Lanes: a realloc that moves its block to another region pushes END in the new block's lane, so
+ * the engine may see END before BEGIN (flagged split). Either order gives the same result, and the
+ * old block is freed at BEGIN, after every earlier event of its address (here: its malloc, which
+ * came through a lane that was behind). */
+static void test_realloc_split_end_first(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 1, 7, 0xA000, 16, 0, 0);
+	/* END first: the new block is live at once, the old one still is */
+	apply(MEMTOP_EV_REALLOC_END, 1, 9, 0xB000, 4000, 0xA000, MEMTOP_EVF_SPLIT);
+	assert_int_equal(E.live_blocks, 2);
+	assert_int_equal(E.live_bytes, 4016);
+	/* BEGIN frees the old block; thread 2 then reuses its address */
+	apply(MEMTOP_EV_REALLOC_BEGIN, 1, 7, 0xA000, 0, 0, 0);
+	apply(MEMTOP_EV_MALLOC, 2, 8, 0xA000, 32, 0, 0);
+	assert_int_equal(E.live_blocks, 2);
+	assert_int_equal(E.live_bytes, 4032);
+	assert_int_equal(E.allocs, 3);
+	assert_int_equal(E.frees, 1);
+	assert_int_equal(E.unknown_frees, 0);
+	assert_int_equal(E.duplicate_allocs, 0);
+	assert_int_equal(engine_site(&E, 7)->frees, 1);
+	assert_int_equal(liveset_lookup(&E.live, 0xA000)->stack_id, 8);
+	assert_true(liveset_lookup(&E.live, 0xB000)->flags & LIVESET_F_REALLOC);
+
+	/* the old block's malloc itself may come after the split END (its lane was further behind) */
+	apply(MEMTOP_EV_REALLOC_END, 3, 11, 0xD000, 64, 0xC000, MEMTOP_EVF_SPLIT);
+	apply(MEMTOP_EV_MALLOC, 3, 10, 0xC000, 8, 0, 0);
+	apply(MEMTOP_EV_REALLOC_BEGIN, 3, 10, 0xC000, 0, 0, 0);
+	assert_null(liveset_lookup(&E.live, 0xC000));
+	assert_non_null(liveset_lookup(&E.live, 0xD000));
+	assert_int_equal(engine_site(&E, 10)->live_blocks, 0);
+	assert_int_equal(engine_site(&E, 10)->frees, 1);
+	assert_int_equal(E.unknown_frees, 0);
+
+	/* BEGIN first, then the split END: the usual path */
+	apply(MEMTOP_EV_REALLOC_BEGIN, 2, 8, 0xA000, 0, 0, 0);
+	apply(MEMTOP_EV_REALLOC_END, 2, 12, 0xE000, 100, 0xA000, MEMTOP_EVF_SPLIT);
+	assert_null(liveset_lookup(&E.live, 0xA000));
+	assert_int_equal(E.live_blocks, 3); /* 0xB000, 0xD000, 0xE000 */
+	assert_int_equal(E.live_bytes, 4000 + 64 + 100);
+	assert_int_equal(E.unknown_frees, 0);
+}
+
 static void test_cross_thread_free(void **state)
 {
 	(void)state;
@@ -214,6 +258,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malloc_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_address_reused_by_other_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_realloc_split_end_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_thread_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_unmark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
