@@ -51,6 +51,23 @@ SITE static void site_realloc_shrink(void)
 	EXPECT("site_realloc_shrink", 2, 1, 30);
 }
 
+/* Grows past the mmap threshold: the block moves from the heap to its own mapping, in another
+ * 64 MiB region, so the realloc's END goes to another lane than its BEGIN (split); then back. */
+SITE static void site_realloc_across(void)
+{
+	char *p = malloc(64);
+	memcpy(p, "across", 7);
+	p = realloc(p, 4u << 20);
+	p = realloc(p, 8u << 20);
+	char *q = malloc(100);
+	memcpy(q, p, 7);
+	free(p);
+	q = realloc(q, 6u << 20);
+	CHECK(q && !strcmp(q, "across"));
+	keep(q);
+	EXPECT("site_realloc_across", 5, 1, 6u << 20);
+}
+
 SITE static void site_realloc_null(void)
 {
 	keep(realloc(NULL, 77));
@@ -157,6 +174,7 @@ int main(void)
 	site_calloc();
 	site_realloc_grow();
 	site_realloc_shrink();
+	site_realloc_across();
 	site_realloc_null();
 	site_realloc_zero();
 	site_realloc_fail();

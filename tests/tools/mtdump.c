@@ -266,7 +266,7 @@ struct dump {
 	struct table live, realloc_pending;
 	struct table realloc_ended; /* old blocks of split ENDs seen before their BEGIN */
 	uint64_t events, bad, skipped, unknown_frees, dup_allocs;
-	uint64_t ev_allocs, ev_frees, ev_realloc_begin, ev_realloc_end, ev_failed, ev_tags,
+	uint64_t ev_allocs, ev_frees, ev_realloc_begin, ev_realloc_end, ev_realloc_split, ev_failed, ev_tags,
 		ev_names, ev_maps;
 	bool bus;
 };
@@ -316,6 +316,8 @@ static void apply_realloc_end(struct dump *d, const struct memtop_event *ev)
 {
 	struct block old;
 	d->ev_realloc_end++;
+	if (ev->flags & MEMTOP_EVF_SPLIT)
+		d->ev_realloc_split++;
 	if (ev->aux) {
 		bool had = table_remove(&d->realloc_pending, ev->aux, &old);
 		if (!had && (ev->flags & MEMTOP_EVF_SPLIT)) {
@@ -514,10 +516,11 @@ static void report(FILE *out, struct dump *d, int exit_code)
 		     " untracked %" PRIu64 "\n",
 		c.allocs, c.frees, c.usable_alloc, c.usable_freed, c.req_bytes, c.dropped, c.untracked);
 	fprintf(out, "events total %" PRIu64 " allocs %" PRIu64 " frees %" PRIu64
-		     " realloc_begin %" PRIu64 " realloc_end %" PRIu64 " realloc_failed %" PRIu64
+		     " realloc_begin %" PRIu64 " realloc_end %" PRIu64 " realloc_split %" PRIu64
+		     " realloc_failed %" PRIu64
 		     " tags %" PRIu64 " thread_names %" PRIu64 " maps_changed %" PRIu64 "\n",
 		d->events, d->ev_allocs, d->ev_frees, d->ev_realloc_begin, d->ev_realloc_end,
-		d->ev_failed, d->ev_tags, d->ev_names, d->ev_maps);
+		d->ev_realloc_split, d->ev_failed, d->ev_tags, d->ev_names, d->ev_maps);
 	fprintf(out, "anomalies bad %" PRIu64 " skipped %" PRIu64 " unknown_frees %" PRIu64
 		     " dup_allocs %" PRIu64 " bus %d stacks_overflow %" PRIu64 "\n",
 		d->bad, d->skipped, d->unknown_frees, d->dup_allocs, d->bus, h.stacks_overflow);

@@ -93,6 +93,8 @@ def main():
     ap.add_argument("--untracked", type=int, default=0)
     ap.add_argument("--unknown-frees", type=int, default=0)
     ap.add_argument("--maps-changed", type=int, default=None)
+    ap.add_argument("--split-reallocs", action="store_true",
+                    help="some realloc moved its block to another lane (END flagged split)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
@@ -136,6 +138,8 @@ def main():
         if c["usable_alloc"] - c["usable_freed"] != live["usable"]:
             errors.append("counters in use %d but live set holds %d usable bytes" %
                           (c["usable_alloc"] - c["usable_freed"], live["usable"]))
+    if a.split_reallocs and not ev["realloc_split"]:
+        errors.append("no realloc moved its block to another lane (realloc_split 0)")
     if a.maps_changed is not None and ev["maps_changed"] != a.maps_changed:
         errors.append("maps_changed %d, expected %d" % (ev["maps_changed"], a.maps_changed))
 
