@@ -204,8 +204,8 @@ def threads_table(a, tmp):
     """CPU added per call with 1 and 2 threads, the thread counts alternating inside each round
     (so machine noise hits both alike). "target" is the storm process's own CPU, "total" adds
     its consumer's."""
-    only = {"bare", "memtop depth=0", "memtop depth=16 libunwind", "memtop report depth=16",
-            "heaptrack"}
+    only = {"bare", "memtop depth=0 count-only", "memtop depth=0", "memtop depth=16 libunwind",
+            "memtop report depth=16", "heaptrack"}
     ms = [x for x in modes(a, tmp) if x[0] in only]
     # one lane: every thread takes its tickets from one counter (the ring before lanes)
     depth0 = [x for x in ms if x[0] == "memtop depth=0"]
