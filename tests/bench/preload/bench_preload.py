@@ -49,7 +49,8 @@ def run_once(cmd, env, target_cpu=False):
         raise RuntimeError("%s failed (%d): %s" % (cmd[0], p.returncode, p.stderr[-500:]))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if target_cpu:
-        return storm_wall(p.stderr), cpu, storm_cpu(p.stderr)
+        return (storm_wall(p.stderr), cpu, storm_cpu(p.stderr),
+                after.ru_nivcsw - before.ru_nivcsw)
     return storm_wall(p.stderr), cpu
 
 
@@ -220,8 +221,8 @@ def threads_table(a, tmp):
                                                env, target_cpu=True))
     print("\nper-call CPU against threads (%d calls per thread, %d rounds alternating, median):"
           % (a.calls, a.rounds))
-    print("%-28s %22s %22s %8s" % ("mode", "target ns/call 1 / 2", "total ns/call 1 / 2",
-                                   "target 2/1"))
+    print("%-28s %22s %22s %8s %18s" % ("mode", "target ns/call 1 / 2", "total ns/call 1 / 2",
+                                        "target 2/1", "preempted 1 / 2"))
     for name, _, _ in ms:
         if name == "bare":
             continue
@@ -232,9 +233,14 @@ def threads_table(a, tmp):
             tot = statistics.median(x[1] for x in res[(name, t)])
             btgt = statistics.median(x[2] for x in res[("bare", t)])
             btot = statistics.median(x[1] for x in res[("bare", t)])
-            row[t] = ((tgt - btgt) / calls * 1e9, (tot - btot) / calls * 1e9)
-        print("%-28s %10.1f / %9.1f %10.1f / %9.1f %7.2fx" % (
-            name, row[1][0], row[2][0], row[1][1], row[2][1], row[2][0] / row[1][0]))
+            sw = statistics.median(x[3] for x in res[(name, t)])
+            row[t] = ((tgt - btgt) / calls * 1e9, (tot - btot) / calls * 1e9, sw)
+        print("%-28s %10.1f / %9.1f %10.1f / %9.1f %7.2fx %8d / %7d" % (
+            name, row[1][0], row[2][0], row[1][1], row[2][1], row[2][0] / row[1][0],
+            row[1][2], row[2][2]))
+    print("preempted: involuntary context switches of the target and its consumer (median); on a "
+          "machine with fewer cores than storm threads + consumer they share cores, and each "
+          "switch costs the preempted thread its caches")
 
 
 if __name__ == "__main__":
