@@ -1,4 +1,6 @@
-/* engine: applies target events to the model (live set + aggregates) in ticket order.
+/* engine: applies target events to the model (live set + aggregates) in the order the ring gives
+ * them: each address's events in causal order (one lane per address), a realloc's BEGIN and END
+ * possibly swapped when they went to different lanes.
  * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates.
  * Cost here (2-core EPYC VM): ~100 ns per event at 1 M live blocks (bench_engine: 9.2 M events/s
  * with cache-miss prefetching), a few tens of ns with a small live set (an allocation storm under
@@ -21,8 +23,7 @@ int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 	e->max_stack_id = max_stack_id;
 	e->n_slots = n_slots ? n_slots : 1;
 	e->slot_thread = malloc(sizeof(uint32_t) * e->n_slots);
-	e->pending = calloc(e->n_slots, sizeof(*e->pending));
-	if (!e->slot_thread || !e->pending)
+	if (!e->slot_thread)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < e->n_slots; i++)
 		e->slot_thread[i] = ENGINE_NO_THREAD;
@@ -36,7 +37,7 @@ void engine_destroy(struct engine *e)
 	free(e->site_ids);
 	free(e->threads);
 	free(e->slot_thread);
-	free(e->pending);
+	realloc_pairs_free(&e->reallocs);
 	free(e->tags);
 	memset(e, 0, sizeof(*e));
 }
@@ -270,60 +271,46 @@ static void engine_free(struct engine *e, const struct memtop_event *ev, uint64_
 	engine_count_free(e, s, b, thread);
 }
 
-/* ---- realloc: BEGIN takes the old block out (it may be reused by another thread before END) ---- */
-
-static struct engine_pending_realloc *engine_pending_slot(struct engine *e, uint16_t slot,
-							   uint64_t old_addr, bool create)
-{
-	struct engine_pending_realloc *p = &e->pending[slot < e->n_slots ? slot : e->n_slots - 1];
-	if (p->used ? p->old_addr == old_addr : create)
-		return p;
-	/* Threads sharing the overflow slot can interleave: spill to a small table by address. */
-	for (size_t i = 0; i < sizeof(e->spill) / sizeof(e->spill[0]); i++) {
-		struct engine_pending_realloc *q = &e->spill[i];
-		if (q->used ? q->old_addr == old_addr : create)
-			return q;
-	}
-	return NULL;
-}
+/* ---- realloc: BEGIN takes the old block out (it may be reused by another thread before END) ----
+ * BEGIN goes to the old block's lane, END to the new block's: when they differ (END flagged split)
+ * the END may come first. Either way the pair meets in e->reallocs, keyed by slot, link (the
+ * thread's realloc number) and old address. */
 
 static void engine_realloc_begin(struct engine *e, const struct memtop_event *ev, uint64_t h)
 {
 	if (ev->addr == 0)
 		return;
-	struct engine_pending_realloc *p = engine_pending_slot(e, ev->thread_slot, ev->addr, true);
-	if (!p) { /* no room to remember it: treat the old block as freed now */
-		struct liveset_block b;
-		if (!engine_take(e, ev->addr, h, &b))
-			e->unknown_frees++;
-		return;
-	}
-	if (p->used && p->ended) { /* the END was applied already: finish the free now */
+	struct realloc_pair *p = realloc_pairs_find(&e->reallocs, ev->thread_slot, ev->link, ev->addr);
+	if (p && p->ended) { /* the END was applied already: finish the free now */
 		struct liveset_block b;
 		if (engine_take(e, ev->addr, h, &b))
 			engine_count_free(e, engine_site_of(e, b.stack_id), &b, p->end_thread);
 		else
 			e->unknown_frees++;
-		p->used = false;
+		realloc_pairs_remove(&e->reallocs, p);
 		return;
 	}
-	p->used = true;
-	p->ended = false;
-	p->old_addr = ev->addr;
+	if (!p)
+		p = realloc_pairs_add(&e->reallocs, ev->thread_slot, ev->link, ev->addr);
+	if (!p) { /* no memory to remember it: treat the old block as freed now */
+		struct liveset_block b;
+		if (!engine_take(e, ev->addr, h, &b))
+			e->unknown_frees++;
+		return;
+	}
 	p->known = engine_take(e, ev->addr, h, &p->data);
 }
 
-/* A split END (its lane ahead of BEGIN's): the new block is live now; the old one is freed when
- * BEGIN comes, after every earlier event of that address. False when there is no room to remember
- * it (the old block is then freed now). */
+/* A split END before its BEGIN: the new block is live now; the old one is freed when BEGIN comes,
+ * after every earlier event of that address. False when there is no memory to remember it. */
 static bool engine_realloc_end_first(struct engine *e, const struct memtop_event *ev, uint64_t h,
 				     uint32_t thread)
 {
-	struct engine_pending_realloc *q = engine_pending_slot(e, ev->thread_slot, ev->aux, true);
-	if (!q || (q->used && q->ended)) /* no room, or an earlier split END of that old address */
+	struct realloc_pair *q = realloc_pairs_add(&e->reallocs, ev->thread_slot, ev->link, ev->aux);
+	if (!q)
 		return false;
-	*q = (struct engine_pending_realloc){
-		.old_addr = ev->aux, .used = true, .ended = true, .end_thread = thread};
+	q->ended = true;
+	q->end_thread = thread;
 	engine_alloc(e, ev, h, thread, LIVESET_F_REALLOC);
 	return true;
 }
@@ -332,12 +319,9 @@ static bool engine_realloc_end_first(struct engine *e, const struct memtop_event
 static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, uint64_t h,
 			       uint32_t thread)
 {
-	struct engine_pending_realloc *p =
-		ev->aux ? engine_pending_slot(e, ev->thread_slot, ev->aux, false) : NULL;
+	struct realloc_pair *p = realloc_pairs_find(&e->reallocs, ev->thread_slot, ev->link, ev->aux);
 	bool failed = (ev->flags & MEMTOP_EVF_FAILED) || (ev->addr == 0 && ev->size > 0);
-	if (p && p->ended) /* an earlier realloc's split END: not this END's BEGIN */
-		p = NULL;
-	if (!p && !failed && (ev->flags & MEMTOP_EVF_SPLIT) && ev->addr &&
+	if (!p && !failed && (ev->flags & MEMTOP_EVF_SPLIT) && ev->addr && ev->aux &&
 	    engine_realloc_end_first(e, ev, h, thread))
 		return;
 	if (failed) {
@@ -353,7 +337,7 @@ static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, 
 			engine_alloc(e, ev, h, thread, LIVESET_F_REALLOC);
 	}
 	if (p)
-		p->used = false;
+		realloc_pairs_remove(&e->reallocs, p);
 }
 
 /* h = liveset_hash(ev->addr), computed once per event by the batch loop. */

@@ -9,6 +9,7 @@
 
 #include "memtop/segment.h"
 #include "liveset.h"
+#include "realloc_pairs.h"
 #include "model.h"
 
 #define ENGINE_NO_THREAD 0xffffffffu
@@ -42,15 +43,6 @@ struct engine_tag {
 typedef void (*engine_slot_info_fn)(void *ctx, uint16_t slot, int32_t *tid, char name[16],
 				    uint32_t *generation);
 
-struct engine_pending_realloc {
-	uint64_t old_addr;
-	bool used;
-	bool known; /* the old block was live: data holds it */
-	bool ended; /* a split END came first: its BEGIN frees the old block (by end_thread) */
-	uint32_t end_thread;
-	struct liveset_block data;
-};
-
 struct engine {
 	struct liveset live;
 	/* totals (requested sizes) */
@@ -68,8 +60,7 @@ struct engine {
 	struct engine_thread *threads;
 	uint32_t n_threads, threads_cap;
 	uint32_t *slot_thread;
-	struct engine_pending_realloc *pending; /* one per slot (+ spill for the shared overflow slot) */
-	struct engine_pending_realloc spill[64];
+	struct realloc_pairs reallocs; /* realloc calls whose BEGIN or END is still to come */
 	uint32_t n_slots;
 	engine_slot_info_fn slot_info;
 	void *slot_info_ctx;

@@ -83,17 +83,19 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	int saved = errno;
 	uint64_t old_usable = preload_usable(old);
 	preload_attached(t);
-	bool push = preload_should_push(t);
+	uint64_t link = ++t->reallocs;
+	bool push = preload_should_push(t), begun = false;
 	if (push) {
-		struct memtop_event ev = {.type = MEMTOP_EV_REALLOC_BEGIN, .addr = (uintptr_t)old};
-		preload_push(t, &ev);
+		struct memtop_event ev = {
+			.type = MEMTOP_EV_REALLOC_BEGIN, .addr = (uintptr_t)old, .link = link};
+		begun = preload_push(t, &ev);
 	}
 	errno = saved;
 	void *p = preload_real.realloc(old, size);
 	saved = errno;
 	bool freed = p != NULL || size == 0;
 	struct memtop_event ev = {.type = MEMTOP_EV_REALLOC_END, .addr = (uintptr_t)p, .size = size,
-				  .aux = (uintptr_t)old};
+				  .aux = (uintptr_t)old, .link = link};
 	if (freed)
 		preload_count_free(t, old_usable);
 	if (p) {
@@ -102,8 +104,10 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	} else if (!freed) {
 		ev.flags = MEMTOP_EVF_FAILED;
 	}
-	/* END goes to the new block's lane: the consumer may see it before BEGIN in the old one's. */
-	if (push && p && shm_lane_of(&preload_seg, (uintptr_t)p) != shm_lane_of(&preload_seg, (uintptr_t)old))
+	/* END goes to the new block's lane: the consumer may see it before BEGIN in the old one's
+	 * (only a BEGIN that is in the ring will come: a dropped one must not be waited for). */
+	if (begun && p &&
+	    shm_lane_of(&preload_seg, (uintptr_t)p) != shm_lane_of(&preload_seg, (uintptr_t)old))
 		ev.flags |= MEMTOP_EVF_SPLIT;
 	if (push || preload_should_push(t)) {
 		ev.stack_id = p && preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;

@@ -55,7 +55,7 @@ struct preload_config {
 	uint32_t lanes;       /* MEMTOP_LANES: ring lanes, 0 = automatic */
 	uint32_t stacks;      /* MEMTOP_STACKS: stack table capacity */
 	uint32_t wait_s;      /* MEMTOP_WAIT: seconds to wait for a monitor at start, 0 = no wait */
-	uint32_t block_ms;    /* MEMTOP_BLOCK_MS: bounded wait on a full ring */
+	uint32_t block_ms;    /* MEMTOP_BLOCK_MS: bounded wait on a full lane */
 	bool disable;         /* MEMTOP_DISABLE: pure pass-through, no segment */
 };
 
@@ -70,6 +70,7 @@ struct preload_thread {
 	struct memtop_counters *c; /* this thread's counters in the segment */
 	int64_t inuse_pending;     /* usable bytes not yet folded into the global in-use (peak) */
 	uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk (0 = unknown) */
+	uint64_t reallocs;            /* realloc calls so far: links a realloc's BEGIN and END */
 	/* The last stack this thread interned: loops allocating from one place skip the shared table. */
 	uint32_t last_stack_id;
 	uint32_t last_depth; /* 0 = nothing cached */

@@ -54,14 +54,15 @@ static inline bool preload_should_push(struct preload_thread *t)
 	return false;
 }
 
-static inline void preload_push(struct preload_thread *t, struct memtop_event *ev)
+/* Returns true when the event is in the ring. */
+static inline bool preload_push(struct preload_thread *t, struct memtop_event *ev)
 {
 	ev->thread_slot = t->slot;
 	ev->timestamp_ns = shm_now_ns();
-	ev->reserved = 0;
 	enum shm_push_result r = shm_ring_push(&preload_seg, ev);
 	if (preload_unlikely(r != SHM_PUSHED))
 		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
+	return r == SHM_PUSHED;
 }
 
 static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable, uint64_t req)

@@ -17,7 +17,7 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Both sides: TARGET on a full ring (slow path only), MONITOR before stealing a claim. */
+/* Both sides: TARGET on a full lane (slow path only), MONITOR before stealing a claim. */
 bool shm_consumer_alive(const struct shm_segment *seg)
 {
 	struct memtop_seg_header *h = seg->hdr;

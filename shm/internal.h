@@ -4,7 +4,9 @@
 
 #include "shm.h"
 
-/* Copies the geometry out of a validated (or freshly created) header and derives region pointers. */
-void shm_segment_bind(struct shm_segment *seg, void *base, size_t size);
+/* Copies the geometry out of a validated (or freshly created) header h and derives region pointers
+ * into the mapping at base. */
+void shm_segment_bind(struct shm_segment *seg, void *base, size_t size,
+		      const struct memtop_seg_header *h);
 
 #endif

@@ -22,7 +22,8 @@ static uint32_t lane_lookup(struct shm_segment *seg, uint64_t region)
 {
 	uint32_t mask = seg->lanes - 1;
 	uint64_t h = region_hash(region);
-	for (uint32_t probe = 0; probe < SHM_LANE_MAP_SIZE; probe++) {
+	/* A short probe run: with the map (nearly) full, every new region falls to the hash. */
+	for (uint32_t probe = 0; probe < 16; probe++) {
 		uint64_t *slot = &seg->lane_map[(h + probe) % SHM_LANE_MAP_SIZE];
 		uint64_t e = __atomic_load_n(slot, __ATOMIC_RELAXED);
 		if (e == 0) {

@@ -80,7 +80,9 @@ static bool ring_wait_full(struct shm_segment *seg, struct shm_lane_local *l, st
 	}
 	struct timespec ts = {0, w->spins < 200 ? 20000 : 200000};
 	w->spins++;
-	nanosleep(&ts, NULL);
+	/* The raw system call: glibc's nanosleep is a cancellation point, and a thread cancelled
+	 * here would leave its earlier tickets (a barrier's) uncommitted for good. */
+	syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
 	return true;
 }
 
@@ -103,11 +105,13 @@ static uint64_t lane_free_below(struct shm_segment *seg, uint32_t lane, bool ref
 	return bound;
 }
 
-bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
+/* Takes a ticket of lane, waiting on a full lane as w allows (w is shared by the lanes of one
+ * barrier, so that the whole barrier waits at most block_ms). */
+static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket,
+			 struct full_wait *w)
 {
 	struct memtop_lane *c = lane_ctl(seg, lane);
 	struct shm_lane_local *l = &seg->lane[lane];
-	struct full_wait w = {0, 0, 0};
 	uint64_t pos = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 	bool refreshed = false;
 	for (;;) {
@@ -126,11 +130,17 @@ bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
 			continue; /* pos now holds the head another producer moved */
 		}
 		/* The cell still holds ticket pos - lane_cap, unconsumed: the lane is full. */
-		if (!ring_wait_full(seg, l, &w))
+		if (!ring_wait_full(seg, l, w))
 			return false;
 		refreshed = false;
 		pos = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 	}
+}
+
+bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
+{
+	struct full_wait w = {0, 0, 0};
+	return lane_reserve(seg, lane, ticket, &w);
 }
 
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
@@ -153,17 +163,19 @@ void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
 	cell->size = ev->size;
 	cell->aux = ev->aux;
 	cell->usable = ev->usable;
-	cell->reserved = ev->reserved;
+	cell->link = ev->link;
 	/* Publish: the record's fields happen-before the consumer's acquire of seq. */
 	__atomic_store_n(&cell->seq, ticket + 1, __ATOMIC_RELEASE);
 }
 
 /* One barrier at a time per process, so that every lane holds the copies of two barriers in the
  * same order (the consumer could not release either otherwise). The lock word holds the owner's tid:
- * a signal handler that interrupts its own thread's barrier gets false instead of waiting forever. */
+ * a signal handler that interrupts its own thread's barrier gets false instead of waiting forever.
+ * A holder waits at most block_ms on full lanes, and so do we for the lock: then the barrier drops. */
 static bool barrier_lock(struct shm_segment *seg)
 {
 	int32_t me = (int32_t)syscall(SYS_gettid);
+	uint64_t deadline = 0;
 	for (;;) {
 		int32_t free_word = 0;
 		if (__atomic_compare_exchange_n(&seg->barrier_lock, &free_word, me, false,
@@ -171,27 +183,34 @@ static bool barrier_lock(struct shm_segment *seg)
 			return true;
 		if (free_word == me)
 			return false;
+		uint64_t now = shm_now_ns();
+		if (deadline == 0)
+			deadline = now + (uint64_t)seg->block_ms * 1000000ull;
+		else if (now > deadline)
+			return false;
 		sched_yield();
 	}
 }
 
 /* A copy of ev in every lane. All tickets are reserved before any is committed, so once the
  * consumer sees one copy every lane has its copy's ticket taken: the barrier sits after everything
- * reserved before it in any lane. A lane that stays full past the bound drops the barrier: the
- * tickets already taken are committed as PAD records, which the consumer skips. */
+ * reserved before it in any lane. Lanes that stay full past the bound (block_ms for the whole
+ * barrier, while our earlier tickets hold their lanes back) drop the barrier: the tickets already
+ * taken are committed as PAD records, which the consumer skips. */
 static enum shm_push_result push_barrier(struct shm_segment *seg, const struct memtop_event *ev)
 {
 	uint64_t tickets[MEMTOP_LANES_MAX];
+	struct full_wait w = {0, 0, 0}; /* one bound for the whole barrier */
 	if (!barrier_lock(seg))
 		return SHM_DROPPED;
 	uint32_t got = 0;
-	while (got < seg->lanes && shm_ring_reserve(seg, got, &tickets[got]))
+	while (got < seg->lanes && lane_reserve(seg, got, &tickets[got], &w))
 		got++;
 	bool whole = got == seg->lanes;
 	struct memtop_event copy = *ev;
 	if (whole) {
 		copy.flags |= MEMTOP_EVF_BARRIER;
-		copy.reserved = ++seg->barrier_seq;
+		copy.link = ++seg->barrier_seq;
 	} else {
 		memset(&copy, 0, sizeof copy);
 		copy.type = MEMTOP_EV_PAD;
@@ -240,7 +259,8 @@ static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct m
 	uint64_t tail = l->tail;
 	size_t n = 0;
 	enum lane_state st = LANE_READ;
-	while (n < room) {
+	/* At most one lap per call: a hostile writer could keep committing PAD records. */
+	for (uint32_t scanned = 0; n < room && scanned < seg->lane_cap; scanned++) {
 		struct memtop_event *cell = lane_cell(seg, lane, tail);
 		/* Ready when the producer of ticket tail committed: seq = tail + 1 (a cell of an
 		 * earlier lap holds tail - lane_cap + 1, a never-used cell 0). */
@@ -252,7 +272,7 @@ static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct m
 		memcpy(&out[n], cell, sizeof *cell);
 		if (out[n].flags & MEMTOP_EVF_BARRIER) {
 			l->parked = true;
-			l->barrier = out[n].reserved;
+			l->barrier = out[n].link;
 			st = LANE_PARKED;
 			break;
 		}
@@ -267,23 +287,51 @@ static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct m
 	return st;
 }
 
-/* Every lane parked at the same barrier: it comes out once, and every lane steps past its copy.
- * Returns false while some lane has not reached it. */
-static bool barrier_release(struct shm_segment *seg, struct memtop_event *out)
+enum barrier_step { BARRIER_WAIT, BARRIER_STALE, BARRIER_RELEASED };
+
+/* Steps the parked lanes past stale copies: copies of a barrier already released (a consumer died
+ * while stepping every lane past it), and copies older than another lane's (barriers are in the
+ * same order in every lane, so that lane is past it). Returns true when it stepped any. */
+static bool barrier_skip_stale(struct shm_segment *seg)
 {
+	uint64_t released = __atomic_load_n(&seg->hdr->barrier_released, __ATOMIC_ACQUIRE);
+	uint64_t newest = 0;
+	bool stepped = false;
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		if (seg->lane[k].parked && seg->lane[k].barrier > newest)
+			newest = seg->lane[k].barrier;
+	for (uint32_t k = 0; k < seg->lanes; k++) {
+		struct shm_lane_local *l = &seg->lane[k];
+		if (l->parked && (l->barrier <= released || l->barrier < newest)) {
+			l->parked = false;
+			lane_advance(seg, k, l->tail + 1);
+			stepped = true;
+		}
+	}
+	return stepped;
+}
+
+/* Every lane parked at the same barrier: it comes out once (into *out), and every lane steps past
+ * its copy. The number is published first, so that a consumer that dies half-way through leaves
+ * copies the next one knows to be stale. */
+static enum barrier_step barrier_release(struct shm_segment *seg, struct memtop_event *out)
+{
+	if (barrier_skip_stale(seg))
+		return BARRIER_STALE;
 	uint64_t number = seg->lane[0].barrier;
 	for (uint32_t k = 0; k < seg->lanes; k++)
 		if (!seg->lane[k].parked || seg->lane[k].barrier != number)
-			return false;
+			return BARRIER_WAIT;
 	/* The copy is still in lane 0's cell: producers do not reuse it before the tail passes it. */
 	memcpy(out, lane_cell(seg, 0, seg->lane[0].tail), sizeof *out);
 	out->flags &= (uint8_t)~MEMTOP_EVF_BARRIER;
-	out->reserved = 0;
+	out->link = 0;
+	__atomic_store_n(&seg->hdr->barrier_released, number, __ATOMIC_RELEASE);
 	for (uint32_t k = 0; k < seg->lanes; k++) {
 		seg->lane[k].parked = false;
 		lane_advance(seg, k, seg->lane[k].tail + 1);
 	}
-	return true;
+	return BARRIER_RELEASED;
 }
 
 /* True when some lane has a ticket reserved past its tail. Reads the producers' head lines, so
@@ -318,11 +366,13 @@ static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_even
 		}
 		if (parked == 0 || *got >= max)
 			break;
-		if (!barrier_release(seg, &out[*got])) {
+		enum barrier_step b = barrier_release(seg, &out[*got]);
+		if (b == BARRIER_WAIT) {
 			pending = true; /* a barrier in progress: its other copies are not committed */
 			break;
 		}
-		*got += 1;
+		if (b == BARRIER_RELEASED)
+			*got += 1;
 	}
 	if (*got == 0 && !pending)
 		pending = lanes_pending(seg);

@@ -103,14 +103,16 @@ static void header_identity(struct memtop_seg_header *h, pid_t pid)
 	h->exe[n > 0 ? n : 0] = '\0';
 }
 
-/* Geometry copies and region pointers, shared by create and open. */
-void shm_segment_bind(struct shm_segment *seg, void *base, size_t size)
+/* Geometry copies and region pointers, shared by create and open. The geometry comes from h: the
+ * header itself at creation, the copy that was validated when opening (a target may rewrite its
+ * header between our validation and this read). */
+void shm_segment_bind(struct shm_segment *seg, void *base, size_t size,
+		      const struct memtop_seg_header *h)
 {
-	struct memtop_seg_header *h = base;
 	char *b = base;
 	seg->base = base;
 	seg->size = size;
-	seg->hdr = h;
+	seg->hdr = base;
 	seg->threads_count = h->threads_count;
 	seg->stacks_cap = h->stacks_cap;
 	seg->stack_index_cap = h->stack_index_cap;
@@ -232,7 +234,7 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	h->max_depth = cfg->max_depth;
 	h->block_ms = cfg->block_ms;
 	h->stacks_used = 1; /* id 0 means "no stack" */
-	shm_segment_bind(seg, base, size);
+	shm_segment_bind(seg, base, size, base);
 	seg->fd = fd;
 	seg->pid = pid;
 	struct memtop_thread_slot *overflow = &seg->threads[seg->threads_count - 1];

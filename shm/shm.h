@@ -1,7 +1,8 @@
 /* shm: create, open, validate and use a memtop segment (/memtop.<pid>).
  * Linked into both sides. Each function says which side may call it: TARGET (the preload, inside
- * allocation hooks: must never call malloc/free and never take a lock) or MONITOR (treats every byte
- * of the segment as untrusted and reads it under the SIGBUS guard). */
+ * allocation hooks: must never call malloc/free and never wait unbounded; its one lock, for tags,
+ * is given up after block_ms) or MONITOR (treats every byte of the segment as untrusted and reads
+ * it under the SIGBUS guard). */
 #ifndef MEMTOP_SHM_H
 #define MEMTOP_SHM_H
 
@@ -116,7 +117,7 @@ static inline bool shm_consumer_present(const struct shm_segment *seg)
 	 * initialised. A negative pid is a monitor still preparing the ring: not present yet. */
 	return __atomic_load_n(&seg->hdr->claim_pid, __ATOMIC_ACQUIRE) > 0;
 }
-/* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full ring. */
+/* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full lane. */
 bool shm_consumer_alive(const struct shm_segment *seg);
 
 /* The calling thread's last region and its lane: most calls hit the thread's own arena heap.
@@ -161,6 +162,8 @@ void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
 /* Checks a mapped segment image. Pure: reads only [base, base+size). Returns 0 or -EINVAL with a
  * one-line reason naming the bad field. Used by shm_segment_open and by the fuzzer. */
 int shm_segment_validate(const void *base, size_t size, char *err, size_t errlen);
+/* The same checks on a header (a copy) of a segment of size bytes. */
+int shm_header_validate(const struct memtop_seg_header *h, size_t size, char *err, size_t errlen);
 
 /* Opens /memtop.<pid> read-write without following links, refuses non-regular files, files of
  * another uid (unless allow_other_uid) and invalid images. Returns 0 or -errno with a reason. */

@@ -62,9 +62,13 @@ static int check_regions(const struct memtop_seg_header *h, uint64_t size, char 
 
 int shm_segment_validate(const void *base, size_t size, char *err, size_t errlen)
 {
-	const struct memtop_seg_header *h = base;
-	if (size < sizeof *h)
+	if (size < sizeof(struct memtop_seg_header))
 		return fail(err, errlen, "corrupted segment: %s", "smaller than its header");
+	return shm_header_validate(base, size, err, errlen);
+}
+
+int shm_header_validate(const struct memtop_seg_header *h, size_t size, char *err, size_t errlen)
+{
 	if (h->magic != MEMTOP_SEG_MAGIC)
 		return fail(err, errlen, "not a memtop segment: %s", "bad magic number");
 	if (h->abi_version != MEMTOP_ABI_VERSION) {
@@ -145,21 +149,24 @@ static int validate_mapping(struct shm_segment *seg, pid_t pid, void *base, size
 			    size_t errlen)
 {
 	volatile int rc = 0;
+	/* Validate and bind one copy of the header: the target can rewrite its own at any time. */
+	static __thread struct memtop_seg_header h;
+	if (size < sizeof h)
+		return shm_segment_validate(base, size, err, errlen);
 	SHM_GUARD_BEGIN {
-		if (!(__atomic_load_n(&((struct memtop_seg_header *)base)->flags, __ATOMIC_ACQUIRE) &
-		      MEMTOP_FLAG_READY) && size >= sizeof(struct memtop_seg_header)) {
+		memcpy(&h, base, sizeof h);
+		if (!(h.flags & MEMTOP_FLAG_READY)) {
 			snprintf(err, errlen, "segment of process %d is not initialised yet", (int)pid);
 			rc = -EAGAIN;
 		} else {
-			rc = shm_segment_validate(base, size, err, errlen);
+			rc = shm_header_validate(&h, size, err, errlen);
 		}
-		if (rc == 0 && ((struct memtop_seg_header *)base)->pid != pid) {
-			snprintf(err, errlen, "corrupted segment: it names pid %d, not %d",
-				 ((struct memtop_seg_header *)base)->pid, (int)pid);
+		if (rc == 0 && h.pid != pid) {
+			snprintf(err, errlen, "corrupted segment: it names pid %d, not %d", h.pid, (int)pid);
 			rc = -EINVAL;
 		}
 		if (rc == 0)
-			shm_segment_bind(seg, base, size);
+			shm_segment_bind(seg, base, size, &h);
 	} SHM_GUARD_FAIL {
 		snprintf(err, errlen, "segment of process %d was truncated while being read", (int)pid);
 		rc = -EIO;

@@ -64,7 +64,8 @@ struct memtop_event {
 	uint64_t size;         /* requested size */
 	uint64_t aux;          /* old address, alignment or tag id */
 	uint64_t usable;       /* usable size where known, else 0 */
-	uint64_t reserved;     /* barrier copies: the barrier's number; else 0 */
+	uint64_t link;         /* REALLOC_BEGIN/END: the thread's realloc number (pairs them);
+	                          barrier copies: the barrier's number; else 0 */
 };
 
 /* One lane of the ring: a bounded MPSC queue of lane_cap records (shm/ring.c). Every event about an
@@ -182,6 +183,9 @@ struct memtop_seg_header {
 	uint64_t claim_start_time;
 	uint64_t claim_heartbeat_ns; /* consumer: CLOCK_MONOTONIC ns, refreshed at least every 200 ms */
 	uint64_t attach_count;       /* consumer: incremented on every claim */
+	uint64_t barrier_released;   /* consumer: number of the last barrier it released; copies of
+					it or older still in a lane are stale (a consumer died while
+					stepping the lanes past them) */
 };
 
 #endif

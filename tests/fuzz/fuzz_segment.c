@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		struct shm_segment seg;
 		memset(&seg, 0, sizeof seg);
-		shm_segment_bind(&seg, img, len);
+		shm_segment_bind(&seg, img, len, img);
 		seg.fd = -1;
 		read_everything(&seg);
 	}

@@ -10,11 +10,14 @@
 
 static struct engine E;
 
+static uint64_t next_link; /* the realloc number BEGIN and END carry (0: a test sets none) */
+
 static void apply(uint8_t type, uint16_t slot, uint32_t stack, uint64_t addr, uint64_t size,
 		  uint64_t aux, uint8_t flags)
 {
 	struct memtop_event ev = {.type = type, .flags = flags, .thread_slot = slot, .stack_id = stack,
-				  .timestamp_ns = 5000000000ull, .addr = addr, .size = size, .aux = aux};
+				  .timestamp_ns = 5000000000ull, .addr = addr, .size = size, .aux = aux,
+				  .link = next_link};
 	urcu_memb_read_lock();
 	engine_apply(&E, &ev);
 	urcu_memb_read_unlock();
@@ -143,6 +146,75 @@ static void test_realloc_split_end_first(void **state)
 	assert_int_equal(E.unknown_frees, 0);
 }
 
+/* One thread loops: p = malloc() (always address O, lane 1); p = realloc(p, big) (another lane);
+ * free(p). Two calls are in flight in the ring at once; the lanes may give both ENDs first
+ * (E1 E2 B1 B2) or both BEGINs first (B1 B2 E1 E2): each END meets its own BEGIN by link. */
+static void loop_events(bool ends_first, bool fail_second)
+{
+	const uint64_t O = 0x5000;
+	uint64_t new1 = 0x7f0000000000ull, new2 = new1 + 0x4000000;
+	/* lane of O, in causal order: M1 B1 M2 B2 */
+	struct { uint8_t type; uint64_t addr, aux, link; uint8_t flags; } lane_o[] = {
+		{MEMTOP_EV_MALLOC, O, 0, 0, 0},
+		{MEMTOP_EV_REALLOC_BEGIN, O, 0, 1, 0},
+		{MEMTOP_EV_MALLOC, O, 0, 0, 0},
+		{MEMTOP_EV_REALLOC_BEGIN, O, 0, 2, 0},
+	}, lane_new[] = {
+		{MEMTOP_EV_REALLOC_END, new1, O, 1, MEMTOP_EVF_SPLIT},
+		{MEMTOP_EV_FREE, new1, 0, 0, 0},
+		{MEMTOP_EV_REALLOC_END, new2, O, 2, MEMTOP_EVF_SPLIT},
+	};
+	if (fail_second) { /* the second realloc fails: its END is in O's lane, after its BEGIN */
+		lane_new[2] = (typeof(lane_new[2])){MEMTOP_EV_FREE, 0x9999, 0, 0, 0}; /* filler */
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		bool do_new = ends_first ? pass == 0 : pass == 1;
+		size_t n = do_new ? 3 : 4;
+		for (size_t i = 0; i < n; i++) {
+			const typeof(lane_o[0]) *x = do_new ? &lane_new[i] : &lane_o[i];
+			next_link = x->link;
+			apply(x->type, 1, x->type == MEMTOP_EV_MALLOC ? 20 : 21, x->addr,
+			      x->type == MEMTOP_EV_MALLOC ? 100 : 40 << 20, x->aux, x->flags);
+		}
+		if (!do_new && fail_second) {
+			next_link = 2;
+			apply(MEMTOP_EV_REALLOC_END, 1, 21, 0, 1ull << 60, O, MEMTOP_EVF_FAILED);
+		}
+	}
+	next_link = 0;
+}
+
+static void test_realloc_split_two_in_flight(void **state)
+{
+	(void)state;
+	for (int order = 0; order < 2; order++) {
+		engine_destroy(&E);
+		assert_int_equal(engine_init(&E, 8, 1000), 0);
+		loop_events(order == 0, false);
+		/* live: new2 only; both mallocs' blocks were freed by their reallocs */
+		assert_int_equal(E.live_blocks, 1);
+		assert_int_equal(E.live_bytes, 40 << 20);
+		assert_non_null(liveset_lookup(&E.live, 0x7f0004000000ull));
+		assert_int_equal(E.allocs, 4);
+		assert_int_equal(E.frees, 3);
+		assert_int_equal(E.unknown_frees, 0);
+		assert_int_equal(E.duplicate_allocs, 0);
+		assert_int_equal(engine_site(&E, 20)->frees, 2);
+		assert_int_equal(E.reallocs.used, 0);
+	}
+	/* the second realloc fails: its old block (the second malloc) stays live */
+	for (int order = 0; order < 2; order++) {
+		engine_destroy(&E);
+		assert_int_equal(engine_init(&E, 8, 1000), 0);
+		loop_events(order == 0, true);
+		assert_int_equal(E.live_blocks, 1);
+		assert_int_equal(E.live_bytes, 100);
+		assert_int_equal(liveset_lookup(&E.live, 0x5000)->stack_id, 20);
+		assert_int_equal(E.unknown_frees, 1); /* the filler free */
+		assert_int_equal(E.reallocs.used, 0);
+	}
+}
+
 static void test_cross_thread_free(void **state)
 {
 	(void)state;
@@ -259,6 +331,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_realloc_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_address_reused_by_other_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_split_end_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_realloc_split_two_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_thread_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_unmark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),

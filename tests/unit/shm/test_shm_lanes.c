@@ -159,7 +159,7 @@ static void test_tag_is_a_barrier(void **state)
 			assert_int_equal(tag_at, 99); /* once */
 			tag_at = k;
 			assert_int_equal(out[k].flags & MEMTOP_EVF_BARRIER, 0);
-			assert_int_equal(out[k].reserved, 0);
+			assert_int_equal(out[k].link, 0);
 		} else {
 			assert_int_equal(out[k].size, tag_at == 99 ? 1 : 2);
 		}
@@ -226,7 +226,7 @@ static void test_skip_releases_a_broken_barrier(void **state)
 	struct memtop_event out[64];
 	struct memtop_event copy = test_event(MEMTOP_EV_TAG, 0, 0);
 	copy.flags = MEMTOP_EVF_BARRIER;
-	copy.reserved = 77;
+	copy.link = 77;
 	uint64_t t[4];
 	for (uint32_t k = 0; k < 4; k++)
 		assert_true(shm_ring_reserve(seg, k, &t[k]));
@@ -245,6 +245,72 @@ static void test_skip_releases_a_broken_barrier(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(out[0].size, 9);
 	assert_true(after < 4);
+}
+
+/* A consumer that died while stepping the lanes past a released barrier left some lanes at their
+ * copies: the next consumer knows them stale (barrier_released) and does not emit the tag again. */
+static void test_half_released_barrier_is_stale(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[64];
+	push_ok(seg, MEMTOP_EV_TAG, 0, 0);
+	/* the dead consumer: published the number, stepped lanes 0 and 1 only */
+	seg->hdr->barrier_released = 1;
+	seg->hdr->lanes[0].tail = 1;
+	seg->hdr->lanes[1].tail = 1;
+	shm_consumer_release(seg);
+	seg->hdr->lanes[0].tail = 1; /* release published our own (zero) tails */
+	seg->hdr->lanes[1].tail = 1;
+	seg->hdr->lanes[2].tail = 0;
+	seg->hdr->lanes[3].tail = 0;
+	struct shm_segment next;
+	char err[256];
+	pid_t holder;
+	assert_int_equal(shm_segment_open(&next, getpid(), false, err, sizeof err), 0);
+	assert_int_equal(shm_consumer_claim(&next, &holder), 0);
+	push_ok(seg, MEMTOP_EV_MALLOC, REGION(0), 3);
+	enum shm_pop_status st;
+	size_t n = pop(&next, out, 64, &st);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].type, MEMTOP_EV_MALLOC);
+	assert_int_equal(pop(&next, out, 64, &st), 0);
+	assert_int_equal(st, SHM_POP_EMPTY);
+	shm_segment_close(&next, false);
+}
+
+/* Lanes parked at copies of two barriers (the older one's other copies are gone): the older copies
+ * are stale, and the newer barrier comes out once. */
+static void test_older_copies_are_stale(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[64];
+	push_ok(seg, MEMTOP_EV_TAG, 0, 0);
+	seg->hdr->lanes[0].tail = seg->lane[0].tail = 1; /* lanes 0 and 1 lost their first copy */
+	seg->hdr->lanes[1].tail = seg->lane[1].tail = 1;
+	struct memtop_event tag = test_event(MEMTOP_EV_TAG, 0, 0);
+	tag.aux = 5;
+	assert_int_equal(shm_ring_push(seg, &tag), SHM_PUSHED);
+	enum shm_pop_status st;
+	size_t n = pop(seg, out, 64, &st);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].type, MEMTOP_EV_TAG);
+	assert_int_equal(out[0].aux, 5);
+	assert_int_equal(pop(seg, out, 64, &st), 0);
+	assert_int_equal(st, SHM_POP_EMPTY);
+}
+
+/* A barrier waits block_ms in all, not block_ms per full lane. */
+static void test_barrier_waits_once(void **state)
+{
+	struct shm_segment *seg = *state;
+	for (int r = 1; r < 4; r++)
+		for (uint32_t i = 0; i < seg->lane_cap; i++)
+			push_ok(seg, MEMTOP_EV_MALLOC, REGION(r), i);
+	struct memtop_event tag = test_event(MEMTOP_EV_TAG, 0, 0);
+	uint64_t t0 = test_mono_ms();
+	assert_int_equal(shm_ring_push(seg, &tag), SHM_DROPPED);
+	uint64_t waited = test_mono_ms() - t0;
+	assert_in_range(waited, seg->block_ms - 5, 2 * seg->block_ms - 10);
 }
 
 /* A new consumer resumes every lane where the previous one published its tail. */
@@ -285,6 +351,10 @@ int main(void)
 						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_takeover_resumes_each_lane, setup_lanes,
 						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_half_released_barrier_is_stale, setup_lanes,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_older_copies_are_stale, setup_lanes, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_barrier_waits_once, setup_lanes, teardown_segment),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	test_unlink_segment(getpid());
