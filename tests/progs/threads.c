@@ -2,6 +2,7 @@
  * on another (handoff), and a realloc race where one thread keeps moving a block while another
  * allocates the same size class, so freed addresses are reused across threads at once. The consumer
  * must end with no duplicate allocation, no unknown free and exact live figures (invariant 1). */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #define LOCAL_CALLS 1000
 #define HANDOFF 2000
 #define RACE 20000
+#define ACROSS 3000
 
 SITE static void *site_thread_local(int n)
 {
@@ -94,6 +96,20 @@ SITE static void *site_realloc_race(void *arg)
 	return NULL;
 }
 
+/* Moves a block between this thread's heap and a mapping of its own on every call: BEGIN and END
+ * go to different lanes, and the consumer gets them in either order, with several in flight. */
+SITE static void *site_realloc_across_race(void *arg)
+{
+	(void)arg;
+	char *p = malloc(24);
+	for (int i = 0; i < ACROSS; i++) {
+		p = realloc(p, (i & 1) ? 24 : 256 * 1024);
+		p[0] = 3;
+	}
+	free(p);
+	return NULL;
+}
+
 SITE static void *site_race_malloc(void *arg)
 {
 	(void)arg;
@@ -107,24 +123,29 @@ SITE static void *site_race_malloc(void *arg)
 
 int main(void)
 {
-	pthread_t w[WORKERS], a, f, r, m;
+	pthread_t w[WORKERS], a, f, r, m, x;
 	expect_init();
+	/* a fixed threshold: glibc would otherwise raise it after the first mapped block is freed */
+	CHECK(mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1);
 	for (int i = 0; i < WORKERS; i++)
 		CHECK(pthread_create(&w[i], NULL, worker, (void *)(intptr_t)i) == 0);
 	CHECK(pthread_create(&a, NULL, site_handoff_alloc, NULL) == 0);
 	CHECK(pthread_create(&f, NULL, handoff_free, NULL) == 0);
 	CHECK(pthread_create(&r, NULL, site_realloc_race, NULL) == 0);
 	CHECK(pthread_create(&m, NULL, site_race_malloc, NULL) == 0);
+	CHECK(pthread_create(&x, NULL, site_realloc_across_race, NULL) == 0);
 	for (int i = 0; i < WORKERS; i++)
 		pthread_join(w[i], NULL);
 	pthread_join(a, NULL);
 	pthread_join(f, NULL);
 	pthread_join(r, NULL);
 	pthread_join(m, NULL);
+	pthread_join(x, NULL);
 	EXPECT("site_thread_local", WORKERS * LOCAL_CALLS, WORKERS * 10, WORKERS * 10 * 64);
 	EXPECT("site_handoff_alloc", HANDOFF, HANDOFF / 100, HANDOFF / 100 * 48);
 	EXPECT("site_realloc_race", 1 + RACE, 0, 0);
 	EXPECT("site_race_malloc", RACE, 0, 0);
+	EXPECT("site_realloc_across_race", 1 + ACROSS, 0, 0);
 	printf("expect-thread-name worker-0\n");
 	return 0;
 }

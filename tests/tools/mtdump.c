@@ -312,6 +312,18 @@ static void live_put_back(struct dump *d, const struct block *b)
 	s->live_bytes += b->size;
 }
 
+/* A realloc's BEGIN and END meet by thread slot, realloc number (link) and old address, hashed into
+ * the key the pair tables use as their "address" (a pending block keeps its data, not its address:
+ * the END's aux has it). */
+static uint64_t pair_key(const struct memtop_event *ev, uint64_t old)
+{
+	uint64_t k = old ^ (ev->link * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)ev->thread_slot << 48);
+	k ^= k >> 31;
+	k *= 0xbf58476d1ce4e5b9ull;
+	k ^= k >> 29;
+	return k ? k : 1;
+}
+
 static void apply_realloc_end(struct dump *d, const struct memtop_event *ev)
 {
 	struct block old;
@@ -319,11 +331,14 @@ static void apply_realloc_end(struct dump *d, const struct memtop_event *ev)
 	if (ev->flags & MEMTOP_EVF_SPLIT)
 		d->ev_realloc_split++;
 	if (ev->aux) {
-		bool had = table_remove(&d->realloc_pending, ev->aux, &old);
+		uint64_t key = pair_key(ev, ev->aux);
+		bool had = table_remove(&d->realloc_pending, key, &old);
+		if (had)
+			old.addr = ev->aux;
 		if (!had && (ev->flags & MEMTOP_EVF_SPLIT)) {
 			/* BEGIN is still in the old block's lane: it frees the old block when it comes
 			 * (events of that address before it come first). */
-			struct block ended = {.addr = ev->aux};
+			struct block ended = {.addr = key};
 			table_insert(&d->realloc_ended, &ended);
 			d->ev_frees++;
 			d->ev_allocs++;
@@ -370,13 +385,15 @@ static void apply(struct dump *d, const struct memtop_event *ev)
 		break;
 	case MEMTOP_EV_REALLOC_BEGIN:
 		d->ev_realloc_begin++;
-		if (table_remove(&d->realloc_ended, ev->addr, &b)) {
+		if (table_remove(&d->realloc_ended, pair_key(ev, ev->addr), &b)) {
 			if (!live_take(d, ev->addr, &b))
 				d->unknown_frees++;
-		} else if (live_take(d, ev->addr, &b))
+		} else if (live_take(d, ev->addr, &b)) {
+			b.addr = pair_key(ev, ev->addr);
 			table_insert(&d->realloc_pending, &b);
-		else
+		} else {
 			d->unknown_frees++;
+		}
 		break;
 	case MEMTOP_EV_REALLOC_END:
 		apply_realloc_end(d, ev);
