@@ -24,20 +24,13 @@ import sys
 import tempfile
 
 
-def storm_wall(stderr):
+def storm_field(stderr, key):
+    """A number from the storm's summary line, in seconds (wall_ns: its wall time; cpu_ns: the
+    storm process's own CPU, the target without its consumer)."""
     for line in stderr.splitlines():
         if line.startswith("storm "):
             f = line.split()
-            return float(f[f.index("wall_ns") + 1]) / 1e9
-    raise RuntimeError("no storm line in: " + stderr[-500:])
-
-
-def storm_cpu(stderr):
-    """The storm process's own CPU (seconds): the target without its consumer."""
-    for line in stderr.splitlines():
-        if line.startswith("storm "):
-            f = line.split()
-            return float(f[f.index("cpu_ns") + 1]) / 1e9
+            return float(f[f.index(key) + 1]) / 1e9
     raise RuntimeError("no storm line in: " + stderr[-500:])
 
 
@@ -49,9 +42,9 @@ def run_once(cmd, env, target_cpu=False):
         raise RuntimeError("%s failed (%d): %s" % (cmd[0], p.returncode, p.stderr[-500:]))
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if target_cpu:
-        return (storm_wall(p.stderr), cpu, storm_cpu(p.stderr),
+        return (storm_field(p.stderr, "wall_ns"), cpu, storm_field(p.stderr, "cpu_ns"),
                 after.ru_nivcsw - before.ru_nivcsw)
-    return storm_wall(p.stderr), cpu
+    return storm_field(p.stderr, "wall_ns"), cpu
 
 
 def modes(a, tmp):
