@@ -122,7 +122,7 @@ static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticke
 			 * cell's seq (release in commit) publishes them. */
 			if (__atomic_compare_exchange_n(&c->head, &pos, pos + 1, true, __ATOMIC_RELAXED,
 							__ATOMIC_RELAXED)) {
-				if (__builtin_expect(l->dropping, 0))
+				if (__builtin_expect(__atomic_load_n(&l->dropping, __ATOMIC_RELAXED), 0))
 					__atomic_store_n(&l->dropping, 0, __ATOMIC_RELAXED);
 				*ticket = pos;
 				return true;

@@ -48,6 +48,7 @@ check tsan sh tests/ci/tsan.sh build-ci-tsan
 check lint sh tests/ci/lint.sh "$BUILD"
 check valgrind sh tests/ci/valgrind.sh "$BUILD"
 check fuzz-extra sh tests/ci/fuzz-extra.sh 15
+check fuzz-segment sh tests/fuzz/run.sh 20 build-ci-fuzz
 
 [ -z "$failures" ] || echo "failed checks:$failures"
 echo "$passed passed, $failed failed"

@@ -52,6 +52,11 @@ int main(int argc, char **argv)
 		ev.addr = 0x600000 + ((uint64_t)(i % 4) << SHM_LANE_REGION_SHIFT) + i * 32; /* 4 lanes */
 		ev.size = i;
 		ev.aux = ev.type == MEMTOP_EV_TAG ? tag : 0;
+		if (ev.type == MEMTOP_EV_REALLOC_END) { /* a move to another lane, END first */
+			ev.aux = ev.addr + (1ull << SHM_LANE_REGION_SHIFT);
+			ev.flags = MEMTOP_EVF_SPLIT;
+			ev.link = i;
+		}
 		shm_ring_push(&seg, &ev);
 		seg.threads[slot].c.allocs++;
 	}
@@ -59,6 +64,9 @@ int main(int argc, char **argv)
 	shm_ring_reserve(&seg, shm_lane_of(&seg, 0x600000), &t); /* one pending ticket */
 	rc |= write_seed(argv[1], "busy", 0, seg.base, seg.size);
 	rc |= write_seed(argv[1], "busy-fixed", 3, seg.base, seg.size);
+	seg.hdr->barrier_released = 2; /* the first tags' copies are stale: a consumer died mid-release */
+	rc |= write_seed(argv[1], "busy-released", 0, seg.base, seg.size);
+	seg.hdr->barrier_released = 0;
 	rc |= write_seed(argv[1], "header-only", 1, seg.base, sizeof(struct memtop_seg_header) + 64);
 	shm_segment_close(&seg, true);
 	if (rc)
