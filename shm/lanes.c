@@ -6,6 +6,8 @@
  * the order regions are first used, and remembered process-wide (a region never changes lane).
  * glibc gives every arena its own 64 MiB-aligned heaps, so threads that allocate from different
  * arenas push into different lanes and never share a ticket counter. */
+#include <string.h>
+
 #include "internal.h"
 
 __thread struct shm_lane_cache shm_lane_cache_tls __attribute__((tls_model("initial-exec")));
@@ -42,10 +44,15 @@ static uint32_t lane_lookup(struct shm_segment *seg, uint64_t region)
 
 uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region)
 {
+	struct shm_lane_cache *c = &shm_lane_cache_tls;
+	if (c->epoch != seg->epoch) { /* entries of another segment (before fork, or a test's) */
+		memset(c->region, 0, sizeof c->region);
+		c->epoch = seg->epoch;
+	}
 	uint32_t lane = seg->lanes > 1 ? lane_lookup(seg, region) : 0;
-	shm_lane_cache_tls.epoch = seg->epoch;
-	shm_lane_cache_tls.region = region;
-	shm_lane_cache_tls.lane = lane;
+	unsigned i = (unsigned)region & (SHM_LANE_CACHE - 1);
+	c->region[i] = region + 1;
+	c->lane[i] = (uint8_t)lane;
 	return lane;
 }
 

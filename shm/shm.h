@@ -120,12 +120,15 @@ static inline bool shm_consumer_present(const struct shm_segment *seg)
 /* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full lane. */
 bool shm_consumer_alive(const struct shm_segment *seg);
 
-/* The calling thread's last region and its lane: most calls hit the thread's own arena heap.
- * Initial-exec TLS: no allocation on first use (we run inside malloc). */
+/* The calling thread's recent regions and their lanes, direct-mapped by the low bits of the region
+ * number: a program whose frees alternate between its heap and its mapped blocks (python) would
+ * miss a one-entry cache on most calls. Initial-exec TLS: no allocation on first use (we run
+ * inside malloc). */
+#define SHM_LANE_CACHE 8
 struct shm_lane_cache {
-	uint64_t epoch; /* the segment's binding (0: none): a re-created segment starts a new map */
-	uint64_t region;
-	uint32_t lane;
+	uint64_t epoch;                   /* the segment binding the entries are for (0: none) */
+	uint64_t region[SHM_LANE_CACHE];  /* region + 1, 0 = empty */
+	uint8_t lane[SHM_LANE_CACHE];
 };
 extern __thread struct shm_lane_cache shm_lane_cache_tls __attribute__((tls_model("initial-exec")));
 uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region);
@@ -135,11 +138,13 @@ uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region);
 static inline uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr)
 {
 	uint64_t region = addr >> SHM_LANE_REGION_SHIFT;
-	if (__builtin_expect(shm_lane_cache_tls.epoch == seg->epoch &&
-			     shm_lane_cache_tls.region == region, 1))
-		return shm_lane_cache_tls.lane;
+	struct shm_lane_cache *c = &shm_lane_cache_tls;
+	unsigned i = (unsigned)region & (SHM_LANE_CACHE - 1);
+	if (__builtin_expect(c->epoch == seg->epoch && c->region[i] == region + 1, 1))
+		return c->lane[i];
 	return shm_lane_of_slow(seg, region);
 }
+
 /* The lane an event goes to: that of its address (for REALLOC_END the new block, or the old one
  * when there is no new block); events without an address use their thread slot's lane. */
 uint32_t shm_event_lane(struct shm_segment *seg, const struct memtop_event *ev);
