@@ -101,6 +101,8 @@ static struct session *session_new(const struct session_options *o)
 	s->seg.fd = -1;
 	s->state = MODEL_STATE_STARTING;
 	pthread_rwlock_init(&s->seg_lock, NULL);
+	pthread_mutex_init(&s->finish_lock, NULL);
+	pthread_cond_init(&s->finish_cond, NULL);
 	return s;
 }
 
@@ -268,7 +270,7 @@ static int wait_for_segment(struct session *s, const char *cmd, char *err, size_
 				 "preload library right (see --preload)?", cmd, why[0] ? why : "no segment");
 			return -ETIMEDOUT;
 		}
-		usleep(2000);
+		usleep(250); /* the target waits for us from here on: keep its start short */
 	}
 }
 
@@ -670,6 +672,10 @@ static void *session_ingest_main(void *arg)
 	session_check_slots(s);
 	session_publish_view(s, mono_ns());
 	__atomic_store_n(&s->finished, gone ? 1 : 0, __ATOMIC_RELEASE);
+	/* wake memtop report at once: it prints as soon as the target is gone and drained */
+	pthread_mutex_lock(&s->finish_lock);
+	pthread_cond_broadcast(&s->finish_cond);
+	pthread_mutex_unlock(&s->finish_lock);
 	if (gone)
 		session_idle_loop(s);
 	free(buf);
@@ -772,8 +778,18 @@ void session_wait_drained(struct session *s, unsigned timeout_ms)
 
 void session_wait_finished(struct session *s)
 {
-	while (s->ingest_running && !session_finished(s))
-		usleep(2000);
+	pthread_mutex_lock(&s->finish_lock);
+	while (s->ingest_running && !session_finished(s)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100000000; /* re-check now and then: the ingest thread may stop */
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->finish_cond, &s->finish_lock, &until);
+	}
+	pthread_mutex_unlock(&s->finish_lock);
 }
 
 int session_exit_code(struct session *s)
@@ -854,6 +870,8 @@ void session_destroy(struct session *s)
 		if (s->retired_sym[i] != s->sym)
 			symbols_free(s->retired_sym[i]);
 	pthread_rwlock_destroy(&s->seg_lock);
+	pthread_mutex_destroy(&s->finish_lock);
+	pthread_cond_destroy(&s->finish_cond);
 	free(s->slot_generation);
 	free(s->early_sites);
 	free(s->initial_maps);

@@ -51,6 +51,8 @@ struct session {
 	int publish_request;      /* atomic */
 	int mark_request;         /* atomic: 1 mark, 2 unmark */
 	int finished;             /* atomic: target gone and ring drained; final view published */
+	pthread_mutex_t finish_lock; /* with finish_cond: session_wait_finished sleeps until then */
+	pthread_cond_t finish_cond;
 	uint64_t empty_polls;     /* atomic: times the ingest found the ring empty (drain detection) */
 
 	enum model_state state;   /* written by the ingest thread */
