@@ -55,19 +55,3 @@ uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region)
 	c->lane[i] = (uint8_t)lane;
 	return lane;
 }
-
-uint32_t shm_event_lane(struct shm_segment *seg, const struct memtop_event *ev)
-{
-	switch (ev->type) {
-	case MEMTOP_EV_MALLOC:
-	case MEMTOP_EV_CALLOC:
-	case MEMTOP_EV_MEMALIGN:
-	case MEMTOP_EV_FREE:
-	case MEMTOP_EV_REALLOC_BEGIN:
-		return shm_lane_of(seg, ev->addr);
-	case MEMTOP_EV_REALLOC_END:
-		return shm_lane_of(seg, ev->addr ? ev->addr : ev->aux);
-	default:
-		return ev->thread_slot & (seg->lanes - 1);
-	}
-}

@@ -147,7 +147,21 @@ static inline uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr)
 
 /* The lane an event goes to: that of its address (for REALLOC_END the new block, or the old one
  * when there is no new block); events without an address use their thread slot's lane. */
-uint32_t shm_event_lane(struct shm_segment *seg, const struct memtop_event *ev);
+static inline uint32_t shm_event_lane(struct shm_segment *seg, const struct memtop_event *ev)
+{
+	switch (ev->type) {
+	case MEMTOP_EV_MALLOC:
+	case MEMTOP_EV_CALLOC:
+	case MEMTOP_EV_MEMALIGN:
+	case MEMTOP_EV_FREE:
+	case MEMTOP_EV_REALLOC_BEGIN:
+		return shm_lane_of(seg, ev->addr);
+	case MEMTOP_EV_REALLOC_END:
+		return shm_lane_of(seg, ev->addr ? ev->addr : ev->aux);
+	default:
+		return ev->thread_slot & (seg->lanes - 1);
+	}
+}
 
 enum shm_push_result { SHM_PUSHED = 0, SHM_DROPPED = 1, SHM_NO_CONSUMER = 2 };
 /* Multi-producer push into the event's lane. ev->seq is ignored. When the lane is full, waits with
