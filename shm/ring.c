@@ -250,6 +250,13 @@ static void lane_advance(struct shm_segment *seg, uint32_t lane, uint64_t tail)
 	__atomic_store_n(&lane_ctl(seg, lane)->tail, tail, __ATOMIC_RELEASE);
 }
 
+/* Steps a parked lane past its barrier copy (released, stale, or given up). */
+static void lane_unpark(struct shm_segment *seg, uint32_t lane)
+{
+	seg->lane[lane].parked = false;
+	lane_advance(seg, lane, seg->lane[lane].tail + 1);
+}
+
 /* Copies lane's ready records from its tail into out (at most room), skipping PAD records, and
  * parks the lane at a barrier copy. Adds the count to *got as it goes: a SIGBUS may cut us short. */
 static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct memtop_event *out,
@@ -303,8 +310,7 @@ static bool barrier_skip_stale(struct shm_segment *seg)
 	for (uint32_t k = 0; k < seg->lanes; k++) {
 		struct shm_lane_local *l = &seg->lane[k];
 		if (l->parked && (l->barrier <= released || l->barrier < newest)) {
-			l->parked = false;
-			lane_advance(seg, k, l->tail + 1);
+			lane_unpark(seg, k);
 			stepped = true;
 		}
 	}
@@ -327,10 +333,8 @@ static enum barrier_step barrier_release(struct shm_segment *seg, struct memtop_
 	out->flags &= (uint8_t)~MEMTOP_EVF_BARRIER;
 	out->link = 0;
 	__atomic_store_n(&seg->hdr->barrier_released, number, __ATOMIC_RELEASE);
-	for (uint32_t k = 0; k < seg->lanes; k++) {
-		seg->lane[k].parked = false;
-		lane_advance(seg, k, seg->lane[k].tail + 1);
-	}
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		lane_unpark(seg, k);
 	return BARRIER_RELEASED;
 }
 
@@ -409,10 +413,8 @@ static void skip_one(struct shm_segment *seg)
 		}
 	}
 	for (uint32_t k = 0; k < seg->lanes; k++)
-		if (seg->lane[k].parked) {
-			seg->lane[k].parked = false;
-			lane_advance(seg, k, seg->lane[k].tail + 1);
-		}
+		if (seg->lane[k].parked)
+			lane_unpark(seg, k);
 }
 
 void shm_ring_skip(struct shm_segment *seg)
