@@ -80,9 +80,10 @@ int cli_batch(struct session *s, const struct cli_options *o)
 		bool done = session_finished(s);
 		/* frames of new sites are resolved on the symbolizer thread: give it a moment (more at
 		 * the end, when this is the last refresh), then ask for a fresh view */
-		struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
+		struct symbols *sym = session_symbols_get(s); /* replaced at exec */
 		if (sym)
 			symbols_wait_idle(sym, done ? 5000 : 100);
+		session_symbols_put(s, sym);
 		session_wait_drained(s, 100);
 		batch_print(s, i);
 		session_report_damage(s);

@@ -17,6 +17,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "strpool.h"
 #include "symbols.h"
 
 #define INGEST_BATCH 1024
@@ -100,10 +101,121 @@ static struct session *session_new(const struct session_options *o)
 		session_default_options(&s->opt);
 	s->seg.fd = -1;
 	s->state = MODEL_STATE_STARTING;
+	pthread_mutex_init(&s->sym_lock, NULL);
 	pthread_rwlock_init(&s->seg_lock, NULL);
 	pthread_mutex_init(&s->finish_lock, NULL);
 	pthread_cond_init(&s->finish_cond, NULL);
 	return s;
+}
+
+/* ---- symbolizers: one per program image, borrowed by readers, freed when the last one is done ---- */
+
+struct session_symref {
+	struct symbols *sym;
+	unsigned borrowers;   /* readers between session_symbols_get and _put */
+	bool retired;         /* its image is gone (exec): free it once nobody borrows it */
+	struct session_symref *next;
+};
+
+/* Under sym_lock. */
+static struct session_symref *session_symref_find(struct session *s, struct symbols *sym)
+{
+	for (struct session_symref *r = s->symrefs; r; r = r->next)
+		if (r->sym == sym)
+			return r;
+	return NULL;
+}
+
+/* Under sym_lock: unlinks r; the caller frees r->sym and r outside the lock. */
+static void session_symref_unlink(struct session *s, struct session_symref *r)
+{
+	for (struct session_symref **p = &s->symrefs; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			return;
+		}
+}
+
+/* Makes sym the current symbolizer (it was just started). -ENOMEM leaves it to the caller. */
+static int session_symbols_install(struct session *s, struct symbols *sym)
+{
+	struct session_symref *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->sym = sym;
+	pthread_mutex_lock(&s->sym_lock);
+	r->next = s->symrefs;
+	s->symrefs = r;
+	__atomic_store_n(&s->sym, sym, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->sym_lock);
+	return 0;
+}
+
+/* Ingest thread, at exec: the current symbolizer knows only the old image. Readers no longer get
+ * it; it is freed now, or by its last borrower. */
+static void session_symbols_retire(struct session *s)
+{
+	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE);
+	if (!sym)
+		return;
+	symbols_stop(sym);
+	struct session_symref *free_now = NULL;
+	pthread_mutex_lock(&s->sym_lock);
+	__atomic_store_n(&s->sym, NULL, __ATOMIC_RELEASE);
+	struct session_symref *r = session_symref_find(s, sym);
+	if (r) {
+		r->retired = true;
+		if (r->borrowers == 0) {
+			session_symref_unlink(s, r);
+			free_now = r;
+		}
+	}
+	pthread_mutex_unlock(&s->sym_lock);
+	if (free_now) {
+		symbols_free(free_now->sym);
+		free(free_now);
+	}
+}
+
+struct symbols *session_symbols_get(struct session *s)
+{
+	pthread_mutex_lock(&s->sym_lock);
+	struct symbols *sym = s->sym;
+	struct session_symref *r = sym ? session_symref_find(s, sym) : NULL;
+	if (r)
+		r->borrowers++;
+	pthread_mutex_unlock(&s->sym_lock);
+	return r ? sym : NULL;
+}
+
+void session_symbols_put(struct session *s, struct symbols *sym)
+{
+	if (!sym)
+		return;
+	struct session_symref *free_now = NULL;
+	pthread_mutex_lock(&s->sym_lock);
+	struct session_symref *r = session_symref_find(s, sym);
+	if (r && r->borrowers > 0 && --r->borrowers == 0 && r->retired) {
+		session_symref_unlink(s, r);
+		free_now = r;
+	}
+	pthread_mutex_unlock(&s->sym_lock);
+	if (free_now) {
+		symbols_free(free_now->sym);
+		free(free_now);
+	}
+}
+
+/* session_destroy: every thread is stopped, nobody borrows any more. */
+static void session_symbols_free_all(struct session *s)
+{
+	for (struct session_symref *r = s->symrefs, *nx; r; r = nx) {
+		nx = r->next;
+		symbols_free(r->sym);
+		free(r);
+	}
+	s->symrefs = NULL;
+	s->sym = NULL;
 }
 
 /* Takes the consumer claim. From here the target pushes events and waits (bounded) when the ring
@@ -515,13 +627,10 @@ static int session_open_next(struct session *s, struct shm_segment *next)
  * old one. The old symbolizer is stopped, kept (readers may hold its frames) and freed at the end. */
 static int session_switch_image(struct session *s, struct shm_segment *next)
 {
-	if (s->ingest_sym) {
-		symbols_stop(s->ingest_sym);
-		s->retired_sym[s->n_retired_sym++] = s->ingest_sym;
-		s->ingest_sym = NULL;
-		s->eng.on_new_site = NULL;
-		s->eng.on_new_site_ctx = NULL;
-	}
+	session_symbols_retire(s);
+	s->ingest_sym = NULL;
+	s->eng.on_new_site = NULL;
+	s->eng.on_new_site_ctx = NULL;
 	struct shm_segment old;
 	pthread_rwlock_wrlock(&s->seg_lock);
 	old = s->seg;
@@ -547,14 +656,15 @@ static int session_switch_image(struct session *s, struct shm_segment *next)
 	if (!s->command[0])
 		snprintf(s->command, sizeof s->command, "%s", s->exe);
 	s->execs++;
-	if (!s->opt.no_symbols && s->n_retired_sym < SESSION_MAX_EXECS) {
+	if (!s->opt.no_symbols) {
 		char err[256];
 		struct symbols *sym = symbols_start_live(s, err, sizeof err);
-		if (sym) {
+		if (sym && session_symbols_install(s, sym) == 0) {
 			s->ingest_sym = sym;
 			s->eng.on_new_site = symbols_enqueue_site;
 			s->eng.on_new_site_ctx = sym;
-			__atomic_store_n(&s->sym, sym, __ATOMIC_RELEASE);
+		} else {
+			symbols_free(sym); /* this image shows raw addresses */
 		}
 	}
 	return 0;
@@ -736,6 +846,12 @@ int session_start(struct session *s, char *err, size_t len)
 	if (!s->opt.no_symbols) {
 		s->eng.on_new_site = session_early_site;
 		s->eng.on_new_site_ctx = s;
+		s->strings = strpool_new();
+		if (!s->strings) {
+			snprintf(err, len, "out of memory");
+			session_kill_child(s);
+			return -1;
+		}
 	}
 	if (pthread_create(&s->ingest_thread, NULL, session_ingest_main, s) != 0) {
 		snprintf(err, len, "cannot start the ingest thread");
@@ -747,7 +863,11 @@ int session_start(struct session *s, char *err, size_t len)
 		struct symbols *sym = symbols_start_live(s, err, len);
 		if (!sym)
 			return -1; /* session_destroy stops the ingest thread */
-		__atomic_store_n(&s->sym, sym, __ATOMIC_RELEASE);
+		if (session_symbols_install(s, sym) != 0) {
+			symbols_free(sym);
+			snprintf(err, len, "out of memory");
+			return -1;
+		}
 		/* callers wait on the symbolizer next: it must know the early sites by then */
 		for (int i = 0; i < 500 && !__atomic_load_n(&s->sym_adopted, __ATOMIC_ACQUIRE); i++)
 			usleep(1000);
@@ -854,8 +974,8 @@ void session_destroy(struct session *s)
 		shm_consumer_release(&s->seg);
 		session_unlink_if_left_to_us(s);
 	}
-	if (s->sym)
-		symbols_stop(s->sym);
+	for (struct session_symref *r = s->symrefs; r; r = r->next)
+		symbols_stop(r->sym);
 	if (s->seg_open) {
 		shm_segment_close(&s->seg, false);
 		s->seg_open = false;
@@ -864,11 +984,9 @@ void session_destroy(struct session *s)
 	view_free_all(s);
 	if (s->eng.slot_thread)
 		engine_destroy(&s->eng);
-	if (s->sym)
-		symbols_free(s->sym);
-	for (unsigned i = 0; i < s->n_retired_sym; i++)
-		if (s->retired_sym[i] != s->sym)
-			symbols_free(s->retired_sym[i]);
+	session_symbols_free_all(s);
+	strpool_free(s->strings);
+	pthread_mutex_destroy(&s->sym_lock);
 	pthread_rwlock_destroy(&s->seg_lock);
 	pthread_mutex_destroy(&s->finish_lock);
 	pthread_cond_destroy(&s->finish_cond);

@@ -15,6 +15,8 @@
 
 struct symbols;
 struct model_view_box;
+struct session_symref;
+struct strpool;
 
 struct session_options {
 	unsigned publish_ms;      /* view publish interval (default 200) */
@@ -76,13 +78,16 @@ struct session {
 	double allocs_per_s, frees_per_s, bytes_per_s, events_per_s;
 	uint32_t *slot_generation; /* last seen generation per slot */
 
-	/* Written once by session_start (atomic release) while ingest already runs: the ingest thread
-	 * adopts it as ingest_sym and hands it the sites it saw before (early_sites). */
+	/* The current image's symbolizer, NULL while there is none. Set under sym_lock (atomic
+	 * release) by session_start while ingest already runs, and replaced at each exec by the ingest
+	 * thread, which adopts it as ingest_sym and hands it the sites it saw before (early_sites).
+	 * Other threads borrow it with session_symbols_get/put: a symbolizer retired at exec is freed
+	 * when its last borrower gives it back (names stay valid: they live in `strings`). */
 	struct symbols *sym;
 	struct symbols *ingest_sym;
-#define SESSION_MAX_EXECS 64
-	struct symbols *retired_sym[SESSION_MAX_EXECS]; /* symbolizers of earlier images (exec) */
-	unsigned n_retired_sym;
+	pthread_mutex_t sym_lock;
+	struct session_symref *symrefs; /* under sym_lock: every symbolizer not freed yet */
+	struct strpool *strings;  /* names of every symbolizer of the session (strpool.h) */
 	bool exec_lost;           /* the target exec'd and its new segment could not be followed */
 	uint32_t *early_sites;
 	size_t early_n, early_cap;
@@ -113,6 +118,11 @@ int session_exit_code(struct session *s);
  * (truncated, or exec not followed). */
 int session_report_damage(struct session *s);
 void session_default_options(struct session_options *o);
+
+/* The current symbolizer, held until session_symbols_put (NULL when there is none: then no put).
+ * Any thread but the ingest thread; never hold it across a wait for the ingest thread. */
+struct symbols *session_symbols_get(struct session *s);
+void session_symbols_put(struct session *s, struct symbols *sym);
 
 /* Reads a call stack from the segment; safe from any thread, across exec. -1 when unreadable. */
 int session_stack_read(struct session *s, uint32_t id, uint64_t *pcs, uint32_t max);

@@ -251,7 +251,7 @@ static void write_heatmap(FILE *out, struct session *s, uint32_t divisions)
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
 		   size_t errlen)
 {
-	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
+	struct symbols *sym = session_symbols_get(s); /* replaced at exec: held to the end */
 	if (sym)
 		symbols_wait_idle(sym, o->symbols_wait_ms);
 	/* copy the view we need under the lock: never hold it across I/O */
@@ -357,6 +357,7 @@ out:
 	free(sites);
 	free(threads);
 	free(tags);
+	session_symbols_put(s, sym);
 	return rc;
 }
 

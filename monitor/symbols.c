@@ -15,6 +15,7 @@
 
 #include "procmaps.h"
 #include "session.h"
+#include "strpool.h"
 
 /* A resolved stack: per physical frame, its address and the cached resolution (NULL: unknown). */
 struct sym_stack {
@@ -273,6 +274,9 @@ struct symbols *symbols_start_live(struct session *s, char *err, size_t len)
 		symbols_free(sy);
 		return NULL;
 	}
+	/* names outlive this symbolizer (freed at the next exec once no reader holds it) */
+	if (s->strings)
+		symdb_set_interner(sy->db, strpool_intern_cb, s->strings);
 	pthread_mutex_init(&sy->lock, NULL);
 	pthread_cond_init(&sy->cond, NULL);
 	/* the db belongs to the symbolizer thread from here on */
@@ -366,7 +370,7 @@ int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out
 
 void symbols_wait_idle(struct symbols *sy, unsigned timeout_ms)
 {
-	if (!sy || !sy->running)
+	if (!sy)
 		return;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -378,7 +382,9 @@ void symbols_wait_idle(struct symbols *sy, unsigned timeout_ms)
 	}
 	pthread_mutex_lock(&sy->lock);
 	pthread_cond_signal(&sy->cond);
-	while ((sy->qn || sy->busy) && pthread_cond_timedwait(&sy->cond, &sy->lock, &ts) == 0)
+	/* a stopped symbolizer (its image exec'd) resolves nothing more: no use waiting */
+	while (!sy->stop && (sy->qn || sy->busy) &&
+	       pthread_cond_timedwait(&sy->cond, &sy->lock, &ts) == 0)
 		;
 	pthread_mutex_unlock(&sy->lock);
 }

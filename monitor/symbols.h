@@ -67,8 +67,12 @@ void symdb_free(struct symdb *db);
 int symdb_resolve(struct symdb *db, uint64_t pc, struct symdb_result *out);
 /* Re-reports modules from fresh maps text (cache kept). */
 int symdb_refresh(struct symdb *db, const char *maps_text);
-/* Interns a string for the life of the db. */
+/* Interns a string for the life of the db (or of the interner's pool when one is set). */
 const char *symdb_intern(struct symdb *db, const char *str);
+/* Names are interned by fn from now on (a pool that outlives the db: the live session's, so that
+ * names handed to readers stay valid after this db is freed). Call before the first lookup. */
+typedef const char *(*symdb_intern_fn)(void *ctx, const char *str);
+void symdb_set_interner(struct symdb *db, symdb_intern_fn fn, void *ctx);
 
 /* Reads /proc/PID/maps into a malloc'ed string (NULL on failure). */
 char *symbols_read_maps(pid_t pid);

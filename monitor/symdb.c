@@ -30,6 +30,8 @@ struct symdb {
 	char *sysroot;
 	struct intern_node *strings[INTERN_BUCKETS];
 	struct cache_node *cache[CACHE_BUCKETS];
+	symdb_intern_fn interner; /* when set, names are interned there instead of in strings */
+	void *interner_ctx;
 };
 
 /* libdwfl's callbacks take no context: the sysroot of the db being reported is kept here. Only
@@ -45,10 +47,18 @@ static uint64_t str_hash(const char *s)
 	return h;
 }
 
+void symdb_set_interner(struct symdb *db, symdb_intern_fn fn, void *ctx)
+{
+	db->interner = fn;
+	db->interner_ctx = ctx;
+}
+
 const char *symdb_intern(struct symdb *db, const char *str)
 {
 	if (!str)
 		return NULL;
+	if (db->interner)
+		return db->interner(db->interner_ctx, str);
 	uint64_t h = str_hash(str) % INTERN_BUCKETS;
 	for (struct intern_node *n = db->strings[h]; n; n = n->next)
 		if (strcmp(n->s, str) == 0)

@@ -189,13 +189,14 @@ struct model_suspects *model_suspects_compute(struct session *s, uint64_t expire
 	struct model_walk *w = model_walk_open(s, &f);
 	struct model_suspect_site *sites = NULL;
 	size_t n = w ? walk_group_by_site(w, &sites) : 0;
-	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
+	struct symbols *sym = session_symbols_get(s); /* replaced at exec */
 	for (size_t i = 0; i < n; i++) {
 		r->bytes += sites[i].bytes;
 		r->blocks += sites[i].blocks;
 		if (sym)
 			symbols_top_frame(sym, sites[i].stack_id, &sites[i].top);
 	}
+	session_symbols_put(s, sym);
 	model_walk_free(w);
 	r->sites = sites;
 	r->n_sites = n;
@@ -230,9 +231,12 @@ void model_suspects_free(struct model_suspects *r)
 
 int model_site_stack(struct session *s, uint32_t stack_id, struct model_frame *out, int max)
 {
-	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
-	if (sym)
-		return symbols_stack(sym, stack_id, out, max);
+	struct symbols *sym = session_symbols_get(s); /* replaced at exec */
+	if (sym) {
+		int n = symbols_stack(sym, stack_id, out, max);
+		session_symbols_put(s, sym);
+		return n;
+	}
 	if (max <= 0)
 		return -1;
 	uint64_t pcs[MEMTOP_MAX_DEPTH];

@@ -458,6 +458,8 @@ def case_forkstorm():
 
 def case_execchain():
     compare_modes('execchain', ['execchain', '8'])
+    # past any fixed table of images (there was one of 64: the 65th exec crashed the monitor)
+    compare_modes('execchain-deep', ['execchain', '70'])
     # The monitor must follow the process through exec: 'memtop report -- env X=1 PROG' is PROG's
     # heap, not env's. (The new image replaces the segment under the same name.)
     with tempfile.TemporaryDirectory() as d:
