@@ -229,11 +229,15 @@ static int session_claim(struct session *s, char *err, size_t len)
 			 (int)s->pid, (int)holder);
 		return rc;
 	}
-	struct memtop_seg_header h;
-	if (rc == -ENOSPC && shm_header_read(&s->seg, &h) == 0 && h.stacks_off <= s->seg.size) {
+	if (rc == -ENOSPC) {
 		/* the first monitor backs the ring and stack table: say how much room that takes */
 		snprintf(err, len, "not enough room in /dev/shm to trace process %d (%lu KiB needed): %s",
-			 (int)s->pid, (unsigned long)((s->seg.size - h.stacks_off) >> 10), strerror(-rc));
+			 (int)s->pid, (unsigned long)(shm_segment_claim_bytes(&s->seg) >> 10),
+			 strerror(-rc));
+		return rc;
+	}
+	if (rc == -EIO) {
+		snprintf(err, len, "segment of process %d was truncated while being claimed", (int)s->pid);
 		return rc;
 	}
 	if (rc) {

@@ -1,9 +1,12 @@
 /* The consumer claim: one monitor at a time owns a segment's ring. The claim is a CAS on claim_pid;
  * a claimant whose pid is gone, whose start time differs, or whose heartbeat is stale is replaced.
- * The first claimant also backs the stack and ring regions and initialises the ring. */
+ * The first claimant also backs the stack and ring regions and initialises the ring. On the monitor
+ * side every read of the segment is SIGBUS-guarded and read once (copy, check the copy, use it). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,44 +20,71 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Both sides: TARGET on a full lane (slow path only), MONITOR before stealing a claim. */
-bool shm_consumer_alive(const struct shm_segment *seg)
+/* The claim fields, each read once: every decision about a claimant is made on this copy (the
+ * segment is shared with a target that can rewrite it between two reads). */
+struct claim_copy {
+	int32_t pid;           /* negative: still claiming */
+	uint64_t start_time;
+	uint64_t heartbeat_ns;
+};
+
+static void claim_copy_read(const struct memtop_seg_header *h, struct claim_copy *c)
 {
-	struct memtop_seg_header *h = seg->hdr;
-	pid_t pid = __atomic_load_n(&h->claim_pid, __ATOMIC_ACQUIRE);
-	if (pid < 0)
-		pid = -pid; /* still claiming: alive all the same */
-	if (pid <= 0)
+	c->pid = __atomic_load_n(&h->claim_pid, __ATOMIC_ACQUIRE);
+	c->start_time = __atomic_load_n(&h->claim_start_time, __ATOMIC_RELAXED);
+	c->heartbeat_ns = __atomic_load_n(&h->claim_heartbeat_ns, __ATOMIC_RELAXED);
+}
+
+/* The claimant's pid exists, is the process that claimed (start time) and beats. */
+static bool claimant_alive(const struct claim_copy *c)
+{
+	if (c->pid == 0 || c->pid == INT32_MIN)
 		return false;
+	pid_t pid = c->pid < 0 ? -c->pid : c->pid; /* still claiming: alive all the same */
 	if (kill(pid, 0) != 0 && errno != EPERM)
 		return false;
 	/* A zombie claimant (exited, not yet reaped) is dead even though kill() still finds it. */
-	uint64_t st = __atomic_load_n(&h->claim_start_time, __ATOMIC_RELAXED);
 	char state;
 	uint64_t start;
-	if (shm_proc_stat(pid, &state, &start) && (state == 'Z' || state == 'X' || (st && start != st)))
+	if (shm_proc_stat(pid, &state, &start) &&
+	    (state == 'Z' || state == 'X' || (c->start_time && start != c->start_time)))
 		return false;
-	uint64_t hb = __atomic_load_n(&h->claim_heartbeat_ns, __ATOMIC_RELAXED);
-	uint64_t now = mono_ns();
-	return hb + SHM_HEARTBEAT_STALE_NS > now;
+	return c->heartbeat_ns + SHM_HEARTBEAT_STALE_NS > mono_ns();
+}
+
+/* Both sides: TARGET on a full lane (slow path only; its own mapping, no guard), MONITOR through
+ * the guarded claim below. */
+bool shm_consumer_alive(const struct shm_segment *seg)
+{
+	struct claim_copy c;
+	claim_copy_read(seg->hdr, &c);
+	return claimant_alive(&c);
 }
 
 /* Backs the regions producers write only under a claim (stacks_off to the end) in /dev/shm. Runs
  * once per segment, by the first claimant, while claim_pid is still negative: no producer pushes or
  * interns yet (shm_consumer_present is false). The ring needs no initialisation: a zero cell is
- * free and not ready for any ticket (shm_ring_pop waits for seq = ticket + 1). */
+ * free and not ready for any ticket (shm_ring_pop waits for seq = ticket + 1).
+ * The range comes from the geometry validated at open, never from the header again. A file that is
+ * no longer the size we mapped was truncated under us: posix_fallocate would grow it back behind
+ * the target's back, so KEEP_SIZE, and the claim fails instead. */
 static int reserve_regions(struct shm_segment *seg)
 {
-	struct memtop_seg_header *h = seg->hdr;
-	if (__atomic_load_n(&h->flags, __ATOMIC_ACQUIRE) & MEMTOP_FLAG_RESERVED)
+	if (__atomic_load_n(&seg->hdr->flags, __ATOMIC_ACQUIRE) & MEMTOP_FLAG_RESERVED)
 		return 0;
-	uint64_t from = h->stacks_off;
-	if (seg->fd < 0 || from > seg->size)
+	uint64_t bytes = shm_segment_claim_bytes(seg);
+	uint64_t from = seg->size - bytes;
+	struct stat st;
+	if (seg->fd < 0)
 		return -EINVAL;
-	int rc = posix_fallocate(seg->fd, (off_t)from, (off_t)(seg->size - from));
+	if (fstat(seg->fd, &st) != 0 || (uint64_t)st.st_size != seg->size)
+		return -EIO;
+	int rc = fallocate(seg->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)bytes) ? errno : 0;
+	if (rc == EOPNOTSUPP)
+		rc = posix_fallocate(seg->fd, (off_t)from, (off_t)bytes);
 	if (rc)
 		return -rc;
-	__atomic_or_fetch(&h->flags, MEMTOP_FLAG_RESERVED, __ATOMIC_RELEASE);
+	__atomic_or_fetch(&seg->hdr->flags, MEMTOP_FLAG_RESERVED, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -86,14 +116,15 @@ static void publish_tails(struct shm_segment *seg)
 		__atomic_store_n(&seg->hdr->lanes[k].tail, seg->lane[k].tail, __ATOMIC_RELEASE);
 }
 
-int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
+/* The claim itself; every read of the segment here runs under the caller's SIGBUS guard. */
+static int claim_guarded(struct shm_segment *seg, pid_t me, uint64_t my_start, pid_t *holder)
 {
 	struct memtop_seg_header *h = seg->hdr;
-	pid_t me = getpid();
-	uint64_t my_start = shm_proc_start_time(me);
+	struct claim_copy c;
 	for (int tries = 0; tries < 8; tries++) {
-		int32_t cur = __atomic_load_n(&h->claim_pid, __ATOMIC_ACQUIRE);
-		if (cur != 0 && cur != me && cur != -me && shm_consumer_alive(seg)) {
+		claim_copy_read(h, &c);
+		int32_t cur = c.pid;
+		if (cur != 0 && cur != me && cur != -me && claimant_alive(&c)) {
 			if (holder)
 				*holder = cur < 0 ? -cur : cur;
 			return -EBUSY;
@@ -126,6 +157,19 @@ int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
 		*holder = cur < 0 ? -cur : cur;
 	}
 	return -EBUSY;
+}
+
+int shm_consumer_claim(struct shm_segment *seg, pid_t *holder)
+{
+	pid_t me = getpid();
+	uint64_t my_start = shm_proc_start_time(me);
+	volatile int rc = 0;
+	SHM_GUARD_BEGIN {
+		rc = claim_guarded(seg, me, my_start, holder);
+	} SHM_GUARD_FAIL {
+		rc = -EIO; /* the file shrank under the mapping */
+	} SHM_GUARD_END;
+	return rc;
 }
 
 int shm_consumer_heartbeat(struct shm_segment *seg)

@@ -191,8 +191,14 @@ int shm_segment_open(struct shm_segment *seg, pid_t pid, bool allow_other_uid, c
 
 /* Claim the consumer role. -EBUSY (with the holder's pid in *holder) when a live monitor has it;
  * a dead or stale claimant is replaced. The first claim of a segment backs its stack and ring
- * regions in /dev/shm: -ENOSPC when /dev/shm is full (the claim is then not taken). */
+ * regions in /dev/shm: -ENOSPC when /dev/shm is full (the claim is then not taken). Guarded, and
+ * each claim field is read once: -EIO when the file was truncated under the mapping. */
 int shm_consumer_claim(struct shm_segment *seg, pid_t *holder);
+/* Bytes the first claim backs (the stack table to the end), from the geometry validated at open. */
+static inline uint64_t shm_segment_claim_bytes(const struct shm_segment *seg)
+{
+	return (uint64_t)((const char *)seg->base + seg->size - (const char *)seg->stacks);
+}
 /* Refreshes the heartbeat and publishes the consumer's tail. -1 when the segment faulted (SIGBUS). */
 int shm_consumer_heartbeat(struct shm_segment *seg);
 void shm_consumer_release(struct shm_segment *seg);

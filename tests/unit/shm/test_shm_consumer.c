@@ -266,6 +266,51 @@ static void test_first_claim_backs_the_ring(void **state)
 	shm_segment_close(&seg, true);
 }
 
+/* The target shrinks its segment file before a monitor claims it: the claim reads the header under
+ * the SIGBUS guard and fails with -EIO instead of crashing, and never grows the file back behind the
+ * target's back (posix_fallocate of the ring region would). */
+static void test_claim_of_truncated_segment(void **state)
+{
+	struct shm_segment *target = *state;
+	struct shm_segment monitor;
+	char err[256];
+	_Static_assert(sizeof(struct memtop_seg_header) <= 4096, "the header fits in the first page");
+	/* opening installs the guard's handler (cmocka swaps in its own around each test) */
+	assert_int_equal(shm_segment_open(&monitor, getpid(), false, err, sizeof err), 0);
+	pid_t holder = 0;
+	assert_int_equal(ftruncate(target->fd, 4096), 0); /* the header is left, the regions are gone */
+	assert_int_equal(shm_consumer_claim(&monitor, &holder), -EIO);
+	struct stat st;
+	assert_int_equal(fstat(target->fd, &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	assert_int_equal(monitor.hdr->claim_pid, 0); /* the half-made claim was withdrawn */
+	assert_int_equal(ftruncate(target->fd, 0), 0); /* now the first read of the claim faults */
+	assert_int_equal(shm_consumer_claim(&monitor, &holder), -EIO);
+	shm_segment_close(&monitor, false);
+}
+
+/* The claim backs the region validated at open and reads no offset from the header again: a
+ * stacks_off rewritten after the check (a scribbling or hostile target) is never used. */
+static void test_claim_uses_the_validated_geometry(void **state)
+{
+	struct shm_segment *target = *state;
+	struct shm_segment monitor;
+	char err[256];
+	assert_int_equal(shm_segment_open(&monitor, getpid(), false, err, sizeof err), 0);
+	uint64_t stacks_off = target->hdr->stacks_off;
+	target->hdr->stacks_off = target->size + 4096;
+	pid_t holder = 0;
+	assert_int_equal(shm_consumer_claim(&monitor, &holder), 0);
+	struct stat st;
+	assert_int_equal(fstat(target->fd, &st), 0);
+	assert_int_equal((uint64_t)st.st_size, target->size);
+	assert_true((uint64_t)st.st_blocks * 512 >= target->size - stacks_off); /* the ring is backed */
+	assert_int_equal(shm_segment_claim_bytes(&monitor), target->size - stacks_off);
+	target->hdr->stacks_off = stacks_off;
+	shm_consumer_release(&monitor);
+	shm_segment_close(&monitor, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +324,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replacement_resumes_at_published_tail, setup_segment,
 						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_takeover_with_busy_producers, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_claim_of_truncated_segment, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_claim_uses_the_validated_geometry, setup_segment,
 						teardown_segment),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
