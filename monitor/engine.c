@@ -433,9 +433,10 @@ void engine_sample_rates(struct engine *e, double seconds)
 	}
 }
 
+/* mark_seq is read by walks on other threads (atomic there): stored atomically here. */
 void engine_mark_all(struct engine *e, uint64_t now_ns)
 {
-	e->mark_seq = e->next_seq - 1;
+	__atomic_store_n(&e->mark_seq, e->next_seq - 1, __ATOMIC_RELAXED);
 	e->mark_time_ns = now_ns;
 	e->since_mark_bytes = 0;
 	e->since_mark_blocks = 0;
@@ -443,7 +444,7 @@ void engine_mark_all(struct engine *e, uint64_t now_ns)
 
 void engine_unmark(struct engine *e)
 {
-	e->mark_seq = 0;
+	__atomic_store_n(&e->mark_seq, 0, __ATOMIC_RELAXED);
 	e->mark_time_ns = 0;
 	e->since_mark_bytes = e->live_bytes;
 	e->since_mark_blocks = e->live_blocks;

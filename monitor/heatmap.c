@@ -92,9 +92,20 @@ struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divis
 	return m;
 }
 
+/* Whether the target still runs, as the engine last published it (the state itself belongs to the
+ * ingest thread). Before the first view, it is taken to run: /proc says otherwise if not. */
+static bool heatmap_target_running(struct session *s)
+{
+	urcu_memb_read_lock();
+	const struct model_view *v = model_view_get(s);
+	bool running = !v || v->session.state == MODEL_STATE_RUNNING;
+	urcu_memb_read_unlock();
+	return running;
+}
+
 struct model_maps *model_maps_compute(struct session *s, uint32_t divisions)
 {
-	if (s->state != MODEL_STATE_RUNNING) {
+	if (!heatmap_target_running(s)) {
 		struct model_maps *m = calloc(1, sizeof(*m));
 		if (m)
 			m->target_gone = true;

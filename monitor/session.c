@@ -278,7 +278,7 @@ static int session_bind(struct session *s, char *err, size_t len)
 	}
 	s->eng.slot_info = session_slot_info;
 	s->eng.slot_info_ctx = s;
-	s->state = MODEL_STATE_RUNNING;
+	__atomic_store_n(&s->state, MODEL_STATE_RUNNING, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -467,6 +467,13 @@ static bool proc_is_zombie_or_gone(pid_t pid, uint64_t start_ticks)
 	return start_ticks && shm_proc_start_time(pid) != start_ticks;
 }
 
+/* Ingest thread (or before it starts): the state is read by other threads (the symbolizer, the
+ * main thread's exit status), so it is stored last, with release, after exit_status/term_signal. */
+static void session_set_state(struct session *s, enum model_state st)
+{
+	__atomic_store_n(&s->state, st, __ATOMIC_RELEASE);
+}
+
 /* Returns true once the target is gone; records how it ended. */
 static bool session_target_gone(struct session *s)
 {
@@ -479,11 +486,11 @@ static bool session_target_gone(struct session *s)
 			return false;
 		s->child = 0;
 		if (WIFEXITED(st)) {
-			s->state = MODEL_STATE_EXITED;
 			s->exit_status = WEXITSTATUS(st);
+			session_set_state(s, MODEL_STATE_EXITED);
 		} else {
-			s->state = MODEL_STATE_CRASHED;
 			s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+			session_set_state(s, MODEL_STATE_CRASHED);
 		}
 		return true;
 	}
@@ -492,10 +499,10 @@ static bool session_target_gone(struct session *s)
 	if (!proc_is_zombie_or_gone(s->pid, s->target_start_ticks))
 		return false;
 	if (have_hdr && (h.flags & MEMTOP_FLAG_EXITED)) {
-		s->state = MODEL_STATE_EXITED;
 		s->exit_status = h.exit_status;
+		session_set_state(s, MODEL_STATE_EXITED);
 	} else {
-		s->state = MODEL_STATE_CRASHED;
+		session_set_state(s, MODEL_STATE_CRASHED);
 	}
 	return true;
 }
@@ -893,7 +900,7 @@ void session_wait_drained(struct session *s, unsigned timeout_ms)
 			break;
 		usleep(2000);
 	}
-	uint64_t gen = s->view_generation;
+	uint64_t gen = __atomic_load_n(&s->view_generation, __ATOMIC_ACQUIRE);
 	model_request_publish(s);
 	for (unsigned waited = 0; waited < 1000 && __atomic_load_n(&s->view_generation,
 								   __ATOMIC_ACQUIRE) == gen; waited += 2)
@@ -918,9 +925,11 @@ void session_wait_finished(struct session *s)
 
 int session_exit_code(struct session *s)
 {
-	if (s->state == MODEL_STATE_EXITED)
+	/* acquire: the status was written before the state (session_set_state) */
+	enum model_state st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	if (st == MODEL_STATE_EXITED)
 		return s->exit_status;
-	if (s->state == MODEL_STATE_CRASHED)
+	if (st == MODEL_STATE_CRASHED)
 		return s->term_signal ? 128 + s->term_signal : 1;
 	return 0;
 }

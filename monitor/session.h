@@ -57,7 +57,9 @@ struct session {
 	pthread_cond_t finish_cond;
 	uint64_t empty_polls;     /* atomic: times the ingest found the ring empty (drain detection) */
 
-	enum model_state state;   /* written by the ingest thread */
+	/* Written by the ingest thread (atomic release, after exit_status and term_signal). The UI
+	 * reads the published view's copy; other threads load it atomically. */
+	enum model_state state;
 	int exit_status, term_signal;
 	bool segment_truncated;   /* ingest thread: SIGBUS on the ring, ingest stopped */
 	bool segment_damaged;     /* ingest thread: impossible counters in the segment */
@@ -70,7 +72,7 @@ struct session {
 
 	/* the current view (rcu pointer) */
 	struct model_view_box *view;
-	uint64_t view_generation;
+	uint64_t view_generation; /* atomic: written by the ingest thread after each publish */
 	uint64_t history[MODEL_HISTORY_MAX];
 	uint32_t history_n, history_pos;
 	uint64_t last_history_ns, last_growth_ns, last_rate_ns, last_rss_ns;

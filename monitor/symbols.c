@@ -190,7 +190,9 @@ static void symbols_check_maps(struct symbols *sy)
 {
 	symbols_apply_pending(sy);
 	struct memtop_seg_header h;
-	if (sy->s->state != MODEL_STATE_RUNNING || shm_header_read(&sy->s->seg, &h) != 0)
+	/* the segment cannot change under us: an exec stops this thread before the ingest swaps it */
+	if (__atomic_load_n(&sy->s->state, __ATOMIC_ACQUIRE) != MODEL_STATE_RUNNING ||
+	    shm_header_read(&sy->s->seg, &h) != 0)
 		return;
 	if (h.maps_generation == sy->maps_generation)
 		return;

@@ -260,7 +260,7 @@ void session_publish_view(struct session *s, uint64_t now)
 	struct model_site *sites = (struct model_site *)(box + 1);
 	struct model_thread *threads = (struct model_thread *)(sites + ns);
 	struct model_tag *tags = (struct model_tag *)(threads + nt);
-	v->generation = s->view_generation + 1;
+	v->generation = __atomic_load_n(&s->view_generation, __ATOMIC_RELAXED) + 1; /* we write it */
 	v->built_ns = now;
 	fill_session(s, &v->session, now);
 	fill_totals(s, &v->totals);
