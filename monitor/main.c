@@ -334,6 +334,7 @@ static int write_snapshot(struct session *s, const struct cli_options *o)
 		fprintf(stderr, "memtop: %s\n", err);
 		return 1;
 	}
+	snapshot_warn_inexact(s, stderr);
 	return 0;
 }
 

@@ -55,7 +55,11 @@ struct model_session_info {
 	uint64_t uptime_ns;  /* since the target process started (or since attach if unknown) */
 	uint64_t attached_ns;/* time since memtop attached */
 	bool from_start;     /* attached with MEMTOP_WAIT (memtop run/report): nothing missed */
-	bool approximate;    /* lost_events > 0 or a bad segment: the live set is approximate */
+	/* The live set may differ from the target's heap: events were lost (lost_events), an address
+	 * was allocated twice without a free between (duplicate_allocs: a free was never seen), a free
+	 * named an unknown address although tracking started with the process (from_start and
+	 * unknown_frees: an allocation was never seen), or the segment is bad. */
+	bool approximate;
 	/* The segment shrank under the mapping (SIGBUS): nothing more can be read; the figures are
 	 * frozen at the last good read while the target may well live on. */
 	bool segment_truncated;
@@ -79,7 +83,10 @@ struct model_totals {
 	uint64_t bytes_freed;     /* requested size of the freed blocks that were known */
 	uint64_t unknown_frees;   /* frees of addresses not in the live set (allocated before attach) */
 	uint64_t lost_events;     /* dropped by the target (ring full) + skipped + invalid records */
+	uint64_t dropped_events;  /* dropped by the target: the ring stayed full (part of lost_events) */
+	uint64_t skipped_events;  /* tickets a dead producer never committed (part of lost_events) */
 	uint64_t invalid_events;  /* records that failed validation (part of lost_events) */
+	uint64_t duplicate_allocs;/* allocations of an address already live: its free was never seen */
 	uint64_t events;          /* records applied since attach */
 	/* Rates over the last second (per second). */
 	double allocs_per_s;

@@ -134,6 +134,10 @@ static void write_header(FILE *out, struct session *s, const struct model_view *
 	fprintf(out, "peak_blocks: %" PRIu64 "\n", t->peak_blocks);
 	fprintf(out, "unknown_frees: %" PRIu64 "\n", t->unknown_frees);
 	fprintf(out, "lost_events: %" PRIu64 "\n", t->lost_events);
+	fprintf(out, "dropped_events: %" PRIu64 "\n", t->dropped_events);
+	fprintf(out, "skipped_events: %" PRIu64 "\n", t->skipped_events);
+	fprintf(out, "invalid_events: %" PRIu64 "\n", t->invalid_events);
+	fprintf(out, "duplicate_allocs: %" PRIu64 "\n", t->duplicate_allocs);
 	fprintf(out, "approximate: %d\n", v->session.approximate ? 1 : 0);
 	fprintf(out, "events: %" PRIu64 "\n", t->events);
 	fprintf(out, "target_allocs: %" PRIu64 "\n", t->target_allocs);
@@ -359,6 +363,35 @@ out:
 	free(tags);
 	session_symbols_put(s, sym);
 	return rc;
+}
+
+int snapshot_warn_inexact(struct session *s, FILE *err)
+{
+	urcu_memb_read_lock();
+	const struct model_view *v = model_view_get(s);
+	struct model_totals t = v ? v->totals : (struct model_totals){0};
+	bool from_start = v && v->session.from_start;
+	urcu_memb_read_unlock();
+	char why[512];
+	size_t n = 0;
+	why[0] = '\0';
+	if (t.lost_events)
+		n += (size_t)snprintf(why + n, sizeof why - n, "%s%" PRIu64 " events lost (%" PRIu64
+				      " dropped by the target on a full ring, %" PRIu64 " skipped, %" PRIu64
+				      " invalid)", n ? ", " : "", t.lost_events, t.dropped_events,
+				      t.skipped_events, t.invalid_events);
+	if (t.duplicate_allocs && n < sizeof why)
+		n += (size_t)snprintf(why + n, sizeof why - n, "%s%" PRIu64 " duplicate allocations (an "
+				      "address allocated again while live: its free was never seen)",
+				      n ? ", " : "", t.duplicate_allocs);
+	if (from_start && t.unknown_frees && n < sizeof why)
+		n += (size_t)snprintf(why + n, sizeof why - n, "%s%" PRIu64 " unknown frees (tracked from "
+				      "the start, yet their allocation was never seen)", n ? ", " : "",
+				      t.unknown_frees);
+	if (!n)
+		return 0;
+	fprintf(err, "memtop: warning: the live set is approximate: %s\n", why);
+	return 1;
 }
 
 int model_snapshot_write(struct session *s, const char *path, char *err, size_t errlen)

@@ -28,6 +28,10 @@ void snapshot_default_options(struct snapshot_options *o);
 /* Writes the snapshot. Returns 0 or -1 with a reason in err. */
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
 		   size_t errlen);
+/* memtop report / snapshot: when the published live set is approximate because events or frees
+ * were missed, one line on err naming each count (a bad segment is told by session_report_damage).
+ * Returns 1 when it warned. */
+int snapshot_warn_inexact(struct session *s, FILE *err);
 /* memtop symbolize: rewrites the frames of a snapshot using its MAPS section (and sysroot). */
 int snapshot_symbolize(FILE *in, FILE *out, const char *sysroot, char *err, size_t errlen);
 

@@ -195,8 +195,11 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	t->bytes_allocated = e->bytes_allocated;
 	t->bytes_freed = e->bytes_freed;
 	t->unknown_frees = e->unknown_frees;
+	t->dropped_events = s->target_totals.dropped;
+	t->skipped_events = s->skipped_tickets;
 	t->invalid_events = e->invalid_events;
-	t->lost_events = s->target_totals.dropped + s->skipped_tickets + e->invalid_events;
+	t->lost_events = t->dropped_events + t->skipped_events + t->invalid_events;
+	t->duplicate_allocs = e->duplicate_allocs;
 	t->events = e->events;
 	t->allocs_per_s = s->allocs_per_s;
 	t->frees_per_s = s->frees_per_s;
@@ -223,7 +226,17 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	}
 }
 
-static void fill_session(struct session *s, struct model_session_info *m, uint64_t now)
+/* Every count that means the live set is not exact (model_session_info.approximate). Unknown frees
+ * count only when tracking started with the process: after a late attach they are the frees of
+ * blocks allocated before it. */
+static bool view_live_set_inexact(const struct model_totals *t, const struct model_session_info *m)
+{
+	return t->lost_events || t->duplicate_allocs || (m->from_start && t->unknown_frees) ||
+	       m->segment_truncated || m->segment_damaged;
+}
+
+static void fill_session(struct session *s, struct model_session_info *m, const struct model_totals *t,
+			 uint64_t now)
 {
 	memset(m, 0, sizeof(*m));
 	m->pid = s->pid;
@@ -237,8 +250,7 @@ static void fill_session(struct session *s, struct model_session_info *m, uint64
 	m->from_start = s->from_start;
 	m->segment_truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
 	m->segment_damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
-	m->approximate = s->target_totals.dropped + s->skipped_tickets + s->eng.invalid_events > 0 ||
-			 m->segment_truncated || m->segment_damaged;
+	m->approximate = view_live_set_inexact(t, m);
 }
 
 static void view_free_cb(struct rcu_head *h)
@@ -262,8 +274,8 @@ void session_publish_view(struct session *s, uint64_t now)
 	struct model_tag *tags = (struct model_tag *)(threads + nt);
 	v->generation = __atomic_load_n(&s->view_generation, __ATOMIC_RELAXED) + 1; /* we write it */
 	v->built_ns = now;
-	fill_session(s, &v->session, now);
 	fill_totals(s, &v->totals);
+	fill_session(s, &v->session, &v->totals, now);
 	v->history.interval_ms = s->opt.history_ms;
 	v->history.count = s->history_n;
 	for (uint32_t i = 0; i < s->history_n; i++) {

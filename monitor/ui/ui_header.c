@@ -1,5 +1,5 @@
-/* ui_header: the meters always shown at the top: target, state, live heap, peak, rates, lost events
- * (loudly), unknown frees, overhead, and the sparkline of live bytes. Draws from the published view
+/* ui_header: the meters always shown at the top: target, state, live heap, peak, rates, what makes
+ * the live set approximate (loudly: lost events, duplicate allocs...), unknown frees, overhead, and the sparkline of live bytes. Draws from the published view
  * only; must never compute figures the engine does not publish. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -118,6 +118,30 @@ static void line_rates(const struct model_view *v, int w)
 	meter(2, x + 3, w, "total ", UI_C_VALUE, line);
 }
 
+/* The counts that made the engine call the live set approximate, loudly: " 3 EVENTS LOST, 1
+ * DUPLICATE ALLOCS: live set approximate ". Unknown frees count only when tracked from the start
+ * (after a late attach they are blocks from before it). False (and empty) when none is set. */
+static bool approximate_alert(const struct model_view *v, char *line, size_t len)
+{
+	const struct model_totals *t = &v->totals;
+	const struct { uint64_t n; const char *what; } counts[] = {
+		{t->lost_events, "EVENTS LOST"},
+		{t->duplicate_allocs, "DUPLICATE ALLOCS"},
+		{v->session.from_start ? t->unknown_frees : 0, "UNKNOWN FREES"},
+	};
+	size_t n = 0;
+	line[0] = '\0';
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0] && n < len; i++) {
+		char a[48];
+		if (counts[i].n)
+			n += (size_t)snprintf(line + n, len - n, "%s%s %s", n ? ", " : " ",
+					      ui_fmt_count(a, sizeof a, counts[i].n), counts[i].what);
+	}
+	if (n && n < len)
+		snprintf(line + n, len - n, ": live set approximate ");
+	return n > 0;
+}
+
 static void line_health(const struct model_view *v, int w)
 {
 	const struct model_totals *t = &v->totals;
@@ -131,9 +155,7 @@ static void line_health(const struct model_view *v, int w)
 			 : "SEGMENT DAMAGED: target counters not believed, live set approximate");
 		ui_draw_text(3, 0, w, UI_C_ALERT, line);
 		x = ui_text_width(line) + 1;
-	} else if (t->lost_events) {
-		snprintf(line, sizeof line, " %s EVENTS LOST: live set approximate ",
-			 ui_fmt_count(a, sizeof a, t->lost_events));
+	} else if (si->approximate && approximate_alert(v, line, sizeof line)) {
 		ui_draw_text(3, 0, w, UI_C_ALERT, line);
 		x = ui_text_width(line) + 1;
 	} else {

@@ -4,7 +4,9 @@
  * usage: rel_segtool truncate PID BYTES
  *        rel_segtool scribble PID MS SEED      (random bytes at random offsets for MS milliseconds)
  *        rel_segtool forge-pid PID NEWPID | forge-start PID DELTA | forge-magic PID
- *        rel_segtool chown PID UID */
+ *        rel_segtool chown PID UID
+ *        rel_segtool forge-dup PID ADDR   (two allocations of ADDR pushed through the target's ring
+ *                                          once a monitor holds it: a free the monitor never saw) */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "memtop/segment.h"
+#include "shm.h"
 
 static int open_segment(const char *pid, struct stat *st)
 {
@@ -71,13 +74,42 @@ static void scribble(unsigned char *base, size_t len, long ms, uint64_t seed)
 	printf("scribbled %llu writes\n", (unsigned long long)writes);
 }
 
+/* Pushes two allocations of addr through the target's own ring, as if the free between them were
+ * lost: the monitor must count a duplicate allocation. Waits (5 s at most) for a monitor to hold the
+ * claim: without one the ring takes nothing. */
+static int forge_duplicate(pid_t pid, uint64_t addr)
+{
+	struct shm_segment seg;
+	char err[256];
+	if (shm_segment_open(&seg, pid, false, err, sizeof err) != 0) {
+		fprintf(stderr, "rel_segtool: %s\n", err);
+		return 1;
+	}
+	for (int i = 0; i < 500 && !shm_consumer_present(&seg); i++)
+		usleep(10000);
+	struct memtop_event ev = {.type = MEMTOP_EV_MALLOC,
+				  .thread_slot = (uint16_t)(seg.threads_count - 1),
+				  .timestamp_ns = shm_now_ns(), .addr = addr, .size = 64};
+	for (int i = 0; i < 2; i++)
+		if (shm_ring_push(&seg, &ev) != SHM_PUSHED) {
+			fprintf(stderr, "rel_segtool: the ring refused the forged event (no monitor?)\n");
+			return 1;
+		}
+	shm_segment_close(&seg, false);
+	printf("forged 2 allocations of 0x%llx\n", (unsigned long long)addr);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: rel_segtool truncate|scribble|forge-pid|forge-start|forge-magic|chown PID ARG\n");
+		fprintf(stderr, "usage: rel_segtool truncate|scribble|forge-pid|forge-start|forge-magic|chown|"
+			"forge-dup PID ARG\n");
 		return 2;
 	}
 	const char *op = argv[1];
+	if (!strcmp(op, "forge-dup"))
+		return forge_duplicate((pid_t)atoi(argv[2]), strtoull(argv[3], NULL, 0));
 	struct stat st;
 	int fd = open_segment(argv[2], &st);
 	if (!strcmp(op, "truncate")) {

@@ -771,6 +771,54 @@ def case_forge():
             pass
 
 
+def target_of(memtop_pid, timeout=10):
+    """The pid of the target `memtop run/report` started (its child), or None."""
+    path = '/proc/%d/task/%d/children' % (memtop_pid, memtop_pid)
+
+    def child():
+        try:
+            with open(path) as f:
+                pids = f.read().split()
+        except OSError:
+            return None
+        return int(pids[0]) if pids else None
+    return child() if wait_for(lambda: child() is not None, timeout) else None
+
+
+def case_forged_duplicate():
+    """Two allocations of one address with no free between (a free the monitor never saw), forged
+    into a live target's ring: the report counts duplicate_allocs, calls the live set approximate,
+    and says why in one warning line on stderr."""
+    with tempfile.TemporaryDirectory() as d:
+        snap = os.path.join(d, 'snap.txt')
+        p = monitor(['report', '--preload', A.preload, '-o', snap, '--', A.target, 'idle', '2000'])
+        target = target_of(p.pid)
+        check(target is not None, 'forged-duplicate: no target under memtop report')
+        if target and wait_for(lambda: os.path.exists(seg_path(target)), 5):
+            st0, out0, e0, _ = run([A.segtool, 'forge-dup', str(target), '0x7f0000001000'],
+                                   base_env())
+            check(st0 == 0, 'forged-duplicate: segtool failed: %s' % e0)
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            fail('forged-duplicate: memtop report did not finish')
+        err = err.decode(errors='replace')
+        check(p.returncode == 0, 'forged-duplicate: memtop report exited %s: %r' % (p.returncode, err))
+        fields = snapshot_fields(open(snap).read()) if os.path.exists(snap) else {}
+        check(fields.get('duplicate_allocs') == 1, 'forged-duplicate: duplicate_allocs %s, expected 1'
+              % fields.get('duplicate_allocs'))
+        check(fields.get('approximate') == 1, 'forged-duplicate: approximate %s, expected 1' %
+              fields.get('approximate'))
+        check(fields.get('lost_events') == 0, 'forged-duplicate: lost_events %s' %
+              fields.get('lost_events'))
+        warn = [l for l in err.splitlines() if l.startswith('memtop: warning: ')]
+        check(len(warn) == 1 and 'the live set is approximate: 1 duplicate allocations' in warn[0],
+              'forged-duplicate: expected one warning line naming the duplicate, got %r' % err)
+        info('forged-duplicate: %s' % (warn[0] if warn else err.strip()))
+
+
 def case_not_a_segment():
     """A symlink, a fifo, a directory or a short file at /dev/shm/memtop.<pid>: refused, no hang."""
     sleeper = subprocess.Popen(['sleep', '60'])

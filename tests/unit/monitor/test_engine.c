@@ -323,11 +323,35 @@ static void test_random_sequences_keep_invariants(void **state)
 	assert_int_equal(tb, E.live_bytes);
 }
 
+/* An address allocated again while live: its free was lost. The stale block is dropped and counted
+ * (duplicate_allocs), so allocs - frees no longer equals the live blocks: the view must then call
+ * the live set approximate (test_snapshot.c checks the header and the flag). */
+static void test_duplicate_alloc(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x100, 10, 0, 0);
+	apply(MEMTOP_EV_MALLOC, 0, 2, 0x100, 30, 0, 0); /* no free of 0x100 in between */
+	assert_int_equal(E.duplicate_allocs, 1);
+	assert_int_equal(E.allocs, 2);
+	assert_int_equal(E.frees, 0);
+	assert_int_equal(E.live_blocks, 1);
+	assert_int_equal(E.live_bytes, 30);
+	assert_int_equal(E.peak_bytes, 30); /* the stale block left before the new one came */
+	assert_int_equal(engine_site(&E, 1)->live_blocks, 0);
+	assert_int_equal(engine_site(&E, 1)->live_bytes, 0);
+	assert_int_equal(engine_site(&E, 2)->live_bytes, 30);
+	apply(MEMTOP_EV_FREE, 0, 0, 0x100, 0, 0, 0);
+	assert_int_equal(E.live_blocks, 0);
+	assert_int_equal(E.unknown_frees, 0);
+	assert_int_equal(E.duplicate_allocs, 1);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_malloc_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_alloc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_address_reused_by_other_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_realloc_split_end_first, setup, teardown),

@@ -268,11 +268,72 @@ static void test_symbolize_offline(void **state)
 	free(maps);
 }
 
+/* Applies events to a fake session and publishes a view with them. */
+static void apply_and_publish(struct session *s, const struct memtop_event *ev, size_t n)
+{
+	urcu_memb_read_lock();
+	engine_apply_batch(&s->eng, ev, n);
+	urcu_memb_read_unlock();
+	engine_batch_end(&s->eng);
+	session_publish_view(s, 2);
+}
+
+/* A forged duplicate allocation (an address allocated again while live: a free was never seen) is in
+ * the header and makes the live set approximate; so does an unknown free when tracking started with
+ * the process, but not after a late attach (blocks from before it). The warning names each count. */
+static void test_inexact_counts_in_header(void **state)
+{
+	(void)state;
+	struct session *s = fake_session();
+	struct snapshot_options o;
+	snapshot_default_options(&o);
+	char *t = snapshot_text(s, &o);
+	assert_non_null(strstr(t, "\nduplicate_allocs: 0\n"));
+	assert_non_null(strstr(t, "\napproximate: 0\n"));
+	free(t);
+	struct memtop_event dup = {.type = MEMTOP_EV_MALLOC, .stack_id = 2, .addr = 0x1000, .size = 64};
+	apply_and_publish(s, &dup, 1);
+	t = snapshot_text(s, &o);
+	assert_non_null(strstr(t, "\nduplicate_allocs: 1\n"));
+	assert_non_null(strstr(t, "\napproximate: 1\n"));
+	assert_non_null(strstr(t, "\nlost_events: 0\n"));
+	assert_int_equal(count_lines_starting(t, "duplicate_allocs:"), 1);
+	free(t);
+	char *warn = NULL;
+	size_t wlen = 0;
+	FILE *w = open_memstream(&warn, &wlen);
+	assert_int_equal(snapshot_warn_inexact(s, w), 1);
+	fclose(w);
+	assert_non_null(strstr(warn, "memtop: warning: the live set is approximate: 1 duplicate allocations"));
+	assert_non_null(strchr(warn, '\n'));
+	assert_ptr_equal(strchr(warn, '\n'), warn + strlen(warn) - 1); /* one line */
+	free(warn);
+	free_session(s);
+
+	/* an unknown free: inexact only when tracked from the start */
+	struct memtop_event unknown = {.type = MEMTOP_EV_FREE, .addr = 0x9999000};
+	s = fake_session();
+	apply_and_publish(s, &unknown, 1);
+	t = snapshot_text(s, &o);
+	assert_non_null(strstr(t, "\nunknown_frees: 1\n"));
+	assert_non_null(strstr(t, "\napproximate: 0\n"));
+	free(t);
+	free_session(s);
+	s = fake_session();
+	s->from_start = true;
+	apply_and_publish(s, &unknown, 1);
+	t = snapshot_text(s, &o);
+	assert_non_null(strstr(t, "\napproximate: 1\n"));
+	free(t);
+	free_session(s);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_keys),
+		cmocka_unit_test(test_inexact_counts_in_header),
 		cmocka_unit_test(test_deterministic_with_blocks),
 		cmocka_unit_test(test_thread_filter),
 		cmocka_unit_test(test_symbolize_offline),

@@ -20,6 +20,7 @@ struct session {
 	uint64_t mark_seq;
 	uint64_t generation;
 	uint64_t lost_events;
+	uint64_t duplicate_allocs, unknown_frees;
 	bool attached_late;
 };
 
@@ -136,8 +137,12 @@ void fake_session_publish(struct session *s, int jitter)
 		v->history.live_bytes[i] = live / 120 * (uint64_t)(i + 1);
 	v->marked = s->marked;
 	v->totals.lost_events = s->lost_events;
-	v->session.approximate = s->lost_events > 0;
+	v->totals.duplicate_allocs = s->duplicate_allocs;
+	v->totals.unknown_frees = s->unknown_frees;
 	v->session.from_start = !s->attached_late;
+	/* the engine's rule (view.c) */
+	v->session.approximate = s->lost_events || s->duplicate_allocs ||
+				 (v->session.from_start && s->unknown_frees);
 	v->session.attached_ns = 12ull * 1000000000ull;
 	struct model_view *old = s->view;
 	rcu_assign_pointer(s->view, v);
@@ -161,6 +166,12 @@ void fake_session_set_health(struct session *s, uint64_t lost_events, bool from_
 {
 	s->lost_events = lost_events;
 	s->attached_late = !from_start;
+}
+
+void fake_session_set_inexact(struct session *s, uint64_t duplicate_allocs, uint64_t unknown_frees)
+{
+	s->duplicate_allocs = duplicate_allocs;
+	s->unknown_frees = unknown_frees;
 }
 
 unsigned fake_walks_opened(struct session *s)

@@ -16,6 +16,7 @@ void fake_session_free(struct session *s);
 void fake_session_publish(struct session *s, int jitter);
 /* Figures the next publish shows. */
 void fake_session_set_health(struct session *s, uint64_t lost_events, bool from_start);
+void fake_session_set_inexact(struct session *s, uint64_t duplicate_allocs, uint64_t unknown_frees);
 /* Counters for assertions. */
 unsigned fake_walks_opened(struct session *s);
 unsigned fake_maps_computed(struct session *s);

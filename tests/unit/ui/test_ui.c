@@ -221,6 +221,30 @@ static void test_frame_lost_events(void **st)
 	assert_non_null(strstr(headless_line(0), "attached 00:00:12"));
 }
 
+/* Every count that makes the live set approximate is on the status line, loudly; unknown frees only
+ * when the target was tracked from its start (after a late attach they are expected). */
+static void test_frame_inexact_counts(void **st)
+{
+	struct frame_fixture *f = *st;
+	fake_session_set_inexact(f->s, 3, 0);
+	fake_session_publish(f->s, 0);
+	draw(f);
+	assert_non_null(strstr(headless_line(3), " 3 DUPLICATE ALLOCS: live set approximate "));
+	assert_true(mvinch(3, 2) & A_REVERSE);
+	fake_session_set_health(f->s, 1234, true);
+	fake_session_set_inexact(f->s, 3, 7);
+	fake_session_publish(f->s, 0);
+	draw(f);
+	assert_non_null(strstr(headless_line(3),
+			       " 1,234 EVENTS LOST, 3 DUPLICATE ALLOCS, 7 UNKNOWN FREES: live set approximate "));
+	fake_session_set_health(f->s, 0, false);
+	fake_session_set_inexact(f->s, 0, 7);
+	fake_session_publish(f->s, 0);
+	draw(f);
+	assert_non_null(strstr(headless_line(3), "Lost 0 "));
+	assert_null(strstr(headless_line(3), "approximate"));
+}
+
 static void test_frame_too_small(void **st)
 {
 	struct frame_fixture *f = *st;
@@ -480,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_sort_numeric),
 		cmocka_unit_test_setup_teardown(test_frame_layout, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_frame_lost_events, frame_setup, frame_teardown),
+		cmocka_unit_test_setup_teardown(test_frame_inexact_counts, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_frame_too_small, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_queries_cached, frame_setup, frame_teardown),
 		cmocka_unit_test_setup_teardown(test_walk_sorted_by_query, frame_setup, frame_teardown),
