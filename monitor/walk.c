@@ -49,7 +49,7 @@ static int block_seq_cmp(const void *a, const void *b)
 }
 
 struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filter *f,
-				uint64_t mark_seq)
+				uint64_t mark_seq, size_t size_hint)
 {
 	struct model_walk *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -61,7 +61,7 @@ struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filt
 	struct liveset_block *b;
 	urcu_memb_read_lock();
 	liveset_read_begin();
-	cap = ls->count + 1024; /* a hint: the set may change while we walk */
+	cap = size_hint + 1024; /* the set may change while we walk */
 	rows = malloc(cap * sizeof(*rows));
 	if (rows) {
 		liveset_for_each(ls, &it, b) {
@@ -99,8 +99,13 @@ struct model_walk *model_walk_open(struct session *s, const struct model_walk_fi
 {
 	struct model_walk_filter all = {.kind = MODEL_WALK_ALL, .thread_id = MODEL_ANY_THREAD,
 					.stack_id = MODEL_ANY_STACK};
+	/* the size comes from the published view: the live set's own count is the ingest thread's */
+	urcu_memb_read_lock();
+	const struct model_view *v = model_view_get(s);
+	size_t hint = v ? (size_t)v->totals.live_blocks : 0;
+	urcu_memb_read_unlock();
 	return walk_liveset(&s->eng.live, f ? f : &all,
-			    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
+			    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED), hint);
 }
 
 size_t model_walk_page(const struct model_walk *w, size_t offset, size_t limit,

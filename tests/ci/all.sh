@@ -44,7 +44,7 @@ check() {
 	fi
 }
 check sanitize sh tests/ci/sanitize.sh build-ci-asan "$BUILD"
-check tsan sh tests/ci/tsan.sh build-ci-tsan
+check tsan sh tests/ci/tsan.sh build-ci-tsan "$BUILD"
 check lint sh tests/ci/lint.sh "$BUILD"
 check valgrind sh tests/ci/valgrind.sh "$BUILD"
 check fuzz-extra sh tests/ci/fuzz-extra.sh 15

@@ -342,6 +342,44 @@ def test_target_end(c):
     t.wait_for(r"MEMTOP-EXIT=139")
 
 
+def test_views_through_exit(c):
+    """Every view and per-block query while the target runs and after it exits: walks with a mark,
+    the heat map (computed while running, then again after the exit: the maps are gone), suspects,
+    a snapshot from the dashboard. tests/ci/tsan.sh runs it on a ThreadSanitizer build of memtop:
+    the UI thread, its query worker, the ingest thread and the symbolizer all at work together."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1)
+    t.keys("2")
+    t.wait_for(r"^\s+%d tui_target\s+16500\s+16\b" % c.target_pid, describe="main thread row")
+    t.keys("3")
+    t.wait_for(r"Heap walk: 16 blocks, 16500 bytes")
+    t.keys("4")
+    t.wait_for(r"no mark set")
+    t.keys("m")
+    t.wait_for(r"Since mark \(set \S+ ago\): 0 blocks, 0 bytes")
+    os.kill(c.target_pid, signal.SIGUSR1)
+    t.wait_for(HEADER_PHASE2)
+    t.keys("r")
+    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5439 bytes", describe="7 blocks since the mark")
+    t.keys("5")
+    t.wait_for(r"^0x[0-9a-f]+\s+\S+\s+\S+\s+21939\s+[\d.]+\s+23 \[heap\]", describe="[heap] row")
+    t.keys("6")
+    t.wait_for(r"Leak suspects older than")
+    t.keys("5")
+    t.wait_for(r"\[heap\]")
+    os.kill(c.target_pid, signal.SIGUSR2)
+    t.wait_for(r"exited \(status 7\)$", describe="exited state in the header")
+    t.keys("r")
+    t.wait_for(r"the target has exited, its maps are gone", describe="heat map after the exit")
+    t.keys("s")
+    t.wait_for(r"snapshot written to (\S+)")
+    t.keys("3")
+    t.wait_for(r"Heap walk: 23 blocks, 21939 bytes", describe="walk of the final state")
+    t.keys("q")
+    t.wait_for(r"MEMTOP-EXIT=7", describe="exit status passed through")
+
+
 def test_dumb(c):
     """A terminal that cannot address the cursor gets one clear line and a non-zero status."""
     t = c.tmux
