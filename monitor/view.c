@@ -215,12 +215,12 @@ static void fill_totals(struct session *s, struct model_totals *t)
 			 (uint64_t)e->threads_cap * sizeof(*e->threads) +
 			 (uint64_t)e->site_ids_cap * sizeof(uint32_t);
 	t->overhead_bytes = t->segment_bytes + t->monitor_bytes;
-	if (s->seg_open) {
-		struct memtop_seg_header h;
-		if (shm_header_read(&s->seg, &h) == 0 && h.stacks_used <= (uint64_t)s->seg.stacks_cap + 1) {
+	struct memtop_seg_header h; /* one copy: checked, then used */
+	if (s->seg_open && shm_header_read(&s->seg, &h) == 0) {
+		if (h.stacks_used <= (uint64_t)s->seg.stacks_cap + 1) {
 			t->stacks_used = h.stacks_used ? h.stacks_used - 1 : 0;
 			t->stacks_overflow = h.stacks_overflow;
-		} else if (shm_header_read(&s->seg, &h) == 0) {
+		} else {
 			__atomic_store_n(&s->segment_damaged, true, __ATOMIC_RELEASE);
 		}
 	}
