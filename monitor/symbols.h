@@ -69,6 +69,21 @@ int symdb_resolve(struct symdb *db, uint64_t pc, struct symdb_result *out);
 int symdb_refresh(struct symdb *db, const char *maps_text);
 /* Interns a string for the life of the db. */
 const char *symdb_intern(struct symdb *db, const char *str);
+/* Offline: the build-id (hex) a snapshot recorded for the file mapped at path. From then on only a
+ * file with that id is used for the module (see symdb_module_check). -1: not a valid id, or ENOMEM. */
+int symdb_expect_build_id(struct symdb *db, const char *path, const char *hex);
+/* What became of a module's file once a lookup needed it. */
+enum symdb_check {
+	SYMDB_UNCHECKED,  /* no lookup needed its file yet */
+	SYMDB_UNVERIFIED, /* a file was found; no build-id was recorded to check it against */
+	SYMDB_MATCH,      /* a file with the recorded build-id was found and is used */
+	SYMDB_MISMATCH,   /* files were found, none with the recorded build-id: none is used */
+	SYMDB_MISSING,    /* no file found */
+};
+/* expected/found_hex/found_path (may be NULL) point into the db: the recorded id ("" none) and, on
+ * a mismatch, the first file tried and its id ("" when it has none). */
+enum symdb_check symdb_module_check(struct symdb *db, const char *path, const char **expected,
+				    const char **found_hex, const char **found_path);
 
 /* Reads /proc/PID/maps into a malloc'ed string (NULL on failure). */
 char *symbols_read_maps(pid_t pid);
