@@ -260,15 +260,27 @@ static const char *maps_line_path(const char *line, unsigned long long *start, u
 	return line[at] == '/' ? line + at : NULL;
 }
 
-static bool path_seen(const char *maps, const char *upto, const char *path, size_t len)
+struct seen_path {
+	const char *p;
+	size_t len;
+};
+
+/* Whether path was listed already, else remembers it (newest first: a file's mappings are
+ * adjacent, so the usual hit costs one compare). */
+static bool path_seen(struct seen_path **seen, size_t *n, size_t *cap, const char *path, size_t len)
 {
-	for (const char *l = maps; l < upto; l = strchr(l, '\n') + 1) {
-		unsigned long long a, b, ino;
-		unsigned ma, mi;
-		const char *p = maps_line_path(l, &a, &b, &ma, &mi, &ino);
-		if (p && strncmp(p, path, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
+	for (size_t i = *n; i-- > 0;)
+		if ((*seen)[i].len == len && memcmp((*seen)[i].p, path, len) == 0)
 			return true;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct seen_path *ns = realloc(*seen, nc * sizeof(*ns));
+		if (!ns)
+			return false; /* listed twice at worst */
+		*seen = ns;
+		*cap = nc;
 	}
+	(*seen)[(*n)++] = (struct seen_path){path, len};
 	return false;
 }
 
@@ -277,13 +289,15 @@ static bool path_seen(const char *maps, const char *upto, const char *path, size
 static void write_modules(FILE *out, const char *maps, pid_t pid)
 {
 	fprintf(out, "\n## modules\n");
+	struct seen_path *seen = NULL;
+	size_t n_seen = 0, cap_seen = 0;
 	for (const char *l = maps; l && *l;) {
 		const char *nl = strchr(l, '\n');
 		unsigned long long start, end, inode;
 		unsigned ma, mi;
 		const char *path = maps_line_path(l, &start, &end, &ma, &mi, &inode);
 		size_t len = path ? (size_t)((nl ? nl : path + strlen(path)) - path) : 0;
-		if (path && len < 4096 && !path_seen(maps, l, path, len)) {
+		if (path && len < 4096 && !path_seen(&seen, &n_seen, &cap_seen, path, len)) {
 			char file[4096], hex[BUILDID_HEX_MAX];
 			snprintf(file, sizeof file, "%.*s", (int)len, path);
 			if (!buildid_of_mapping(pid, start, end, ma, mi, inode, file, hex))
@@ -292,6 +306,7 @@ static void write_modules(FILE *out, const char *maps, pid_t pid)
 		}
 		l = nl ? nl + 1 : NULL;
 	}
+	free(seen);
 }
 
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,

@@ -207,7 +207,10 @@ static int symdb_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *m
 				Dwarf_Addr base, const char *file_name, const char *debuglink_file,
 				GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
-	int fd = symdb_find_debug_by_build_id(mod, debuginfo_file_name);
+	/* libdwfl also asks here for a dwz alternate file (.gnu_debugaltlink: its name, crc 0), once
+	 * the debug file is open; the module's own build-id would name the wrong file for that */
+	bool altlink = debuglink_file && debuglink_crc == 0;
+	int fd = altlink ? -1 : symdb_find_debug_by_build_id(mod, debuginfo_file_name);
 	if (fd >= 0)
 		return fd;
 	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
