@@ -2,10 +2,11 @@
 # e2e: snapshots record each module's GNU build-id; `memtop symbolize` never names frames with a file
 # of another build (one warning per module, its frames left raw, other modules still resolved;
 # exit 1 when no module matches), finds a separate debug file by build-id under --sysroot DIR,
-# and still symbolizes a format 1 snapshot (no build-ids) as before.
-# usage: buildid.sh MEMTOP LEAKS_EXE LEAKS_REBUILT_EXE (both unstripped).  Prints TAP.
+# and still symbolizes a format 1 snapshot (no build-ids) as before; a file replaced under a running
+# target is never recorded with the new file's id.
+# usage: buildid.sh MEMTOP LEAKS_EXE LEAKS_REBUILT_EXE LIBMEMTOP (both unstripped).  Prints TAP.
 set -u
-MEMTOP=$1 PROG=$2 REBUILT=$3
+MEMTOP=$1 PROG=$2 REBUILT=$3 LIB=$4
 export DEBUGINFOD_URLS=
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
@@ -71,5 +72,20 @@ cp "$PROG" "$tmp/good$app"
 "$MEMTOP" symbolize --sysroot "$tmp/good" "$tmp/v1.txt" >"$tmp/v1.out" 2>"$tmp/v1.err"
 ok "a format 1 snapshot symbolizes with the unstripped copy, no warning" \
 	"[ $? -eq 0 ] && [ ! -s $tmp/v1.err ] && ! grep -q '^## modules' $tmp/v1.txt && grep -Eq '^  #0 leak_in_static_one .*leaks\\.c:[0-9]+ 0x' $tmp/v1.out"
+# the program's file is replaced while it runs: the snapshot records the id of the file mapped
+# (through /proc/PID/map_files when memtop may open it) or "-", never the new file's
+cp /bin/sleep "$tmp/sleeper"
+LD_PRELOAD=$LIB "$tmp/sleeper" 5 &
+pid=$!
+for _ in $(seq 50); do [ -e "/dev/shm/memtop.$pid" ] && break; sleep 0.1; done
+cp "$REBUILT" "$tmp/new" && mv "$tmp/new" "$tmp/sleeper"
+"$MEMTOP" snapshot "$pid" -o "$tmp/live.txt"
+ok "snapshot of a running target exits 0" "[ $? -eq 0 ]"
+kill "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+"$MEMTOP" gc >/dev/null 2>&1 # the killed target could not remove its segment
+sleep_id=$(build_id /bin/sleep)
+ok "a replaced file is recorded with the mapped file's id or -, never the new one's" \
+	"grep -Eqx \"module ($sleep_id|-) $tmp/sleeper( \\(deleted\\))?\" $tmp/live.txt && ! grep -q '$id2' $tmp/live.txt"
 echo "1..$n"
 [ "$failed" -eq 0 ]
