@@ -35,7 +35,7 @@ struct symdb_module {
 	char expected[BUILDID_HEX_MAX];  /* "" when the snapshot recorded none */
 	enum symdb_check check;
 	char found_hex[BUILDID_HEX_MAX]; /* on a mismatch: the id of the first file tried ("" none) */
-	char found_path[4096];           /* on a mismatch: that file */
+	char *found_path;                /* on a mismatch: that file (malloc'ed) */
 };
 
 struct symdb {
@@ -80,7 +80,7 @@ const char *symdb_intern(struct symdb *db, const char *str)
 static struct symdb_module *symdb_module_get(struct symdb *db, const char *path, bool create)
 {
 	for (struct symdb_module *m = db->modules; m; m = m->next)
-		if (strcmp(m->path, path) == 0)
+		if (m->path == path || strcmp(m->path, path) == 0) /* interned: usually the same pointer */
 			return m;
 	if (!create)
 		return NULL;
@@ -118,7 +118,7 @@ enum symdb_check symdb_module_check(struct symdb *db, const char *path, const ch
 	if (found_hex)
 		*found_hex = m->found_hex;
 	if (found_path)
-		*found_path = m->found_path;
+		*found_path = m->found_path ? m->found_path : "";
 	return m->check;
 }
 
@@ -136,7 +136,7 @@ static int symdb_try_candidate(struct symdb_module *m, const char *path)
 	if (m->check != SYMDB_MISMATCH) {
 		m->check = SYMDB_MISMATCH;
 		snprintf(m->found_hex, sizeof m->found_hex, "%s", hex);
-		snprintf(m->found_path, sizeof m->found_path, "%s", path);
+		m->found_path = strdup(path);
 	}
 	return -1;
 }
@@ -271,6 +271,7 @@ void symdb_free(struct symdb *db)
 		}
 	for (struct symdb_module *m = db->modules, *nx; m; m = nx) {
 		nx = m->next;
+		free(m->found_path);
 		free(m);
 	}
 	if (symdb_current == db)
