@@ -414,7 +414,7 @@ static int cmd_symbolize(const struct cli_options *o)
 		fclose(in);
 		return 1;
 	}
-	int rc = snapshot_symbolize(in, out, o->sysroot, err, sizeof err);
+	int rc = snapshot_symbolize(in, out, stderr, o->sysroot, err, sizeof err);
 	fclose(in);
 	if (out != stdout)
 		fclose(out);

@@ -11,6 +11,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "buildid.h"
 #include "session.h"
 #include "symbols.h"
 #include "walk.h"
@@ -252,6 +253,66 @@ static void write_heatmap(FILE *out, struct session *s, uint32_t divisions)
 	model_maps_free(m);
 }
 
+/* The file a maps line maps: what follows the inode field (may hold spaces), or NULL. */
+static const char *maps_line_path(const char *line, unsigned long long *start, unsigned long long *end,
+				  unsigned *dev_major, unsigned *dev_minor, unsigned long long *inode)
+{
+	int at = 0;
+	if (sscanf(line, "%llx-%llx %*s %*x %x:%x %llu %n", start, end, dev_major, dev_minor, inode,
+		   &at) < 5 || at <= 0)
+		return NULL;
+	return line[at] == '/' ? line + at : NULL;
+}
+
+struct seen_path {
+	const char *p;
+	size_t len;
+};
+
+/* Whether path was listed already, else remembers it (newest first: a file's mappings are
+ * adjacent, so the usual hit costs one compare). */
+static bool path_seen(struct seen_path **seen, size_t *n, size_t *cap, const char *path, size_t len)
+{
+	for (size_t i = *n; i-- > 0;)
+		if ((*seen)[i].len == len && memcmp((*seen)[i].p, path, len) == 0)
+			return true;
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct seen_path *ns = realloc(*seen, nc * sizeof(*ns));
+		if (!ns)
+			return false; /* listed twice at worst */
+		*seen = ns;
+		*cap = nc;
+	}
+	(*seen)[(*n)++] = (struct seen_path){path, len};
+	return false;
+}
+
+/* One line per distinct mapped file, "module BUILD_ID PATH" ("-" when the id is unknown), read now
+ * from the file when it is still the mapped one (docs/snapshot-format.md, format 2). */
+static void write_modules(FILE *out, const char *maps, pid_t pid)
+{
+	fprintf(out, "\n## modules\n");
+	struct seen_path *seen = NULL;
+	size_t n_seen = 0, cap_seen = 0;
+	for (const char *l = maps; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		unsigned long long start, end, inode;
+		unsigned ma, mi;
+		const char *path = maps_line_path(l, &start, &end, &ma, &mi, &inode);
+		size_t len = path ? (size_t)((nl ? nl : path + strlen(path)) - path) : 0;
+		if (path && len < 4096 && !path_seen(&seen, &n_seen, &cap_seen, path, len)) {
+			char file[4096], hex[BUILDID_HEX_MAX];
+			snprintf(file, sizeof file, "%.*s", (int)len, path);
+			if (!buildid_of_mapping(pid, start, end, ma, mi, inode, file, hex))
+				snprintf(hex, sizeof hex, "-");
+			fprintf(out, "module %s %s\n", hex, file);
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	free(seen);
+}
+
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
 		   size_t errlen)
 {
@@ -338,6 +399,7 @@ int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *
 	if (o->heatmap)
 		write_heatmap(out, s, o->divisions);
 	char *maps = sym ? symbols_maps_copy(sym) : NULL;
+	write_modules(out, maps, v.session.pid);
 	fprintf(out, "\n## maps\n");
 	if (maps) {
 		/* file-backed mappings only: enough to symbolize, nothing secret about anonymous memory */
@@ -469,7 +531,146 @@ static bool parse_frame_line(const char *line, int *depth, uint64_t *pc)
 	return found;
 }
 
-int snapshot_symbolize(FILE *in, FILE *out, const char *sysroot, char *err, size_t errlen)
+/* The "## modules" section (format 2): the build-id each mapped file had when the snapshot was
+ * taken. A format 1 snapshot has none and is symbolized as before, unchecked; so is a "-" module. */
+static void symbolize_expect_modules(struct symdb *db, const char *text)
+{
+	const char *sec = strstr(text, "\n## modules\n");
+	if (!sec)
+		return;
+	for (const char *l = sec + 12; *l && strncmp(l, "## ", 3) != 0;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		char line[4096 + BUILDID_HEX_MAX + 8];
+		if (strncmp(l, "module ", 7) == 0 && len < sizeof line) {
+			memcpy(line, l, len);
+			line[len] = '\0';
+			char *sp = strchr(line + 7, ' ');
+			if (sp) {
+				*sp = '\0';
+				symdb_expect_build_id(db, sp + 1, line + 7); /* "-" is no id: left unchecked */
+			}
+		}
+		if (!nl)
+			break;
+		l = nl + 1;
+	}
+}
+
+/* The two passes over the snapshot text. A frame group is a physical frame and the inline frames
+ * that follow it with the same depth and address. */
+struct symbolize_pass {
+	struct symdb *db;
+	FILE *out;                 /* pass 2 only */
+	const char **modules;      /* pass 1: distinct modules of the frames, in order of appearance */
+	size_t n_modules, cap_modules;
+};
+
+/* A module whose file was not used (another build, or not found): its frames are copied as the
+ * snapshot has them, so whatever was resolved when it was taken stays and nothing wrong is added. */
+static bool symbolize_keep_raw(struct symdb *db, const struct symdb_frames *fr)
+{
+	if (!fr)
+		return true;
+	enum symdb_check c = symdb_module_check(db, fr->module, NULL, NULL, NULL);
+	return c == SYMDB_MISMATCH || c == SYMDB_MISSING;
+}
+
+static void symbolize_note_module(struct symbolize_pass *p, const char *module)
+{
+	for (size_t i = 0; i < p->n_modules; i++)
+		if (p->modules[i] == module) /* interned */
+			return;
+	if (p->n_modules == p->cap_modules) {
+		size_t nc = p->cap_modules ? p->cap_modules * 2 : 16;
+		const char **nm = realloc(p->modules, nc * sizeof(*nm));
+		if (!nm)
+			return;
+		p->modules = nm;
+		p->cap_modules = nc;
+	}
+	p->modules[p->n_modules++] = module;
+}
+
+/* Pass 1 (out NULL): resolves every frame (files are opened and checked then) and lists the
+ * modules. Pass 2: writes the snapshot with the frames rewritten. */
+static void symbolize_pass(struct symbolize_pass *p, char *text)
+{
+	int last_depth = -1;
+	uint64_t last_pc = 0;
+	bool copying_group = false;
+	for (char *line = text; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		int depth = 0;
+		uint64_t pc = 0;
+		if (!parse_frame_line(line, &depth, &pc)) {
+			last_depth = -1;
+			if (p->out)
+				fprintf(p->out, "%s\n", line);
+		} else if (depth == last_depth && pc == last_pc) {
+			/* an inline frame of the group: re-expanded below, or kept with its group */
+			if (p->out && copying_group)
+				fprintf(p->out, "%s\n", line);
+		} else {
+			last_depth = depth;
+			last_pc = pc;
+			const struct symdb_frames *fr = symdb_lookup(p->db, pc);
+			copying_group = symbolize_keep_raw(p->db, fr);
+			if (!p->out) {
+				if (fr)
+					symbolize_note_module(p, fr->module);
+			} else if (copying_group) {
+				fprintf(p->out, "%s\n", line);
+			} else {
+				for (int k = 0; k < fr->n; k++) {
+					struct model_frame f = {.pc = pc, .module = fr->module,
+								.module_off = fr->module_off,
+								.func = fr->f[k].func, .file = fr->f[k].file,
+								.line = fr->f[k].line, .inlined = k < fr->n - 1};
+					print_frame(p->out, depth, &f);
+				}
+			}
+		}
+		if (nl)
+			*nl = '\n';
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+/* One warning per module whose files all have another build-id. Returns -1 (with err) when no
+ * module of the frames could be used at all while some differ: nothing in the output would be
+ * new, and the user has the wrong files. */
+static int symbolize_check_modules(const struct symbolize_pass *p, FILE *warn, char *err, size_t errlen)
+{
+	size_t usable = 0, differ = 0;
+	const char *first_differ = NULL;
+	for (size_t i = 0; i < p->n_modules; i++) {
+		enum symdb_check c = symdb_module_check(p->db, p->modules[i], NULL, NULL, NULL);
+		usable += c == SYMDB_MATCH || c == SYMDB_UNVERIFIED;
+		if (c == SYMDB_MISMATCH && differ++ == 0)
+			first_differ = p->modules[i];
+	}
+	if (differ && !usable) {
+		snprintf(err, errlen, "no module's file has the build-id the snapshot recorded (%zu differ, "
+			 "first %s): give the files of the build the snapshot was taken of (--sysroot DIR)",
+			 differ, first_differ);
+		return -1;
+	}
+	for (size_t i = 0; warn && i < p->n_modules; i++) {
+		const char *expected, *found_hex, *found_path;
+		if (symdb_module_check(p->db, p->modules[i], &expected, &found_hex, &found_path) !=
+		    SYMDB_MISMATCH)
+			continue;
+		fprintf(warn, "memtop: symbolize: %s: build-id differs from the snapshot's (snapshot %s, "
+			"%s has %s); its frames are left unresolved\n", p->modules[i], expected,
+			found_path, found_hex[0] ? found_hex : "none");
+	}
+	return 0;
+}
+
+int snapshot_symbolize(FILE *in, FILE *out, FILE *warn, const char *sysroot, char *err, size_t errlen)
 {
 	char *text = read_all(in);
 	if (!text) {
@@ -497,38 +698,19 @@ int snapshot_symbolize(FILE *in, FILE *out, const char *sysroot, char *err, size
 		free(text);
 		return -1;
 	}
-	int last_depth = -1;
-	uint64_t last_pc = 0;
-	for (char *line = text; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		int depth;
-		uint64_t pc;
-		if (parse_frame_line(line, &depth, &pc)) {
-			if (depth == last_depth && pc == last_pc)
-				goto next; /* an inline frame already re-expanded below */
-			last_depth = depth;
-			last_pc = pc;
-			struct symdb_result r;
-			if (symdb_resolve(db, pc, &r) != 0) {
-				fprintf(out, "%s\n", line);
-				goto next;
-			}
-			for (int k = 0; k < r.n; k++) {
-				struct model_frame f = {.pc = pc, .module = r.module, .module_off = r.module_off,
-							.func = r.f[k].func, .file = r.f[k].file,
-							.line = r.f[k].line, .inlined = k < r.n - 1};
-				print_frame(out, depth, &f);
-			}
-		} else {
-			last_depth = -1;
-			fprintf(out, "%s\n", line);
-		}
-	next:
-		line = nl ? nl + 1 : NULL;
+	symbolize_expect_modules(db, text);
+	struct symbolize_pass p = {.db = db};
+	symbolize_pass(&p, text);
+	int rc = symbolize_check_modules(&p, warn, err, errlen);
+	if (rc == 0) {
+		p.out = out;
+		symbolize_pass(&p, text);
+		rc = ferror(out) ? -1 : 0;
+		if (rc)
+			snprintf(err, errlen, "write error: %s", strerror(errno));
 	}
+	free(p.modules);
 	symdb_free(db);
 	free(text);
-	return ferror(out) ? -1 : 0;
+	return rc;
 }

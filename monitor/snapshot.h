@@ -1,4 +1,4 @@
-/* snapshot: the text export of a session (docs/snapshot-format.md, format version 1) and the offline
+/* snapshot: the text export of a session (docs/snapshot-format.md, format version 2) and the offline
  * re-symbolization of such a file. Deterministic order; never holds the RCU read lock across I/O. */
 #ifndef MEMTOP_SNAPSHOT_H
 #define MEMTOP_SNAPSHOT_H
@@ -9,7 +9,7 @@
 
 #include "model.h"
 
-#define SNAPSHOT_FORMAT_VERSION 1
+#define SNAPSHOT_FORMAT_VERSION 2
 
 struct snapshot_options {
 	bool blocks;            /* list every live block */
@@ -32,7 +32,10 @@ int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *
  * were missed, one line on err naming each count (a bad segment is told by session_report_damage).
  * Returns 1 when it warned. */
 int snapshot_warn_inexact(struct session *s, FILE *err);
-/* memtop symbolize: rewrites the frames of a snapshot using its MAPS section (and sysroot). */
-int snapshot_symbolize(FILE *in, FILE *out, const char *sysroot, char *err, size_t errlen);
+/* memtop symbolize: rewrites the frames of a snapshot using its MAPS section (and sysroot). Frames
+ * of a module whose files all have another build-id than the snapshot recorded stay as they are,
+ * with one warning line per module on warn (may be NULL); -1 when no module could be used. */
+int snapshot_symbolize(FILE *in, FILE *out, FILE *warn, const char *sysroot, char *err,
+		       size_t errlen);
 
 #endif

@@ -73,6 +73,21 @@ const char *symdb_intern(struct symdb *db, const char *str);
  * names handed to readers stay valid after this db is freed). Call before the first lookup. */
 typedef const char *(*symdb_intern_fn)(void *ctx, const char *str);
 void symdb_set_interner(struct symdb *db, symdb_intern_fn fn, void *ctx);
+/* Offline: the build-id (hex) a snapshot recorded for the file mapped at path. From then on only a
+ * file with that id is used for the module (see symdb_module_check). -1: not a valid id, or ENOMEM. */
+int symdb_expect_build_id(struct symdb *db, const char *path, const char *hex);
+/* What became of a module's file once a lookup needed it. */
+enum symdb_check {
+	SYMDB_UNCHECKED,  /* no lookup needed its file yet */
+	SYMDB_UNVERIFIED, /* a file was found; no build-id was recorded to check it against */
+	SYMDB_MATCH,      /* a file with the recorded build-id was found and is used */
+	SYMDB_MISMATCH,   /* files were found, none with the recorded build-id: none is used */
+	SYMDB_MISSING,    /* no file found */
+};
+/* expected/found_hex/found_path (may be NULL) point into the db: the recorded id ("" none) and, on
+ * a mismatch, the first file tried and its id ("" when it has none). */
+enum symdb_check symdb_module_check(struct symdb *db, const char *path, const char **expected,
+				    const char **found_hex, const char **found_path);
 
 /* Reads /proc/PID/maps into a malloc'ed string (NULL on failure). */
 char *symbols_read_maps(pid_t pid);

@@ -1,6 +1,8 @@
 /* symdb: libdwfl resolver for one address space described by /proc/PID/maps text (live or from a
  * snapshot), with an optional sysroot searched first for every file (offline symbolization of
- * stripped targets; elfutils 0.188 has no dwfl_set_sysroot). NOT thread-safe: one thread per db. */
+ * stripped targets; elfutils 0.188 has no dwfl_set_sysroot) and debug files found by build-id.
+ * Never resolves against a file whose build-id differs from the one a snapshot recorded.
+ * NOT thread-safe: one thread per db. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buildid.h"
 #include "symbols.h"
 
 #define INTERN_BUCKETS 4096u
@@ -25,18 +28,29 @@ struct cache_node {
 	const struct symdb_frames *fr; /* allocated with the node (fr points just past it) */
 };
 
+/* What find_elf did for one module (by path): the id a snapshot recorded, the file it took. */
+struct symdb_module {
+	struct symdb_module *next;
+	const char *path;                /* interned */
+	char expected[BUILDID_HEX_MAX];  /* "" when the snapshot recorded none */
+	enum symdb_check check;
+	char found_hex[BUILDID_HEX_MAX]; /* on a mismatch: the id of the first file tried ("" none) */
+	char *found_path;                /* on a mismatch: that file (malloc'ed) */
+};
+
 struct symdb {
 	Dwfl *dwfl;
 	char *sysroot;
+	struct symdb_module *modules;    /* newest first; few (one per mapped file) */
 	struct intern_node *strings[INTERN_BUCKETS];
 	struct cache_node *cache[CACHE_BUCKETS];
 	symdb_intern_fn interner; /* when set, names are interned there instead of in strings */
 	void *interner_ctx;
 };
 
-/* libdwfl's callbacks take no context: the sysroot of the db being reported is kept here. Only
- * symdb_new sets it, on the thread that owns that db. */
-static __thread const char *symdb_current_sysroot;
+/* libdwfl's callbacks take no context: the db being used on this thread is kept here. Every entry
+ * point that may call back (new, refresh, lookup) sets it, on the thread that owns that db. */
+static __thread struct symdb *symdb_current;
 static char *symdb_debuginfo_path;
 
 static uint64_t str_hash(const char *s)
@@ -73,7 +87,72 @@ const char *symdb_intern(struct symdb *db, const char *str)
 	return n->s;
 }
 
-/* Opens sysroot+path first, then path itself. */
+static struct symdb_module *symdb_module_get(struct symdb *db, const char *path, bool create)
+{
+	for (struct symdb_module *m = db->modules; m; m = m->next)
+		if (m->path == path || strcmp(m->path, path) == 0) /* interned: usually the same pointer */
+			return m;
+	if (!create)
+		return NULL;
+	struct symdb_module *m = calloc(1, sizeof(*m));
+	const char *interned = symdb_intern(db, path);
+	if (!m || !interned) {
+		free(m);
+		return NULL;
+	}
+	m->path = interned;
+	m->next = db->modules;
+	db->modules = m;
+	return m;
+}
+
+int symdb_expect_build_id(struct symdb *db, const char *path, const char *hex)
+{
+	if (!buildid_valid_hex(hex))
+		return -1;
+	struct symdb_module *m = symdb_module_get(db, path, true);
+	if (!m)
+		return -1;
+	snprintf(m->expected, sizeof m->expected, "%s", hex);
+	return 0;
+}
+
+enum symdb_check symdb_module_check(struct symdb *db, const char *path, const char **expected,
+				    const char **found_hex, const char **found_path)
+{
+	struct symdb_module *m = path ? symdb_module_get(db, path, false) : NULL;
+	if (!m)
+		return SYMDB_UNCHECKED;
+	if (expected)
+		*expected = m->expected;
+	if (found_hex)
+		*found_hex = m->found_hex;
+	if (found_path)
+		*found_path = m->found_path ? m->found_path : "";
+	return m->check;
+}
+
+/* Opens one candidate for a module; with a recorded build-id, only a file that has the same one.
+ * Returns the fd, or -1 (a mismatch is noted in m for the first candidate that had one). */
+static int symdb_try_candidate(struct symdb_module *m, const char *path)
+{
+	int fd = buildid_open_regular(path);
+	if (fd < 0 || !m || !m->expected[0])
+		return fd;
+	char hex[BUILDID_HEX_MAX];
+	if (buildid_of_fd(fd, hex) && strcmp(hex, m->expected) == 0)
+		return fd;
+	close(fd);
+	if (m->check != SYMDB_MISMATCH) {
+		m->check = SYMDB_MISMATCH;
+		snprintf(m->found_hex, sizeof m->found_hex, "%s", hex);
+		m->found_path = strdup(path);
+	}
+	return -1;
+}
+
+/* Opens sysroot+path first, then path itself; a file whose build-id differs from the one the
+ * snapshot recorded is skipped, so that module stays unresolved rather than wrongly named. */
 static int symdb_find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
 			  char **file_name, Elf **elfp)
 {
@@ -83,26 +162,67 @@ static int symdb_find_elf(Dwfl_Module *mod, void **userdata, const char *modname
 	*elfp = NULL;
 	if (!modname || modname[0] != '/')
 		return -1;
-	const char *root = symdb_current_sysroot;
-	if (root && *root) {
-		char path[4096];
-		snprintf(path, sizeof path, "%s%s", root, modname);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			*file_name = strdup(path);
+	struct symdb *db = symdb_current;
+	struct symdb_module *m = db ? symdb_module_get(db, modname, true) : NULL;
+	const char *root = db ? db->sysroot : NULL;
+	char path[4096];
+	int fd = -1;
+	if (root && *root && (size_t)snprintf(path, sizeof path, "%s%s", root, modname) < sizeof path)
+		fd = symdb_try_candidate(m, path);
+	if (fd < 0) {
+		snprintf(path, sizeof path, "%s", modname);
+		fd = symdb_try_candidate(m, path);
+	}
+	if (fd < 0) {
+		if (m && m->check != SYMDB_MISMATCH)
+			m->check = SYMDB_MISSING;
+		return -1;
+	}
+	if (m)
+		m->check = m->expected[0] ? SYMDB_MATCH : SYMDB_UNVERIFIED;
+	*file_name = strdup(path);
+	return fd;
+}
+
+/* The separate debug file named by the module's build-id, under the sysroot first, then on this
+ * machine (its id is checked: a stale file there must not lend its lines). Returns an fd or -1. */
+static int symdb_find_debug_by_build_id(Dwfl_Module *mod, char **debuginfo_file_name)
+{
+	const unsigned char *bits = NULL;
+	GElf_Addr vaddr;
+	int len = dwfl_module_build_id(mod, &bits, &vaddr);
+	if (len <= 0 || (size_t)len * 2 >= BUILDID_HEX_MAX)
+		return -1;
+	char hex[BUILDID_HEX_MAX], found[BUILDID_HEX_MAX], path[4096];
+	for (int i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", bits[i]);
+	const char *root = symdb_current ? symdb_current->sysroot : NULL;
+	const char *roots[] = {root && *root ? root : NULL, ""};
+	for (size_t r = 0; r < 2; r++) {
+		if (!roots[r] || !buildid_debug_path(roots[r], hex, path, sizeof path))
+			continue;
+		int fd = buildid_open_regular(path);
+		if (fd < 0)
+			continue;
+		if (buildid_of_fd(fd, found) && strcmp(found, hex) == 0) {
+			*debuginfo_file_name = strdup(path);
 			return fd;
 		}
+		close(fd);
 	}
-	int fd = open(modname, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0)
-		*file_name = strdup(modname);
-	return fd;
+	return -1;
 }
 
 static int symdb_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 				Dwarf_Addr base, const char *file_name, const char *debuglink_file,
 				GElf_Word debuglink_crc, char **debuginfo_file_name)
 {
+	/* libdwfl also asks here for a dwz alternate file (.gnu_debugaltlink: its name, crc 0), once
+	 * the debug file is open; the module's own build-id would name the wrong file for that */
+	bool altlink = debuglink_file && debuglink_crc == 0;
+	int fd = altlink ? -1 : symdb_find_debug_by_build_id(mod, debuginfo_file_name);
+	if (fd >= 0)
+		return fd;
 	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
 					    debuglink_crc, debuginfo_file_name);
 }
@@ -121,7 +241,7 @@ struct symdb *symdb_new(const char *maps_text, const char *sysroot, char *err, s
 		return NULL;
 	}
 	db->sysroot = sysroot ? strdup(sysroot) : NULL;
-	symdb_current_sysroot = db->sysroot;
+	symdb_current = db;
 	db->dwfl = dwfl_begin(&symdb_callbacks);
 	FILE *f = fmemopen((void *)maps_text, strlen(maps_text), "r");
 	if (!db->dwfl || !f) {
@@ -159,6 +279,13 @@ void symdb_free(struct symdb *db)
 			nx = n->next;
 			free(n); /* the frames live in the same allocation */
 		}
+	for (struct symdb_module *m = db->modules, *nx; m; m = nx) {
+		nx = m->next;
+		free(m->found_path);
+		free(m);
+	}
+	if (symdb_current == db)
+		symdb_current = NULL;
 	free(db->sysroot);
 	free(db);
 }
@@ -247,6 +374,7 @@ static void symdb_inline_frames(struct symdb *db, Dwfl_Module *mod, Dwarf_Addr p
 const struct symdb_frames *symdb_lookup(struct symdb *db, uint64_t pc)
 {
 	Dwarf_Addr addr = pc ? pc - 1 : 0; /* return address: the call is the byte before */
+	symdb_current = db; /* libdwfl opens files lazily, from the calls below */
 	Dwfl_Module *mod = dwfl_addrmodule(db->dwfl, addr);
 	if (!mod)
 		return NULL;
@@ -309,7 +437,7 @@ int symdb_refresh(struct symdb *db, const char *maps_text)
 	FILE *f = fmemopen((void *)maps_text, strlen(maps_text), "r");
 	if (!f)
 		return -1;
-	symdb_current_sysroot = db->sysroot;
+	symdb_current = db;
 	dwfl_report_begin(db->dwfl);
 	int rc = dwfl_linux_proc_maps_report(db->dwfl, f);
 	dwfl_report_end(db->dwfl, NULL, NULL);

@@ -39,8 +39,9 @@ if [ -x "$build/monitor/memtop" ]; then
 	"$build/monitor/memtop" report --blocks -o "$work/corpus-snapshot/true.snap" -- /bin/true >/dev/null 2>&1 || true
 fi
 {
-	printf '# memtop snapshot\nformat_version: 1\npid: 1\n\n## sites\nsite 1: 10 bytes in 1 blocks\n'
-	printf '  #0 f a.c:1 0x401000 /bin/true+0x1000\n  #1 ?? 0x7f0000001000\n## maps\n'
+	printf '# memtop snapshot\nformat_version: 2\npid: 1\n\n## sites\nsite 1: 10 bytes in 1 blocks\n'
+	printf '  #0 f a.c:1 0x401000 /bin/true+0x1000\n  #1 ?? 0x7f0000001000\n'
+	printf '\n## modules\nmodule 00ff /bin/true\nmodule - /dev/null\nmodule zz\n## maps\n'
 	head -20 /proc/self/maps
 	printf '## end\n'
 } >"$work/corpus-snapshot/hand.snap"

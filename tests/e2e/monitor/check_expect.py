@@ -35,6 +35,11 @@ def main():
             failures += 1
         else:
             print("ok   exe: %s" % want_exe)
+        if not snap.modules.get(want_exe):
+            print("FAIL modules: no build-id recorded for %s" % want_exe)
+            failures += 1
+        else:
+            print("ok   modules: %s has build-id %s" % (want_exe, snap.modules[want_exe]))
     got = snap.by_function()
     expects = [l.split() for l in r.stdout.splitlines() if l.startswith("expect ")]
     if not expects:

@@ -1,9 +1,12 @@
-"""Parser for memtop snapshots (docs/snapshot-format.md, format 1), shared by the e2e checkers.
-Strict: a header key that is missing, repeated or not a plain integer is an error."""
+"""Parser for memtop snapshots (docs/snapshot-format.md, formats 1 and 2), shared by the e2e checkers.
+Strict: a header key that is missing, repeated or not a plain integer is an error, and so is a
+format newer than 2 or a malformed line in the modules section (format 2)."""
 import re
 
 HEADER_INT_KEYS = ["live_bytes", "live_blocks", "allocs", "frees", "peak_bytes", "lost_events"]
 SITE_RE = re.compile(r"^site (\d+): (\d+) bytes in (\d+) blocks(?: \(allocs=(\d+) frees=(\d+) bytes_allocated=(\d+)\))?$")
+FORMAT_VERSIONS = (1, 2)
+MODULE_RE = re.compile(r"^module ([0-9a-f]{2,128}|-) (/.*)$")
 FRAME_RE = re.compile(r"^  #(\d+) (\S+)(?: (\S+):(\d+))?( \[inlined\])? 0x([0-9a-f]+) (\S+)$")
 
 
@@ -16,6 +19,7 @@ class Snapshot:
         self.blocks = []
         self.maps_rows = []
         self.tags = []
+        self.modules = {}    # format 2: path -> build-id (hex), None when recorded as "-"
         self.section = None
         self._parse()
 
@@ -69,6 +73,19 @@ class Snapshot:
                     self.maps_rows[-1]["heat"] = [int(x) for x in line.split()[1:]]
             elif self.section == "tags" and line.startswith("tag "):
                 self.tags.append(line)
+            elif self.section == "modules" and line:
+                m = MODULE_RE.match(line)
+                if not m or (m.group(1) != "-" and len(m.group(1)) % 2):
+                    raise ValueError("bad modules line: %r" % line)
+                if m.group(2) in self.modules:
+                    raise ValueError("module %s listed twice" % m.group(2))
+                self.modules[m.group(2)] = None if m.group(1) == "-" else m.group(1)
+        if not re.fullmatch(r"\d+", seen.get("format_version", "")) or \
+                int(seen["format_version"]) not in FORMAT_VERSIONS:
+            raise ValueError("format_version %r is not one of %s" % (seen.get("format_version"),
+                                                                     FORMAT_VERSIONS))
+        if int(seen["format_version"]) >= 2 and "## maps" in lines and "## modules" not in lines:
+            raise ValueError("format 2 snapshot with a maps section but no modules section")
         for k in HEADER_INT_KEYS:
             if k not in seen:
                 raise ValueError("header key %s missing" % k)

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!in)
 		return 0;
 	char err[256] = "";
-	int rc = snapshot_symbolize(in, sink, sysroot, err, sizeof err);
+	int rc = snapshot_symbolize(in, sink, sink, sysroot, err, sizeof err);
 	if (rc != 0 && err[0] == '\0')
 		abort(); /* a failure must say why */
 	fclose(in);

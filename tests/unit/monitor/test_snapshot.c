@@ -1,6 +1,7 @@
 /* Unit tests of the snapshot text: the contract header keys (present once, plain integers), call
  * sites sorted by live bytes with valgrind's "N bytes in M blocks" wording, deterministic output,
- * and offline symbolization of raw addresses through the MAPS section. */
+ * offline symbolization of raw addresses through the MAPS section, and the build-ids of the
+ * MODULES section (format 2): a module whose file has another build-id is never resolved. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "buildid.h"
 #include "session.h"
 #include "snapshot.h"
 #include "symbols.h"
@@ -81,7 +83,7 @@ static void test_header_keys(void **state)
 	struct snapshot_options o;
 	snapshot_default_options(&o);
 	char *t = snapshot_text(s, &o);
-	assert_memory_equal(t, "# memtop snapshot\nformat_version: 1\n", 35);
+	assert_memory_equal(t, "# memtop snapshot\nformat_version: 2\n", 35);
 	const char *keys[] = {"live_bytes: 5500\n", "live_blocks: 4\n", "allocs: 5\n", "frees: 1\n",
 			      "peak_bytes: 5500\n", "lost_events: 0\n"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
@@ -257,7 +259,7 @@ static void test_symbolize_offline(void **state)
 	size_t olen = 0;
 	FILE *out = open_memstream(&out_text, &olen);
 	char err[256];
-	assert_int_equal(snapshot_symbolize(inf, out, NULL, err, sizeof err), 0);
+	assert_int_equal(snapshot_symbolize(inf, out, NULL, NULL, err, sizeof err), 0);
 	fclose(inf);
 	fclose(out);
 	assert_non_null(strstr(out_text, "  #0 symbolize_me "));
@@ -326,6 +328,128 @@ static void test_inexact_counts_in_header(void **state)
 	assert_non_null(strstr(t, "\napproximate: 1\n"));
 	free(t);
 	free_session(s);
+/* The path of the libc this test runs with, from its maps. */
+static void libc_path(char *buf, size_t len)
+{
+	char *maps = symbols_read_maps(getpid());
+	assert_non_null(maps);
+	const char *lc = strstr(maps, "/libc.so.6\n");
+	assert_non_null(lc);
+	const char *start = lc;
+	while (start > maps && start[-1] != ' ')
+		start--;
+	snprintf(buf, len, "%.*s", (int)(lc + 10 - start), start);
+	free(maps);
+}
+
+/* Symbolizes a two-frame snapshot (symbolize_me in this program, then strtoul in libc) whose
+ * modules section gives this program's build-id as exe_id and libc's as libc_id (NULL: no
+ * modules section, format 1). Returns snapshot_symbolize's result; out and warn are malloc'ed. */
+static int symbolize_two_frames(const char *exe_id, const char *libc_id, char **out_text,
+				char **warn_text)
+{
+	char *maps = symbols_read_maps(getpid());
+	assert_non_null(maps);
+	char exe[4096], libc[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	libc_path(libc, sizeof libc);
+	uint64_t pc1 = (uint64_t)(uintptr_t)&symbolize_me + 4;
+	uint64_t pc2 = (uint64_t)(uintptr_t)&strtoul + 4;
+	char *in_text = NULL;
+	size_t len = 0;
+	FILE *in = open_memstream(&in_text, &len);
+	fprintf(in, "# memtop snapshot\nformat_version: %d\nlive_bytes: 1\n\n## sites\n"
+		    "site 1: 1 bytes in 1 blocks\n  #0 ?? 0x%lx ??\n  #1 ?? 0x%lx ??\n",
+		exe_id ? 2 : 1, (unsigned long)pc1, (unsigned long)pc2);
+	if (exe_id)
+		fprintf(in, "\n## modules\nmodule %s %s\nmodule %s %s\n", exe_id, exe, libc_id, libc);
+	fprintf(in, "\n## maps\n%s## end\n", maps);
+	fclose(in);
+	FILE *inf = fmemopen(in_text, len, "r");
+	size_t olen = 0, wlen = 0;
+	FILE *out = open_memstream(out_text, &olen), *warn = open_memstream(warn_text, &wlen);
+	char err[512] = "";
+	int rc = snapshot_symbolize(inf, out, warn, NULL, err, sizeof err);
+	if (rc)
+		fprintf(warn, "error: %s\n", err);
+	fclose(inf);
+	fclose(out);
+	fclose(warn);
+	free(in_text);
+	free(maps);
+	return rc;
+}
+
+static void test_symbolize_build_ids(void **state)
+{
+	(void)state;
+	char self_id[BUILDID_HEX_MAX], libc_id[BUILDID_HEX_MAX];
+	assert_true(buildid_of_path("/proc/self/exe", self_id));
+	assert_true(buildid_valid_hex(self_id));
+	char libc[4096];
+	libc_path(libc, sizeof libc);
+	assert_true(buildid_of_path(libc, libc_id));
+	char *out, *warn;
+	/* the right ids: both frames resolved, no warning */
+	assert_int_equal(symbolize_two_frames(self_id, libc_id, &out, &warn), 0);
+	assert_non_null(strstr(out, "  #0 symbolize_me "));
+	assert_null(strstr(out, "  #1 ?? "));
+	assert_string_equal(warn, "");
+	free(out);
+	free(warn);
+	/* another build of this program: its frame stays raw, libc's is resolved, one warning */
+	assert_int_equal(symbolize_two_frames("00112233445566778899", libc_id, &out, &warn), 0);
+	assert_non_null(strstr(out, "  #0 ?? 0x"));
+	assert_null(strstr(out, "symbolize_me"));
+	assert_null(strstr(out, "  #1 ?? "));
+	assert_non_null(strstr(warn, ": build-id differs from the snapshot's (snapshot 00112233445566778899, "));
+	assert_non_null(strstr(warn, "; its frames are left unresolved\n"));
+	assert_ptr_equal(strchr(warn, '\n'), warn + strlen(warn) - 1); /* one line */
+	free(out);
+	free(warn);
+	/* nothing matches: refused with one line, nothing written */
+	assert_int_equal(symbolize_two_frames("00112233445566778899", "aabb", &out, &warn), -1);
+	assert_string_equal(out, "");
+	assert_non_null(strstr(warn, "error: no module's file has the build-id the snapshot recorded (2 differ"));
+	free(out);
+	free(warn);
+	/* "-" (no id recorded) and format 1 (no modules section): resolved unchecked, as before */
+	assert_int_equal(symbolize_two_frames("-", "-", &out, &warn), 0);
+	assert_non_null(strstr(out, "  #0 symbolize_me "));
+	assert_string_equal(warn, "");
+	free(out);
+	free(warn);
+	assert_int_equal(symbolize_two_frames(NULL, NULL, &out, &warn), 0);
+	assert_non_null(strstr(out, "  #0 symbolize_me "));
+	assert_string_equal(warn, "");
+	free(out);
+	free(warn);
+}
+
+static void test_buildid_helpers(void **state)
+{
+	(void)state;
+	char path[256], hex[BUILDID_HEX_MAX];
+	assert_true(buildid_debug_path("/sys root", "abcdef0123", path, sizeof path));
+	assert_string_equal(path, "/sys root/usr/lib/debug/.build-id/ab/cdef0123.debug");
+	assert_true(buildid_debug_path(NULL, "abcd", path, sizeof path));
+	assert_string_equal(path, "/usr/lib/debug/.build-id/ab/cd.debug");
+	assert_false(buildid_debug_path(NULL, "../x", path, sizeof path)); /* never a path of the input */
+	assert_false(buildid_valid_hex("-"));
+	assert_false(buildid_valid_hex("abc"));
+	assert_false(buildid_valid_hex("ABCD"));
+	assert_false(buildid_of_path("/proc/self/maps", hex)); /* not a regular file */
+	char tmp[] = "/tmp/memtop-test-buildid-XXXXXX";
+	int fd = mkstemp(tmp);
+	assert_true(fd >= 0);
+	static const char not_elf[] = "\177ELF, but only text\n";
+	assert_int_equal(write(fd, not_elf, sizeof not_elf - 1), (ssize_t)sizeof not_elf - 1);
+	close(fd);
+	assert_false(buildid_of_path(tmp, hex)); /* not ELF */
+	assert_string_equal(hex, "");
+	unlink(tmp);
 }
 
 int main(void)
@@ -337,6 +461,8 @@ int main(void)
 		cmocka_unit_test(test_deterministic_with_blocks),
 		cmocka_unit_test(test_thread_filter),
 		cmocka_unit_test(test_symbolize_offline),
+		cmocka_unit_test(test_symbolize_build_ids),
+		cmocka_unit_test(test_buildid_helpers),
 		cmocka_unit_test(test_heatmap_section_sums),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
