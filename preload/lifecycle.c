@@ -206,7 +206,8 @@ int preload_mode_slow(struct preload_thread *t)
  * its name goes now; the mapping stays, so calls made later in the exit path remain safe. */
 void preload_mark_exited(int status, bool have_status)
 {
-	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE)
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE ||
+	    preload_in_vfork_child())
 		return;
 	if (__atomic_exchange_n(&preload_exited, 1, __ATOMIC_ACQ_REL))
 		return;

@@ -118,6 +118,9 @@ void preload_env_remove(const char *name);
 void preload_slow_init(void);
 void preload_mark_exited(int status, bool have_status);
 void preload_note_exit_status(int status);
+/* hooks_process.c: true in a vfork child (or clone(CLONE_VM) child) running in the memory of the
+ * process whose segment is mapped: it must never mark, unlink or hand over that segment. */
+bool preload_in_vfork_child(void);
 
 /* thread.c: thread slot claim and release. */
 void preload_thread_attach(struct preload_thread *t);
