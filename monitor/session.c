@@ -817,6 +817,16 @@ static void session_unlink_if_left_to_us(struct session *s)
 		shm_unlink(name);
 }
 
+/* From the last published view (the segment itself may be swapped by the ingest thread). */
+static bool session_allocator_not_bound(struct session *s)
+{
+	urcu_memb_read_lock();
+	const struct model_view *v = model_view_get(s);
+	bool unbound = v && v->session.allocator_not_bound;
+	urcu_memb_read_unlock();
+	return unbound;
+}
+
 int session_report_damage(struct session *s)
 {
 	if (!s)
@@ -824,8 +834,12 @@ int session_report_damage(struct session *s)
 	bool truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
 	bool damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
 	bool unfollowed = __atomic_load_n(&s->exec_lost, __ATOMIC_ACQUIRE);
+	bool unbound = session_allocator_not_bound(s);
 	int said = __atomic_fetch_or(&s->damage_said, (truncated ? 1 : 0) | (damaged ? 2 : 0) |
-				     (unfollowed ? 4 : 0), __ATOMIC_ACQ_REL);
+				     (unfollowed ? 4 : 0) | (unbound ? 8 : 0), __ATOMIC_ACQ_REL);
+	if (unbound && !(said & 8))
+		fprintf(stderr, "memtop: process %d calls another malloc than libmemtop's (an allocator "
+			"preloaded before it?): nothing is recorded, its figures are zero\n", (int)s->pid);
 	if (unfollowed && !(said & 4))
 		fprintf(stderr, "memtop: process %d exec'd and its new image made no usable segment within "
 			"2 s: figures frozen at the image before exec\n", (int)s->pid);

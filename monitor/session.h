@@ -108,8 +108,8 @@ void session_wait_drained(struct session *s, unsigned timeout_ms);
 void session_destroy(struct session *s);
 /* memtop run/report: the exit status to pass through (128+signal when killed). */
 int session_exit_code(struct session *s);
-/* Tells the user once (one line on stderr each) that the segment was truncated or damaged, or that
- * an exec could not be followed. Returns non-zero when the figures stopped before the target did
+/* Tells the user once (one line on stderr each) that the segment was truncated or damaged, that
+ * an exec could not be followed, or that the target binds another malloc (figures all zero). Returns non-zero when the figures stopped before the target did
  * (truncated, or exec not followed). */
 int session_report_damage(struct session *s);
 void session_default_options(struct session_options *o);

@@ -245,6 +245,7 @@ __attribute__((constructor)) static void preload_constructor(void)
 	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
 	preload_unwind_init();
 	preload_usable_init();
+	preload_bound_check();
 	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
 	t->guard--;
 	preload_fold_preinit(t);

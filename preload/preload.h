@@ -138,6 +138,9 @@ void preload_peak_fold(struct preload_thread *t);
 uint64_t preload_peak_get(void);
 void preload_peak_reset(uint64_t inuse_now);
 
+/* bound.c: warns once and sets MEMTOP_FLAG_NOT_BOUND when the process binds another malloc. */
+void preload_bound_check(void);
+
 /* events.c: the non-allocation events (tags, thread names, maps changes). */
 void preload_push_simple(uint8_t type, uint64_t aux);
 
