@@ -453,6 +453,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	urcu_memb_register_thread();
+	if (!o.cmd || strcmp(o.cmd, "gc") != 0) /* gc itself says what it removes */
+		cli_gc_quiet();
 	if (!o.cmd && !o.pid && !o.batch) {
 		rc = cli_list(&o.pid);
 		if (o.pid)
