@@ -586,6 +586,19 @@ static bool session_follow_exec(struct session *s, struct memtop_event *buf)
 	return true;
 }
 
+/* The image that made our segment is gone (exec): its name goes, unless a newer image already
+ * put a segment of its own under it. */
+static void session_unlink_image_segment(struct session *s)
+{
+	char name[64], path[96];
+	struct stat mine, named;
+	shm_segment_name(s->pid, name, sizeof name);
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (s->seg.fd >= 0 && fstat(s->seg.fd, &mine) == 0 && lstat(path, &named) == 0 &&
+	    mine.st_ino == named.st_ino && mine.st_dev == named.st_dev)
+		shm_unlink(name);
+}
+
 /* The target exec'd a program the preload cannot reach (static, setuid...): no new image will
  * mark the old segment or make a new one. Seen as /proc/PID/exe turning into such a file. */
 static bool session_exec_untraceable(struct session *s)
@@ -678,6 +691,7 @@ static void *session_ingest_main(void *arg)
 			}
 			if (session_exec_untraceable(s)) {
 				session_finish(s, buf); /* the old image's threads are gone */
+				session_unlink_image_segment(s);
 				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
 				gone = true;
 				break;

@@ -43,6 +43,16 @@ if [ -n "$STATIC" ]; then
 	ok "... said once, naming the reason: $(head -c 300 "$tmp/err")" \
 		"[ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'exec.d a program memtop cannot trace: .*static_exit is statically linked.*waits for it' $tmp/err"
 	ok "... the report of the traced image is written" "grep -q '^state: ' $tmp/rep"
+	# the shell's segment belongs to an image that is gone: removed at the exec, not at the end
+	"$MEMTOP" run -b -d 0.1 -- sh -c "exec '$STATIC' 0 '$tmp/ran5' 3000" >/dev/null 2>&1 & mon=$!
+	for _ in $(seq 200); do [ -n "$(pgrep -P $mon)" ] && break; sleep 0.01; done
+	child=$(pgrep -P $mon)
+	execd=0 # the static program runs in the child now
+	for _ in $(seq 200); do [ "$(readlink /proc/$child/exe)" = "$(readlink -f "$STATIC")" ] && execd=1 && break; sleep 0.01; done
+	for _ in $(seq 250); do [ -e /dev/shm/memtop.$child ] || break; sleep 0.01; done
+	ok "the segment of the image before the exec goes at the exec (pid ${child:-none})" \
+		"[ -n '$child' ] && [ $execd -eq 1 ] && [ ! -e $tmp/ran5 ] && [ ! -e /dev/shm/memtop.$child ]"
+	wait $mon
 	"$MEMTOP" run -b -d 0.1 -- sh -c "exec '$STATIC' 7 '$tmp/ran4'" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	ok "run -b: the same target exits 7 through memtop (got $rc), ran to its end, said once" \
