@@ -38,6 +38,9 @@ static void batch_print(struct session *s, int iteration)
 	printf("memtop %s  iteration %d  pid %d  %s  state %s  uptime %.1fs\n", MEMTOP_VERSION, iteration,
 	       (int)v->session.pid, v->session.command, state_word(&v->session, sb, sizeof sb),
 	       (double)v->session.uptime_ns / 1e9);
+	if (v->session.allocator_not_bound)
+		printf("allocator: not-bound (the target calls another malloc than libmemtop's: "
+		       "nothing is recorded)\n");
 	printf("live_bytes: %" PRIu64 "  live_blocks: %" PRIu64 "  peak_bytes: %" PRIu64
 	       "  allocs: %" PRIu64 "  frees: %" PRIu64 "\n", t->live_bytes, t->live_blocks, t->peak_bytes,
 	       t->allocs, t->frees);

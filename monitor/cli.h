@@ -32,5 +32,8 @@ int cli_batch(struct session *s, const struct cli_options *o);
 /* Lists traced processes; on a terminal asks for one and sets *chosen (0 = none). */
 int cli_list(int *chosen);
 int cli_gc(void);
+/* What `memtop gc` does, silently: every command calls it first so that /dev/shm never fills with
+ * the segments of processes that are gone (killed, or unable to remove their own). */
+void cli_gc_quiet(void);
 
 #endif

@@ -350,6 +350,14 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 	struct session_options so;
 	session_cli_options(o, &so);
 	struct session *s = session_run(argv, lib, &so, err, sizeof err);
+	if (s && s->untraced) {
+		/* it runs, untraced: said once, never killed, and its status is ours */
+		fprintf(stderr, "memtop: %s\n", err);
+		session_wait_untraced(s);
+		int status = session_exit_code(s);
+		session_destroy(s);
+		return status;
+	}
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);
@@ -358,6 +366,9 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 	int rc = 0;
 	if (report) {
 		session_wait_finished(s);
+		/* exec'd where memtop cannot follow: said now, then the report once it has ended */
+		if (session_report_damage(s) == 0)
+			session_wait_untraced(s);
 		rc = write_snapshot(s, o);
 		if (session_finished(s) && !session_report_damage(s)) {
 			/* The target is gone and its segment removed: nothing is left to release, and the
@@ -369,6 +380,8 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		}
 	} else {
 		rc = show(s, o);
+		if (!kill_on_quit && session_report_damage(s) == 0)
+			session_wait_untraced(s);
 		if (!session_finished(s) && kill_on_quit) {
 			kill(s->pid, SIGTERM);
 			for (int i = 0; i < 200 && !session_finished(s); i++)
@@ -454,6 +467,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	urcu_memb_register_thread();
+	if (!o.cmd || strcmp(o.cmd, "gc") != 0) /* gc itself says what it removes */
+		cli_gc_quiet();
 	if (!o.cmd && !o.pid && !o.batch) {
 		rc = cli_list(&o.pid);
 		if (o.pid)

@@ -66,6 +66,9 @@ struct model_session_info {
 	/* Counters read from the segment were impossible (scribbled): they are no longer believed;
 	 * the target-side figures stay at the last sane read. */
 	bool segment_damaged;
+	/* The target binds another malloc than libmemtop's (an allocator preloaded before it): the
+	 * preload sees no allocation, so the figures stay at zero for that reason. */
+	bool allocator_not_bound;
 };
 
 /* ------------------------------------------------------------------ totals */

@@ -1,11 +1,13 @@
-/* seglist: `memtop` (list traced processes) and `memtop gc` (remove segments of dead processes).
- * Reads segments without claiming them; gc never removes the segment of a live process. */
+/* seglist: `memtop` (list traced processes) and `memtop gc` (remove segments of dead processes, also
+ * done silently before every command). Reads segments without claiming them; gc never removes the
+ * segment of a live process. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <signal.h>
 #include <unistd.h>
@@ -95,33 +97,58 @@ int cli_list(int *chosen)
 	return 0;
 }
 
+struct gc_run {
+	int removed;
+	bool quiet; /* before another command: never a word on success */
+};
+
+/* True while /dev/shm<name> is still the file we judged (a new process with a reused pid may have
+ * replaced the stale segment meanwhile: its segment must stay). */
+static bool same_file(const char *name, const struct stat *judged)
+{
+	char path[96];
+	struct stat now;
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	return lstat(path, &now) == 0 && now.st_ino == judged->st_ino && now.st_dev == judged->st_dev;
+}
+
 static void gc_one(pid_t pid, void *ctx)
 {
-	int *removed = ctx;
+	struct gc_run *run = ctx;
 	struct shm_segment seg;
-	char err[256], name[64];
+	struct stat judged;
+	char err[256], name[64], path[96];
 	shm_segment_name(pid, name, sizeof name);
-	if (shm_segment_open(&seg, pid, false, err, sizeof err) == 0) {
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (shm_segment_open(&seg, pid, geteuid() == 0, err, sizeof err) == 0) {
 		struct memtop_seg_header h;
-		bool stale = shm_header_read(&seg, &h) == 0 && shm_segment_is_stale(&h);
+		bool stale = shm_header_read(&seg, &h) == 0 && shm_segment_is_stale(&h) &&
+			     fstat(seg.fd, &judged) == 0;
 		shm_segment_close(&seg, false);
 		if (!stale)
 			return;
 	} else {
 		/* unreadable or invalid: remove it only if its pid is gone */
-		if (kill(pid, 0) == 0 || shm_proc_start_time(pid) != 0)
+		if (kill(pid, 0) == 0 || shm_proc_start_time(pid) != 0 || lstat(path, &judged) != 0)
 			return;
 	}
-	if (shm_unlink(name) == 0) {
-		printf("removed %s\n", name);
-		(*removed)++;
+	if (same_file(name, &judged) && shm_unlink(name) == 0) {
+		if (!run->quiet)
+			printf("removed %s\n", name);
+		run->removed++;
 	}
 }
 
 int cli_gc(void)
 {
-	int removed = 0;
-	for_each_segment(gc_one, &removed);
-	printf("%d stale segment%s removed\n", removed, removed == 1 ? "" : "s");
+	struct gc_run run = {0};
+	for_each_segment(gc_one, &run);
+	printf("%d stale segment%s removed\n", run.removed, run.removed == 1 ? "" : "s");
 	return 0;
+}
+
+void cli_gc_quiet(void)
+{
+	struct gc_run run = {.quiet = true};
+	for_each_segment(gc_one, &run);
 }

@@ -19,6 +19,7 @@
 
 #include "strpool.h"
 #include "symbols.h"
+#include "traceable.h"
 
 #define INGEST_BATCH 1024
 #define INGEST_NAP_US 50
@@ -369,21 +370,25 @@ static int wait_for_segment(struct session *s, const char *cmd, char *err, size_
 		if (rc == 0)
 			return 0;
 		if (rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL) {
-			snprintf(err, len, "%s", why);
+			snprintf(err, len, "%s: %s (pid %d) runs on untraced, and memtop waits for it to end",
+				 why, cmd, (int)s->child);
 			return rc;
 		}
 		int st;
 		if (waitpid(s->child, &st, WNOHANG) == s->child) {
 			s->child = 0;
-			snprintf(err, len, "%s exited (%s %d) before memtop could attach: is the preload "
-				 "library loadable (see --preload)?", cmd,
+			s->untraced_waited = true;
+			s->untraced_exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			snprintf(err, len, "%s exited (%s %d) without a memtop segment, untraced: is the "
+				 "preload library loadable (see --preload)?", cmd,
 				 WIFEXITED(st) ? "status" : "signal",
 				 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 			return -ECHILD;
 		}
 		if (mono_ns() > deadline) {
-			snprintf(err, len, "%s did not create its memtop segment within 10 s (%s): is the "
-				 "preload library right (see --preload)?", cmd, why[0] ? why : "no segment");
+			snprintf(err, len, "%s (pid %d) made no memtop segment within 10 s (%s): it runs on "
+				 "untraced, and memtop waits for it to end", cmd, (int)s->child,
+				 why[0] ? why : "no segment");
 			return -ETIMEDOUT;
 		}
 		usleep(250); /* the target waits for us from here on: keep its start short */
@@ -393,6 +398,11 @@ static int wait_for_segment(struct session *s, const char *cmd, char *err, size_
 struct session *session_run(char *const argv[], const char *preload, const struct session_options *o,
 			    char *err, size_t len)
 {
+	char why[1024];
+	if (traceable_check(argv[0], why, sizeof why) != 0) {
+		snprintf(err, len, "%s: memtop cannot trace it", why);
+		return NULL;
+	}
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		snprintf(err, len, "pipe: %s", strerror(errno));
@@ -427,12 +437,10 @@ struct session *session_run(char *const argv[], const char *preload, const struc
 		return NULL;
 	}
 	if (wait_for_segment(s, argv[0], err, len) != 0) {
-		if (s->child) {
-			kill(s->child, SIGKILL);
-			waitpid(s->child, NULL, 0);
-		}
-		free(s);
-		return NULL;
+		/* untraceable after all (it exec'd one, or its preload made no segment): it was not
+		 * started waiting for us, so it is left to run; the caller waits for it */
+		s->untraced = true;
+		return s;
 	}
 	s->seg_open = true;
 	if (session_bind(s, err, len)) {
@@ -699,6 +707,34 @@ static bool session_follow_exec(struct session *s, struct memtop_event *buf)
 	return true;
 }
 
+/* The image that made our segment is gone (exec): its name goes, unless a newer image already
+ * put a segment of its own under it. */
+static void session_unlink_image_segment(struct session *s)
+{
+	char name[64], path[96];
+	struct stat mine, named;
+	shm_segment_name(s->pid, name, sizeof name);
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (s->seg.fd >= 0 && fstat(s->seg.fd, &mine) == 0 && lstat(path, &named) == 0 &&
+	    mine.st_ino == named.st_ino && mine.st_dev == named.st_dev)
+		shm_unlink(name);
+}
+
+/* The target exec'd a program the preload cannot reach (static, setuid...): no new image will
+ * mark the old segment or make a new one. Seen as /proc/PID/exe turning into such a file. */
+static bool session_exec_untraceable(struct session *s)
+{
+	char link[64], path[512];
+	snprintf(link, sizeof link, "/proc/%d/exe", (int)s->pid);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	if (n <= 0)
+		return false;
+	path[n] = '\0';
+	if (strcmp(path, s->exe) == 0)
+		return false;
+	return traceable_check_path(path, s->exec_lost_why, sizeof s->exec_lost_why) != 0;
+}
+
 /* After the target is gone the thread stays to serve marks and publish requests on the final state. */
 static void session_idle_loop(struct session *s)
 {
@@ -770,6 +806,13 @@ static void *session_ingest_main(void *arg)
 				if (session_follow_exec(s, buf))
 					continue;
 				/* not followed: keep the old image's final state and say why */
+				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
+				gone = true;
+				break;
+			}
+			if (session_exec_untraceable(s)) {
+				session_finish(s, buf); /* the old image's threads are gone */
+				session_unlink_image_segment(s);
 				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
 				gone = true;
 				break;
@@ -923,8 +966,29 @@ void session_wait_finished(struct session *s)
 	pthread_mutex_unlock(&s->finish_lock);
 }
 
+bool session_wait_untraced(struct session *s)
+{
+	if (s->untraced_waited)
+		return true;
+	bool lost = s->untraced || __atomic_load_n(&s->exec_lost, __ATOMIC_ACQUIRE);
+	if (!lost || !s->child || (s->ingest_running && !session_finished(s)))
+		return false; /* the ingest thread still owns the child (it reaps it) */
+	int st;
+	pid_t r;
+	while ((r = waitpid(s->child, &st, 0)) < 0 && errno == EINTR)
+		;
+	if (r != s->child)
+		return false;
+	s->child = 0;
+	s->untraced_waited = true;
+	s->untraced_exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return true;
+}
+
 int session_exit_code(struct session *s)
 {
+	if (s->untraced_waited)
+		return s->untraced_exit_code;
 	/* acquire: the status was written before the state (session_set_state) */
 	enum model_state st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 	if (st == MODEL_STATE_EXITED)
@@ -950,6 +1014,29 @@ static void session_unlink_if_left_to_us(struct session *s)
 		shm_unlink(name);
 }
 
+/* Exec into a program the preload cannot reach (static, setuid...) says which and why. */
+static void session_say_exec_lost(struct session *s)
+{
+	const char *next = s->child ? "it runs on untraced, and memtop waits for it to end"
+				    : "it runs on untraced";
+	if (s->exec_lost_why[0])
+		fprintf(stderr, "memtop: process %d exec'd a program memtop cannot trace: %s; figures "
+			"frozen at the image before exec, %s\n", (int)s->pid, s->exec_lost_why, next);
+	else
+		fprintf(stderr, "memtop: process %d exec'd and its new image made no usable segment within "
+			"2 s: figures frozen at the image before exec; %s\n", (int)s->pid, next);
+}
+
+/* From the last published view (the segment itself may be swapped by the ingest thread). */
+static bool session_allocator_not_bound(struct session *s)
+{
+	urcu_memb_read_lock();
+	const struct model_view *v = model_view_get(s);
+	bool unbound = v && v->session.allocator_not_bound;
+	urcu_memb_read_unlock();
+	return unbound;
+}
+
 int session_report_damage(struct session *s)
 {
 	if (!s)
@@ -957,11 +1044,14 @@ int session_report_damage(struct session *s)
 	bool truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
 	bool damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
 	bool unfollowed = __atomic_load_n(&s->exec_lost, __ATOMIC_ACQUIRE);
+	bool unbound = session_allocator_not_bound(s);
 	int said = __atomic_fetch_or(&s->damage_said, (truncated ? 1 : 0) | (damaged ? 2 : 0) |
-				     (unfollowed ? 4 : 0), __ATOMIC_ACQ_REL);
+				     (unfollowed ? 4 : 0) | (unbound ? 8 : 0), __ATOMIC_ACQ_REL);
+	if (unbound && !(said & 8))
+		fprintf(stderr, "memtop: process %d calls another malloc than libmemtop's (an allocator "
+			"preloaded before it?): nothing is recorded, its figures are zero\n", (int)s->pid);
 	if (unfollowed && !(said & 4))
-		fprintf(stderr, "memtop: process %d exec'd and its new image made no usable segment within "
-			"2 s: figures frozen at the image before exec\n", (int)s->pid);
+		session_say_exec_lost(s);
 	if (truncated && !(said & 1))
 		fprintf(stderr, "memtop: segment /memtop.%d truncated under the monitor: figures frozen at "
 			"the last good read (process %d was not followed further)\n", (int)s->pid, (int)s->pid);
@@ -969,7 +1059,8 @@ int session_report_damage(struct session *s)
 		fprintf(stderr, "memtop: segment /memtop.%d damaged: its counters are impossible (scribbled "
 			"memory?); target-side figures kept at the last sane read, state approximate\n",
 			(int)s->pid);
-	return truncated || unfollowed ? 1 : 0;
+	/* a child that went where memtop cannot follow ends with its own status (session_exit_code) */
+	return truncated || (unfollowed && !s->child && !s->untraced_waited) ? 1 : 0;
 }
 
 void session_destroy(struct session *s)

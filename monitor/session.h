@@ -30,6 +30,14 @@ struct session_options {
 struct session {
 	pid_t pid;
 	pid_t child;              /* memtop run/report: our child (waited by the ingest thread) */
+	/* memtop run/report, main thread only: the child made no segment (untraced from its start),
+	 * or went where memtop cannot follow (exec_lost); session_wait_untraced waits for it. */
+	bool untraced;
+	bool untraced_waited;
+	int untraced_exit_code;
+	/* ingest thread, before it sets exec_lost: why the program exec'd cannot be traced ("" when
+	 * the new image just made no segment in time) */
+	char exec_lost_why[768];
 	struct shm_segment seg;
 	/* Held for writing by the ingest thread only while it swaps seg for the segment of a new
 	 * image (exec); other threads read the segment through session_stack_read. */
@@ -100,7 +108,10 @@ struct session {
 
 /* Attach to a running traced process. Returns NULL with a one-line reason in err. */
 struct session *session_attach(pid_t pid, const struct session_options *o, char *err, size_t len);
-/* Start argv with the preload (MEMTOP_WAIT=1) and attach from its first allocation. */
+/* Start argv with the preload (MEMTOP_WAIT=1) and attach from its first allocation. A command the
+ * preload cannot reach (setuid, capabilities, static) is refused before the start (NULL). A child
+ * that makes no segment is left running: the session comes back with `untraced` set and the reason
+ * in err. */
 struct session *session_run(char *const argv[], const char *preload, const struct session_options *o,
 			    char *err, size_t len);
 /* Starts the ingest (and symbolizer) threads. */
@@ -111,12 +122,16 @@ bool session_finished(struct session *s);
 /* Waits (bounded) until everything queued at the time of the call is applied and a view published
  * after it: what `memtop snapshot PID` needs before writing. */
 void session_wait_drained(struct session *s, unsigned timeout_ms);
+/* memtop run/report, main thread: when our child runs on untraced (it never made a segment, or
+ * exec'd a program memtop cannot follow), waits for it to end and returns true; its exit code is
+ * then what session_exit_code gives. Never kills it. False when there is nothing to wait for. */
+bool session_wait_untraced(struct session *s);
 /* Stops the threads, releases the claim, unmaps. Leaves a running target running. */
 void session_destroy(struct session *s);
 /* memtop run/report: the exit status to pass through (128+signal when killed). */
 int session_exit_code(struct session *s);
-/* Tells the user once (one line on stderr each) that the segment was truncated or damaged, or that
- * an exec could not be followed. Returns non-zero when the figures stopped before the target did
+/* Tells the user once (one line on stderr each) that the segment was truncated or damaged, that
+ * an exec could not be followed, or that the target binds another malloc (figures all zero). Returns non-zero when the figures stopped before the target did
  * (truncated, or exec not followed). */
 int session_report_damage(struct session *s);
 void session_default_options(struct session_options *o);

@@ -123,6 +123,9 @@ static void write_header(FILE *out, struct session *s, const struct model_view *
 		fprintf(out, "segment: truncated (figures frozen at the last good read)\n");
 	else if (v->session.segment_damaged)
 		fprintf(out, "segment: damaged (impossible counters ignored; approximate)\n");
+	if (v->session.allocator_not_bound)
+		fprintf(out, "allocator: not-bound (the target calls another malloc than libmemtop's: "
+			"nothing is recorded)\n");
 	fprintf(out, "uptime_ms: %" PRIu64 "\n", v->session.uptime_ns / 1000000u);
 	fprintf(out, "from_start: %d\n", v->session.from_start ? 1 : 0);
 	fprintf(out, "live_bytes: %" PRIu64 "\n", t->live_bytes);

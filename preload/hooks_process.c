@@ -1,6 +1,7 @@
 /* Interposed process-level functions: dlopen/dlclose (a MAPS_CHANGED event so the monitor refreshes
  * its symbols), prctl(PR_SET_NAME)/pthread_setname_np (thread names), exit/_exit/_Exit (the exit
- * status and the exited mark). Each passes its arguments and result through unchanged.
+ * status and the exited mark; never from a vfork child, which shares our memory but is not us).
+ * Each passes its arguments and result through unchanged.
  * Known limit: dlopen called through this wrapper sees libmemtop.so as its caller, so a bare library
  * name is searched without the calling object's own RUNPATH (heaptrack has the same limit). */
 #include <dlfcn.h>
@@ -8,6 +9,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "preload.h"
 
@@ -75,24 +77,39 @@ PRELOAD_EXPORT int pthread_setname_np(pthread_t thread, const char *name)
 	return rc;
 }
 
+/* A vfork child (and posix_spawn's or system()'s clone(CLONE_VM)) runs in the parent's memory, so
+ * it sees the parent's mapped segment and exit state: its exit is not the segment owner's exit. */
+bool preload_in_vfork_child(void)
+{
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE)
+		return false;
+	int saved = errno;
+	bool other = getpid() != preload_seg.pid; /* a real syscall since glibc 2.25: never cached */
+	errno = saved;
+	return other;
+}
+
 PRELOAD_EXPORT void exit(int status)
 {
 	preload_need_real((void *)preload_real.exit);
-	preload_note_exit_status(status);
+	if (!preload_in_vfork_child())
+		preload_note_exit_status(status);
 	preload_real.exit(status);
 }
 
 PRELOAD_EXPORT void _exit(int status)
 {
 	preload_need_real((void *)preload_real._exit);
-	preload_mark_exited(status, true);
+	if (!preload_in_vfork_child())
+		preload_mark_exited(status, true);
 	preload_real._exit(status);
 }
 
 PRELOAD_EXPORT void _Exit(int status)
 {
 	preload_need_real((void *)preload_real._Exit);
-	preload_mark_exited(status, true);
+	if (!preload_in_vfork_child())
+		preload_mark_exited(status, true);
 	preload_real._Exit(status);
 }
 
@@ -103,7 +120,8 @@ static preload_main_fn preload_program_main;
 static int preload_main(int argc, char **argv, char **envp)
 {
 	int rc = preload_program_main(argc, argv, envp);
-	preload_note_exit_status(rc);
+	if (!preload_in_vfork_child())
+		preload_note_exit_status(rc);
 	return rc;
 }
 

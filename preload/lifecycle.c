@@ -206,7 +206,8 @@ int preload_mode_slow(struct preload_thread *t)
  * its name goes now; the mapping stays, so calls made later in the exit path remain safe. */
 void preload_mark_exited(int status, bool have_status)
 {
-	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE)
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) != PRELOAD_ACTIVE ||
+	    preload_in_vfork_child())
 		return;
 	if (__atomic_exchange_n(&preload_exited, 1, __ATOMIC_ACQ_REL))
 		return;
@@ -244,6 +245,7 @@ __attribute__((constructor)) static void preload_constructor(void)
 	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
 	preload_unwind_init();
 	preload_usable_init();
+	preload_bound_check();
 	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
 	t->guard--;
 	preload_fold_preinit(t);

@@ -118,6 +118,9 @@ void preload_env_remove(const char *name);
 void preload_slow_init(void);
 void preload_mark_exited(int status, bool have_status);
 void preload_note_exit_status(int status);
+/* hooks_process.c: true in a vfork child (or clone(CLONE_VM) child) running in the memory of the
+ * process whose segment is mapped: it must never mark, unlink or hand over that segment. */
+bool preload_in_vfork_child(void);
 
 /* thread.c: thread slot claim and release. */
 void preload_thread_attach(struct preload_thread *t);
@@ -134,6 +137,9 @@ uint32_t preload_stack_capture(struct preload_thread *t);
 void preload_peak_fold(struct preload_thread *t);
 uint64_t preload_peak_get(void);
 void preload_peak_reset(uint64_t inuse_now);
+
+/* bound.c: warns once and sets MEMTOP_FLAG_NOT_BOUND when the process binds another malloc. */
+void preload_bound_check(void);
 
 /* events.c: the non-allocation events (tags, thread names, maps changes). */
 void preload_push_simple(uint8_t type, uint64_t aux);

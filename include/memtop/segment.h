@@ -25,6 +25,8 @@
                                         this one; a consumer drains this one, then follows */
 #define MEMTOP_FLAG_RESERVED (1u << 4) /* the first consumer backed the stack and ring regions in
                                           /dev/shm and initialised the ring (shm_consumer_claim) */
+#define MEMTOP_FLAG_NOT_BOUND (1u << 5) /* the process binds another malloc than libmemtop's (an
+                                           allocator preloaded before it): nothing is recorded */
 
 /* Event types. */
 enum memtop_event_type {

@@ -49,11 +49,16 @@ static void state_text(const struct model_session_info *si, char *buf, size_t n,
 		*c = UI_C_STATE_DEAD;
 		break;
 	}
+	if (si->allocator_not_bound) { /* why every figure is zero: louder than the state itself */
+		size_t len = strlen(buf);
+		snprintf(buf + len, n - len, ", MALLOC NOT HOOKED (another allocator first)");
+		*c = UI_C_ALERT;
+	}
 }
 
 static void line_target(struct ui *ui, const struct model_view *v, int w)
 {
-	char buf[300], state[64], up[80];
+	char buf[300], state[112], up[80];
 	enum ui_color sc;
 	const struct model_session_info *si = &v->session;
 	state_text(si, state, sizeof state, &sc);
@@ -65,7 +70,7 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 		snprintf(up + len, sizeof up - len, " attached %s", ui_fmt_uptime(att, sizeof att, si->attached_ns));
 	}
 	/* Right side first so that the command gets what is left. */
-	char right[160];
+	char right[224];
 	snprintf(right, sizeof right, "%sup %s  %s", ui->paused ? "PAUSED  " : "", up, state);
 	int rw = ui_text_width(right);
 	int x = meter(0, 0, w, "memtop ", UI_C_TITLE, "");

@@ -1,0 +1,41 @@
+#!/bin/bash
+# e2e: segments of processes that are gone never pile up in /dev/shm. Targets killed with SIGKILL
+# (no code runs) leave theirs; any memtop command removes them first, silently, and never the
+# segment of a live process. usage: leftover.sh MEMTOP LIBMEMTOP.  Prints TAP.
+set -u
+MEMTOP=$1 LIB=$2
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+n=0 failed=0
+ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
+traced() { LD_PRELOAD=$LIB sleep 30 & pids+=($!); for _ in $(seq 300); do [ -e /dev/shm/memtop.$! ] && break; sleep 0.01; done; }
+killed() { traced; local p=$!; kill -9 "$p"; wait "$p" 2>/dev/null; echo "$p"; }
+
+traced; live=$!
+a=$(killed)
+ok "a SIGKILLed target leaves its segment" "[ -e /dev/shm/memtop.$a ]"
+"$MEMTOP" -b -n 1 "$live" >"$tmp/b" 2>"$tmp/e"
+rc=$?
+ok "memtop -b of another process works (rc $rc)" "[ $rc -eq 0 ] && grep -q 'state running' $tmp/b"
+ok "... and removed the dead target's segment first" "[ ! -e /dev/shm/memtop.$a ]"
+ok "... silently" "[ ! -s $tmp/e ] && ! grep -q 'memtop.$a' $tmp/b"
+ok "the live target's segment stays" "[ -e /dev/shm/memtop.$live ]"
+
+b=$(killed)
+"$MEMTOP" >"$tmp/list" 2>"$tmp/e" </dev/null
+ok "the list removes a dead target's segment and does not show it" \
+	"[ ! -e /dev/shm/memtop.$b ] && ! grep -Eq '^ +$b ' $tmp/list && [ ! -s $tmp/e ]"
+ok "the list shows the live target" "grep -Eq '^ +$live +traced' $tmp/list"
+
+c=$(killed)
+"$MEMTOP" report -o "$tmp/rep" -- /bin/true >/dev/null 2>"$tmp/e"
+ok "memtop report of another program removes it too" "[ ! -e /dev/shm/memtop.$c ]"
+d=$(killed)
+"$MEMTOP" snapshot "$live" -o "$tmp/snap" 2>"$tmp/e"
+ok "memtop snapshot of another process removes it too" "[ ! -e /dev/shm/memtop.$d ] && [ -s $tmp/snap ]"
+"$MEMTOP" gc >"$tmp/gc" 2>&1
+ok "memtop gc never removes a live process's segment" "[ -e /dev/shm/memtop.$live ]"
+echo "1..$n"
+[ "$failed" -eq 0 ]
