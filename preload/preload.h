@@ -17,11 +17,13 @@
 /* Life cycle of the process-wide state (preload_state). The hot path tests only for ACTIVE. */
 enum preload_state {
 	PRELOAD_UNRESOLVED = 0, /* real functions not looked up yet: bootstrap arena serves calls */
-	PRELOAD_PREINIT,        /* real functions known, no segment yet: count into preload_preinit */
+	PRELOAD_PREINIT,        /* real functions known, not started: the next call starts us */
 	PRELOAD_ACTIVE,         /* segment mapped: count into thread slots, push events */
 	PRELOAD_OFF,            /* disabled or segment creation failed: pure pass-through */
 	PRELOAD_CHILD_PENDING,  /* fork child: the segment is created by the first hooked call */
 	PRELOAD_CREATING,       /* a thread is creating the child's segment */
+	PRELOAD_STARTING,       /* a thread is starting us (config, segment, warm-up): other threads
+				   count into preload_preinit meanwhile */
 };
 
 /* The functions we interpose, as found behind us (dlsym RTLD_NEXT). */
@@ -114,7 +116,8 @@ static inline uint64_t preload_usable(void *p)
 void preload_config_read(struct preload_config *cfg);
 void preload_env_remove(const char *name);
 
-/* lifecycle.c: constructor, exit, fork; the slow path that creates a fork child's segment. */
+/* lifecycle.c: start-up (at the first hooked call, or in the constructor when no call came first),
+ * exit, fork; the slow path that creates a fork child's segment. */
 void preload_slow_init(void);
 void preload_mark_exited(int status, bool have_status);
 void preload_note_exit_status(int status);
