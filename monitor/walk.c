@@ -231,7 +231,7 @@ void model_suspects_free(struct model_suspects *r)
 int model_site_stack(struct session *s, uint32_t stack_id, struct model_frame *out, int max)
 {
 	struct symbols *sym = __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE); /* replaced at exec */
-	if (sym)
+	if (sym || stack_id == MEMTOP_STACK_SIGNAL) /* that one's frame needs no symbols */
 		return symbols_stack(sym, stack_id, out, max);
 	if (max <= 0)
 		return -1;

@@ -46,7 +46,7 @@ void preload_count_preinit(bool alloc, uint64_t usable, uint64_t req)
 		__atomic_add_fetch(&c->usable_freed, usable, __ATOMIC_RELAXED);
 	}
 	__atomic_add_fetch(&c->untracked, 1, __ATOMIC_RELAXED);
-	preload_tls.inuse_pending += alloc ? (int64_t)usable : -(int64_t)usable;
+	preload_add_own((uint64_t *)&preload_tls.inuse_pending, alloc ? usable : -usable);
 }
 
 /* Moves the counts made before the segment existed into the calling thread's slot. */

@@ -66,6 +66,10 @@ enum preload_attach { PRELOAD_THREAD_NEW = 0, PRELOAD_THREAD_ATTACHED, PRELOAD_T
 
 struct preload_thread {
 	uint32_t guard;       /* > 0: inside our own code; nested calls go straight to the real allocator */
+	/* 1 while this thread captures a stack (unwind.c). A call nested in it (a signal handler that
+	 * interrupted the unwinder) is counted and pushed like any other, with MEMTOP_STACK_SIGNAL
+	 * for its stack: the unwinder is not reentrant, but the address and size are known. */
+	uint8_t unwinding;
 	uint8_t attach;       /* enum preload_attach */
 	uint8_t overflow;     /* slot is the shared overflow slot: atomic counter adds */
 	uint16_t slot;
@@ -80,6 +84,33 @@ struct preload_thread {
 };
 
 extern __thread struct preload_thread preload_tls __attribute__((tls_model("initial-exec")));
+
+/* Signal safety of the per-thread words (counters of an owned slot, in-use delta, realloc number):
+ * one thread writes each, but a signal handler that allocates runs on that thread, between any two
+ * instructions of the interrupted hook. A load + add + store would then lose the handler's add
+ * (stored over by the interrupted store). These helpers change the word in one instruction, which a
+ * signal cannot split; no lock prefix is needed (no other thread writes it), and a reader in
+ * another thread or process sees the old or the new value (aligned 8-byte store). Elsewhere than
+ * x86-64 (and under ThreadSanitizer, which cannot see inside asm) a relaxed atomic add does it. */
+static inline void preload_add_own(uint64_t *word, uint64_t v)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("addq %1, %0" : "+m"(*word) : "er"(v));
+#else
+	__atomic_add_fetch(word, v, __ATOMIC_RELAXED);
+#endif
+}
+
+/* Adds v and returns the value before, in one instruction (see preload_add_own). */
+static inline uint64_t preload_fetch_add_own(uint64_t *word, uint64_t v)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("xaddq %0, %1" : "+r"(v), "+m"(*word));
+	return v;
+#else
+	return __atomic_fetch_add(word, v, __ATOMIC_RELAXED);
+#endif
+}
 
 extern struct preload_real preload_real;
 extern struct preload_config preload_cfg;

@@ -4,7 +4,8 @@ import re
 
 HEADER_INT_KEYS = ["live_bytes", "live_blocks", "allocs", "frees", "peak_bytes", "lost_events"]
 SITE_RE = re.compile(r"^site (\d+): (\d+) bytes in (\d+) blocks(?: \(allocs=(\d+) frees=(\d+) bytes_allocated=(\d+)\))?$")
-FRAME_RE = re.compile(r"^  #(\d+) (\S+)(?: (\S+):(\d+))?( \[inlined\])? 0x([0-9a-f]+) (\S+)$")
+# a function is one token, or a marker in angle brackets (stack id 4294967294: "<in signal handler>")
+FRAME_RE = re.compile(r"^  #(\d+) (<[^>]*>|\S+)(?: (\S+):(\d+))?( \[inlined\])? 0x([0-9a-f]+) (\S+)$")
 
 
 class Snapshot:
