@@ -6,7 +6,10 @@ allocates from deep stacks; it prints its exact live set at exit) under mtdump a
 `memtop report`, and checks: the live set equals the program's, counters equal events, nothing
 dropped, untracked or unknown, the report is not approximate, and the <in signal handler> frame is
 shown (so some signals did land in the unwinder).
-usage: check_signal.py --mtdump MTDUMP --memtop MEMTOP [--env K=V]... -- PROG [ARGS...] (prints TAP)
+--marker-optional: the marker need not appear (a configuration where the main thread spends its time
+waiting on a full ring, so few signals land in the unwinder); everything else is still exact.
+usage: check_signal.py --mtdump MTDUMP --memtop MEMTOP [--env K=V]... [--marker-optional]
+                       -- PROG [ARGS...]   (prints TAP)
 """
 import argparse
 import os
@@ -60,7 +63,7 @@ def check_mtdump(a, cmd, env, tmp):
         errors.append("live set %d blocks %d bytes, the program holds %d blocks %d bytes" %
                       (live["blocks"], live["bytes"], blocks, nbytes))
     marked = [s for s in d["stacks"] if " ".join(s["frames"]) == MARKER]
-    if not marked or not marked[0]["allocs"]:
+    if (not marked or not marked[0]["allocs"]) and not a.marker_optional:
         errors.append("no allocation with the stack %s (no signal landed in the unwinder?)" % MARKER)
     note = "%d blocks %d bytes live, %s allocs in signal handlers inside the unwinder" % (
         live["blocks"], live["bytes"], marked[0]["allocs"] if marked else 0)
@@ -83,7 +86,7 @@ def check_report(a, cmd, env, tmp):
         errors.append("report: approximate %s, lost_events %d" %
                       (snap.header.get("approximate"), snap.h("lost_events")))
     marked = [s for s in snap.sites if [f["func"] for f in s["frames"]] == [MARKER]]
-    if not marked:
+    if not marked and not a.marker_optional:
         errors.append("report: no site with the single frame %s" % MARKER)
     note = "%d blocks %d bytes live, signal site %s" % (
         snap.h("live_blocks"), snap.h("live_bytes"),
@@ -96,6 +99,7 @@ def main():
     ap.add_argument("--mtdump", required=True)
     ap.add_argument("--memtop", required=True)
     ap.add_argument("--env", action="append", default=[])
+    ap.add_argument("--marker-optional", action="store_true")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
