@@ -1,8 +1,9 @@
-/* The life of the preload in a process: the start-up (config, segment, warm-up, wait for a monitor)
- * run by the first hooked call of the process, or by the constructor when no call came first, the
- * slow path that decides how a hooked call is handled before the segment exists, fork (the child gets
- * its own segment, created by its first hooked call) and exit (mark the header, unlink when nobody
- * is attached). Must never use stdio streams or allocate outside the reentrancy guard. */
+/* The life of the preload in a process: the start-up (config, segment, warm-up, wait for a
+ * monitor) run by the first hooked call of the process, or by the constructor when no call came
+ * first, the slow path that decides how a hooked call is handled before the segment exists, fork
+ * (the child gets its own segment, created by its first hooked call) and exit (mark the header,
+ * unlink when nobody is attached). Must never use stdio streams or allocate outside the reentrancy
+ * guard. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -101,8 +102,8 @@ static int preload_segment_create(void)
 	return rc;
 }
 
-/* Blocks the start-up (the first hooked call) until a consumer claims the segment, at most `seconds`; on timeout says
- * timeout_msg (when not NULL) and goes on untraced by a consumer. */
+/* Blocks the start-up (the first hooked call) until a consumer claims the segment, at most
+ * `seconds`; on timeout says timeout_msg (when not NULL) and goes on untraced by a consumer. */
 static void preload_wait_for_consumer(uint32_t seconds, const char *timeout_msg)
 {
 	struct memtop_seg_header *h = preload_seg.hdr;

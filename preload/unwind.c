@@ -1,8 +1,8 @@
 /* Call stacks for allocation events: libunwind's unw_backtrace (default) or a frame-pointer walk
  * (MEMTOP_UNWIND=fp), with the preload's own leading frames removed so that frame 0 is the caller of
- * malloc. Stacks are interned in the segment. Never reentered on a thread: a call nested in a capture
- * (a signal handler) gets MEMTOP_STACK_SIGNAL instead; the frame-pointer walk must never read
- * outside the thread's stack. */
+ * malloc. Stacks are interned in the segment. Never reentered on a thread: a call nested in a
+ * capture (a signal handler) gets MEMTOP_STACK_SIGNAL instead; the frame-pointer walk must never
+ * read outside the thread's stack. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <fcntl.h>

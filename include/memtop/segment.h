@@ -13,10 +13,10 @@
 #define MEMTOP_MAX_DEPTH 64
 #define MEMTOP_LANES_MAX 16 /* the ring is split in 1..16 lanes (a power of two) */
 
-/* Stack ids: 0 = no stack; MEMTOP_STACK_OVERFLOW = the table was full; MEMTOP_STACK_SIGNAL = the call
- * was made in a signal handler that interrupted the preload while it unwound for another call of the
- * same thread (the stack of the nested call is not taken: the unwinder is not reentrant). The
- * monitor shows it as one frame, "<in signal handler>". Neither reserved id ever indexes the table. */
+/* Stack ids: 0 = no stack; MEMTOP_STACK_OVERFLOW = the table was full; MEMTOP_STACK_SIGNAL = the
+ * call was made in a signal handler that interrupted the preload while it unwound for another call
+ * of the same thread (the nested call's stack is not taken: the unwinder is not reentrant). The
+ * monitor shows it as one frame, "<in signal handler>". No reserved id ever indexes the table. */
 #define MEMTOP_STACK_NONE 0u
 #define MEMTOP_STACK_OVERFLOW 0xffffffffu
 #define MEMTOP_STACK_SIGNAL 0xfffffffeu
