@@ -92,7 +92,9 @@ static void engine_list_site(struct engine *e, uint32_t stack_id, struct engine_
 struct engine_site *engine_site(struct engine *e, uint32_t stack_id)
 {
 	struct engine_site *s;
-	if (stack_id == MEMTOP_STACK_OVERFLOW || stack_id > e->max_stack_id) {
+	if (stack_id == MEMTOP_STACK_SIGNAL) {
+		s = &e->signal_site;
+	} else if (stack_id == MEMTOP_STACK_OVERFLOW || stack_id > e->max_stack_id) {
 		s = &e->overflow_site;
 		stack_id = MEMTOP_STACK_OVERFLOW;
 	} else {

@@ -50,10 +50,11 @@ struct engine {
 	uint64_t allocs, frees, bytes_allocated, bytes_freed, unknown_frees;
 	uint64_t events, invalid_events, skipped_events, duplicate_allocs;
 	uint64_t next_seq; /* allocation sequence; the first block gets 1 */
-	/* call sites: indexed by stack id; the overflow id has its own entry */
+	/* call sites: indexed by stack id; the overflow and signal ids have their own entries */
 	struct engine_site *sites;
 	uint32_t sites_cap, max_stack_id;
 	struct engine_site overflow_site;
+	struct engine_site signal_site; /* MEMTOP_STACK_SIGNAL: calls made in a signal handler */
 	uint32_t *site_ids; /* ids seen, in first-seen order */
 	uint32_t n_site_ids, site_ids_cap;
 	/* threads: records by engine thread id; slot_thread maps a segment slot to its current record */

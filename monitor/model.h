@@ -134,7 +134,8 @@ struct model_frame {
 
 #define MODEL_GROWTH_SAMPLES 8
 struct model_site {
-	uint32_t stack_id;     /* 0 = no stack, 0xffffffff = stack table overflow */
+	uint32_t stack_id;     /* 0 = no stack, 0xffffffff = stack table overflow,
+				  0xfffffffe = in a signal handler (one frame "<in signal handler>") */
 	uint64_t live_bytes;
 	uint64_t live_blocks;
 	uint64_t allocs;       /* total allocations from this site since attach */
@@ -216,7 +217,7 @@ struct model_walk_filter {
 	uint64_t seq_from, seq_to; /* only blocks allocated with from <= seq < to (0,0 = all): tags */
 };
 #define MODEL_ANY_THREAD 0xffffffffu
-#define MODEL_ANY_STACK 0xfffffffeu
+#define MODEL_ANY_STACK 0xfffffffdu /* no stack id: 0xfffffffe and 0xffffffff are reserved ids */
 
 struct model_block {
 	uint64_t addr;

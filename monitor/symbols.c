@@ -326,8 +326,16 @@ static struct model_frame frame_of(uint64_t pc, const struct symdb_frames *fr, i
 				    .inlined = k < fr->n - 1};
 }
 
+/* The one frame of MEMTOP_STACK_SIGNAL: a call made in a signal handler while the target unwound for
+ * the call it interrupted (its own stack was not taken). */
+static const struct model_frame symbols_signal_frame = {.func = "<in signal handler>"};
+
 bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame *out)
 {
+	if (stack_id == MEMTOP_STACK_SIGNAL) {
+		*out = symbols_signal_frame;
+		return true;
+	}
 	memset(out, 0, sizeof(*out));
 	const struct sym_stack *st = symbols_get(sy, stack_id);
 	if (!st) {
@@ -347,6 +355,10 @@ bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame
 
 int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out, int max)
 {
+	if (stack_id == MEMTOP_STACK_SIGNAL && max > 0) {
+		out[0] = symbols_signal_frame;
+		return 1;
+	}
 	const struct sym_stack *st = symbols_get(sy, stack_id);
 	if (st) {
 		int n = 0;

@@ -236,6 +236,8 @@ void model_suspects_free(struct model_suspects *r)
 
 int model_site_stack(struct session *s, uint32_t stack_id, struct model_frame *out, int max)
 {
+	if (stack_id == MEMTOP_STACK_SIGNAL) /* that one's frame needs no symbols */
+		return symbols_stack(NULL, stack_id, out, max);
 	struct symbols *sym = session_symbols_get(s); /* replaced at exec */
 	if (sym) {
 		int n = symbols_stack(sym, stack_id, out, max);

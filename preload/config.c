@@ -1,7 +1,7 @@
 /* Reads the MEMTOP_* environment variables into struct preload_config. A bad value gives one line on
  * stderr naming the variable and the accepted range, then the default is used.
- * Runs in the constructor: must never use stdio streams or allocate (environ scans, snprintf to a
- * stack buffer and write(2) only). */
+ * Runs at start-up (inside the first hooked call): must never use stdio streams or allocate
+ * (environ scans, snprintf to a stack buffer and write(2) only). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -83,7 +83,7 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	int saved = errno;
 	uint64_t old_usable = preload_usable(old);
 	preload_attached(t);
-	uint64_t link = ++t->reallocs;
+	uint64_t link = preload_fetch_add_own(&t->reallocs, 1) + 1; /* a handler's realloc gets another */
 	bool push = preload_should_push(t), begun = false;
 	if (push) {
 		struct memtop_event ev = {

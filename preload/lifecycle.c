@@ -1,7 +1,9 @@
-/* The life of the preload in a process: the constructor (config, segment, wait for a monitor), the
- * slow path that decides how a hooked call is handled before the segment exists, fork (the child gets
- * its own segment, created by its first hooked call) and exit (mark the header, unlink when nobody
- * is attached). Must never use stdio streams or allocate outside the reentrancy guard. */
+/* The life of the preload in a process: the start-up (config, segment, warm-up, wait for a
+ * monitor) run by the first hooked call of the process, or by the constructor when no call came
+ * first, the slow path that decides how a hooked call is handled before the segment exists, fork
+ * (the child gets its own segment, created by its first hooked call) and exit (mark the header,
+ * unlink when nobody is attached). Must never use stdio streams or allocate outside the reentrancy
+ * guard. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -45,7 +47,7 @@ void preload_count_preinit(bool alloc, uint64_t usable, uint64_t req)
 		__atomic_add_fetch(&c->usable_freed, usable, __ATOMIC_RELAXED);
 	}
 	__atomic_add_fetch(&c->untracked, 1, __ATOMIC_RELAXED);
-	preload_tls.inuse_pending += alloc ? (int64_t)usable : -(int64_t)usable;
+	preload_add_own((uint64_t *)&preload_tls.inuse_pending, alloc ? usable : -usable);
 }
 
 /* Moves the counts made before the segment existed into the calling thread's slot. */
@@ -100,8 +102,8 @@ static int preload_segment_create(void)
 	return rc;
 }
 
-/* Blocks the constructor until a consumer claims the segment, at most `seconds`; on timeout says
- * timeout_msg (when not NULL) and goes on untraced by a consumer. */
+/* Blocks the start-up (the first hooked call) until a consumer claims the segment, at most
+ * `seconds`; on timeout says timeout_msg (when not NULL) and goes on untraced by a consumer. */
 static void preload_wait_for_consumer(uint32_t seconds, const char *timeout_msg)
 {
 	struct memtop_seg_header *h = preload_seg.hdr;
@@ -178,6 +180,48 @@ static void preload_child_segment(struct preload_thread *t)
 	preload_fold_preinit(t);
 }
 
+/* The start-up: what a constructor would do, run by the first hooked call of the process (other
+ * libraries' constructors allocate before ours runs: libstdc++'s emergency pool), so that the
+ * process is traced from its first allocation and MEMTOP_WAIT holds that call until the monitor is
+ * there. Exactly once: the thread that moves the state from PREINIT to STARTING does it; other
+ * threads count into preload_preinit meanwhile, and a call nested in it (dlsym, pthread_atfork,
+ * the unwinder's warm-up, the usable-size probe: the preload's own) passes through under the guard.
+ * The caller holds no guard. */
+static void preload_start(struct preload_thread *t)
+{
+	extern char **environ;
+	if (!environ)
+		return; /* before libc's own start: MEMTOP_* cannot be read yet; the next call starts */
+	int expected = PRELOAD_PREINIT;
+	if (!__atomic_compare_exchange_n(&preload_state, &expected, PRELOAD_STARTING, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	t->guard++;
+	preload_config_read(&preload_cfg);
+	/* MEMTOP_WAIT is for the process the monitor launched, not for everything it runs. */
+	preload_env_remove("MEMTOP_WAIT");
+	if (preload_cfg.disable || preload_segment_create() != 0) {
+		__atomic_store_n(&preload_state, PRELOAD_OFF, __ATOMIC_RELEASE);
+		t->guard--;
+		return;
+	}
+	preload_thread_key_init();
+	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
+	preload_unwind_init();
+	preload_usable_init();
+	preload_bound_check();
+	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
+	t->guard--;
+	preload_fold_preinit(t);
+	if (preload_cfg.wait_s)
+		preload_wait_for_consumer(preload_cfg.wait_s,
+					  "no monitor attached within the MEMTOP_WAIT timeout; continuing");
+	else if (preload_follow_exec)
+		/* The monitor that traced us before exec follows to this segment: give it a moment so
+		 * the new image is tracked from its first allocation. */
+		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_S, NULL);
+}
+
 int preload_mode_slow(struct preload_thread *t)
 {
 	for (;;) {
@@ -190,10 +234,16 @@ int preload_mode_slow(struct preload_thread *t)
 		case PRELOAD_UNRESOLVED:
 			preload_resolve();
 			continue;
+		case PRELOAD_PREINIT:
+			preload_start(t);
+			st = __atomic_load_n(&preload_state, __ATOMIC_ACQUIRE);
+			if (st == PRELOAD_PREINIT)
+				return PRELOAD_MODE_PREINIT; /* too early to start (no environ yet) */
+			continue;
 		case PRELOAD_CHILD_PENDING:
 			preload_child_segment(t);
 			continue;
-		case PRELOAD_PREINIT:
+		case PRELOAD_STARTING:
 		case PRELOAD_CREATING:
 			return PRELOAD_MODE_PREINIT;
 		default:
@@ -227,35 +277,15 @@ void preload_note_exit_status(int status)
 	__atomic_store_n(&preload_have_exit_status, 1, __ATOMIC_RELEASE);
 }
 
+/* Starts us if no hooked call did before (a program that allocates nothing before main). */
 __attribute__((constructor)) static void preload_constructor(void)
 {
 	struct preload_thread *t = &preload_tls;
+	if (t->guard)
+		return;
 	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) == PRELOAD_UNRESOLVED)
 		preload_resolve();
-	t->guard++;
-	preload_config_read(&preload_cfg);
-	/* MEMTOP_WAIT is for the process the monitor launched, not for everything it runs. */
-	preload_env_remove("MEMTOP_WAIT");
-	if (preload_cfg.disable || preload_segment_create() != 0) {
-		__atomic_store_n(&preload_state, PRELOAD_OFF, __ATOMIC_RELEASE);
-		t->guard--;
-		return;
-	}
-	preload_thread_key_init();
-	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
-	preload_unwind_init();
-	preload_usable_init();
-	preload_bound_check();
-	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
-	t->guard--;
-	preload_fold_preinit(t);
-	if (preload_cfg.wait_s)
-		preload_wait_for_consumer(preload_cfg.wait_s,
-					  "no monitor attached within the MEMTOP_WAIT timeout; continuing");
-	else if (preload_follow_exec)
-		/* The monitor that traced us before exec follows to this segment: give it a moment so
-		 * the new image is tracked from its first allocation. */
-		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_S, NULL);
+	preload_start(t);
 }
 
 __attribute__((destructor)) static void preload_destructor(void)

@@ -10,8 +10,8 @@ static uint64_t preload_peak;
 
 void preload_peak_fold(struct preload_thread *t)
 {
-	int64_t delta = t->inuse_pending;
-	t->inuse_pending = 0;
+	/* One exchange: a signal handler of this thread that adds in between is never lost. */
+	int64_t delta = __atomic_exchange_n(&t->inuse_pending, 0, __ATOMIC_RELAXED);
 	int64_t now = __atomic_add_fetch(&preload_inuse_folded, delta, __ATOMIC_RELAXED);
 	if (delta <= 0 || now <= 0)
 		return;

@@ -17,11 +17,13 @@
 /* Life cycle of the process-wide state (preload_state). The hot path tests only for ACTIVE. */
 enum preload_state {
 	PRELOAD_UNRESOLVED = 0, /* real functions not looked up yet: bootstrap arena serves calls */
-	PRELOAD_PREINIT,        /* real functions known, no segment yet: count into preload_preinit */
+	PRELOAD_PREINIT,        /* real functions known, not started: the next call starts us */
 	PRELOAD_ACTIVE,         /* segment mapped: count into thread slots, push events */
 	PRELOAD_OFF,            /* disabled or segment creation failed: pure pass-through */
 	PRELOAD_CHILD_PENDING,  /* fork child: the segment is created by the first hooked call */
 	PRELOAD_CREATING,       /* a thread is creating the child's segment */
+	PRELOAD_STARTING,       /* a thread is starting us (config, segment, warm-up): other threads
+				   count into preload_preinit meanwhile */
 };
 
 /* The functions we interpose, as found behind us (dlsym RTLD_NEXT). */
@@ -64,6 +66,10 @@ enum preload_attach { PRELOAD_THREAD_NEW = 0, PRELOAD_THREAD_ATTACHED, PRELOAD_T
 
 struct preload_thread {
 	uint32_t guard;       /* > 0: inside our own code; nested calls go straight to the real allocator */
+	/* 1 while this thread captures a stack (unwind.c). A call nested in it (a signal handler that
+	 * interrupted the unwinder) is counted and pushed like any other, with MEMTOP_STACK_SIGNAL
+	 * for its stack: the unwinder is not reentrant, but the address and size are known. */
+	uint8_t unwinding;
 	uint8_t attach;       /* enum preload_attach */
 	uint8_t overflow;     /* slot is the shared overflow slot: atomic counter adds */
 	uint16_t slot;
@@ -78,6 +84,33 @@ struct preload_thread {
 };
 
 extern __thread struct preload_thread preload_tls __attribute__((tls_model("initial-exec")));
+
+/* Signal safety of the per-thread words (counters of an owned slot, in-use delta, realloc number):
+ * one thread writes each, but a signal handler that allocates runs on that thread, between any two
+ * instructions of the interrupted hook. A load + add + store would then lose the handler's add
+ * (stored over by the interrupted store). These helpers change the word in one instruction, which a
+ * signal cannot split; no lock prefix is needed (no other thread writes it), and a reader in
+ * another thread or process sees the old or the new value (aligned 8-byte store). Elsewhere than
+ * x86-64 (and under ThreadSanitizer, which cannot see inside asm) a relaxed atomic add does it. */
+static inline void preload_add_own(uint64_t *word, uint64_t v)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("addq %1, %0" : "+m"(*word) : "er"(v));
+#else
+	__atomic_add_fetch(word, v, __ATOMIC_RELAXED);
+#endif
+}
+
+/* Adds v and returns the value before, in one instruction (see preload_add_own). */
+static inline uint64_t preload_fetch_add_own(uint64_t *word, uint64_t v)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	__asm__ volatile("xaddq %0, %1" : "+r"(v), "+m"(*word));
+	return v;
+#else
+	return __atomic_fetch_add(word, v, __ATOMIC_RELAXED);
+#endif
+}
 
 extern struct preload_real preload_real;
 extern struct preload_config preload_cfg;
@@ -114,7 +147,8 @@ static inline uint64_t preload_usable(void *p)
 void preload_config_read(struct preload_config *cfg);
 void preload_env_remove(const char *name);
 
-/* lifecycle.c: constructor, exit, fork; the slow path that creates a fork child's segment. */
+/* lifecycle.c: start-up (at the first hooked call, or in the constructor when no call came first),
+ * exit, fork; the slow path that creates a fork child's segment. */
 void preload_slow_init(void);
 void preload_mark_exited(int status, bool have_status);
 void preload_note_exit_status(int status);

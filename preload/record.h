@@ -25,14 +25,15 @@ static inline int preload_mode(struct preload_thread *t)
 	return preload_mode_slow(t);
 }
 
-/* Adds to one of this thread's counters: a plain relaxed load+store for an owned slot (single
- * writer), an atomic add for the shared overflow slot. */
+/* Adds to one of this thread's counters: one unlocked add for an owned slot (single writer, safe
+ * against a signal handler of this thread: preload_add_own), an atomic add for the shared overflow
+ * slot. */
 static inline void preload_count(struct preload_thread *t, uint64_t *field, uint64_t v)
 {
 	if (preload_unlikely(t->overflow))
 		__atomic_add_fetch(field, v, __ATOMIC_RELAXED);
 	else
-		__atomic_store_n(field, __atomic_load_n(field, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+		preload_add_own(field, v);
 }
 
 static inline struct preload_thread *preload_attached(struct preload_thread *t)
@@ -70,7 +71,7 @@ static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable
 	preload_count(t, &t->c->allocs, 1);
 	preload_count(t, &t->c->usable_alloc, usable);
 	preload_count(t, &t->c->req_bytes, req);
-	t->inuse_pending += (int64_t)usable;
+	preload_add_own((uint64_t *)&t->inuse_pending, usable);
 	if (preload_unlikely(t->inuse_pending >= PRELOAD_PEAK_FOLD_BYTES))
 		preload_peak_fold(t);
 }
@@ -79,7 +80,7 @@ static inline void preload_count_free(struct preload_thread *t, uint64_t usable)
 {
 	preload_count(t, &t->c->frees, 1);
 	preload_count(t, &t->c->usable_freed, usable);
-	t->inuse_pending -= (int64_t)usable;
+	preload_add_own((uint64_t *)&t->inuse_pending, -usable);
 	if (preload_unlikely(t->inuse_pending <= -PRELOAD_PEAK_FOLD_BYTES))
 		preload_peak_fold(t);
 }

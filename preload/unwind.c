@@ -1,7 +1,8 @@
 /* Call stacks for allocation events: libunwind's unw_backtrace (default) or a frame-pointer walk
  * (MEMTOP_UNWIND=fp), with the preload's own leading frames removed so that frame 0 is the caller of
- * malloc. Stacks are interned in the segment. Runs under the reentrancy guard (libunwind may
- * allocate); the frame-pointer walk must never read outside the thread's stack. */
+ * malloc. Stacks are interned in the segment. Never reentered on a thread: a call nested in a
+ * capture (a signal handler) gets MEMTOP_STACK_SIGNAL instead; the frame-pointer walk must never
+ * read outside the thread's stack. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <fcntl.h>
@@ -112,7 +113,8 @@ static __attribute__((noinline)) int unwind_fp(struct preload_thread *t, uint64_
 	return n;
 }
 
-/* Interns through a one-entry per-thread cache: same frames as last time, same id. */
+/* Interns through a one-entry per-thread cache: same frames as last time, same id. The cache has
+ * one writer at a time: only a capture writes it, and captures never nest on a thread. */
 static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, uint32_t depth)
 {
 	if (depth == 0)
@@ -128,12 +130,26 @@ static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, 
 	return id;
 }
 
+/* Invariant (reentrancy): a signal handler may run on this thread anywhere in a hook. When it lands
+ * inside a capture (t->unwinding), its own calls are counted and pushed like any other (the live
+ * set stays exact) but take no stack: libunwind's per-thread cache, its state mid-walk and our
+ * last-stack cache all belong to the interrupted capture. Landing anywhere else, it captures its
+ * own stack normally: no capture is in progress on the thread then. The counters it adds to are
+ * changed in single instructions (preload_add_own), and its ring push never waits on the ticket the
+ * interrupted push may hold: tickets are taken and committed in any order, and a lane full past
+ * that ticket waits block_ms at most, then drops and counts (ring.c). Before this, the capture held
+ * the reentrancy guard, and such calls went uncounted and unrecorded: freed blocks stayed live.
+ * libunwind and the frame-pointer walk do not allocate through malloc while they unwind, so a
+ * nested call here comes from a signal handler. */
 uint32_t preload_stack_capture(struct preload_thread *t)
 {
+	if (preload_unlikely(t->unwinding))
+		return MEMTOP_STACK_SIGNAL;
 	int want = (int)preload_cfg.depth + UNWIND_OWN_MAX;
 	uint64_t frames[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
 	int n;
-	t->guard++;
+	t->unwinding = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* set before the walk starts, as a handler sees it */
 	if (preload_cfg.unwinder == PRELOAD_UNWIND_FP) {
 		n = unwind_fp(t, frames, want);
 	} else {
@@ -148,6 +164,7 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 		if (!unwind_is_own(frames[i]))
 			frames[depth++] = frames[i];
 	uint32_t id = unwind_intern(t, frames, (uint32_t)depth);
-	t->guard--;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the walk and the cache are done before clearing */
+	t->unwinding = 0;
 	return id;
 }

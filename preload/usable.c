@@ -2,10 +2,20 @@
  * chunk's header (a likely cache miss); for an in-use chunk the answer is in the block's own size
  * word. We use that only after checking, at start, that it agrees with malloc_usable_size on blocks
  * of every kind (small, large, mmapped, aligned); with any other allocator behind us, or on any
- * disagreement, we keep calling malloc_usable_size. Never allocates outside the start-up check. */
+ * disagreement, we keep calling malloc_usable_size. Never allocates outside the start-up check, and
+ * the check must leave the allocator's state (thresholds) as it found it. */
 #include "preload.h"
 
 bool preload_usable_fast;
+
+/* The mmapped probe: glibc's free raises its dynamic mmap threshold (and trim threshold) to the size
+ * of a freed mmapped chunk only when that size is at most DEFAULT_MMAP_THRESHOLD_MAX (32 MiB on
+ * 64-bit; glibc 2.36 malloc.c, __libc_free). A probe above it checks the mmapped layout and leaves
+ * the threshold alone, so the program serves its blocks from mmap or the heap as it would bare.
+ * Its pages are never touched (calloc skips the memset of fresh mmapped chunks): it costs two
+ * mmap/munmap pairs per probe call, no memory. Every other probe size stays below the initial
+ * threshold (128 KiB), so it comes from the heap and never reaches that code. */
+#define USABLE_PROBE_MMAPPED (40u << 20)
 
 static bool usable_agrees(void *p)
 {
@@ -15,9 +25,9 @@ static bool usable_agrees(void *p)
 /* Runs under the reentrancy guard with the real functions resolved. */
 void preload_usable_init(void)
 {
-	static const size_t sizes[] = {1, 24, 100, 1000, 5000, 70000, 200000, 3u << 20};
+	static const size_t sizes[] = {1, 24, 100, 1000, 5000, 70000, USABLE_PROBE_MMAPPED};
 	bool ok = preload_real.malloc && preload_real.free && preload_real.memalign &&
-		  preload_real.malloc_usable_size;
+		  preload_real.calloc && preload_real.malloc_usable_size;
 	for (size_t i = 0; ok && i < sizeof sizes / sizeof sizes[0]; i++) {
 		void *a = preload_real.malloc(sizes[i]);
 		void *b = preload_real.memalign(256, sizes[i]);

@@ -46,12 +46,12 @@ uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region)
 {
 	struct shm_lane_cache *c = &shm_lane_cache_tls;
 	if (c->epoch != seg->epoch) { /* entries of another segment (before fork, or a test's) */
-		memset(c->region, 0, sizeof c->region);
+		memset(c->entry, 0, sizeof c->entry);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST); /* cleared before the epoch says they are ours */
 		c->epoch = seg->epoch;
 	}
 	uint32_t lane = seg->lanes > 1 ? lane_lookup(seg, region) : 0;
 	unsigned i = (unsigned)region & (SHM_LANE_CACHE - 1);
-	c->region[i] = region + 1;
-	c->lane[i] = (uint8_t)lane;
+	__atomic_store_n(&c->entry[i], (region + 1) << SHM_LANE_CACHE_SHIFT | lane, __ATOMIC_RELAXED);
 	return lane;
 }

@@ -432,7 +432,7 @@ const char *shm_event_check(const struct shm_segment *seg, const struct memtop_e
 	if (ev->thread_slot >= seg->threads_count)
 		return "thread slot out of range";
 	if (ev->stack_id != MEMTOP_STACK_NONE && ev->stack_id != MEMTOP_STACK_OVERFLOW &&
-	    ev->stack_id >= seg->stacks_cap)
+	    ev->stack_id != MEMTOP_STACK_SIGNAL && ev->stack_id >= seg->stacks_cap)
 		return "stack id out of range";
 	if (ev->type == MEMTOP_EV_TAG && (ev->aux == 0 || ev->aux > seg->tags_cap))
 		return "tag id out of range";

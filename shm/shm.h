@@ -125,10 +125,12 @@ bool shm_consumer_alive(const struct shm_segment *seg);
  * miss a one-entry cache on most calls. Initial-exec TLS: no allocation on first use (we run
  * inside malloc). */
 #define SHM_LANE_CACHE 8
+#define SHM_LANE_CACHE_SHIFT 5 /* an entry is (region + 1) << 5 | lane: lanes are below 32 */
 struct shm_lane_cache {
 	uint64_t epoch;                   /* the segment binding the entries are for (0: none) */
-	uint64_t region[SHM_LANE_CACHE];  /* region + 1, 0 = empty */
-	uint8_t lane[SHM_LANE_CACHE];
+	/* One word per entry, written in one store: a signal handler that runs on this thread in the
+	 * middle of an update never pairs a region with another region's lane. 0 = empty. */
+	uint64_t entry[SHM_LANE_CACHE];
 };
 extern __thread struct shm_lane_cache shm_lane_cache_tls __attribute__((tls_model("initial-exec")));
 uint32_t shm_lane_of_slow(struct shm_segment *seg, uint64_t region);
@@ -140,8 +142,9 @@ static inline uint32_t shm_lane_of(struct shm_segment *seg, uint64_t addr)
 	uint64_t region = addr >> SHM_LANE_REGION_SHIFT;
 	struct shm_lane_cache *c = &shm_lane_cache_tls;
 	unsigned i = (unsigned)region & (SHM_LANE_CACHE - 1);
-	if (__builtin_expect(c->epoch == seg->epoch && c->region[i] == region + 1, 1))
-		return c->lane[i];
+	uint64_t e = __atomic_load_n(&c->entry[i], __ATOMIC_RELAXED);
+	if (__builtin_expect(c->epoch == seg->epoch && e >> SHM_LANE_CACHE_SHIFT == region + 1, 1))
+		return (uint32_t)e & ((1u << SHM_LANE_CACHE_SHIFT) - 1);
 	return shm_lane_of_slow(seg, region);
 }
 

@@ -77,7 +77,8 @@ uint32_t shm_stack_intern(struct shm_segment *seg, const uint64_t *frames, uint3
 
 int shm_stack_read(struct shm_segment *seg, uint32_t id, uint64_t *frames, uint32_t max)
 {
-	if (id == MEMTOP_STACK_NONE || id == MEMTOP_STACK_OVERFLOW || id >= seg->stacks_cap)
+	if (id == MEMTOP_STACK_NONE || id == MEMTOP_STACK_OVERFLOW || id == MEMTOP_STACK_SIGNAL ||
+	    id >= seg->stacks_cap)
 		return -1;
 	volatile int depth = -1;
 	SHM_GUARD_BEGIN {

@@ -149,8 +149,10 @@ static int validate_mapping(struct shm_segment *seg, pid_t pid, void *base, size
 			    size_t errlen)
 {
 	volatile int rc = 0;
-	/* Validate and bind one copy of the header: the target can rewrite its own at any time. */
-	static __thread struct memtop_seg_header h;
+	/* Validate and bind one copy of the header: the target can rewrite its own at any time. A
+	 * local, never TLS: this file is linked into the preload too, and the preload's TLS must stay
+	 * initial-exec (tests/unit/check_preload_tls.sh). It is read only inside the guarded region. */
+	struct memtop_seg_header h;
 	if (size < sizeof h)
 		return shm_segment_validate(base, size, err, errlen);
 	SHM_GUARD_BEGIN {

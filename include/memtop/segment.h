@@ -13,9 +13,13 @@
 #define MEMTOP_MAX_DEPTH 64
 #define MEMTOP_LANES_MAX 16 /* the ring is split in 1..16 lanes (a power of two) */
 
-/* Stack ids: 0 = no stack; MEMTOP_STACK_OVERFLOW = the table was full. */
+/* Stack ids: 0 = no stack; MEMTOP_STACK_OVERFLOW = the table was full; MEMTOP_STACK_SIGNAL = the
+ * call was made in a signal handler that interrupted the preload while it unwound for another call
+ * of the same thread (the nested call's stack is not taken: the unwinder is not reentrant). The
+ * monitor shows it as one frame, "<in signal handler>". No reserved id ever indexes the table. */
 #define MEMTOP_STACK_NONE 0u
 #define MEMTOP_STACK_OVERFLOW 0xffffffffu
+#define MEMTOP_STACK_SIGNAL 0xfffffffeu
 
 /* Header flags. */
 #define MEMTOP_FLAG_READY (1u << 0)  /* regions initialised, safe to read */
@@ -60,7 +64,7 @@ struct memtop_event {
 	uint8_t type;          /* enum memtop_event_type */
 	uint8_t flags;         /* MEMTOP_EVF_* */
 	uint16_t thread_slot;  /* index into the thread table */
-	uint32_t stack_id;     /* interned stack, MEMTOP_STACK_NONE or MEMTOP_STACK_OVERFLOW */
+	uint32_t stack_id;     /* interned stack, or MEMTOP_STACK_NONE, _OVERFLOW, _SIGNAL */
 	uint64_t timestamp_ns; /* CLOCK_MONOTONIC(_COARSE) nanoseconds */
 	uint64_t addr;
 	uint64_t size;         /* requested size */

@@ -245,9 +245,12 @@ struct stack_stats {
 
 static struct stack_stats *stacks;
 static size_t stacks_cap;
+static struct stack_stats signal_stack; /* MEMTOP_STACK_SIGNAL: calls made in a signal handler */
 
 static struct stack_stats *stack_at(uint32_t id)
 {
+	if (id == MEMTOP_STACK_SIGNAL)
+		return &signal_stack;
 	if (id >= stacks_cap) {
 		size_t n = stacks_cap ? stacks_cap : 256;
 		while (n <= id)
@@ -564,6 +567,11 @@ static void report(FILE *out, struct dump *d, int exit_code)
 		}
 		fputc('\n', out);
 	}
+	if (signal_stack.allocs || signal_stack.live_blocks)
+		fprintf(out, "stack %u allocs %" PRIu64 " live_blocks %" PRIu64 " live_bytes %" PRIu64
+			     " frames <in signal handler>\n",
+			MEMTOP_STACK_SIGNAL, signal_stack.allocs, signal_stack.live_blocks,
+			signal_stack.live_bytes);
 	for (uint32_t id = 1; id <= d->seg.tags_cap; id++) {
 		struct memtop_tag tag;
 		if (shm_tag_read(&d->seg, id, &tag) != 0)

@@ -8,7 +8,9 @@ calloc; its size grows by 16 bytes for every TLS module, and the preload brings 
 own (libmemtop.so, libunwind.so). So for threaded programs, memtop's bytes exceed valgrind's by
 exactly 16 * (extra TLS modules) * (dtv blocks live at exit); the block counts are equal. The dtv
 blocks are counted from memtop's own snapshot (sites whose stack holds allocate_dtv).
-usage: check_valgrind.py MEMTOP LIBMEMTOP LEAKS_EXE THREADS_EXE   (prints TAP)"""
+A C++ program (CXX_EXE, optional) checks the start: libstdc++ allocates its emergency pool in its
+own constructor, before the preload's; memtop must see it as valgrind does.
+usage: check_valgrind.py MEMTOP LIBMEMTOP LEAKS_EXE THREADS_EXE [CXX_EXE]   (prints TAP)"""
 import os
 import re
 import shutil
@@ -75,6 +77,9 @@ def main():
     base.pop("LD_PRELOAD", None)
     cases = [("leaks.c", [leaks], {}, None, False),
              ("threads.c (TLS vector difference explained)", [threads], {}, None, True)]
+    if len(sys.argv) > 5:
+        cases.append(("cxx.cpp (allocations before the preload's constructor)", [sys.argv[5]], {},
+                      None, False))
     if shutil.which("sqlite3"):
         cases.append(("sqlite3 fixed script", [shutil.which("sqlite3"), ":memory:"], {}, SQL, False))
     if os.path.exists("/usr/bin/python3"):

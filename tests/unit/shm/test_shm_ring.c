@@ -202,6 +202,8 @@ static void test_event_check(void **state)
 	assert_null(shm_event_check(seg, &ev));
 	ev.stack_id = MEMTOP_STACK_OVERFLOW;
 	assert_null(shm_event_check(seg, &ev));
+	ev.stack_id = MEMTOP_STACK_SIGNAL;
+	assert_null(shm_event_check(seg, &ev));
 	ev.stack_id = seg->stacks_cap - 1;
 	assert_null(shm_event_check(seg, &ev));
 	ev.thread_slot = (uint16_t)(seg->threads_count - 1);
@@ -216,7 +218,7 @@ static void test_event_check(void **state)
 	bad = ev;
 	bad.stack_id = seg->stacks_cap;
 	assert_non_null(strstr(shm_event_check(seg, &bad), "stack id"));
-	bad.stack_id = MEMTOP_STACK_OVERFLOW - 1;
+	bad.stack_id = MEMTOP_STACK_SIGNAL - 1;
 	assert_non_null(strstr(shm_event_check(seg, &bad), "stack id"));
 
 	bad = ev;
