@@ -328,6 +328,8 @@ static void test_inexact_counts_in_header(void **state)
 	assert_non_null(strstr(t, "\napproximate: 1\n"));
 	free(t);
 	free_session(s);
+}
+
 /* The path of the libc this test runs with, from its maps. */
 static void libc_path(char *buf, size_t len)
 {
