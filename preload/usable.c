@@ -4,6 +4,9 @@
  * of every kind (small, large, mmapped, aligned); with any other allocator behind us, or on any
  * disagreement, we keep calling malloc_usable_size. Never allocates outside the start-up check, and
  * the check must leave the allocator's state (thresholds) as it found it. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "preload.h"
 
 bool preload_usable_fast;
@@ -12,10 +15,28 @@ bool preload_usable_fast;
  * of a freed mmapped chunk only when that size is at most DEFAULT_MMAP_THRESHOLD_MAX (32 MiB on
  * 64-bit; glibc 2.36 malloc.c, __libc_free). A probe above it checks the mmapped layout and leaves
  * the threshold alone, so the program serves its blocks from mmap or the heap as it would bare.
- * Its pages are never touched (calloc skips the memset of fresh mmapped chunks): it costs two
- * mmap/munmap pairs per probe call, no memory. Every other probe size stays below the initial
- * threshold (128 KiB), so it comes from the heap and never reaches that code. */
+ * Its pages are never touched (calloc skips the memset of fresh mmapped chunks): it costs three
+ * mmap/munmap pairs, no memory. Every other probe size stays below the initial threshold
+ * (128 KiB), so it comes from the heap and never reaches that code. With malloc perturbation on
+ * (MALLOC_PERTURB_ or the glibc.malloc.perturb tunable), glibc writes every byte of a new block:
+ * the probe would touch 120 MiB, so there is no probe and malloc_usable_size serves (correct,
+ * slower: perturbation is a debugging setting). */
 #define USABLE_PROBE_MMAPPED (40u << 20)
+
+extern char **environ;
+
+/* True when glibc perturbs new blocks (environ scan: getenv may be the program's own). */
+static bool usable_perturbed(void)
+{
+	for (char **e = environ; e && *e; e++) {
+		const char *v = *e;
+		if (!strncmp(v, "MALLOC_PERTURB_=", 16) && strtol(v + 16, NULL, 0) != 0)
+			return true;
+		if (!strncmp(v, "GLIBC_TUNABLES=", 15) && strstr(v, "glibc.malloc.perturb="))
+			return true;
+	}
+	return false;
+}
 
 static bool usable_agrees(void *p)
 {
@@ -27,7 +48,7 @@ void preload_usable_init(void)
 {
 	static const size_t sizes[] = {1, 24, 100, 1000, 5000, 70000, USABLE_PROBE_MMAPPED};
 	bool ok = preload_real.malloc && preload_real.free && preload_real.memalign &&
-		  preload_real.calloc && preload_real.malloc_usable_size;
+		  preload_real.calloc && preload_real.malloc_usable_size && !usable_perturbed();
 	for (size_t i = 0; ok && i < sizeof sizes / sizeof sizes[0]; i++) {
 		void *a = preload_real.malloc(sizes[i]);
 		void *b = preload_real.memalign(256, sizes[i]);
