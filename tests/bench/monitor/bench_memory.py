@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tmux_driver import Tmux  # noqa: E402
 
 HOLD = float(os.environ.get("BENCH_HOLD_S", "7"))
+DEPTH = os.environ.get("BENCH_DEPTH", "48")
 
 
 def rss_anon_kib(pid):
@@ -76,10 +77,10 @@ def main():
     try:
         # Depth 48 and a big stack table: every one of the STACKS call stacks is distinct.
         t.start([memtop, "run", "--preload", preload, "-d", "0.5", "--", target, str(blocks), str(stacks)],
-                env={"MEMTOP_DEPTH": "48", "MEMTOP_STACKS": "262144", "LANG": "C.UTF-8",
+                env={"MEMTOP_DEPTH": DEPTH, "MEMTOP_STACKS": "262144", "LANG": "C.UTF-8",
                      "LC_ALL": "C.UTF-8", "MALLOC_PERTURB_": "0", "DEBUGINFOD_URLS": ""})
         pane = int(t._tmux("display", "-p", "#{pane_pid}").stdout.strip())
-        pid = child_named(pane, "memtop")
+        pid = child_named(pane, os.path.basename(memtop)[:15])
         sampler = Sampler(pid)
         sampler.start()
         m = None
