@@ -28,6 +28,7 @@ _Static_assert(SLAB_BLOCKS < (1u << SLAB_INDEX_BITS), "a block's index in its sl
 
 struct liveset_table {
 	struct rcu_head rcu;
+	struct liveset_store *store; /* of the set the table belongs to (engine_reset swaps sets) */
 	size_t mask;
 	size_t bytes;
 	size_t limit; /* live + tombstones above this: rebuild (70 % load) */
@@ -136,11 +137,12 @@ static void huge_free(void *p, size_t bytes)
 		munmap(p, huge_round(bytes));
 }
 
-static struct liveset_table *table_new(size_t cap)
+static struct liveset_table *table_new(size_t cap, struct liveset_store *store)
 {
 	size_t bytes = sizeof(struct liveset_table) + cap * sizeof(struct liveset_block *);
 	struct liveset_table *t = huge_alloc(bytes); /* zero-filled by mmap */
 	if (t) {
+		t->store = store;
 		t->mask = cap - 1;
 		t->bytes = bytes;
 		t->limit = cap / 10 * 7;
@@ -193,7 +195,7 @@ int liveset_init(struct liveset *ls)
 {
 	memset(ls, 0, sizeof(*ls));
 	ls->store = store_new();
-	ls->table = table_new(TABLE_MIN);
+	ls->table = ls->store ? table_new(TABLE_MIN, ls->store) : NULL;
 	if (!ls->store || !ls->table)
 		return -ENOMEM;
 	return 0;
@@ -412,7 +414,7 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
 	size_t cap = TABLE_MIN;
 	while ((double)cap * 0.4 < (double)count)
 		cap *= 2;
-	struct liveset_table *old = ls->table, *t = table_new(cap);
+	struct liveset_table *old = ls->table, *t = table_new(cap, ls->store);
 	if (!t)
 		return -ENOMEM;
 	for (size_t i = 0; i <= old->mask; i++)
@@ -629,9 +631,9 @@ static void store_update_min_pin(struct liveset_store *st)
 	__atomic_store_n(&st->min_pin, min, __ATOMIC_SEQ_CST);
 }
 
-int liveset_pin(struct liveset *ls, struct liveset_pin *pin)
+int liveset_pin(const struct liveset_iter *it, struct liveset_pin *pin)
 {
-	struct liveset_store *st = ls->store;
+	struct liveset_store *st = it->t->store; /* not ls->store: the set may be swapped meanwhile */
 	pthread_mutex_lock(&st->lock);
 	if (st->n_pins == st->cap_pins) {
 		size_t cap = st->cap_pins ? st->cap_pins * 2 : 8;

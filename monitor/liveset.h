@@ -125,10 +125,11 @@ void liveset_read_begin(void);
 void liveset_read_end(void);
 void liveset_iter_init(struct liveset *ls, struct liveset_iter *it);
 struct liveset_block *liveset_iter_next(struct liveset_iter *it);
-/* READERS, inside the iteration section above (urcu read lock + liveset_read_begin), before the
- * iteration whose blocks are to be kept: pins them (0, or -ENOMEM). A reference taken from a block
- * seen by any iteration after the pin stays valid until liveset_unpin. Any thread. */
-int liveset_pin(struct liveset *ls, struct liveset_pin *pin);
+/* READERS, inside the iteration section above (urcu read lock + liveset_read_begin), after
+ * liveset_iter_init and before the first liveset_iter_next: pins the blocks that iteration will see
+ * (0, or -ENOMEM). A reference taken from one of them stays valid until liveset_unpin, on any
+ * thread, even after liveset_destroy. */
+int liveset_pin(const struct liveset_iter *it, struct liveset_pin *pin);
 void liveset_unpin(struct liveset_pin *pin);
 /* The reference of a block (any block of the set) and back. */
 liveset_ref liveset_ref_of(const struct liveset_block *b);

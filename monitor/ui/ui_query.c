@@ -64,7 +64,7 @@ static struct model_walk *walk(struct session *s, enum model_walk_kind kind, uin
 		.stack_id = MODEL_ANY_STACK,
 		.min_age_ns = min_age_ns,
 	};
-	return model_walk_open(s, &f);
+	return model_walk_open_compact(s, &f);
 }
 
 static void group_walk(struct ui_query_res *out, struct model_walk *w)

@@ -237,8 +237,9 @@ static void test_pin_holds_removed_blocks(void **state)
 	struct liveset_block *b;
 	urcu_memb_read_lock();
 	liveset_read_begin();
-	assert_int_equal(liveset_pin(&ls, &pin), 0);
-	liveset_for_each(&ls, &it, b) {
+	liveset_iter_init(&ls, &it);
+	assert_int_equal(liveset_pin(&it, &pin), 0);
+	while ((b = liveset_iter_next(&it)) != NULL) {
 		assert_ptr_equal(liveset_pin_block(&pin, liveset_ref_of(b)), b);
 		refs[n++] = liveset_ref_of(b);
 	}
@@ -271,7 +272,8 @@ static void test_pin_holds_removed_blocks(void **state)
 	/* pinned blocks outlive the set itself */
 	urcu_memb_read_lock();
 	liveset_read_begin();
-	assert_int_equal(liveset_pin(&ls, &pin), 0);
+	liveset_iter_init(&ls, &it);
+	assert_int_equal(liveset_pin(&it, &pin), 0);
 	liveset_ref r = liveset_ref_of(liveset_lookup(&ls, 0x7777770));
 	liveset_read_end();
 	urcu_memb_read_unlock();
