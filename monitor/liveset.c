@@ -30,9 +30,11 @@ struct liveset_table {
 	struct rcu_head rcu;
 	struct liveset_store *store; /* of the set the table belongs to (engine_reset swaps sets) */
 	size_t mask;
-	size_t bytes;
+	size_t bytes; /* of slots */
 	size_t limit; /* live + tombstones above this: rebuild (70 % load) */
-	uintptr_t slots[];
+	/* apart from the header, so that a table of 2^k slots takes exactly 2^k words of 2 MiB pages
+	 * (with the header in front, 32 MiB of slots took 34 MiB) */
+	uintptr_t *slots;
 };
 
 struct liveset_retire {
@@ -139,15 +141,27 @@ static void huge_free(void *p, size_t bytes)
 
 static struct liveset_table *table_new(size_t cap, struct liveset_store *store)
 {
-	size_t bytes = sizeof(struct liveset_table) + cap * sizeof(struct liveset_block *);
-	struct liveset_table *t = huge_alloc(bytes); /* zero-filled by mmap */
-	if (t) {
-		t->store = store;
-		t->mask = cap - 1;
-		t->bytes = bytes;
-		t->limit = cap / 10 * 7;
+	struct liveset_table *t = malloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	t->bytes = cap * sizeof(*t->slots);
+	t->slots = huge_alloc(t->bytes); /* zero-filled by mmap */
+	if (!t->slots) {
+		free(t);
+		return NULL;
 	}
+	t->store = store;
+	t->mask = cap - 1;
+	t->limit = cap / 10 * 7;
 	return t;
+}
+
+static void table_free(struct liveset_table *t)
+{
+	if (t) {
+		huge_free(t->slots, t->bytes);
+		free(t);
+	}
 }
 
 static struct liveset_store *store_new(void)
@@ -396,7 +410,7 @@ static void liveset_retire_block(struct liveset *ls, struct liveset_block *b)
 static void table_free_cb(struct rcu_head *head)
 {
 	struct liveset_table *t = caa_container_of(head, struct liveset_table, rcu);
-	huge_free(t, t->bytes);
+	table_free(t);
 }
 
 static void table_place(struct liveset_table *t, struct liveset_block *b)
@@ -602,14 +616,14 @@ static void free_batches(struct liveset_retire *r)
 void liveset_destroy(struct liveset *ls)
 {
 	if (!ls->store) {
-		huge_free(ls->table, ls->table ? ls->table->bytes : 0);
+		table_free(ls->table);
 		memset(ls, 0, sizeof(*ls));
 		return;
 	}
 	if (ls->table) {
 		liveset_flush_retired(ls);
 		urcu_memb_barrier(); /* every pending batch is now in the reclaimed list, tables freed */
-		huge_free(ls->table, ls->table->bytes);
+		table_free(ls->table);
 	}
 	free(ls->reuse);
 	free(ls->retire);
