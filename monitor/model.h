@@ -233,6 +233,10 @@ struct model_walk *model_walk_open(struct session *s, const struct model_walk_fi
  * keeps every block the walk names unchanged (and unreused once freed) until model_walk_free. So
  * free it within seconds: blocks freed meanwhile cost their 32 bytes until then. */
 struct model_walk *model_walk_open_compact(struct session *s, const struct model_walk_filter *f);
+/* Makes a compact walk pin nothing, at 32 bytes per block: for a walk kept for long (a paused
+ * display), where the blocks freed meanwhile would pile up. No-op on other walks. O(count); only the
+ * walk's owner may call it (it changes how the walk is stored, not what it holds). */
+void model_walk_keep(struct model_walk *w);
 /* Block i (< count) of any walk, as of the walk's time. */
 struct model_block model_walk_block(const struct model_walk *w, size_t i);
 /* Paged access: returns min(limit, count - offset) rows starting at offset (0 past the end).

@@ -54,6 +54,7 @@ static int block_seq_cmp(const void *a, const void *b)
 struct walk_priv {
 	struct model_block *copies;
 	liveset_ref *refs;
+	struct liveset_block *kept; /* model_walk_keep: the referenced blocks, copied; refs freed */
 	struct liveset_pin pin;
 	uint32_t now_ms; /* the walk's time: ages are computed against it */
 };
@@ -182,7 +183,25 @@ struct model_block model_walk_block(const struct model_walk *w, size_t i)
 	if (w->blocks)
 		return w->blocks[i];
 	const struct walk_priv *p = w->priv;
+	if (p->kept)
+		return walk_block_of(&p->kept[i], p->now_ms);
 	return walk_block_of(liveset_pin_block(&p->pin, p->refs[i]), p->now_ms);
+}
+
+void model_walk_keep(struct model_walk *w)
+{
+	struct walk_priv *p = w ? w->priv : NULL;
+	if (!p || !p->refs)
+		return;
+	struct liveset_block *kept = malloc((w->count ? w->count : 1) * sizeof(*kept));
+	if (!kept)
+		return; /* stays pinned: correct, only dearer */
+	for (size_t i = 0; i < w->count; i++)
+		kept[i] = *liveset_pin_block(&p->pin, p->refs[i]);
+	free(p->refs);
+	p->refs = NULL;
+	p->kept = kept;
+	liveset_unpin(&p->pin);
 }
 
 size_t model_walk_page(const struct model_walk *w, size_t offset, size_t limit,
@@ -203,6 +222,7 @@ void model_walk_free(struct model_walk *w)
 	struct walk_priv *p = w->priv;
 	free(p->copies);
 	free(p->refs);
+	free(p->kept);
 	liveset_unpin(&p->pin);
 	free(p);
 	free(w);

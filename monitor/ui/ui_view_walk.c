@@ -82,6 +82,8 @@ void ui_walk_install(struct ui *ui, enum ui_view_id id, struct model_walk **walk
 	old.rows = t->rows;
 	old.n = t->n_query;
 	*slot = *walk;
+	if (ui->paused)
+		model_walk_keep(*slot); /* asked before the pause: kept while it lasts */
 	t->rows = rows->rows;
 	t->cap = t->n_query = rows->rows ? rows->n : 0;
 	ui->walk_rows[k] = *rows;

@@ -231,6 +231,11 @@ struct model_walk *model_walk_open_compact(struct session *s, const struct model
 	return w;
 }
 
+void model_walk_keep(struct model_walk *w)
+{
+	(void)w;
+}
+
 struct model_block model_walk_block(const struct model_walk *w, size_t i)
 {
 	return w->blocks ? w->blocks[i] : ((const struct model_block *)w->priv)[i];
