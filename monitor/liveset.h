@@ -1,7 +1,8 @@
 /* liveset: the set of live heap blocks of the target, keyed by address. One writer (the ingest
  * thread) inserts and removes; any reader registered with liburcu (memb) iterates under
  * urcu_memb_read_lock without blocking the writer. Must never reuse or free a removed block, nor a
- * replaced table, before a grace period has passed (call_rcu batches).
+ * replaced table, before a grace period has passed (call_rcu batches), nor reuse a block removed
+ * after a pin was taken before that pin is released (liveset_pin: walks keep references).
  *
  * Why not rculfhash: at 1 M live blocks its split-ordered lists cost ~4 cache misses per operation
  * and its lazy resize ran away in memory under a continuously read-locked writer (measured: 0.17 M

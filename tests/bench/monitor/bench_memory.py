@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from tmux_driver import Tmux  # noqa: E402
 
 HOLD = float(os.environ.get("BENCH_HOLD_S", "7"))
-DEPTH = os.environ.get("BENCH_DEPTH", "48")
+DEPTH = os.environ.get("BENCH_DEPTH", "")  # MEMTOP_DEPTH for the target; "" = the default (16)
 
 
 def rss_anon_kib(pid):
@@ -75,10 +75,14 @@ def main():
     stacks = int(sys.argv[5]) if len(sys.argv) > 5 else 50000
     t = Tmux(160, 48)
     try:
-        # Depth 48 and a big stack table: every one of the STACKS call stacks is distinct.
+        # At the default depth (16 frames) the target's STACKS paths make min(STACKS, 32768)
+        # call sites; BENCH_DEPTH=48 keeps all of them, 48 frames deep (symbols cost more per site).
+        env = {"MEMTOP_STACKS": "262144", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+               "MALLOC_PERTURB_": "0", "DEBUGINFOD_URLS": ""}
+        if DEPTH:
+            env["MEMTOP_DEPTH"] = DEPTH
         t.start([memtop, "run", "--preload", preload, "-d", "0.5", "--", target, str(blocks), str(stacks)],
-                env={"MEMTOP_DEPTH": DEPTH, "MEMTOP_STACKS": "262144", "LANG": "C.UTF-8",
-                     "LC_ALL": "C.UTF-8", "MALLOC_PERTURB_": "0", "DEBUGINFOD_URLS": ""})
+                env=env)
         pane = int(t._tmux("display", "-p", "#{pane_pid}").stdout.strip())
         pid = child_named(pane, os.path.basename(memtop)[:15])
         sampler = Sampler(pid)
@@ -92,6 +96,7 @@ def main():
 
         t.wait_for(loaded, timeout=300, describe="%d live blocks in the header" % blocks)
         live = int(m.group(1).replace(",", ""))
+        sites = int(t.wait_for(r"Call sites: \d+ shown of (\d+)").group(1))
         tour = [("1 call sites", ["1"]), ("2 threads", ["2"]), ("3 heap walk", ["3"]),
                 ("4 incremental walk, marked", ["4", "m"]), ("5 maps heatmap", ["5"]),
                 ("6 leak suspects 1s", ["6", "E", "E", "E", "E", "E"]),
@@ -112,8 +117,8 @@ def main():
     if "Heap walk" not in screen and "Leak suspects" not in screen:
         print(screen)
     peaks = sampler.peaks
-    print("model: %d live blocks, %d call stacks (bench_target), 160x48, -d 0.5, %.0f s per view" %
-          (live, stacks, HOLD))
+    print("model: %d live blocks, %d call stack paths (bench_target), MEMTOP_DEPTH=%s, %d call sites, "
+          "160x48, -d 0.5, %.0f s per view" % (live, stacks, DEPTH or "default", sites, HOLD))
     print("memtop RssAnon (anonymous private memory, segment excluded), highest sample per phase:")
     for phase, kib in peaks.items():
         print("  %-32s %8.1f MiB  %6.1f B per live block" % (phase, kib / 1024, kib * 1024 / live))
