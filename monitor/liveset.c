@@ -407,6 +407,12 @@ static void liveset_retire_block(struct liveset *ls, struct liveset_block *b)
 
 /* ---- table ---- */
 
+/* The writer alone changes count; readers read it as a hint (walks size their arrays by it). */
+static inline void count_add(struct liveset *ls, int64_t d)
+{
+	__atomic_store_n(&ls->count, ls->count + (uint64_t)d, __ATOMIC_RELAXED);
+}
+
 static void table_free_cb(struct rcu_head *head)
 {
 	struct liveset_table *t = caa_container_of(head, struct liveset_table, rcu);
@@ -434,7 +440,7 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
 	for (size_t i = 0; i <= old->mask; i++)
 		if (old->slots[i] > SLOT_TOMB)
 			table_place(t, slot_block(old->slots[i]));
-	rcu_assign_pointer(ls->table, t);
+	__atomic_store_n(&ls->table, t, __ATOMIC_RELEASE); /* rcu_assign_pointer, seen by TSan */
 	ls->tombs = 0;
 	urcu_memb_call_rcu(&old->rcu, table_free_cb);
 	return 0;
@@ -447,15 +453,15 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
  * iterate: they skip empty and tombstone alike, and no entry moves. */
 static void table_clear(struct liveset *ls, struct liveset_table *t, size_t i)
 {
-	ls->count--;
+	count_add(ls, -1);
 	if (t->slots[(i + 1) & t->mask] != SLOT_EMPTY) {
-		CMM_STORE_SHARED(t->slots[i], SLOT_TOMB);
+		__atomic_store_n(&t->slots[i], SLOT_TOMB, __ATOMIC_RELAXED);
 		ls->tombs++;
 		return;
 	}
-	CMM_STORE_SHARED(t->slots[i], SLOT_EMPTY);
+	__atomic_store_n(&t->slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
 	for (i = (i - 1) & t->mask; t->slots[i] == SLOT_TOMB; i = (i - 1) & t->mask) {
-		CMM_STORE_SHARED(t->slots[i], SLOT_EMPTY);
+		__atomic_store_n(&t->slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
 		ls->tombs--;
 	}
 }
@@ -497,14 +503,14 @@ struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_blo
 			*old = *slot_block(w);
 			liveset_retire_block(ls, slot_block(w));
 			dest = i; /* same slot: readers see the old block or the new one */
-			ls->count--;
+			count_add(ls, -1);
 			break;
 		}
 	}
 	struct liveset_block *b = liveset_block_alloc(ls);
 	if (!b) {
 		if (*replaced) { /* the stale block is retired: its slot must not point to it */
-			ls->count++;
+			count_add(ls, 1);
 			table_clear(ls, t, dest);
 		}
 		return NULL;
@@ -516,7 +522,7 @@ struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_blo
 		ls->tombs--;
 	/* the block is complete before readers can reach it (rcu_assign_pointer, for a tagged word) */
 	__atomic_store_n(&t->slots[dest], slot_word(b, h), __ATOMIC_RELEASE);
-	ls->count++;
+	count_add(ls, 1);
 	return b;
 }
 
@@ -590,14 +596,16 @@ size_t liveset_memory(const struct liveset *ls)
 
 void liveset_iter_init(struct liveset *ls, struct liveset_iter *it)
 {
-	it->t = rcu_dereference(ls->table);
+	/* acquire loads (a plain mov on x86, as rcu_dereference) pair with the writer's release stores
+	 * of the table and of each slot, in a way ThreadSanitizer sees (it cannot see liburcu's) */
+	it->t = __atomic_load_n(&ls->table, __ATOMIC_ACQUIRE);
 	it->i = 0;
 }
 
 struct liveset_block *liveset_iter_next(struct liveset_iter *it)
 {
 	while (it->i <= it->t->mask) {
-		uintptr_t w = rcu_dereference(it->t->slots[it->i]);
+		uintptr_t w = __atomic_load_n(&it->t->slots[it->i], __ATOMIC_ACQUIRE);
 		it->i++;
 		if (w > SLOT_TOMB)
 			return slot_block(w);

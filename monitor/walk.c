@@ -101,7 +101,7 @@ static size_t walk_collect(struct liveset *ls, const struct model_walk_filter *f
 	urcu_memb_read_lock();
 	liveset_read_begin();
 	liveset_iter_init(ls, &it);
-	cap = ls->count + 1024; /* a hint: the set may change while we walk */
+	cap = __atomic_load_n(&ls->count, __ATOMIC_RELAXED) + 1024; /* a hint: the set changes */
 	void **arr = compact ? (void **)&p->refs : (void **)&p->copies;
 	size_t elem = compact ? sizeof(*p->refs) : sizeof(*p->copies);
 	if (compact && liveset_pin(&it, &p->pin) != 0)

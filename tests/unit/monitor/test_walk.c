@@ -5,8 +5,10 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "walk.h"
 
@@ -133,6 +135,63 @@ static void test_compact_walk_outlives_the_set(void **state)
 	model_walk_free(w);
 }
 
+/* The ingest thread churns (frees, allocates, flushes batches) while walks are taken and read on
+ * another thread: what a walk read at its time must read the same until it is freed, whatever
+ * the writer reuses meanwhile (run under TSan too). */
+struct churn {
+	struct liveset *ls;
+	int stop;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churn *c = arg;
+	urcu_memb_register_thread();
+	uint64_t next = N + 1, oldest = 1;
+	/* bounded: under TSan the walks are slow, and every block freed during one is held */
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && next < 200000) {
+		for (int k = 0; k < 64; k++, next++, oldest++) {
+			liveset_take_h(c->ls, oldest << 6, liveset_hash(oldest << 6));
+			struct liveset_block b = blk(next);
+			liveset_insert(c->ls, &b);
+		}
+		liveset_flush_retired(c->ls);
+	}
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+static void test_compact_walk_under_churn(void **state)
+{
+	(void)state;
+	struct liveset ls;
+	fill(&ls);
+	struct churn c = {.ls = &ls};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, churn_main, &c), 0);
+	for (int round = 0; round < 40; round++) {
+		struct model_walk *w = walk_liveset_compact(&ls, &all, 0);
+		assert_non_null(w);
+		struct model_block *first = malloc((w->count ? w->count : 1) * sizeof(*first));
+		for (size_t i = 0; i < w->count; i++) {
+			first[i] = model_walk_block(w, i);
+			assert_int_equal(first[i].size, first[i].addr >> 6); /* a whole block, never torn */
+		}
+		struct timespec ts = {0, 2000000};
+		nanosleep(&ts, NULL); /* the writer frees and reuses meanwhile */
+		for (size_t i = 0; i < w->count; i++) {
+			struct model_block b = model_walk_block(w, i);
+			assert_int_equal(b.addr, first[i].addr);
+			assert_int_equal(b.seq, first[i].seq);
+		}
+		free(first);
+		model_walk_free(w);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	liveset_destroy(&ls);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
@@ -140,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_compact_walk_outlives_frees),
 		cmocka_unit_test(test_compact_walk_filters_like_a_copy),
 		cmocka_unit_test(test_compact_walk_outlives_the_set),
+		cmocka_unit_test(test_compact_walk_under_churn),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();
