@@ -125,7 +125,8 @@ void ui_query_res_free(struct ui_query_res *res)
 }
 
 /* Installing swaps: what a result replaces goes back into it, so that the caller can free it on
- * the worker (freeing a million-block walk unmaps ~50 MB: milliseconds the UI thread must not pay). */
+ * the worker (freeing a million-block walk unmaps its arrays and releases its live-set pin:
+ * time the UI thread must not pay). */
 static void swap_group(struct ui_group *slot, bool *valid, struct ui_group *in, bool in_valid)
 {
 	struct ui_group old = *slot;

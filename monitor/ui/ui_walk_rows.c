@@ -7,7 +7,6 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "ui_sort.h"
 #include "ui_walk_rows.h"
 
 #define NO_STACK 0xffffffffu /* an empty slot in the stack tables (never a real stack id here) */
