@@ -1,7 +1,8 @@
 /* liveset: the set of live heap blocks of the target, keyed by address. One writer (the ingest
  * thread) inserts and removes; any reader registered with liburcu (memb) iterates under
  * urcu_memb_read_lock without blocking the writer. Must never reuse or free a removed block, nor a
- * replaced table, before a grace period has passed (call_rcu batches).
+ * replaced table, before a grace period has passed (call_rcu batches), nor reuse a block removed
+ * after a pin was taken before that pin is released (liveset_pin: walks keep references).
  *
  * Why not rculfhash: at 1 M live blocks its split-ordered lists cost ~4 cache misses per operation
  * and its lazy resize ran away in memory under a continuously read-locked writer (measured: 0.17 M
@@ -37,7 +38,20 @@ _Static_assert(sizeof(struct liveset_block) == 32, "a block is half a cache line
 struct liveset_table;
 struct liveset_retire;
 struct liveset_slab;
-struct liveset_reclaimed;
+struct liveset_store;
+
+/* A block named in 32 bits: slab number << 16 | index in the slab (at most 65 536 slabs of 65 534
+ * blocks). Decoded with liveset_pin_block, valid while the pin it was taken under is held. */
+typedef uint32_t liveset_ref;
+
+/* A pin keeps every block its holder saw while iterating from being reused (and the slabs from being
+ * unmapped, even after liveset_destroy) until liveset_unpin: a walk keeps 4-byte references to
+ * live-set blocks instead of copies. Blocks removed after the pin was taken are held back from reuse
+ * while it lasts, so a pin should live seconds (a walk refreshed every 2 s), not hours. */
+struct liveset_pin {
+	struct liveset_store *store;
+	uint64_t epoch; /* store->epoch when pinned: batches retired at a later epoch are held */
+};
 
 struct liveset {
 	struct liveset_table *table; /* rcu pointer */
@@ -48,8 +62,8 @@ struct liveset {
 	struct liveset_retire *reuse;         /* writer-private, reclaimed batch being reused */
 	struct liveset_retire *ready;         /* writer-private, batches freed with no reader about */
 	size_t reuse_i;                       /* next block of reuse to hand out */
-	struct liveset_slab *slabs;
-	struct liveset_reclaimed *reclaimed;  /* shared with the call_rcu thread */
+	struct liveset_retire *held, *held_tail; /* writer-private, batches a pin holds back (FIFO) */
+	struct liveset_store *store;          /* slabs, pins, reclaimed batches: shared, refcounted */
 	uint64_t slab_blocks;                 /* blocks carved so far (memory accounting) */
 };
 
@@ -112,6 +126,16 @@ void liveset_read_begin(void);
 void liveset_read_end(void);
 void liveset_iter_init(struct liveset *ls, struct liveset_iter *it);
 struct liveset_block *liveset_iter_next(struct liveset_iter *it);
+/* READERS, inside the iteration section above (urcu read lock + liveset_read_begin), after
+ * liveset_iter_init and before the first liveset_iter_next: pins the blocks that iteration will see
+ * (0, or -ENOMEM). A reference taken from one of them stays valid until liveset_unpin, on any
+ * thread, even after liveset_destroy. */
+int liveset_pin(const struct liveset_iter *it, struct liveset_pin *pin);
+void liveset_unpin(struct liveset_pin *pin);
+/* The reference of a block (any block of the set) and back. */
+liveset_ref liveset_ref_of(const struct liveset_block *b);
+const struct liveset_block *liveset_pin_block(const struct liveset_pin *pin, liveset_ref ref);
+
 #define liveset_for_each(ls, it, blk)                                                          \
 	for (liveset_iter_init((ls), (it)); ((blk) = liveset_iter_next(it)) != NULL;)
 

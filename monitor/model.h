@@ -229,7 +229,8 @@ struct model_block {
 	bool from_realloc;
 };
 
-/* Immutable result of a walk: blocks in allocation order (oldest first). */
+/* Immutable result of a walk: blocks in allocation order (oldest first), or, for a compact walk,
+ * in no particular order with blocks == NULL (read them with model_walk_block). */
 struct model_walk {
 	uint64_t taken_ns;
 	size_t count;
@@ -239,7 +240,18 @@ struct model_walk {
 	void *priv;
 };
 struct model_walk *model_walk_open(struct session *s, const struct model_walk_filter *f);
-/* Paged access: returns min(limit, count - offset) rows starting at offset (0 past the end). */
+/* The same blocks in 4 bytes each instead of a 48-byte copy: references into the live set, which
+ * keeps every block the walk names unchanged (and unreused once freed) until model_walk_free. So
+ * free it within seconds: blocks freed meanwhile cost their 32 bytes until then. */
+struct model_walk *model_walk_open_compact(struct session *s, const struct model_walk_filter *f);
+/* Makes a compact walk pin nothing, at 32 bytes per block: for a walk kept for long (a paused
+ * display), where the blocks freed meanwhile would pile up. No-op on other walks. O(count); only the
+ * walk's owner may call it (it changes how the walk is stored, not what it holds). */
+void model_walk_keep(struct model_walk *w);
+/* Block i (< count) of any walk, as of the walk's time. */
+struct model_block model_walk_block(const struct model_walk *w, size_t i);
+/* Paged access: returns min(limit, count - offset) rows starting at offset (0 past the end).
+ * Not for a compact walk (it returns 0 rows there). */
 size_t model_walk_page(const struct model_walk *w, size_t offset, size_t limit,
 		       const struct model_block **rows);
 void model_walk_free(struct model_walk *w);

@@ -48,70 +48,169 @@ static int block_seq_cmp(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filter *f,
-				uint64_t mark_seq, size_t size_hint)
+/* What a walk owns: its copies (model_walk_open), or 4-byte references and the pin that keeps the
+ * blocks they name unchanged (model_walk_open_compact: a live-set block is never modified while
+ * linked, and a pinned one is not reused once unlinked). */
+struct walk_priv {
+	struct model_block *copies;
+	liveset_ref *refs;
+	struct liveset_block *kept; /* model_walk_keep: the referenced blocks, copied; refs freed */
+	struct liveset_pin pin;
+	uint32_t now_ms; /* the walk's time: ages are computed against it */
+};
+
+static struct model_block walk_block_of(const struct liveset_block *b, uint32_t now_ms)
 {
-	struct model_walk *w = calloc(1, sizeof(*w));
-	if (!w)
-		return NULL;
-	uint32_t now_ms = walk_now_ms();
-	size_t cap = 0, n = 0;
-	struct model_block *rows = NULL;
+	return (struct model_block){.addr = b->addr, .size = b->size, .seq = b->seq,
+				    .age_ns = walk_age_ns(now_ms, b->time_ms), .stack_id = b->stack_id,
+				    .thread_id = b->thread,
+				    .from_realloc = (b->flags & LIVESET_F_REALLOC) != 0};
+}
+
+/* Grows *arr (of cap elements) to hold n + 1. By an eighth: the first guess is the live count, and
+ * only the blocks allocated during the walk come on top (doubling 8 MB of references at 2 M blocks
+ * for a few thousand of them cost 8 MB more). */
+static bool walk_reserve(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return true;
+	size_t ncap = *cap + *cap / 8 + 1024;
+	void *na = realloc(*arr, ncap * elem);
+	if (!na)
+		return false;
+	*arr = na;
+	*cap = ncap;
+	return true;
+}
+
+static uint64_t walk_clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Iterates ls once: copies (compact false) or pins and references (compact true) the blocks that
+ * match f into p. Returns the number kept. */
+static size_t walk_collect(struct liveset *ls, const struct model_walk_filter *f, uint64_t mark_seq,
+			   bool compact, struct walk_priv *p, uint64_t *total_bytes)
+{
+	size_t n = 0, cap;
 	struct liveset_iter it;
 	struct liveset_block *b;
 	urcu_memb_read_lock();
 	liveset_read_begin();
-	cap = size_hint + 1024; /* the set may change while we walk */
-	rows = malloc(cap * sizeof(*rows));
-	if (rows) {
-		liveset_for_each(ls, &it, b) {
-			if (!walk_match(b, f, mark_seq, now_ms))
-				continue;
-			if (n == cap) {
-				struct model_block *nr = realloc(rows, cap * 2 * sizeof(*rows));
-				if (!nr)
-					break;
-				rows = nr;
-				cap *= 2;
-			}
-			rows[n++] = (struct model_block){
-				.addr = b->addr, .size = b->size, .seq = b->seq,
-				.age_ns = walk_age_ns(now_ms, b->time_ms), .stack_id = b->stack_id,
-				.thread_id = b->thread, .from_realloc = (b->flags & LIVESET_F_REALLOC) != 0};
-		}
+	liveset_iter_init(ls, &it);
+	cap = __atomic_load_n(&ls->count, __ATOMIC_RELAXED) + 1024; /* a hint: the set changes */
+	void **arr = compact ? (void **)&p->refs : (void **)&p->copies;
+	size_t elem = compact ? sizeof(*p->refs) : sizeof(*p->copies);
+	if (compact && liveset_pin(&it, &p->pin) != 0)
+		cap = 0;
+	*arr = cap ? malloc(cap * elem) : NULL;
+	while (*arr && (b = liveset_iter_next(&it)) != NULL) {
+		if (!walk_match(b, f, mark_seq, p->now_ms))
+			continue;
+		if (!walk_reserve(arr, &cap, n, elem))
+			break;
+		if (compact)
+			p->refs[n] = liveset_ref_of(b);
+		else
+			p->copies[n] = walk_block_of(b, p->now_ms);
+		*total_bytes += b->size;
+		n++;
 	}
 	liveset_read_end();
 	urcu_memb_read_unlock();
-	if (n > 1)
-		qsort(rows, n, sizeof(*rows), block_seq_cmp);
-	w->count = n;
-	w->blocks = rows;
-	w->priv = rows;
-	for (size_t i = 0; i < n; i++)
-		w->total_bytes += rows[i].size;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	w->taken_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (*arr && n + 4096 < cap) { /* a filtered walk: give the rest back */
+		void *na = realloc(*arr, (n ? n : 1) * elem);
+		if (na)
+			*arr = na;
+	}
+	return n;
+}
+
+static struct model_walk *walk_make(struct liveset *ls, const struct model_walk_filter *f,
+				    uint64_t mark_seq, bool compact)
+{
+	struct model_walk *w = calloc(1, sizeof(*w));
+	struct walk_priv *p = calloc(1, sizeof(*p));
+	if (!w || !p) {
+		free(w);
+		free(p);
+		return NULL;
+	}
+	w->priv = p;
+	p->now_ms = walk_now_ms();
+	w->count = walk_collect(ls, f, mark_seq, compact, p, &w->total_bytes);
+	if (!compact && w->count > 1)
+		qsort(p->copies, w->count, sizeof(*p->copies), block_seq_cmp);
+	w->blocks = p->copies;
+	w->taken_ns = walk_clock_ns();
 	return w;
+}
+
+struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filter *f,
+				uint64_t mark_seq)
+{
+	return walk_make(ls, f, mark_seq, false);
+}
+
+struct model_walk *walk_liveset_compact(struct liveset *ls, const struct model_walk_filter *f,
+					uint64_t mark_seq)
+{
+	return walk_make(ls, f, mark_seq, true);
+}
+
+static const struct model_walk_filter *walk_filter_or_all(const struct model_walk_filter *f)
+{
+	static const struct model_walk_filter all = {.kind = MODEL_WALK_ALL,
+						     .thread_id = MODEL_ANY_THREAD,
+						     .stack_id = MODEL_ANY_STACK};
+	return f ? f : &all;
 }
 
 struct model_walk *model_walk_open(struct session *s, const struct model_walk_filter *f)
 {
-	struct model_walk_filter all = {.kind = MODEL_WALK_ALL, .thread_id = MODEL_ANY_THREAD,
-					.stack_id = MODEL_ANY_STACK};
-	/* the size comes from the published view: the live set's own count is the ingest thread's */
-	urcu_memb_read_lock();
-	const struct model_view *v = model_view_get(s);
-	size_t hint = v ? (size_t)v->totals.live_blocks : 0;
-	urcu_memb_read_unlock();
-	return walk_liveset(&s->eng.live, f ? f : &all,
-			    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED), hint);
+	return walk_liveset(&s->eng.live, walk_filter_or_all(f),
+			    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
+}
+
+struct model_walk *model_walk_open_compact(struct session *s, const struct model_walk_filter *f)
+{
+	return walk_liveset_compact(&s->eng.live, walk_filter_or_all(f),
+				    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
+}
+
+struct model_block model_walk_block(const struct model_walk *w, size_t i)
+{
+	if (w->blocks)
+		return w->blocks[i];
+	const struct walk_priv *p = w->priv;
+	if (p->kept)
+		return walk_block_of(&p->kept[i], p->now_ms);
+	return walk_block_of(liveset_pin_block(&p->pin, p->refs[i]), p->now_ms);
+}
+
+void model_walk_keep(struct model_walk *w)
+{
+	struct walk_priv *p = w ? w->priv : NULL;
+	if (!p || !p->refs)
+		return;
+	struct liveset_block *kept = malloc((w->count ? w->count : 1) * sizeof(*kept));
+	if (!kept)
+		return; /* stays pinned: correct, only dearer */
+	for (size_t i = 0; i < w->count; i++)
+		kept[i] = *liveset_pin_block(&p->pin, p->refs[i]);
+	free(p->refs);
+	p->refs = NULL;
+	p->kept = kept;
+	liveset_unpin(&p->pin);
 }
 
 size_t model_walk_page(const struct model_walk *w, size_t offset, size_t limit,
 		       const struct model_block **rows)
 {
-	if (!w || offset >= w->count) {
+	if (!w || !w->blocks || offset >= w->count) {
 		*rows = NULL;
 		return 0;
 	}
@@ -123,7 +222,12 @@ void model_walk_free(struct model_walk *w)
 {
 	if (!w)
 		return;
-	free(w->priv);
+	struct walk_priv *p = w->priv;
+	free(p->copies);
+	free(p->refs);
+	free(p->kept);
+	liveset_unpin(&p->pin);
+	free(p);
 	free(w);
 }
 
@@ -145,39 +249,73 @@ static int growth_cmp(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
-/* Groups a walk (sorted by seq) by stack id. */
+static size_t walk_hash_id(uint32_t id)
+{
+	return (size_t)((id * 0x9E3779B1u) ^ (id >> 16));
+}
+
+/* slots (site index + 1 by stack id, 0 = empty) sized for twice the sites. */
+static bool walk_site_index(uint32_t **slots, size_t *mask, const struct model_suspect_site *sites,
+			    size_t n, size_t cap)
+{
+	uint32_t *ns = calloc(cap, sizeof(*ns));
+	if (!ns)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		size_t h = walk_hash_id(sites[i].stack_id) & (cap - 1);
+		while (ns[h])
+			h = (h + 1) & (cap - 1);
+		ns[h] = (uint32_t)i + 1;
+	}
+	free(*slots);
+	*slots = ns;
+	*mask = cap - 1;
+	return true;
+}
+
+/* Groups a walk by stack id in memory for its sites (not its blocks), sorted by bytes desc then
+ * stack id. */
 size_t walk_group_by_site(const struct model_walk *w, struct model_suspect_site **out)
 {
 	*out = NULL;
 	if (!w->count)
 		return 0;
-	struct model_block *tmp = malloc(w->count * sizeof(*tmp));
-	struct model_suspect_site *sites = calloc(w->count, sizeof(*sites));
-	if (!tmp || !sites) {
-		free(tmp);
+	size_t n = 0, cap = 256, mask = 0;
+	struct model_suspect_site *sites = malloc(cap * sizeof(*sites));
+	uint32_t *slots = NULL;
+	if (!sites || !walk_site_index(&slots, &mask, sites, 0, 2 * cap)) {
 		free(sites);
 		return 0;
 	}
-	memcpy(tmp, w->blocks, w->count * sizeof(*tmp));
-	int (*by_stack)(const void *, const void *) = NULL;
-	(void)by_stack;
-	/* sort by stack id then group */
-	for (size_t i = 0; i < w->count; i++)
-		tmp[i].seq = ((uint64_t)tmp[i].stack_id << 32) | (i & 0xffffffffu);
-	qsort(tmp, w->count, sizeof(*tmp), block_seq_cmp);
-	size_t n = 0;
 	for (size_t i = 0; i < w->count; i++) {
-		if (n == 0 || sites[n - 1].stack_id != tmp[i].stack_id) {
-			sites[n].stack_id = tmp[i].stack_id;
-			n++;
+		struct model_block b = model_walk_block(w, i);
+		size_t h = walk_hash_id(b.stack_id) & mask;
+		while (slots[h] && sites[slots[h] - 1].stack_id != b.stack_id)
+			h = (h + 1) & mask;
+		if (!slots[h]) {
+			if (n == cap) {
+				struct model_suspect_site *ns = realloc(sites, cap * 2 * sizeof(*ns));
+				if (ns)
+					sites = ns;
+				if (!ns || !walk_site_index(&slots, &mask, sites, n, 4 * cap)) {
+					free(sites);
+					free(slots);
+					return 0;
+				}
+				cap *= 2;
+				for (h = walk_hash_id(b.stack_id) & mask; slots[h]; h = (h + 1) & mask)
+					;
+			}
+			sites[n] = (struct model_suspect_site){.stack_id = b.stack_id};
+			slots[h] = (uint32_t)++n;
 		}
-		struct model_suspect_site *ss = &sites[n - 1];
-		ss->bytes += tmp[i].size;
+		struct model_suspect_site *ss = &sites[slots[h] - 1];
+		ss->bytes += b.size;
 		ss->blocks++;
-		if (tmp[i].age_ns > ss->oldest_age_ns)
-			ss->oldest_age_ns = tmp[i].age_ns;
+		if (b.age_ns > ss->oldest_age_ns)
+			ss->oldest_age_ns = b.age_ns;
 	}
-	free(tmp);
+	free(slots);
 	qsort(sites, n, sizeof(*sites), suspect_cmp);
 	*out = sites;
 	return n;
@@ -191,7 +329,7 @@ struct model_suspects *model_suspects_compute(struct session *s, uint64_t expire
 	r->expire_ns = expire_ns;
 	struct model_walk_filter f = {.kind = MODEL_WALK_ALL, .thread_id = MODEL_ANY_THREAD,
 				      .stack_id = MODEL_ANY_STACK, .min_age_ns = expire_ns ? expire_ns : 1};
-	struct model_walk *w = model_walk_open(s, &f);
+	struct model_walk *w = model_walk_open_compact(s, &f);
 	struct model_suspect_site *sites = NULL;
 	size_t n = w ? walk_group_by_site(w, &sites) : 0;
 	struct symbols *sym = session_symbols_get(s); /* replaced at exec */

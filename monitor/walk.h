@@ -7,10 +7,12 @@
 
 uint32_t walk_now_ms(void);
 uint64_t walk_age_ns(uint32_t now_ms, uint32_t then_ms);
-/* Walks any live set (unit tests use one without a session). size_hint: about how many blocks
- * (the published count: the set's own count belongs to its writer). */
+/* Walks any live set (unit tests use one without a session). */
 struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filter *f,
-				uint64_t mark_seq, size_t size_hint);
+				uint64_t mark_seq);
+/* The same with 4-byte references to pinned blocks (model_walk_open_compact). */
+struct model_walk *walk_liveset_compact(struct liveset *ls, const struct model_walk_filter *f,
+					uint64_t mark_seq);
 /* Groups the blocks of a walk by stack id, sorted by bytes desc then stack id. */
 size_t walk_group_by_site(const struct model_walk *w, struct model_suspect_site **out);
 

@@ -74,50 +74,62 @@ void ui_stack_top(struct ui *ui, const struct model_view *v, uint32_t stack_id, 
 
 /* ------------------------------------------------------------------ grouping a walk by stack */
 
+/* index: row + 1 by stack id, sized for twice the rows (grown with them, not with the blocks). */
+static bool group_index(const struct ui_group *g, uint32_t **index, size_t cap)
+{
+	uint32_t *ni = calloc(cap, sizeof *ni);
+	if (!ni)
+		return false;
+	for (size_t i = 0; i < g->n; i++) {
+		size_t h = hash_id(g->rows[i].stack_id) & (cap - 1);
+		while (ni[h])
+			h = (h + 1) & (cap - 1);
+		ni[h] = (uint32_t)i + 1;
+	}
+	free(*index);
+	*index = ni;
+	return true;
+}
+
 void ui_group_build(struct ui_group *g, const struct model_walk *w)
 {
 	g->n = 0;
 	g->bytes = g->blocks = 0;
 	if (!w)
 		return;
-	size_t cap = 64;
-	while (cap < w->count * 2 && cap < (1u << 26))
-		cap *= 2;
-	uint32_t *index = calloc(cap, sizeof *index); /* row + 1, by stack id */
-	if (!index)
+	size_t cap = 1024;
+	uint32_t *index = NULL;
+	if (!group_index(g, &index, cap))
 		return;
-	size_t off = 0;
-	const struct model_block *page;
-	size_t got;
-	while ((got = model_walk_page(w, off, 4096, &page)) > 0) {
-		for (size_t i = 0; i < got; i++) {
-			const struct model_block *b = &page[i];
-			size_t h = hash_id(b->stack_id) & (cap - 1);
-			while (index[h] && g->rows[index[h] - 1].stack_id != b->stack_id)
-				h = (h + 1) & (cap - 1);
-			if (!index[h]) {
-				if (g->n == g->cap || g->n + 1 >= cap / 2) {
-					if (g->n + 1 >= cap / 2)
-						break; /* index full: impossible with cap >= 2*count */
-					size_t ncap = g->cap ? g->cap * 2 : 256;
-					struct ui_group_row *rows = realloc(g->rows, ncap * sizeof *rows);
-					if (!rows)
-						break;
-					g->rows = rows;
-					g->cap = ncap;
-				}
-				g->rows[g->n] = (struct ui_group_row){.stack_id = b->stack_id};
-				index[h] = (uint32_t)++g->n;
-			}
-			struct ui_group_row *r = &g->rows[index[h] - 1];
-			r->bytes += b->size;
-			r->blocks++;
-			if (b->age_ns > r->oldest_age_ns)
-				r->oldest_age_ns = b->age_ns;
-			g->bytes += b->size;
-			g->blocks++;
+	for (size_t i = 0; i < w->count; i++) {
+		struct model_block blk = model_walk_block(w, i), *b = &blk;
+		if ((g->n + 1) * 2 > cap) {
+			if (!group_index(g, &index, cap * 2))
+				break;
+			cap *= 2;
 		}
-		off += got;
+		size_t h = hash_id(b->stack_id) & (cap - 1);
+		while (index[h] && g->rows[index[h] - 1].stack_id != b->stack_id)
+			h = (h + 1) & (cap - 1);
+		if (!index[h]) {
+			if (g->n == g->cap) {
+				size_t ncap = g->cap ? g->cap * 2 : 256;
+				struct ui_group_row *rows = realloc(g->rows, ncap * sizeof *rows);
+				if (!rows)
+					break;
+				g->rows = rows;
+				g->cap = ncap;
+			}
+			g->rows[g->n] = (struct ui_group_row){.stack_id = b->stack_id};
+			index[h] = (uint32_t)++g->n;
+		}
+		struct ui_group_row *r = &g->rows[index[h] - 1];
+		r->bytes += b->size;
+		r->blocks++;
+		if (b->age_ns > r->oldest_age_ns)
+			r->oldest_age_ns = b->age_ns;
+		g->bytes += b->size;
+		g->blocks++;
 	}
 	free(index);
 }

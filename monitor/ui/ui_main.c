@@ -145,6 +145,9 @@ void ui_set_paused(struct ui *ui, bool paused)
 		const struct model_view *v = model_view_get(ui->s);
 		ui->paused_view = v ? copy_view(v) : NULL;
 		urcu_memb_read_unlock();
+		/* a shown walk would pin every block freed while the display stays paused */
+		model_walk_keep(ui->walk);
+		model_walk_keep(ui->inc_walk);
 	} else {
 		free_view_copy(ui->paused_view);
 		ui->paused_view = NULL;

@@ -64,7 +64,7 @@ static struct model_walk *walk(struct session *s, enum model_walk_kind kind, uin
 		.stack_id = MODEL_ANY_STACK,
 		.min_age_ns = min_age_ns,
 	};
-	return model_walk_open(s, &f);
+	return model_walk_open_compact(s, &f);
 }
 
 static void group_walk(struct ui_query_res *out, struct model_walk *w)
@@ -125,7 +125,8 @@ void ui_query_res_free(struct ui_query_res *res)
 }
 
 /* Installing swaps: what a result replaces goes back into it, so that the caller can free it on
- * the worker (freeing a million-block walk unmaps ~50 MB: milliseconds the UI thread must not pay). */
+ * the worker (freeing a million-block walk unmaps its arrays and releases its live-set pin:
+ * time the UI thread must not pay). */
 static void swap_group(struct ui_group *slot, bool *valid, struct ui_group *in, bool in_valid)
 {
 	struct ui_group old = *slot;

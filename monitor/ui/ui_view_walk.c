@@ -44,13 +44,14 @@ static struct model_walk *walk_of(const struct ui *ui)
 	return incremental(ui) ? ui->inc_walk : ui->walk;
 }
 
-static const struct model_block *block_at(const struct ui *ui, size_t i)
+/* Block i of the shown walk into *b; false past its end. */
+static bool block_at(const struct ui *ui, size_t i, struct model_block *b)
 {
-	const struct model_block *b = NULL;
 	struct model_walk *w = walk_of(ui);
-	if (!w || model_walk_page(w, i, 1, &b) != 1)
-		return NULL;
-	return b;
+	if (!w || i >= w->count)
+		return false;
+	*b = model_walk_block(w, i);
+	return true;
 }
 
 /* The rows installed with the walk, or none while view 4 has no mark. */
@@ -75,12 +76,14 @@ void ui_walk_install(struct ui *ui, enum ui_view_id id, struct model_walk **walk
 	struct model_walk **slot = k ? &ui->inc_walk : &ui->walk;
 	/* The selected block, read before its walk goes: it is found again in the new rows. */
 	bool follow = t->have_selected_id && *slot && t->selected < t->n_query;
-	struct model_block sel = follow ? (*slot)->blocks[t->rows[t->selected]] : (struct model_block){0};
+	struct model_block sel = follow ? model_walk_block(*slot, t->rows[t->selected]) : (struct model_block){0};
 	struct model_walk *old_walk = *slot;
 	struct ui_walk_rows old = ui->walk_rows[k];
 	old.rows = t->rows;
 	old.n = t->n_query;
 	*slot = *walk;
+	if (ui->paused)
+		model_walk_keep(*slot); /* asked before the pause: kept while it lasts */
 	t->rows = rows->rows;
 	t->cap = t->n_query = rows->rows ? rows->n : 0;
 	ui->walk_rows[k] = *rows;
@@ -122,15 +125,15 @@ static int32_t tid_of(const struct model_view *v, uint32_t thread_id)
 static uint64_t row_id(struct ui *ui, const struct model_view *v, size_t i)
 {
 	(void)v;
-	const struct model_block *b = block_at(ui, i);
-	return b ? b->addr : 0;
+	struct model_block b;
+	return block_at(ui, i, &b) ? b.addr : 0;
 }
 
 static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, char *buf, size_t n,
 		 enum ui_color *color)
 {
-	const struct model_block *b = block_at(ui, i);
-	if (!b)
+	struct model_block blk, *b = &blk;
+	if (!block_at(ui, i, b))
 		return;
 	struct model_frame top;
 	switch (col) {
@@ -202,12 +205,12 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	(void)v;
 	enum ui_view_id id = incremental(ui) ? UI_VIEW_INCREMENTAL : UI_VIEW_WALK;
 	long row = ui_table_selected_row(&ui->tables[id]);
-	const struct model_block *b = row < 0 ? NULL : block_at(ui, (size_t)row);
-	if (!b) {
+	struct model_block b;
+	if (row < 0 || !block_at(ui, (size_t)row, &b)) {
 		ui_draw_text(y, 0, w, UI_C_DIM, "no block selected");
 		return;
 	}
-	ui_stack_panel_draw(ui, b->stack_id, y, h, w);
+	ui_stack_panel_draw(ui, b.stack_id, y, h, w);
 }
 
 #define WALK_OPS(NAME, TITLE)                                                                        \

@@ -1,12 +1,12 @@
 /* ui_walk_rows: filters and sorts a heap walk's blocks for display on the query worker, so that the
  * UI thread never does O(n log n) work over a million rows; finds a block again by binary search.
+ * The sort needs 10 bytes per block besides the 4-byte rows it returns (no copy of keys or blocks).
  * Reads only model.h results and session-interned strings: must never touch struct ui or curses. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <urcu/urcu-memb.h>
 
-#include "ui_sort.h"
 #include "ui_walk_rows.h"
 
 #define NO_STACK 0xffffffffu /* an empty slot in the stack tables (never a real stack id here) */
@@ -163,7 +163,7 @@ static int collect_stacks(struct session *s, const struct model_walk *w, const c
 	urcu_memb_read_lock();
 	index_sites(ss, model_view_get(s));
 	for (size_t i = 0; i < w->count && rc == 0; i++)
-		if (!stack_of(s, ss, w->blocks[i].stack_id, filter))
+		if (!stack_of(s, ss, model_walk_block(w, i).stack_id, filter))
 			rc = -1;
 	urcu_memb_read_unlock();
 	free(ss->site_slots);
@@ -255,6 +255,57 @@ static bool key_of(const struct ui_walk_rows *r, const struct model_block *b, ui
 	}
 }
 
+/* What one radix pass sorts by: the address (first pass) or the column's key, flipped when
+ * descending (the address, the tie-breaker, descends too). */
+struct walk_sort {
+	const struct model_walk *w;
+	const struct ui_walk_rows *r;
+	bool by_addr;
+	uint64_t flip;
+};
+
+static uint64_t sort_key(const struct walk_sort *ws, uint32_t row)
+{
+	struct model_block b = model_walk_block(ws->w, row);
+	uint64_t k = b.addr;
+	if (!ws->by_addr)
+		key_of(ws->r, &b, &k);
+	return k ^ ws->flip;
+}
+
+#define DIGIT_BITS 16 /* few passes: each one reads the blocks again, at random */
+#define DIGITS (1u << DIGIT_BITS)
+
+/* Stable LSD radix sort of rows by sort_key, skipping the digits every key shares. tmp: n rows,
+ * digit: n digits, count: DIGITS + 1. Returns the array holding the result (rows or tmp). */
+static uint32_t *sort_rows(const struct walk_sort *ws, uint32_t *rows, uint32_t *tmp, uint16_t *digit,
+			   size_t *count, size_t n)
+{
+	uint64_t all_or = 0, all_and = ~0ull;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = sort_key(ws, rows[i]);
+		all_or |= k;
+		all_and &= k;
+	}
+	for (int shift = 0; shift < 64; shift += DIGIT_BITS) {
+		if ((((all_or ^ all_and) >> shift) & (DIGITS - 1)) == 0)
+			continue;
+		memset(count, 0, (DIGITS + 1) * sizeof *count);
+		for (size_t i = 0; i < n; i++) {
+			digit[i] = (uint16_t)(sort_key(ws, rows[i]) >> shift);
+			count[digit[i] + 1]++;
+		}
+		for (size_t d = 0; d < DIGITS; d++)
+			count[d + 1] += count[d];
+		for (size_t i = 0; i < n; i++)
+			tmp[count[digit[i]]++] = rows[i];
+		uint32_t *t = rows;
+		rows = tmp;
+		tmp = t;
+	}
+	return rows;
+}
+
 int ui_walk_rows_build(struct session *s, const struct model_walk *w, const struct ui_walk_order *o,
 		       struct ui_walk_rows *out)
 {
@@ -266,45 +317,46 @@ int ui_walk_rows_build(struct session *s, const struct model_walk *w, const stru
 		return -1;
 	bool by_frame = o->sort_col == UI_WALK_FRAME;
 	struct stack_set ss = {0};
-	struct ui_sort_item *items = NULL;
+	uint32_t *rows = NULL, *tmp = NULL;
+	uint16_t *digit = NULL;
+	size_t *count = NULL;
 	if ((o->name_filter[0] || by_frame) && collect_stacks(s, w, o->name_filter, &ss) != 0)
 		goto fail;
 	if (by_frame && rank_stacks(&ss, out) != 0)
 		goto fail;
-	items = malloc(2 * w->count * sizeof *items);
-	if (!items)
+	rows = malloc(w->count * sizeof *rows);
+	if (!rows)
 		goto fail;
 	size_t n = 0;
 	for (size_t i = 0; i < w->count; i++) {
-		const struct model_block *b = &w->blocks[i];
-		if (o->name_filter[0] && !stack_find(&ss, b->stack_id)->match)
+		if (o->name_filter[0] && !stack_find(&ss, model_walk_block(w, i).stack_id)->match)
 			continue;
-		items[n++] = (struct ui_sort_item){b->addr, (uint32_t)i};
+		rows[n++] = (uint32_t)i;
 	}
-	/* LSD order: by address first, then a stable sort by the column gives (key, address). */
-	struct ui_sort_item *sorted = ui_sort_numeric(items, items + w->count, n, o->ascending);
-	if (o->sort_col != UI_WALK_ADDR) {
-		struct ui_sort_item *tmp = sorted == items ? items + w->count : items;
-		for (size_t i = 0; i < n; i++) {
-			const struct model_block *b = &w->blocks[sorted[i].row];
-			if (by_frame)
-				sorted[i].key = stack_find(&ss, b->stack_id)->rank;
-			else
-				key_of(out, b, &sorted[i].key);
-		}
-		sorted = ui_sort_numeric(sorted, tmp, n, o->ascending);
-	}
-	out->rows = malloc((n ? n : 1) * sizeof *out->rows);
-	if (!out->rows)
+	tmp = malloc((n ? n : 1) * sizeof *tmp);
+	digit = malloc((n ? n : 1) * sizeof *digit);
+	count = malloc((DIGITS + 1) * sizeof *count);
+	if (!tmp || !digit || !count)
 		goto fail;
-	for (size_t i = 0; i < n; i++)
-		out->rows[i] = sorted[i].row;
+	/* LSD order: by address first, then a stable sort by the column gives (key, address). */
+	struct walk_sort ws = {.w = w, .r = out, .by_addr = true, .flip = o->ascending ? 0 : ~0ull};
+	uint32_t *sorted = sort_rows(&ws, rows, tmp, digit, count, n);
+	if (o->sort_col != UI_WALK_ADDR) {
+		ws.by_addr = false;
+		sorted = sort_rows(&ws, sorted, sorted == rows ? tmp : rows, digit, count, n);
+	}
+	free(sorted == rows ? tmp : rows);
+	free(digit);
+	free(count);
+	out->rows = sorted;
 	out->n = n;
-	free(items);
 	set_free(&ss);
 	return 0;
 fail:
-	free(items);
+	free(rows);
+	free(tmp);
+	free(digit);
+	free(count);
 	set_free(&ss);
 	ui_walk_rows_free(out);
 	out->order = *o;
@@ -329,15 +381,15 @@ size_t ui_walk_rows_find(const struct model_walk *w, const struct ui_walk_rows *
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct model_block *m = &w->blocks[rows[mid]];
+		struct model_block m = model_walk_block(w, rows[mid]);
 		uint64_t km = 0;
-		key_of(r, m, &km);
-		if (before(r->order.ascending, km, m->addr, kb, b->addr))
+		key_of(r, &m, &km);
+		if (before(r->order.ascending, km, m.addr, kb, b->addr))
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	*exact = lo < n && w->blocks[rows[lo]].addr == b->addr;
+	*exact = lo < n && model_walk_block(w, rows[lo]).addr == b->addr;
 	return lo;
 }
 

@@ -218,6 +218,70 @@ static void test_reuse_waits_for_readers(void **state)
 	liveset_destroy(&ls);
 }
 
+/* A pin keeps the blocks its iteration saw: removed after the pin, they are not reused (their
+ * references still read the same block) until the pin goes, even across a destroy of the set. */
+static void test_pin_holds_removed_blocks(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	struct liveset ls;
+	assert_int_equal(liveset_init(&ls), 0);
+	for (uint64_t i = 1; i <= N; i++) {
+		struct liveset_block b = blk(i << 4, i);
+		assert_non_null(liveset_insert(&ls, &b));
+	}
+	struct liveset_pin pin;
+	liveset_ref refs[N];
+	size_t n = 0;
+	struct liveset_iter it;
+	struct liveset_block *b;
+	urcu_memb_read_lock();
+	liveset_read_begin();
+	liveset_iter_init(&ls, &it);
+	assert_int_equal(liveset_pin(&it, &pin), 0);
+	while ((b = liveset_iter_next(&it)) != NULL) {
+		assert_ptr_equal(liveset_pin_block(&pin, liveset_ref_of(b)), b);
+		refs[n++] = liveset_ref_of(b);
+	}
+	liveset_read_end();
+	urcu_memb_read_unlock();
+	assert_int_equal(n, N);
+	/* every block goes, others come: without the pin they would land in the removed ones */
+	for (uint64_t i = 1; i <= N; i++)
+		assert_non_null(liveset_take_h(&ls, i << 4, liveset_hash(i << 4)));
+	liveset_flush_retired(&ls);
+	for (uint64_t i = 1; i <= N; i++) {
+		struct liveset_block nb = blk((i + N) << 4, 7);
+		assert_non_null(liveset_insert(&ls, &nb));
+		liveset_flush_retired(&ls);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct liveset_block *p = liveset_pin_block(&pin, refs[i]);
+		assert_int_equal(p->size, p->addr >> 4); /* as inserted, not a newer block */
+		assert_true(p->addr >> 4 <= N);
+	}
+	/* a new pin does not hold what was removed before it: the first pin's release frees them */
+	liveset_unpin(&pin);
+	struct liveset_block again = blk(0x7777770, 1);
+	const struct liveset_block *reused = liveset_insert(&ls, &again);
+	bool was_removed = false;
+	for (size_t i = 0; i < n; i++)
+		was_removed |= liveset_ref_of(reused) == refs[i];
+	assert_true(was_removed);
+
+	/* pinned blocks outlive the set itself */
+	urcu_memb_read_lock();
+	liveset_read_begin();
+	liveset_iter_init(&ls, &it);
+	assert_int_equal(liveset_pin(&it, &pin), 0);
+	liveset_ref r = liveset_ref_of(liveset_lookup(&ls, 0x7777770));
+	liveset_read_end();
+	urcu_memb_read_unlock();
+	liveset_destroy(&ls);
+	assert_int_equal(liveset_pin_block(&pin, r)->addr, 0x7777770);
+	liveset_unpin(&pin);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
@@ -229,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_churn_loaded_table_probes),
 		cmocka_unit_test(test_put_replaces),
 		cmocka_unit_test(test_reuse_waits_for_readers),
+		cmocka_unit_test(test_pin_holds_removed_blocks),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();

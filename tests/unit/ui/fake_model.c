@@ -233,10 +233,29 @@ struct model_walk *model_walk_open(struct session *s, const struct model_walk_fi
 	return w;
 }
 
+/* As the real one: blocks is NULL and the rows are reached through model_walk_block only. */
+struct model_walk *model_walk_open_compact(struct session *s, const struct model_walk_filter *f)
+{
+	struct model_walk *w = model_walk_open(s, f);
+	w->priv = (void *)w->blocks;
+	w->blocks = NULL;
+	return w;
+}
+
+void model_walk_keep(struct model_walk *w)
+{
+	(void)w;
+}
+
+struct model_block model_walk_block(const struct model_walk *w, size_t i)
+{
+	return w->blocks ? w->blocks[i] : ((const struct model_block *)w->priv)[i];
+}
+
 size_t model_walk_page(const struct model_walk *w, size_t offset, size_t limit,
 		       const struct model_block **rows)
 {
-	if (offset >= w->count)
+	if (!w->blocks || offset >= w->count)
 		return 0;
 	*rows = w->blocks + offset;
 	return w->count - offset < limit ? w->count - offset : limit;
@@ -245,6 +264,7 @@ size_t model_walk_page(const struct model_walk *w, size_t offset, size_t limit,
 void model_walk_free(struct model_walk *w)
 {
 	free((void *)w->blocks);
+	free(w->priv);
 	free(w);
 }
 

@@ -277,9 +277,9 @@ static void test_queries_cached(void **st)
 	assert_true(headless_contains("32 divisions"));
 }
 
-static const struct model_block *walk_row(struct frame_fixture *f, size_t at)
+static struct model_block walk_row(struct frame_fixture *f, size_t at)
 {
-	return &f->ui.walk->blocks[f->ui.tables[UI_VIEW_WALK].rows[at]];
+	return model_walk_block(f->ui.walk, f->ui.tables[UI_VIEW_WALK].rows[at]);
 }
 
 /* The heap walk's rows come sorted and filtered with the query (never sorted on the UI thread), and
@@ -292,10 +292,10 @@ static void test_walk_sorted_by_query(void **st)
 	draw(f);
 	assert_int_equal(t->n_rows, 2000);
 	for (size_t i = 1; i < t->n_rows; i++)
-		assert_true(walk_row(f, i - 1)->addr < walk_row(f, i)->addr);
+		assert_true(walk_row(f, i - 1).addr < walk_row(f, i).addr);
 	ui_table_move(&f->ui, t, 700);
 	draw(f);
-	uint64_t sel = walk_row(f, t->selected)->addr;
+	uint64_t sel = walk_row(f, t->selected).addr;
 	assert_int_equal(t->selected_id, sel);
 	unsigned walks = fake_walks_opened(f->s);
 	ui_actions_handle(&f->ui, '>'); /* size, largest first */
@@ -304,21 +304,21 @@ static void test_walk_sorted_by_query(void **st)
 	assert_int_equal(fake_walks_opened(f->s), walks + 1);
 	assert_int_equal(t->n_rows, 2000);
 	for (size_t i = 1; i < t->n_rows; i++) {
-		const struct model_block *a = walk_row(f, i - 1), *b = walk_row(f, i);
+		const struct model_block ra = walk_row(f, i - 1), rb = walk_row(f, i), *a = &ra, *b = &rb;
 		assert_true(a->size > b->size || (a->size == b->size && a->addr > b->addr));
 	}
-	assert_int_equal(walk_row(f, t->selected)->addr, sel); /* same block, elsewhere */
+	assert_int_equal(walk_row(f, t->selected).addr, sel); /* same block, elsewhere */
 	assert_int_not_equal(t->selected, 700);
 	/* By function: ranks of the top frame's name, then address. */
 	t->sort_col = UI_WALK_FRAME;
 	t->ascending = true;
 	ui_rows_changed(&f->ui);
 	draw(f);
-	assert_int_equal(walk_row(f, t->selected)->addr, sel);
+	assert_int_equal(walk_row(f, t->selected).addr, sel);
 	const struct model_view *v = model_view_get(f->s);
 	for (size_t i = 1; i < t->n_rows; i++) {
-		const struct model_site *x = ui_sitemap_find(&f->ui, v, walk_row(f, i - 1)->stack_id);
-		const struct model_site *y = ui_sitemap_find(&f->ui, v, walk_row(f, i)->stack_id);
+		const struct model_site *x = ui_sitemap_find(&f->ui, v, walk_row(f, i - 1).stack_id);
+		const struct model_site *y = ui_sitemap_find(&f->ui, v, walk_row(f, i).stack_id);
 		assert_true(strcmp(x->top.func, y->top.func) <= 0);
 	}
 	/* The name filter is applied by the query too. */
@@ -327,7 +327,7 @@ static void test_walk_sorted_by_query(void **st)
 	draw(f);
 	size_t want = 0;
 	for (size_t i = 0; i < f->ui.walk->count; i++) {
-		const struct model_site *x = ui_sitemap_find(&f->ui, v, f->ui.walk->blocks[i].stack_id);
+		const struct model_site *x = ui_sitemap_find(&f->ui, v, model_walk_block(f->ui.walk, i).stack_id);
 		want += strstr(x->top.func, "alloc_fn_3") != NULL;
 	}
 	assert_true(want > 0 && want < 2000);
