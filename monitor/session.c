@@ -25,6 +25,7 @@
 #define INGEST_NAP_US 50
 
 static void session_adopt_symbols(struct session *s);
+static void session_note_image(struct session *s);
 #define HEARTBEAT_NS (100ull * 1000000ull)
 #define LIVENESS_NS (20ull * 1000000ull)
 /* Our own child (memtop run/report) is checked with one waitpid(WNOHANG): cheap enough to do often,
@@ -280,7 +281,22 @@ static int session_bind(struct session *s, char *err, size_t len)
 	s->eng.slot_info = session_slot_info;
 	s->eng.slot_info_ctx = s;
 	__atomic_store_n(&s->state, MODEL_STATE_RUNNING, __ATOMIC_RELEASE);
+	session_note_image(s);
 	return 0;
+}
+
+/* The executable of the image being traced (session_exec_untraceable compares against it). Called
+ * at bind, while a target started by us still waits for us, and once per image followed. */
+static void session_note_image(struct session *s)
+{
+	char link[64];
+	struct stat st;
+	snprintf(link, sizeof link, "/proc/%d/exe", (int)s->pid);
+	s->image_known = stat(link, &st) == 0;
+	s->image_dev = s->image_known ? st.st_dev : 0;
+	s->image_ino = s->image_known ? st.st_ino : 0;
+	s->image_execs = s->execs;
+	s->image_changed_ns = 0;
 }
 
 /* Root attaching to another user's segment: allowed, but never silently. */
@@ -720,19 +736,34 @@ static void session_unlink_image_segment(struct session *s)
 		shm_unlink(name);
 }
 
-/* The target exec'd a program the preload cannot reach (static, setuid...): no new image will
- * mark the old segment or make a new one. Seen as /proc/PID/exe turning into such a file. */
-static bool session_exec_untraceable(struct session *s)
+/* The target exec'd a program the preload cannot reach: no new image will mark the old segment or
+ * make a new one. Seen as /proc/PID/exe turning into another file that is untraceable (static,
+ * setuid...: at once), or that made no segment within EXEC_UNTRACED_NS (LD_PRELOAD dropped from
+ * its environment). Files are told apart by device and inode: paths differ across mount
+ * namespaces and for deleted binaries. */
+#define EXEC_UNTRACED_NS (5000ull * 1000000ull)
+static bool session_exec_untraceable(struct session *s, uint64_t now)
 {
 	char link[64], path[512];
+	struct stat st;
 	snprintf(link, sizeof link, "/proc/%d/exe", (int)s->pid);
+	if (stat(link, &st) != 0)
+		return false; /* gone, or a zombie: session_target_gone tells */
+	if (!s->image_known || s->image_execs != s->execs) {
+		/* a new image was followed (it waits for us at its start): this file is the one traced */
+		session_note_image(s);
+		return false;
+	}
+	if (st.st_dev == s->image_dev && st.st_ino == s->image_ino)
+		return false;
 	ssize_t n = readlink(link, path, sizeof path - 1);
-	if (n <= 0)
-		return false;
-	path[n] = '\0';
-	if (strcmp(path, s->exe) == 0)
-		return false;
-	return traceable_check_path(path, s->exec_lost_why, sizeof s->exec_lost_why) != 0;
+	path[n > 0 ? n : 0] = '\0';
+	if (n > 0 && traceable_check_path(path, s->exec_lost_why, sizeof s->exec_lost_why) != 0)
+		return true;
+	s->exec_lost_why[0] = '\0';
+	if (!s->image_changed_ns)
+		s->image_changed_ns = now;
+	return now - s->image_changed_ns >= EXEC_UNTRACED_NS;
 }
 
 /* After the target is gone the thread stays to serve marks and publish requests on the final state. */
@@ -810,7 +841,7 @@ static void *session_ingest_main(void *arg)
 				gone = true;
 				break;
 			}
-			if (session_exec_untraceable(s)) {
+			if (session_exec_untraceable(s, now)) {
 				session_finish(s, buf); /* the old image's threads are gone */
 				session_unlink_image_segment(s);
 				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
@@ -1023,8 +1054,9 @@ static void session_say_exec_lost(struct session *s)
 		fprintf(stderr, "memtop: process %d exec'd a program memtop cannot trace: %s; figures "
 			"frozen at the image before exec, %s\n", (int)s->pid, s->exec_lost_why, next);
 	else
-		fprintf(stderr, "memtop: process %d exec'd and its new image made no usable segment within "
-			"2 s: figures frozen at the image before exec; %s\n", (int)s->pid, next);
+		fprintf(stderr, "memtop: process %d exec'd and its new image made no usable segment in "
+			"time (LD_PRELOAD dropped?): figures frozen at the image before exec; %s\n",
+			(int)s->pid, next);
 }
 
 /* From the last published view (the segment itself may be swapped by the ingest thread). */

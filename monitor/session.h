@@ -38,6 +38,11 @@ struct session {
 	/* ingest thread, before it sets exec_lost: why the program exec'd cannot be traced ("" when
 	 * the new image just made no segment in time) */
 	char exec_lost_why[768];
+	/* ingest thread: the executable (device, inode) of the image being traced, for `execs` images
+	 * followed, and when it was first seen replaced by another one with no new segment */
+	uint64_t image_dev, image_ino, image_changed_ns;
+	unsigned image_execs;
+	bool image_known;
 	struct shm_segment seg;
 	/* Held for writing by the ingest thread only while it swaps seg for the segment of a new
 	 * image (exec); other threads read the segment through session_stack_read. */

@@ -48,6 +48,18 @@ touch "$tmp/go2"
 wait "$bg"; rc=$?; bg=
 check "libmemtop first: the target says nothing (status $rc)" "[ $rc -eq 3 ] && [ ! -s $tmp/err2 ]"
 
+# a program that takes malloc's address (python3: a canonical PLT stub in the executable) binds
+# ours with libmemtop first, and jemalloc's with jemalloc first
+PY=$(readlink -f /usr/bin/python3 2>/dev/null)
+if [ -x "$PY" ]; then
+	LD_PRELOAD="$LIB" "$PY" -c pass 2>"$tmp/py1"
+	check "python3 with libmemtop.so alone: nothing said" "[ ! -s $tmp/py1 ]"
+	LD_PRELOAD="$JE:$LIB" "$PY" -c pass 2>"$tmp/py2"
+	check "python3 with jemalloc first: said once" "[ \$(grep -c 'malloc is bound to .*libjemalloc' $tmp/py2) -eq 1 ]"
+else
+	echo "skip - python3 cases: no /usr/bin/python3"
+fi
+
 # report: the program exec'd (by env) with jemalloc first; the report says why it is empty
 "$MEMTOP" report -o "$tmp/rep" -- env LD_PRELOAD="$JE:$LIB" "$PROG" - >/dev/null 2>"$tmp/re"
 rc=$?

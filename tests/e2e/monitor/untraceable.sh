@@ -94,6 +94,14 @@ else
 	fi
 fi
 
+# exec into a program started without LD_PRELOAD: no new segment within 5 s; it runs to its end,
+# said once, its status (6) passed through
+"$MEMTOP" report -o "$tmp/rep2" -- sh -c "unset LD_PRELOAD; exec timeout 30 sh -c 'sleep 7; touch $tmp/ran6; exit 6'" \
+	>/dev/null 2>"$tmp/err"
+rc=$?
+ok "a target that execs with LD_PRELOAD dropped exits 6 through memtop (got $rc), ran to its end, said once: $(head -c 200 "$tmp/err")" \
+	"[ $rc -eq 6 ] && [ -e $tmp/ran6 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'made no usable segment in time' $tmp/err"
+
 # no segment ever (the preload is off in the target): its status passes through, said once
 MEMTOP_DISABLE=1 "$MEMTOP" report -- "$DYN" - >/dev/null 2>"$tmp/err"
 rc=$?
