@@ -70,7 +70,9 @@ struct liveset_slab {
 	/* line-aligned, so that no 32-byte block spans two cache lines */
 	struct liveset_block blocks[SLAB_BLOCKS] __attribute__((aligned(64)));
 };
-_Static_assert(sizeof(struct liveset_slab) <= HUGE_BYTES, "a slab is one 2 MiB page");
+/* exactly: huge_alloc then aligns it to 2 MiB, and liveset_ref_of finds a block's slab by rounding
+ * its address down */
+_Static_assert(sizeof(struct liveset_slab) == HUGE_BYTES, "a slab is one 2 MiB page");
 
 static inline uintptr_t slot_tag(uint64_t h)
 {

@@ -43,9 +43,11 @@ static void assert_walk_is_original(const struct model_walk *w)
 	for (size_t i = 0; i < w->count; i++) {
 		struct model_block b = model_walk_block(w, i);
 		uint64_t k = b.addr >> 6;
-		assert_true(k >= 1 && k <= N);
-		assert_false(seen[k]);
-		seen[k] = 1;
+		assert_in_range(k, 1, N);
+		if (k >= 1 && k <= N) { /* for the analyser: assert_* is not known to stop */
+			assert_false(seen[k]);
+			seen[k] = 1;
+		}
 		assert_int_equal(b.size, k);
 		assert_int_equal(b.seq, k);
 		assert_int_equal(b.thread_id, k % 3);
