@@ -256,6 +256,9 @@ static int session_bind(struct session *s, char *err, size_t len)
 	 * whole, and may be gone (a zombie has no map) by the time the symbolizer is set up. */
 	free(s->initial_maps);
 	s->initial_maps = s->opt.no_symbols ? NULL : symbols_read_maps(s->pid);
+	/* The executable too: once claimed, the target may exec at once (noted later, a slow monitor
+	 * took the new image for the traced one and never saw the exec). */
+	session_note_image(s);
 	int rc = session_claim(s, err, len);
 	if (rc)
 		return rc;
@@ -281,12 +284,12 @@ static int session_bind(struct session *s, char *err, size_t len)
 	s->eng.slot_info = session_slot_info;
 	s->eng.slot_info_ctx = s;
 	__atomic_store_n(&s->state, MODEL_STATE_RUNNING, __ATOMIC_RELEASE);
-	session_note_image(s);
 	return 0;
 }
 
 /* The executable of the image being traced (session_exec_untraceable compares against it). Called
- * at bind, while a target started by us still waits for us, and once per image followed. */
+ * at bind before the claim, while a target started by us still waits for us, and once per image
+ * followed. */
 static void session_note_image(struct session *s)
 {
 	char link[64];
