@@ -17,7 +17,7 @@ static bool is_heap_candidate(const struct procmaps_entry *e)
 						  e->perms[1] == 'w');
 }
 
-struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divisions)
+static struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divisions)
 {
 	struct model_maps *m = calloc(1, sizeof(*m));
 	if (!m)

@@ -3,7 +3,9 @@
  * records the call (record.h). They must return exactly what glibc returns (value and errno), and
  * must never allocate on their own behalf. */
 #include <errno.h>
+#include <malloc.h> /* memalign, pvalloc, malloc_usable_size: our definitions are checked against these */
 #include <stdint.h>
+#include <stdlib.h> /* malloc, free, calloc, realloc, reallocarray, aligned_alloc, posix_memalign, valloc */
 #include <string.h>
 #include <unistd.h>
 
