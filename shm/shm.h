@@ -243,12 +243,18 @@ bool shm_proc_stat(pid_t pid, char *state, uint64_t *start_time);
 /* Stale: the pid is gone, or it is a different process (start time differs). */
 bool shm_segment_is_stale(const struct memtop_seg_header *hdr);
 
+/* Clock `id` (CLOCK_MONOTONIC, CLOCK_REALTIME...) in ns: the one timespec conversion of both sides. */
+static inline uint64_t shm_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Monotonic clock in ns (CLOCK_MONOTONIC_COARSE: ~7 ns; ages need ms precision only). */
 static inline uint64_t shm_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return shm_clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 #endif
