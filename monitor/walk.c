@@ -16,7 +16,7 @@ uint32_t walk_now_ms(void)
 	return (uint32_t)(shm_clock_ns(CLOCK_MONOTONIC) / 1000000u);
 }
 
-uint64_t walk_age_ns(uint32_t now_ms, uint32_t then_ms)
+static uint64_t walk_age_ns(uint32_t now_ms, uint32_t then_ms)
 {
 	uint32_t d = now_ms - then_ms; /* modular: survives the 49-day wrap */
 	if (d > 0x80000000u)

@@ -173,8 +173,10 @@ enum shm_push_result { SHM_PUSHED = 0, SHM_DROPPED = 1, SHM_NO_CONSUMER = 2 };
  * record that was in any lane before it (so a tag separates what happened before and after). */
 enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_event *ev);
 
-/* Ticket-split push for frees (invariant 1): reserve takes a ticket of a lane, commit publishes it.
- * Between the two the caller may run the real free. Returns false when it could not reserve. */
+/* The two halves of shm_ring_push: reserve takes a ticket of a lane (false when it could not),
+ * commit publishes the record in it. TEST-ONLY outside shm/: tests and the fuzz seed use them to
+ * hold a ticket pending. Production frees need no split: the free hook pushes its whole record
+ * with shm_ring_push before the real free (invariant 1). */
 bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket);
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
 		     const struct memtop_event *ev);
