@@ -625,7 +625,8 @@ static int session_open_next(struct session *s, struct shm_segment *next)
 			shm_segment_close(next, false); /* still the old one (a stale name): wait */
 			rc = -EAGAIN;
 		}
-		if ((rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL) || shm_clock_ns(CLOCK_MONOTONIC) > deadline ||
+		if ((rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL) ||
+		    shm_clock_ns(CLOCK_MONOTONIC) > deadline ||
 		    __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) ||
 		    proc_is_zombie_or_gone(s->pid, s->target_start_ticks))
 			return rc ? rc : -ENOENT;

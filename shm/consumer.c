@@ -123,14 +123,16 @@ static int claim_guarded(struct shm_segment *seg, pid_t me, uint64_t my_start, p
 			return -EBUSY;
 		}
 		/* Fresh heartbeat first, so producers never see our claim as stale. */
-		__atomic_store_n(&h->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+		__atomic_store_n(&h->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC),
+				 __ATOMIC_RELAXED);
 		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
 		/* Phase 1: -me holds the claim against other monitors while producers still push nothing. */
 		if (!__atomic_compare_exchange_n(&h->claim_pid, &cur, -me, false, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
 			continue;
 		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
-		__atomic_store_n(&h->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELEASE);
+		__atomic_store_n(&h->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC),
+				 __ATOMIC_RELEASE);
 		int rc = reserve_regions(seg);
 		if (rc) {
 			int32_t mine = -me;
@@ -169,7 +171,8 @@ int shm_consumer_heartbeat(struct shm_segment *seg)
 {
 	volatile int rc = 0;
 	SHM_GUARD_BEGIN {
-		__atomic_store_n(&seg->hdr->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELEASE);
+		__atomic_store_n(&seg->hdr->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC),
+				 __ATOMIC_RELEASE);
 		publish_tails(seg);
 	} SHM_GUARD_FAIL {
 		rc = -1;

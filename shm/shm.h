@@ -245,7 +245,7 @@ bool shm_proc_stat(pid_t pid, char *state, uint64_t *start_time);
 /* Stale: the pid is gone, or it is a different process (start time differs). */
 bool shm_segment_is_stale(const struct memtop_seg_header *hdr);
 
-/* Clock `id` (CLOCK_MONOTONIC, CLOCK_REALTIME...) in ns: the one timespec conversion of both sides. */
+/* Clock `id` (CLOCK_MONOTONIC, CLOCK_REALTIME...) in ns: the one such conversion of both sides. */
 static inline uint64_t shm_clock_ns(clockid_t id)
 {
 	struct timespec ts;
