@@ -15,7 +15,7 @@
 bool buildid_of_fd(int fd, char *hex);
 /* Opens path read-only when it is a regular file. Returns the fd or -1. */
 int buildid_open_regular(const char *path);
-/* The build-id of the file at path (false: unreadable, not ELF or no id). */
+/* The build-id of the file at path (false: unreadable, not ELF or no id). TEST-ONLY today. */
 bool buildid_of_path(const char *path, char *hex);
 /* The build-id of the file a /proc/PID/maps line maps (device and inode as the line gives them):
  * read from path when it is still that file, else through /proc/PID/map_files when allowed.

@@ -87,7 +87,8 @@ void engine_destroy(struct engine *e);
  * callbacks are kept. WRITER ONLY, outside the read lock. Returns -ENOMEM (model unchanged). */
 int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
 
-/* Applies one validated event. WRITER ONLY, inside urcu_memb_read_lock. */
+/* Applies one validated event. WRITER ONLY, inside urcu_memb_read_lock. TEST-ONLY (tests and
+ * benches): the session applies whole batches with engine_apply_batch. */
 void engine_apply(struct engine *e, const struct memtop_event *ev);
 /* Applies n validated events in order, prefetching the hash slots and blocks of later events so
  * that cache misses overlap (at 1 M live blocks they dominate). WRITER ONLY, inside the read lock. */

@@ -17,14 +17,12 @@ static bool is_heap_candidate(const struct procmaps_entry *e)
 						  e->perms[1] == 'w');
 }
 
-struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divisions)
+static struct model_maps *heatmap_compute(pid_t pid, struct liveset *ls, uint32_t divisions)
 {
 	struct model_maps *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	m->taken_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	m->taken_ns = shm_clock_ns(CLOCK_MONOTONIC);
 	if (divisions == 0)
 		divisions = MODEL_HEAT_DEFAULT;
 	if (divisions > MODEL_HEAT_MAX)

@@ -89,13 +89,13 @@ static inline uint64_t liveset_hash(uint64_t a)
 	return a;
 }
 
-/* WRITER ONLY. insert copies *b; returns the stored block or NULL on ENOMEM. lookup returns the
- * block with that address or NULL. remove unlinks it and retires it (the writer must not use b
- * afterwards). */
+/* TEST-ONLY (the engine uses the _h variants). WRITER ONLY. insert copies *b; returns the stored
+ * block or NULL on ENOMEM. lookup returns the block with that address or NULL. remove unlinks it
+ * and retires it (the writer must not use b afterwards). */
 struct liveset_block *liveset_insert(struct liveset *ls, const struct liveset_block *b);
 struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr);
 void liveset_remove(struct liveset *ls, struct liveset_block *b);
-/* lookup + remove in one probe: copies the block to *out and retires it. False when absent. */
+/* TEST-ONLY. lookup + remove in one probe: copies the block to *out and retires it; false: absent. */
 bool liveset_take(struct liveset *ls, uint64_t addr, struct liveset_block *out);
 /* The same with the hash of addr given. Returns the removed block, readable by the writer until
  * its next insert (a retired block may be reused from then on), or NULL. */

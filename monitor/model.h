@@ -21,10 +21,8 @@
  *  - Symbol strings (function, file) are interned for the whole session: pointers stay valid until
  *    session_destroy(). A frame not yet symbolized has func == NULL (show the raw address).
  *
- * `memtop demo` looks for the workload executable `memtop-demo` (built by monitor/ui/meson.build) in
- * this order: the directory of the memtop executable (/proc/self/exe), then <that dir>/ui/
- * (build tree: build/monitor/ui/memtop-demo), then <that dir>/../monitor/ui/, then the install bindir.
- * Please name the executable target exactly `memtop-demo`.
+ * `memtop demo` runs the workload `memtop-demo` (monitor/ui/meson.build), found by main.c next to
+ * the memtop executable, in ui/ or ../monitor/ui/ below it, or in the install bindir.
  */
 #ifndef MEMTOP_MODEL_H
 #define MEMTOP_MODEL_H
@@ -251,7 +249,7 @@ void model_walk_keep(struct model_walk *w);
 /* Block i (< count) of any walk, as of the walk's time. */
 struct model_block model_walk_block(const struct model_walk *w, size_t i);
 /* Paged access: returns min(limit, count - offset) rows starting at offset (0 past the end).
- * Not for a compact walk (it returns 0 rows there). */
+ * Not for a compact walk (it returns 0 rows there). Only the e2e driver calls it today. */
 size_t model_walk_page(const struct model_walk *w, size_t offset, size_t limit,
 		       const struct model_block **rows);
 void model_walk_free(struct model_walk *w);
@@ -321,20 +319,8 @@ void model_snapshot_default_path(struct session *s, char *buf, size_t len);
 
 /* ------------------------------------------------------------------ dashboard entry point */
 
-/* The dashboard (monitor/ui/ui.h) provides:
- *     int ui_run(struct session *s, const struct ui_options *o);
- * returning the process exit status for memtop (0 normally). main.c fills struct ui_options with
- * these fields, please declare it in ui.h exactly like this (add more fields only with defaults 0):
- *     struct ui_options {
- *         unsigned delay_ms;       // refresh interval (-d SEC), default 1000
- *         bool no_color;           // --no-color
- *         unsigned heat_divisions; // --divisions N, default 32
- *         unsigned expire_s;       // --expire N, default 60
- *         const char *snapshot_dir;// where `s` writes (NULL = current directory)
- *         bool quit_on_exit;       // false: keep showing the final state after the target exits
- *     };
- * ui_run returns when the user quits; the session keeps ingesting meanwhile and main.c tears it
- * down afterwards (for memtop run it then waits for the target and passes its status through).
- */
+/* The dashboard's entry point ui_run() and its options (struct ui_options, every field 0 by
+ * default) are declared and documented in monitor/ui/ui.h only. ui_run returns when the user quits;
+ * the session keeps ingesting meanwhile and main.c tears it down afterwards. */
 
 #endif

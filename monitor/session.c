@@ -32,20 +32,6 @@ static void session_note_image(struct session *s);
  * and a short-lived target's report should not wait 20 ms to notice the exit. */
 #define LIVENESS_CHILD_NS (2ull * 1000000ull)
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void session_default_options(struct session_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -274,8 +260,8 @@ static int session_bind(struct session *s, char *err, size_t len)
 	read_cmdline(s->pid, s->command, sizeof(s->command));
 	if (!s->command[0])
 		snprintf(s->command, sizeof s->command, "%s", s->exe);
-	s->attach_mono_ns = mono_ns();
-	s->attach_real_ns = real_ns();
+	s->attach_mono_ns = shm_clock_ns(CLOCK_MONOTONIC);
+	s->attach_real_ns = shm_clock_ns(CLOCK_REALTIME);
 	s->slot_generation = calloc(s->seg.threads_count ? s->seg.threads_count : 1, sizeof(uint32_t));
 	if (!s->slot_generation || engine_init(&s->eng, s->seg.threads_count, s->seg.stacks_cap) != 0) {
 		snprintf(err, len, "out of memory");
@@ -382,7 +368,7 @@ static void child_exec(char *const argv[], const char *preload, int errfd)
 
 static int wait_for_segment(struct session *s, const char *cmd, char *err, size_t len)
 {
-	uint64_t deadline = mono_ns() + 10ull * 1000000000ull;
+	uint64_t deadline = shm_clock_ns(CLOCK_MONOTONIC) + 10ull * 1000000000ull;
 	char why[256] = "";
 	for (;;) {
 		int rc = shm_segment_open(&s->seg, s->child, false, why, sizeof why);
@@ -404,7 +390,7 @@ static int wait_for_segment(struct session *s, const char *cmd, char *err, size_
 				 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 			return -ECHILD;
 		}
-		if (mono_ns() > deadline) {
+		if (shm_clock_ns(CLOCK_MONOTONIC) > deadline) {
 			snprintf(err, len, "%s (pid %d) made no memtop segment within 10 s (%s): it runs on "
 				 "untraced, and memtop waits for it to end", cmd, (int)s->child,
 				 why[0] ? why : "no segment");
@@ -476,22 +462,11 @@ struct session *session_run(char *const argv[], const char *preload, const struc
 
 static bool proc_is_zombie_or_gone(pid_t pid, uint64_t start_ticks)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char state;
+	uint64_t start;
+	if (!shm_proc_stat(pid, &state, &start) || state == 'Z' || state == 'X')
 		return true;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return true;
-	if (p[2] == 'Z' || p[2] == 'X')
-		return true;
-	return start_ticks && shm_proc_start_time(pid) != start_ticks;
+	return start_ticks && start != start_ticks;
 }
 
 /* Ingest thread (or before it starts): the state is read by other threads (the symbolizer, the
@@ -643,7 +618,7 @@ static bool session_execed(struct session *s)
 static int session_open_next(struct session *s, struct shm_segment *next)
 {
 	char why[256];
-	uint64_t deadline = mono_ns() + EXEC_FOLLOW_NS;
+	uint64_t deadline = shm_clock_ns(CLOCK_MONOTONIC) + EXEC_FOLLOW_NS;
 	for (;;) {
 		int rc = shm_segment_open(next, s->pid, s->opt.allow_other_uid, why, sizeof why);
 		if (rc == 0) {
@@ -653,7 +628,8 @@ static int session_open_next(struct session *s, struct shm_segment *next)
 			shm_segment_close(next, false); /* still the old one (a stale name): wait */
 			rc = -EAGAIN;
 		}
-		if ((rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL) || mono_ns() > deadline ||
+		if ((rc != -ENOENT && rc != -EAGAIN && rc != -EINVAL) ||
+		    shm_clock_ns(CLOCK_MONOTONIC) > deadline ||
 		    __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) ||
 		    proc_is_zombie_or_gone(s->pid, s->target_start_ticks))
 			return rc ? rc : -ENOENT;
@@ -773,7 +749,7 @@ static bool session_exec_untraceable(struct session *s, uint64_t now)
 static void session_idle_loop(struct session *s)
 {
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		uint64_t now = mono_ns();
+		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
 		if (!s->ingest_sym) {
 			session_adopt_symbols(s);
 			if (s->ingest_sym)
@@ -795,7 +771,7 @@ static void *session_ingest_main(void *arg)
 	unsigned idle_us = 50; /* grows while the ring stays empty, back to 50 on data */
 	bool gone = false;
 	while (buf && !gone) {
-		uint64_t now = mono_ns();
+		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
 		if (now - last_hb >= HEARTBEAT_NS) {
 			shm_consumer_heartbeat(&s->seg);
 			last_hb = now;
@@ -868,7 +844,7 @@ static void *session_ingest_main(void *arg)
 		}
 	}
 	session_check_slots(s);
-	session_publish_view(s, mono_ns());
+	session_publish_view(s, shm_clock_ns(CLOCK_MONOTONIC));
 	__atomic_store_n(&s->finished, gone ? 1 : 0, __ATOMIC_RELEASE);
 	/* wake memtop report at once: it prints as soon as the target is gone and drained */
 	pthread_mutex_lock(&s->finish_lock);

@@ -133,9 +133,7 @@ static uint64_t target_uptime_ns(const struct session *s, uint64_t now)
 {
 	uint64_t attached = now - s->attach_mono_ns;
 	long hz = sysconf(_SC_CLK_TCK);
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	uint64_t boot_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t boot_ns = shm_clock_ns(CLOCK_BOOTTIME);
 	uint64_t start_ns = hz > 0 ? s->target_start_ticks * (1000000000ull / (uint64_t)hz) : 0;
 	return start_ns && boot_ns > start_ns ? boot_ns - start_ns : attached;
 }

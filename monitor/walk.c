@@ -13,12 +13,10 @@
 
 uint32_t walk_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+	return (uint32_t)(shm_clock_ns(CLOCK_MONOTONIC) / 1000000u);
 }
 
-uint64_t walk_age_ns(uint32_t now_ms, uint32_t then_ms)
+static uint64_t walk_age_ns(uint32_t now_ms, uint32_t then_ms)
 {
 	uint32_t d = now_ms - then_ms; /* modular: survives the 49-day wrap */
 	if (d > 0x80000000u)
@@ -83,13 +81,6 @@ static bool walk_reserve(void **arr, size_t *cap, size_t n, size_t elem)
 	return true;
 }
 
-static uint64_t walk_clock_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Iterates ls once: copies (compact false) or pins and references (compact true) the blocks that
  * match f into p. Returns the number kept. */
 static size_t walk_collect(struct liveset *ls, const struct model_walk_filter *f, uint64_t mark_seq,
@@ -145,7 +136,7 @@ static struct model_walk *walk_make(struct liveset *ls, const struct model_walk_
 	if (!compact && w->count > 1)
 		qsort(p->copies, w->count, sizeof(*p->copies), block_seq_cmp);
 	w->blocks = p->copies;
-	w->taken_ns = walk_clock_ns();
+	w->taken_ns = shm_clock_ns(CLOCK_MONOTONIC);
 	return w;
 }
 

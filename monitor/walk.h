@@ -6,8 +6,7 @@
 #include "model.h"
 
 uint32_t walk_now_ms(void);
-uint64_t walk_age_ns(uint32_t now_ms, uint32_t then_ms);
-/* Walks any live set (unit tests use one without a session). */
+/* Walks any live set (tests/unit/monitor/test_walk.c uses one without a session). */
 struct model_walk *walk_liveset(struct liveset *ls, const struct model_walk_filter *f,
 				uint64_t mark_seq);
 /* The same with 4-byte references to pinned blocks (model_walk_open_compact). */

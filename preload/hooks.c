@@ -2,8 +2,12 @@
  * aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size. Each calls the real function and
  * records the call (record.h). They must return exactly what glibc returns (value and errno), and
  * must never allocate on their own behalf. */
+/* <stdlib.h> and <malloc.h> declare every function defined here: the compiler checks each of our
+ * signatures against glibc's. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h> /* exit, _Exit: our definitions are checked against these */
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -124,6 +125,10 @@ static int preload_main(int argc, char **argv, char **envp)
 		preload_note_exit_status(rc);
 	return rc;
 }
+
+/* no glibc header declares it: this is the signature of csu/libc-start.c */
+int __libc_start_main(preload_main_fn main, int argc, char **argv, void (*init)(void),
+		      void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
 
 PRELOAD_EXPORT int __libc_start_main(preload_main_fn main, int argc, char **argv,
 				     void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),

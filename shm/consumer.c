@@ -13,13 +13,6 @@
 #include "guard.h"
 #include "shm.h"
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The claim fields, each read once: every decision about a claimant is made on this copy (the
  * segment is shared with a target that can rewrite it between two reads). */
 struct claim_copy {
@@ -49,7 +42,7 @@ static bool claimant_alive(const struct claim_copy *c)
 	if (shm_proc_stat(pid, &state, &start) &&
 	    (state == 'Z' || state == 'X' || (c->start_time && start != c->start_time)))
 		return false;
-	return c->heartbeat_ns + SHM_HEARTBEAT_STALE_NS > mono_ns();
+	return c->heartbeat_ns + SHM_HEARTBEAT_STALE_NS > shm_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* Both sides: TARGET on a full lane (slow path only; its own mapping, no guard), MONITOR through
@@ -130,14 +123,16 @@ static int claim_guarded(struct shm_segment *seg, pid_t me, uint64_t my_start, p
 			return -EBUSY;
 		}
 		/* Fresh heartbeat first, so producers never see our claim as stale. */
-		__atomic_store_n(&h->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELAXED);
+		__atomic_store_n(&h->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC),
+				 __ATOMIC_RELAXED);
 		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
 		/* Phase 1: -me holds the claim against other monitors while producers still push nothing. */
 		if (!__atomic_compare_exchange_n(&h->claim_pid, &cur, -me, false, __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
 			continue;
 		__atomic_store_n(&h->claim_start_time, my_start, __ATOMIC_RELAXED);
-		__atomic_store_n(&h->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELEASE);
+		__atomic_store_n(&h->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC),
+				 __ATOMIC_RELEASE);
 		int rc = reserve_regions(seg);
 		if (rc) {
 			int32_t mine = -me;
@@ -176,7 +171,8 @@ int shm_consumer_heartbeat(struct shm_segment *seg)
 {
 	volatile int rc = 0;
 	SHM_GUARD_BEGIN {
-		__atomic_store_n(&seg->hdr->claim_heartbeat_ns, mono_ns(), __ATOMIC_RELEASE);
+		__atomic_store_n(&seg->hdr->claim_heartbeat_ns, shm_clock_ns(CLOCK_MONOTONIC),
+				 __ATOMIC_RELEASE);
 		publish_tails(seg);
 	} SHM_GUARD_FAIL {
 		rc = -1;

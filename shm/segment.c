@@ -89,15 +89,13 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 
 static void header_identity(struct memtop_seg_header *h, pid_t pid)
 {
-	struct timespec ts;
 	h->magic = MEMTOP_SEG_MAGIC;
 	h->abi_version = MEMTOP_ABI_VERSION;
 	h->header_size = sizeof *h;
 	h->pid = pid;
 	h->uid = geteuid();
 	h->start_time = shm_proc_start_time(pid);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	h->created_realtime_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	h->created_realtime_ns = shm_clock_ns(CLOCK_REALTIME);
 	h->created_monotonic_ns = shm_now_ns();
 	ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
 	h->exe[n > 0 ? n : 0] = '\0';

@@ -173,8 +173,10 @@ enum shm_push_result { SHM_PUSHED = 0, SHM_DROPPED = 1, SHM_NO_CONSUMER = 2 };
  * record that was in any lane before it (so a tag separates what happened before and after). */
 enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_event *ev);
 
-/* Ticket-split push for frees (invariant 1): reserve takes a ticket of a lane, commit publishes it.
- * Between the two the caller may run the real free. Returns false when it could not reserve. */
+/* The two halves of shm_ring_push: reserve takes a ticket of a lane (false when it could not),
+ * commit publishes the record in it. TEST-ONLY outside shm/: tests and the fuzz seed use them to
+ * hold a ticket pending. Production frees need no split: the free hook pushes its whole record
+ * with shm_ring_push before the real free (invariant 1). */
 bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket);
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
 		     const struct memtop_event *ev);
@@ -243,12 +245,18 @@ bool shm_proc_stat(pid_t pid, char *state, uint64_t *start_time);
 /* Stale: the pid is gone, or it is a different process (start time differs). */
 bool shm_segment_is_stale(const struct memtop_seg_header *hdr);
 
+/* Clock `id` (CLOCK_MONOTONIC, CLOCK_REALTIME...) in ns: the one such conversion of both sides. */
+static inline uint64_t shm_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Monotonic clock in ns (CLOCK_MONOTONIC_COARSE: ~7 ns; ages need ms precision only). */
 static inline uint64_t shm_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return shm_clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 #endif

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+char *plugin_make(int n); /* looked up with dlsym by dlopen_prog.c */
+
 char *plugin_make(int n)
 {
 	char *s = malloc(64);

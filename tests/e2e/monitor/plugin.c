@@ -2,6 +2,8 @@
  * mapped when memtop attached (MAPS_CHANGED refresh). */
 #include <stdlib.h>
 
+void *plugin_alloc(void); /* looked up with dlsym by dlopener.c */
+
 __attribute__((noinline)) void *plugin_alloc(void)
 {
 	return malloc(4321);
