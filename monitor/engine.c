@@ -56,6 +56,7 @@ int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 	struct engine old = *e;
 	/* readers find only the empty table from here; once they have left the old one, free it */
 	rcu_assign_pointer(e->live.table, fresh.live.table);
+	liveset_tables_changed(); /* readers pausing an iteration (liveset_iter_yield) must not go on */
 	__atomic_store_n(&e->mark_seq, 0, __ATOMIC_RELAXED);
 	urcu_memb_synchronize_rcu();
 	*e = fresh;

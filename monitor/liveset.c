@@ -346,6 +346,16 @@ static void liveset_reclaim_cb(struct rcu_head *head)
 	pthread_mutex_unlock(&home->lock);
 }
 
+/* Tables published in place of others, in any live set of the process (liveset_iter_yield). Bumped
+ * after the new table is stored and before the old one goes to call_rcu: a reader that loaded this
+ * before the table and finds it unchanged in a later read section holds a table not yet freed. */
+static uint64_t liveset_tables_published;
+
+void liveset_tables_changed(void)
+{
+	__atomic_add_fetch(&liveset_tables_published, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Iterating readers of any live set in the process (liveset_read_begin/end). Global rather than
  * per set: engine_reset replaces a set wholesale while a reader may be entering it. */
 static int liveset_readers;
@@ -443,6 +453,7 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
 		if (old->slots[i] > SLOT_TOMB)
 			table_place(t, slot_block(old->slots[i]));
 	__atomic_store_n(&ls->table, t, __ATOMIC_RELEASE); /* rcu_assign_pointer, seen by TSan */
+	liveset_tables_changed();
 	ls->tombs = 0;
 	urcu_memb_call_rcu(&old->rcu, table_free_cb);
 	return 0;
@@ -600,8 +611,18 @@ void liveset_iter_init(struct liveset *ls, struct liveset_iter *it)
 {
 	/* acquire loads (a plain mov on x86, as rcu_dereference) pair with the writer's release stores
 	 * of the table and of each slot, in a way ThreadSanitizer sees (it cannot see liburcu's) */
+	it->tables_gen = __atomic_load_n(&liveset_tables_published, __ATOMIC_ACQUIRE); /* before t */
 	it->t = __atomic_load_n(&ls->table, __ATOMIC_ACQUIRE);
 	it->i = 0;
+}
+
+bool liveset_iter_yield(struct liveset_iter *it)
+{
+	urcu_memb_read_unlock();
+	urcu_memb_read_lock();
+	/* a table freed in the gap was replaced before the call_rcu that frees it, hence before the
+	 * grace period that ended before this section began: the count has moved */
+	return __atomic_load_n(&liveset_tables_published, __ATOMIC_SEQ_CST) == it->tables_gen;
 }
 
 struct liveset_block *liveset_iter_next(struct liveset_iter *it)

@@ -70,6 +70,7 @@ struct liveset {
 struct liveset_iter {
 	struct liveset_table *t;
 	size_t i;
+	uint64_t tables_gen; /* liveset_tables_gen when t was loaded */
 };
 
 int liveset_init(struct liveset *ls);
@@ -126,6 +127,17 @@ void liveset_read_begin(void);
 void liveset_read_end(void);
 void liveset_iter_init(struct liveset *ls, struct liveset_iter *it);
 struct liveset_block *liveset_iter_next(struct liveset_iter *it);
+/* READERS: leaves the RCU read section and enters a new one between two slots, so that a long
+ * iteration (2 M blocks: hundreds of ms) does not hold back every grace period meanwhile (each one
+ * frees a published view of a few MiB). The table may only be freed in the gap if a new one was
+ * published: then it returns false (inside the new section) and the iteration must not go on; it
+ * may start again from liveset_iter_init. Blocks seen before the gap are protected as before only
+ * by a pin (liveset_pin) or not at all: copy what you need before calling this. liveset_read_begin
+ * stays in force across the gap. */
+bool liveset_iter_yield(struct liveset_iter *it);
+/* WRITERS: a table was published in place of another one that will be freed after a grace period
+ * (call it after the pointer store, before call_rcu or synchronize_rcu). */
+void liveset_tables_changed(void);
 /* READERS, inside the iteration section above (urcu read lock + liveset_read_begin), after
  * liveset_iter_init and before the first liveset_iter_next: pins the blocks that iteration will see
  * (0, or -ENOMEM). A reference taken from one of them stays valid until liveset_unpin, on any

@@ -17,14 +17,38 @@
 #include "session.h"
 #include "strpool.h"
 
-/* A resolved stack: per physical frame, its address and the cached resolution (NULL: unknown). */
-struct sym_stack {
-	int n;
-	struct {
-		uint64_t pc;
-		const struct symdb_frames *fr;
-	} f[];
+/* A resolved frame: a return address and its cached resolution (NULL: unknown). Interned per
+ * (pc, resolution) for the symbolizer's life: the stacks that pass through it share one record. */
+struct sym_frame {
+	uint64_t pc;
+	const struct symdb_frames *fr;
 };
+
+/* A stack is a path in a tree of nodes, from its innermost frame (the node the stack id names) to
+ * the outermost (whose parent is 0), so that stacks share the records of their common outer frames:
+ * 50 k stacks 48 frames deep held 16 B per frame each (31 MiB), now a few bytes per distinct
+ * (frame, caller path). Interned per (parent, frame). */
+struct sym_node {
+	uint32_t parent; /* node index + 1; 0 = none (outermost frame) */
+	uint32_t frame;  /* sym_frame index */
+};
+
+/* Interned records of one kind, in fixed chunks that never move (readers index them without locks).
+ * Only the symbolizer thread appends and looks up; a chunk pointer and a record are written before
+ * the release store of the first stack that names them (symbols_main), which orders both for readers. */
+#define SYM_CHUNK_BITS 12
+#define SYM_CHUNK (1u << SYM_CHUNK_BITS)
+struct sym_table {
+	size_t elem;      /* record size: compared and hashed bytewise (records have no padding) */
+	char **chunks;    /* [n_chunks_max] */
+	uint32_t n_chunks_max;
+	uint32_t n;       /* records appended */
+	uint32_t *index;  /* open addressing: record index + 1, 0 empty (symbolizer thread only) */
+	uint32_t index_cap;
+};
+
+/* sy->stacks[id]: the innermost node + 1; 0 = not resolved yet; SYM_EMPTY_STACK: resolved, no frame */
+#define SYM_EMPTY_STACK UINT32_MAX
 
 struct symbols {
 	struct session *s;
@@ -34,7 +58,9 @@ struct symbols {
 	char *maps_pending;     /* from the ingest thread, not yet reported to libdwfl (under lock) */
 	uint64_t maps_generation;
 	uint32_t cap;           /* stacks_cap + 1 */
-	struct sym_stack **stacks;
+	uint32_t *stacks;           /* [cap], see SYM_EMPTY_STACK */
+	struct sym_table frames;    /* struct sym_frame */
+	struct sym_table nodes;     /* struct sym_node */
 	pthread_t thread;
 	bool running;
 	pthread_mutex_t lock;
@@ -65,24 +91,113 @@ static bool is_own_module(const char *module)
 	return strncmp(base, "libmemtop", 9) == 0;
 }
 
-static struct sym_stack *symbols_resolve_stack(struct symbols *sy, uint32_t id)
+static bool table_init(struct sym_table *t, size_t elem, uint32_t max_records)
+{
+	t->elem = elem;
+	t->n_chunks_max = (uint32_t)(((uint64_t)max_records + SYM_CHUNK - 1) >> SYM_CHUNK_BITS);
+	t->chunks = calloc(t->n_chunks_max ? t->n_chunks_max : 1, sizeof(*t->chunks));
+	return t->chunks != NULL;
+}
+
+static void table_free(struct sym_table *t)
+{
+	if (t->chunks)
+		for (uint32_t c = 0; c < t->n_chunks_max; c++)
+			free(t->chunks[c]);
+	free(t->chunks);
+	free(t->index);
+}
+
+static const void *table_at(const struct sym_table *t, uint32_t i)
+{
+	const char *chunk = __atomic_load_n(&t->chunks[i >> SYM_CHUNK_BITS], __ATOMIC_RELAXED);
+	return chunk + (size_t)(i & (SYM_CHUNK - 1)) * t->elem;
+}
+
+static uint32_t table_hash(const void *rec, size_t elem)
+{
+	uint64_t w[2] = {0, 0};
+	memcpy(w, rec, elem);
+	return (uint32_t)(((w[0] ^ (w[1] * 0xff51afd7ed558ccdull)) * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+/* Doubles the index (symbolizer thread only: readers never look at it). */
+static bool table_index_grow(struct sym_table *t)
+{
+	uint32_t cap = t->index_cap ? t->index_cap * 2 : 4096;
+	uint32_t *ix = calloc(cap, sizeof(*ix));
+	if (!ix)
+		return false;
+	for (uint32_t i = 0; i < t->n; i++) {
+		uint32_t h = table_hash(table_at(t, i), t->elem) & (cap - 1);
+		while (ix[h])
+			h = (h + 1) & (cap - 1);
+		ix[h] = i + 1;
+	}
+	free(t->index);
+	t->index = ix;
+	t->index_cap = cap;
+	return true;
+}
+
+/* The index of the record equal to rec, appended when new. UINT32_MAX when out of memory or of
+ * chunks. */
+static uint32_t table_intern(struct sym_table *t, const void *rec)
+{
+	_Static_assert(sizeof(struct sym_frame) <= 16 && sizeof(struct sym_node) <= 16, "table_hash");
+	if ((uint64_t)t->n * 2 >= t->index_cap && !table_index_grow(t))
+		return UINT32_MAX;
+	uint32_t h = table_hash(rec, t->elem) & (t->index_cap - 1);
+	for (; t->index[h]; h = (h + 1) & (t->index_cap - 1))
+		if (memcmp(table_at(t, t->index[h] - 1), rec, t->elem) == 0)
+			return t->index[h] - 1;
+	uint32_t i = t->n, c = i >> SYM_CHUNK_BITS;
+	if (c >= t->n_chunks_max)
+		return UINT32_MAX;
+	if (!t->chunks[c]) {
+		char *chunk = malloc(SYM_CHUNK * t->elem);
+		if (!chunk)
+			return UINT32_MAX;
+		__atomic_store_n(&t->chunks[c], chunk, __ATOMIC_RELAXED);
+	}
+	memcpy(t->chunks[c] + (size_t)(i & (SYM_CHUNK - 1)) * t->elem, rec, t->elem);
+	t->n++;
+	t->index[h] = i + 1;
+	return i;
+}
+
+static const struct sym_frame *frame_at(const struct symbols *sy, uint32_t i)
+{
+	return table_at(&sy->frames, i);
+}
+
+static const struct sym_node *node_at(const struct symbols *sy, uint32_t i)
+{
+	return table_at(&sy->nodes, i);
+}
+
+/* The innermost node + 1 of stack id (SYM_EMPTY_STACK when it has no frame), 0 when out of memory. */
+static uint32_t symbols_resolve_stack(struct symbols *sy, uint32_t id)
 {
 	uint64_t pcs[MEMTOP_MAX_DEPTH];
 	int depth = session_stack_read(sy->s, id, pcs, MEMTOP_MAX_DEPTH);
-	if (depth < 0)
-		depth = 0;
+	if (depth <= 0)
+		return SYM_EMPTY_STACK;
 	symbols_apply_pending(sy);
-	struct sym_stack *st = malloc(sizeof(*st) + (size_t)depth * sizeof(st->f[0]));
-	if (!st)
-		return NULL;
-	st->n = depth;
 	/* no refresh on a miss: libraries loaded later come with MAPS_CHANGED events and a new
 	 * maps_generation; an address outside every file (JIT code) would miss forever */
-	for (int i = 0; i < depth; i++) {
-		st->f[i].pc = pcs[i];
-		st->f[i].fr = symdb_lookup(sy->db, pcs[i]);
+	struct sym_node node = {.parent = 0};
+	for (int i = depth - 1; i >= 0; i--) { /* from the outermost frame in */
+		struct sym_frame fr = {.pc = pcs[i], .fr = symdb_lookup(sy->db, pcs[i])};
+		node.frame = table_intern(&sy->frames, &fr);
+		if (node.frame == UINT32_MAX)
+			return 0; /* readers fall back to the raw frames of the segment */
+		uint32_t n = table_intern(&sy->nodes, &node);
+		if (n == UINT32_MAX)
+			return 0;
+		node.parent = n + 1;
 	}
-	return st;
+	return node.parent;
 }
 
 void symbols_maps_update(struct symbols *sy, char *text)
@@ -235,10 +350,8 @@ static void *symbols_main(void *arg)
 			uint32_t id = ids[i];
 			if (id == 0 || id >= sy->cap)
 				continue;
-			struct sym_stack *st = symbols_resolve_stack(sy, id);
-			struct sym_stack *old = __atomic_exchange_n(&sy->stacks[id], st, __ATOMIC_ACQ_REL);
-			if (old)
-				free(old); /* only when re-resolved after a refresh; nobody keeps the old one */
+			/* release: the records it names were written before (struct sym_table) */
+			__atomic_store_n(&sy->stacks[id], symbols_resolve_stack(sy, id), __ATOMIC_RELEASE);
 		}
 		free(ids);
 		pthread_mutex_lock(&sy->lock);
@@ -259,10 +372,16 @@ struct symbols *symbols_start_live(struct session *s, char *err, size_t len)
 	sy->s = s;
 	sy->cap = s->seg.stacks_cap + 1;
 	sy->stacks = calloc(sy->cap, sizeof(*sy->stacks));
+	/* enough chunks for every frame of every stack id (a few KiB of pointers) */
+	uint64_t most = (uint64_t)sy->cap * MEMTOP_MAX_DEPTH;
+	if (most > UINT32_MAX - 1)
+		most = UINT32_MAX - 1;
+	bool tables = table_init(&sy->frames, sizeof(struct sym_frame), (uint32_t)most) &&
+		      table_init(&sy->nodes, sizeof(struct sym_node), (uint32_t)most);
 	/* the map taken at the claim when there is one (the target may have exited since) */
 	sy->maps_text = s->initial_maps ? s->initial_maps : symbols_read_maps(s->pid);
 	s->initial_maps = NULL;
-	if (!sy->stacks || !sy->maps_text) {
+	if (!sy->stacks || !tables || !sy->maps_text) {
 		snprintf(err, len, "cannot read /proc/%d/maps", (int)s->pid);
 		symbols_free(sy);
 		return NULL;
@@ -310,10 +429,11 @@ void symbols_enqueue_site(void *ctx, uint32_t stack_id)
 	pthread_mutex_unlock(&sy->lock);
 }
 
-static const struct sym_stack *symbols_get(struct symbols *sy, uint32_t id)
+/* The innermost node + 1 of a resolved stack (SYM_EMPTY_STACK: no frame), 0 when not resolved. */
+static uint32_t symbols_get(struct symbols *sy, uint32_t id)
 {
 	if (!sy || id == 0 || id >= sy->cap)
-		return NULL;
+		return 0;
 	return __atomic_load_n(&sy->stacks[id], __ATOMIC_ACQUIRE);
 }
 
@@ -337,19 +457,21 @@ bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame
 		return true;
 	}
 	memset(out, 0, sizeof(*out));
-	const struct sym_stack *st = symbols_get(sy, stack_id);
-	if (!st) {
+	uint32_t top = symbols_get(sy, stack_id);
+	if (!top) {
 		uint64_t pc;
 		if (sy && stack_id && session_stack_read(sy->s, stack_id, &pc, 1) == 1)
 			out->pc = pc;
 		return false;
 	}
 	/* the innermost (inline) frame of the first physical frame outside memtop's own library */
-	for (int i = 0; i < st->n; i++)
-		if (!st->f[i].fr || !is_own_module(st->f[i].fr->module)) {
-			*out = frame_of(st->f[i].pc, st->f[i].fr, 0);
-			return st->f[i].fr != NULL;
+	for (uint32_t n = top == SYM_EMPTY_STACK ? 0 : top; n; n = node_at(sy, n - 1)->parent) {
+		const struct sym_frame *r = frame_at(sy, node_at(sy, n - 1)->frame);
+		if (!r->fr || !is_own_module(r->fr->module)) {
+			*out = frame_of(r->pc, r->fr, 0);
+			return r->fr != NULL;
 		}
+	}
 	return false;
 }
 
@@ -359,13 +481,14 @@ int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out
 		out[0] = symbols_signal_frame;
 		return 1;
 	}
-	const struct sym_stack *st = symbols_get(sy, stack_id);
-	if (st) {
+	uint32_t top = symbols_get(sy, stack_id);
+	if (top) {
 		int n = 0;
-		for (int i = 0; i < st->n && n < max; i++) {
-			int levels = st->f[i].fr ? st->f[i].fr->n : 1;
+		for (uint32_t i = top == SYM_EMPTY_STACK ? 0 : top; i && n < max; i = node_at(sy, i - 1)->parent) {
+			const struct sym_frame *r = frame_at(sy, node_at(sy, i - 1)->frame);
+			int levels = r->fr ? r->fr->n : 1;
 			for (int k = 0; k < levels && n < max; k++)
-				out[n++] = frame_of(st->f[i].pc, st->f[i].fr, k);
+				out[n++] = frame_of(r->pc, r->fr, k);
 		}
 		return n;
 	}
@@ -430,10 +553,9 @@ void symbols_free(struct symbols *sy)
 	if (!sy)
 		return;
 	symbols_stop(sy);
-	if (sy->stacks)
-		for (uint32_t i = 0; i < sy->cap; i++)
-			free(sy->stacks[i]);
 	free(sy->stacks);
+	table_free(&sy->frames);
+	table_free(&sy->nodes);
 	free(sy->queue);
 	free(sy->maps_text);
 	free(sy->maps_published);

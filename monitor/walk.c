@@ -81,42 +81,79 @@ static bool walk_reserve(void **arr, size_t *cap, size_t n, size_t elem)
 	return true;
 }
 
-/* Iterates ls once: copies (compact false) or pins and references (compact true) the blocks that
- * match f into p. Returns the number kept. */
-static size_t walk_collect(struct liveset *ls, const struct model_walk_filter *f, uint64_t mark_seq,
-			   bool compact, struct walk_priv *p, uint64_t *total_bytes)
+/* Slots of the table read per RCU read section (liveset_iter_yield between them): 64 k slots take
+ * about a millisecond, so grace periods (and the views they free) wait that long, not a whole walk. */
+#define WALK_SLICE_SLOTS 65536u
+
+/* One pass over ls into p (see walk_collect). Called inside a read section and the iteration
+ * section; sliced: leaves the read section every WALK_SLICE_SLOTS slots. Returns false when a new
+ * table was published during a gap: nothing of this pass may be kept (blocks would be seen twice
+ * or missed), and p->refs/p->copies and the pin are left for the caller to drop. */
+static bool walk_collect_pass(struct liveset *ls, const struct model_walk_filter *f, uint64_t mark_seq,
+			      bool compact, bool sliced, struct walk_priv *p, size_t *count,
+			      uint64_t *total_bytes)
 {
 	size_t n = 0, cap;
+	uint64_t bytes = 0;
 	struct liveset_iter it;
 	struct liveset_block *b;
-	urcu_memb_read_lock();
-	liveset_read_begin();
 	liveset_iter_init(ls, &it);
 	cap = __atomic_load_n(&ls->count, __ATOMIC_RELAXED) + 1024; /* a hint: the set changes */
 	void **arr = compact ? (void **)&p->refs : (void **)&p->copies;
 	size_t elem = compact ? sizeof(*p->refs) : sizeof(*p->copies);
+	/* the pin is taken in this first section, before the first slot is read (liveset_pin) */
 	if (compact && liveset_pin(&it, &p->pin) != 0)
 		cap = 0;
 	*arr = cap ? malloc(cap * elem) : NULL;
+	size_t next_yield = WALK_SLICE_SLOTS;
 	while (*arr && (b = liveset_iter_next(&it)) != NULL) {
-		if (!walk_match(b, f, mark_seq, p->now_ms))
-			continue;
-		if (!walk_reserve(arr, &cap, n, elem))
-			break;
-		if (compact)
-			p->refs[n] = liveset_ref_of(b);
-		else
-			p->copies[n] = walk_block_of(b, p->now_ms);
-		*total_bytes += b->size;
-		n++;
+		if (walk_match(b, f, mark_seq, p->now_ms)) {
+			if (!walk_reserve(arr, &cap, n, elem))
+				break;
+			/* taken now: a block met before a gap is held only by the pin (compact) */
+			if (compact)
+				p->refs[n] = liveset_ref_of(b);
+			else
+				p->copies[n] = walk_block_of(b, p->now_ms);
+			bytes += b->size;
+			n++;
+		}
+		if (sliced && it.i >= next_yield) {
+			next_yield = it.i + WALK_SLICE_SLOTS;
+			if (!liveset_iter_yield(&it))
+				return false;
+		}
 	}
-	liveset_read_end();
-	urcu_memb_read_unlock();
+	*count = n;
+	*total_bytes += bytes;
 	if (*arr && n + 4096 < cap) { /* a filtered walk: give the rest back */
 		void *na = realloc(*arr, (n ? n : 1) * elem);
 		if (na)
 			*arr = na;
 	}
+	return true;
+}
+
+/* Iterates ls once: copies (compact false) or pins and references (compact true) the blocks that
+ * match f into p. Returns the number kept. The read section is left between slices of the table
+ * (a pinned reference or a copy needs no read section once taken); a table replaced meanwhile (a
+ * resize or an exec's reset) starts the walk again, then in one section so that it ends. */
+static size_t walk_collect(struct liveset *ls, const struct model_walk_filter *f, uint64_t mark_seq,
+			   bool compact, struct walk_priv *p, uint64_t *total_bytes)
+{
+	size_t n = 0;
+	urcu_memb_read_lock();
+	liveset_read_begin();
+	if (!walk_collect_pass(ls, f, mark_seq, compact, true, p, &n, total_bytes)) {
+		free(compact ? (void *)p->refs : (void *)p->copies);
+		p->refs = NULL;
+		p->copies = NULL;
+		liveset_unpin(&p->pin);
+		n = 0;
+		walk_collect_pass(ls, f, mark_seq, compact, false, p, &n, total_bytes);
+	}
+	liveset_read_end();
+	urcu_memb_read_unlock();
 	return n;
 }
 

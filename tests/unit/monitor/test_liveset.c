@@ -282,6 +282,50 @@ static void test_pin_holds_removed_blocks(void **state)
 	liveset_unpin(&pin);
 }
 
+/* An iteration that leaves its read section between slots sees every block once while the table
+ * stays, and is told to stop when a new table was published in a gap (the old one may be freed). */
+static void test_iter_yield(void **state)
+{
+	(void)state;
+	enum { N = 60000 };
+	struct liveset ls;
+	assert_int_equal(liveset_init(&ls), 0);
+	for (uint64_t i = 1; i <= N; i++) {
+		struct liveset_block b = blk(i << 4, i);
+		assert_non_null(liveset_insert(&ls, &b));
+	}
+	static bool seen[N + 1];
+	size_t n = 0, next = 1000;
+	struct liveset_iter it;
+	struct liveset_block *b;
+	urcu_memb_read_lock();
+	liveset_read_begin();
+	liveset_iter_init(&ls, &it);
+	while ((b = liveset_iter_next(&it)) != NULL) {
+		uint64_t k = b->addr >> 4;
+		assert_true(k >= 1 && k <= N && !seen[k]);
+		seen[k] = true;
+		n++;
+		if (it.i >= next) {
+			next = it.i + 1000;
+			assert_true(liveset_iter_yield(&it));
+		}
+	}
+	assert_int_equal(n, N);
+	/* the table doubles under a paused iteration: it must not go on */
+	liveset_iter_init(&ls, &it);
+	assert_non_null(liveset_iter_next(&it));
+	assert_true(liveset_iter_yield(&it));
+	for (uint64_t i = N + 1; i <= 3 * N; i++) {
+		struct liveset_block nb = blk(i << 4, i);
+		assert_non_null(liveset_insert(&ls, &nb));
+	}
+	assert_false(liveset_iter_yield(&it));
+	liveset_read_end();
+	urcu_memb_read_unlock();
+	liveset_destroy(&ls);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
@@ -294,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_put_replaces),
 		cmocka_unit_test(test_reuse_waits_for_readers),
 		cmocka_unit_test(test_pin_holds_removed_blocks),
+		cmocka_unit_test(test_iter_yield),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();
