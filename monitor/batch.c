@@ -76,18 +76,27 @@ static void batch_print(struct session *s, int iteration)
 
 volatile int cli_interrupted;
 
+/* Takes in what the target did so far (its new sites go to the symbolizer thread), gives that
+ * thread up to sym_ms to name them, then asks for a fresh view that holds the names. */
+static void batch_settle(struct session *s, unsigned sym_ms)
+{
+	session_wait_drained(s, 100);
+	struct symbols *sym = session_symbols_get(s); /* replaced at exec */
+	if (sym)
+		symbols_wait_idle(sym, sym_ms);
+	session_symbols_put(s, sym);
+	session_wait_drained(s, 100);
+}
+
 int cli_batch(struct session *s, const struct cli_options *o)
 {
 	double delay = o->delay_s > 0 ? o->delay_s : 1.0;
 	for (int i = 1; o->iterations == 0 || i <= o->iterations; i++) {
 		bool done = session_finished(s);
-		/* frames of new sites are resolved on the symbolizer thread: give it a moment (more at
-		 * the end, when this is the last refresh), then ask for a fresh view */
-		struct symbols *sym = session_symbols_get(s); /* replaced at exec */
-		if (sym)
-			symbols_wait_idle(sym, done ? 5000 : 100);
-		session_symbols_put(s, sym);
-		session_wait_drained(s, 100);
+		bool last = done || (o->iterations && i == o->iterations);
+		batch_settle(s, 100);
+		if (last) /* the refresh the user keeps: sites taken in by the settle get their names */
+			batch_settle(s, 5000);
 		batch_print(s, i);
 		session_report_damage(s);
 		if (done)

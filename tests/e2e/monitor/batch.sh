@@ -18,6 +18,15 @@ ok "batch output shows the exact live figures" "grep -q '^live_bytes: 2555  live
 ok "batch output lists the top sites" "grep -Eq '^ +2222 +1 +1 +[0-9-]+  inlined_helper' $tmp/out"
 ok "batch stops when the target is gone (fewer than 50 iterations)" "[ \$(grep -c '^memtop .* iteration' $tmp/out) -lt 50 ]"
 
+# one refresh of a program that ends at once: its sites come named, not as raw addresses (three
+# runs: the names once came only when the symbolizer happened to finish before the print)
+named=0
+for _ in 1 2 3; do
+	"$MEMTOP" run -b -n 1 -- "$LEAKS" >"$tmp/one" 2>&1
+	grep -Eq '^ +2222 +1 +1 +[0-9-]+  inlined_helper' "$tmp/one" && named=$((named + 1))
+done
+ok "run -b -n 1: the top sites are named in all 3 runs (got $named)" "[ $named -eq 3 ]"
+
 "$MEMTOP" report -o "$tmp/crash.txt" -- "$CRASH" 2>"$tmp/err"
 rc=$?
 ok "report of a crashing program passes 128+SIGABRT through (got $rc)" "[ $rc -eq 134 ]"
