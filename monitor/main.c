@@ -33,7 +33,8 @@ static void usage(FILE *f)
 		"       memtop [-d SEC] [--no-color] PID   live dashboard of a traced process\n"
 		"       memtop -b [-n N] [-d SEC] PID  batch mode: plain-text refreshes\n"
 		"       memtop run [--preload LIB] [-b] [-n N] [-d SEC] -- CMD [ARGS...]\n"
-		"       memtop report [--preload LIB] [SNAPSHOT OPTIONS] -- CMD [ARGS...]\n"
+		"       memtop report [--preload LIB] [-o FILE] [SNAPSHOT OPTIONS] -- CMD [ARGS...]\n"
+		"                                      (the report goes to stderr unless -o FILE or -o -)\n"
 		"       memtop snapshot PID [-o FILE] [SNAPSHOT OPTIONS]\n"
 		"       memtop symbolize [--sysroot DIR] FILE\n"
 		"       memtop gc                      remove segments of processes that are gone\n"
@@ -307,9 +308,12 @@ static int cmd_attach(const struct cli_options *o)
 	return rc ? rc : bad;
 }
 
-static FILE *open_output(const char *path)
+/* `-o -` is stdout; no -o is `fallback` (stderr for report: the target's stdout stays its own). */
+static FILE *open_output(const char *path, FILE *fallback)
 {
-	if (!path || strcmp(path, "-") == 0)
+	if (!path)
+		return fallback;
+	if (strcmp(path, "-") == 0)
 		return stdout;
 	FILE *f = fopen(path, "we");
 	if (!f)
@@ -317,19 +321,20 @@ static FILE *open_output(const char *path)
 	return f;
 }
 
-static int write_snapshot(struct session *s, const struct cli_options *o)
+static int write_snapshot(struct session *s, const struct cli_options *o, FILE *fallback)
 {
 	char err[512];
-	FILE *out = open_output(o->output);
+	FILE *out = open_output(o->output, fallback);
 	if (!out)
 		return 1;
 	int rc = snapshot_write(s, out, &o->snap, err, sizeof err);
-	if (out != stdout && fclose(out) != 0 && rc == 0) {
+	bool std = out == stdout || out == stderr;
+	if (!std && fclose(out) != 0 && rc == 0) {
 		snprintf(err, sizeof err, "cannot write %s: %s", o->output, strerror(errno));
 		rc = -1;
 	}
-	if (out == stdout)
-		fflush(stdout);
+	if (std)
+		fflush(out);
 	if (rc) {
 		fprintf(stderr, "memtop: %s\n", err);
 		return 1;
@@ -369,7 +374,7 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		/* exec'd where memtop cannot follow: said now, then the report once it has ended */
 		if (session_report_damage(s) == 0)
 			session_wait_untraced(s);
-		rc = write_snapshot(s, o);
+		rc = write_snapshot(s, o, stderr);
 		if (session_finished(s) && !session_report_damage(s)) {
 			/* The target is gone and its segment removed: nothing is left to release, and the
 			 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
@@ -406,7 +411,7 @@ static int cmd_snapshot(const struct cli_options *o)
 		return 1;
 	/* drain what is queued now, then write */
 	session_wait_drained(s, 5000);
-	int rc = write_snapshot(s, o);
+	int rc = write_snapshot(s, o, stdout);
 	int bad = session_report_damage(s);
 	session_destroy(s);
 	return rc ? rc : bad;
@@ -422,7 +427,7 @@ static int cmd_symbolize(const struct cli_options *o)
 		fprintf(stderr, "memtop: cannot read %s: %s\n", o->argv_rest[0], strerror(errno));
 		return 1;
 	}
-	FILE *out = open_output(o->output);
+	FILE *out = open_output(o->output, stdout);
 	if (!out) {
 		fclose(in);
 		return 1;

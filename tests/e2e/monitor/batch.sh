@@ -33,6 +33,15 @@ ok "report of a crashing program passes 128+SIGABRT through (got $rc)" "[ $rc -e
 ok "the snapshot says crashed, signal 6" "grep -q '^state: crashed' $tmp/crash.txt && grep -q '^term_signal: 6' $tmp/crash.txt"
 ok "the final state is kept after the crash" "grep -q '^live_bytes: 1234' $tmp/crash.txt || grep -q '^site [0-9]*: 1234 bytes in 1 blocks' $tmp/crash.txt"
 
+# report with no -o: the target's stdout is its own, the report goes to stderr
+"$MEMTOP" report -- sh -c 'echo target-line; exit 3' >"$tmp/rout" 2>"$tmp/rerr"
+rc=$?
+ok "report passes the status through (3, got $rc)" "[ $rc -eq 3 ]"
+ok "report leaves the target's stdout as a bare run's" "[ \"\$(cat $tmp/rout)\" = target-line ]"
+ok "report writes its snapshot to stderr" "grep -q '^# memtop snapshot' $tmp/rerr && grep -q '^## end' $tmp/rerr"
+"$MEMTOP" report -o - -- sh -c 'exit 0' >"$tmp/rout2" 2>/dev/null
+ok "report -o - writes it to stdout" "grep -q '^# memtop snapshot' $tmp/rout2"
+
 LD_PRELOAD=$LIB sleep 5 & bg=$!
 for i in $(seq 200); do [ -e /dev/shm/memtop.$bg ] && break; sleep 0.01; done
 "$MEMTOP" -b -n 3 -d 0.1 "$bg" >"$tmp/b2" 2>&1
