@@ -44,10 +44,12 @@ static void batch_print(struct session *s, int iteration)
 	printf("live_bytes: %" PRIu64 "  live_blocks: %" PRIu64 "  peak_bytes: %" PRIu64
 	       "  allocs: %" PRIu64 "  frees: %" PRIu64 "\n", t->live_bytes, t->live_blocks, t->peak_bytes,
 	       t->allocs, t->frees);
+	/* every count that makes the live set approximate, then the mark */
 	printf("allocs/s: %.0f  frees/s: %.0f  bytes/s: %.0f  unknown_frees: %" PRIu64
-	       "  lost_events: %" PRIu64 "%s  overhead: %" PRIu64 " KiB\n", t->allocs_per_s, t->frees_per_s,
-	       t->bytes_per_s, t->unknown_frees, t->lost_events,
-	       v->session.approximate ? " (APPROXIMATE)" : "", t->overhead_bytes / 1024);
+	       "  lost_events: %" PRIu64 "  duplicate_allocs: %" PRIu64 "%s  overhead: %" PRIu64
+	       " KiB\n", t->allocs_per_s, t->frees_per_s, t->bytes_per_s, t->unknown_frees,
+	       t->lost_events, t->duplicate_allocs, v->session.approximate ? " (APPROXIMATE)" : "",
+	       t->overhead_bytes / 1024);
 	printf("%12s %10s %10s %10s  %s\n", "LIVE_BYTES", "BLOCKS", "ALLOCS", "GROWTH", "TOP FRAME");
 	for (size_t i = 0; i < v->n_sites && i < 10; i++) {
 		const struct model_site *st = &v->sites[i];

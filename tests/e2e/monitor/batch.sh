@@ -1,9 +1,9 @@
 #!/bin/bash
 # e2e: batch mode (plain-text refreshes, -n/-d), the final state after exit and after a crash, exit
 # status pass-through, and quitting a monitor leaves the target running.
-# usage: batch.sh MEMTOP LIBMEMTOP LEAKS_EXE CRASH_EXE.  Prints TAP.
+# usage: batch.sh MEMTOP LIBMEMTOP LEAKS_EXE CRASH_EXE DUPALLOC_EXE.  Prints TAP.
 set -u
-MEMTOP=$1 LIB=$2 LEAKS=$3 CRASH=$4
+MEMTOP=$1 LIB=$2 LEAKS=$3 CRASH=$4 DUPALLOC=$5
 tmp=$(mktemp -d)
 cleanup() { rm -rf "$tmp"; if [ -n "${bg:-}" ]; then kill -9 "$bg" 2>/dev/null; wait "$bg" 2>/dev/null; "$MEMTOP" gc >/dev/null 2>&1; fi; }
 trap cleanup EXIT
@@ -32,6 +32,11 @@ rc=$?
 ok "report of a crashing program passes 128+SIGABRT through (got $rc)" "[ $rc -eq 134 ]"
 ok "the snapshot says crashed, signal 6" "grep -q '^state: crashed' $tmp/crash.txt && grep -q '^term_signal: 6' $tmp/crash.txt"
 ok "the final state is kept after the crash" "grep -q '^live_bytes: 1234' $tmp/crash.txt || grep -q '^site [0-9]*: 1234 bytes in 1 blocks' $tmp/crash.txt"
+
+# duplicate allocations make the figures approximate: batch says how many, not only that
+"$MEMTOP" run -b -n 5 -d 0.1 -- "$DUPALLOC" >"$tmp/dup" 2>"$tmp/duperr"
+ok "batch of a target with 3 duplicate allocations counts them" \
+	"grep 'state exited' -A2 $tmp/dup | grep -q ' lost_events: 0  duplicate_allocs: 3 (APPROXIMATE) '"
 
 # report with no -o: the target's stdout is its own, the report goes to stderr
 "$MEMTOP" report -- sh -c 'echo target-line; exit 3' >"$tmp/rout" 2>"$tmp/rerr"
