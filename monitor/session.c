@@ -742,13 +742,41 @@ static void session_unlink_image_segment(struct session *s)
  * its environment). Files are told apart by device and inode: paths differ across mount
  * namespaces and for deleted binaries. */
 #define EXEC_UNTRACED_NS (5000ull * 1000000ull)
+
+/* True when /proc/PID/status shows real and effective user or group ids apart: the process runs a
+ * setuid or setgid program (its ids were ours when it started under us). */
+static bool session_ids_apart(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool apart = false;
+	unsigned long real, eff;
+	while (fgets(line, sizeof line, f))
+		if ((sscanf(line, "Uid: %lu %lu", &real, &eff) == 2 ||
+		     sscanf(line, "Gid: %lu %lu", &real, &eff) == 2) && real != eff)
+			apart = true;
+	fclose(f);
+	return apart;
+}
+
 static bool session_exec_untraceable(struct session *s, uint64_t now)
 {
 	char link[64], path[512];
 	struct stat st;
 	snprintf(link, sizeof link, "/proc/%d/exe", (int)s->pid);
-	if (stat(link, &st) != 0)
-		return false; /* gone, or a zombie: session_target_gone tells */
+	if (stat(link, &st) != 0) {
+		/* The exec of a setuid or setgid program makes the process undumpable: a monitor
+		 * without CAP_SYS_PTRACE may no longer read its exe, but its ids show why. */
+		if (errno != EACCES || !session_ids_apart(s->pid))
+			return false; /* gone, or a zombie: session_target_gone tells */
+		snprintf(s->exec_lost_why, sizeof s->exec_lost_why,
+			 "it runs with other user or group ids (setuid or setgid), so the loader "
+			 "ignores LD_PRELOAD");
+		return true;
+	}
 	if (!s->image_known || s->image_execs != s->execs) {
 		/* a new image was followed (it waits for us at its start): this file is the one traced */
 		session_note_image(s);

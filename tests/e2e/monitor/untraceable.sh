@@ -80,6 +80,23 @@ else
 		env PATH="$tmp:$PATH" "$MEMTOP" report -- suidprog -
 fi
 
+# a user's shell that execs a setuid-root program: the kernel makes the process undumpable, so its
+# /proc/PID/exe can no longer be read by that user; memtop must still say so once and pass the
+# status (3) through
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+	skip "a user's target that execs a setuid-root program" "needs root and setpriv"
+elif findmnt -no OPTIONS --target "$tmp" 2>/dev/null | grep -qw nosuid; then
+	skip "a user's target that execs a setuid-root program" "$tmp is on a nosuid mount"
+else
+	cp "$DYN" "$tmp/suidroot"
+	chmod 4755 "$tmp/suidroot"
+	setpriv --reuid 65534 --regid 65534 --clear-groups \
+		"$MEMTOP" report -o /dev/null -- sh -c "exec '$tmp/suidroot' -" >/dev/null 2>"$tmp/err" </dev/null
+	rc=$?
+	ok "a user's target that execs a setuid-root program exits 3 through memtop (got $rc), said once: $(head -c 300 "$tmp/err")" \
+		"[ $rc -eq 3 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'exec.d a program memtop cannot trace: .*other user or group ids' $tmp/err"
+fi
+
 # file capabilities, for a user who is not root
 if [ "$(id -u)" -ne 0 ] || ! command -v setcap >/dev/null || ! command -v setpriv >/dev/null; then
 	skip "program with file capabilities" "needs root, setcap and setpriv"
