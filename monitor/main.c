@@ -321,12 +321,16 @@ static FILE *open_output(const char *path, FILE *fallback)
 	return f;
 }
 
-static int write_snapshot(struct session *s, const struct cli_options *o, FILE *fallback)
+static void close_output(FILE *out)
+{
+	if (out && out != stdout && out != stderr)
+		fclose(out);
+}
+
+/* Writes to `out` (from open_output) and closes it unless it is stdout or stderr. */
+static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out)
 {
 	char err[512];
-	FILE *out = open_output(o->output, fallback);
-	if (!out)
-		return 1;
 	int rc = snapshot_write(s, out, &o->snap, err, sizeof err);
 	bool std = out == stdout || out == stderr;
 	if (!std && fclose(out) != 0 && rc == 0) {
@@ -352,6 +356,10 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 			    report ? "report" : "run");
 	if (find_preload(o->preload, lib, sizeof lib) != 0)
 		return 1;
+	/* a report that could not be written must not cost a run of the target first */
+	FILE *out = report ? open_output(o->output, stderr) : NULL;
+	if (report && !out)
+		return 1;
 	struct session_options so;
 	session_cli_options(o, &so);
 	struct session *s = session_run(argv, lib, &so, err, sizeof err);
@@ -361,11 +369,13 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		session_wait_untraced(s);
 		int status = session_exit_code(s);
 		session_destroy(s);
+		close_output(out);
 		return status;
 	}
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);
+		close_output(out);
 		return 1;
 	}
 	int rc = 0;
@@ -374,7 +384,7 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		/* exec'd where memtop cannot follow: said now, then the report once it has ended */
 		if (session_report_damage(s) == 0)
 			session_wait_untraced(s);
-		rc = write_snapshot(s, o, stderr);
+		rc = write_snapshot(s, o, out);
 		if (session_finished(s) && !session_report_damage(s)) {
 			/* The target is gone and its segment removed: nothing is left to release, and the
 			 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
@@ -411,7 +421,8 @@ static int cmd_snapshot(const struct cli_options *o)
 		return 1;
 	/* drain what is queued now, then write */
 	session_wait_drained(s, 5000);
-	int rc = write_snapshot(s, o, stdout);
+	FILE *out = open_output(o->output, stdout);
+	int rc = out ? write_snapshot(s, o, out) : 1;
 	int bad = session_report_damage(s);
 	session_destroy(s);
 	return rc ? rc : bad;

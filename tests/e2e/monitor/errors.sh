@@ -95,7 +95,12 @@ expect_error "snapshot without pid" "snapshot needs a pid" "$MEMTOP" snapshot
 expect_error "symbolize without file" "symbolize needs one snapshot file" "$MEMTOP" symbolize
 expect_error "symbolize of a missing file" "cannot read /nonexistent" "$MEMTOP" symbolize /nonexistent
 expect_error "symbolize of a file that is no snapshot" "not a memtop snapshot" "$MEMTOP" symbolize /etc/hostname
-expect_error "unwritable output" "cannot write /nonexistent/dir/x" "$MEMTOP" report -o /nonexistent/dir/x -- true
+expect_error "unwritable output" "cannot write /nonexistent/dir/x" "$MEMTOP" report -o /nonexistent/dir/x -- \
+	sh -c "touch '$tmp/ran'"
+# the report could never be written: the target must not run first (its status and work were lost)
+n=$((n + 1))
+if [ ! -e "$tmp/ran" ]; then echo "ok $n - report with an unwritable -o starts nothing"
+else echo "not ok $n - report with an unwritable -o ran the target first"; failed=$((failed + 1)); fi
 
 echo "1..$n"
 [ "$failed" -eq 0 ]
