@@ -1041,6 +1041,17 @@ bool session_wait_untraced(struct session *s)
 	s->child = 0;
 	s->untraced_waited = true;
 	s->untraced_exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	/* the figures stay the old image's, but how the process ended is known now: a report
+	 * written after this says so instead of "running" */
+	if (WIFEXITED(st)) {
+		s->exit_status = WEXITSTATUS(st);
+		session_set_state(s, MODEL_STATE_EXITED);
+	} else {
+		s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+		session_set_state(s, MODEL_STATE_CRASHED);
+	}
+	if (s->ingest_running)
+		session_wait_drained(s, 0); /* a view with that state */
 	return true;
 }
 

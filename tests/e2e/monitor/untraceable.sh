@@ -43,6 +43,8 @@ if [ -n "$STATIC" ]; then
 	ok "... said once, naming the reason: $(head -c 300 "$tmp/err")" \
 		"[ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'exec.d a program memtop cannot trace: .*static_exit is statically linked.*waits for it' $tmp/err"
 	ok "... the report of the traced image is written" "grep -q '^state: ' $tmp/rep"
+	ok "... and it says how the process ended: exited, status 7 (not running)" \
+		"grep -q '^state: exited$' $tmp/rep && grep -q '^exit_status: 7$' $tmp/rep"
 	# the shell's segment belongs to an image that is gone: removed at the exec, not at the end
 	"$MEMTOP" run -b -d 0.1 -- sh -c "exec '$STATIC' 0 '$tmp/ran5' 3000" >/dev/null 2>&1 & mon=$!
 	for _ in $(seq 200); do [ -n "$(pgrep -P $mon)" ] && break; sleep 0.01; done
