@@ -249,6 +249,34 @@ static int session_claim(struct session *s, char *err, size_t len)
 	return 0;
 }
 
+/* --no-symbols: no symbolizer keeps the map, yet a snapshot must carry it to be symbolized later.
+ * Takes `maps` (NULL: kept as it was). */
+static void session_keep_raw_maps(struct session *s, char *maps)
+{
+	if (!maps)
+		return;
+	pthread_mutex_lock(&s->sym_lock);
+	char *old = s->raw_maps;
+	s->raw_maps = maps;
+	pthread_mutex_unlock(&s->sym_lock);
+	free(old);
+}
+
+char *session_maps_copy(struct session *s)
+{
+	struct symbols *sym = session_symbols_get(s);
+	char *m = NULL;
+	if (sym) {
+		m = symbols_maps_copy(sym);
+	} else {
+		pthread_mutex_lock(&s->sym_lock);
+		m = s->raw_maps ? strdup(s->raw_maps) : NULL;
+		pthread_mutex_unlock(&s->sym_lock);
+	}
+	session_symbols_put(s, sym);
+	return m;
+}
+
 /* Claims the opened segment and prepares the engine. */
 static int session_bind(struct session *s, char *err, size_t len)
 {
@@ -256,6 +284,8 @@ static int session_bind(struct session *s, char *err, size_t len)
 	 * whole, and may be gone (a zombie has no map) by the time the symbolizer is set up. */
 	free(s->initial_maps);
 	s->initial_maps = s->opt.no_symbols ? NULL : symbols_read_maps(s->pid);
+	if (s->opt.no_symbols)
+		session_keep_raw_maps(s, symbols_read_maps(s->pid));
 	int rc = session_claim(s, err, len);
 	if (rc)
 		return rc;
@@ -561,6 +591,8 @@ static void session_apply_batch(struct session *s, struct memtop_event *buf, siz
 		s->eng.maps_changed = false;
 		if (s->ingest_sym)
 			symbols_maps_update(s->ingest_sym, symbols_read_maps(s->pid));
+		else if (s->opt.no_symbols)
+			session_keep_raw_maps(s, symbols_read_maps(s->pid));
 		else
 			s->early_maps_changed = true;
 	}
@@ -691,6 +723,8 @@ static int session_switch_image(struct session *s, struct shm_segment *next)
 	if (!s->command[0])
 		snprintf(s->command, sizeof s->command, "%s", s->exe);
 	s->execs++;
+	if (s->opt.no_symbols)
+		session_keep_raw_maps(s, symbols_read_maps(s->pid));
 	if (!s->opt.no_symbols) {
 		char err[256];
 		struct symbols *sym = symbols_start_live(s, err, sizeof err);
@@ -1168,6 +1202,7 @@ void session_destroy(struct session *s)
 	free(s->slot_generation);
 	free(s->early_sites);
 	free(s->initial_maps);
+	free(s->raw_maps);
 	free(s);
 }
 
