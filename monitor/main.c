@@ -384,6 +384,8 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		/* exec'd where memtop cannot follow: said now, then the report once it has ended */
 		if (session_report_damage(s) == 0)
 			session_wait_untraced(s);
+		/* processes that died while it ran (workers killed by their master) left segments */
+		cli_gc_quiet();
 		rc = write_snapshot(s, o, out);
 		if (session_finished(s) && !session_report_damage(s)) {
 			/* The target is gone and its segment removed: nothing is left to release, and the
@@ -404,6 +406,7 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		} else if (!session_finished(s)) {
 			fprintf(stderr, "memtop: detached; %s (pid %d) keeps running\n", argv[0], (int)s->pid);
 		}
+		cli_gc_quiet();
 	}
 	int status = session_finished(s) && !kill_on_quit ? session_exit_code(s) : 0;
 	if (session_report_damage(s) && !rc)

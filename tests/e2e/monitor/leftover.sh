@@ -37,6 +37,15 @@ d=$(killed)
 ok "memtop snapshot of another process removes it too" "[ ! -e /dev/shm/memtop.$d ] && [ -s $tmp/snap ]"
 "$MEMTOP" gc >"$tmp/gc" 2>&1
 ok "memtop gc never removes a live process's segment" "[ -e /dev/shm/memtop.$live ]"
+# a target whose traced child is SIGKILLed while memtop report runs (a worker killed by its master):
+# the child's segment is gone once the report ends, not at some later command
+"$MEMTOP" report -o "$tmp/rep2" -- sh -c "sleep 30 & echo \$! >$tmp/kid; sleep 0.5; kill -9 \$!; wait; exit 0" \
+	>/dev/null 2>"$tmp/e"
+rc=$?
+kid=$(cat "$tmp/kid" 2>/dev/null)
+ok "report of a target whose child was SIGKILLed leaves no segment of it (rc $rc, child ${kid:-none})" \
+	"[ $rc -eq 0 ] && [ -n '$kid' ] && [ ! -e /dev/shm/memtop.$kid ]"
+
 # a stale segment that this user may not remove (root's, seen by nobody): gc says it is left
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	e=$(killed)
