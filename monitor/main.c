@@ -397,6 +397,10 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		}
 	} else {
 		rc = show(s, o);
+		/* ^C at the terminal reaches the whole process group, our child too: give it a moment
+		 * to end, so that its status comes through instead of a false "keeps running" */
+		for (int i = 0; i < 100 && cli_interrupted && !kill_on_quit && !session_finished(s); i++)
+			usleep(10000);
 		if (!kill_on_quit && session_report_damage(s) == 0)
 			session_wait_untraced(s);
 		if (!session_finished(s) && kill_on_quit) {

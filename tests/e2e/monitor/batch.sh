@@ -47,6 +47,16 @@ ok "report writes its snapshot to stderr" "grep -q '^# memtop snapshot' $tmp/rer
 "$MEMTOP" report -o - -- sh -c 'exit 0' >"$tmp/rout2" 2>/dev/null
 ok "report -o - writes it to stdout" "grep -q '^# memtop snapshot' $tmp/rout2"
 
+# ^C at the terminal reaches memtop and the target (one process group): the target's status comes
+# through, and memtop does not claim it keeps running
+setsid "$MEMTOP" run -b -d 0.2 -- sh -c 'trap "exit 7" INT; while :; do sleep 0.1; done' \
+	>"$tmp/int" 2>"$tmp/interr" & grp=$!
+sleep 1.5
+kill -INT -- -"$grp"
+wait "$grp"; rc=$?
+ok "run -b and its target interrupted together: the target's status 7 (got $rc), no 'keeps running'" \
+	"[ $rc -eq 7 ] && ! grep -q 'keeps running' $tmp/interr"
+
 LD_PRELOAD=$LIB sleep 5 & bg=$!
 for i in $(seq 200); do [ -e /dev/shm/memtop.$bg ] && break; sleep 0.01; done
 "$MEMTOP" -b -n 3 -d 0.1 "$bg" >"$tmp/b2" 2>&1
