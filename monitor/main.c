@@ -1,6 +1,7 @@
 /* main: entry point of the memtop executable: parses the command line and runs one subcommand
  * (list, attach, run, report, snapshot, symbolize, gc, batch, demo). Never includes curses: the
  * dashboard is reached only through ui_run() when it is built. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -66,8 +67,48 @@ static bool parse_uint(const char *s, unsigned long *out)
 }
 
 /* Returns 0, or an exit status (usage error). */
+/* The GNU forms of the command line, as getopt_long takes them, rewritten into separate words
+ * for parse_args: `--opt=value`, `-n1`, `-oFILE`, bundled `-bn1`. Words after `--` (the target's
+ * command) stay as they are. The array lives as long as the process (argv_rest points into it). */
+static char **normalize_args(int argc, char **argv, int *nargc)
+{
+	char **out = calloc((size_t)argc * 3 + 1, sizeof(*out)); /* a word becomes at most 3 */
+	if (!out) {
+		*nargc = argc;
+		return argv;
+	}
+	int n = 0, i = 0;
+	out[n++] = argv[i++];
+	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		char *a = argv[i];
+		char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+		if (eq) {
+			out[n++] = strndup(a, (size_t)(eq - a));
+			out[n++] = eq + 1;
+		} else if (a[0] == '-' && isalpha((unsigned char)a[1]) && a[2]) {
+			/* flags first (-b), then at most one option that takes the rest as its value */
+			for (char *c = a + 1; *c; c++) {
+				char opt[3] = {'-', *c, '\0'};
+				out[n++] = strdup(opt);
+				if (strchr("ndo", *c)) {
+					if (c[1])
+						out[n++] = c + 1;
+					break;
+				}
+			}
+		} else {
+			out[n++] = a;
+		}
+	}
+	for (; i < argc; i++)
+		out[n++] = argv[i];
+	*nargc = n;
+	return out;
+}
+
 static int parse_args(int argc, char **argv, struct cli_options *o)
 {
+	argv = normalize_args(argc, argv, &argc);
 	memset(o, 0, sizeof(*o));
 	snapshot_default_options(&o->snap);
 	o->delay_s = 1.0;
