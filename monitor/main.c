@@ -393,8 +393,8 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 {
 	char lib[PATH_MAX], err[512];
 	if (!argv || !argv[0])
-		return fail("%s needs a command after --: memtop run -- CMD [ARGS...]",
-			    report ? "report" : "run");
+		return fail(report ? "report needs a command after --: memtop report -- CMD [ARGS...]%s"
+				   : "run needs a command after --: memtop run -- CMD [ARGS...]%s", "");
 	if (find_preload(o->preload, lib, sizeof lib) != 0)
 		return 1;
 	/* a report that could not be written must not cost a run of the target first */

@@ -83,6 +83,7 @@ kill "$first" 2>/dev/null
 
 # command line
 expect_error "run without a command" "run needs a command" "$MEMTOP" run
+expect_error "report without a command" "report needs a command after --: memtop report -- CMD" "$MEMTOP" report
 expect_error "run of a missing program" "cannot run /nonexistent/prog: No such file" \
 	"$MEMTOP" run -b -- /nonexistent/prog
 expect_error "report of a missing program" "cannot run /nonexistent/prog" "$MEMTOP" report -- /nonexistent/prog
