@@ -517,6 +517,11 @@ static void on_signal(int sig)
 	cli_interrupted = 1;
 }
 
+/* Found by libmemtop.so (dlsym) in the process it starts in: memtop itself is never traced, even
+ * with LD_PRELOAD=libmemtop.so exported (it made a segment of memtop's own, listed as a traced
+ * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
+const int memtop_monitor_process = 1;
+
 int main(int argc, char **argv)
 {
 	struct cli_options o;

@@ -46,6 +46,18 @@ kid=$(cat "$tmp/kid" 2>/dev/null)
 ok "report of a target whose child was SIGKILLed leaves no segment of it (rc $rc, child ${kid:-none})" \
 	"[ $rc -eq 0 ] && [ -n '$kid' ] && [ ! -e /dev/shm/memtop.$kid ]"
 
+# memtop run with libmemtop.so in its own LD_PRELOAD (a user who exported it): memtop itself is not
+# traced (no segment of its own, not in the list), and its target still is
+LD_PRELOAD=$LIB "$MEMTOP" -b -d 0.2 "$live" >"$tmp/self" 2>&1 & mon=$!
+sleep 0.7
+ok "memtop started with LD_PRELOAD=libmemtop.so makes no segment of its own" "[ ! -e /dev/shm/memtop.$mon ]"
+LD_PRELOAD=$LIB "$MEMTOP" >"$tmp/list2" 2>&1 </dev/null
+ok "... and does not list itself" "! grep -q 'monitor/memtop\$' $tmp/list2"
+kill "$mon"; wait "$mon" 2>/dev/null
+LD_PRELOAD=$LIB "$MEMTOP" report -o "$tmp/rep3" -- sh -c 'exit 4' >/dev/null 2>"$tmp/e"
+rc=$?
+ok "... and its report still traces the target (rc $rc)" "[ $rc -eq 4 ] && grep -q '^exe: .*sh' $tmp/rep3 && [ ! -s $tmp/e ]"
+
 # a stale segment that this user may not remove (root's, seen by nobody): gc says it is left
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	e=$(killed)
