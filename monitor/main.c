@@ -373,13 +373,12 @@ static int write_snapshot(struct session *s, const struct cli_options *o, FILE *
 {
 	char err[512];
 	int rc = snapshot_write(s, out, &o->snap, err, sizeof err);
-	bool std = out == stdout || out == stderr;
-	if (!std && fclose(out) != 0 && rc == 0) {
+	if (out == stdout || out == stderr) {
+		fflush(out);
+	} else if (fclose(out) != 0 && rc == 0) {
 		snprintf(err, sizeof err, "cannot write %s: %s", o->output, strerror(errno));
 		rc = -1;
 	}
-	if (std)
-		fflush(out);
 	if (rc) {
 		fprintf(stderr, "memtop: %s\n", err);
 		return 1;
