@@ -541,6 +541,11 @@ static bool session_target_gone(struct session *s)
 		s->child = 0;
 		if (WIFEXITED(st)) {
 			s->exit_status = WEXITSTATUS(st);
+			/* read again now that it is reaped: the exit mark comes just before the end. No
+			 * mark: the exit was another image's (an exec with LD_PRELOAD dropped that ended
+			 * before EXEC_UNTRACED_NS) or a raw exit system call */
+			if (shm_header_read(&s->seg, &h) == 0 && !(h.flags & MEMTOP_FLAG_EXITED))
+				__atomic_store_n(&s->exit_unseen, true, __ATOMIC_RELEASE);
 			session_set_state(s, MODEL_STATE_EXITED);
 		} else {
 			s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
@@ -1150,8 +1155,14 @@ int session_report_damage(struct session *s)
 	bool damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
 	bool unfollowed = __atomic_load_n(&s->exec_lost, __ATOMIC_ACQUIRE);
 	bool unbound = session_allocator_not_bound(s);
+	bool unseen = __atomic_load_n(&s->exit_unseen, __ATOMIC_ACQUIRE) && !unfollowed;
 	int said = __atomic_fetch_or(&s->damage_said, (truncated ? 1 : 0) | (damaged ? 2 : 0) |
-				     (unfollowed ? 4 : 0) | (unbound ? 8 : 0), __ATOMIC_ACQ_REL);
+				     (unfollowed ? 4 : 0) | (unbound ? 8 : 0) | (unseen ? 16 : 0),
+				     __ATOMIC_ACQ_REL);
+	if (unseen && !(said & 16))
+		fprintf(stderr, "memtop: process %d ended without libmemtop seeing its exit: it exec'd a "
+			"program started without it (LD_PRELOAD dropped?) or left by a raw exit system "
+			"call; figures are those of its last traced image\n", (int)s->pid);
 	if (unbound && !(said & 8))
 		fprintf(stderr, "memtop: process %d calls another malloc than libmemtop's (an allocator "
 			"preloaded before it?): nothing is recorded, its figures are zero\n", (int)s->pid);

@@ -76,6 +76,7 @@ struct session {
 	int exit_status, term_signal;
 	bool segment_truncated;   /* ingest thread: SIGBUS on the ring, ingest stopped */
 	bool segment_damaged;     /* ingest thread: impossible counters in the segment */
+	bool exit_unseen;         /* atomic: our child exited, yet its traced image never marked it */
 	int damage_said;          /* atomic bits: which of the two the user was told on stderr */
 
 	/* lost events, kept separately from the engine's own counters */

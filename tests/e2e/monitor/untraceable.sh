@@ -121,6 +121,13 @@ rc=$?
 ok "a target that execs with LD_PRELOAD dropped exits 6 through memtop (got $rc), ran to its end, said once: $(head -c 200 "$tmp/err")" \
 	"[ $rc -eq 6 ] && [ -e $tmp/ran6 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'made no usable segment in time' $tmp/err"
 
+# the same, ending at once (env -i clears LD_PRELOAD): no 5 s window to notice the exec; still said
+# once, at the end, and its status (3) passed through
+"$MEMTOP" report -o /dev/null -- env -i "$DYN" - >/dev/null 2>"$tmp/err"
+rc=$?
+ok "a target that execs with LD_PRELOAD dropped and ends at once exits 3 (got $rc), said once: $(head -c 200 "$tmp/err")" \
+	"[ $rc -eq 3 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'LD_PRELOAD dropped' $tmp/err"
+
 # no segment ever (the preload is off in the target): its status passes through, said once
 MEMTOP_DISABLE=1 "$MEMTOP" report -- "$DYN" - >/dev/null 2>"$tmp/err"
 rc=$?
