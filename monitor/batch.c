@@ -44,10 +44,12 @@ static void batch_print(struct session *s, int iteration)
 	printf("live_bytes: %" PRIu64 "  live_blocks: %" PRIu64 "  peak_bytes: %" PRIu64
 	       "  allocs: %" PRIu64 "  frees: %" PRIu64 "\n", t->live_bytes, t->live_blocks, t->peak_bytes,
 	       t->allocs, t->frees);
+	/* every count that makes the live set approximate, then the mark */
 	printf("allocs/s: %.0f  frees/s: %.0f  bytes/s: %.0f  unknown_frees: %" PRIu64
-	       "  lost_events: %" PRIu64 "%s  overhead: %" PRIu64 " KiB\n", t->allocs_per_s, t->frees_per_s,
-	       t->bytes_per_s, t->unknown_frees, t->lost_events,
-	       v->session.approximate ? " (APPROXIMATE)" : "", t->overhead_bytes / 1024);
+	       "  lost_events: %" PRIu64 "  duplicate_allocs: %" PRIu64 "%s  overhead: %" PRIu64
+	       " KiB\n", t->allocs_per_s, t->frees_per_s, t->bytes_per_s, t->unknown_frees,
+	       t->lost_events, t->duplicate_allocs, v->session.approximate ? " (APPROXIMATE)" : "",
+	       t->overhead_bytes / 1024);
 	printf("%12s %10s %10s %10s  %s\n", "LIVE_BYTES", "BLOCKS", "ALLOCS", "GROWTH", "TOP FRAME");
 	for (size_t i = 0; i < v->n_sites && i < 10; i++) {
 		const struct model_site *st = &v->sites[i];
@@ -76,18 +78,27 @@ static void batch_print(struct session *s, int iteration)
 
 volatile int cli_interrupted;
 
+/* Takes in what the target did so far (its new sites go to the symbolizer thread), gives that
+ * thread up to sym_ms to name them, then asks for a fresh view that holds the names. */
+static void batch_settle(struct session *s, unsigned sym_ms)
+{
+	session_wait_drained(s, 100);
+	struct symbols *sym = session_symbols_get(s); /* replaced at exec */
+	if (sym)
+		symbols_wait_idle(sym, sym_ms);
+	session_symbols_put(s, sym);
+	session_wait_drained(s, 100);
+}
+
 int cli_batch(struct session *s, const struct cli_options *o)
 {
 	double delay = o->delay_s > 0 ? o->delay_s : 1.0;
 	for (int i = 1; o->iterations == 0 || i <= o->iterations; i++) {
 		bool done = session_finished(s);
-		/* frames of new sites are resolved on the symbolizer thread: give it a moment (more at
-		 * the end, when this is the last refresh), then ask for a fresh view */
-		struct symbols *sym = session_symbols_get(s); /* replaced at exec */
-		if (sym)
-			symbols_wait_idle(sym, done ? 5000 : 100);
-		session_symbols_put(s, sym);
-		session_wait_drained(s, 100);
+		bool last = done || (o->iterations && i == o->iterations);
+		batch_settle(s, 100);
+		if (last) /* the refresh the user keeps: sites taken in by the settle get their names */
+			batch_settle(s, 5000);
 		batch_print(s, i);
 		session_report_damage(s);
 		if (done)

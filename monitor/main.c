@@ -1,6 +1,7 @@
 /* main: entry point of the memtop executable: parses the command line and runs one subcommand
  * (list, attach, run, report, snapshot, symbolize, gc, batch, demo). Never includes curses: the
  * dashboard is reached only through ui_run() when it is built. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -34,7 +35,8 @@ static void usage(FILE *f)
 		"       memtop [-d SEC] [--no-color] PID   live dashboard of a traced process\n"
 		"       memtop -b [-n N] [-d SEC] PID  batch mode: plain-text refreshes\n"
 		"       memtop run [--preload LIB] [-b] [-n N] [-d SEC] -- CMD [ARGS...]\n"
-		"       memtop report [--preload LIB] [SNAPSHOT OPTIONS] -- CMD [ARGS...]\n"
+		"       memtop report [--preload LIB] [-o FILE] [SNAPSHOT OPTIONS] -- CMD [ARGS...]\n"
+		"                                      (the report goes to stderr unless -o FILE or -o -)\n"
 		"       memtop snapshot PID [-o FILE] [SNAPSHOT OPTIONS]\n"
 		"       memtop symbolize [--sysroot DIR] FILE\n"
 		"       memtop gc                      remove segments of processes that are gone\n"
@@ -66,8 +68,48 @@ static bool parse_uint(const char *s, unsigned long *out)
 }
 
 /* Returns 0, or an exit status (usage error). */
+/* The GNU forms of the command line, as getopt_long takes them, rewritten into separate words
+ * for parse_args: `--opt=value`, `-n1`, `-oFILE`, bundled `-bn1`. Words after `--` (the target's
+ * command) stay as they are. The array lives as long as the process (argv_rest points into it). */
+static char **normalize_args(int argc, char **argv, int *nargc)
+{
+	char **out = calloc((size_t)argc * 3 + 1, sizeof(*out)); /* a word becomes at most 3 */
+	if (!out) {
+		*nargc = argc;
+		return argv;
+	}
+	int n = 0, i = 0;
+	out[n++] = argv[i++];
+	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		char *a = argv[i];
+		char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+		if (eq) {
+			out[n++] = strndup(a, (size_t)(eq - a));
+			out[n++] = eq + 1;
+		} else if (a[0] == '-' && isalpha((unsigned char)a[1]) && a[2]) {
+			/* flags first (-b), then at most one option that takes the rest as its value */
+			for (char *c = a + 1; *c; c++) {
+				char opt[3] = {'-', *c, '\0'};
+				out[n++] = strdup(opt);
+				if (strchr("ndo", *c)) {
+					if (c[1])
+						out[n++] = c + 1;
+					break;
+				}
+			}
+		} else {
+			out[n++] = a;
+		}
+	}
+	for (; i < argc; i++)
+		out[n++] = argv[i];
+	*nargc = n;
+	return out;
+}
+
 static int parse_args(int argc, char **argv, struct cli_options *o)
 {
+	argv = normalize_args(argc, argv, &argc);
 	memset(o, 0, sizeof(*o));
 	snapshot_default_options(&o->snap);
 	o->delay_s = 1.0;
@@ -308,9 +350,12 @@ static int cmd_attach(const struct cli_options *o)
 	return rc ? rc : bad;
 }
 
-static FILE *open_output(const char *path)
+/* `-o -` is stdout; no -o is `fallback` (stderr for report: the target's stdout stays its own). */
+static FILE *open_output(const char *path, FILE *fallback)
 {
-	if (!path || strcmp(path, "-") == 0)
+	if (!path)
+		return fallback;
+	if (strcmp(path, "-") == 0)
 		return stdout;
 	FILE *f = fopen(path, "we");
 	if (!f)
@@ -318,19 +363,23 @@ static FILE *open_output(const char *path)
 	return f;
 }
 
-static int write_snapshot(struct session *s, const struct cli_options *o)
+static void close_output(FILE *out)
+{
+	if (out && out != stdout && out != stderr)
+		fclose(out);
+}
+
+/* Writes to `out` (from open_output) and closes it unless it is stdout or stderr. */
+static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out)
 {
 	char err[512];
-	FILE *out = open_output(o->output);
-	if (!out)
-		return 1;
 	int rc = snapshot_write(s, out, &o->snap, err, sizeof err);
-	if (out != stdout && fclose(out) != 0 && rc == 0) {
+	if (out == stdout || out == stderr) {
+		fflush(out);
+	} else if (fclose(out) != 0 && rc == 0) {
 		snprintf(err, sizeof err, "cannot write %s: %s", o->output, strerror(errno));
 		rc = -1;
 	}
-	if (out == stdout)
-		fflush(stdout);
 	if (rc) {
 		fprintf(stderr, "memtop: %s\n", err);
 		return 1;
@@ -344,9 +393,13 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 {
 	char lib[PATH_MAX], err[512];
 	if (!argv || !argv[0])
-		return fail("%s needs a command after --: memtop run -- CMD [ARGS...]",
-			    report ? "report" : "run");
+		return fail(report ? "report needs a command after --: memtop report -- CMD [ARGS...]%s"
+				   : "run needs a command after --: memtop run -- CMD [ARGS...]%s", "");
 	if (find_preload(o->preload, lib, sizeof lib) != 0)
+		return 1;
+	/* a report that could not be written must not cost a run of the target first */
+	FILE *out = report ? open_output(o->output, stderr) : NULL;
+	if (report && !out)
 		return 1;
 	struct session_options so;
 	session_cli_options(o, &so);
@@ -357,11 +410,13 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		session_wait_untraced(s);
 		int status = session_exit_code(s);
 		session_destroy(s);
+		close_output(out);
 		return status;
 	}
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);
+		close_output(out);
 		return 1;
 	}
 	int rc = 0;
@@ -370,7 +425,9 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		/* exec'd where memtop cannot follow: said now, then the report once it has ended */
 		if (session_report_damage(s) == 0)
 			session_wait_untraced(s);
-		rc = write_snapshot(s, o);
+		/* processes that died while it ran (workers killed by their master) left segments */
+		cli_gc_quiet();
+		rc = write_snapshot(s, o, out);
 		if (session_finished(s) && !session_report_damage(s)) {
 			/* The target is gone and its segment removed: nothing is left to release, and the
 			 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
@@ -381,6 +438,10 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		}
 	} else {
 		rc = show(s, o);
+		/* ^C at the terminal reaches the whole process group, our child too: give it a moment
+		 * to end, so that its status comes through instead of a false "keeps running" */
+		for (int i = 0; i < 100 && cli_interrupted && !kill_on_quit && !session_finished(s); i++)
+			usleep(10000);
 		if (!kill_on_quit && session_report_damage(s) == 0)
 			session_wait_untraced(s);
 		if (!session_finished(s) && kill_on_quit) {
@@ -390,6 +451,7 @@ static int cmd_run(const struct cli_options *o, bool report, char **argv, bool k
 		} else if (!session_finished(s)) {
 			fprintf(stderr, "memtop: detached; %s (pid %d) keeps running\n", argv[0], (int)s->pid);
 		}
+		cli_gc_quiet();
 	}
 	int status = session_finished(s) && !kill_on_quit ? session_exit_code(s) : 0;
 	if (session_report_damage(s) && !rc)
@@ -407,7 +469,8 @@ static int cmd_snapshot(const struct cli_options *o)
 		return 1;
 	/* drain what is queued now, then write */
 	session_wait_drained(s, 5000);
-	int rc = write_snapshot(s, o);
+	FILE *out = open_output(o->output, stdout);
+	int rc = out ? write_snapshot(s, o, out) : 1;
 	int bad = session_report_damage(s);
 	session_destroy(s);
 	return rc ? rc : bad;
@@ -423,7 +486,7 @@ static int cmd_symbolize(const struct cli_options *o)
 		fprintf(stderr, "memtop: cannot read %s: %s\n", o->argv_rest[0], strerror(errno));
 		return 1;
 	}
-	FILE *out = open_output(o->output);
+	FILE *out = open_output(o->output, stdout);
 	if (!out) {
 		fclose(in);
 		return 1;
@@ -462,6 +525,10 @@ static void monitor_malloc_tune(void)
 {
 	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 }
+/* Found by libmemtop.so (dlsym) in the process it starts in: memtop itself is never traced, even
+ * with LD_PRELOAD=libmemtop.so exported (it made a segment of memtop's own, listed as a traced
+ * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
+const int memtop_monitor_process = 1;
 
 int main(int argc, char **argv)
 {

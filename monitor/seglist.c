@@ -2,6 +2,7 @@
  * done silently before every command). Reads segments without claiming them; gc never removes the
  * segment of a live process. */
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,7 @@ int cli_list(int *chosen)
 
 struct gc_run {
 	int removed;
+	int left; /* stale, but another user's: the sticky /dev/shm lets only its owner or root */
 	bool quiet; /* before another command: never a word on success */
 };
 
@@ -132,10 +134,14 @@ static void gc_one(pid_t pid, void *ctx)
 		if (kill(pid, 0) == 0 || shm_proc_start_time(pid) != 0 || lstat(path, &judged) != 0)
 			return;
 	}
-	if (same_file(name, &judged) && shm_unlink(name) == 0) {
+	if (!same_file(name, &judged))
+		return;
+	if (shm_unlink(name) == 0) {
 		if (!run->quiet)
 			printf("removed %s\n", name);
 		run->removed++;
+	} else if (errno == EPERM || errno == EACCES) {
+		run->left++;
 	}
 }
 
@@ -144,6 +150,9 @@ int cli_gc(void)
 	struct gc_run run = {0};
 	for_each_segment(gc_one, &run);
 	printf("%d stale segment%s removed\n", run.removed, run.removed == 1 ? "" : "s");
+	if (run.left)
+		printf("%d stale segment%s of other users left: only their owner or root may remove "
+		       "them\n", run.left, run.left == 1 ? "" : "s");
 	return 0;
 }
 

@@ -235,6 +235,34 @@ static int session_claim(struct session *s, char *err, size_t len)
 	return 0;
 }
 
+/* --no-symbols: no symbolizer keeps the map, yet a snapshot must carry it to be symbolized later.
+ * Takes `maps` (NULL: kept as it was). */
+static void session_keep_raw_maps(struct session *s, char *maps)
+{
+	if (!maps)
+		return;
+	pthread_mutex_lock(&s->sym_lock);
+	char *old = s->raw_maps;
+	s->raw_maps = maps;
+	pthread_mutex_unlock(&s->sym_lock);
+	free(old);
+}
+
+char *session_maps_copy(struct session *s)
+{
+	struct symbols *sym = session_symbols_get(s);
+	char *m = NULL;
+	if (sym) {
+		m = symbols_maps_copy(sym);
+	} else {
+		pthread_mutex_lock(&s->sym_lock);
+		m = s->raw_maps ? strdup(s->raw_maps) : NULL;
+		pthread_mutex_unlock(&s->sym_lock);
+	}
+	session_symbols_put(s, sym);
+	return m;
+}
+
 /* Claims the opened segment and prepares the engine. */
 static int session_bind(struct session *s, char *err, size_t len)
 {
@@ -245,6 +273,8 @@ static int session_bind(struct session *s, char *err, size_t len)
 	/* The executable too: once claimed, the target may exec at once (noted later, a slow monitor
 	 * took the new image for the traced one and never saw the exec). */
 	session_note_image(s);
+	if (s->opt.no_symbols)
+		session_keep_raw_maps(s, symbols_read_maps(s->pid));
 	int rc = session_claim(s, err, len);
 	if (rc)
 		return rc;
@@ -489,6 +519,11 @@ static bool session_target_gone(struct session *s)
 		s->child = 0;
 		if (WIFEXITED(st)) {
 			s->exit_status = WEXITSTATUS(st);
+			/* read again now that it is reaped: the exit mark comes just before the end. No
+			 * mark: the exit was another image's (an exec with LD_PRELOAD dropped that ended
+			 * before EXEC_UNTRACED_NS) or a raw exit system call */
+			if (shm_header_read(&s->seg, &h) == 0 && !(h.flags & MEMTOP_FLAG_EXITED))
+				__atomic_store_n(&s->exit_unseen, true, __ATOMIC_RELEASE);
 			session_set_state(s, MODEL_STATE_EXITED);
 		} else {
 			s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
@@ -539,6 +574,8 @@ static void session_apply_batch(struct session *s, struct memtop_event *buf, siz
 		s->eng.maps_changed = false;
 		if (s->ingest_sym)
 			symbols_maps_update(s->ingest_sym, symbols_read_maps(s->pid));
+		else if (s->opt.no_symbols)
+			session_keep_raw_maps(s, symbols_read_maps(s->pid));
 		else
 			s->early_maps_changed = true;
 	}
@@ -670,6 +707,8 @@ static int session_switch_image(struct session *s, struct shm_segment *next)
 	if (!s->command[0])
 		snprintf(s->command, sizeof s->command, "%s", s->exe);
 	s->execs++;
+	if (s->opt.no_symbols)
+		session_keep_raw_maps(s, symbols_read_maps(s->pid));
 	if (!s->opt.no_symbols) {
 		char err[256];
 		struct symbols *sym = symbols_start_live(s, err, sizeof err);
@@ -721,13 +760,41 @@ static void session_unlink_image_segment(struct session *s)
  * its environment). Files are told apart by device and inode: paths differ across mount
  * namespaces and for deleted binaries. */
 #define EXEC_UNTRACED_NS (5000ull * 1000000ull)
+
+/* True when /proc/PID/status shows real and effective user or group ids apart: the process runs a
+ * setuid or setgid program (its ids were ours when it started under us). */
+static bool session_ids_apart(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool apart = false;
+	unsigned long real, eff;
+	while (fgets(line, sizeof line, f))
+		if ((sscanf(line, "Uid: %lu %lu", &real, &eff) == 2 ||
+		     sscanf(line, "Gid: %lu %lu", &real, &eff) == 2) && real != eff)
+			apart = true;
+	fclose(f);
+	return apart;
+}
+
 static bool session_exec_untraceable(struct session *s, uint64_t now)
 {
 	char link[64], path[512];
 	struct stat st;
 	snprintf(link, sizeof link, "/proc/%d/exe", (int)s->pid);
-	if (stat(link, &st) != 0)
-		return false; /* gone, or a zombie: session_target_gone tells */
+	if (stat(link, &st) != 0) {
+		/* The exec of a setuid or setgid program makes the process undumpable: a monitor
+		 * without CAP_SYS_PTRACE may no longer read its exe, but its ids show why. */
+		if (errno != EACCES || !session_ids_apart(s->pid))
+			return false; /* gone, or a zombie: session_target_gone tells */
+		snprintf(s->exec_lost_why, sizeof s->exec_lost_why,
+			 "it runs with other user or group ids (setuid or setgid), so the loader "
+			 "ignores LD_PRELOAD");
+		return true;
+	}
 	if (!s->image_known || s->image_execs != s->execs) {
 		/* a new image was followed (it waits for us at its start): this file is the one traced */
 		session_note_image(s);
@@ -992,6 +1059,17 @@ bool session_wait_untraced(struct session *s)
 	s->child = 0;
 	s->untraced_waited = true;
 	s->untraced_exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	/* the figures stay the old image's, but how the process ended is known now: a report
+	 * written after this says so instead of "running" */
+	if (WIFEXITED(st)) {
+		s->exit_status = WEXITSTATUS(st);
+		session_set_state(s, MODEL_STATE_EXITED);
+	} else {
+		s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+		session_set_state(s, MODEL_STATE_CRASHED);
+	}
+	if (s->ingest_running)
+		session_wait_drained(s, 0); /* a view with that state */
 	return true;
 }
 
@@ -1056,8 +1134,14 @@ int session_report_damage(struct session *s)
 	bool damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
 	bool unfollowed = __atomic_load_n(&s->exec_lost, __ATOMIC_ACQUIRE);
 	bool unbound = session_allocator_not_bound(s);
+	bool unseen = __atomic_load_n(&s->exit_unseen, __ATOMIC_ACQUIRE) && !unfollowed;
 	int said = __atomic_fetch_or(&s->damage_said, (truncated ? 1 : 0) | (damaged ? 2 : 0) |
-				     (unfollowed ? 4 : 0) | (unbound ? 8 : 0), __ATOMIC_ACQ_REL);
+				     (unfollowed ? 4 : 0) | (unbound ? 8 : 0) | (unseen ? 16 : 0),
+				     __ATOMIC_ACQ_REL);
+	if (unseen && !(said & 16))
+		fprintf(stderr, "memtop: process %d ended without libmemtop seeing its exit: it exec'd a "
+			"program started without it (LD_PRELOAD dropped?) or left by a raw exit system "
+			"call; figures are those of its last traced image\n", (int)s->pid);
 	if (unbound && !(said & 8))
 		fprintf(stderr, "memtop: process %d calls another malloc than libmemtop's (an allocator "
 			"preloaded before it?): nothing is recorded, its figures are zero\n", (int)s->pid);
@@ -1108,6 +1192,7 @@ void session_destroy(struct session *s)
 	free(s->slot_generation);
 	free(s->early_sites);
 	free(s->initial_maps);
+	free(s->raw_maps);
 	free(s);
 }
 

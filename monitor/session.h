@@ -76,6 +76,7 @@ struct session {
 	int exit_status, term_signal;
 	bool segment_truncated;   /* ingest thread: SIGBUS on the ring, ingest stopped */
 	bool segment_damaged;     /* ingest thread: impossible counters in the segment */
+	bool exit_unseen;         /* atomic: our child exited, yet its traced image never marked it */
 	int damage_said;          /* atomic bits: which of the two the user was told on stderr */
 
 	/* lost events, kept separately from the engine's own counters */
@@ -108,6 +109,7 @@ struct session {
 	size_t early_n, early_cap;
 	bool early_maps_changed;
 	char *initial_maps;       /* /proc/PID/maps read just before the claim (for symbols_start_live) */
+	char *raw_maps;           /* --no-symbols: the image's map for the snapshot (under sym_lock) */
 	int sym_adopted;          /* atomic: the ingest thread took over sym */
 };
 
@@ -119,6 +121,9 @@ struct session *session_attach(pid_t pid, const struct session_options *o, char 
  * in err. */
 struct session *session_run(char *const argv[], const char *preload, const struct session_options *o,
 			    char *err, size_t len);
+/* A copy of the current image's /proc/PID/maps as last read (the symbolizer's, or with
+ * --no-symbols the one kept for snapshots), NULL if none; the caller frees it. Any thread. */
+char *session_maps_copy(struct session *s);
 /* Starts the ingest (and symbolizer) threads. */
 int session_start(struct session *s, char *err, size_t len);
 /* Waits until the target is gone and every event is applied (the final view is published). */

@@ -401,7 +401,7 @@ int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *
 		write_blocks(out, w);
 	if (o->heatmap)
 		write_heatmap(out, s, o->divisions);
-	char *maps = sym ? symbols_maps_copy(sym) : NULL;
+	char *maps = session_maps_copy(s);
 	write_modules(out, maps, v.session.pid);
 	fprintf(out, "\n## maps\n");
 	if (maps) {
@@ -695,6 +695,14 @@ int snapshot_symbolize(FILE *in, FILE *out, FILE *warn, const char *sysroot, cha
 	char *end = maps_body ? strstr(maps_body, "## end") : NULL;
 	if (end)
 		*end = '\0';
+	if (maps_body && !strchr(maps_body, '/')) {
+		/* no file mapped: every frame would stay raw, and a silent copy would pass for a result */
+		snprintf(err, errlen, "the snapshot's memory map is empty: its addresses cannot be "
+			 "symbolized");
+		free(maps_body);
+		free(text);
+		return -1;
+	}
 	struct symdb *db = maps_body ? symdb_new(maps_body, sysroot, err, errlen) : NULL;
 	free(maps_body);
 	if (!db) {

@@ -240,7 +240,8 @@ static void fill_session(struct session *s, struct model_session_info *m, const 
 	m->pid = s->pid;
 	snprintf(m->exe, sizeof m->exe, "%s", s->exe);
 	snprintf(m->command, sizeof m->command, "%s", s->command);
-	m->state = s->state;
+	/* acquire: the main thread may set the state of a target it reaped (exit status first) */
+	m->state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
 	m->exit_status = s->exit_status;
 	m->term_signal = s->term_signal;
 	m->attached_ns = now - s->attach_mono_ns;

@@ -4,6 +4,7 @@
  * (the child gets its own segment, created by its first hooked call) and exit (mark the header,
  * unlink when nobody is attached). Must never use stdio streams or allocate outside the reentrancy
  * guard. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -200,7 +201,9 @@ static void preload_start(struct preload_thread *t)
 	preload_config_read(&preload_cfg);
 	/* MEMTOP_WAIT is for the process the monitor launched, not for everything it runs. */
 	preload_env_remove("MEMTOP_WAIT");
-	if (preload_cfg.disable || preload_segment_create() != 0) {
+	/* memtop itself (LD_PRELOAD exported by its user) is never traced: dlsym finds its marker */
+	if (preload_cfg.disable || dlsym(RTLD_DEFAULT, "memtop_monitor_process") ||
+	    preload_segment_create() != 0) {
 		__atomic_store_n(&preload_state, PRELOAD_OFF, __ATOMIC_RELEASE);
 		t->guard--;
 		return;

@@ -83,6 +83,7 @@ kill "$first" 2>/dev/null
 
 # command line
 expect_error "run without a command" "run needs a command" "$MEMTOP" run
+expect_error "report without a command" "report needs a command after --: memtop report -- CMD" "$MEMTOP" report
 expect_error "run of a missing program" "cannot run /nonexistent/prog: No such file" \
 	"$MEMTOP" run -b -- /nonexistent/prog
 expect_error "report of a missing program" "cannot run /nonexistent/prog" "$MEMTOP" report -- /nonexistent/prog
@@ -95,7 +96,12 @@ expect_error "snapshot without pid" "snapshot needs a pid" "$MEMTOP" snapshot
 expect_error "symbolize without file" "symbolize needs one snapshot file" "$MEMTOP" symbolize
 expect_error "symbolize of a missing file" "cannot read /nonexistent" "$MEMTOP" symbolize /nonexistent
 expect_error "symbolize of a file that is no snapshot" "not a memtop snapshot" "$MEMTOP" symbolize /etc/hostname
-expect_error "unwritable output" "cannot write /nonexistent/dir/x" "$MEMTOP" report -o /nonexistent/dir/x -- true
+expect_error "unwritable output" "cannot write /nonexistent/dir/x" "$MEMTOP" report -o /nonexistent/dir/x -- \
+	sh -c "touch '$tmp/ran'"
+# the report could never be written: the target must not run first (its status and work were lost)
+n=$((n + 1))
+if [ ! -e "$tmp/ran" ]; then echo "ok $n - report with an unwritable -o starts nothing"
+else echo "not ok $n - report with an unwritable -o ran the target first"; failed=$((failed + 1)); fi
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

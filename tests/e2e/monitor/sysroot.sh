@@ -31,5 +31,18 @@ ok "the numbers are unchanged" \
 	"grep -q '^site [0-9]*: 333 bytes in 3 blocks' $tmp/sym.txt && grep -q '^site [0-9]*: 2222 bytes in 1 blocks' $tmp/sym.txt"
 "$MEMTOP" symbolize "$tmp/snap.txt" >"$tmp/nosys.txt"
 ok "without the sysroot the static sites stay unresolved" "! grep -q leak_in_static $tmp/nosys.txt"
+# --no-symbols: raw addresses now, names later; the snapshot must still carry what symbolize needs
+"$MEMTOP" report --no-symbols -o "$tmp/raw.txt" -- "$PROG"
+ok "report --no-symbols exits 0 and names no function" "[ $? -eq 0 ] && ! grep -q leak_in_static $tmp/raw.txt"
+ok "... its snapshot carries the memory map and the modules" \
+	"grep -q ' r-xp .*$PROG\$' $tmp/raw.txt && grep -q '^module [0-9a-f]* .*$PROG\$' $tmp/raw.txt"
+"$MEMTOP" symbolize "$tmp/raw.txt" >"$tmp/rawsym.txt" 2>"$tmp/err"
+ok "symbolize resolves it later" "[ $? -eq 0 ] && grep -Eq '^  #0 leak_in_static_one .*leaks.c:[0-9]+ 0x' $tmp/rawsym.txt"
+# a snapshot whose map is empty: one line saying it cannot be symbolized, non-zero
+sed '/^## maps$/,/^## end$/{//!d}' "$tmp/raw.txt" >"$tmp/nomap.txt"
+"$MEMTOP" symbolize "$tmp/nomap.txt" >/dev/null 2>"$tmp/err"
+rc=$?
+ok "symbolize of a snapshot with an empty map fails with one line: $(head -c 200 "$tmp/err")" \
+	"[ $rc -ne 0 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'memory map is empty' $tmp/err"
 echo "1..$n"
 [ "$failed" -eq 0 ]

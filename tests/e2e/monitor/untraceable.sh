@@ -43,6 +43,8 @@ if [ -n "$STATIC" ]; then
 	ok "... said once, naming the reason: $(head -c 300 "$tmp/err")" \
 		"[ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'exec.d a program memtop cannot trace: .*static_exit is statically linked.*waits for it' $tmp/err"
 	ok "... the report of the traced image is written" "grep -q '^state: ' $tmp/rep"
+	ok "... and it says how the process ended: exited, status 7 (not running)" \
+		"grep -q '^state: exited$' $tmp/rep && grep -q '^exit_status: 7$' $tmp/rep"
 	# the shell's segment belongs to an image that is gone: removed at the exec, not at the end
 	"$MEMTOP" run -b -d 0.1 -- sh -c "exec '$STATIC' 0 '$tmp/ran5' 3000" >/dev/null 2>&1 & mon=$!
 	for _ in $(seq 200); do [ -n "$(pgrep -P $mon)" ] && break; sleep 0.01; done
@@ -80,6 +82,23 @@ else
 		env PATH="$tmp:$PATH" "$MEMTOP" report -- suidprog -
 fi
 
+# a user's shell that execs a setuid-root program: the kernel makes the process undumpable, so its
+# /proc/PID/exe can no longer be read by that user; memtop must still say so once and pass the
+# status (3) through
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+	skip "a user's target that execs a setuid-root program" "needs root and setpriv"
+elif findmnt -no OPTIONS --target "$tmp" 2>/dev/null | grep -qw nosuid; then
+	skip "a user's target that execs a setuid-root program" "$tmp is on a nosuid mount"
+else
+	cp "$DYN" "$tmp/suidroot"
+	chmod 4755 "$tmp/suidroot"
+	setpriv --reuid 65534 --regid 65534 --clear-groups \
+		"$MEMTOP" report -o /dev/null -- sh -c "exec '$tmp/suidroot' -" >/dev/null 2>"$tmp/err" </dev/null
+	rc=$?
+	ok "a user's target that execs a setuid-root program exits 3 through memtop (got $rc), said once: $(head -c 300 "$tmp/err")" \
+		"[ $rc -eq 3 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'exec.d a program memtop cannot trace: .*other user or group ids' $tmp/err"
+fi
+
 # file capabilities, for a user who is not root
 if [ "$(id -u)" -ne 0 ] || ! command -v setcap >/dev/null || ! command -v setpriv >/dev/null; then
 	skip "program with file capabilities" "needs root, setcap and setpriv"
@@ -102,6 +121,13 @@ fi
 rc=$?
 ok "a target that execs with LD_PRELOAD dropped exits 6 through memtop (got $rc), ran to its end, said once: $(head -c 200 "$tmp/err")" \
 	"[ $rc -eq 6 ] && [ -e $tmp/ran6 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'made no usable segment in time' $tmp/err"
+
+# the same, ending at once (env -i clears LD_PRELOAD): no 5 s window to notice the exec; still said
+# once, at the end, and its status (3) passed through
+"$MEMTOP" report -o /dev/null -- env -i "$DYN" - >/dev/null 2>"$tmp/err"
+rc=$?
+ok "a target that execs with LD_PRELOAD dropped and ends at once exits 3 (got $rc), said once: $(head -c 200 "$tmp/err")" \
+	"[ $rc -eq 3 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'LD_PRELOAD dropped' $tmp/err"
 
 # no segment ever (the preload is off in the target): its status passes through, said once
 MEMTOP_DISABLE=1 "$MEMTOP" report -- "$DYN" - >/dev/null 2>"$tmp/err"
