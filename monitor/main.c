@@ -525,6 +525,7 @@ static void monitor_malloc_tune(void)
 {
 	mallopt(M_MMAP_THRESHOLD, 256 << 10);
 }
+
 /* Found by libmemtop.so (dlsym) in the process it starts in: memtop itself is never traced, even
  * with LD_PRELOAD=libmemtop.so exported (it made a segment of memtop's own, listed as a traced
  * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
