@@ -1062,10 +1062,11 @@ bool session_wait_untraced(struct session *s)
 	/* the figures stay the old image's, but how the process ended is known now: a report
 	 * written after this says so instead of "running" */
 	if (WIFEXITED(st)) {
-		s->exit_status = WEXITSTATUS(st);
+		/* atomic: the ingest thread, idle now, still reads them when it publishes */
+		__atomic_store_n(&s->exit_status, WEXITSTATUS(st), __ATOMIC_RELAXED);
 		session_set_state(s, MODEL_STATE_EXITED);
 	} else {
-		s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+		__atomic_store_n(&s->term_signal, WIFSIGNALED(st) ? WTERMSIG(st) : 0, __ATOMIC_RELAXED);
 		session_set_state(s, MODEL_STATE_CRASHED);
 	}
 	if (s->ingest_running)

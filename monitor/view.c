@@ -242,8 +242,8 @@ static void fill_session(struct session *s, struct model_session_info *m, const 
 	snprintf(m->command, sizeof m->command, "%s", s->command);
 	/* acquire: the main thread may set the state of a target it reaped (exit status first) */
 	m->state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-	m->exit_status = s->exit_status;
-	m->term_signal = s->term_signal;
+	m->exit_status = __atomic_load_n(&s->exit_status, __ATOMIC_RELAXED);
+	m->term_signal = __atomic_load_n(&s->term_signal, __ATOMIC_RELAXED);
 	m->attached_ns = now - s->attach_mono_ns;
 	m->uptime_ns = target_uptime_ns(s, now);
 	m->from_start = s->from_start;

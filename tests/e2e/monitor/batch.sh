@@ -68,11 +68,11 @@ ok "the claim was released: a second monitor attaches at once" "[ $? -eq 0 ] && 
 # GNU option forms (the command line contract): bundled and attached short options, --opt=value
 "$MEMTOP" -bn1 -d0.1 "$bg" >"$tmp/gnu" 2>&1
 rc=$?
-ok "memtop -bn1 -d0.1 PID: one refresh (rc $rc): $(head -c 120 $tmp/gnu)" \
+ok "memtop -bn1 -d0.1 PID: one refresh (rc $rc): $(head -n 1 $tmp/gnu)" \
 	"[ $rc -eq 0 ] && [ \$(grep -c '^memtop .* iteration' $tmp/gnu) -eq 1 ]"
 "$MEMTOP" report --preload="$LIB" --frames=4 -o"$tmp/eq.txt" -- true >"$tmp/gnu2" 2>&1
 rc=$?
-ok "report --preload=LIB --frames=4 -oFILE (rc $rc): $(head -c 120 $tmp/gnu2)" \
+ok "report --preload=LIB --frames=4 -oFILE (rc $rc): $(head -n 1 $tmp/gnu2)" \
 	"[ $rc -eq 0 ] && grep -q '^# memtop snapshot' $tmp/eq.txt"
 "$MEMTOP" >"$tmp/list" 2>&1 </dev/null
 ok "memtop alone lists the traced process" "grep -Eq '^ +$bg +traced' $tmp/list"
