@@ -520,10 +520,12 @@ static void on_signal(int sig)
 /* The walks' arrays (8 MiB of references at 2 M blocks, their sort buffers, suspects' sites) come
  * and go every 2 s on the UI and worker threads. glibc raises its mmap threshold to the size of each
  * freed mapped block (up to 32 MiB), after which these arrays come from the threads' arenas, which
- * keep them as fragmented free space: a fixed threshold keeps them mapped and given back at free. */
+ * keep them as fragmented free space: a fixed threshold keeps them mapped and given back at free.
+ * 2 MiB, not lower: the dashboard's per-frame arrays of a few hundred KiB (call sites' keys) stay in
+ * the arena, where they cost no page faults each frame. */
 static void monitor_malloc_tune(void)
 {
-	mallopt(M_MMAP_THRESHOLD, 256 << 10);
+	mallopt(M_MMAP_THRESHOLD, 2 << 20);
 }
 
 /* Found by libmemtop.so (dlsym) in the process it starts in: memtop itself is never traced, even
