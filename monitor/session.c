@@ -124,6 +124,24 @@ static void session_symref_unlink(struct session *s, struct session_symref *r)
 		}
 }
 
+/* Under sym_lock: a retired symbolizer that nobody borrows any more leaves the list; the caller
+ * frees it (session_symref_free) after dropping the lock. NULL when it must stay. */
+static struct session_symref *session_symref_take_if_done(struct session *s, struct session_symref *r)
+{
+	if (!r || !r->retired || r->borrowers > 0)
+		return NULL;
+	session_symref_unlink(s, r);
+	return r;
+}
+
+static void session_symref_free(struct session_symref *r)
+{
+	if (!r)
+		return;
+	symbols_free(r->sym);
+	free(r);
+}
+
 /* Makes sym the current symbolizer (it was just started). -ENOMEM leaves it to the caller. */
 static int session_symbols_install(struct session *s, struct symbols *sym)
 {
@@ -147,22 +165,14 @@ static void session_symbols_retire(struct session *s)
 	if (!sym)
 		return;
 	symbols_stop(sym);
-	struct session_symref *free_now = NULL;
 	pthread_mutex_lock(&s->sym_lock);
 	__atomic_store_n(&s->sym, NULL, __ATOMIC_RELEASE);
 	struct session_symref *r = session_symref_find(s, sym);
-	if (r) {
+	if (r)
 		r->retired = true;
-		if (r->borrowers == 0) {
-			session_symref_unlink(s, r);
-			free_now = r;
-		}
-	}
+	struct session_symref *done = session_symref_take_if_done(s, r);
 	pthread_mutex_unlock(&s->sym_lock);
-	if (free_now) {
-		symbols_free(free_now->sym);
-		free(free_now);
-	}
+	session_symref_free(done);
 }
 
 struct symbols *session_symbols_get(struct session *s)
@@ -180,18 +190,13 @@ void session_symbols_put(struct session *s, struct symbols *sym)
 {
 	if (!sym)
 		return;
-	struct session_symref *free_now = NULL;
 	pthread_mutex_lock(&s->sym_lock);
 	struct session_symref *r = session_symref_find(s, sym);
-	if (r && r->borrowers > 0 && --r->borrowers == 0 && r->retired) {
-		session_symref_unlink(s, r);
-		free_now = r;
-	}
+	if (r && r->borrowers > 0)
+		r->borrowers--;
+	struct session_symref *done = session_symref_take_if_done(s, r);
 	pthread_mutex_unlock(&s->sym_lock);
-	if (free_now) {
-		symbols_free(free_now->sym);
-		free(free_now);
-	}
+	session_symref_free(done);
 }
 
 /* session_destroy: every thread is stopped, nobody borrows any more. */
@@ -199,8 +204,7 @@ static void session_symbols_free_all(struct session *s)
 {
 	for (struct session_symref *r = s->symrefs, *nx; r; r = nx) {
 		nx = r->next;
-		symbols_free(r->sym);
-		free(r);
+		session_symref_free(r);
 	}
 	s->symrefs = NULL;
 	s->sym = NULL;
