@@ -67,13 +67,16 @@ static bool parse_uint(const char *s, unsigned long *out)
 	return true;
 }
 
-/* Returns 0, or an exit status (usage error). */
+/* The words parse_args reads; held here because argv_rest points into them until exit. */
+static char **normalized_argv;
+
 /* The GNU forms of the command line, as getopt_long takes them, rewritten into separate words
  * for parse_args: `--opt=value`, `-n1`, `-oFILE`, bundled `-bn1`. Words after `--` (the target's
  * command) stay as they are. The array lives as long as the process (argv_rest points into it). */
 static char **normalize_args(int argc, char **argv, int *nargc)
 {
 	char **out = calloc((size_t)argc * 3 + 1, sizeof(*out)); /* a word becomes at most 3 */
+	normalized_argv = out;
 	if (!out) {
 		*nargc = argc;
 		return argv;
@@ -107,6 +110,7 @@ static char **normalize_args(int argc, char **argv, int *nargc)
 	return out;
 }
 
+/* Returns 0, or an exit status (usage error). */
 static int parse_args(int argc, char **argv, struct cli_options *o)
 {
 	argv = normalize_args(argc, argv, &argc);
