@@ -303,8 +303,11 @@ static void test_iter_yield(void **state)
 	liveset_iter_init(&ls, &it);
 	while ((b = liveset_iter_next(&it)) != NULL) {
 		uint64_t k = b->addr >> 4;
-		assert_true(k >= 1 && k <= N && !seen[k]);
-		seen[k] = true;
+		assert_in_range(k, 1, N);
+		if (k >= 1 && k <= N) { /* for the analyser: assert_* is not known to stop */
+			assert_false(seen[k]);
+			seen[k] = true;
+		}
 		n++;
 		if (it.i >= next) {
 			next = it.i + 1000;
