@@ -38,6 +38,7 @@ static void table_free(struct liveset_table *t)
 int liveset_init(struct liveset *ls)
 {
 	memset(ls, 0, sizeof(*ls));
+	debug_owner_claim(&ls->writer);
 	ls->store = liveset_store_new();
 	ls->table = ls->store ? table_new(TABLE_MIN, ls->store) : NULL;
 	if (!ls->store || !ls->table)
@@ -133,6 +134,7 @@ struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr)
 struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_block *src, uint64_t h,
 				    struct liveset_block *old, bool *replaced)
 {
+	DEBUG_ASSERT_OWNER(&ls->writer);
 	*replaced = false;
 	struct liveset_table *t = ls->table;
 	if (__builtin_expect(ls->count + ls->tombs + 1 > t->limit, 0)) {
@@ -186,6 +188,7 @@ struct liveset_block *liveset_insert(struct liveset *ls, const struct liveset_bl
 
 void liveset_remove(struct liveset *ls, struct liveset_block *b)
 {
+	DEBUG_ASSERT_OWNER(&ls->writer);
 	struct liveset_table *t = ls->table;
 	uint64_t h = liveset_hash(b->addr);
 	size_t i = h & t->mask;
@@ -218,6 +221,7 @@ const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr, uint
 
 const struct liveset_block *liveset_take_h(struct liveset *ls, uint64_t addr, uint64_t h)
 {
+	DEBUG_ASSERT_OWNER(&ls->writer);
 	struct liveset_table *t = ls->table;
 	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
 		uintptr_t w = t->slots[i];
@@ -256,6 +260,7 @@ void liveset_iter_init(struct liveset *ls, struct liveset_iter *it)
 
 bool liveset_iter_yield(struct liveset_iter *it)
 {
+	DEBUG_ASSERT(urcu_memb_read_ongoing());
 	urcu_memb_read_unlock();
 	urcu_memb_read_lock();
 	/* a table freed in the gap was replaced before the call_rcu that frees it, hence before the

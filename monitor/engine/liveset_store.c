@@ -306,6 +306,8 @@ static void store_update_min_pin(struct liveset_store *st)
 
 int liveset_pin(const struct liveset_iter *it, struct liveset_pin *pin)
 {
+	DEBUG_ASSERT(urcu_memb_read_ongoing());
+	DEBUG_ASSERT(__atomic_load_n(&liveset_readers, __ATOMIC_RELAXED) > 0); /* liveset_read_begin */
 	struct liveset_store *st = it->t->store; /* not ls->store: the set may be swapped meanwhile */
 	pthread_mutex_lock(&st->lock);
 	if (st->n_pins == st->cap_pins) {

@@ -301,6 +301,7 @@ void *session_ingest_main(void *arg)
 {
 	struct session *s = arg;
 	urcu_memb_register_thread();
+	engine_claim_writer(&s->eng); /* the engine's only writer from here */
 	struct memtop_event *buf = malloc(sizeof(*buf) * INGEST_BATCH);
 	bool gone = buf && ingest_loop(s, buf);
 	session_check_slots(s);
