@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debug_assert.h"
 #include "guard.h"
 #include "internal.h"
 
@@ -100,6 +101,12 @@ static uint64_t lane_free_below(struct shm_segment *seg, uint32_t lane, bool ref
 	 * store each time would bounce the line between them. acquire/release through the cache: a
 	 * thread using a bound another thread read still happens-after the consumer's copy of the
 	 * cells below it. */
+	if (DEBUG_ASSERT_ENABLED) { /* before the store: whoever uses the stored bound sees it */
+		uint64_t seen = __atomic_load_n(&l->bound_seen, __ATOMIC_RELAXED);
+		while (seen < bound && !__atomic_compare_exchange_n(&l->bound_seen, &seen, bound, true,
+								   __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+			;
+	}
 	if (bound != cached)
 		__atomic_store_n(&l->free_below, bound, __ATOMIC_RELEASE);
 	return bound;
@@ -146,6 +153,9 @@ bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
 		     const struct memtop_event *ev)
 {
+	/* the ticket came from lane_reserve: its cell was free (below the bound) when it was taken */
+	DEBUG_ASSERT(lane < seg->lanes);
+	DEBUG_ASSERT(ticket < __atomic_load_n(&seg->lane[lane].bound_seen, __ATOMIC_ACQUIRE));
 	struct memtop_event *cell = lane_cell(seg, lane, ticket);
 #ifdef __SANITIZE_THREAD__
 	/* The producer of this cell one lap earlier happens-before us through the consumer process

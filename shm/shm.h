@@ -49,6 +49,9 @@ struct shm_lane_local {
 	bool parked;  /* MONITOR: stopped at a barrier copy until every lane reaches its copy */
 	uint64_t barrier; /* MONITOR: the number of the barrier copy the lane is parked at */
 	uint64_t tail; /* MONITOR: next ticket to consume */
+	/* TARGET, MEMTOP_DEBUG builds: the highest free bound any thread of the process took a ticket
+	 * under (free_below itself may step back when two refreshes race); commit checks against it. */
+	uint64_t bound_seen;
 } __attribute__((aligned(64)));
 
 /* A mapped segment. base/size are the mapping; the region pointers are derived from the header at

@@ -17,6 +17,7 @@
 int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 {
 	memset(e, 0, sizeof(*e));
+	debug_owner_claim(&e->writer);
 	if (liveset_init(&e->live))
 		return -ENOMEM;
 	e->next_seq = 1;
@@ -42,8 +43,16 @@ void engine_destroy(struct engine *e)
 	memset(e, 0, sizeof(*e));
 }
 
+void engine_claim_writer(struct engine *e)
+{
+	debug_owner_claim(&e->writer);
+	liveset_claim_writer(&e->live);
+}
+
 int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 {
+	DEBUG_ASSERT_OWNER(&e->writer);
+	DEBUG_ASSERT(!urcu_memb_read_ongoing()); /* synchronize_rcu below */
 	struct engine fresh;
 	if (engine_init(&fresh, n_slots, max_stack_id) != 0) {
 		engine_destroy(&fresh);
@@ -142,6 +151,7 @@ uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot)
 
 void engine_slot_reused(struct engine *e, uint16_t slot)
 {
+	DEBUG_ASSERT_OWNER(&e->writer);
 	if (slot >= e->n_slots)
 		return;
 	uint32_t id = e->slot_thread[slot];
@@ -185,6 +195,11 @@ static void engine_account_insert(struct engine *e, struct engine_site *s, const
 
 static void engine_account_remove(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
+	/* what is removed was added by engine_account_insert: no figure goes below zero */
+	DEBUG_ASSERT(s->live_bytes >= b->size && s->live_blocks > 0);
+	DEBUG_ASSERT(e->threads[b->thread].live_bytes >= b->size && e->threads[b->thread].live_blocks > 0);
+	DEBUG_ASSERT(e->live_bytes >= b->size && e->live_blocks > 0);
+	DEBUG_ASSERT(b->seq <= e->mark_seq || (e->since_mark_bytes >= b->size && e->since_mark_blocks > 0));
 	s->live_bytes -= b->size;
 	s->live_blocks--;
 	struct engine_thread *t = &e->threads[b->thread];
@@ -386,6 +401,8 @@ static inline void engine_apply_h(struct engine *e, const struct memtop_event *e
 
 void engine_apply(struct engine *e, const struct memtop_event *ev)
 {
+	DEBUG_ASSERT_OWNER(&e->writer);
+	DEBUG_ASSERT(urcu_memb_read_ongoing());
 	engine_apply_h(e, ev, liveset_hash(ev->addr));
 }
 
@@ -439,6 +456,7 @@ void engine_sample_rates(struct engine *e, double seconds)
 /* mark_seq is read by walks on other threads (atomic there): stored atomically here. */
 void engine_mark_all(struct engine *e, uint64_t now_ns)
 {
+	DEBUG_ASSERT_OWNER(&e->writer);
 	__atomic_store_n(&e->mark_seq, e->next_seq - 1, __ATOMIC_RELAXED);
 	e->mark_time_ns = now_ns;
 	e->since_mark_bytes = 0;
@@ -447,6 +465,7 @@ void engine_mark_all(struct engine *e, uint64_t now_ns)
 
 void engine_unmark(struct engine *e)
 {
+	DEBUG_ASSERT_OWNER(&e->writer);
 	__atomic_store_n(&e->mark_seq, 0, __ATOMIC_RELAXED);
 	e->mark_time_ns = 0;
 	e->since_mark_bytes = e->live_bytes;
@@ -501,6 +520,8 @@ static void engine_apply_prefetched(struct engine *e, const struct memtop_event 
 
 void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t n)
 {
+	DEBUG_ASSERT_OWNER(&e->writer);
+	DEBUG_ASSERT(urcu_memb_read_ongoing());
 	if (e->live.count >= PREFETCH_MIN_LIVE) {
 		engine_apply_prefetched(e, ev, n);
 		return;

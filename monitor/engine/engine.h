@@ -77,11 +77,17 @@ struct engine {
 	/* callback for new stack ids (the symbolizer queue) */
 	void (*on_new_site)(void *ctx, uint32_t stack_id);
 	void *on_new_site_ctx;
+	/* the only thread that may change the model: engine_init's, then engine_claim_writer's */
+	struct debug_owner writer;
 };
 
 /* n_slots: thread table size of the segment; max_stack_id: largest valid stack id (stacks_cap). */
 int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
 void engine_destroy(struct engine *e);
+/* The calling thread becomes the engine's only writer (the ingest thread, when it starts; the
+ * thread of engine_init is the writer until then). MEMTOP_DEBUG builds check every WRITER ONLY
+ * call against it. */
+void engine_claim_writer(struct engine *e);
 /* Empties the model for a new program image (the target exec'd: its heap and stack ids are gone).
  * Readers walking e->live under the RCU read lock are waited for before the old model is freed;
  * callbacks are kept. WRITER ONLY, outside the read lock. Returns -ENOMEM (model unchanged). */

@@ -19,6 +19,8 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "debug_assert.h"
+
 #define LIVESET_F_REALLOC 0x1u
 
 /* 32 bytes, from a slab (no malloc header): never across two cache lines. Never modified after
@@ -65,6 +67,7 @@ struct liveset {
 	struct liveset_retire *held, *held_tail; /* writer-private, batches a pin holds back (FIFO) */
 	struct liveset_store *store;          /* slabs, pins, reclaimed batches: shared, refcounted */
 	uint64_t slab_blocks;                 /* blocks carved so far (memory accounting) */
+	struct debug_owner writer;            /* the thread of liveset_init (MEMTOP_DEBUG checks it) */
 };
 
 struct liveset_iter {
@@ -74,6 +77,11 @@ struct liveset_iter {
 };
 
 int liveset_init(struct liveset *ls);
+/* The calling thread becomes the set's only writer (liveset_init's thread is, until then). */
+static inline void liveset_claim_writer(struct liveset *ls)
+{
+	debug_owner_claim(&ls->writer);
+}
 /* Frees everything (no reader may be inside; waits for pending grace periods). */
 void liveset_destroy(struct liveset *ls);
 

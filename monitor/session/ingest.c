@@ -191,35 +191,77 @@ static void session_idle_loop(struct session *s)
 	}
 }
 
-void *session_ingest_main(void *arg)
+/* The ingest loop's clocks and backoff, kept across rounds. */
+struct ingest_clock {
+	uint64_t last_hb, last_live, last_pub;
+	unsigned idle_us; /* grows while the ring stays empty, back to 50 on data */
+};
+
+/* The top of each round: heartbeat the claim, take a new symbolizer, serve requests, and publish a
+ * view when it is due or asked for. */
+static void ingest_housekeeping(struct session *s, struct ingest_clock *c, uint64_t now)
 {
-	struct session *s = arg;
-	urcu_memb_register_thread();
-	struct memtop_event *buf = malloc(sizeof(*buf) * INGEST_BATCH);
-	uint64_t last_hb = 0, last_live = 0, last_pub = 0;
-	unsigned idle_us = 50; /* grows while the ring stays empty, back to 50 on data */
-	bool gone = false;
-	while (buf && !gone) {
-		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
-		if (now - last_hb >= HEARTBEAT_NS) {
-			shm_consumer_heartbeat(&s->seg);
-			last_hb = now;
-		}
+	if (now - c->last_hb >= HEARTBEAT_NS) {
+		shm_consumer_heartbeat(&s->seg);
+		c->last_hb = now;
+	}
+	session_adopt_symbols(s);
+	session_handle_requests(s, now);
+	if (now - c->last_pub >= (uint64_t)s->opt.publish_ms * 1000000ull ||
+	    __atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL)) {
+		session_check_slots(s);
+		session_publish_view(s, now);
+		c->last_pub = now;
+	}
+}
+
+enum ingest_target {
+	INGEST_TARGET_RUNS,     /* go on polling */
+	INGEST_TARGET_FOLLOWED, /* it exec'd and we follow the new image: poll again at once */
+	INGEST_TARGET_OVER,     /* gone, or exec'd where we cannot follow: the loop ends */
+};
+
+/* Whether the target is still there to read, checked when the ring is empty: exec (followed or
+ * not), exec into something untraceable, exit. */
+static enum ingest_target ingest_check_target(struct session *s, struct memtop_event *buf, uint64_t now)
+{
+	/* the first symbolizer must be in place before the images change under it */
+	if (session_execed(s) && (s->opt.no_symbols || __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE))) {
 		session_adopt_symbols(s);
-		session_handle_requests(s, now);
-		if (now - last_pub >= (uint64_t)s->opt.publish_ms * 1000000ull ||
-		    __atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL)) {
-			session_check_slots(s);
-			session_publish_view(s, now);
-			last_pub = now;
-		}
+		if (session_follow_exec(s, buf))
+			return INGEST_TARGET_FOLLOWED;
+		/* not followed: keep the old image's final state and say why */
+		__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
+		return INGEST_TARGET_OVER;
+	}
+	if (session_exec_untraceable(s, now)) {
+		session_finish(s, buf); /* the old image's threads are gone */
+		session_unlink_image_segment(s);
+		__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
+		return INGEST_TARGET_OVER;
+	}
+	if (session_target_gone(s)) {
+		session_finish(s, buf);
+		session_unlink_segment(s);
+		return INGEST_TARGET_OVER;
+	}
+	return INGEST_TARGET_RUNS;
+}
+
+/* Drains the ring until the target is over (true) or the session stops (false). */
+static bool ingest_loop(struct session *s, struct memtop_event *buf)
+{
+	struct ingest_clock c = {.idle_us = 50};
+	for (;;) {
+		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
+		ingest_housekeeping(s, &c, now);
 		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
-			break;
+			return false;
 		size_t n = 0;
 		enum shm_pop_status st = shm_ring_pop(&s->seg, buf, INGEST_BATCH, &n);
 		if (n) {
 			session_apply_batch(s, buf, n);
-			idle_us = 50;
+			c.idle_us = 50;
 			/* A short batch: the ring is drained and the producers are running. Polling again
 			 * at once would take a few events at a time (each pop costs a cache-line transfer
 			 * per record and our per-batch work) on a core the target could use; a nap lets
@@ -232,46 +274,36 @@ void *session_ingest_main(void *arg)
 			/* the file shrank under the mapping: the target may live on, we just cannot
 			 * read it any more. Keep the last good state and say so; never call it a crash. */
 			__atomic_store_n(&s->segment_truncated, true, __ATOMIC_RELEASE);
-			gone = true;
-			break;
+			return true;
 		}
 		if (st == SHM_POP_EMPTY)
 			__atomic_add_fetch(&s->empty_polls, 1, __ATOMIC_RELEASE);
-		if (now - last_live >= (s->child ? LIVENESS_CHILD_NS : LIVENESS_NS)) {
-			last_live = now;
-			/* the first symbolizer must be in place before the images change under it */
-			if (session_execed(s) && (s->opt.no_symbols || __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE))) {
-				session_adopt_symbols(s);
-				if (session_follow_exec(s, buf))
-					continue;
-				/* not followed: keep the old image's final state and say why */
-				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
-				gone = true;
-				break;
-			}
-			if (session_exec_untraceable(s, now)) {
-				session_finish(s, buf); /* the old image's threads are gone */
-				session_unlink_image_segment(s);
-				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
-				gone = true;
-				break;
-			}
-			if (session_target_gone(s)) {
-				session_finish(s, buf);
-				session_unlink_segment(s);
-				gone = true;
-				break;
-			}
+		if (now - c.last_live >= (s->child ? LIVENESS_CHILD_NS : LIVENESS_NS)) {
+			c.last_live = now;
+			enum ingest_target t = ingest_check_target(s, buf, now);
+			if (t == INGEST_TARGET_FOLLOWED)
+				continue;
+			if (t == INGEST_TARGET_OVER)
+				return true;
 		}
 		/* an idle target costs few wakeups; 2 ms at most, a 64 k ring holds that at 30 M ev/s */
 		if (st == SHM_POP_PENDING) {
 			usleep(50);
 		} else {
-			usleep(idle_us);
-			if (idle_us < 2000)
-				idle_us *= 2;
+			usleep(c.idle_us);
+			if (c.idle_us < 2000)
+				c.idle_us *= 2;
 		}
 	}
+}
+
+void *session_ingest_main(void *arg)
+{
+	struct session *s = arg;
+	urcu_memb_register_thread();
+	engine_claim_writer(&s->eng); /* the engine's only writer from here */
+	struct memtop_event *buf = malloc(sizeof(*buf) * INGEST_BATCH);
+	bool gone = buf && ingest_loop(s, buf);
 	session_check_slots(s);
 	session_publish_view(s, shm_clock_ns(CLOCK_MONOTONIC));
 	__atomic_store_n(&s->finished, gone ? 1 : 0, __ATOMIC_RELEASE);

@@ -306,6 +306,7 @@ void session_publish_view(struct session *s, uint64_t now)
 
 const struct model_view *model_view_get(struct session *s)
 {
+	DEBUG_ASSERT(urcu_memb_read_ongoing());
 	struct model_view_box *box = rcu_dereference(s->view);
 	return box ? &box->v : NULL;
 }

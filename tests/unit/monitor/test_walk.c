@@ -149,6 +149,7 @@ static void *churn_main(void *arg)
 {
 	struct churn *c = arg;
 	urcu_memb_register_thread();
+	liveset_claim_writer(c->ls); /* the set's writer from here (fill ran on the main thread) */
 	uint64_t next = N + 1, oldest = 1;
 	/* bounded: under TSan the walks are slow, and every block freed during one is held */
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) && next < 200000) {
