@@ -74,4 +74,11 @@ int cli_gc(void);
  * the segments of processes that are gone (killed, or unable to remove their own). */
 void cli_gc_quiet(void);
 
+/* The target's output under the dashboard: a new file ${TMPDIR:-/tmp}/memtop-run-XXXXXX.out (its
+ * fd, or -1 after one line on stderr), renamed memtop-PID.out once the pid is known; shown (its
+ * last lines) when the dashboard has closed, and removed when the target ended having said nothing. */
+int cli_output_create(char *path, size_t len);
+void cli_output_name_by_pid(char *path, size_t len, int pid);
+void cli_output_show(const char *path, const char *cmd, bool finished);
+
 #endif

@@ -106,18 +106,31 @@ static void session_cli_options(const struct cli_options *o, struct session_opti
 }
 
 /* Dashboard when built and on a terminal; batch refreshes otherwise. */
-static int show(struct session *s, const struct cli_options *o)
+static bool dashboard_shown(const struct cli_options *o)
 {
 #ifdef MEMTOP_HAVE_UI
-	if (!o->batch && isatty(STDOUT_FILENO)) {
+	return !o->batch && isatty(STDOUT_FILENO);
+#else
+	(void)o;
+	return false;
+#endif
+}
+
+/* target_output: where the target's output goes (named in the header), or NULL. */
+static int show(struct session *s, const struct cli_options *o, const char *target_output)
+{
+#ifdef MEMTOP_HAVE_UI
+	if (dashboard_shown(o)) {
 		struct ui_options uo = {0};
 		uo.delay_ms = (unsigned)(o->delay_s * 1000);
 		uo.no_color = o->no_color;
 		uo.heat_divisions = o->divisions;
 		uo.expire_s = o->expire_s;
+		uo.target_output = target_output;
 		return ui_run(s, &uo);
 	}
 #endif
+	(void)target_output;
 	return cli_batch(s, o);
 }
 
@@ -149,7 +162,7 @@ static int cmd_attach(const struct cli_options *o)
 	struct session *s = attach_started(o);
 	if (!s)
 		return 1;
-	int rc = show(s, o);
+	int rc = show(s, o, NULL);
 	int bad = session_report_damage(s);
 	session_destroy(s);
 	return rc ? rc : bad;
@@ -197,7 +210,7 @@ static int write_snapshot(struct session *s, const struct cli_options *o, FILE *
  * *status set: the target was refused or could not start (1), or ran untraced to its end (its
  * status, said once on stderr). */
 static struct session *spawn_target(const struct cli_options *o, char **argv, const char *what,
-				    int *status)
+				    int output_fd, int *status)
 {
 	char lib[PATH_MAX], err[512];
 	*status = 1;
@@ -209,6 +222,7 @@ static struct session *spawn_target(const struct cli_options *o, char **argv, co
 		return NULL;
 	struct session_options so;
 	session_cli_options(o, &so);
+	so.child_output_fd = output_fd;
 	struct session *s = session_run(argv, lib, &so, err, sizeof err);
 	if (s && session_untraced(s)) {
 		/* it runs, untraced: said once, never killed, and its status is ours */
@@ -245,7 +259,7 @@ static int cmd_report(const struct cli_options *o)
 	if (!out)
 		return 1;
 	int status;
-	struct session *s = spawn_target(o, o->argv_rest, "report", &status);
+	struct session *s = spawn_target(o, o->argv_rest, "report", 0, &status);
 	if (!s) {
 		close_output(out);
 		return status;
@@ -269,14 +283,10 @@ static int cmd_report(const struct cli_options *o)
 	return rc;
 }
 
-/* kill_on_quit: `memtop demo` ends its own bundled workload; `memtop run` leaves the target alone. */
-static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_quit)
+/* What the dashboard does once the user quit (q): the target is given a moment, ended (demo) or
+ * left running (run), and its output shown. */
+static void after_dashboard(struct session *s, char **argv, bool kill_on_quit, const char *output)
 {
-	int status;
-	struct session *s = spawn_target(o, argv, "run", &status);
-	if (!s)
-		return status;
-	int rc = show(s, o);
 	/* ^C at the terminal reaches the whole process group, our child too: give it a moment
 	 * to end, so that its status comes through instead of a false "keeps running" */
 	for (int i = 0; i < 100 && cli_interrupted && !kill_on_quit && !session_finished(s); i++)
@@ -288,9 +298,32 @@ static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_
 		for (int i = 0; i < 200 && !session_finished(s); i++)
 			usleep(10000);
 	} else if (!session_finished(s)) {
-		fprintf(stderr, "memtop: detached; %s (pid %d) keeps running\n", argv[0],
-			(int)session_pid(s));
+		fprintf(stderr, "memtop: detached; %s (pid %d) keeps running%s%s\n", argv[0],
+			(int)session_pid(s), output ? ", its output going to " : "", output ? output : "");
 	}
+	if (output)
+		cli_output_show(output, argv[0], session_finished(s));
+}
+
+/* kill_on_quit: `memtop demo` ends its own bundled workload; `memtop run` leaves the target alone. */
+static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_quit)
+{
+	int status, fd = 0;
+	char output[PATH_MAX] = "";
+	if (argv && argv[0] && dashboard_shown(o) && (fd = cli_output_create(output, sizeof output)) < 0)
+		return 1;
+	struct session *s = spawn_target(o, argv, "run", fd, &status);
+	if (fd > 0)
+		close(fd); /* the target holds it now */
+	if (!s) {
+		if (output[0])
+			cli_output_show(output, argv[0], true);
+		return status;
+	}
+	if (output[0])
+		cli_output_name_by_pid(output, sizeof output, (int)session_pid(s));
+	int rc = show(s, o, output[0] ? output : NULL);
+	after_dashboard(s, argv, kill_on_quit, output[0] ? output : NULL);
 	cli_gc_quiet();
 	rc = run_status(s, rc, !kill_on_quit);
 	session_destroy(s);
