@@ -1,7 +1,6 @@
 /* main: entry point of the memtop executable: parses the command line and runs one subcommand
  * (list, attach, run, report, snapshot, symbolize, gc, batch, demo). Never includes curses: the
  * dashboard is reached only through ui_run() when it is built. */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -27,212 +26,6 @@
 #ifndef MEMTOP_BINDIR
 #define MEMTOP_BINDIR "/usr/local/bin"
 #endif
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: memtop                         list traced processes\n"
-		"       memtop [-d SEC] [--no-color] PID   live dashboard of a traced process\n"
-		"       memtop -b [-n N] [-d SEC] PID  batch mode: plain-text refreshes\n"
-		"       memtop run [--preload LIB] [-b] [-n N] [-d SEC] -- CMD [ARGS...]\n"
-		"       memtop report [--preload LIB] [-o FILE] [SNAPSHOT OPTIONS] -- CMD [ARGS...]\n"
-		"                                      (the report goes to stderr unless -o FILE or -o -)\n"
-		"       memtop snapshot PID [-o FILE] [SNAPSHOT OPTIONS]\n"
-		"       memtop symbolize [--sysroot DIR] FILE\n"
-		"       memtop gc                      remove segments of processes that are gone\n"
-		"       memtop demo                    the bundled workload under the dashboard\n"
-		"common options: --no-symbols (raw addresses only), --no-color\n"
-		"snapshot options: --blocks --heatmap --all-sites --thread ID --expire SEC\n"
-		"                  --tag-from TAG --tag-to TAG --divisions N --frames N\n");
-}
-
-static int fail(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "memtop: ");
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
-	return 2;
-}
-
-static bool parse_uint(const char *s, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		return false;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* The words parse_args reads; held here because argv_rest points into them until exit. */
-static char **normalized_argv;
-
-/* The GNU forms of the command line, as getopt_long takes them, rewritten into separate words
- * for parse_args: `--opt=value`, `-n1`, `-oFILE`, bundled `-bn1`. Words after `--` (the target's
- * command) stay as they are. The array lives as long as the process (argv_rest points into it). */
-static char **normalize_args(int argc, char **argv, int *nargc)
-{
-	char **out = calloc((size_t)argc * 3 + 1, sizeof(*out)); /* a word becomes at most 3 */
-	normalized_argv = out;
-	if (!out) {
-		*nargc = argc;
-		return argv;
-	}
-	int n = 0, i = 0;
-	out[n++] = argv[i++];
-	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		char *a = argv[i];
-		char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-		if (eq) {
-			out[n++] = strndup(a, (size_t)(eq - a));
-			out[n++] = eq + 1;
-		} else if (a[0] == '-' && isalpha((unsigned char)a[1]) && a[2]) {
-			/* flags first (-b), then at most one option that takes the rest as its value */
-			for (char *c = a + 1; *c; c++) {
-				char opt[3] = {'-', *c, '\0'};
-				out[n++] = strdup(opt);
-				if (strchr("ndo", *c)) {
-					if (c[1])
-						out[n++] = c + 1;
-					break;
-				}
-			}
-		} else {
-			out[n++] = a;
-		}
-	}
-	for (; i < argc; i++)
-		out[n++] = argv[i];
-	*nargc = n;
-	return out;
-}
-
-/* Returns 0, or an exit status (usage error). */
-static int parse_args(int argc, char **argv, struct cli_options *o)
-{
-	argv = normalize_args(argc, argv, &argc);
-	memset(o, 0, sizeof(*o));
-	snapshot_default_options(&o->snap);
-	o->delay_s = 1.0;
-	o->divisions = MODEL_HEAT_DEFAULT;
-	o->expire_s = 60;
-	int i = 1;
-	static const char *const cmds[] = {"run", "report", "snapshot", "symbolize", "gc", "demo", NULL};
-	for (; i < argc; i++) {
-		const char *a = argv[i];
-		unsigned long v;
-		if (strcmp(a, "--") == 0) {
-			o->argv_rest = argv + i + 1;
-			o->argc_rest = argc - i - 1;
-			return 0;
-		}
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			exit(0);
-		}
-		if (strcmp(a, "--version") == 0) {
-			printf("memtop %s\n", MEMTOP_VERSION);
-			exit(0);
-		}
-		bool has_val = i + 1 < argc;
-		const char *val = has_val ? argv[i + 1] : NULL;
-#define NEED_VAL()                                                                             \
-	do {                                                                                   \
-		if (!has_val)                                                                  \
-			return fail("option %s needs a value", a);                             \
-		i++;                                                                           \
-	} while (0)
-		if (strcmp(a, "-b") == 0) {
-			o->batch = true;
-		} else if (strcmp(a, "-n") == 0) {
-			NEED_VAL();
-			if (!parse_uint(val, &v) || v == 0)
-				return fail("-n needs a positive number of iterations, not '%s'", val);
-			o->iterations = (long)v;
-		} else if (strcmp(a, "-d") == 0) {
-			NEED_VAL();
-			char *end;
-			o->delay_s = strtod(val, &end);
-			if (*end || o->delay_s <= 0 || o->delay_s > 3600)
-				return fail("-d needs a delay in seconds (e.g. 0.5), not '%s'", val);
-		} else if (strcmp(a, "-o") == 0) {
-			NEED_VAL();
-			o->output = val;
-		} else if (strcmp(a, "--preload") == 0) {
-			NEED_VAL();
-			o->preload = val;
-		} else if (strcmp(a, "--sysroot") == 0) {
-			NEED_VAL();
-			o->sysroot = val;
-		} else if (strcmp(a, "--no-color") == 0) {
-			o->no_color = true;
-		} else if (strcmp(a, "--no-symbols") == 0) {
-			o->no_symbols = true;
-		} else if (strcmp(a, "--blocks") == 0) {
-			o->snap.blocks = true;
-		} else if (strcmp(a, "--heatmap") == 0) {
-			o->snap.heatmap = true;
-		} else if (strcmp(a, "--all-sites") == 0) {
-			o->snap.all_sites = true;
-		} else if (strcmp(a, "--thread") == 0) {
-			NEED_VAL();
-			if (!parse_uint(val, &v))
-				return fail("--thread needs a thread id (see the threads section), not '%s'", val);
-			o->snap.thread_id = (uint32_t)v;
-		} else if (strcmp(a, "--expire") == 0) {
-			NEED_VAL();
-			if (!parse_uint(val, &v))
-				return fail("--expire needs an age in seconds, not '%s'", val);
-			o->expire_s = (unsigned)v;
-			o->snap.older_than_ns = (uint64_t)v * 1000000000ull;
-		} else if (strcmp(a, "--tag-from") == 0) {
-			NEED_VAL();
-			o->snap.tag_from = val;
-		} else if (strcmp(a, "--tag-to") == 0) {
-			NEED_VAL();
-			o->snap.tag_to = val;
-		} else if (strcmp(a, "--divisions") == 0) {
-			NEED_VAL();
-			if (!parse_uint(val, &v) || v == 0 || v > MODEL_HEAT_MAX)
-				return fail("--divisions needs a number from 1 to 256, not '%s'", val);
-			o->divisions = (unsigned)v;
-			o->snap.divisions = (uint32_t)v;
-		} else if (strcmp(a, "--frames") == 0) {
-			NEED_VAL();
-			if (!parse_uint(val, &v))
-				return fail("--frames needs a number, not '%s'", val);
-			o->snap.max_frames = (unsigned)v;
-		} else if (a[0] == '-' && a[1]) {
-			return fail("unknown option %s (see memtop --help)", a);
-		} else if (!o->cmd && !o->pid) {
-			bool known = false;
-			for (int k = 0; cmds[k]; k++)
-				if (strcmp(a, cmds[k]) == 0) {
-					o->cmd = cmds[k];
-					known = true;
-				}
-			if (!known) {
-				if (!parse_uint(a, &v) || v == 0 || v > INT_MAX)
-					return fail("'%s' is neither a command nor a pid (see memtop --help)", a);
-				o->pid = (int)v;
-			}
-		} else if (o->cmd && (strcmp(o->cmd, "snapshot") == 0) && !o->pid) {
-			if (!parse_uint(a, &v) || v == 0 || v > INT_MAX)
-				return fail("snapshot needs a pid, not '%s'", a);
-			o->pid = (int)v;
-		} else if (o->cmd && strcmp(o->cmd, "symbolize") == 0 && !o->argv_rest) {
-			o->argv_rest = argv + i;
-			o->argc_rest = 1;
-		} else {
-			return fail("unexpected argument '%s' (see memtop --help)", a);
-		}
-#undef NEED_VAL
-	}
-	return 0;
-}
 
 /* Directory of this executable (for finding libmemtop.so and memtop-demo next to it). */
 static void self_dir(char *buf, size_t len)
@@ -265,7 +58,7 @@ static int find_preload(const char *opt, char *out, size_t len)
 	char dir[PATH_MAX], a[PATH_MAX + 32], b[PATH_MAX + 32], c[PATH_MAX + 32];
 	if (opt) {
 		if (access(opt, R_OK) != 0)
-			return fail("--preload %s: no such readable file", opt), -1;
+			return cli_fail("--preload %s: no such readable file", opt), -1;
 		if (!realpath(opt, out))
 			snprintf(out, len, "%s", opt);
 		return 0;
@@ -273,7 +66,7 @@ static int find_preload(const char *opt, char *out, size_t len)
 	const char *env = getenv("MEMTOP_PRELOAD");
 	if (env && *env) {
 		if (access(env, R_OK) != 0)
-			return fail("MEMTOP_PRELOAD=%s: no such readable file", env), -1;
+			return cli_fail("MEMTOP_PRELOAD=%s: no such readable file", env), -1;
 		if (!realpath(env, out))
 			snprintf(out, len, "%s", env);
 		return 0;
@@ -313,18 +106,31 @@ static void session_cli_options(const struct cli_options *o, struct session_opti
 }
 
 /* Dashboard when built and on a terminal; batch refreshes otherwise. */
-static int show(struct session *s, const struct cli_options *o)
+static bool dashboard_shown(const struct cli_options *o)
 {
 #ifdef MEMTOP_HAVE_UI
-	if (!o->batch && isatty(STDOUT_FILENO)) {
+	return !o->batch && isatty(STDOUT_FILENO);
+#else
+	(void)o;
+	return false;
+#endif
+}
+
+/* target_output: where the target's output goes (named in the header), or NULL. */
+static int show(struct session *s, const struct cli_options *o, const char *target_output)
+{
+#ifdef MEMTOP_HAVE_UI
+	if (dashboard_shown(o)) {
 		struct ui_options uo = {0};
 		uo.delay_ms = (unsigned)(o->delay_s * 1000);
 		uo.no_color = o->no_color;
 		uo.heat_divisions = o->divisions;
 		uo.expire_s = o->expire_s;
+		uo.target_output = target_output;
 		return ui_run(s, &uo);
 	}
 #endif
+	(void)target_output;
 	return cli_batch(s, o);
 }
 
@@ -343,12 +149,20 @@ static struct session *attach_started(const struct cli_options *o)
 	return s;
 }
 
+/* memtop [PID]: without a pid, the list of traced processes (and the one picked from it). */
 static int cmd_attach(const struct cli_options *o)
 {
+	if (!o->pid && o->batch)
+		return cli_fail("-b needs a pid: memtop -b [-n N] PID");
+	if (!o->pid) {
+		struct cli_options picked = *o;
+		int rc = cli_list(&picked.pid);
+		return picked.pid ? cmd_attach(&picked) : rc;
+	}
 	struct session *s = attach_started(o);
 	if (!s)
 		return 1;
-	int rc = show(s, o);
+	int rc = show(s, o, NULL);
 	int bad = session_report_damage(s);
 	session_destroy(s);
 	return rc ? rc : bad;
@@ -373,7 +187,8 @@ static void close_output(FILE *out)
 		fclose(out);
 }
 
-/* Writes to `out` (from open_output) and closes it unless it is stdout or stderr. */
+/* Writes to `out` (from open_output) and closes it unless it is stdout or stderr. Returns 0,
+ * CLI_EXIT_APPROXIMATE when written but approximate (said on stderr), or 1. */
 static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out)
 {
 	char err[512];
@@ -388,86 +203,142 @@ static int write_snapshot(struct session *s, const struct cli_options *o, FILE *
 		fprintf(stderr, "memtop: %s\n", err);
 		return 1;
 	}
-	snapshot_warn_inexact(s, stderr);
-	return 0;
+	return snapshot_warn_inexact(s, stderr) ? CLI_EXIT_APPROXIMATE : 0;
 }
 
-/* kill_on_quit: `memtop demo` ends its own bundled workload; `memtop run` leaves the target alone. */
-static int cmd_run(const struct cli_options *o, bool report, char **argv, bool kill_on_quit)
+/* Starts argv under the preload (run, report, demo). Returns the started session, or NULL with
+ * *status set: the target was refused or could not start (1), or ran untraced to its end (its
+ * status, said once on stderr). */
+static struct session *spawn_target(const struct cli_options *o, char **argv, const char *what,
+				    int output_fd, int *status)
 {
 	char lib[PATH_MAX], err[512];
-	if (!argv || !argv[0])
-		return fail(report ? "report needs a command after --: memtop report -- CMD [ARGS...]%s"
-				   : "run needs a command after --: memtop run -- CMD [ARGS...]%s", "");
+	*status = 1;
+	if (!argv || !argv[0]) {
+		*status = cli_fail("%s needs a command after --: memtop %s -- CMD [ARGS...]", what, what);
+		return NULL;
+	}
 	if (find_preload(o->preload, lib, sizeof lib) != 0)
-		return 1;
-	/* a report that could not be written must not cost a run of the target first */
-	FILE *out = report ? open_output(o->output, stderr) : NULL;
-	if (report && !out)
-		return 1;
+		return NULL;
 	struct session_options so;
 	session_cli_options(o, &so);
+	so.child_output_fd = output_fd;
 	struct session *s = session_run(argv, lib, &so, err, sizeof err);
 	if (s && session_untraced(s)) {
 		/* it runs, untraced: said once, never killed, and its status is ours */
 		fprintf(stderr, "memtop: %s\n", err);
 		session_wait_untraced(s);
-		int status = session_exit_code(s);
+		*status = session_exit_code(s);
 		session_destroy(s);
-		close_output(out);
-		return status;
+		return NULL;
 	}
 	if (!s || session_start(s, err, sizeof err) != 0) {
 		fprintf(stderr, "memtop: %s\n", err);
 		session_destroy(s);
-		close_output(out);
-		return 1;
+		return NULL;
 	}
-	int rc = 0;
-	if (report) {
-		session_wait_finished(s);
-		/* exec'd where memtop cannot follow: said now, then the report once it has ended */
-		if (session_report_damage(s) == 0)
-			session_wait_untraced(s);
-		/* processes that died while it ran (workers killed by their master) left segments */
-		cli_gc_quiet();
-		rc = write_snapshot(s, o, out);
-		if (session_finished(s) && !session_report_damage(s)) {
-			/* The target is gone and its segment removed: nothing is left to release, and the
-			 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
-			 * tens of milliseconds to every report. */
-			int status = session_exit_code(s);
-			fflush(stdout);
-			_exit(rc ? rc : status);
-		}
-	} else {
-		rc = show(s, o);
-		/* ^C at the terminal reaches the whole process group, our child too: give it a moment
-		 * to end, so that its status comes through instead of a false "keeps running" */
-		for (int i = 0; i < 100 && cli_interrupted && !kill_on_quit && !session_finished(s); i++)
-			usleep(10000);
-		if (!kill_on_quit && session_report_damage(s) == 0)
-			session_wait_untraced(s);
-		if (!session_finished(s) && kill_on_quit) {
-			kill(session_pid(s), SIGTERM);
-			for (int i = 0; i < 200 && !session_finished(s); i++)
-				usleep(10000);
-		} else if (!session_finished(s)) {
-			fprintf(stderr, "memtop: detached; %s (pid %d) keeps running\n", argv[0], (int)session_pid(s));
-		}
-		cli_gc_quiet();
-	}
-	int status = session_finished(s) && !kill_on_quit ? session_exit_code(s) : 0;
-	if (session_report_damage(s) && !rc)
+	return s;
+}
+
+/* The status of a command that ran a target: memtop's own failure first, then the target's
+ * status, then an approximate report (CLI_EXIT_APPROXIMATE only when the target exited 0). */
+static int run_status(struct session *s, int rc, bool pass_status)
+{
+	int status = session_finished(s) && pass_status ? session_exit_code(s) : 0;
+	if (session_report_damage(s) && (!rc || rc == CLI_EXIT_APPROXIMATE))
 		rc = 1;
-	session_destroy(s);
+	if (rc == CLI_EXIT_APPROXIMATE && status)
+		return status;
 	return rc ? rc : status;
+}
+
+static int cmd_report(const struct cli_options *o)
+{
+	/* a report that could not be written must not cost a run of the target first */
+	FILE *out = open_output(o->output, stderr);
+	if (!out)
+		return 1;
+	int status;
+	struct session *s = spawn_target(o, o->argv_rest, "report", 0, &status);
+	if (!s) {
+		close_output(out);
+		return status;
+	}
+	session_wait_finished(s);
+	/* exec'd where memtop cannot follow: said now, then the report once it has ended */
+	if (session_report_damage(s) == 0)
+		session_wait_untraced(s);
+	/* processes that died while it ran (workers killed by their master) left segments */
+	cli_gc_quiet();
+	int rc = write_snapshot(s, o, out);
+	if (session_finished(s) && !session_report_damage(s)) {
+		/* The target is gone and its segment removed: nothing is left to release, and the
+		 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
+		 * tens of milliseconds to every report. */
+		fflush(stdout);
+		_exit(run_status(s, rc, true));
+	}
+	rc = run_status(s, rc, true);
+	session_destroy(s);
+	return rc;
+}
+
+/* What the dashboard does once the user quit (q): the target is given a moment, ended (demo) or
+ * left running (run), and its output shown. */
+static void after_dashboard(struct session *s, char **argv, bool kill_on_quit, const char *output)
+{
+	/* ^C at the terminal reaches the whole process group, our child too: give it a moment
+	 * to end, so that its status comes through instead of a false "keeps running" */
+	for (int i = 0; i < 100 && cli_interrupted && !kill_on_quit && !session_finished(s); i++)
+		usleep(10000);
+	if (!kill_on_quit && session_report_damage(s) == 0)
+		session_wait_untraced(s);
+	if (!session_finished(s) && kill_on_quit) {
+		kill(session_pid(s), SIGTERM);
+		for (int i = 0; i < 200 && !session_finished(s); i++)
+			usleep(10000);
+	} else if (!session_finished(s)) {
+		fprintf(stderr, "memtop: detached; %s (pid %d) keeps running%s%s\n", argv[0],
+			(int)session_pid(s), output ? ", its output going to " : "", output ? output : "");
+	}
+	if (output)
+		cli_output_show(output, argv[0], session_finished(s));
+}
+
+/* kill_on_quit: `memtop demo` ends its own bundled workload; `memtop run` leaves the target alone. */
+static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_quit)
+{
+	int status, fd = 0;
+	char output[PATH_MAX] = "";
+	if (argv && argv[0] && dashboard_shown(o) && (fd = cli_output_create(output, sizeof output)) < 0)
+		return 1;
+	struct session *s = spawn_target(o, argv, "run", fd, &status);
+	if (fd > 0)
+		close(fd); /* the target holds it now */
+	if (!s) {
+		if (output[0])
+			cli_output_show(output, argv[0], true);
+		return status;
+	}
+	if (output[0])
+		cli_output_name_by_pid(output, sizeof output, (int)session_pid(s));
+	int rc = show(s, o, output[0] ? output : NULL);
+	after_dashboard(s, argv, kill_on_quit, output[0] ? output : NULL);
+	cli_gc_quiet();
+	rc = run_status(s, rc, !kill_on_quit);
+	session_destroy(s);
+	return rc;
+}
+
+static int cmd_run(const struct cli_options *o)
+{
+	return run_dashboard(o, o->argv_rest, false);
 }
 
 static int cmd_snapshot(const struct cli_options *o)
 {
 	if (!o->pid)
-		return fail("snapshot needs a pid: memtop snapshot PID [-o FILE]%s", "");
+		return cli_fail("snapshot needs a pid: memtop snapshot PID [-o FILE]");
 	struct session *s = attach_started(o);
 	if (!s)
 		return 1;
@@ -483,11 +354,11 @@ static int cmd_snapshot(const struct cli_options *o)
 static int cmd_symbolize(const struct cli_options *o)
 {
 	char err[512];
-	if (o->argc_rest != 1)
-		return fail("symbolize needs one snapshot file: memtop symbolize [--sysroot DIR] FILE%s", "");
-	FILE *in = fopen(o->argv_rest[0], "re");
+	if (o->noperands != 1)
+		return cli_fail("symbolize needs one snapshot file: memtop symbolize [--sysroot DIR] FILE");
+	FILE *in = fopen(o->operands[0], "re");
 	if (!in) {
-		fprintf(stderr, "memtop: cannot read %s: %s\n", o->argv_rest[0], strerror(errno));
+		fprintf(stderr, "memtop: cannot read %s: %s\n", o->operands[0], strerror(errno));
 		return 1;
 	}
 	FILE *out = open_output(o->output, stdout);
@@ -500,7 +371,7 @@ static int cmd_symbolize(const struct cli_options *o)
 	if (out != stdout)
 		fclose(out);
 	if (rc) {
-		fprintf(stderr, "memtop: %s: %s\n", o->argv_rest[0], err);
+		fprintf(stderr, "memtop: %s: %s\n", o->operands[0], err);
 		return 1;
 	}
 	return 0;
@@ -512,7 +383,13 @@ static int cmd_demo(const struct cli_options *o)
 	if (find_demo(demo, sizeof demo) != 0)
 		return 1;
 	char *argv[] = {demo, NULL};
-	return cmd_run(o, false, argv, true);
+	return run_dashboard(o, argv, true);
+}
+
+static int cmd_gc(const struct cli_options *o)
+{
+	(void)o;
+	return cli_gc();
 }
 
 static void on_signal(int sig)
@@ -537,12 +414,31 @@ static void monitor_malloc_tune(void)
  * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
 const int memtop_monitor_process = 1;
 
+/* The commands, in the order --help lists them. A new command is one row here (its options are
+ * rows of the option table in args.c). */
+static const struct cli_command commands[] = {
+	{"PID", "[-b [-n N]] [-d SEC] PID", "live dashboard of a traced process (-b: batch)",
+	 CLI_OPERAND_PID, 0, cmd_attach},
+	{"run", "[OPTIONS] -- CMD [ARGS...]", "start CMD preloaded, dashboard from its start",
+	 CLI_OPERAND_COMMAND, 0, cmd_run},
+	{"report", "[-o FILE] [OPTIONS] -- CMD [ARGS...]", "run CMD to its end, report on stderr",
+	 CLI_OPERAND_COMMAND, 0, cmd_report},
+	{"snapshot", "PID [-o FILE] [OPTIONS]", "attach, drain, write a snapshot, detach",
+	 CLI_OPERAND_PID, 0, cmd_snapshot},
+	{"symbolize", "[--sysroot DIR] FILE", "resolve the raw frames of a snapshot",
+	 CLI_OPERAND_FILES, 1, cmd_symbolize},
+	{"gc", "", "remove segments of processes that are gone", CLI_OPERAND_NONE, 0, cmd_gc},
+	{"demo", "[OPTIONS]", "the bundled workload under the dashboard", CLI_OPERAND_NONE, 0,
+	 cmd_demo},
+	{NULL, NULL, NULL, CLI_OPERAND_NONE, 0, NULL},
+};
+
 int main(int argc, char **argv)
 {
 	struct cli_options o;
-	int rc = parse_args(argc, argv, &o);
+	int rc = cli_parse(argc, argv, commands, &o);
 	if (rc)
-		return rc;
+		return rc < 0 ? 0 : rc; /* -1: --help or --version answered */
 	monitor_malloc_tune();
 	signal(SIGPIPE, SIG_IGN);
 	/* batch mode leaves cleanly (the claim released at once, not after the 3 s heartbeat timeout);
@@ -554,26 +450,7 @@ int main(int argc, char **argv)
 	urcu_memb_register_thread();
 	if (!o.cmd || strcmp(o.cmd, "gc") != 0) /* gc itself says what it removes */
 		cli_gc_quiet();
-	if (!o.cmd && !o.pid && !o.batch) {
-		rc = cli_list(&o.pid);
-		if (o.pid)
-			rc = cmd_attach(&o);
-	} else if (!o.cmd && !o.pid)
-		rc = fail("-b needs a pid: memtop -b [-n N] PID%s", "");
-	else if (!o.cmd)
-		rc = cmd_attach(&o);
-	else if (strcmp(o.cmd, "run") == 0)
-		rc = cmd_run(&o, false, o.argv_rest, false);
-	else if (strcmp(o.cmd, "report") == 0)
-		rc = cmd_run(&o, true, o.argv_rest, false);
-	else if (strcmp(o.cmd, "snapshot") == 0)
-		rc = cmd_snapshot(&o);
-	else if (strcmp(o.cmd, "symbolize") == 0)
-		rc = cmd_symbolize(&o);
-	else if (strcmp(o.cmd, "gc") == 0)
-		rc = cli_gc();
-	else if (strcmp(o.cmd, "demo") == 0)
-		rc = cmd_demo(&o);
+	rc = cli_command_of(commands, o.cmd)->run(&o);
 	urcu_memb_unregister_thread();
 	return rc;
 }

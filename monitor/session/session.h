@@ -21,6 +21,8 @@ struct session_options {
 	unsigned pending_wait_ms; /* bounded wait for an uncommitted ticket of a dead producer */
 	bool no_symbols;          /* do not start the symbolizer */
 	bool allow_other_uid;
+	int child_output_fd;      /* session_run: > 0 becomes the target's stdout and stderr, and its
+	                           * stdin is /dev/null (the dashboard owns the terminal); 0 inherits */
 };
 
 /* Opaque outside monitor/session/ (session_internal.h). */

@@ -15,8 +15,26 @@
 
 /* ---- memtop run: start the target under the preload ---- */
 
-static void child_exec(char *const argv[], const char *preload, int errfd)
+/* The dashboard's terminal is not the target's: its output goes to output_fd, and it reads no key
+ * meant for the dashboard. */
+static void child_stdio(int output_fd)
 {
+	if (output_fd <= 0)
+		return;
+	int null = open("/dev/null", O_RDONLY);
+	if (null >= 0 && null != STDIN_FILENO) {
+		dup2(null, STDIN_FILENO);
+		close(null);
+	}
+	dup2(output_fd, STDOUT_FILENO);
+	dup2(output_fd, STDERR_FILENO);
+	if (output_fd > STDERR_FILENO)
+		close(output_fd);
+}
+
+static void child_exec(char *const argv[], const char *preload, int output_fd, int errfd)
+{
+	child_stdio(output_fd);
 	const char *old = getenv("LD_PRELOAD");
 	char *val = NULL;
 	if (old && *old) {
@@ -95,7 +113,7 @@ struct session *session_run(char *const argv[], const char *preload, const struc
 	}
 	if (child == 0) {
 		close(pfd[0]);
-		child_exec(argv, preload, pfd[1]);
+		child_exec(argv, preload, o ? o->child_output_fd : 0, pfd[1]);
 	}
 	close(pfd[1]);
 	int e = 0;

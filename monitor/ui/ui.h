@@ -17,6 +17,8 @@ struct ui_options {
 	unsigned heat_divisions; /* --divisions N for the memory-map heatmap; 0 = MODEL_HEAT_DEFAULT (32) */
 	unsigned expire_s;       /* --expire N: age of a leak suspect in seconds; 0 = 60 */
 	const char *snapshot_dir;/* where the `s` key writes; NULL = current directory */
+	const char *target_output;/* memtop run: the file the target's stdout and stderr go to, named
+	                          * in the header; NULL: none */
 	bool quit_on_exit;       /* true: return as soon as the target has exited or crashed;
 	                          * false: keep showing the final state until the user quits */
 };

@@ -187,12 +187,25 @@ static void act_help(struct ui *ui, int key)
 {
 	(void)key;
 	ui->help = !ui->help;
+	ui->help_scroll = 0;
 }
 
 static void act_quit(struct ui *ui, int key)
 {
 	(void)key;
 	ui->quit = true;
+}
+
+/* [ and ]: the expanded stack by a few frames (the panel clamps it when drawn). */
+static void act_stack_scroll(struct ui *ui, int key)
+{
+	if (!ui->stack_open) {
+		ui_message(ui, false, "Enter expands a stack first; [ and ] then scroll it");
+		return;
+	}
+	ui->stack_scroll += key == '[' || key == KEY_SR ? -3 : 3;
+	if (ui->stack_scroll < 0)
+		ui->stack_scroll = 0;
 }
 
 static void act_redraw(struct ui *ui, int key)
@@ -215,6 +228,7 @@ static const struct binding bindings[] = {
 	{{KEY_PPAGE, KEY_NPAGE, ' '}, act_move, {"PgUp PgDn", "move by a page"}},
 	{{KEY_HOME, KEY_END, 'g', 'G'}, act_move, {"Home End", "first / last row"}},
 	{{'\n', '\r', KEY_ENTER}, act_enter, {"Enter", "expand the stack / thread: filter by it"}},
+	{{'[', ']', KEY_SR, KEY_SF}, act_stack_scroll, {"[ ]", "scroll the expanded stack (also S-Up S-Down)"}},
 	{{'<', '>', ',', '.'}, act_sort, {"< >", "sort by the previous / next column"}},
 	{{'i', 'I'}, act_sort, {"i", "invert the sort order"}},
 	{{'/'}, act_filter, {"/", "filter by function or file name"}},
@@ -227,7 +241,7 @@ static const struct binding bindings[] = {
 	{{'e', 'E'}, act_expire, {"e E", "raise / lower the leak expire age"}},
 	{{'r', KEY_F(5)}, act_refresh, {"r F5", "recompute walks, maps and suspects now"}},
 	{{CTRL('l')}, act_redraw, {"Ctrl-L", "repaint the screen"}},
-	{{'?', 'h', KEY_F(1)}, act_help, {"? h F1", "this help (any key closes it)"}},
+	{{'?', 'h', KEY_F(1)}, act_help, {"? h F1", "this help: keys, columns, header"}},
 	{{'q', 'Q', KEY_F(10)}, act_quit, {"q F10", "quit; the target keeps running"}},
 };
 #define N_BINDINGS (sizeof bindings / sizeof bindings[0])

@@ -22,6 +22,22 @@ char *ui_fmt_count(char *buf, size_t n, uint64_t v)
 	return buf;
 }
 
+char *ui_fmt_count_signed(char *buf, size_t n, int64_t v)
+{
+	char mag[48];
+	uint64_t abs = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	ui_fmt_count(mag, sizeof mag, abs);
+	snprintf(buf, n, "%s%s", v > 0 ? "+" : v < 0 ? "-" : "", mag);
+	return buf;
+}
+
+char *ui_fmt_rate_count(char *buf, size_t n, double v)
+{
+	if (!(v > 0)) /* also catches NaN */
+		return ui_fmt_count(buf, n, 0);
+	return ui_fmt_count(buf, n, v < 1e19 ? (uint64_t)(v + 0.5) : UINT64_MAX);
+}
+
 static const char unit_letters[] = "KMGTPE";
 
 char *ui_fmt_bytes_short(char *buf, size_t n, uint64_t v)

@@ -11,6 +11,10 @@
 
 /* 1234567 -> "1,234,567" */
 char *ui_fmt_count(char *buf, size_t n, uint64_t v);
+/* Table cells: one unit per column, the header's form. Signed count: "+10,475", "-300", "0". */
+char *ui_fmt_count_signed(char *buf, size_t n, int64_t v);
+/* A per-second rate as a whole count: "0", "75,512". */
+char *ui_fmt_rate_count(char *buf, size_t n, double v);
 /* Exact below 100000 ("99999"), then binary units with one decimal: "97.7K", "1.2M", "3.0G", "1.1T".
  * Exact where tests and users compare small figures, short where columns are narrow (<= 6 chars). */
 char *ui_fmt_bytes_short(char *buf, size_t n, uint64_t v);

@@ -79,6 +79,20 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 	x += 2;
 	const char *cmd = si->command[0] ? si->command : si->exe;
 	int cmd_w = w - x - rw - 2;
+	if (ui->opt.target_output) {
+		/* where the target's stdout and stderr go: they never reach this screen */
+		char out[128];
+		snprintf(out, sizeof out, "> %s", ui->opt.target_output);
+		int ow = ui_text_width(out);
+		if (cmd_w - ow - 2 < 8) { /* narrow: the file's name, its directory said on exit */
+			snprintf(out, sizeof out, "> .../%s", ui_basename(ui->opt.target_output));
+			ow = ui_text_width(out);
+		}
+		if (cmd_w - ow - 2 >= 8) {
+			ui_draw_text(0, x + cmd_w - ow, ow, UI_C_DIM, out);
+			cmd_w -= ow + 2;
+		}
+	}
 	if (cmd_w > 0)
 		ui_draw_text(0, x, cmd_w, UI_C_DEFAULT, cmd);
 	int rx = w - rw;

@@ -331,7 +331,8 @@ static void handle_key(struct ui *ui, int key)
 		return;
 	}
 	if (ui->help) {
-		ui->help = false; /* any key closes the help */
+		if (!ui_help_key(ui, key))
+			ui->help = false; /* any other key closes the help */
 		return;
 	}
 	ui_actions_handle(ui, key);

@@ -35,6 +35,7 @@ struct ui_column {
 	bool text_key; /* sorted by ops->str_key rather than ops->num_key */
 	bool interned; /* str_key returns session-interned strings (model.h: stable until the session
 	                * ends), so their order can be cached by pointer across views */
+	const char *what; /* what it shows, for the help (?) */
 };
 
 /* A view: where its rows come from and how they look. Rows are indices into the view's source
@@ -172,7 +173,10 @@ struct ui {
 	bool paused;
 	struct model_view *paused_view; /* deep copy shown while paused */
 	bool help;
+	int help_scroll; /* first line of the help page shown */
 	bool stack_open; /* Enter on a call site: the full stack under the table */
+	int stack_scroll;        /* first frame shown in the stack panel ([ and ] move it) */
+	uint32_t stack_scroll_id;/* the stack it applies to: another stack starts at its top */
 	unsigned heat_divisions;
 	unsigned expire_s;
 	char message[256];
@@ -268,6 +272,8 @@ void ui_header_draw(struct ui *ui, const struct model_view *v, int w);
 
 /* ui_help.c */
 void ui_help_draw(struct ui *ui, int rows, int cols);
+/* A key while the help is shown: true when it scrolled the page (other keys close it). */
+bool ui_help_key(struct ui *ui, int key);
 
 /* ui_actions.c */
 struct ui_action {

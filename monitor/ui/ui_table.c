@@ -177,24 +177,41 @@ static void apply_pending_moves(struct ui *ui, const struct ui_view_ops *ops, st
 		t->selected_id = ops->row_id(ui, v, t->rows[t->selected]);
 }
 
-/* x offset and width of each column for a table w columns wide. */
-static void layout_columns(const struct ui_view_ops *ops, int w, int *xs, int *ws)
+/* x offset and width of each column for a table w columns wide: a fixed column is as wide as its
+ * widest visible cell (numbers are exact, with separators: never cut), at least its set width;
+ * the flexible ones share what is left. */
+static void layout_columns(struct ui *ui, const struct ui_view_ops *ops, const struct ui_table *t,
+			   const struct model_view *v, int visible, int w, int *xs, int *ws)
 {
 	int fixed = 0, flex = 0;
 	for (int c = 0; c < ops->n_cols; c++) {
-		if (ops->cols[c].width)
-			fixed += ops->cols[c].width + 1;
-		else
+		ws[c] = ops->cols[c].width;
+		if (!ws[c]) {
 			flex++;
+			continue;
+		}
+		int title = ui_text_width(ops->cols[c].title) + (c == t->sort_col);
+		if (ws[c] < title)
+			ws[c] = title;
+		for (int r = 0; r < visible && t->top + (size_t)r < t->n_rows; r++) {
+			char buf[128];
+			enum ui_color color = UI_C_DEFAULT;
+			buf[0] = '\0';
+			ops->cell(ui, v, t->rows[t->top + (size_t)r], c, buf, sizeof buf, &color);
+			int cw = ui_text_width(buf);
+			if (cw > ws[c])
+				ws[c] = cw;
+		}
+		fixed += ws[c] + 1;
 	}
-	int rest = w - fixed - (flex ? 0 : 0);
-	int each = flex ? rest / flex : 0;
+	int each = flex ? (w - fixed) / flex : 0;
 	if (each < 4)
 		each = 4;
 	int x = 0;
 	for (int c = 0; c < ops->n_cols; c++) {
 		xs[c] = x;
-		ws[c] = ops->cols[c].width ? ops->cols[c].width : each;
+		if (!ws[c])
+			ws[c] = each;
 		x += ws[c] + 1;
 	}
 }
@@ -232,8 +249,6 @@ void ui_table_draw(struct ui *ui, const struct ui_view_ops *ops, struct ui_table
 	ui_table_rebuild_if_stale(ui, ops, t, v);
 	apply_pending_moves(ui, ops, t, v);
 	int xs[16], ws[16];
-	layout_columns(ops, w, xs, ws);
-	draw_header(ops, t, y, w, xs, ws);
 	int rh = ops->row_height > 1 ? ops->row_height : 1;
 	int visible = (h - 1) / rh;
 	t->page_rows = visible > 1 ? visible - 1 : 1;
@@ -243,6 +258,8 @@ void ui_table_draw(struct ui *ui, const struct ui_view_ops *ops, struct ui_table
 		t->top = t->selected - (size_t)visible + 1;
 	if (t->top + (size_t)visible > t->n_rows)
 		t->top = t->n_rows > (size_t)visible ? t->n_rows - (size_t)visible : 0;
+	layout_columns(ui, ops, t, v, visible, w, xs, ws);
+	draw_header(ops, t, y, w, xs, ws);
 	for (int r = 0; r < visible && t->top + (size_t)r < t->n_rows; r++) {
 		size_t at = t->top + (size_t)r;
 		size_t src = t->rows[at];

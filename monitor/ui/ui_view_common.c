@@ -82,30 +82,66 @@ void ui_stack_panel_toggle(struct ui *ui, const struct model_view *v, size_t i)
 	ui->stack_open = !ui->stack_open;
 }
 
+/* The first frame to show: the user's scroll, kept for the same stack, clamped so that the
+ * panel is full. */
+static int stack_panel_first(struct ui *ui, uint32_t stack_id, int n, int rows)
+{
+	if (ui->stack_scroll_id != stack_id) {
+		ui->stack_scroll_id = stack_id;
+		ui->stack_scroll = 0;
+	}
+	int last_first = n > rows ? n - rows : 0;
+	if (ui->stack_scroll > last_first)
+		ui->stack_scroll = last_first;
+	if (ui->stack_scroll < 0)
+		ui->stack_scroll = 0;
+	return ui->stack_scroll;
+}
+
+static void stack_panel_title(uint32_t stack_id, int n, int first, int shown, char *line, size_t len)
+{
+	if (n < 0) {
+		snprintf(line, len, "Stack #%" PRIu32 ": unknown stack id (Enter closes)", stack_id);
+		return;
+	}
+	size_t k = (size_t)snprintf(line, len, "Stack #%" PRIu32 ": %d frame%s", stack_id, n,
+				    n == 1 ? "" : "s");
+	int above = first, below = n - first - shown;
+	if ((above || below) && k < len)
+		k += (size_t)snprintf(line + k, len - k, ", #%d-#%d shown", first, first + shown - 1);
+	if (above && k < len)
+		k += (size_t)snprintf(line + k, len - k, ", %d more above", above);
+	if (below && k < len)
+		k += (size_t)snprintf(line + k, len - k, ", %d more below", below);
+	if (k < len)
+		snprintf(line + k, len - k, (above || below) ? " ([ ] scroll, Enter closes)"
+							     : " (Enter closes)");
+}
+
 void ui_stack_panel_draw(struct ui *ui, uint32_t stack_id, int y, int h, int w)
 {
 	char line[600];
 	struct model_frame frames[64];
 	int n = stack_id == 0 ? 0 : model_site_stack(ui->s, stack_id, frames, 64);
+	int rows = h - 1 > 0 ? h - 1 : 0;
+	int first = n > 0 ? stack_panel_first(ui, stack_id, n, rows) : 0;
+	int shown = n > 0 ? (n - first < rows ? n - first : rows) : 0;
 	ui_draw_fill(y, 0, w, UI_C_TABLE_HEADER);
-	if (n < 0)
-		snprintf(line, sizeof line, "Stack #%" PRIu32 ": unknown stack id (Enter closes)", stack_id);
-	else
-		snprintf(line, sizeof line, "Stack #%" PRIu32 ": %d frame%s (Enter closes)", stack_id, n,
-			 n == 1 ? "" : "s");
+	stack_panel_title(stack_id, n, first, shown, line, sizeof line);
 	ui_draw_text(y, 0, w, UI_C_TABLE_HEADER, line);
 	if (stack_id == 0)
 		ui_draw_text(y + 1, 1, w - 1, UI_C_DIM, "no stack recorded (unwinding off or failed)");
-	for (int i = 0; i < n && i < h - 1; i++) {
+	for (int r = 0; r < shown; r++) {
+		int i = first + r;
 		char frame[512];
 		ui_fmt_frame(frame, sizeof frame, &frames[i]);
 		snprintf(line, sizeof line, "#%-2d %s%s", i, frames[i].inlined ? "(inline) " : "", frame);
-		ui_draw_text(y + 1 + i, 1, w - 1, UI_C_DEFAULT, line);
+		ui_draw_text(y + 1 + r, 1, w - 1, UI_C_DEFAULT, line);
 		int used = ui_text_width(line) + 3;
 		if (frames[i].module && frames[i].file && frames[i].line > 0 && used + 20 < w) {
 			snprintf(line, sizeof line, "%s+0x%" PRIx64, ui_basename(frames[i].module),
 				 frames[i].module_off);
-			ui_draw_text(y + 1 + i, used, w - used, UI_C_DIM, line);
+			ui_draw_text(y + 1 + r, used, w - used, UI_C_DIM, line);
 		}
 	}
 }

@@ -12,13 +12,20 @@
 enum { COL_START, COL_SIZE, COL_RSS, COL_HEAP, COL_PCT, COL_BLOCKS, COL_NAME, N_COLS };
 
 static const struct ui_column cols[N_COLS] = {
-	[COL_START] = {"START", 14, true, false},
-	[COL_SIZE] = {"SIZE", 7, false, false},
-	[COL_RSS] = {"RSS", 7, false, false},
-	[COL_HEAP] = {"HEAP", 7, false, false},
-	[COL_PCT] = {"HEAP%", 6, false, false},
-	[COL_BLOCKS] = {"BLOCKS", 8, false, false},
-	[COL_NAME] = {"MAPPING", 0, true, true},
+	[COL_START] = {"START", 14, true, false,
+		.what = "start address of the mapping"},
+	[COL_SIZE] = {"SIZE", 7, false, false,
+		.what = "mapping size in bytes"},
+	[COL_RSS] = {"RSS", 7, false, false,
+		.what = "its resident bytes (smaps Rss)"},
+	[COL_HEAP] = {"HEAP", 7, false, false,
+		.what = "bytes of live blocks inside it"},
+	[COL_PCT] = {"HEAP%", 6, false, false,
+		.what = "HEAP as a percentage of RSS"},
+	[COL_BLOCKS] = {"BLOCKS", 8, false, false,
+		.what = "live blocks inside it"},
+	[COL_NAME] = {"MAPPING", 0, true, true,
+		.what = "file or kind of the mapping; the line under it: where its live bytes are"},
 };
 
 static const struct model_map_row *row_at(const struct ui *ui, size_t i)
@@ -78,13 +85,13 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 		*color = UI_C_DIM;
 		break;
 	case COL_SIZE:
-		ui_fmt_bytes_short(buf, n, r->size_kib * 1024);
+		ui_fmt_count(buf, n, r->size_kib * 1024);
 		break;
 	case COL_RSS:
-		ui_fmt_bytes_short(buf, n, r->rss_kib * 1024);
+		ui_fmt_count(buf, n, r->rss_kib * 1024);
 		break;
 	case COL_HEAP:
-		ui_fmt_bytes_short(buf, n, r->heap_bytes);
+		ui_fmt_count(buf, n, r->heap_bytes);
 		break;
 	case COL_PCT:
 		snprintf(buf, n, "%.1f", r->heap_pct_of_rss);
@@ -92,7 +99,7 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 			*color = UI_C_WARN; /* less than half of what is resident is live heap */
 		break;
 	case COL_BLOCKS:
-		snprintf(buf, n, "%" PRIu64, r->heap_blocks);
+		ui_fmt_count(buf, n, r->heap_blocks);
 		break;
 	case COL_NAME:
 		/* Only paths and [names] are names: anything else is shown as anonymous. */

@@ -13,11 +13,16 @@
 enum { COL_LIVE, COL_BLOCKS, COL_ALLOCS, COL_GROWTH, COL_FRAME, N_COLS };
 
 static const struct ui_column cols[N_COLS] = {
-	[COL_LIVE] = {"LIVE", 7, false, false},
-	[COL_BLOCKS] = {"BLOCKS", 9, false, false},
-	[COL_ALLOCS] = {"ALLOCS", 10, false, false},
-	[COL_GROWTH] = {"GROWTH", 7, false, false},
-	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true},
+	[COL_LIVE] = {"LIVE", 7, false, false,
+		.what = "bytes of live blocks allocated at this call site"},
+	[COL_BLOCKS] = {"BLOCKS", 9, false, false,
+		.what = "live blocks allocated there"},
+	[COL_ALLOCS] = {"ALLOCS", 10, false, false,
+		.what = "allocations made there since tracking began (freed or not)"},
+	[COL_GROWTH] = {"GROWTH", 7, false, false,
+		.what = "change of LIVE over the last 8 one-second samples, in bytes"},
+	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true,
+		.what = "the allocating function and its file:line (Enter: the whole stack)"},
 };
 
 /* One row whatever the source. */
@@ -204,20 +209,20 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 	bool growing = r.site && r.site->growing;
 	switch (col) {
 	case COL_LIVE:
-		ui_fmt_bytes_short(buf, n, r.live_bytes);
+		ui_fmt_count(buf, n, r.live_bytes);
 		break;
 	case COL_BLOCKS:
-		snprintf(buf, n, "%" PRIu64, r.live_blocks);
+		ui_fmt_count(buf, n, r.live_blocks);
 		break;
 	case COL_ALLOCS:
 		if (r.site && !grouped(ui))
-			snprintf(buf, n, "%" PRIu64, r.site->allocs);
+			ui_fmt_count(buf, n, r.site->allocs);
 		else
 			snprintf(buf, n, "-");
 		break;
 	case COL_GROWTH:
 		if (r.site && !grouped(ui))
-			ui_fmt_bytes_signed(buf, n, r.site->growth);
+			ui_fmt_count_signed(buf, n, r.site->growth);
 		else
 			snprintf(buf, n, "-");
 		if (growing)
@@ -238,7 +243,7 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 		char age[64], bytes[32];
 		ui_fmt_result_age(ui, UI_VIEW_SITES, age, sizeof age);
 		snprintf(buf, n, "Call sites of one thread: %zu shown, %s in %" PRIu64 " blocks (%s)",
-			 t->n_rows, ui_fmt_bytes_short(bytes, sizeof bytes, ui->site_group.bytes),
+			 t->n_rows, ui_fmt_count(bytes, sizeof bytes, ui->site_group.bytes),
 			 ui->site_group.blocks, age);
 	} else {
 		snprintf(buf, n, "Call sites: %zu shown of %zu", t->n_rows, v ? v->n_sites : 0);

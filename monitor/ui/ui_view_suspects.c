@@ -11,10 +11,14 @@
 enum { COL_BYTES, COL_BLOCKS, COL_OLDEST, COL_FRAME, N_COLS };
 
 static const struct ui_column cols[N_COLS] = {
-	[COL_BYTES] = {"BYTES", 7, false, false},
-	[COL_BLOCKS] = {"BLOCKS", 9, false, false},
-	[COL_OLDEST] = {"OLDEST", 7, false, false},
-	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true},
+	[COL_BYTES] = {"BYTES", 7, false, false,
+		.what = "bytes of blocks older than the expire age (e/E) from this call site"},
+	[COL_BLOCKS] = {"BLOCKS", 9, false, false,
+		.what = "how many such blocks"},
+	[COL_OLDEST] = {"OLDEST", 7, false, false,
+		.what = "age of the oldest of them"},
+	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true,
+		.what = "the allocating function and its file:line (Enter: the whole stack)"},
 };
 
 struct suspect_row {
@@ -95,10 +99,10 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 	get_row(ui, v, i, &r);
 	switch (col) {
 	case COL_BYTES:
-		ui_fmt_bytes_short(buf, n, r.bytes);
+		ui_fmt_count(buf, n, r.bytes);
 		break;
 	case COL_BLOCKS:
-		snprintf(buf, n, "%" PRIu64, r.blocks);
+		ui_fmt_count(buf, n, r.blocks);
 		break;
 	case COL_OLDEST:
 		ui_fmt_age(buf, n, r.oldest_age_ns);
@@ -120,7 +124,7 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 	ui_fmt_result_age(ui, UI_VIEW_SUSPECTS, age, sizeof age);
 	snprintf(buf, n, "Leak suspects older than %s (e/E): %zu sites, %s bytes in %" PRIu64 " blocks (%s)",
 		 ui_fmt_age(expire, sizeof expire, (uint64_t)ui->expire_s * 1000000000ull),
-		 ui->tables[UI_VIEW_SUSPECTS].n_rows, ui_fmt_bytes_short(bytes, sizeof bytes, total_bytes),
+		 ui->tables[UI_VIEW_SUSPECTS].n_rows, ui_fmt_count(bytes, sizeof bytes, total_bytes),
 		 total_blocks, age);
 }
 
@@ -152,8 +156,8 @@ static void draw_growing(struct ui *ui, int y, int h, int w)
 	}
 	for (int i = 0; i < h - 1 && (size_t)i < s->n_growing; i++) {
 		const struct model_site *g = &s->growing[i];
-		ui_fmt_bytes_signed(growth, sizeof growth, g->growth);
-		ui_fmt_bytes_short(live, sizeof live, g->live_bytes);
+		ui_fmt_count_signed(growth, sizeof growth, g->growth);
+		ui_fmt_count(live, sizeof live, g->live_bytes);
 		ui_fmt_frame(frame, sizeof frame, &g->top);
 		snprintf(line, sizeof line, "%7s live %7s  %s", growth, live, frame);
 		ui_draw_text(y + 1 + i, 0, w, UI_C_GROWING, line);

@@ -12,15 +12,24 @@ enum { COL_TID, COL_NAME, COL_LIVE, COL_BLOCKS, COL_ARATE, COL_FRATE, COL_XFREES
        COL_STATE, N_COLS };
 
 static const struct ui_column cols[N_COLS] = {
-	[COL_TID] = {"TID", 7, false, false},
-	[COL_NAME] = {"NAME", 15, true, true},
-	[COL_LIVE] = {"LIVE", 7, false, false},
-	[COL_BLOCKS] = {"BLOCKS", 8, false, false},
-	[COL_ARATE] = {"ALLOC/S", 7, false, false},
-	[COL_FRATE] = {"FREE/S", 7, false, false},
-	[COL_XFREES] = {"XFREES", 6, false, false},
-	[COL_ALLOCS] = {"ALLOCS", 8, false, false},
-	[COL_STATE] = {"STATE", 0, true, true},
+	[COL_TID] = {"TID", 7, false, false,
+		.what = "thread id (the process id for the main thread)"},
+	[COL_NAME] = {"NAME", 15, true, true,
+		.what = "thread name (prctl, pthread_setname_np)"},
+	[COL_LIVE] = {"LIVE", 7, false, false,
+		.what = "bytes of live blocks this thread allocated"},
+	[COL_BLOCKS] = {"BLOCKS", 8, false, false,
+		.what = "live blocks this thread allocated"},
+	[COL_ARATE] = {"ALLOC/S", 7, false, false,
+		.what = "allocations per second, over the last second"},
+	[COL_FRATE] = {"FREE/S", 7, false, false,
+		.what = "frees per second, over the last second"},
+	[COL_XFREES] = {"XFREES", 6, false, false,
+		.what = "frees by this thread of blocks another thread allocated"},
+	[COL_ALLOCS] = {"ALLOCS", 8, false, false,
+		.what = "allocations since tracking began"},
+	[COL_STATE] = {"STATE", 0, true, true,
+		.what = "alive, or exited (its live blocks stay counted)"},
 };
 
 static size_t count(struct ui *ui, const struct model_view *v)
@@ -83,22 +92,22 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 		snprintf(buf, n, "%.15s", t->name[0] ? t->name : "?");
 		break;
 	case COL_LIVE:
-		ui_fmt_bytes_short(buf, n, t->live_bytes);
+		ui_fmt_count(buf, n, t->live_bytes);
 		break;
 	case COL_BLOCKS:
-		snprintf(buf, n, "%" PRIu64, t->live_blocks);
+		ui_fmt_count(buf, n, t->live_blocks);
 		break;
 	case COL_ARATE:
-		ui_fmt_rate(buf, n, t->allocs_per_s);
+		ui_fmt_rate_count(buf, n, t->allocs_per_s);
 		break;
 	case COL_FRATE:
-		ui_fmt_rate(buf, n, t->frees_per_s);
+		ui_fmt_rate_count(buf, n, t->frees_per_s);
 		break;
 	case COL_XFREES:
-		snprintf(buf, n, "%" PRIu64, t->cross_frees);
+		ui_fmt_count(buf, n, t->cross_frees);
 		break;
 	case COL_ALLOCS:
-		snprintf(buf, n, "%" PRIu64, t->allocs);
+		ui_fmt_count(buf, n, t->allocs);
 		break;
 	case COL_STATE:
 		snprintf(buf, n, "%s", t->alive ? "alive" : "exited");

@@ -21,12 +21,18 @@ enum {
 };
 
 static const struct ui_column cols[N_COLS] = {
-	[COL_ADDR] = {"ADDRESS", 14, true, false},
-	[COL_SIZE] = {"SIZE", 7, false, false},
-	[COL_TID] = {"TID", 7, false, false},
-	[COL_AGE] = {"AGE", 6, false, false},
-	[COL_REALLOC] = {"R", 1, true, false},
-	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true},
+	[COL_ADDR] = {"ADDRESS", 14, true, false,
+		.what = "address of the live block"},
+	[COL_SIZE] = {"SIZE", 7, false, false,
+		.what = "its size in bytes, as asked of the allocator"},
+	[COL_TID] = {"TID", 7, false, false,
+		.what = "the thread that allocated it"},
+	[COL_AGE] = {"AGE", 6, false, false,
+		.what = "time since it was allocated"},
+	[COL_REALLOC] = {"R", 1, true, false,
+		.what = "R: the block comes from realloc"},
+	[COL_FRAME] = {"FUNCTION FILE:LINE", 0, true, true, true,
+		.what = "the allocating function and its file:line (Enter: the whole stack)"},
 };
 
 static bool incremental(const struct ui *ui)
@@ -142,7 +148,7 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 		*color = UI_C_DIM;
 		break;
 	case COL_SIZE:
-		ui_fmt_bytes_short(buf, n, b->size);
+		ui_fmt_count(buf, n, b->size);
 		break;
 	case COL_TID:
 		snprintf(buf, n, "%d", (int)tid_of(v, b->thread_id));
@@ -175,10 +181,10 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 	} else if (incremental(ui)) {
 		snprintf(buf, n, "Since mark (set %s ago): %zu blocks, %s bytes (%s)",
 			 ui_fmt_age(mark, sizeof mark, v->mark_age_ns), w->count,
-			 ui_fmt_bytes_short(bytes, sizeof bytes, w->total_bytes), age);
+			 ui_fmt_count(bytes, sizeof bytes, w->total_bytes), age);
 	} else {
 		snprintf(buf, n, "Heap walk: %zu blocks, %s bytes (%s)", w->count,
-			 ui_fmt_bytes_short(bytes, sizeof bytes, w->total_bytes), age);
+			 ui_fmt_count(bytes, sizeof bytes, w->total_bytes), age);
 	}
 	if (ui_name_filter_active(ui)) {
 		size_t len = strlen(buf);

@@ -67,10 +67,10 @@ def test_header_views(c):
     t.wait_for(r"pid %d\b" % c.target_pid)
     t.wait_for(r"Lost 0 ")
     # 1: call sites, sorted by live bytes, exact per site; symbolized to function file:line
-    t.wait_for(r"^\s+10000\s+10\s+12\s+0 site_a tui_target\.c:\d+", describe="site_a row")
+    t.wait_for(r"^\s+10,000\s+10\s+12\s+0 site_a tui_target\.c:\d+", describe="site_a row")
     s = t.screen()
-    check(re.search(r"^\s+5000\s+1\s+1\s+0 site_c tui_target\.c:\d+", s, re.M), "site_c row", s)
-    check(re.search(r"^\s+1500\s+5\s+5\s+0 site_b tui_target\.c:\d+", s, re.M), "site_b row", s)
+    check(re.search(r"^\s+5,000\s+1\s+1\s+0 site_c tui_target\.c:\d+", s, re.M), "site_c row", s)
+    check(re.search(r"^\s+1,500\s+5\s+5\s+0 site_b tui_target\.c:\d+", s, re.M), "site_b row", s)
     lines = s.splitlines()
     first = next(i for i, l in enumerate(lines) if "site_" in l)
     check("site_a" in lines[first] and "site_c" in lines[first + 1] and "site_b" in lines[first + 2],
@@ -78,25 +78,25 @@ def test_header_views(c):
     check(lines[-1].strip() != "" or lines[c.rows - 1] is not None, "status line", s)
     # 2: threads
     t.keys("2")
-    t.wait_for(r"^\s+%d tui_target\s+16500\s+16\b" % c.target_pid, describe="main thread row")
+    t.wait_for(r"^\s+%d tui_target\s+16,500\s+16\b" % c.target_pid, describe="main thread row")
     # 3: heap walk: every block; the realloc'd one flagged
     t.keys("3")
-    t.wait_for(r"Heap walk: 16 blocks, 16500 bytes")
+    t.wait_for(r"Heap walk: 16 blocks, 16,500 bytes")
     s = t.wait_for(lambda s: len(table_rows(s, r"^0x[0-9a-f]+ ")) >= min(16, c.rows - 9)).__str__()
     rows = table_rows(s, r"^0x[0-9a-f]+ ")
     visible = min(16, c.rows - 9)
     check(len(rows) == visible, "walk shows %d rows, got %d" % (visible, len(rows)), s)
-    sizes = sorted(int(r.split()[1]) for r in rows)
+    sizes = sorted(int(r.split()[1].replace(",", "")) for r in rows)
     if visible == 16:
         check(sizes == [300] * 5 + [1000] * 10 + [5000], "walk block sizes", s)
     check(all(re.search(r"site_[abc] tui_target\.c:\d+", r) for r in rows), "walk top frames", s)
     # the realloc'd block is the 5000-byte one; sort by size (descending) to bring it on screen
     t.keys(">")
     t.wait_for(r"SIZE▼")
-    t.wait_for(r"^0x[0-9a-f]+\s+5000\s+%d\s+\S+\s+R site_c" % c.target_pid, describe="realloc flag")
+    t.wait_for(r"^0x[0-9a-f]+\s+5,000\s+%d\s+\S+\s+R site_c" % c.target_pid, describe="realloc flag")
     # 5: memory map: the [heap] mapping holds all 16500 bytes, with a heatmap line under it
     t.keys("5")
-    t.wait_for(r"^0x[0-9a-f]+\s+\S+\s+\S+\s+16500\s+[\d.]+\s+16 \[heap\]", describe="[heap] row")
+    t.wait_for(r"^0x[0-9a-f]+\s+\S+\s+\S+\s+16,500\s+[\d.]+\s+16 \[heap\]", describe="[heap] row")
     t.wait_for(r"^ \[[^\]]{32}\]", describe="32-division heatmap line")
     t.keys("-")
     t.wait_for(r"^ \[[^\]]{16}\]", describe="16 divisions after -")
@@ -107,8 +107,8 @@ def test_header_views(c):
         t.keys("E")
     t.wait_for(r"Leak suspects older than 1s")
     t.keys("r")
-    t.wait_for(r"older than 1s \(e/E\): 3 sites, 16500 bytes in 16 blocks", describe="suspect totals")
-    t.wait_for(r"^\s+10000\s+10\s+\S+ site_a tui_target\.c:\d+")
+    t.wait_for(r"older than 1s \(e/E\): 3 sites, 16,500 bytes in 16 blocks", describe="suspect totals")
+    t.wait_for(r"^\s+10,000\s+10\s+\S+ site_a tui_target\.c:\d+")
     # the target allocates more: the header follows
     os.kill(c.target_pid, signal.SIGUSR1)
     t.wait_for(HEADER_PHASE2, describe="header after SIGUSR1")
@@ -132,7 +132,7 @@ def test_incremental(c):
     os.kill(c.target_pid, signal.SIGUSR1)
     t.wait_for(HEADER_PHASE2)
     t.keys("r")
-    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5439 bytes", describe="7 blocks since the mark")
+    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5,439 bytes", describe="7 blocks since the mark")
     s = t.wait_for(lambda s: len(table_rows(s, r"^0x")) == 7)
     rows = table_rows(s, r"^0x")
     check(all(re.search(r"^0x[0-9a-f]+\s+777\s+%d\s+\S+\s+site_later tui_target\.c:\d+" % c.target_pid, r)
@@ -143,7 +143,7 @@ def test_incremental(c):
     os.kill(c.target_pid, signal.SIGUSR1)
     t.wait_for(r"Live 27,378 B .* in 30 blocks")
     t.keys("r")
-    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5439 bytes")
+    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5,439 bytes")
     t.keys("u")
     t.wait_for(r"no mark set")
 
@@ -155,17 +155,27 @@ def test_keys(c):
     t.wait_for(HEADER_PHASE1)
     t.wait_for(r"site_a tui_target")
     t.keys("?")
-    s = t.wait_for(r"memtop keys").string
+    s = t.wait_for(r"memtop help").string
+    # a page that does not fit scrolls (PgDn): every key is on one of its pages
+    for _ in range(10):
+        m = re.search(r"(\d+) more above, (\d+) more below", t.screen())
+        if not m or m.group(2) == "0":
+            break
+        t.keys("NPage")
+        t.wait_for(lambda scr, above=m.group(1): re.search(r"(\d+) more above", scr) and
+                   re.search(r"(\d+) more above", scr).group(1) != above, describe="help scrolled")
+        s += t.screen()
     for key, what in [("1-6", "views"), ("Tab S-Tab", "next / previous view"), ("Up Down", "move"),
                       ("PgUp PgDn", "page"), ("Home End", "first / last row"), ("Enter", "expand"),
                       ("< >", "sort by"), ("i", "invert"), ("/", "filter by function or file"),
                       ("c Esc", "clear"), ("p", "pause the display"), ("s", "snapshot"),
                       ("m", "mark all"), ("u", "remove the mark"), ("+ -", "heatmap divisions"),
                       ("e E", "expire age"), ("r F5", "recompute"), ("? h F1", "help"),
+                      ("[ ]", "scroll the expanded stack"),
                       ("q F10", "quit; the target keeps running")]:
         check(re.search(r"│ %s\s+.*%s" % (re.escape(key), re.escape(what)), s), "help lists %r" % key, s)
     t.keys("x")
-    t.wait_for(lambda s: "memtop keys" not in s, describe="help closed by any key")
+    t.wait_for(lambda s: "memtop help" not in s, describe="help closed by any key")
     # name filter: only site_b remains
     t.keys("/")
     t.wait_for(r"Filter by function or file:")
@@ -263,7 +273,7 @@ def test_threads(c):
     c.run_target_under_memtop("threads")
     t.wait_for(r"site_a tui_target")
     t.keys("2")
-    t.wait_for(r"^\s+\d+ tui-worker\s+6000\s+3\s", describe="worker thread row")
+    t.wait_for(r"^\s+\d+ tui-worker\s+6,000\s+3\s", describe="worker thread row")
     s = t.screen()
     rows = table_rows(s, r"^\s+\d+ (tui_target|tui-worker)\s")
     check(len(rows) == 2, "two threads", s)
@@ -274,10 +284,10 @@ def test_threads(c):
     t.keys("Enter")
     t.wait_for(r"showing only thread \d+ \(tui-worker\)")
     t.keys("1")
-    t.wait_for(r"Call sites of one thread: 1 shown, 6000 in 3 blocks", describe="filtered call sites")
-    t.wait_for(r"^\s+6000\s+3\s+-\s+- worker_main tui_target\.c:\d+")
+    t.wait_for(r"Call sites of one thread: 1 shown, 6,000 in 3 blocks", describe="filtered call sites")
+    t.wait_for(r"^\s+6,000\s+3\s+-\s+- worker_main tui_target\.c:\d+")
     t.keys("3")
-    t.wait_for(r"\[thread \d+ tui-worker\] Heap walk: 3 blocks, 6000 bytes")
+    t.wait_for(r"\[thread \d+ tui-worker\] Heap walk: 3 blocks, 6,000 bytes")
     t.keys("c")
     t.wait_for(r"Heap walk: \d+ blocks")
     s = t.screen()
@@ -328,7 +338,7 @@ def test_target_end(c):
     t.wait_for(r"exited \(status 7\)$", describe="exited state in the header")
     t.wait_for(HEADER_PHASE1, describe="final figures kept after exit")
     t.keys("3")
-    t.wait_for(r"Heap walk: 16 blocks, 16500 bytes", describe="walk of the final state")
+    t.wait_for(r"Heap walk: 16 blocks, 16,500 bytes", describe="walk of the final state")
     t.keys("q")
     t.wait_for(r"MEMTOP-EXIT=7", describe="exit status passed through")
     t.close()
@@ -351,9 +361,9 @@ def test_views_through_exit(c):
     c.run_target_under_memtop()
     t.wait_for(HEADER_PHASE1)
     t.keys("2")
-    t.wait_for(r"^\s+%d tui_target\s+16500\s+16\b" % c.target_pid, describe="main thread row")
+    t.wait_for(r"^\s+%d tui_target\s+16,500\s+16\b" % c.target_pid, describe="main thread row")
     t.keys("3")
-    t.wait_for(r"Heap walk: 16 blocks, 16500 bytes")
+    t.wait_for(r"Heap walk: 16 blocks, 16,500 bytes")
     t.keys("4")
     t.wait_for(r"no mark set")
     t.keys("m")
@@ -361,9 +371,9 @@ def test_views_through_exit(c):
     os.kill(c.target_pid, signal.SIGUSR1)
     t.wait_for(HEADER_PHASE2)
     t.keys("r")
-    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5439 bytes", describe="7 blocks since the mark")
+    t.wait_for(r"Since mark \(set \S+ ago\): 7 blocks, 5,439 bytes", describe="7 blocks since the mark")
     t.keys("5")
-    t.wait_for(r"^0x[0-9a-f]+\s+\S+\s+\S+\s+21939\s+[\d.]+\s+23 \[heap\]", describe="[heap] row")
+    t.wait_for(r"^0x[0-9a-f]+\s+\S+\s+\S+\s+21,939\s+[\d.]+\s+23 \[heap\]", describe="[heap] row")
     t.keys("6")
     t.wait_for(r"Leak suspects older than")
     t.keys("5")
@@ -375,7 +385,7 @@ def test_views_through_exit(c):
     t.keys("s")
     t.wait_for(r"snapshot written to (\S+)")
     t.keys("3")
-    t.wait_for(r"Heap walk: 23 blocks, 21939 bytes", describe="walk of the final state")
+    t.wait_for(r"Heap walk: 23 blocks, 21,939 bytes", describe="walk of the final state")
     t.keys("q")
     t.wait_for(r"MEMTOP-EXIT=7", describe="exit status passed through")
 

@@ -448,16 +448,29 @@ static void test_thread_filter_groups_sites(void **st)
 static void test_help_overlay(void **st)
 {
 	struct frame_fixture *f = *st;
+	resizeterm(24, 80); /* a page: the keys first, the rest below */
 	f->ui.help = true;
+	f->ui.help_scroll = 0;
 	draw(f);
-	assert_true(headless_contains("memtop keys"));
+	assert_true(headless_contains("more below"));
+	resizeterm(60, 160); /* the whole page */
+	draw(f);
+	assert_true(headless_contains("memtop help"));
 	size_t n;
 	const struct ui_action *acts = ui_actions_help(&n);
 	for (size_t i = 0; i < n; i++)
 		assert_true(headless_contains(acts[i].what));
-	f->ui.help = false;
+	/* then what the view's columns mean, further down the page */
+	assert_true(ui_help_key(&f->ui, KEY_END));
 	draw(f);
-	assert_false(headless_contains("memtop keys"));
+	const struct ui_view_ops *ops = ui_view_ops_of(f->ui.view);
+	for (int c = 0; c < ops->n_cols; c++)
+		assert_true(headless_contains(ops->cols[c].what));
+	assert_false(ui_help_key(&f->ui, 'x'));
+	f->ui.help = false;
+	resizeterm(24, 80);
+	draw(f);
+	assert_false(headless_contains("memtop help"));
 }
 
 static void test_actions(void **st)
