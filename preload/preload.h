@@ -91,7 +91,9 @@ extern __thread struct preload_thread preload_tls __attribute__((tls_model("init
  * (stored over by the interrupted store). These helpers change the word in one instruction, which a
  * signal cannot split; no lock prefix is needed (no other thread writes it), and a reader in
  * another thread or process sees the old or the new value (aligned 8-byte store). Elsewhere than
- * x86-64 (and under ThreadSanitizer, which cannot see inside asm) a relaxed atomic add does it. */
+ * x86-64 (and under ThreadSanitizer, which cannot see inside asm) a relaxed atomic add does it: on
+ * AArch64 one LSE ldadd, or an ldxr/stxr loop that a signal between the two restarts (the handler's
+ * exception return clears the exclusive monitor), so the handler's add is never lost either. */
 static inline void preload_add_own(uint64_t *word, uint64_t v)
 {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)

@@ -85,6 +85,14 @@ static inline bool unwind_is_own(uintptr_t pc)
 	return pc >= own_lo && pc < own_hi;
 }
 
+/* The walk reads a frame record as {caller's frame pointer, return address} at the frame pointer:
+ * the x86-64 frame (push rbp; mov rbp, rsp) and the AArch64 one (stp x29, x30, [sp]; mov x29, sp;
+ * AAPCS64 makes the record mandatory where x29 is kept). 32-bit ARM (the record's place depends on
+ * the compiler) and others are refused here rather than walked wrong. */
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "unwind_fp: frame records are known for x86-64 and aarch64 only; add this architecture's layout"
+#endif
+
 /* Walks saved frame pointers. Each frame must lie inside this thread's stack, above the previous
  * one and 8-byte aligned; anything else ends the walk (code without frame pointers just gives a
  * shorter or stranger stack, never a fault). */

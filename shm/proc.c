@@ -10,13 +10,20 @@
 #include "shm.h"
 
 /* Reads the state (field 3) and start time (field 22) of /proc/<pid>/stat, counted after the last
- * ')' because the command name may hold spaces and parentheses. Returns false when unreadable. */
+ * ')' because the command name may hold spaces and parentheses. Returns false when unreadable.
+ * Its own entry a process reads as /proc/<pid>/task/<pid>/stat (the same fields, the main thread is
+ * the process): qemu-user answers a guest's /proc/self/stat and /proc/<own pid>/stat itself, with
+ * state '0' and a start time of its own a few ticks off the kernel's, which every other process
+ * reads; the segment's owner and the consumer's claim would then never match. */
 bool shm_proc_stat(pid_t pid, char *state, uint64_t *start_time)
 {
 	char path[64], buf[1024];
 	if (pid <= 0)
 		return false;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (pid == getpid())
+		snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
+	else
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;

@@ -34,10 +34,14 @@ static inline struct memtop_event *lane_cell(const struct shm_segment *seg, uint
 	return &seg->ring[(uint64_t)lane * seg->lane_cap + (ticket & (seg->lane_cap - 1))];
 }
 
+/* A hint inside a spin-wait (a waiting producer, full_wait): lets the other hardware thread run and
+ * saves power. Only a hint: any architecture may spin without one. */
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
 #endif
 }
 

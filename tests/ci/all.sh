@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test run of CI and of the README's second command: every meson test suite in BUILD_DIR,
-# then the build-level checks (sanitizers, TSan, cppcheck, valgrind, extra fuzzing). Prints one
-# closing line "N passed, M failed" and exits non-zero when anything failed.
+# then the build-level checks (sanitizers, TSan, cppcheck, valgrind, extra fuzzing, the arm64 cross
+# build under qemu-user). Prints one closing line "N passed, M failed" and exits non-zero when
+# anything failed.
 # usage: tests/ci/all.sh BUILD_DIR
 set -u
 cd "$(dirname "$0")/../.."
@@ -49,6 +50,7 @@ check lint sh tests/ci/lint.sh "$BUILD"
 check valgrind sh tests/ci/valgrind.sh "$BUILD"
 check fuzz-extra sh tests/ci/fuzz-extra.sh 15
 check fuzz-segment sh tests/fuzz/run.sh 20 build-ci-fuzz
+check aarch64 sh tests/ci/aarch64.sh build-ci-aarch64
 
 [ -z "$failures" ] || echo "failed checks:$failures"
 echo "$passed passed, $failed failed"

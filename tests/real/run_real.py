@@ -10,6 +10,7 @@ import argparse
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,17 @@ def pid_alive(pid):
         return True
 
 
+def elf_machine(path):
+    """e_machine of an ELF file (62 x86-64, 183 aarch64), or None. A cross build's programs and
+    preload run under an emulator; a host program cannot load that preload (nor valgrind run them)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    return struct.unpack_from("<H", head, 18)[0] if head[:4] == b"\x7fELF" else None
+
+
 def run(cmd, env, cwd):
     try:
         p = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, timeout=TIMEOUT)
@@ -101,12 +113,22 @@ def main():
         cmd = [os.path.abspath(x) if os.path.exists(x) else x.replace("{tmp}", tmp)
                for x in (a.cmd[1:] if a.cmd[0] == "--" else a.cmd)]
         a.mtdump = os.path.abspath(a.mtdump)
+        prog = shutil.which(cmd[0]) or cmd[0]
+        prog_machine = elf_machine(os.path.realpath(prog))  # None: a script, judged by its run
+        if prog_machine is not None and prog_machine != elf_machine(a.preload):
+            print("SKIP: %s is built for another architecture than %s: it cannot load it "
+                  "(a cross build traces its own architecture's programs)" % (prog, a.preload))
+            return 77
         base = dict(os.environ)
         base.pop("LD_PRELOAD", None)
         base.pop("MEMTOP_WAIT", None)
         for kv in a.env:
             k, v = kv.split("=", 1)
             base[k] = v
+        if elf_machine(os.path.realpath(sys.executable)) != elf_machine(a.preload):
+            # under an emulator the consumer falls behind many producer threads for longer than the
+            # default 1 s wait, and dropped events would make the live set approximate
+            base.setdefault("MEMTOP_BLOCK_MS", "60000")
         before = segments()
         errors = []
         bare = run(cmd, base, tmp)

@@ -119,12 +119,27 @@ static bool maps_has(uint64_t start, uint64_t end, const char *path)
 	return false;
 }
 
+/* True when pid is a program run by qemu-user (its /proc/PID/exe is the emulator). qemu maps the
+ * guest's code readable only (it runs translated copies), so another process sees no 'x' on it. */
+static bool maps_emulated(pid_t pid)
+{
+	char path[64], exe[4096];
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, exe, sizeof exe - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	const char *base = strrchr(exe, '/');
+	return strncmp(base ? base + 1 : exe, "qemu-", 5) == 0;
+}
+
 /* Adds the executable file mappings of pid (keeps earlier ones: a dlclosed library's frames still
- * resolve). */
+ * resolve); of an emulated pid, every file mapping (see maps_emulated). */
 static void maps_read(pid_t pid)
 {
 	char path[64], line[4096];
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	bool any_perms = maps_emulated(pid);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return;
@@ -137,7 +152,7 @@ static void maps_read(pid_t pid)
 			continue;
 		char *p = line + pos;
 		p[strcspn(p, "\n")] = '\0';
-		if (perms[2] != 'x' || p[0] != '/' || maps_has(s, e, p))
+		if ((perms[2] != 'x' && !any_perms) || p[0] != '/' || maps_has(s, e, p))
 			continue;
 		if (maps_n == maps_cap) {
 			maps_cap = maps_cap ? maps_cap * 2 : 64;

@@ -6,12 +6,15 @@
 # for a file).  Exit 0 pass, 1 fail, 77 skip (no libjemalloc.so.2).
 set -u
 MEMTOP=$1 LIB=$2 PROG=$3
+# the ELF machine of a file: jemalloc and python3 must be of the preload's architecture (a cross build)
+machine() { od -An -tu2 -j18 -N2 "$1" 2>/dev/null | tr -d ' '; }
 JE=
 for d in /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib /usr/local/lib; do
-	[ -e "$d/libjemalloc.so.2" ] && JE=$d/libjemalloc.so.2 && break
+	[ -e "$d/libjemalloc.so.2" ] && [ "$(machine "$d/libjemalloc.so.2")" = "$(machine "$LIB")" ] &&
+		JE=$d/libjemalloc.so.2 && break
 done
 if [ -z "$JE" ]; then
-	echo "SKIP: libjemalloc.so.2 not installed (Debian package libjemalloc2)"
+	echo "SKIP: libjemalloc.so.2 for the preload's architecture not installed (Debian package libjemalloc2)"
 	exit 77
 fi
 tmp=$(mktemp -d)
@@ -51,7 +54,9 @@ check "libmemtop first: the target says nothing (status $rc)" "[ $rc -eq 3 ] && 
 # a program that takes malloc's address (python3: a canonical PLT stub in the executable) binds
 # ours with libmemtop first, and jemalloc's with jemalloc first
 PY=$(readlink -f /usr/bin/python3 2>/dev/null)
-if [ -x "$PY" ]; then
+if [ -x "$PY" ] && [ "$(machine "$PY")" != "$(machine "$LIB")" ]; then
+	echo "skip - python3 cases: $PY is built for another architecture than the preload"
+elif [ -x "$PY" ]; then
 	LD_PRELOAD="$LIB" "$PY" -c pass 2>"$tmp/py1"
 	check "python3 with libmemtop.so alone: nothing said" "[ ! -s $tmp/py1 ]"
 	LD_PRELOAD="$JE:$LIB" "$PY" -c pass 2>"$tmp/py2"

@@ -74,7 +74,8 @@ ok "a format 1 snapshot symbolizes with the unstripped copy, no warning" \
 	"[ $? -eq 0 ] && [ ! -s $tmp/v1.err ] && ! grep -q '^## modules' $tmp/v1.txt && grep -Eq '^  #0 leak_in_static_one .*leaks\\.c:[0-9]+ 0x' $tmp/v1.out"
 # the program's file is replaced while it runs: the snapshot records the id of the file mapped
 # (through /proc/PID/map_files when memtop may open it) or "-", never the new file's
-cp /bin/sleep "$tmp/sleeper"
+SLEEP=$(command -v sleep) # through PATH: a cross build's tests put its architecture's sleep first
+cp "$SLEEP" "$tmp/sleeper"
 LD_PRELOAD=$LIB "$tmp/sleeper" 5 &
 pid=$!
 for _ in $(seq 50); do [ -e "/dev/shm/memtop.$pid" ] && break; sleep 0.1; done
@@ -84,7 +85,7 @@ ok "snapshot of a running target exits 0" "[ $? -eq 0 ]"
 kill "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 "$MEMTOP" gc >/dev/null 2>&1 # the killed target could not remove its segment
-sleep_id=$(build_id /bin/sleep)
+sleep_id=$(build_id "$SLEEP")
 ok "a replaced file is recorded with the mapped file's id or -, never the new one's" \
 	"grep -Eqx \"module ($sleep_id|-) $tmp/sleeper( \\(deleted\\))?\" $tmp/live.txt && ! grep -q '$id2' $tmp/live.txt"
 echo "1..$n"

@@ -14,6 +14,12 @@ trap cleanup EXIT
 n=0 failed=0
 ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+# A target of another architecture than this shell runs under qemu-user (binfmt_misc): memtop sees an
+# exec by /proc/PID/exe changing, but there it always names the emulator; and the kernel starts the
+# emulator, not a setuid program (no secure mode). Those checks are for native runs only.
+EMULATED=
+[ "$(od -An -tu2 -j18 -N2 "$DYN")" = "$(od -An -tu2 -j18 -N2 /proc/$$/exe)" ] ||
+	EMULATED="under qemu-user /proc/PID/exe names the emulator, so an exec to another program is not seen"
 # refused DESCRIPTION REGEX CMD...: non-zero, exactly one stderr line matching REGEX
 refused() {
 	local what=$1 re=$2; shift 2
@@ -40,12 +46,20 @@ if [ -n "$STATIC" ]; then
 	rc=$?
 	ok "report: a target that execs a static program exits 7 through memtop (got $rc)" "[ $rc -eq 7 ]"
 	ok "... it ran to its end (not killed)" "[ -e $tmp/ran3 ]"
-	ok "... said once, naming the reason: $(head -c 300 "$tmp/err")" \
-		"[ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'exec.d a program memtop cannot trace: .*static_exit is statically linked.*waits for it' $tmp/err"
+	if [ -n "$EMULATED" ]; then
+		skip "... said once, naming the reason" "$EMULATED"
+	else
+		ok "... said once, naming the reason: $(head -c 300 "$tmp/err")" \
+			"[ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'exec.d a program memtop cannot trace: .*static_exit is statically linked.*waits for it' $tmp/err"
+	fi
 	ok "... the report of the traced image is written" "grep -q '^state: ' $tmp/rep"
 	ok "... and it says how the process ended: exited, status 7 (not running)" \
 		"grep -q '^state: exited$' $tmp/rep && grep -q '^exit_status: 7$' $tmp/rep"
 	# the shell's segment belongs to an image that is gone: removed at the exec, not at the end
+	if [ -n "$EMULATED" ]; then
+		skip "the segment of the image before the exec goes at the exec" "$EMULATED"
+		skip "run -b: the same target exits 7 through memtop, said once" "$EMULATED"
+	else
 	"$MEMTOP" run -b -d 0.1 -- sh -c "exec '$STATIC' 0 '$tmp/ran5' 3000" >/dev/null 2>&1 & mon=$!
 	for _ in $(seq 200); do [ -n "$(pgrep -P $mon)" ] && break; sleep 0.01; done
 	child=$(pgrep -P $mon)
@@ -59,6 +73,7 @@ if [ -n "$STATIC" ]; then
 	rc=$?
 	ok "run -b: the same target exits 7 through memtop (got $rc), ran to its end, said once" \
 		"[ $rc -eq 7 ] && [ -e $tmp/ran4 ] && [ \$(grep -c 'cannot trace' $tmp/err) -eq 1 ]"
+	fi
 else
 	for t in "report of a static program" "run of a static program" "script with a static interpreter" \
 		"exec into a static program (report)" "exec into a static program (run -b)"; do
@@ -85,7 +100,9 @@ fi
 # a user's shell that execs a setuid-root program: the kernel makes the process undumpable, so its
 # /proc/PID/exe can no longer be read by that user; memtop must still say so once and pass the
 # status (3) through
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+if [ -n "$EMULATED" ]; then
+	skip "a user's target that execs a setuid-root program" "binfmt_misc runs the emulator, not a setuid program"
+elif [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
 	skip "a user's target that execs a setuid-root program" "needs root and setpriv"
 elif findmnt -no OPTIONS --target "$tmp" 2>/dev/null | grep -qw nosuid; then
 	skip "a user's target that execs a setuid-root program" "$tmp is on a nosuid mount"
@@ -116,11 +133,15 @@ fi
 # exec into a program started without LD_PRELOAD: no new segment within 5 s (the target lives 12 s:
 # 5 s from when memtop first sees the new image, with room for a loaded machine); it runs to its end,
 # said once, its status (6) passed through
+if [ -n "$EMULATED" ]; then
+	skip "a target that execs with LD_PRELOAD dropped exits 6 through memtop, said once" "$EMULATED"
+else
 "$MEMTOP" report -o "$tmp/rep2" -- sh -c "unset LD_PRELOAD; exec timeout 30 sh -c 'sleep 12; touch $tmp/ran6; exit 6'" \
 	>/dev/null 2>"$tmp/err"
 rc=$?
 ok "a target that execs with LD_PRELOAD dropped exits 6 through memtop (got $rc), ran to its end, said once: $(head -c 200 "$tmp/err")" \
 	"[ $rc -eq 6 ] && [ -e $tmp/ran6 ] && [ \$(wc -l <$tmp/err) -eq 1 ] && grep -q 'made no usable segment in time' $tmp/err"
+fi
 
 # the same, ending at once (env -i clears LD_PRELOAD): no 5 s window to notice the exec; still said
 # once, at the end, and its status (3) passed through
