@@ -92,7 +92,11 @@ static enum preload_unwinder config_unwinder(void)
 		return PRELOAD_UNWIND_LIBUNWIND;
 	if (!strcmp(s, "fp"))
 		return PRELOAD_UNWIND_FP;
-	config_complain("MEMTOP_UNWIND", s, "libunwind or fp", "libunwind");
+	if (!strcmp(s, "cfi"))
+		return PRELOAD_UNWIND_CFI;
+	if (!strcmp(s, "check"))
+		return PRELOAD_UNWIND_CHECK;
+	config_complain("MEMTOP_UNWIND", s, "cfi, libunwind, fp or check", "libunwind");
 	return PRELOAD_UNWIND_LIBUNWIND;
 }
 
