@@ -42,20 +42,20 @@ uint64_t cfi_uleb(const uint8_t **p, const uint8_t *end)
 
 int64_t cfi_sleb(const uint8_t **p, const uint8_t *end)
 {
-	int64_t v = 0;
+	uint64_t v = 0;
 	unsigned shift = 0;
 	uint8_t b = 0;
 	while (*p < end) {
 		b = *(*p)++;
 		if (shift < 64)
-			v |= (int64_t)((uint64_t)(b & 0x7f) << shift);
+			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 		if (!(b & 0x80))
 			break;
 	}
 	if (shift < 64 && (b & 0x40))
-		v |= -((int64_t)1 << shift);
-	return v;
+		v |= ~(uint64_t)0 << shift; /* sign extension */
+	return (int64_t)v;
 }
 
 /* Reads a pointer in encoding enc at *p; datarel is relative to data_base. False if unsupported. */

@@ -1,6 +1,6 @@
-/* A plugin for dlchurn: built twice with different FRAME sizes (same code layout, different stack
- * frame), so that after dlclose of one the other is loaded at the same address with the same pcs and
- * different unwind rules. An unwinder serving a rule cached before the dlclose gets the stack wrong. */
+/* A plugin for dlchurn: built twice with different FRAME sizes (same code layout, another stack
+ * frame), so that after dlclose of one the other is loaded at the same address with the same pcs
+ * and other unwind rules. An unwinder serving a rule cached before the dlclose gets it wrong. */
 #include <stdlib.h>
 
 #ifndef FRAME

@@ -47,7 +47,8 @@ def main():
     if differ:
         problems.append("%d stacks differ from libunwind's" % differ)
     if compared < a.min_compared:
-        problems.append("only %d stacks compared (at least %d expected)" % (compared, a.min_compared))
+        problems.append("only %d stacks compared (at least %d expected)"
+                        % (compared, a.min_compared))
     print("%d processes, %d stacks compared, %d differ, %d deferred to libunwind"
           % (len(lines), compared, differ, deferred))
     if problems:
