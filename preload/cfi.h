@@ -69,8 +69,53 @@ uint64_t cfi_loader_word(void);
 void cfi_loader_begin(void);  /* before a real dlopen/dlclose */
 void cfi_loader_end(void);    /* after it */
 void cfi_epoch_bump(void);    /* modules changed behind our hooks */
-bool cfi_cache_get(uintptr_t pc, uint64_t epoch, struct cfi_rule *out);
-void cfi_cache_put(uintptr_t pc, uint64_t epoch, const struct cfi_rule *rule);
+bool cfi_cache_get(uintptr_t pc, uint64_t epoch, uint64_t *rule);
+void cfi_cache_put(uintptr_t pc, uint64_t epoch, uint64_t rule);
+
+/* A cached rule is one word: kind (bits 0-1), CFA on FP (2), FP saved (3), CFA offset (4-23), RA
+ * offset / 8 (24-31, signed), FP offset / 8 (32-39, signed), epoch bits 16-39 (40-63). Its key is
+ * pc | epoch bits 0-15 << 48 (pcs of 48 bits or more are never cached). */
+#define CFI_PC_BITS 48
+struct cfi_slot {
+	uint64_t key, rule;
+};
+uint64_t cfi_pack(const struct cfi_rule *r, uint64_t epoch);
+static inline uint64_t cfi_key(uintptr_t pc, uint64_t epoch)
+{
+	return (uint64_t)pc | (epoch & 0xffff) << CFI_PC_BITS;
+}
+static inline uint64_t cfi_rule_tag(uint64_t epoch)
+{
+	return (epoch >> 16) & 0xffffff;
+}
+static inline uint64_t cfi_hash(uintptr_t pc)
+{
+	return (uint64_t)pc * 0x9e3779b97f4a7c15ull;
+}
+static inline unsigned cfi_word_kind(uint64_t w)
+{
+	return w & 3;
+}
+static inline uintptr_t cfi_word_cfa(uint64_t w, uintptr_t sp, uintptr_t fp)
+{
+	return ((w & 4) ? fp : sp) + ((w >> 4) & (CFI_CFA_OFF_LIMIT - 1));
+}
+static inline intptr_t cfi_word_ra_off(uint64_t w)
+{
+	return (intptr_t)(int8_t)(uint8_t)(w >> 24) * 8;
+}
+static inline bool cfi_word_fp_saved(uint64_t w)
+{
+	return (w >> 3) & 1;
+}
+static inline intptr_t cfi_word_fp_off(uint64_t w)
+{
+	return (intptr_t)(int8_t)(uint8_t)(w >> 32) * 8;
+}
+
+/* cfi_walk.c: the per-thread first-level cache (a direct-mapped table of CFI_L1_SLOTS, mapped at
+ * the thread's first walk, unmapped when it exits). */
+void preload_cfi_thread_exit(struct preload_thread *t);
 
 /* cfi_walk.c: walks the stack of the calling thread from its caller on, return addresses into
  * out[0..max). Returns the count, or -1 when some frame needs libunwind. */

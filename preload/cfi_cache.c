@@ -12,18 +12,13 @@
  * Layout of cfi_loader: bits 0-15 calls in progress, bits 16-63 the epoch. */
 static uint64_t cfi_loader = 0;
 
-/* One slot: key = pc | (epoch bits 0-15) << 48, rule = packed rule | (epoch bits 16-39) << 40.
- * A slot being written holds CFI_KEY_CLAIMED; empty is 0. The key works as a sequence word: a
- * writer claims it (CAS), writes the rule, then publishes the key; a reader takes the rule only if
- * the key reads the same before and after. */
-struct cfi_slot {
-	uint64_t key, rule;
-};
+/* A slot (struct cfi_slot, cfi.h) being written holds CFI_KEY_CLAIMED; empty is 0. The key works as
+ * a sequence word: a writer claims it (CAS), writes the rule, then publishes the key; a reader takes
+ * the rule only if the key reads the same before and after. */
 #define CFI_SLOTS_LOG2 16
 #define CFI_SLOTS (1u << CFI_SLOTS_LOG2)
 #define CFI_PROBES 8
 #define CFI_KEY_CLAIMED 1ull
-#define CFI_PC_BITS 48
 
 static struct cfi_slot *cfi_table; /* CFI_SLOTS slots, written once at start-up */
 
@@ -63,39 +58,24 @@ void cfi_epoch_bump(void)
 	__atomic_add_fetch(&cfi_loader, CFI_EPOCH_ONE, __ATOMIC_ACQ_REL);
 }
 
-static uint64_t cfi_pack(const struct cfi_rule *r, uint64_t epoch)
+uint64_t cfi_pack(const struct cfi_rule *r, uint64_t epoch)
 {
 	return (uint64_t)r->kind | (uint64_t)r->cfa_on_fp << 2 | (uint64_t)r->fp_saved << 3 |
 	       (uint64_t)r->cfa_off << 4 | (uint64_t)(uint8_t)(int8_t)(r->ra_off / 8) << 24 |
 	       (uint64_t)(uint8_t)(int8_t)(r->fp_off / 8) << 32 | ((epoch >> 16) & 0xffffffull) << 40;
 }
 
-static void cfi_unpack(uint64_t w, struct cfi_rule *r)
+static inline uint32_t cfi_slot_of(uintptr_t pc)
 {
-	r->kind = w & 3;
-	r->cfa_on_fp = (w >> 2) & 1;
-	r->fp_saved = (w >> 3) & 1;
-	r->cfa_off = (uint32_t)(w >> 4) & (CFI_CFA_OFF_LIMIT - 1);
-	r->ra_off = (int8_t)(uint8_t)(w >> 24) * 8;
-	r->fp_off = (int8_t)(uint8_t)(w >> 32) * 8;
+	return (uint32_t)(cfi_hash(pc) >> (64 - CFI_SLOTS_LOG2));
 }
 
-static inline uint64_t cfi_key(uintptr_t pc, uint64_t epoch)
-{
-	return (uint64_t)pc | (epoch & 0xffff) << CFI_PC_BITS;
-}
-
-static inline uint32_t cfi_hash(uintptr_t pc)
-{
-	return (uint32_t)(((uint64_t)pc * 0x9e3779b97f4a7c15ull) >> (64 - CFI_SLOTS_LOG2));
-}
-
-bool cfi_cache_get(uintptr_t pc, uint64_t epoch, struct cfi_rule *out)
+bool cfi_cache_get(uintptr_t pc, uint64_t epoch, uint64_t *out)
 {
 	if (!cfi_table || (uint64_t)pc >> CFI_PC_BITS)
 		return false;
-	uint64_t want = cfi_key(pc, epoch), tag = (epoch >> 16) & 0xffffff;
-	uint32_t h = cfi_hash(pc);
+	uint64_t want = cfi_key(pc, epoch), tag = cfi_rule_tag(epoch);
+	uint32_t h = cfi_slot_of(pc);
 	for (uint32_t i = 0; i < CFI_PROBES; i++) {
 		struct cfi_slot *s = &cfi_table[(h + i) & (CFI_SLOTS - 1)];
 		/* acquire: the rule read next is at least as new as the key's publication */
@@ -110,7 +90,7 @@ bool cfi_cache_get(uintptr_t pc, uint64_t epoch, struct cfi_rule *out)
 		 * claimed the slot meanwhile and the rule may be its */
 		if (__atomic_load_n(&s->key, __ATOMIC_RELAXED) != want || (w >> 40) != tag)
 			return false;
-		cfi_unpack(w, out);
+		*out = w;
 		return true;
 	}
 	return false;
@@ -119,7 +99,7 @@ bool cfi_cache_get(uintptr_t pc, uint64_t epoch, struct cfi_rule *out)
 /* Claims a slot of the probe window: an empty one, else one of an older epoch, else the first. */
 static struct cfi_slot *cfi_claim(uintptr_t pc, uint64_t epoch)
 {
-	uint32_t h = cfi_hash(pc);
+	uint32_t h = cfi_slot_of(pc);
 	struct cfi_slot *victim = NULL;
 	uint64_t victim_key = 0;
 	for (uint32_t i = 0; i < CFI_PROBES; i++) {
@@ -145,7 +125,7 @@ static struct cfi_slot *cfi_claim(uintptr_t pc, uint64_t epoch)
 	return NULL;
 }
 
-void cfi_cache_put(uintptr_t pc, uint64_t epoch, const struct cfi_rule *rule)
+void cfi_cache_put(uintptr_t pc, uint64_t epoch, uint64_t rule)
 {
 	if (!cfi_table || (uint64_t)pc >> CFI_PC_BITS)
 		return;
@@ -154,7 +134,7 @@ void cfi_cache_put(uintptr_t pc, uint64_t epoch, const struct cfi_rule *rule)
 		return;
 	/* release: a reader that takes this rule sees the slot claimed (its key re-read fails if it
 	 * saw the old key) */
-	__atomic_store_n(&s->rule, cfi_pack(rule, epoch), __ATOMIC_RELEASE);
+	__atomic_store_n(&s->rule, rule, __ATOMIC_RELEASE);
 	/* release: the rule is written before the key names it */
 	__atomic_store_n(&s->key, cfi_key(pc, epoch), __ATOMIC_RELEASE);
 }

@@ -88,7 +88,11 @@ struct preload_thread {
 	uint32_t last_stack_id;
 	uint32_t last_depth; /* 0 = nothing cached */
 	uint64_t last_frames[MEMTOP_MAX_DEPTH];
+	/* The CFI walk's per-thread first-level rule cache (cfi_walk.c): NULL until the first walk,
+	 * PRELOAD_CFI_L1_NONE when it could not be mapped or the thread has exited. */
+	void *cfi_l1;
 };
+#define PRELOAD_CFI_L1_NONE ((void *)-1)
 
 extern __thread struct preload_thread preload_tls __attribute__((tls_model("initial-exec")));
 
@@ -174,7 +178,8 @@ void preload_unwind_init(void);
 uint32_t preload_stack_capture(struct preload_thread *t);
 void preload_unwind_loader_begin(void); /* around a real dlopen/dlclose: no cached rule is served */
 void preload_unwind_loader_end(void);
-void preload_unwind_report(void); /* MEMTOP_UNWIND=check: one line of figures on stderr */
+void preload_unwind_report(void);
+void preload_unwind_thread_exit(struct preload_thread *t); /* the thread's unwinder state goes */ /* MEMTOP_UNWIND=check: one line of figures on stderr */
 
 /* peak.c: process-wide in-use and peak, folded from per-thread deltas. */
 #define PRELOAD_PEAK_FOLD_BYTES (64 * 1024)

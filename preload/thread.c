@@ -24,6 +24,7 @@ static void preload_thread_exit(void *unused)
 	}
 	t->c = NULL;
 	t->attach = PRELOAD_THREAD_GONE;
+	preload_unwind_thread_exit(t);
 }
 
 void preload_thread_key_init(void)

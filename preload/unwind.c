@@ -120,6 +120,11 @@ static __attribute__((noinline)) int unwind_fp(struct preload_thread *t, uint64_
 	return n;
 }
 
+void preload_unwind_thread_exit(struct preload_thread *t)
+{
+	preload_cfi_thread_exit(t);
+}
+
 void preload_unwind_loader_begin(void)
 {
 	cfi_loader_begin();
