@@ -18,8 +18,10 @@ mkdir -p "$work/crashes"
 deps=$(pkg-config --cflags --libs liburcu-memb liburcu-cds libdw)
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -DMEMTOP_VERSION=\"fuzz\" -I$root/include -I$root/shm -I$root/monitor"
 shm_src=$(ls "$root"/shm/*.c)
-# every engine file (not the CLI's main.c, not the dashboard): a new engine file needs no edit here
-engine_src=$(ls "$root"/monitor/*.c | grep -v '/main\.c$')
+# every file of the layers below the CLI and the dashboard (monitor/README.md): a new file in those
+# folders needs no edit here
+engine_src=$(ls "$root"/monitor/proc/*.c "$root"/monitor/engine/*.c "$root"/monitor/symbols/*.c \
+	"$root"/monitor/session/*.c "$root"/monitor/export/*.c)
 for h in procmaps snapshot; do
 	# shellcheck disable=SC2086
 	if ! "$cc" $flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -12,10 +12,10 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "engine.h"
-#include "session.h"
+#include "engine/engine.h"
+#include "session/session_internal.h"
 #include "shm.h"
-#include "snapshot.h"
+#include "export/snapshot.h"
 #include "model.h"
 
 #define LIVE 1000000u

@@ -11,9 +11,9 @@
 
 #include <urcu/urcu-memb.h>
 
-#include "session.h"
-#include "snapshot.h"
-#include "symbols.h"
+#include "session/session.h"
+#include "export/snapshot.h"
+#include "symbols/symbols.h"
 
 static int test_no, failed;
 
@@ -209,7 +209,10 @@ int main(int argc, char **argv)
 	ok(wait_tags(s, 3), "phase 2 seen (tags t2, t3)");
 	for (int i = 0; i < 2000 && !exists(dir, "p2"); i++)
 		usleep(1000);
-	symbols_wait_idle(s->sym, 10000);
+	struct symbols *sym = session_symbols_get(s);
+	if (sym)
+		symbols_wait_idle(sym, 10000);
+	session_symbols_put(s, sym);
 	view_copy(s, &v);
 	ok(v.since_mark_blocks == 10 && v.since_mark_bytes == 7 * 33 + 3 * (1u << 20),
 	   "view since mark: %lu blocks, %lu bytes", (unsigned long)v.since_mark_blocks,

@@ -11,7 +11,7 @@ trap cleanup EXIT
 n=0 failed=0
 ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=$((failed + 1)); fi; }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-traced() { LD_PRELOAD=$LIB sleep 30 & pids+=($!); for _ in $(seq 300); do [ -e /dev/shm/memtop.$! ] && break; sleep 0.01; done; }
+traced() { LD_PRELOAD=$LIB sleep 30 & pids+=($!); for _ in $(seq 1000); do [ -e /dev/shm/memtop.$! ] && break; sleep 0.01; done; }
 killed() { traced; local p=$!; kill -9 "$p"; wait "$p" 2>/dev/null; echo "$p"; }
 
 traced; live=$!

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "procmaps.h"
+#include "proc/procmaps.h"
 
 static uint64_t word(const uint8_t *d, size_t n, size_t at)
 {

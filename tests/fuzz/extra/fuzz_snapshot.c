@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "snapshot.h"
+#include "export/snapshot.h"
 
 static char sysroot[64];
 static FILE *sink;

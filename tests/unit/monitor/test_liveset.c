@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "liveset.h"
+#include "engine/liveset.h"
 
 static struct liveset_block blk(uint64_t addr, uint64_t size)
 {

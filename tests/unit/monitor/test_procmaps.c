@@ -8,7 +8,7 @@
 
 #include <unistd.h>
 
-#include "procmaps.h"
+#include "proc/procmaps.h"
 
 static const char *SMAPS =
 	"55d0c0a00000-55d0c0a21000 rw-p 00000000 00:00 0                          [heap]\n"

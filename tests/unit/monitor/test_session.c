@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "session.h"
+#include <urcu/urcu-memb.h>
+
+#include "session/session.h"
 
 static struct shm_segment seg;
 

@@ -12,10 +12,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "buildid.h"
-#include "session.h"
-#include "snapshot.h"
-#include "symbols.h"
+#include "symbols/buildid.h"
+#include "session/session_internal.h"
+#include "export/snapshot.h"
+#include "symbols/symbols.h"
 
 static struct session *fake_session(void)
 {

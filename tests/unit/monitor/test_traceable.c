@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "traceable.h"
+#include "proc/traceable.h"
 
 static char dir[64]; /* /tmp/memtop-traceable-XXXXXX */
 

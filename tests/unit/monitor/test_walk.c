@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "walk.h"
+#include "engine/walk.h"
 
 enum { N = 3000 };
 

@@ -1,0 +1,116 @@
+/* engine: the monitor's model of the target heap, updated one event at a time by the ingest thread
+ * (live set, per call site and per thread aggregates, totals, tags, the incremental-walk mark).
+ * Knows nothing of the segment or of curses: events come in, views go out. Single writer. */
+#ifndef MEMTOP_ENGINE_H
+#define MEMTOP_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memtop/segment.h"
+#include "engine/liveset.h"
+#include "engine/realloc_pairs.h"
+#include "model.h"
+
+#define ENGINE_NO_THREAD 0xffffffffu
+
+struct engine_site {
+	uint64_t live_bytes, live_blocks;
+	uint64_t allocs, bytes_allocated, frees;
+	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
+	uint8_t hist_n, hist_pos;
+	bool listed;                         /* stack id is in engine.site_ids */
+};
+
+struct engine_thread {
+	int32_t tid;
+	char name[16];
+	bool alive;
+	uint16_t slot;
+	uint32_t generation;
+	uint64_t live_bytes, live_blocks, allocs, frees, cross_frees;
+	uint64_t rate_allocs, rate_frees; /* counts at the last rate sample */
+	double allocs_per_s, frees_per_s;
+};
+
+struct engine_tag {
+	uint32_t id;
+	uint64_t time_ns;
+	uint64_t seq;
+};
+
+/* What the engine needs to know about a thread slot when it first sees it (from the segment). */
+typedef void (*engine_slot_info_fn)(void *ctx, uint16_t slot, int32_t *tid, char name[16],
+				    uint32_t *generation);
+
+struct engine {
+	struct liveset live;
+	/* totals (requested sizes) */
+	uint64_t live_bytes, live_blocks, peak_bytes, peak_blocks;
+	uint64_t allocs, frees, bytes_allocated, bytes_freed, unknown_frees;
+	uint64_t events, invalid_events, skipped_events, duplicate_allocs;
+	uint64_t next_seq; /* allocation sequence; the first block gets 1 */
+	/* call sites: indexed by stack id; the overflow and signal ids have their own entries */
+	struct engine_site *sites;
+	uint32_t sites_cap, max_stack_id;
+	struct engine_site overflow_site;
+	struct engine_site signal_site; /* MEMTOP_STACK_SIGNAL: calls made in a signal handler */
+	uint32_t *site_ids; /* ids seen, in first-seen order */
+	uint32_t n_site_ids, site_ids_cap;
+	/* threads: records by engine thread id; slot_thread maps a segment slot to its current record */
+	struct engine_thread *threads;
+	uint32_t n_threads, threads_cap;
+	uint32_t *slot_thread;
+	struct realloc_pairs reallocs; /* realloc calls whose BEGIN or END is still to come */
+	uint32_t n_slots;
+	engine_slot_info_fn slot_info;
+	void *slot_info_ctx;
+	/* tags */
+	struct engine_tag *tags;
+	uint32_t n_tags, tags_cap;
+	bool maps_changed;     /* a MAPS_CHANGED event was seen since the symbolizer last looked */
+	bool names_changed;
+	/* incremental walk */
+	uint64_t mark_seq;     /* 0 = unmarked; else blocks with seq > mark_seq are "since mark" */
+	uint64_t mark_time_ns;
+	uint64_t since_mark_bytes, since_mark_blocks;
+	/* callback for new stack ids (the symbolizer queue) */
+	void (*on_new_site)(void *ctx, uint32_t stack_id);
+	void *on_new_site_ctx;
+};
+
+/* n_slots: thread table size of the segment; max_stack_id: largest valid stack id (stacks_cap). */
+int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
+void engine_destroy(struct engine *e);
+/* Empties the model for a new program image (the target exec'd: its heap and stack ids are gone).
+ * Readers walking e->live under the RCU read lock are waited for before the old model is freed;
+ * callbacks are kept. WRITER ONLY, outside the read lock. Returns -ENOMEM (model unchanged). */
+int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
+
+/* Applies one validated event. WRITER ONLY, inside urcu_memb_read_lock. TEST-ONLY (tests and
+ * benches): the session applies whole batches with engine_apply_batch. */
+void engine_apply(struct engine *e, const struct memtop_event *ev);
+/* Applies n validated events in order, prefetching the hash slots and blocks of later events so
+ * that cache misses overlap (at 1 M live blocks they dominate). WRITER ONLY, inside the read lock. */
+void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t n);
+/* End of a batch: retire removed blocks. */
+static inline void engine_batch_end(struct engine *e)
+{
+	liveset_flush_retired(&e->live);
+}
+
+struct engine_site *engine_site(struct engine *e, uint32_t stack_id);
+uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot);
+/* The slot got a new owner (generation changed): its next events start a new thread record. */
+void engine_slot_reused(struct engine *e, uint16_t slot);
+
+/* Samples growth history of every site and thread rates (call once per growth interval). */
+void engine_sample_growth(struct engine *e);
+void engine_sample_rates(struct engine *e, double seconds);
+void engine_mark_all(struct engine *e, uint64_t now_ns);
+void engine_unmark(struct engine *e);
+
+/* Growth of a site over its history; sets *growing when it never fell and rose overall. */
+int64_t engine_site_growth(const struct engine_site *s, bool *growing);
+
+#endif

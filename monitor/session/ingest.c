@@ -1,0 +1,287 @@
+/* ingest: the ingest thread drains the ring into the engine, heartbeats the claim, publishes
+ * views, and notices the target's exit, crash or exec. Must never block the target: waits on
+ * uncommitted tickets only while the producer may still live. The engine's only writer. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "session/session_internal.h"
+#include "symbols/symbols.h"
+
+#define INGEST_NAP_US 50
+#define HEARTBEAT_NS (100ull * 1000000ull)
+#define LIVENESS_NS (20ull * 1000000ull)
+/* Our own child (memtop run/report) is checked with one waitpid(WNOHANG): cheap enough to do often,
+ * and a short-lived target's report should not wait 20 ms to notice the exit. */
+#define LIVENESS_CHILD_NS (2ull * 1000000ull)
+/* ---- ingest ---- */
+
+bool session_proc_gone(pid_t pid, uint64_t start_ticks)
+{
+	char state;
+	uint64_t start;
+	if (!shm_proc_stat(pid, &state, &start) || state == 'Z' || state == 'X')
+		return true;
+	return start_ticks && start != start_ticks;
+}
+
+/* Ingest thread (or before it starts): the state is read by other threads (the symbolizer, the
+ * main thread's exit status), so it is stored last, with release, after exit_status/term_signal. */
+void session_set_state(struct session *s, enum model_state st)
+{
+	__atomic_store_n(&s->state, st, __ATOMIC_RELEASE);
+}
+
+/* Returns true once the target is gone; records how it ended. */
+static bool session_target_gone(struct session *s)
+{
+	struct memtop_seg_header h;
+	bool have_hdr = shm_header_read(&s->seg, &h) == 0;
+	if (s->child) {
+		int st;
+		pid_t r = waitpid(s->child, &st, WNOHANG);
+		if (r != s->child)
+			return false;
+		s->child = 0;
+		if (WIFEXITED(st)) {
+			s->exit_status = WEXITSTATUS(st);
+			/* read again now that it is reaped: the exit mark comes just before the end. No
+			 * mark: the exit was another image's (an exec with LD_PRELOAD dropped that ended
+			 * before EXEC_UNTRACED_NS) or a raw exit system call */
+			if (shm_header_read(&s->seg, &h) == 0 && !(h.flags & MEMTOP_FLAG_EXITED))
+				__atomic_store_n(&s->exit_unseen, true, __ATOMIC_RELEASE);
+			session_set_state(s, MODEL_STATE_EXITED);
+		} else {
+			s->term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+			session_set_state(s, MODEL_STATE_CRASHED);
+		}
+		return true;
+	}
+	if (s->from_start && s->state != MODEL_STATE_RUNNING)
+		return true; /* child already reaped */
+	if (!session_proc_gone(s->pid, s->target_start_ticks))
+		return false;
+	if (have_hdr && (h.flags & MEMTOP_FLAG_EXITED)) {
+		s->exit_status = h.exit_status;
+		session_set_state(s, MODEL_STATE_EXITED);
+	} else {
+		session_set_state(s, MODEL_STATE_CRASHED);
+	}
+	return true;
+}
+
+int session_stack_read(struct session *s, uint32_t id, uint64_t *pcs, uint32_t max)
+{
+	pthread_rwlock_rdlock(&s->seg_lock);
+	int n = s->seg_open ? shm_stack_read(&s->seg, id, pcs, max) : -1;
+	pthread_rwlock_unlock(&s->seg_lock);
+	return n;
+}
+
+/* Validates every record (the segment is untrusted), compacts the valid ones, applies them. */
+static void session_apply_batch(struct session *s, struct memtop_event *buf, size_t n)
+{
+	size_t valid = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (shm_event_check(&s->seg, &buf[i]) != NULL) {
+			s->eng.invalid_events++;
+			continue;
+		}
+		if (valid != i)
+			buf[valid] = buf[i];
+		valid++;
+	}
+	session_adopt_symbols(s);
+	urcu_memb_read_lock();
+	engine_apply_batch(&s->eng, buf, valid);
+	urcu_memb_read_unlock();
+	if (s->eng.maps_changed) {
+		/* read the map now, while the library just loaded is surely still there */
+		s->eng.maps_changed = false;
+		if (s->ingest_sym)
+			symbols_maps_update(s->ingest_sym, symbols_read_maps(s->pid));
+		else if (s->opt.no_symbols)
+			session_keep_raw_maps(s, symbols_read_maps(s->pid));
+		else
+			s->early_maps_changed = true;
+	}
+	engine_batch_end(&s->eng);
+}
+
+static void session_handle_requests(struct session *s, uint64_t now)
+{
+	int m = __atomic_exchange_n(&s->mark_request, 0, __ATOMIC_ACQ_REL);
+	if (m == 1)
+		engine_mark_all(&s->eng, now);
+	else if (m == 2)
+		engine_unmark(&s->eng);
+	if (m)
+		__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
+}
+
+/* Slots whose generation changed belong to a new thread now. Checked at publish time only. */
+static void session_check_slots(struct session *s)
+{
+	for (uint32_t i = 0; i < s->eng.n_slots && i < s->seg.threads_count; i++) {
+		if (s->eng.slot_thread[i] == ENGINE_NO_THREAD)
+			continue;
+		struct memtop_thread_slot ts;
+		if (shm_thread_read(&s->seg, i, &ts) != 0)
+			return;
+		struct engine_thread *t = &s->eng.threads[s->eng.slot_thread[i]];
+		if (ts.generation != s->slot_generation[i] ||
+		    (ts.state == MEMTOP_SLOT_FREE && !shm_thread_is_overflow(&s->seg, (uint16_t)i))) {
+			if (ts.state == MEMTOP_SLOT_FREE)
+				t->alive = false;
+			if (ts.generation != s->slot_generation[i])
+				engine_slot_reused(&s->eng, (uint16_t)i);
+		} else if (s->eng.names_changed) {
+			memcpy(t->name, ts.name, 16);
+			t->name[15] = '\0';
+		}
+	}
+	s->eng.names_changed = false;
+}
+
+void session_finish(struct session *s, struct memtop_event *buf)
+{
+	/* The producers are gone: drain what is left, skipping tickets nobody will commit. */
+	for (int guard = 0; guard < (1 << 26); guard++) {
+		size_t n = 0;
+		enum shm_pop_status st = shm_ring_pop(&s->seg, buf, INGEST_BATCH, &n);
+		if (n)
+			session_apply_batch(s, buf, n);
+		if (st == SHM_POP_PENDING) {
+			shm_ring_skip(&s->seg);
+			s->skipped_tickets++;
+		} else if (st != SHM_POP_OK) {
+			break;
+		}
+	}
+}
+
+void session_unlink_segment(struct session *s)
+{
+	char name[64];
+	shm_segment_name(s->pid, name, sizeof name);
+	shm_unlink(name);
+}
+/* After the target is gone the thread stays to serve marks and publish requests on the final state. */
+static void session_idle_loop(struct session *s)
+{
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
+		if (!s->ingest_sym) {
+			session_adopt_symbols(s);
+			if (s->ingest_sym)
+				__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
+		}
+		session_handle_requests(s, now);
+		if (__atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL))
+			session_publish_view(s, now);
+		usleep(10000);
+	}
+}
+
+void *session_ingest_main(void *arg)
+{
+	struct session *s = arg;
+	urcu_memb_register_thread();
+	struct memtop_event *buf = malloc(sizeof(*buf) * INGEST_BATCH);
+	uint64_t last_hb = 0, last_live = 0, last_pub = 0;
+	unsigned idle_us = 50; /* grows while the ring stays empty, back to 50 on data */
+	bool gone = false;
+	while (buf && !gone) {
+		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
+		if (now - last_hb >= HEARTBEAT_NS) {
+			shm_consumer_heartbeat(&s->seg);
+			last_hb = now;
+		}
+		session_adopt_symbols(s);
+		session_handle_requests(s, now);
+		if (now - last_pub >= (uint64_t)s->opt.publish_ms * 1000000ull ||
+		    __atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL)) {
+			session_check_slots(s);
+			session_publish_view(s, now);
+			last_pub = now;
+		}
+		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+			break;
+		size_t n = 0;
+		enum shm_pop_status st = shm_ring_pop(&s->seg, buf, INGEST_BATCH, &n);
+		if (n) {
+			session_apply_batch(s, buf, n);
+			idle_us = 50;
+			/* A short batch: the ring is drained and the producers are running. Polling again
+			 * at once would take a few events at a time (each pop costs a cache-line transfer
+			 * per record and our per-batch work) on a core the target could use; a nap lets
+			 * them fill a batch (a 64 k ring holds ~5 ms of a 12 M events/s storm). */
+			if (n < INGEST_BATCH / 4)
+				usleep(INGEST_NAP_US);
+			continue;
+		}
+		if (st == SHM_POP_BUS) {
+			/* the file shrank under the mapping: the target may live on, we just cannot
+			 * read it any more. Keep the last good state and say so; never call it a crash. */
+			__atomic_store_n(&s->segment_truncated, true, __ATOMIC_RELEASE);
+			gone = true;
+			break;
+		}
+		if (st == SHM_POP_EMPTY)
+			__atomic_add_fetch(&s->empty_polls, 1, __ATOMIC_RELEASE);
+		if (now - last_live >= (s->child ? LIVENESS_CHILD_NS : LIVENESS_NS)) {
+			last_live = now;
+			/* the first symbolizer must be in place before the images change under it */
+			if (session_execed(s) && (s->opt.no_symbols || __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE))) {
+				session_adopt_symbols(s);
+				if (session_follow_exec(s, buf))
+					continue;
+				/* not followed: keep the old image's final state and say why */
+				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
+				gone = true;
+				break;
+			}
+			if (session_exec_untraceable(s, now)) {
+				session_finish(s, buf); /* the old image's threads are gone */
+				session_unlink_image_segment(s);
+				__atomic_store_n(&s->exec_lost, true, __ATOMIC_RELEASE);
+				gone = true;
+				break;
+			}
+			if (session_target_gone(s)) {
+				session_finish(s, buf);
+				session_unlink_segment(s);
+				gone = true;
+				break;
+			}
+		}
+		/* an idle target costs few wakeups; 2 ms at most, a 64 k ring holds that at 30 M ev/s */
+		if (st == SHM_POP_PENDING) {
+			usleep(50);
+		} else {
+			usleep(idle_us);
+			if (idle_us < 2000)
+				idle_us *= 2;
+		}
+	}
+	session_check_slots(s);
+	session_publish_view(s, shm_clock_ns(CLOCK_MONOTONIC));
+	__atomic_store_n(&s->finished, gone ? 1 : 0, __ATOMIC_RELEASE);
+	/* wake memtop report at once: it prints as soon as the target is gone and drained */
+	pthread_mutex_lock(&s->finish_lock);
+	pthread_cond_broadcast(&s->finish_cond);
+	pthread_mutex_unlock(&s->finish_lock);
+	if (gone)
+		session_idle_loop(s);
+	free(buf);
+	urcu_memb_unregister_thread();
+	return NULL;
+}

@@ -1,0 +1,320 @@
+/* view: builds the immutable model_view from the engine on the ingest thread and publishes it with
+ * rcu_assign_pointer; old views are freed with call_rcu. O(call sites + threads + tags) per build:
+ * it must never walk the live set. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <urcu/urcu-memb.h>
+
+#include "proc/segcheck.h"
+#include "session/session_internal.h"
+#include "symbols/symbols.h"
+
+struct model_view_box {
+	struct rcu_head rcu;
+	size_t bytes;  /* mapped size when mapped, 0 when from malloc */
+	struct model_view v;
+};
+
+/* A view of 50 k call sites is a few MiB, built 5 times a second and freed on the call_rcu thread.
+ * From malloc, each slightly bigger view lands above the freed hole and the arena only grows
+ * (measured: +45 MiB over a 40 s cc1 run); mapped views go back to the kernel when freed. */
+#define VIEW_MMAP_MIN (256u << 10)
+
+static struct model_view_box *view_alloc(size_t bytes)
+{
+	if (bytes < VIEW_MMAP_MIN) {
+		struct model_view_box *b = malloc(bytes);
+		if (b)
+			b->bytes = 0;
+		return b;
+	}
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	((struct model_view_box *)p)->bytes = bytes;
+	return p;
+}
+
+static void view_release(struct model_view_box *b)
+{
+	if (b && b->bytes)
+		munmap(b, b->bytes);
+	else
+		free(b);
+}
+
+static uint64_t self_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long size = 0, rss = 0;
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &rss) != 2)
+		rss = 0;
+	fclose(f);
+	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+	const struct model_site *x = a, *y = b;
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes > y->live_bytes ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static void fill_sites(struct session *s, struct model_site *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = s->eng.site_ids[i];
+		const struct engine_site *es = engine_site(&s->eng, id);
+		struct model_site *m = &out[i];
+		memset(m, 0, sizeof(*m));
+		m->stack_id = id;
+		m->live_bytes = es->live_bytes;
+		m->live_blocks = es->live_blocks;
+		m->allocs = es->allocs;
+		m->bytes_allocated = es->bytes_allocated;
+		m->frees = es->frees;
+		m->growth = engine_site_growth(es, &m->growing);
+		if (s->ingest_sym) /* publishing runs on the ingest thread */
+			symbols_top_frame(s->ingest_sym, id, &m->top);
+	}
+	qsort(out, n, sizeof(*out), site_cmp);
+}
+
+static void fill_threads(struct session *s, struct model_thread *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct engine_thread *t = &s->eng.threads[i];
+		struct model_thread *m = &out[i];
+		memset(m, 0, sizeof(*m));
+		m->id = (uint32_t)i;
+		m->tid = t->tid;
+		memcpy(m->name, t->name, sizeof(m->name));
+		m->name[15] = '\0';
+		m->alive = t->alive && s->state == MODEL_STATE_RUNNING;
+		m->live_bytes = t->live_bytes;
+		m->live_blocks = t->live_blocks;
+		m->allocs = t->allocs;
+		m->frees = t->frees;
+		m->allocs_per_s = t->allocs_per_s;
+		m->frees_per_s = t->frees_per_s;
+		m->cross_frees = t->cross_frees;
+	}
+}
+
+static void fill_tags(struct session *s, struct model_tag *out, size_t n, uint64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct engine_tag *t = &s->eng.tags[i];
+		struct model_tag *m = &out[i];
+		memset(m, 0, sizeof(*m));
+		m->id = t->id;
+		m->time_ns = t->time_ns;
+		m->seq = t->seq;
+		m->age_ns = now > t->time_ns ? now - t->time_ns : 0;
+		struct memtop_tag mt;
+		if (s->seg_open && shm_tag_read(&s->seg, t->id, &mt) == 0) {
+			memcpy(m->name, mt.name, sizeof(m->name));
+			m->name[sizeof(m->name) - 1] = '\0';
+		} else {
+			snprintf(m->name, sizeof m->name, "tag-%u", t->id);
+		}
+	}
+}
+
+/* Time since the target process started (since attach when its start time is unknown). */
+static uint64_t target_uptime_ns(const struct session *s, uint64_t now)
+{
+	uint64_t attached = now - s->attach_mono_ns;
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t boot_ns = shm_clock_ns(CLOCK_BOOTTIME);
+	uint64_t start_ns = hz > 0 ? s->target_start_ticks * (1000000000ull / (uint64_t)hz) : 0;
+	return start_ns && boot_ns > start_ns ? boot_ns - start_ns : attached;
+}
+
+/* Periodic samples: sparkline, growth, rates, own memory. */
+static void take_samples(struct session *s, uint64_t now)
+{
+	if (now - s->last_history_ns >= (uint64_t)s->opt.history_ms * 1000000ull) {
+		s->history[s->history_pos] = s->eng.live_bytes;
+		s->history_pos = (s->history_pos + 1) % MODEL_HISTORY_MAX;
+		if (s->history_n < MODEL_HISTORY_MAX)
+			s->history_n++;
+		s->last_history_ns = now;
+	}
+	if (now - s->last_growth_ns >= (uint64_t)s->opt.growth_ms * 1000000ull) {
+		engine_sample_growth(&s->eng);
+		s->last_growth_ns = now;
+	}
+	if (now - s->last_rate_ns >= 1000000000ull) {
+		double sec = s->last_rate_ns ? (double)(now - s->last_rate_ns) / 1e9 : 0;
+		if (sec > 0) {
+			s->allocs_per_s = (double)(s->eng.allocs - s->rate_allocs) / sec;
+			s->frees_per_s = (double)(s->eng.frees - s->rate_frees) / sec;
+			s->bytes_per_s = (double)(s->eng.bytes_allocated - s->rate_bytes) / sec;
+			s->events_per_s = (double)(s->eng.events - s->rate_events) / sec;
+			engine_sample_rates(&s->eng, sec);
+		}
+		s->rate_allocs = s->eng.allocs;
+		s->rate_frees = s->eng.frees;
+		s->rate_bytes = s->eng.bytes_allocated;
+		s->rate_events = s->eng.events;
+		s->last_rate_ns = now;
+		s->monitor_rss = self_rss_bytes();
+	}
+	/* Also after the target is gone: the final publish must carry the final counters (they no
+	 * longer change, and the read is SIGBUS-guarded). */
+	if (s->seg_open) {
+		struct memtop_counters c;
+		if (segcheck_counters(&s->seg, target_uptime_ns(s, now), &c))
+			s->target_totals = c;
+		else if (shm_totals(&s->seg, &c) == 0 && !s->segment_damaged)
+			/* readable but impossible: scribbled. Keep the last sane figures. */
+			__atomic_store_n(&s->segment_damaged, true, __ATOMIC_RELEASE);
+	}
+}
+
+static void fill_totals(struct session *s, struct model_totals *t)
+{
+	const struct engine *e = &s->eng;
+	memset(t, 0, sizeof(*t));
+	t->live_bytes = e->live_bytes;
+	t->live_blocks = e->live_blocks;
+	t->peak_bytes = e->peak_bytes;
+	t->peak_blocks = e->peak_blocks;
+	t->allocs = e->allocs;
+	t->frees = e->frees;
+	t->bytes_allocated = e->bytes_allocated;
+	t->bytes_freed = e->bytes_freed;
+	t->unknown_frees = e->unknown_frees;
+	t->dropped_events = s->target_totals.dropped;
+	t->skipped_events = s->skipped_tickets;
+	t->invalid_events = e->invalid_events;
+	t->lost_events = t->dropped_events + t->skipped_events + t->invalid_events;
+	t->duplicate_allocs = e->duplicate_allocs;
+	t->events = e->events;
+	t->allocs_per_s = s->allocs_per_s;
+	t->frees_per_s = s->frees_per_s;
+	t->bytes_per_s = s->bytes_per_s;
+	t->events_per_s = s->events_per_s;
+	t->target_allocs = s->target_totals.allocs;
+	t->target_frees = s->target_totals.frees;
+	t->target_usable_in_use = s->target_totals.usable_alloc - s->target_totals.usable_freed;
+	t->target_untracked = s->target_totals.untracked;
+	t->segment_bytes = s->seg.size;
+	t->monitor_bytes = s->monitor_rss;
+	t->model_bytes = liveset_memory(&e->live) + (uint64_t)e->sites_cap * sizeof(*e->sites) +
+			 (uint64_t)e->threads_cap * sizeof(*e->threads) +
+			 (uint64_t)e->site_ids_cap * sizeof(uint32_t);
+	t->overhead_bytes = t->segment_bytes + t->monitor_bytes;
+	struct memtop_seg_header h; /* one copy: checked, then used */
+	if (s->seg_open && shm_header_read(&s->seg, &h) == 0) {
+		if (h.stacks_used <= (uint64_t)s->seg.stacks_cap + 1) {
+			t->stacks_used = h.stacks_used ? h.stacks_used - 1 : 0;
+			t->stacks_overflow = h.stacks_overflow;
+		} else {
+			__atomic_store_n(&s->segment_damaged, true, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+/* Every count that means the live set is not exact (model_session_info.approximate). Unknown frees
+ * count only when tracking started with the process: after a late attach they are the frees of
+ * blocks allocated before it. */
+static bool view_live_set_inexact(const struct model_totals *t, const struct model_session_info *m)
+{
+	return t->lost_events || t->duplicate_allocs || (m->from_start && t->unknown_frees) ||
+	       m->segment_truncated || m->segment_damaged;
+}
+
+static void fill_session(struct session *s, struct model_session_info *m, const struct model_totals *t,
+			 uint64_t now)
+{
+	memset(m, 0, sizeof(*m));
+	m->pid = s->pid;
+	snprintf(m->exe, sizeof m->exe, "%s", s->exe);
+	snprintf(m->command, sizeof m->command, "%s", s->command);
+	/* acquire: the main thread may set the state of a target it reaped (exit status first) */
+	m->state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	m->exit_status = __atomic_load_n(&s->exit_status, __ATOMIC_RELAXED);
+	m->term_signal = __atomic_load_n(&s->term_signal, __ATOMIC_RELAXED);
+	m->attached_ns = now - s->attach_mono_ns;
+	m->uptime_ns = target_uptime_ns(s, now);
+	m->from_start = s->from_start;
+	m->segment_truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
+	m->segment_damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
+	struct memtop_seg_header h;
+	m->allocator_not_bound = s->seg_open && shm_header_read(&s->seg, &h) == 0 &&
+				 (h.flags & MEMTOP_FLAG_NOT_BOUND);
+	m->approximate = view_live_set_inexact(t, m);
+}
+
+static void view_free_cb(struct rcu_head *h)
+{
+	view_release(caa_container_of(h, struct model_view_box, rcu));
+}
+
+void session_publish_view(struct session *s, uint64_t now)
+{
+	take_samples(s, now);
+	size_t ns = s->eng.n_site_ids, nt = s->eng.n_threads, ng = s->eng.n_tags;
+	size_t bytes = sizeof(struct model_view_box) + ns * sizeof(struct model_site) +
+		       nt * sizeof(struct model_thread) + ng * sizeof(struct model_tag);
+	struct model_view_box *box = view_alloc(bytes);
+	if (!box)
+		return;
+	struct model_view *v = &box->v;
+	memset(v, 0, sizeof(*v));
+	struct model_site *sites = (struct model_site *)(box + 1);
+	struct model_thread *threads = (struct model_thread *)(sites + ns);
+	struct model_tag *tags = (struct model_tag *)(threads + nt);
+	v->generation = __atomic_load_n(&s->view_generation, __ATOMIC_RELAXED) + 1; /* we write it */
+	v->built_ns = now;
+	fill_totals(s, &v->totals);
+	fill_session(s, &v->session, &v->totals, now);
+	v->history.interval_ms = s->opt.history_ms;
+	v->history.count = s->history_n;
+	for (uint32_t i = 0; i < s->history_n; i++) {
+		uint32_t first = s->history_n == MODEL_HISTORY_MAX ? s->history_pos : 0;
+		v->history.live_bytes[i] = s->history[(first + i) % MODEL_HISTORY_MAX];
+	}
+	fill_sites(s, sites, ns);
+	fill_threads(s, threads, nt);
+	fill_tags(s, tags, ng, now);
+	v->n_sites = ns;
+	v->sites = sites;
+	v->n_threads = nt;
+	v->threads = threads;
+	v->n_tags = ng;
+	v->tags = tags;
+	v->marked = s->eng.mark_seq != 0;
+	v->mark_age_ns = v->marked ? now - s->eng.mark_time_ns : 0;
+	v->since_mark_blocks = s->eng.since_mark_blocks;
+	v->since_mark_bytes = s->eng.since_mark_bytes;
+	struct model_view_box *old = rcu_xchg_pointer(&s->view, box);
+	/* after the swap: a waiter that sees the new generation finds the new view */
+	__atomic_store_n(&s->view_generation, v->generation, __ATOMIC_RELEASE);
+	if (old)
+		urcu_memb_call_rcu(&old->rcu, view_free_cb);
+}
+
+const struct model_view *model_view_get(struct session *s)
+{
+	struct model_view_box *box = rcu_dereference(s->view);
+	return box ? &box->v : NULL;
+}
+
+void view_free_all(struct session *s)
+{
+	struct model_view_box *old = rcu_xchg_pointer(&s->view, NULL);
+	if (old) {
+		urcu_memb_synchronize_rcu();
+		view_release(old);
+	}
+}
