@@ -88,12 +88,16 @@ static uint32_t config_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t 
 static enum preload_unwinder config_unwinder(void)
 {
 	const char *s = config_getenv("MEMTOP_UNWIND");
-	if (!s || !strcmp(s, "libunwind"))
+	if (!s || !strcmp(s, "cfi"))
+		return PRELOAD_UNWIND_CFI;
+	if (!strcmp(s, "libunwind"))
 		return PRELOAD_UNWIND_LIBUNWIND;
 	if (!strcmp(s, "fp"))
 		return PRELOAD_UNWIND_FP;
-	config_complain("MEMTOP_UNWIND", s, "libunwind or fp", "libunwind");
-	return PRELOAD_UNWIND_LIBUNWIND;
+	if (!strcmp(s, "check"))
+		return PRELOAD_UNWIND_CHECK;
+	config_complain("MEMTOP_UNWIND", s, "cfi, libunwind, fp or check", "cfi");
+	return PRELOAD_UNWIND_CFI;
 }
 
 void preload_config_read(struct preload_config *cfg)

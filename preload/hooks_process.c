@@ -34,7 +34,9 @@ static void preload_maps_changed(void)
 PRELOAD_EXPORT void *dlopen(const char *file, int flags)
 {
 	preload_need_real((void *)preload_real.dlopen);
+	preload_unwind_loader_begin();
 	void *h = preload_real.dlopen(file, flags);
+	preload_unwind_loader_end();
 	if (h)
 		preload_maps_changed();
 	return h;
@@ -43,7 +45,9 @@ PRELOAD_EXPORT void *dlopen(const char *file, int flags)
 PRELOAD_EXPORT int dlclose(void *handle)
 {
 	preload_need_real((void *)preload_real.dlclose);
+	preload_unwind_loader_begin();
 	int rc = preload_real.dlclose(handle);
+	preload_unwind_loader_end();
 	if (rc == 0)
 		preload_maps_changed();
 	return rc;

@@ -293,6 +293,7 @@ __attribute__((constructor)) static void preload_constructor(void)
 
 __attribute__((destructor)) static void preload_destructor(void)
 {
+	preload_unwind_report();
 	preload_mark_exited(preload_exit_status,
 			    __atomic_load_n(&preload_have_exit_status, __ATOMIC_ACQUIRE));
 }

@@ -47,7 +47,14 @@ struct preload_real {
 	void (*_Exit)(int) __attribute__((noreturn));
 };
 
-enum preload_unwinder { PRELOAD_UNWIND_LIBUNWIND = 0, PRELOAD_UNWIND_FP = 1 };
+/* MEMTOP_UNWIND: CFI is the cached DWARF unwinder (cfi.h), libunwind for what it cannot express;
+ * CHECK records libunwind's stacks and compares the CFI walk's with them (a test mode). */
+enum preload_unwinder {
+	PRELOAD_UNWIND_LIBUNWIND = 0,
+	PRELOAD_UNWIND_FP = 1,
+	PRELOAD_UNWIND_CFI = 2,
+	PRELOAD_UNWIND_CHECK = 3,
+};
 
 /* Settings from the MEMTOP_* environment variables (config.c). */
 struct preload_config {
@@ -75,13 +82,17 @@ struct preload_thread {
 	uint16_t slot;
 	struct memtop_counters *c; /* this thread's counters in the segment */
 	int64_t inuse_pending;     /* usable bytes not yet folded into the global in-use (peak) */
-	uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer walk (0 = unknown) */
+	uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer and CFI walks (0 = unknown) */
 	uint64_t reallocs;            /* realloc calls so far: links a realloc's BEGIN and END */
 	/* The last stack this thread interned: loops allocating from one place skip the shared table. */
 	uint32_t last_stack_id;
 	uint32_t last_depth; /* 0 = nothing cached */
 	uint64_t last_frames[MEMTOP_MAX_DEPTH];
+	/* The CFI walk's per-thread first-level rule cache (cfi_walk.c): NULL until the first walk,
+	 * PRELOAD_CFI_L1_NONE when it could not be mapped or the thread has exited. */
+	void *cfi_l1;
 };
+#define PRELOAD_CFI_L1_NONE ((void *)-1)
 
 extern __thread struct preload_thread preload_tls __attribute__((tls_model("initial-exec")));
 
@@ -167,6 +178,10 @@ void preload_thread_rename(const char *name);
 /* unwind.c */
 void preload_unwind_init(void);
 uint32_t preload_stack_capture(struct preload_thread *t);
+void preload_unwind_loader_begin(void); /* around a real dlopen/dlclose: no cached rule is served */
+void preload_unwind_loader_end(void);
+void preload_unwind_report(void);
+void preload_unwind_thread_exit(struct preload_thread *t); /* the thread's unwinder state goes */ /* MEMTOP_UNWIND=check: one line of figures on stderr */
 
 /* peak.c: process-wide in-use and peak, folded from per-thread deltas. */
 #define PRELOAD_PEAK_FOLD_BYTES (64 * 1024)

@@ -24,6 +24,7 @@ static void preload_thread_exit(void *unused)
 	}
 	t->c = NULL;
 	t->attach = PRELOAD_THREAD_GONE;
+	preload_unwind_thread_exit(t);
 }
 
 void preload_thread_key_init(void)
@@ -31,7 +32,8 @@ void preload_thread_key_init(void)
 	preload_thread_key_ok = pthread_key_create(&preload_thread_key, preload_thread_exit) == 0;
 }
 
-/* Stack bounds for the frame-pointer walk, so that it can never read outside this thread's stack. */
+/* Stack bounds for the frame-pointer and CFI walks, so that they never read outside this thread's
+ * stack. */
 static void preload_thread_stack_bounds(struct preload_thread *t)
 {
 	pthread_attr_t attr;
@@ -61,7 +63,7 @@ void preload_thread_attach(struct preload_thread *t)
 		t->attach = PRELOAD_THREAD_ATTACHED;
 		if (preload_thread_key_ok)
 			pthread_setspecific(preload_thread_key, (void *)1);
-		if (preload_cfg.unwinder == PRELOAD_UNWIND_FP && preload_cfg.depth)
+		if (preload_cfg.unwinder != PRELOAD_UNWIND_LIBUNWIND && preload_cfg.depth)
 			preload_thread_stack_bounds(t);
 	}
 	t->overflow = shm_thread_is_overflow(seg, t->slot);

@@ -1,20 +1,24 @@
-/* Call stacks for allocation events: libunwind's unw_backtrace (default) or a frame-pointer walk
- * (MEMTOP_UNWIND=fp), with the preload's own leading frames removed so that frame 0 is the caller of
- * malloc. Stacks are interned in the segment. Never reentered on a thread: a call nested in a
- * capture (a signal handler) gets MEMTOP_STACK_SIGNAL instead; the frame-pointer walk must never
- * read outside the thread's stack. */
+/* Call stacks for allocation events: libunwind's unw_backtrace, the cached CFI walk (cfi.h, with
+ * libunwind for what it cannot express) or a frame-pointer walk (MEMTOP_UNWIND), with the preload's
+ * own leading frames removed so that frame 0 is the caller of malloc. Stacks are interned in the
+ * segment. Never reentered on a thread: a call nested in a capture (a signal handler) gets
+ * MEMTOP_STACK_SIGNAL instead; the walks must never read outside the thread's stack. */
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <link.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cfi.h"
 #include "preload.h"
 
-/* Leading frames of our own that a capture sees: the capture itself, at most one non-inlined helper
- * (realloc, memalign family) and the hook. Asking for more would make every unwind step further. */
-#define UNWIND_OWN_MAX 4
+/* Leading frames of our own that a capture sees: the walk's wrapper, the check mode's, the capture
+ * itself, at most one non-inlined helper (realloc, memalign family) and the hook. Asking for more
+ * would make every unwind step further. */
+#define UNWIND_OWN_MAX 6
 
 static uintptr_t own_lo, own_hi; /* address range of libmemtop.so's loaded segments */
 
@@ -75,8 +79,11 @@ static void unwind_first_use_high_fds(void)
 void preload_unwind_init(void)
 {
 	dl_iterate_phdr(unwind_find_self, (void *)(uintptr_t)preload_unwind_init);
-	if (preload_cfg.depth == 0 || preload_cfg.unwinder != PRELOAD_UNWIND_LIBUNWIND)
+	if (preload_cfg.depth == 0 || preload_cfg.unwinder == PRELOAD_UNWIND_FP)
 		return;
+	/* the CFI walk's cache; without it every capture goes to libunwind */
+	if (preload_cfg.unwinder != PRELOAD_UNWIND_LIBUNWIND)
+		cfi_cache_init();
 	unwind_first_use_high_fds();
 }
 
@@ -121,6 +128,113 @@ static __attribute__((noinline)) int unwind_fp(struct preload_thread *t, uint64_
 	return n;
 }
 
+void preload_unwind_thread_exit(struct preload_thread *t)
+{
+	preload_cfi_thread_exit(t);
+}
+
+void preload_unwind_loader_begin(void)
+{
+	cfi_loader_begin();
+}
+
+/* libunwind's unw_step caches are dropped after a module change (its docs ask for this after
+ * dlclose); its fast trace cache (unw_backtrace) has no such flush and can serve a rule of an
+ * unloaded module: the check mode's reference is therefore the unw_step walk. */
+void preload_unwind_loader_end(void)
+{
+	cfi_loader_end();
+	if (preload_cfg.unwinder == PRELOAD_UNWIND_CHECK && preload_cfg.depth)
+		unw_flush_cache(unw_local_addr_space, 0, 0);
+}
+
+static __attribute__((noinline)) int unwind_libunwind(uint64_t *frames, int want)
+{
+	void *raw[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
+	int n = unw_backtrace(raw, want);
+	for (int i = 0; i < n; i++)
+		frames[i] = (uintptr_t)raw[i];
+	return n;
+}
+
+/* Drops our own frames: the leading ones (capture, hook) and the main() wrapper at the bottom. */
+static int unwind_strip_own(uint64_t *frames, int n)
+{
+	int depth = 0;
+	for (int i = 0; i < n && depth < (int)preload_cfg.depth; i++)
+		if (!unwind_is_own(frames[i]))
+			frames[depth++] = frames[i];
+	return depth;
+}
+
+/* MEMTOP_UNWIND=check: stacks compared, stacks that differed, CFI walks that deferred to libunwind
+ * (relaxed atomics: figures, read once at exit). */
+static uint64_t check_compared, check_differ, check_fallback;
+
+static void unwind_check_say_differ(const uint64_t *want, int nw, const uint64_t *got, int ng)
+{
+	char line[1024];
+	int len = snprintf(line, sizeof line, "memtop: unwind check: differ: libunwind");
+	for (int i = 0; i < nw && len < (int)sizeof line - 40; i++)
+		len += snprintf(line + len, sizeof line - (size_t)len, " %#" PRIx64, want[i]);
+	len += snprintf(line + len, sizeof line - (size_t)len, " | cfi");
+	for (int i = 0; i < ng && len < (int)sizeof line - 40; i++)
+		len += snprintf(line + len, sizeof line - (size_t)len, " %#" PRIx64, got[i]);
+	len += snprintf(line + len, sizeof line - (size_t)len, "\n");
+	(void)!write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+}
+
+/* libunwind's full DWARF walk, one unw_step per frame: the check mode's reference. */
+static __attribute__((noinline)) int unwind_libunwind_steps(uint64_t *frames, int want)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+	int n = 0;
+	unw_getcontext(&uc);
+	if (unw_init_local(&c, &uc) < 0)
+		return 0;
+	while (n < want && unw_step(&c) > 0) {
+		unw_word_t ip;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
+			break;
+		frames[n++] = ip;
+	}
+	return n;
+}
+
+/* Records libunwind's stack; compares the CFI walk's with it. */
+static int unwind_check(struct preload_thread *t, uint64_t *frames, int want)
+{
+	uint64_t got[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
+	int ng = preload_cfi_unwind(t, got, want);
+	int n = unwind_strip_own(frames, unwind_libunwind_steps(frames, want));
+	if (ng < 0) {
+		__atomic_add_fetch(&check_fallback, 1, __ATOMIC_RELAXED);
+		return n;
+	}
+	ng = unwind_strip_own(got, ng);
+	__atomic_add_fetch(&check_compared, 1, __ATOMIC_RELAXED);
+	if (ng != n || memcmp(got, frames, (size_t)n * sizeof *frames)) {
+		if (__atomic_add_fetch(&check_differ, 1, __ATOMIC_RELAXED) <= 5)
+			unwind_check_say_differ(frames, n, got, ng);
+	}
+	return n;
+}
+
+void preload_unwind_report(void)
+{
+	if (preload_cfg.unwinder != PRELOAD_UNWIND_CHECK || preload_cfg.depth == 0)
+		return;
+	char line[160];
+	int len = snprintf(line, sizeof line,
+			   "memtop: unwind check: %" PRIu64 " stacks compared, %" PRIu64
+			   " differ, %" PRIu64 " deferred to libunwind\n",
+			   __atomic_load_n(&check_compared, __ATOMIC_RELAXED),
+			   __atomic_load_n(&check_differ, __ATOMIC_RELAXED),
+			   __atomic_load_n(&check_fallback, __ATOMIC_RELAXED));
+	(void)!write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+}
+
 /* Interns through a one-entry per-thread cache: same frames as last time, same id. The cache has
  * one writer at a time: only a capture writes it, and captures never nest on a thread. */
 static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, uint32_t depth)
@@ -158,19 +272,23 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 	int n;
 	t->unwinding = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* set before the walk starts, as a handler sees it */
-	if (preload_cfg.unwinder == PRELOAD_UNWIND_FP) {
-		n = unwind_fp(t, frames, want);
-	} else {
-		void *raw[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
-		n = unw_backtrace(raw, want);
-		for (int i = 0; i < n; i++)
-			frames[i] = (uintptr_t)raw[i];
+	switch (preload_cfg.unwinder) {
+	case PRELOAD_UNWIND_FP:
+		n = unwind_strip_own(frames, unwind_fp(t, frames, want));
+		break;
+	case PRELOAD_UNWIND_CFI:
+		n = preload_cfi_unwind(t, frames, want);
+		if (preload_unlikely(n < 0))
+			n = unwind_libunwind(frames, want);
+		n = unwind_strip_own(frames, n);
+		break;
+	case PRELOAD_UNWIND_CHECK:
+		n = unwind_check(t, frames, want);
+		break;
+	default:
+		n = unwind_strip_own(frames, unwind_libunwind(frames, want));
 	}
-	/* Drop our own frames: the leading ones (capture, hook) and the main() wrapper at the bottom. */
-	int depth = 0;
-	for (int i = 0; i < n && depth < (int)preload_cfg.depth; i++)
-		if (!unwind_is_own(frames[i]))
-			frames[depth++] = frames[i];
+	int depth = n;
 	uint32_t id = unwind_intern(t, frames, (uint32_t)depth);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the walk and the cache are done before clearing */
 	t->unwinding = 0;

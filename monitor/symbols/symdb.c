@@ -14,6 +14,7 @@
 
 #include "symbols/buildid.h"
 #include "symbols/symbols.h"
+#include "symbols/symindex.h"
 
 #define INTERN_BUCKETS 4096u
 #define CACHE_BUCKETS 65536u
@@ -233,6 +234,56 @@ static const Dwfl_Callbacks symdb_callbacks = {
 	.debuginfo_path = &symdb_debuginfo_path,
 };
 
+/* Each module's symbol index hangs on its libdwfl userdata: built at the module's first lookup,
+ * freed when the module goes (a refresh that no longer reports it, or the db's end). A module with
+ * no index to build gets symdb_no_index and libdwfl's own (scanning) lookup. */
+static char symdb_no_index;
+
+static void symdb_index_free(void *userdata)
+{
+	if (userdata && userdata != &symdb_no_index)
+		symindex_free(userdata);
+}
+
+static int symdb_module_removed(Dwfl_Module *mod, void *userdata, const char *name, Dwarf_Addr base,
+				void *arg)
+{
+	(void)mod;
+	(void)name;
+	(void)base;
+	(void)arg;
+	symdb_index_free(userdata);
+	return DWARF_CB_OK;
+}
+
+static int symdb_module_forget(Dwfl_Module *mod, void **userdata, const char *name,
+			       Dwarf_Addr base, void *arg)
+{
+	(void)mod;
+	(void)name;
+	(void)base;
+	(void)arg;
+	symdb_index_free(*userdata);
+	*userdata = NULL;
+	return DWARF_CB_OK;
+}
+
+/* The name of the function holding addr: the module's index, built at its first lookup. */
+static const char *symdb_function(Dwfl_Module *mod, Dwarf_Addr addr)
+{
+	void **userdata = NULL;
+	dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+	if (userdata && *userdata == NULL) {
+		struct symindex *ix = symindex_build(mod);
+		*userdata = ix ? (void *)ix : (void *)&symdb_no_index;
+	}
+	if (userdata && *userdata != &symdb_no_index)
+		return symindex_lookup(*userdata, addr);
+	GElf_Sym sym;
+	GElf_Off symoff = 0;
+	return dwfl_module_addrinfo(mod, addr, &symoff, &sym, NULL, NULL, NULL);
+}
+
 struct symdb *symdb_new(const char *maps_text, const char *sysroot, char *err, size_t len)
 {
 	struct symdb *db = calloc(1, sizeof(*db));
@@ -253,7 +304,7 @@ struct symdb *symdb_new(const char *maps_text, const char *sysroot, char *err, s
 	}
 	dwfl_report_begin(db->dwfl);
 	int rc = dwfl_linux_proc_maps_report(db->dwfl, f);
-	dwfl_report_end(db->dwfl, NULL, NULL);
+	dwfl_report_end(db->dwfl, symdb_module_removed, NULL);
 	fclose(f);
 	if (rc != 0) {
 		snprintf(err, len, "cannot read the memory map: %s", rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
@@ -267,8 +318,10 @@ void symdb_free(struct symdb *db)
 {
 	if (!db)
 		return;
-	if (db->dwfl)
+	if (db->dwfl) {
+		dwfl_getmodules(db->dwfl, symdb_module_forget, NULL, 0);
 		dwfl_end(db->dwfl);
+	}
 	for (unsigned i = 0; i < INTERN_BUCKETS; i++)
 		for (struct intern_node *n = db->strings[i], *nx; n; n = nx) {
 			nx = n->next;
@@ -390,9 +443,7 @@ const struct symdb_frames *symdb_lookup(struct symdb *db, uint64_t pc)
 	memset(&r, 0, sizeof(r));
 	r.module = module;
 	r.module_off = off;
-	GElf_Sym sym;
-	GElf_Off symoff = 0;
-	const char *fn = dwfl_module_addrinfo(mod, addr, &symoff, &sym, NULL, NULL, NULL);
+	const char *fn = symdb_function(mod, addr);
 	symdb_inline_frames(db, mod, addr, &r, fn);
 	if (r.n == 0) {
 		r.n = 1;
@@ -440,7 +491,7 @@ int symdb_refresh(struct symdb *db, const char *maps_text)
 	symdb_current = db;
 	dwfl_report_begin(db->dwfl);
 	int rc = dwfl_linux_proc_maps_report(db->dwfl, f);
-	dwfl_report_end(db->dwfl, NULL, NULL);
+	dwfl_report_end(db->dwfl, symdb_module_removed, NULL);
 	fclose(f);
 	return rc;
 }

@@ -1,0 +1,124 @@
+/* The cached DWARF CFI unwinder of the preload (MEMTOP_UNWIND=cfi): rules per pc reduced from
+ * .eh_frame (cfi_eh.c), a lock-free per-process rule cache (cfi_cache.c), the walk (cfi_walk.c) and
+ * the machine's part (cfi_x86_64.c). Nothing here may allocate, lock, or read outside the thread's
+ * stack; any frame it cannot express sends the whole capture to libunwind. */
+#ifndef MEMTOP_PRELOAD_CFI_H
+#define MEMTOP_PRELOAD_CFI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "preload.h"
+
+/* What a frame's row reduces to. */
+enum cfi_kind {
+	CFI_STEP = 0,     /* CFA = SP|FP + cfa_off; RA at CFA + ra_off; FP at CFA + fp_off or unchanged */
+	CFI_LAST = 1,     /* return address undefined: the outermost frame (_start, clone) */
+	CFI_FALLBACK = 2, /* not expressible (expression, signal frame, register rule, no FDE, no module) */
+};
+
+struct cfi_rule {
+	uint8_t kind;      /* enum cfi_kind */
+	uint8_t cfa_on_fp; /* 1: CFA = FP + cfa_off; 0: CFA = SP + cfa_off */
+	uint8_t fp_saved;  /* 1: the caller's FP is at CFA + fp_off; 0: FP is unchanged */
+	uint32_t cfa_off;  /* < CFI_CFA_OFF_LIMIT */
+	int32_t ra_off, fp_off; /* multiples of 8 in [-1024, 1016] */
+};
+#define CFI_CFA_OFF_LIMIT (1u << 20)
+
+/* The machine's part (cfi_x86_64.c). DWARF register numbers of the stack pointer and frame pointer;
+ * the return address column comes from each CIE. */
+struct cfi_regs {
+	uintptr_t pc, sp, fp;
+};
+extern const int cfi_reg_sp, cfi_reg_fp;
+/* Fills r with the registers of its caller as they are after the call returns (pc = the return
+ * address into the caller). False where the machine has no CFI walk: everything goes to libunwind. */
+bool cfi_arch_caller_regs(struct cfi_regs *r);
+
+/* What a CIE says about the FDEs that use it (cfi_eh.c reads it, cfi_row.c runs its instructions). */
+struct cfi_cie {
+	const uint8_t *insns, *insns_end;
+	uint64_t code_align;
+	int64_t data_align;
+	uint64_t ra_reg;
+	uint8_t fde_enc;
+	bool has_z, signal;
+};
+
+/* cfi_row.c: runs the CIE's then the FDE's instructions up to pc (code starting at pc_begin) and
+ * reduces the row to a rule. */
+void cfi_row_rule(const struct cfi_cie *c, const uint8_t *insns, const uint8_t *end,
+		  uintptr_t pc_begin, uintptr_t pc, struct cfi_rule *out);
+uint64_t cfi_uleb(const uint8_t **p, const uint8_t *end);
+int64_t cfi_sleb(const uint8_t **p, const uint8_t *end);
+bool cfi_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uintptr_t data_base,
+		 uintptr_t *out);
+
+/* cfi_eh.c: the rule for pc (a return address - 1) from the .eh_frame of the module holding it.
+ * May call dl_iterate_phdr; never allocates. *subs_changed is set when modules were unloaded since
+ * the last call (so that the caller invalidates the cache). */
+void cfi_rule_compute(uintptr_t pc, uint64_t epoch, struct cfi_rule *out, bool *subs_changed);
+
+/* cfi_cache.c: the loader word (epoch of the loaded modules + dlopen/dlclose calls in progress),
+ * and the rule cache keyed by (pc, epoch). */
+#define CFI_BUSY_MASK 0xffffu
+#define CFI_EPOCH_ONE (1ull << 16)
+bool cfi_cache_init(void);
+uint64_t cfi_loader_word(void);
+void cfi_loader_begin(void);  /* before a real dlopen/dlclose */
+void cfi_loader_end(void);    /* after it */
+void cfi_epoch_bump(void);    /* modules changed behind our hooks */
+bool cfi_cache_get(uintptr_t pc, uint64_t epoch, uint64_t *rule);
+void cfi_cache_put(uintptr_t pc, uint64_t epoch, uint64_t rule);
+
+/* A cached rule is one word: kind (bits 0-1), CFA on FP (2), FP saved (3), CFA offset (4-23), RA
+ * offset / 8 (24-31, signed), FP offset / 8 (32-39, signed), epoch bits 16-39 (40-63). Its key is
+ * pc | epoch bits 0-15 << 48 (pcs of 48 bits or more are never cached). */
+#define CFI_PC_BITS 48
+struct cfi_slot {
+	uint64_t key, rule;
+};
+uint64_t cfi_pack(const struct cfi_rule *r, uint64_t epoch);
+static inline uint64_t cfi_key(uintptr_t pc, uint64_t epoch)
+{
+	return (uint64_t)pc | (epoch & 0xffff) << CFI_PC_BITS;
+}
+static inline uint64_t cfi_rule_tag(uint64_t epoch)
+{
+	return (epoch >> 16) & 0xffffff;
+}
+static inline uint64_t cfi_hash(uintptr_t pc)
+{
+	return (uint64_t)pc * 0x9e3779b97f4a7c15ull;
+}
+static inline unsigned cfi_word_kind(uint64_t w)
+{
+	return w & 3;
+}
+static inline uintptr_t cfi_word_cfa(uint64_t w, uintptr_t sp, uintptr_t fp)
+{
+	return ((w & 4) ? fp : sp) + ((w >> 4) & (CFI_CFA_OFF_LIMIT - 1));
+}
+static inline intptr_t cfi_word_ra_off(uint64_t w)
+{
+	return (intptr_t)(int8_t)(uint8_t)(w >> 24) * 8;
+}
+static inline bool cfi_word_fp_saved(uint64_t w)
+{
+	return (w >> 3) & 1;
+}
+static inline intptr_t cfi_word_fp_off(uint64_t w)
+{
+	return (intptr_t)(int8_t)(uint8_t)(w >> 32) * 8;
+}
+
+/* cfi_walk.c: the per-thread first-level cache (a direct-mapped table of CFI_L1_SLOTS, mapped at
+ * the thread's first walk, unmapped when it exits). */
+void preload_cfi_thread_exit(struct preload_thread *t);
+
+/* cfi_walk.c: walks the stack of the calling thread from its caller on, return addresses into
+ * out[0..max). Returns the count, or -1 when some frame needs libunwind. */
+int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max);
+
+#endif

@@ -1,0 +1,108 @@
+/* The walk of the cached CFI unwinder: from the caller's registers, one cached rule per frame (a
+ * per-thread direct-mapped table first, the per-process table next), the return address and frame
+ * pointer read from the stack at offsets from the CFA. Any frame the rules cannot express, any read
+ * outside this thread's stack, a dlopen or dlclose in progress: -1, and the caller asks libunwind
+ * for the whole stack. Never allocates through malloc, never faults (every read is inside [the
+ * walk's own sp, the stack's top)). */
+#include <sys/mman.h>
+
+#include "cfi.h"
+
+/* libunwind stops at return addresses below this (a null or garbage frame), and so do we. */
+#define CFI_PC_MIN 0x4000
+
+/* 512 slots of 16 bytes: 8 KiB per thread, so that the rules of a program's hot frames are read
+ * from L1/L2 rather than from the 1 MiB shared table. Written only by its thread, and never by a
+ * nested capture (captures do not nest on a thread: preload_stack_capture). */
+#define CFI_L1_LOG2 9
+#define CFI_L1_SLOTS (1u << CFI_L1_LOG2)
+
+static struct cfi_slot *cfi_l1_get(struct preload_thread *t)
+{
+	if (preload_likely(t->cfi_l1 != NULL))
+		return t->cfi_l1 == PRELOAD_CFI_L1_NONE ? NULL : t->cfi_l1;
+	void *m = mmap(NULL, CFI_L1_SLOTS * sizeof(struct cfi_slot), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	t->cfi_l1 = m == MAP_FAILED ? PRELOAD_CFI_L1_NONE : m;
+	return m == MAP_FAILED ? NULL : m;
+}
+
+void preload_cfi_thread_exit(struct preload_thread *t)
+{
+	void *l1 = t->cfi_l1;
+	t->cfi_l1 = PRELOAD_CFI_L1_NONE; /* later captures of this thread (TLS destructors) skip it */
+	if (l1 && l1 != PRELOAD_CFI_L1_NONE)
+		munmap(l1, CFI_L1_SLOTS * sizeof(struct cfi_slot));
+}
+
+/* The rule word for pc in this epoch: the thread's table, the process's, or computed and cached. */
+static bool cfi_rule_for(struct cfi_slot *l1, uintptr_t pc, uint64_t epoch, uint64_t *w)
+{
+	uint64_t key = cfi_key(pc, epoch);
+	struct cfi_slot *s = NULL;
+	if (l1) {
+		s = &l1[cfi_hash(pc) >> (64 - CFI_L1_LOG2)];
+		if (preload_likely(s->key == key && (s->rule >> 40) == cfi_rule_tag(epoch))) {
+			*w = s->rule;
+			return true;
+		}
+	}
+	if (!cfi_cache_get(pc, epoch, w)) {
+		struct cfi_rule rule;
+		bool subs_changed;
+		cfi_rule_compute(pc, epoch, &rule, &subs_changed);
+		if (subs_changed) {
+			cfi_epoch_bump();
+			return false; /* this walk's epoch is gone: libunwind takes it */
+		}
+		*w = cfi_pack(&rule, epoch);
+		cfi_cache_put(pc, epoch, *w);
+	}
+	if (s && (uint64_t)pc >> CFI_PC_BITS == 0) {
+		s->key = key;
+		s->rule = *w;
+	}
+	return true;
+}
+
+static inline bool cfi_read(uintptr_t addr, uintptr_t lo, uintptr_t hi, uintptr_t *out)
+{
+	if (addr < lo || addr > hi - sizeof(uintptr_t) || (addr & (sizeof(uintptr_t) - 1)))
+		return false;
+	*out = *(const uintptr_t *)addr;
+	return true;
+}
+
+__attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max)
+{
+	struct cfi_regs r;
+	uintptr_t hi = t->stack_hi;
+	uint64_t word = cfi_loader_word();
+	if (hi == 0 || (word & CFI_BUSY_MASK) || !cfi_arch_caller_regs(&r))
+		return -1;
+	uint64_t epoch = word >> 16;
+	uintptr_t lo = r.sp;
+	if (lo < t->stack_lo || lo >= hi)
+		return -1; /* on another stack (sigaltstack, a coroutine's) */
+	struct cfi_slot *l1 = cfi_l1_get(t);
+	int n = 0;
+	while (n < max) {
+		uint64_t w;
+		/* a return address: the call is the instruction before it */
+		if (!cfi_rule_for(l1, r.pc - 1, epoch, &w) || cfi_word_kind(w) == CFI_FALLBACK)
+			return -1;
+		if (cfi_word_kind(w) == CFI_LAST)
+			break;
+		uintptr_t cfa = cfi_word_cfa(w, r.sp, r.fp), ra, fp = r.fp;
+		if (cfa <= r.sp || !cfi_read(cfa + cfi_word_ra_off(w), lo, hi, &ra) ||
+		    (cfi_word_fp_saved(w) && !cfi_read(cfa + cfi_word_fp_off(w), lo, hi, &fp)))
+			return -1;
+		r.sp = cfa;
+		r.fp = fp;
+		r.pc = ra;
+		if (ra < CFI_PC_MIN)
+			break;
+		out[n++] = ra;
+	}
+	return n;
+}

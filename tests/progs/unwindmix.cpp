@@ -1,0 +1,63 @@
+// Call paths for comparing unwinders (MEMTOP_UNWIND=check): recursion, C++ exceptions thrown and
+// caught with allocations on the way (in destructors run by the unwind, in catch blocks), a signal
+// handler that allocates, and std::function/std::map code from libstdc++. Built with and without
+// frame pointers. Deterministic; frees everything; prints one checksum line.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <sys/time.h>
+#include <vector>
+
+static volatile sig_atomic_t mix_signals;
+
+struct MixGuard {
+	std::string *s;
+	explicit MixGuard(int n) : s(new std::string(static_cast<size_t>(32 + n % 7), 'x')) {}
+	~MixGuard() { delete s; }
+};
+
+__attribute__((noinline)) static long mix_recurse(int depth, int throw_at)
+{
+	MixGuard g(depth);
+	std::vector<int> v(static_cast<size_t>(depth + 1), depth);
+	if (depth == throw_at)
+		throw std::runtime_error("mix " + std::to_string(depth));
+	if (depth == 0)
+		return static_cast<long>(v.size());
+	return mix_recurse(depth - 1, throw_at) + static_cast<long>(g.s->size());
+}
+
+static void mix_on_signal(int)
+{
+	void *p = std::malloc(48);
+	std::free(p);
+	mix_signals = mix_signals + 1;
+}
+
+int main()
+{
+	struct sigaction sa = {};
+	sa.sa_handler = mix_on_signal;
+	sigaction(SIGALRM, &sa, nullptr);
+	struct itimerval it = {{0, 500}, {0, 500}};
+	setitimer(ITIMER_REAL, &it, nullptr);
+	long sum = 0;
+	std::map<int, std::string> m;
+	std::function<long(int)> f = [&](int i) { return mix_recurse(i % 40, i % 3 ? -1 : i % 40 / 2); };
+	for (int i = 0; i < 600; i++) {
+		try {
+			sum += f(i);
+		} catch (const std::exception &e) {
+			m[i % 97] = e.what();
+			sum += static_cast<long>(m.size());
+		}
+	}
+	struct itimerval off = {};
+	setitimer(ITIMER_REAL, &off, nullptr);
+	std::printf("sum %ld\n", sum);
+	return 0;
+}
