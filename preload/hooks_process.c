@@ -35,8 +35,10 @@ PRELOAD_EXPORT void *dlopen(const char *file, int flags)
 {
 	preload_need_real((void *)preload_real.dlopen);
 	void *h = preload_real.dlopen(file, flags);
-	if (h)
+	if (h) {
 		preload_maps_changed();
+		preload_inject_route_new(); /* injected: the new objects' slots come to us too */
+	}
 	return h;
 }
 
