@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "session/session.h"
 #include "export/snapshot.h"
+#include "inject/inject.h"
 
 #ifdef MEMTOP_HAVE_UI
 #include "ui/ui.h"
@@ -537,9 +538,21 @@ static void monitor_malloc_tune(void)
  * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
 const int memtop_monitor_process = 1;
 
+/* `memtop inject [--undo] PID`: its own words, parsed in inject/ (no session, no dashboard). */
+static int cmd_inject(int argc, char **argv)
+{
+	char lib[PATH_MAX];
+	bool undo = argc > 2 && (strcmp(argv[2], "--undo") == 0 || strcmp(argv[argc - 1], "--undo") == 0);
+	if (find_preload(NULL, lib, sizeof lib) != 0 && !undo)
+		return 2;
+	return inject_command(argc - 1, argv + 1, lib);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_options o;
+	if (argc > 1 && strcmp(argv[1], "inject") == 0)
+		return cmd_inject(argc, argv);
 	int rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc;
