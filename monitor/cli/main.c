@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"                                      (the report goes to stderr unless -o FILE or -o -)\n"
 		"       memtop snapshot PID [-o FILE] [SNAPSHOT OPTIONS]\n"
 		"       memtop symbolize [--sysroot DIR] FILE\n"
+		"       memtop inject [--undo] PID     trace a running process started without memtop\n"
 		"       memtop gc                      remove segments of processes that are gone\n"
 		"       memtop demo                    the bundled workload under the dashboard\n"
 		"common options: --no-symbols (raw addresses only), --no-color\n"

@@ -135,8 +135,10 @@ int main(void)
 				free(b[i]);
 			for (int i = 0; i < C_N; i++)
 				free(c[i]);
-			for (int i = 0; i < PRE_N; i++)
-				free(pre[i]);
+			for (int i = 0; i < PRE_N; i++) {
+				free(pre[i]); /* once: free(NULL) after */
+				pre[i] = NULL;
+			}
 		} else if (strcmp(line, "quit") == 0) {
 			break;
 		}
