@@ -4,8 +4,10 @@
  * printed at the end: an injection must leave it at 0. Commands, one per line:
  *   alloc   site_a: 100 x malloc(1000); site_b: 50 x calloc(10, 200); site_c: 20 x realloc(NULL, 3000)
  *   free    frees what alloc made and the 10 blocks of 333 B made before any command
+ *   plugin PATH N   dlopen(PATH) and N calls of its plugin_alloc() (one malloc(4321) each), kept
  *   quit    stops the threads and exits 0 after printing "eintr=N churn=N"
  * Each command answers one line "ok CMD" on stdout (flushed). Must never depend on being traced. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -89,6 +91,24 @@ __attribute__((noinline)) static void site_c(void **out)
 		out[i] = realloc(NULL, 3000);
 }
 
+/* Loads a library after the injection: its allocations must be traced too. */
+static int run_plugin(char *args)
+{
+	char *space = strrchr(args, ' ');
+	if (!space)
+		return -1;
+	*space = '\0';
+	int count = atoi(space + 1);
+	void *h = dlopen(args, RTLD_NOW);
+	void *(*make)(void) = h ? (void *(*)(void))dlsym(h, "plugin_alloc") : NULL;
+	if (!make)
+		return -1;
+	for (int i = 0; i < count; i++)
+		if (!make())
+			return -1;
+	return 0;
+}
+
 /* One line from stdin by read(2) (stdio would allocate, and hide EINTR). */
 static int read_line(char *buf, size_t len)
 {
@@ -113,7 +133,7 @@ int main(void)
 {
 	static void *a[A_N], *b[B_N], *c[C_N], *pre[PRE_N];
 	pthread_t th[3];
-	char line[64];
+	char line[4096];
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (int i = 0; i < PRE_N; i++)
 		pre[i] = malloc(333);
@@ -139,6 +159,10 @@ int main(void)
 				free(pre[i]); /* once: free(NULL) after */
 				pre[i] = NULL;
 			}
+		} else if (strncmp(line, "plugin ", 7) == 0) {
+			if (run_plugin(line + 7) != 0)
+				return 3;
+			line[6] = '\0';
 		} else if (strcmp(line, "quit") == 0) {
 			break;
 		}

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """e2e: memtop inject PID on programs started WITHOUT the preload (TAP).
 
-usage: inject.py MEMTOP INJECT_TARGET [STATIC_PROG]
+usage: inject.py MEMTOP INJECT_TARGET PLUGIN [STATIC_PROG]
 
 - prog_inject_target (threads blocked in read() on a pipe and in nanosleep(), one churning
   malloc/free, main reading commands on stdin) is injected mid-run: its output and exit status
   equal a bare run's, it saw 0 EINTR, and the allocations made after the injection appear
-  exactly per call site (memtop -b attached); the 10 blocks made before are unknown frees.
+  exactly per call site (memtop -b attached); the 10 blocks made before are unknown frees; a
+  library dlopen'ed after the injection (PLUGIN) has its allocations traced.
 - --undo puts the slots back: the next allocations are not seen, the program goes on.
 - inject + undo 20 times on one process: it survives with the bare run's output.
 - refusals, one line, non-zero, target alive: static binary, no such pid, already under ptrace,
@@ -23,8 +24,8 @@ import sys
 import threading
 import time
 
-MEMTOP, TARGET = sys.argv[1], sys.argv[2]
-STATIC = sys.argv[3] if len(sys.argv) > 3 else ""
+MEMTOP, TARGET, PLUGIN = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
+STATIC = sys.argv[4] if len(sys.argv) > 4 else ""
 ENV = dict(os.environ, MALLOC_PERTURB_="0", DEBUGINFOD_URLS="")
 n = 0
 failed = 0
@@ -203,6 +204,10 @@ def check_exact_sites():
                  unknown0 is not None and field(blk, "unknown_frees") == unknown0 + 10)
     ok("the frees are seen; the 10 blocks from before the injection are 10 unknown frees",
        got is not None)
+    answer = t.cmd("plugin %s 30" % PLUGIN)
+    got = b.wait(lambda blk: site(blk, "plugin_alloc") == (30 * 4321, 30, 30))
+    ok("a library dlopen'ed after the injection: its 30 x malloc(4321) are traced (%s)" %
+       (answer,), answer == "ok plugin" and got is not None)
     rc, out, err = inject(pid, "--undo")
     ok("inject --undo: exit 0 (%r)" % err.strip(), rc == 0 and "put back" in out)
     time.sleep(0.5)
@@ -218,7 +223,8 @@ def check_exact_sites():
     out, err, rc = t.finish()
     b.stop()
     # the same commands as the bare run, plus the alloc/free after --undo: same answers, same end
-    want = bare_out.splitlines()[1:3] * 2 + bare_out.splitlines()[3:]
+    want = bare_out.splitlines()[1:3] + ["ok plugin"] + bare_out.splitlines()[1:3] + \
+        bare_out.splitlines()[3:]
     ok("injected run: exit %d, output equal to the bare run's (pid aside), 0 EINTR: %s" %
        (rc, out.splitlines()[-1:]), rc == 0 and ready.startswith("ready") and
        out.splitlines()[1:] == want and "eintr=0 " in out)
