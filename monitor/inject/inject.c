@@ -20,6 +20,7 @@
 #include "inject/inject_ptrace.h"
 
 #define INJECT_CALL_MS 10000 /* longest a call in the target may take (dlopen reads files) */
+#define INJECT_ENTRY_WAIT_MS 3000 /* longest wait for a busy thread to enter malloc */
 
 static int say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int say(const char *fmt, ...)
@@ -214,6 +215,23 @@ static bool mapped_library(pid_t pid, char *out, size_t len)
 	return true;
 }
 
+/* A thread waiting in a lock-free system call; when every thread is busy, the first one that
+ * enters libc's malloc (where no allocator lock is held). */
+static int take_thread(pid_t pid, const struct inject_object *libc, struct inject_thread *t,
+		       size_t str_cap, int *denied, char *err, size_t errlen)
+{
+	int rc = inject_take_thread(pid, libc, t, str_cap, denied, err, errlen);
+	if (rc != -2)
+		return rc;
+	struct inject_object ldso;
+	uint64_t malloc_at;
+	if (inject_symbol(pid, libc, "malloc", &malloc_at) != 0)
+		return -1;
+	bool have_ldso = inject_find_object(pid, "ld-linux", &ldso) == 0;
+	return inject_take_at_entry(pid, malloc_at, have_ldso ? &ldso : NULL, t, str_cap,
+				    INJECT_ENTRY_WAIT_MS, denied, err, errlen);
+}
+
 static int inject_pid(pid_t pid, const char *lib, bool undo)
 {
 	struct inject_object libc;
@@ -227,7 +245,7 @@ static int inject_pid(pid_t pid, const char *lib, bool undo)
 		return say("process %d was not injected: nothing to undo", (int)pid);
 	if (!loaded)
 		snprintf(path, sizeof path, "%s", lib);
-	if (inject_take_thread(pid, &libc, &t, strlen(path) + 1, &denied, err, sizeof err) != 0)
+	if (take_thread(pid, &libc, &t, strlen(path) + 1, &denied, err, sizeof err) != 0)
 		return denied ? say_not_permitted(pid) : say("%s", err);
 	long rc = -1000;
 	if (loaded || remote_dlopen(&t, &libc, path, err, sizeof err) == 0)

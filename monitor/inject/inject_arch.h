@@ -32,6 +32,16 @@ uint64_t inject_arch_sp(const struct inject_regs *r);
 long inject_arch_syscall(const struct inject_regs *r);
 uint64_t inject_arch_retval(const struct inject_regs *r);
 
+void inject_arch_set_pc(struct inject_regs *r, uint64_t pc);
+/* The breakpoint instruction (written over the first bytes of a function) and its length; a
+ * thread that executes it stops with SIGTRAP and pc = address + INJECT_ARCH_TRAP_ADVANCE. */
+#define INJECT_ARCH_BREAKPOINT_LEN 1
+#define INJECT_ARCH_TRAP_ADVANCE 1
+void inject_arch_breakpoint(unsigned char insn[INJECT_ARCH_BREAKPOINT_LEN]);
+/* Where a thread stopped at a function's first instruction returns to: the word at sp on x86_64
+ * (word_at_sp, read by the caller), the link register elsewhere. */
+uint64_t inject_arch_entry_return(const struct inject_regs *r, uint64_t word_at_sp);
+
 /* A call of fn(args[0..nargs)) from the state `from`: the stack pointer is moved to `sp` (the
  * caller reserved the memory and wrote the return address `ret` there: it must fault, so that the
  * return is seen as a stop) and syscall restart is cancelled for the duration of the call. Up to 6

@@ -90,6 +90,24 @@ uint64_t inject_arch_retval(const struct inject_regs *r)
 	return gp_of(r).rax;
 }
 
+void inject_arch_set_pc(struct inject_regs *r, uint64_t pc)
+{
+	struct user_regs_struct g = gp_of(r);
+	g.rip = pc;
+	memcpy(r->gp, &g, sizeof g);
+}
+
+void inject_arch_breakpoint(unsigned char insn[INJECT_ARCH_BREAKPOINT_LEN])
+{
+	insn[0] = 0xcc; /* int3 */
+}
+
+uint64_t inject_arch_entry_return(const struct inject_regs *r, uint64_t word_at_sp)
+{
+	(void)r;
+	return word_at_sp;
+}
+
 uint64_t inject_arch_sp_at_entry(void)
 {
 	return 8; /* the call pushed the return address onto a 16-byte aligned stack */

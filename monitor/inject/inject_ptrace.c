@@ -17,10 +17,10 @@
 #include "inject/inject_ptrace.h"
 
 #define INJECT_RED_ZONE 128
-#define INJECT_ROUNDS 100        /* passes over the threads looking for a safe one */
+#define INJECT_ROUNDS 25         /* passes over the threads looking for a safe one (20 ms apart) */
 #define INJECT_STOP_MS 2000      /* longest wait for a thread to stop */
 
-static uint64_t now_ms(void)
+uint64_t inject_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -34,16 +34,16 @@ static void nap_ms(long ms)
 }
 
 /* waitpid with a deadline: 1 with *status, 0 on timeout, -1 on error. */
-static int wait_stop(pid_t tid, int *status, int timeout_ms)
+int inject_wait_stop(pid_t tid, int *status, int timeout_ms)
 {
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = inject_now_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 		if (r == tid)
 			return 1;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (now_ms() >= end)
+		if (inject_now_ms() >= end)
 			return 0;
 		nap_ms(1);
 	}
@@ -65,15 +65,20 @@ static bool syscall_is_safe(long nr)
 	}
 }
 
-/* From /proc/PID/task/TID/syscall (no stop needed): blocked in a safe call from libc's code? */
-static bool looks_safe(pid_t pid, pid_t tid, const struct inject_object *libc)
+/* From /proc/PID/task/TID/syscall (no stop needed): blocked in a safe call from libc's code?
+ * The file needs the same permission as ptrace: EACCES/EPERM there is the refusal, said early. */
+static bool looks_safe(pid_t pid, pid_t tid, const struct inject_object *libc, int *denied)
 {
 	char path[96], buf[256];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		*denied = errno == EACCES || errno == EPERM;
 		return false;
+	}
 	ssize_t n = read(fd, buf, sizeof buf - 1);
+	if (n < 0)
+		*denied = errno == EACCES || errno == EPERM;
 	close(fd);
 	if (n <= 0)
 		return false;
@@ -96,7 +101,7 @@ static int seize_if_safe(struct inject_thread *t, pid_t tid, const struct inject
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0)
 		goto not_safe;
 	for (int i = 0; i < 8; i++) {
-		if (wait_stop(tid, &st, INJECT_STOP_MS) != 1 || !WIFSTOPPED(st))
+		if (inject_wait_stop(tid, &st, INJECT_STOP_MS) != 1 || !WIFSTOPPED(st))
 			goto gone;
 		if ((st >> 16) == PTRACE_EVENT_STOP)
 			break;
@@ -120,7 +125,7 @@ gone:
 	return 1;
 }
 
-static int list_tasks(pid_t pid, pid_t *tids, int max)
+int inject_list_tasks(pid_t pid, pid_t *tids, int max)
 {
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
@@ -162,14 +167,19 @@ int inject_take_thread(pid_t pid, const struct inject_object *libc, struct injec
 	t->mem_fd = -1;
 	*perm_denied = 0;
 	for (int round = 0; round < INJECT_ROUNDS; round++) {
-		int n = list_tasks(pid, tids, 1024);
+		int n = inject_list_tasks(pid, tids, 1024);
 		if (n <= 0) {
 			snprintf(err, errlen, "process %d is gone", (int)pid);
 			return -1;
 		}
 		for (int i = 0; i < n; i++) {
-			if (!looks_safe(pid, tids[i], libc))
+			if (!looks_safe(pid, tids[i], libc, perm_denied)) {
+				if (*perm_denied) {
+					snprintf(err, errlen, "ptrace: %s", strerror(EPERM));
+					return -1;
+				}
 				continue;
+			}
 			int rc = seize_if_safe(t, tids[i], libc);
 			if (rc < 0 && (errno == EPERM || errno == EACCES)) {
 				*perm_denied = 1;
@@ -182,12 +192,16 @@ int inject_take_thread(pid_t pid, const struct inject_object *libc, struct injec
 		nap_ms(20);
 	}
 	snprintf(err, errlen, "no thread of process %d waited in a system call where it is safe to "
-		 "stop it (read, poll, nanosleep...) within %d s: try again when it is idle", (int)pid,
-		 INJECT_ROUNDS * 20 / 1000);
-	return -1;
-taken:;
+		 "stop it (read, poll, nanosleep...) within %d ms", (int)pid, INJECT_ROUNDS * 20);
+	return -2;
+taken:
+	return inject_thread_ready(t, str_cap, err, errlen);
+}
+
+int inject_thread_ready(struct inject_thread *t, size_t str_cap, char *err, size_t errlen)
+{
 	char mem[64];
-	snprintf(mem, sizeof mem, "/proc/%d/mem", (int)pid);
+	snprintf(mem, sizeof mem, "/proc/%d/mem", (int)t->pid);
 	t->mem_fd = open(mem, O_RDWR | O_CLOEXEC);
 	if (t->mem_fd < 0 || plan_scratch(t, str_cap) != 0) {
 		snprintf(err, errlen, "cannot use the stack of thread %d: %s", (int)t->tid,
@@ -222,18 +236,18 @@ int inject_read_string(struct inject_thread *t, uint64_t addr, char *buf, size_t
  * are delivered as they would have been; a fault anywhere else is the call's own crash. */
 static int run_call(struct inject_thread *t, uint64_t *ret, int timeout_ms, char *err, size_t errlen)
 {
-	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	uint64_t end = inject_now_ms() + (uint64_t)timeout_ms;
 	int sig = 0, st;
 	for (;;) {
 		if (ptrace(PTRACE_CONT, t->tid, NULL, (void *)(long)sig) != 0) {
 			snprintf(err, errlen, "ptrace(CONT): %s", strerror(errno));
 			return -1;
 		}
-		int left = (int)(end > now_ms() ? end - now_ms() : 0);
-		int w = wait_stop(t->tid, &st, left);
+		int left = (int)(end > inject_now_ms() ? end - inject_now_ms() : 0);
+		int w = inject_wait_stop(t->tid, &st, left);
 		if (w == 0) {
 			ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL);
-			wait_stop(t->tid, &st, INJECT_STOP_MS);
+			inject_wait_stop(t->tid, &st, INJECT_STOP_MS);
 			snprintf(err, errlen, "the call did not return within %d ms", timeout_ms);
 			return -1;
 		}

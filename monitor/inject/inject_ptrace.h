@@ -26,9 +26,23 @@ struct inject_thread {
 };
 
 /* Seizes a thread of pid that waits in a system call where nothing is locked (the syscall's code
- * in libc). Returns 0, or -1 with one sentence in err; on EPERM *perm_denied is set. */
+ * in libc). Returns 0, -2 when no thread did so for a while (inject_take_at_entry may then
+ * do), or -1 with one sentence in err; on EPERM *perm_denied is set. */
 int inject_take_thread(pid_t pid, const struct inject_object *libc, struct inject_thread *t,
 		       size_t str_cap, int *perm_denied, char *err, size_t errlen);
+/* Seizes every thread, plants a breakpoint at fn (malloc's entry: no allocator lock is held
+ * there) and takes the first thread that reaches it from outside the loader (ldso); the
+ * breakpoint is removed and every other thread let go at once. For processes whose threads are
+ * all busy (none waits in a system call). 0, or -1 with err. */
+int inject_take_at_entry(pid_t pid, uint64_t fn, const struct inject_object *ldso,
+			 struct inject_thread *t, size_t str_cap, int timeout_ms, int *perm_denied,
+			 char *err, size_t errlen);
+/* Shared by the two ways of taking a thread (inject_ptrace.c, inject_bp.c). */
+int inject_thread_ready(struct inject_thread *t, size_t str_cap, char *err, size_t errlen);
+int inject_wait_stop(pid_t tid, int *status, int timeout_ms);
+int inject_list_tasks(pid_t pid, pid_t *tids, int max);
+uint64_t inject_now_ms(void);
+
 /* Writes a NUL-terminated string to the scratch area for the next call. */
 int inject_put_string(struct inject_thread *t, const char *s);
 /* Calls fn(args) in the thread, waiting at most timeout_ms. Returns 0 with *ret, or -1 (err). */
