@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "memtop/inject.h"
@@ -144,6 +145,14 @@ void preload_inject_route_new(void)
 	errno = saved;
 }
 
+/* The status a program passes to exit (or returns from main: glibc's start code calls exit
+ * inside libc, out of the GOT's reach). Runs before our destructor marks the segment. */
+static void preload_inject_on_exit(int status, void *arg)
+{
+	(void)arg;
+	preload_note_exit_status(status);
+}
+
 /* Called by the injector in one thread of the process; the others run meanwhile. */
 PRELOAD_EXPORT int memtop_inject_start(void)
 {
@@ -157,8 +166,10 @@ PRELOAD_EXPORT int memtop_inject_start(void)
 	int rc = 0;
 	if (st == PRELOAD_DORMANT) {
 		rc = preload_start_injected();
-		if (rc == 0)
+		if (rc == 0) {
 			__atomic_store_n(&preload_injected, 1, __ATOMIC_RELEASE);
+			on_exit(preload_inject_on_exit, NULL);
+		}
 	}
 	if (rc == 0) {
 		__atomic_store_n(&preload_routing, 1, __ATOMIC_RELEASE);

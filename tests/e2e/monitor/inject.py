@@ -109,6 +109,16 @@ class Batch:
             time.sleep(0.05)
         return None
 
+    def all_refreshes(self, timeout=10.0):
+        """Every refresh, once memtop -b has ended by itself (its target gone) or timeout."""
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(0.2)
+        with self.lock:
+            return self.blocks + ([self.cur] if self.cur else [])
+
     def stop(self):
         self.p.terminate()
         try:
@@ -221,7 +231,12 @@ def check_exact_sites():
     t.cmd("free")
     t.cmd("quit")
     out, err, rc = t.finish()
+    ended = [blk for blk in b.all_refreshes() if "state exited(" in blk[0]]
+    ended = ended[-1] if ended else None
     b.stop()
+    ok("the monitor sees the exit status main returned (0): %s" %
+       (ended[0].split("state ")[1].split()[0] if ended else None,),
+       ended is not None and "state exited(0)" in ended[0])
     # the same commands as the bare run, plus the alloc/free after --undo: same answers, same end
     want = bare_out.splitlines()[1:3] + ["ok plugin"] + bare_out.splitlines()[1:3] + \
         bare_out.splitlines()[3:]
