@@ -198,7 +198,7 @@ static pid_t bp_wait_hit(struct bp *b, const struct inject_object *ldso, int tim
 			continue;
 		}
 		if (!(st >> 16) && WSTOPSIG(st) == SIGTRAP && bp_rewind(b, w, r)) {
-			if (bp_caller_safe(b, r, ldso))
+			if (bp_caller_safe(b, r, ldso) && inject_segv_usable(b->pid, w))
 				return w;
 			bp_step_over(b, w);
 			continue;

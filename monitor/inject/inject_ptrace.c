@@ -91,6 +91,24 @@ static bool looks_safe(pid_t pid, pid_t tid, const struct inject_object *libc, i
 	return syscall_is_safe(nr) && inject_object_contains(libc, pc);
 }
 
+/* The call returns to address 0 and its fault (SIGSEGV) is taken as the end of the call. A
+ * fault with SIGSEGV blocked or ignored would make the kernel reset its handler to the default:
+ * such a thread is not used. */
+bool inject_segv_usable(pid_t pid, pid_t tid)
+{
+	char path[96], line[256];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	unsigned long long mask, bad = 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "SigBlk: %llx", &mask) == 1 || sscanf(line, "SigIgn: %llx", &mask) == 1)
+			bad |= mask & (1ull << (SIGSEGV - 1));
+	fclose(f);
+	return !bad;
+}
+
 /* Seizes and interrupts tid; returns 0 when it is stopped in a safe system call (saved filled),
  * 1 when it is not (let go again), -1 on a ptrace error (errno kept). */
 static int seize_if_safe(struct inject_thread *t, pid_t tid, const struct inject_object *libc)
@@ -173,7 +191,8 @@ int inject_take_thread(pid_t pid, const struct inject_object *libc, struct injec
 			return -1;
 		}
 		for (int i = 0; i < n; i++) {
-			if (!looks_safe(pid, tids[i], libc, perm_denied)) {
+			if (!looks_safe(pid, tids[i], libc, perm_denied) ||
+			    !inject_segv_usable(pid, tids[i])) {
 				if (*perm_denied) {
 					snprintf(err, errlen, "ptrace: %s", strerror(EPERM));
 					return -1;

@@ -5,6 +5,7 @@
 #ifndef MEMTOP_INJECT_PTRACE_H
 #define MEMTOP_INJECT_PTRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -41,6 +42,8 @@ int inject_take_at_entry(pid_t pid, uint64_t fn, const struct inject_object *lds
 int inject_thread_ready(struct inject_thread *t, size_t str_cap, char *err, size_t errlen);
 int inject_wait_stop(pid_t tid, int *status, int timeout_ms);
 int inject_list_tasks(pid_t pid, pid_t *tids, int max);
+/* May the thread end a call with a fault (SIGSEGV neither blocked nor ignored)? */
+bool inject_segv_usable(pid_t pid, pid_t tid);
 uint64_t inject_now_ms(void);
 
 /* Writes a NUL-terminated string to the scratch area for the next call. */

@@ -312,8 +312,32 @@ def check_refusals():
     for c in ("alloc", "free", "quit"):
         t.cmd(c)
     out, _, rc = t.finish()
+    check_other_namespace()
     ok("the refused target ends normally (rc %d, %s)" % (rc, out.splitlines()[-1:]),
        rc == 0 and "eintr=0 " in out)
+
+
+def check_other_namespace():
+    """A target in another mount namespace, where libmemtop.so's folder is hidden by a tmpfs."""
+    here = os.path.dirname(os.path.abspath(MEMTOP))
+    libdir = next((d for d in (here, os.path.join(here, "..", "preload"))
+                   if os.path.exists(os.path.join(d, "libmemtop.so"))), None)
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare") or not libdir:
+        skip("a target in another mount namespace", "needs root and unshare(1)")
+        return
+    libdir = os.path.realpath(libdir)
+    t = Target(["/usr/bin/unshare", "--mount", "--propagation", "private", "sh", "-c",
+                "mount -t tmpfs none '%s' && exec '%s'" % (libdir, TARGET)])
+    if not (t.line() or "").startswith("ready"):
+        t.p.kill()
+        t.finish()
+        skip("a target in another mount namespace", "unshare/mount not permitted here")
+        return
+    refused("a target in another mount namespace", r"cannot open .*libmemtop.so \(it runs in "
+            r"another mount namespace or container\)", t.p.pid, t.p.pid)
+    t.cmd("quit")
+    out, _, rc = t.finish()
+    ok("... it ends normally (rc %d)" % rc, rc == 0 and "eintr=0 " in out)
 
 
 PY_PROG = r"""
