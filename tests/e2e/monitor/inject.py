@@ -13,7 +13,7 @@ usage: inject.py MEMTOP INJECT_TARGET PLUGIN [STATIC_PROG]
 - refusals, one line, non-zero, target alive: static binary, no such pid, already under ptrace,
   another user's process.
 - python3 injected mid-run finishes with the bare run's output, its allocations traced exactly
-  and symbolized.
+  and symbolized; sqlite3 injected between two statements gives the bare run's output.
 Exits 77 (skip) with the reason where ptrace cannot be used here."""
 import ctypes
 import os
@@ -391,6 +391,45 @@ def check_python():
        rc == bare_rc == 0 and out == bare_out)
 
 
+SQL = ("create table t(a, b); with recursive c(x) as (select 1 union all select x + 1 from c "
+       "where x < 20000) insert into t select x, hex(randomblob(50)) from c; "
+       "select count(*), sum(a), sum(length(b)) from t;")
+
+
+def check_sqlite3():
+    """sqlite3 (reading SQL on stdin) injected between two statements: same output as a bare run,
+    and the second statement's allocations are traced."""
+    import shutil
+    exe = shutil.which("sqlite3")
+    if not exe:
+        skip("sqlite3 injected mid-run", "sqlite3 is not installed (apt-get install sqlite3)")
+        return
+
+    def run(injected):
+        t = Target([exe, ":memory:"])
+        first = t.cmd("select 1;")
+        blk = None
+        if injected:
+            rc, _, err = inject(t.p.pid)
+            ok("sqlite3: inject exit 0 (%r)" % err.strip(), rc == 0)
+            b = Batch(t.p.pid)
+            b.wait(lambda x: True)
+            second = t.cmd(SQL, timeout=60)
+            blk = b.wait(lambda x: (field(x, "live_blocks") or 0) > 100)
+            b.stop()
+        else:
+            second = t.cmd(SQL, timeout=60)
+        t.cmd(".quit")
+        out, err, rc = t.finish()
+        return first, second, out, rc, blk
+    bare = run(False)
+    got = run(True)
+    ok("sqlite3: the statement after the injection is traced (%s live blocks)" %
+       (field(got[4], "live_blocks") if got[4] else None), got[4] is not None)
+    ok("sqlite3: output and exit status equal to the bare run's (%s, rc %s)" % (got[1], got[3]),
+       got[:4] == bare[:4] and got[3] == 0)
+
+
 def main():
     why = ptrace_usable()
     if why:
@@ -400,6 +439,7 @@ def main():
     check_twenty_rounds()
     check_refusals()
     check_python()
+    check_sqlite3()
     print("1..%d" % n)
     sys.exit(1 if failed else 0)
 
