@@ -539,12 +539,15 @@ static void monitor_malloc_tune(void)
  * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
 const int memtop_monitor_process = 1;
 
-/* `memtop inject [--undo] PID`: its own words, parsed in inject/ (no session, no dashboard). */
+/* `memtop inject [--undo] PID`: its own words, parsed in inject/ (no session, no dashboard).
+ * --undo needs no library path. */
 static int cmd_inject(int argc, char **argv)
 {
 	char lib[PATH_MAX];
-	bool undo = argc > 2 && (strcmp(argv[2], "--undo") == 0 || strcmp(argv[argc - 1], "--undo") == 0);
-	if (find_preload(NULL, lib, sizeof lib) != 0 && !undo)
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--undo") == 0)
+			return inject_command(argc - 1, argv + 1, NULL);
+	if (find_preload(NULL, lib, sizeof lib) != 0)
 		return 2;
 	return inject_command(argc - 1, argv + 1, lib);
 }

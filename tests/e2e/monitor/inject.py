@@ -283,6 +283,14 @@ def check_refusals():
     else:
         skip("a static binary", "no static program was built here")
     refused("no such pid", r"^memtop: no process 2147483600$", 2147483600)
+    for args, pattern in (([], r"^memtop: inject needs a pid: memtop inject \[--undo\] PID$"),
+                          (["12x"], r"^memtop: inject: '12x' is not a pid$"),
+                          (["--undo", "2147483600"], r"^memtop: no process 2147483600$")):
+        r = subprocess.run([MEMTOP, "inject", *args], capture_output=True, text=True, env=ENV,
+                           timeout=60)
+        ok("memtop inject %s: one line, non-zero (rc %d): %s" %
+           (" ".join(args), r.returncode, r.stderr.strip()), r.returncode != 0 and
+           len(r.stderr.splitlines()) == 1 and re.search(pattern, r.stderr) is not None)
     t = Target([TARGET])
     t.line()
     tracer = subprocess.Popen(
