@@ -67,6 +67,9 @@ struct model_session_info {
 	/* The target binds another malloc than libmemtop's (an allocator preloaded before it): the
 	 * preload sees no allocation, so the figures stay at zero for that reason. */
 	bool allocator_not_bound;
+	/* memtop inject loaded the library into the running process at this CLOCK_REALTIME ns (0: it
+	 * was preloaded): blocks allocated before are unknown, their frees count as unknown frees. */
+	uint64_t injected_at_ns;
 };
 
 /* ------------------------------------------------------------------ totals */

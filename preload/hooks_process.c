@@ -37,8 +37,10 @@ PRELOAD_EXPORT void *dlopen(const char *file, int flags)
 	preload_unwind_loader_begin();
 	void *h = preload_real.dlopen(file, flags);
 	preload_unwind_loader_end();
-	if (h)
+	if (h) {
 		preload_maps_changed();
+		preload_inject_route_new(); /* injected: the new objects' slots come to us too */
+	}
 	return h;
 }
 

@@ -225,6 +225,25 @@ static void preload_start(struct preload_thread *t)
 		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_S, NULL);
 }
 
+int preload_start_injected(void)
+{
+	preload_config_read(&preload_cfg);
+	if (preload_cfg.disable)
+		return -ECANCELED;
+	if (dlsym(RTLD_DEFAULT, "memtop_monitor_process"))
+		return -EPERM; /* memtop itself is never traced */
+	int rc = preload_segment_create();
+	if (rc != 0)
+		return rc < 0 ? rc : -EIO;
+	preload_thread_key_init();
+	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
+	preload_unwind_init();
+	preload_usable_init();
+	__atomic_or_fetch(&preload_seg.hdr->flags, MEMTOP_FLAG_INJECTED, __ATOMIC_RELEASE);
+	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int preload_mode_slow(struct preload_thread *t)
 {
 	for (;;) {
@@ -286,8 +305,13 @@ __attribute__((constructor)) static void preload_constructor(void)
 	struct preload_thread *t = &preload_tls;
 	if (t->guard)
 		return;
-	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) == PRELOAD_UNRESOLVED)
+	if (__atomic_load_n(&preload_state, __ATOMIC_ACQUIRE) == PRELOAD_UNRESOLVED) {
+		if (preload_inject_detect()) {
+			preload_inject_dormant(); /* memtop inject loaded us: it starts us */
+			return;
+		}
 		preload_resolve();
+	}
 	preload_start(t);
 }
 

@@ -24,6 +24,8 @@ enum preload_state {
 	PRELOAD_CREATING,       /* a thread is creating the child's segment */
 	PRELOAD_STARTING,       /* a thread is starting us (config, segment, warm-up): other threads
 				   count into preload_preinit meanwhile */
+	PRELOAD_DORMANT,        /* loaded late (memtop inject), not started: pass-through until
+				   memtop_inject_start */
 };
 
 /* The functions we interpose, as found behind us (dlsym RTLD_NEXT). */
@@ -168,6 +170,15 @@ void preload_note_exit_status(int status);
 /* hooks_process.c: true in a vfork child (or clone(CLONE_VM) child) running in the memory of the
  * process whose segment is mapped: it must never mark, unlink or hand over that segment. */
 bool preload_in_vfork_child(void);
+
+/* lifecycle.c: the start-up of a library loaded late (memtop inject): segment marked INJECTED,
+ * no wait for a monitor. 0 or -errno. */
+int preload_start_injected(void);
+/* inject_entry.c: loaded late? (our symbols are not in the program's scope) Then the constructor
+ * calls preload_inject_dormant instead of starting; the dlopen hook routes new objects. */
+bool preload_inject_detect(void);
+void preload_inject_dormant(void);
+void preload_inject_route_new(void);
 
 /* thread.c: thread slot claim and release. */
 void preload_thread_attach(struct preload_thread *t);

@@ -113,8 +113,9 @@ static int open_checked_fd(pid_t pid, bool allow_other_uid, struct stat *st, cha
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			snprintf(err, errlen, "process %d is not traced by memtop (no segment %s): start it "
-				 "with 'memtop run -- CMD' or LD_PRELOAD=libmemtop.so", (int)pid, name);
+			snprintf(err, errlen, "process %d is not traced by memtop (no segment %s): load the "
+				 "tracer into it with 'memtop inject %d', or start it with 'memtop run -- "
+				 "CMD' or LD_PRELOAD=libmemtop.so", (int)pid, name, (int)pid);
 		else if (e == EACCES)
 			snprintf(err, errlen, "segment %s belongs to another user: run memtop as that user",
 				 name);

@@ -31,6 +31,8 @@
                                           /dev/shm and initialised the ring (shm_consumer_claim) */
 #define MEMTOP_FLAG_NOT_BOUND (1u << 5) /* the process binds another malloc than libmemtop's (an
                                            allocator preloaded before it): nothing is recorded */
+#define MEMTOP_FLAG_INJECTED (1u << 6) /* loaded into the running process by `memtop inject` at
+                                          created_realtime_ns: blocks allocated before are unknown */
 
 /* Event types. */
 enum memtop_event_type {

@@ -57,6 +57,7 @@ static int set_all_sites(struct cli_options *o, const char *v) { (void)v; o->sna
 static int set_output(struct cli_options *o, const char *v) { o->output = v; return 0; }
 static int set_preload(struct cli_options *o, const char *v) { o->preload = v; return 0; }
 static int set_sysroot(struct cli_options *o, const char *v) { o->sysroot = v; return 0; }
+static int set_undo(struct cli_options *o, const char *v) { (void)v; o->inject_undo = true; return 0; }
 static int set_tag_from(struct cli_options *o, const char *v) { o->snap.tag_from = v; return 0; }
 static int set_tag_to(struct cli_options *o, const char *v) { o->snap.tag_to = v; return 0; }
 
@@ -129,7 +130,7 @@ static const struct cli_option_spec cli_option_table[] = {
 	 set_delay},
 	{"output", 'o', "FILE", "report snapshot symbolize",
 	 "write to FILE (- for stdout; report's default is stderr, the others' stdout)", set_output},
-	{"preload", 0, "LIB", "run report demo",
+	{"preload", 0, "LIB", "run report demo inject",
 	 "the libmemtop.so to preload (default: $MEMTOP_PRELOAD, next to memtop, then the libdir)",
 	 set_preload},
 	{"sysroot", 0, "DIR", "symbolize", "look for the snapshot's binaries under DIR first",
@@ -150,6 +151,8 @@ static const struct cli_option_spec cli_option_table[] = {
 	{"divisions", 0, "N", "PID run demo " SNAPSHOT_CMDS,
 	 "heatmap divisions per mapping, 1 to 256 (default 32)", set_divisions},
 	{"frames", 0, "N", SNAPSHOT_CMDS, "frames per call site (default 0: all)", set_frames},
+	{"undo", 0, NULL, "inject", "put the process's allocation calls back (the library stays, inert)",
+	 set_undo},
 	{"help", 'h', NULL, "*", "this help, then exit 0", set_help},
 	{"version", 'v', NULL, "*", "the version, then exit 0", set_version},
 };

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "session/session.h"
+#include "export/snapshot.h"
 #include "symbols/symbols.h"
 
 static const char *state_word(const struct model_session_info *si, char *buf, size_t len)
@@ -41,6 +42,11 @@ static void batch_print(struct session *s, int iteration)
 	if (v->session.allocator_not_bound)
 		printf("allocator: not-bound (the target calls another malloc than libmemtop's: "
 		       "nothing is recorded)\n");
+	if (v->session.injected_at_ns) {
+		char at[64];
+		snapshot_utc(v->session.injected_at_ns, at, sizeof at);
+		printf("attached by injection at %s (blocks allocated before are unknown)\n", at);
+	}
 	printf("live_bytes: %" PRIu64 "  live_blocks: %" PRIu64 "  peak_bytes: %" PRIu64
 	       "  allocs: %" PRIu64 "  frees: %" PRIu64 "\n", t->live_bytes, t->live_blocks, t->peak_bytes,
 	       t->allocs, t->frees);

@@ -26,6 +26,7 @@ struct cli_options {
 	const char *sysroot;      /* --sysroot */
 	bool no_color;
 	bool no_symbols;          /* --no-symbols: raw addresses only (no libdwfl) */
+	bool inject_undo;         /* inject --undo */
 	unsigned divisions;
 	unsigned expire_s;
 	struct snapshot_options snap;

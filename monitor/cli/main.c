@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "session/session.h"
 #include "export/snapshot.h"
+#include "inject/inject.h"
 
 #ifdef MEMTOP_HAVE_UI
 #include "ui/ui.h"
@@ -414,6 +415,20 @@ static void monitor_malloc_tune(void)
  * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
 const int memtop_monitor_process = 1;
 
+/* `memtop inject [--undo] PID` (inject/: no session, no dashboard). --undo needs no library. */
+static int cmd_inject(const struct cli_options *o)
+{
+	char pid[32], lib[PATH_MAX];
+	snprintf(pid, sizeof pid, "%d", o->pid);
+	char *words[] = {"inject", o->inject_undo ? "--undo" : pid, pid, NULL};
+	int n = o->inject_undo ? 3 : 2;
+	if (o->inject_undo)
+		return inject_command(n, words, NULL);
+	if (find_preload(o->preload, lib, sizeof lib) != 0)
+		return 2;
+	return inject_command(n, words, lib);
+}
+
 /* The commands, in the order --help lists them. A new command is one row here (its options are
  * rows of the option table in args.c). */
 static const struct cli_command commands[] = {
@@ -427,6 +442,8 @@ static const struct cli_command commands[] = {
 	 CLI_OPERAND_PID, 0, cmd_snapshot},
 	{"symbolize", "[--sysroot DIR] FILE", "resolve the raw frames of a snapshot",
 	 CLI_OPERAND_FILES, 1, cmd_symbolize},
+	{"inject", "[--undo] PID", "trace a running process started without memtop",
+	 CLI_OPERAND_PID, 0, cmd_inject},
 	{"gc", "", "remove segments of processes that are gone", CLI_OPERAND_NONE, 0, cmd_gc},
 	{"demo", "[OPTIONS]", "the bundled workload under the dashboard", CLI_OPERAND_NONE, 0,
 	 cmd_demo},

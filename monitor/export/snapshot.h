@@ -25,6 +25,8 @@ struct snapshot_options {
 };
 
 void snapshot_default_options(struct snapshot_options *o);
+/* A CLOCK_REALTIME time in ns as the snapshot writes times: 2026-12-05T15:00:23Z. */
+void snapshot_utc(uint64_t realtime_ns, char *buf, size_t len);
 /* Writes the snapshot. Returns 0 or -1 with a reason in err. */
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
 		   size_t errlen);

@@ -64,6 +64,14 @@ static void print_stack(FILE *out, struct session *s, uint32_t stack_id, unsigne
 
 /* Header values are one line each: control characters (a command line may hold newlines) are
  * written as spaces so that no value can forge another key. */
+void snapshot_utc(uint64_t realtime_ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(realtime_ns / 1000000000u);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static void put_line_value(FILE *out, const char *key, const char *val)
 {
 	fprintf(out, "%s: ", key);
@@ -101,6 +109,11 @@ void snapshot_write_header(FILE *out, const struct model_view *v)
 	if (v->session.allocator_not_bound)
 		fprintf(out, "allocator: not-bound (the target calls another malloc than libmemtop's: "
 			"nothing is recorded)\n");
+	if (v->session.injected_at_ns) { /* only then, so that other snapshots keep their format */
+		char at[64];
+		snapshot_utc(v->session.injected_at_ns, at, sizeof at);
+		fprintf(out, "attached: by injection at %s\n", at);
+	}
 	fprintf(out, "uptime_ms: %" PRIu64 "\n", v->session.uptime_ns / 1000000u);
 	fprintf(out, "from_start: %d\n", v->session.from_start ? 1 : 0);
 	fprintf(out, "live_bytes: %" PRIu64 "\n", t->live_bytes);

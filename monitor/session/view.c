@@ -250,8 +250,9 @@ static void fill_session(struct session *s, struct model_session_info *m, const 
 	m->segment_truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
 	m->segment_damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
 	struct memtop_seg_header h;
-	m->allocator_not_bound = s->seg_open && shm_header_read(&s->seg, &h) == 0 &&
-				 (h.flags & MEMTOP_FLAG_NOT_BOUND);
+	bool have_header = s->seg_open && shm_header_read(&s->seg, &h) == 0;
+	m->allocator_not_bound = have_header && (h.flags & MEMTOP_FLAG_NOT_BOUND);
+	m->injected_at_ns = have_header && (h.flags & MEMTOP_FLAG_INJECTED) ? h.created_realtime_ns : 0;
 	m->approximate = view_live_set_inexact(t, m);
 }
 

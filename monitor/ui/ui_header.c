@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "ui_format.h"
 #include "ui_glyphs.h"
@@ -53,6 +54,15 @@ static void state_text(const struct model_session_info *si, char *buf, size_t n,
 		size_t len = strlen(buf);
 		snprintf(buf + len, n - len, ", MALLOC NOT HOOKED (another allocator first)");
 		*c = UI_C_ALERT;
+	}
+	if (si->injected_at_ns) { /* blocks allocated before are unknown: say since when we see */
+		time_t sec = (time_t)(si->injected_at_ns / 1000000000u);
+		struct tm tm;
+		char at[32];
+		gmtime_r(&sec, &tm);
+		strftime(at, sizeof at, "%H:%M:%SZ", &tm);
+		size_t len = strlen(buf);
+		snprintf(buf + len, n - len, ", attached by injection at %s", at);
 	}
 }
 

@@ -13,7 +13,8 @@ allowed() {
 	session) echo "proc engine symbols session" ;;
 	export) echo "proc engine symbols session export" ;;
 	ui) echo "session" ;;
-	cli) echo "proc engine symbols session export ui cli" ;;
+	inject) echo "proc inject" ;;
+	cli) echo "proc engine symbols session export ui inject cli" ;;
 	*) echo "" ;;
 	esac
 }

@@ -34,7 +34,7 @@ ok() { n=$((n + 1)); if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n 
 expect_error "no such process" "no such process: 4194399" "$MEMTOP" -b -n 1 4194399
 
 sleep 30 & pids+=($!); plain=$!
-expect_error "process not traced" "not traced by memtop.*memtop run -- CMD.*LD_PRELOAD" \
+expect_error "process not traced" "not traced by memtop.*memtop inject [0-9]+.*memtop run -- CMD.*LD_PRELOAD" \
 	"$MEMTOP" -b -n 1 "$plain"
 expect_error "snapshot of a process not traced" "not traced by memtop" "$MEMTOP" snapshot "$plain"
 
