@@ -419,6 +419,8 @@ const int memtop_monitor_process = 1;
 static int cmd_inject(const struct cli_options *o)
 {
 	char pid[32], lib[PATH_MAX];
+	if (o->pid <= 0)
+		return cli_fail("inject needs a pid: memtop inject [--undo] PID");
 	snprintf(pid, sizeof pid, "%d", o->pid);
 	char *words[] = {"inject", o->inject_undo ? "--undo" : pid, pid, NULL};
 	int n = o->inject_undo ? 3 : 2;

@@ -284,7 +284,7 @@ def check_refusals():
         skip("a static binary", "no static program was built here")
     refused("no such pid", r"^memtop: no process 2147483600$", 2147483600)
     for args, pattern in (([], r"^memtop: inject needs a pid: memtop inject \[--undo\] PID$"),
-                          (["12x"], r"^memtop: inject: '12x' is not a pid$"),
+                          (["12x"], r"^memtop: inject needs a pid, not '12x'$"),
                           (["--undo", "2147483600"], r"^memtop: no process 2147483600$")):
         r = subprocess.run([MEMTOP, "inject", *args], capture_output=True, text=True, env=ENV,
                            timeout=60)
