@@ -41,7 +41,7 @@ void session_set_state(struct session *s, enum model_state st)
 }
 
 /* Returns true once the target is gone; records how it ended. */
-static bool session_target_gone(struct session *s)
+bool session_target_gone(struct session *s)
 {
 	struct memtop_seg_header h;
 	bool have_hdr = shm_header_read(&s->seg, &h) == 0;
@@ -199,7 +199,11 @@ void *session_ingest_main(void *arg)
 	uint64_t last_hb = 0, last_live = 0, last_pub = 0;
 	unsigned idle_us = 50; /* grows while the ring stays empty, back to 50 on data */
 	bool gone = false;
-	while (buf && !gone) {
+	if (s->reader)
+		gone = session_reader_loop(s);
+	else
+		session_live_load(s); /* before the first pop: the handover (late_attach.c) */
+	while (buf && !gone && !s->reader) {
 		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
 		if (now - last_hb >= HEARTBEAT_NS) {
 			shm_consumer_heartbeat(&s->seg);
