@@ -55,6 +55,7 @@ int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 	fresh.slot_info_ctx = e->slot_info_ctx;
 	fresh.on_new_site = e->on_new_site;
 	fresh.on_new_site_ctx = e->on_new_site_ctx;
+	fresh.sample_mean = e->sample_mean; /* walks read it: no transient 0 (the next load sets it) */
 	struct engine old = *e;
 	/* readers find only the empty table from here; once they have left the old one, free it */
 	rcu_assign_pointer(e->live.table, fresh.live.table);
@@ -168,6 +169,19 @@ static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stac
 
 /* What a block counts for: itself, or for a sample what it stands for (rounded the same way on
  * insert and remove, so the sums come back to 0 when every sample is freed). */
+void engine_block_weight(uint16_t flags, uint64_t size, uint64_t mean, uint64_t *bytes,
+			 uint64_t *blocks)
+{
+	if (!(flags & LIVESET_F_SAMPLED)) {
+		*bytes = size;
+		*blocks = 1;
+		return;
+	}
+	double w = memtop_sample_weight(size, mean);
+	*bytes = (uint64_t)((double)size * w + 0.5);
+	*blocks = (uint64_t)(w + 0.5);
+}
+
 static inline void engine_weight(const struct engine *e, const struct liveset_block *b,
 				 uint64_t *bytes, uint64_t *blocks)
 {
@@ -176,15 +190,15 @@ static inline void engine_weight(const struct engine *e, const struct liveset_bl
 		*blocks = 1;
 		return;
 	}
-	double w = memtop_sample_weight(b->size, e->sample_mean);
-	*bytes = (uint64_t)((double)b->size * w + 0.5);
-	*blocks = (uint64_t)(w + 0.5);
+	engine_block_weight(b->flags, b->size, e->sample_mean, bytes, blocks);
 }
 
 static void engine_account_insert(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
 	uint64_t bytes, blocks;
 	engine_weight(e, b, &bytes, &blocks);
+	if (__builtin_expect(b->flags & LIVESET_F_SAMPLED, 0))
+		s->samples++;
 	s->live_bytes += bytes;
 	s->live_blocks += blocks;
 	struct engine_thread *t = &e->threads[b->thread];
@@ -206,6 +220,8 @@ static void engine_account_remove(struct engine *e, struct engine_site *s, const
 {
 	uint64_t bytes, blocks;
 	engine_weight(e, b, &bytes, &blocks);
+	if (__builtin_expect(b->flags & LIVESET_F_SAMPLED, 0))
+		s->samples--;
 	s->live_bytes -= bytes;
 	s->live_blocks -= blocks;
 	struct engine_thread *t = &e->threads[b->thread];

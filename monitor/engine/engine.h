@@ -20,6 +20,7 @@ struct engine_site {
 	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
 	uint8_t hist_n, hist_pos;
 	bool listed;                         /* stack id is in engine.site_ids */
+	uint32_t samples;                    /* live sampled blocks (LIVESET_F_SAMPLED) among them */
 };
 
 struct engine_thread {
@@ -83,6 +84,11 @@ struct engine {
 	void (*on_new_site)(void *ctx, uint32_t stack_id);
 	void *on_new_site_ctx;
 };
+
+/* What a block counts for in bytes and blocks: itself, or for a sample (LIVESET_F_SAMPLED) what
+ * it stands for, rounded the same way everywhere (sums come back to 0 when every sample goes). */
+void engine_block_weight(uint16_t flags, uint64_t size, uint64_t mean, uint64_t *bytes,
+			 uint64_t *blocks);
 
 /* n_slots: thread table size of the segment; max_stack_id: largest valid stack id (stacks_cap). */
 int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
