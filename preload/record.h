@@ -56,7 +56,7 @@ static inline void preload_live_note(struct preload_thread *t, uint64_t addr, ui
 		return;
 	if (preload_likely(live == MEMTOP_LIVE_SAMPLED) &&
 	    preload_likely(!sampler_take(&t->sampler, req, preload_cfg.sample_bytes,
-					 preload_cfg.sample_seed + t->slot)))
+					 preload_cfg.sample_seed)))
 		return;
 	preload_live_add(t, addr, req, flags, stack);
 }

@@ -36,11 +36,15 @@ void sampler_seed(struct sampler *s, uint64_t seed, uint64_t mean)
 	s->left = sampler_draw(s, mean);
 }
 
+/* Threads seeded so far: the n-th thread to sample draws from seed + n, so that a fixed
+ * MEMTOP_SAMPLE_SEED gives the same draws in every run (thread slots and tids vary). */
+static uint64_t sampler_threads;
+
 bool sampler_take_slow(struct sampler *s, uint64_t size, uint64_t mean, uint64_t seed)
 {
 	if (__builtin_expect(s->rng == 0, 0)) {
 		/* first call of the thread: the block is measured against a fresh distance */
-		sampler_seed(s, seed, mean);
+		sampler_seed(s, seed + __atomic_fetch_add(&sampler_threads, 1, __ATOMIC_RELAXED), mean);
 		s->left -= (int64_t)size;
 		if (s->left > 0)
 			return false;

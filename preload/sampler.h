@@ -19,7 +19,7 @@ void sampler_seed(struct sampler *s, uint64_t seed, uint64_t mean);
 bool sampler_take_slow(struct sampler *s, uint64_t size, uint64_t mean, uint64_t seed);
 
 /* True when a block of size bytes is sampled. One subtraction and a branch when it is not.
- * seed: used only when s was never seeded (the process's seed mixed with the thread's). */
+ * seed: the process's seed, used only when s was never seeded (with the thread's ordinal). */
 static inline bool sampler_take(struct sampler *s, uint64_t size, uint64_t mean, uint64_t seed)
 {
 	s->left -= (int64_t)size;

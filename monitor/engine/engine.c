@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,8 +170,8 @@ static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stac
 
 /* What a block counts for: itself, or for a sample what it stands for (rounded the same way on
  * insert and remove, so the sums come back to 0 when every sample is freed). */
-void engine_block_weight(uint16_t flags, uint64_t size, uint64_t mean, uint64_t *bytes,
-			 uint64_t *blocks)
+void engine_block_weight(uint16_t flags, uint64_t addr, uint64_t size, uint64_t mean,
+			 uint64_t *bytes, uint64_t *blocks)
 {
 	if (!(flags & LIVESET_F_SAMPLED)) {
 		*bytes = size;
@@ -178,8 +179,10 @@ void engine_block_weight(uint16_t flags, uint64_t size, uint64_t mean, uint64_t 
 		return;
 	}
 	double w = memtop_sample_weight(size, mean);
-	*bytes = (uint64_t)((double)size * w + 0.5);
-	*blocks = (uint64_t)(w + 0.5);
+	double u = (double)(liveset_hash(addr) >> 11) * 0x1.0p-53; /* uniform in [0, 1) */
+	double wb = (double)size * w;
+	*bytes = (uint64_t)wb + (wb - floor(wb) > u);
+	*blocks = (uint64_t)w + (w - floor(w) > u);
 }
 
 static inline void engine_weight(const struct engine *e, const struct liveset_block *b,
@@ -190,7 +193,7 @@ static inline void engine_weight(const struct engine *e, const struct liveset_bl
 		*blocks = 1;
 		return;
 	}
-	engine_block_weight(b->flags, b->size, e->sample_mean, bytes, blocks);
+	engine_block_weight(b->flags, b->addr, b->size, e->sample_mean, bytes, blocks);
 }
 
 static void engine_account_insert(struct engine *e, struct engine_site *s, const struct liveset_block *b)

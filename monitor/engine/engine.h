@@ -86,9 +86,11 @@ struct engine {
 };
 
 /* What a block counts for in bytes and blocks: itself, or for a sample (LIVESET_F_SAMPLED) what
- * it stands for, rounded the same way everywhere (sums come back to 0 when every sample goes). */
-void engine_block_weight(uint16_t flags, uint64_t size, uint64_t mean, uint64_t *bytes,
-			 uint64_t *blocks);
+ * it stands for. The fraction of the weight is rounded up or down by a hash of the address, so the
+ * integer counts stay unbiased (a 1 MiB sample stands for 1.16 blocks) and a block counts the same
+ * on insert and remove (sums come back to 0 when every sample goes). */
+void engine_block_weight(uint16_t flags, uint64_t addr, uint64_t size, uint64_t mean,
+			 uint64_t *bytes, uint64_t *blocks);
 
 /* n_slots: thread table size of the segment; max_stack_id: largest valid stack id (stacks_cap). */
 int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);

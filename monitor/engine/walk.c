@@ -312,8 +312,8 @@ size_t walk_group_by_site(const struct model_walk *w, struct model_suspect_site 
 		}
 		struct model_suspect_site *ss = &sites[slots[h] - 1];
 		uint64_t bytes, blocks;
-		engine_block_weight(b.sampled ? LIVESET_F_SAMPLED : 0, b.size, w->sample_mean, &bytes,
-				    &blocks);
+		engine_block_weight(b.sampled ? LIVESET_F_SAMPLED : 0, b.addr, b.size, w->sample_mean,
+				    &bytes, &blocks);
 		ss->bytes += bytes;
 		ss->blocks += blocks;
 		ss->estimated |= b.sampled;
