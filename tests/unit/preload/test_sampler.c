@@ -27,6 +27,8 @@ static void run_heap(struct heap_site *sites, size_t n, uint64_t seed)
 {
 	struct sampler s = {0};
 	uint64_t left[8];
+	/* seeded here: a first call seeds with the thread's ordinal added, which grows per call */
+	sampler_seed(&s, seed, MEAN);
 	for (size_t k = 0; k < n; k++) {
 		left[k] = sites[k].count;
 		sites[k].est_bytes = sites[k].est_blocks = 0;
