@@ -56,6 +56,9 @@ int shm_live_map(struct shm_segment *seg, struct shm_live_stats *st);
  * copies. An entry being written is waited for (bounded: 50 ms for the whole scan). 0 or -EIO. */
 typedef void (*shm_live_fn)(void *ctx, const struct shm_live_block *b, size_t n);
 int shm_live_scan(struct shm_segment *seg, shm_live_fn fn, void *ctx, struct shm_live_stats *st);
+/* Live bytes and blocks the table holds (maps it first): exact, or estimated from the samples
+ * (weights of shm/livetable.h's mean). 0, or -EIO. For the process list. */
+int shm_live_totals(struct shm_segment *seg, uint64_t *bytes, uint64_t *blocks);
 /* Unmaps the monitor's chunk mappings (shm_segment_close calls it). */
 void shm_live_unmap(struct shm_segment *seg);
 

@@ -159,3 +159,39 @@ int shm_live_scan(struct shm_segment *seg, shm_live_fn fn, void *ctx, struct shm
 	}
 	return 0;
 }
+
+struct live_sum {
+	double bytes, blocks;
+	uint64_t mean;
+};
+
+static void live_sum_batch(void *ctx, const struct shm_live_block *b, size_t n)
+{
+	struct live_sum *s = ctx;
+	for (size_t i = 0; i < n; i++) {
+		double w = (b[i].flags & MEMTOP_LIVEF_SAMPLED) ? memtop_sample_weight(b[i].size, s->mean)
+							       : 1.0;
+		s->bytes += w * (double)b[i].size;
+		s->blocks += w;
+	}
+}
+
+int shm_live_totals(struct shm_segment *seg, uint64_t *bytes, uint64_t *blocks)
+{
+	struct shm_live_stats st;
+	struct live_sum sum = {0, 0, 0};
+	memset(&st, 0, sizeof st);
+	*bytes = *blocks = 0;
+	volatile uint64_t mean = 0;
+	SHM_GUARD_BEGIN {
+		mean = __atomic_load_n(&seg->hdr->live_sample_bytes, __ATOMIC_RELAXED);
+	} SHM_GUARD_FAIL {
+		return -EIO;
+	} SHM_GUARD_END;
+	sum.mean = mean <= (1ull << 30) ? mean : 0;
+	if (shm_live_map(seg, &st) != 0 || shm_live_scan(seg, live_sum_batch, &sum, &st) != 0)
+		return -EIO;
+	*bytes = (uint64_t)(sum.bytes + 0.5);
+	*blocks = (uint64_t)(sum.blocks + 0.5);
+	return 0;
+}
