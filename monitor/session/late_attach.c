@@ -51,7 +51,9 @@ static void late_read_mode(struct session *s)
 	    (h.live_mode == MEMTOP_LIVE_SAMPLED && h.live_sample_bytes >= 1 &&
 	     h.live_sample_bytes <= (1ull << 30)))
 		s->live_mode = h.live_mode;
-	s->eng.sample_mean = s->live_mode == MEMTOP_LIVE_SAMPLED ? h.live_sample_bytes : 0;
+	/* atomic: walks on other threads read it (model_walk_open) */
+	__atomic_store_n(&s->eng.sample_mean,
+			 s->live_mode == MEMTOP_LIVE_SAMPLED ? h.live_sample_bytes : 0, __ATOMIC_RELAXED);
 	s->live_overflow = h.live_overflow;
 }
 

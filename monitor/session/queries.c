@@ -23,8 +23,8 @@ struct model_walk *model_walk_open(struct session *s, const struct model_walk_fi
 {
 	struct model_walk *w = walk_liveset(&s->eng.live, walk_filter_or_all(f),
 					    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
-	if (w) /* set once before the ingest thread applies any event, never changed */
-		w->sample_mean = s->eng.sample_mean;
+	if (w) /* set by the ingest thread before its first event, at each reload for a reader */
+		w->sample_mean = __atomic_load_n(&s->eng.sample_mean, __ATOMIC_RELAXED);
 	return w;
 }
 
@@ -33,7 +33,7 @@ struct model_walk *model_walk_open_compact(struct session *s, const struct model
 	struct model_walk *w = walk_liveset_compact(&s->eng.live, walk_filter_or_all(f),
 						    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
 	if (w)
-		w->sample_mean = s->eng.sample_mean;
+		w->sample_mean = __atomic_load_n(&s->eng.sample_mean, __ATOMIC_RELAXED);
 	return w;
 }
 
