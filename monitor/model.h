@@ -70,6 +70,15 @@ struct model_session_info {
 	/* memtop inject loaded the library into the running process at this CLOCK_REALTIME ns (0: it
 	 * was preloaded): blocks allocated before are unknown, their frees count as unknown frees. */
 	uint64_t injected_at_ns;
+	/* The target's live table (MEMTOP_LIVE): 0 off, 1 sampled, 2 exact. With samples loaded at
+	 * attach (estimated), live figures are estimates from 1 sample per sample_bytes; reader: this
+	 * monitor reads the table beside another monitor that holds the ring. */
+	uint32_t live_mode;
+	uint64_t sample_bytes;
+	bool estimated;
+	bool reader;
+	uint64_t seeded_blocks;  /* blocks loaded from the table */
+	uint64_t live_overflow;  /* blocks the target could not record in its table */
 };
 
 /* ------------------------------------------------------------------ totals */
@@ -144,6 +153,7 @@ struct model_site {
 	uint64_t frees;        /* frees of blocks from this site */
 	int64_t growth;        /* live_bytes now - live_bytes MODEL_GROWTH_SAMPLES samples ago */
 	bool growing;          /* live bytes rose (never fell) across the last MODEL_GROWTH_SAMPLES */
+	bool estimated;        /* holds samples from the live table: live figures are estimates */
 	struct model_frame top;/* first frame outside memtop's own library (symbolized lazily) */
 };
 
@@ -228,6 +238,8 @@ struct model_block {
 	uint32_t stack_id;
 	uint32_t thread_id;   /* model_thread.id */
 	bool from_realloc;
+	bool sampled;         /* a sample from the live table (MEMTOP_LIVE=sampled): it stands for
+				 model_sample_weight blocks (estimates) */
 };
 
 /* Immutable result of a walk: blocks in allocation order (oldest first), or, for a compact walk,
@@ -236,6 +248,7 @@ struct model_walk {
 	uint64_t taken_ns;
 	size_t count;
 	uint64_t total_bytes;
+	uint64_t sample_mean;  /* sampling mean of its sampled blocks (0: none can be) */
 	const struct model_block *blocks;
 	/* private */
 	void *priv;
@@ -267,6 +280,7 @@ struct model_suspect_site {
 	uint32_t stack_id;
 	uint64_t bytes;       /* bytes of blocks older than the expire age */
 	uint64_t blocks;
+	bool estimated;       /* holds samples: bytes and blocks are estimates */
 	uint64_t oldest_age_ns;
 	struct model_frame top;
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "livetable.h"
 #include "preload.h"
 
 #define WAIT_DEFAULT_S 30u
@@ -100,6 +101,37 @@ static enum preload_unwinder config_unwinder(void)
 	return PRELOAD_UNWIND_CFI;
 }
 
+static uint32_t config_live(void)
+{
+	const char *s = config_getenv("MEMTOP_LIVE");
+	if (!s || !strcmp(s, "sampled"))
+		return MEMTOP_LIVE_SAMPLED;
+	if (!strcmp(s, "exact"))
+		return MEMTOP_LIVE_EXACT;
+	if (!strcmp(s, "off"))
+		return MEMTOP_LIVE_OFF;
+	config_complain("MEMTOP_LIVE", s, "sampled, exact or off", "sampled");
+	return MEMTOP_LIVE_SAMPLED;
+}
+
+/* MEMTOP_SAMPLE_SEED fixes the sampler's draws (tests); by default they differ in every process. */
+static uint64_t config_seed(void)
+{
+	const char *s = config_getenv("MEMTOP_SAMPLE_SEED");
+	uint64_t v = 0;
+	bool ok = s && *s;
+	for (const char *c = s; ok && *c; c++) {
+		ok = *c >= '0' && *c <= '9' && v <= (UINT64_MAX - 9) / 10;
+		v = v * 10 + (uint64_t)(*c - '0');
+	}
+	if (ok && v)
+		return v;
+	if (s)
+		config_complain("MEMTOP_SAMPLE_SEED", s, "1..18446744073709551606", "a random seed");
+	uint64_t r = shm_clock_ns(CLOCK_REALTIME) ^ (uint64_t)getpid() << 32 ^ (uintptr_t)&v;
+	return r ? r : 1;
+}
+
 void preload_config_read(struct preload_config *cfg)
 {
 	cfg->disable = config_u32("MEMTOP_DISABLE", 0, 1, 0) != 0;
@@ -113,4 +145,7 @@ void preload_config_read(struct preload_config *cfg)
 	/* MEMTOP_WAIT: 0 = no wait, 1 = wait up to the default 30 s, N = wait up to N seconds. */
 	uint32_t w = config_u32("MEMTOP_WAIT", 0, WAIT_MAX_S, 0);
 	cfg->wait_s = w == 1 ? WAIT_DEFAULT_S : w;
+	cfg->live = config_live();
+	cfg->sample_bytes = config_u32("MEMTOP_SAMPLE_BYTES", 1, 1u << 30, SHM_LIVE_SAMPLE_DEFAULT);
+	cfg->sample_seed = config_seed();
 }

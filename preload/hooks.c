@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "livetable.h"
 #include "preload.h"
 #include "record.h"
 
@@ -88,25 +89,35 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	uint64_t old_usable = preload_usable(old);
 	preload_attached(t);
 	uint64_t link = preload_fetch_add_own(&t->reallocs, 1) + 1; /* a handler's realloc gets another */
+	/* The old block leaves the live table before the real call (another thread may get its
+	 * address back before realloc returns) and before the push decision (late_attach.c). */
+	struct memtop_live_entry was;
+	bool tabled = preload_live_forget((uintptr_t)old, &was);
+	uint8_t tflag = tabled ? MEMTOP_EVF_TABLED : 0;
 	bool push = preload_should_push(t), begun = false;
 	if (push) {
 		struct memtop_event ev = {
-			.type = MEMTOP_EV_REALLOC_BEGIN, .addr = (uintptr_t)old, .link = link};
+			.type = MEMTOP_EV_REALLOC_BEGIN, .flags = tflag, .addr = (uintptr_t)old,
+			.link = link};
 		begun = preload_push(t, &ev);
 	}
 	errno = saved;
 	void *p = preload_real.realloc(old, size);
 	saved = errno;
 	bool freed = p != NULL || size == 0;
-	struct memtop_event ev = {.type = MEMTOP_EV_REALLOC_END, .addr = (uintptr_t)p, .size = size,
-				  .aux = (uintptr_t)old, .link = link};
+	struct memtop_event ev = {.type = MEMTOP_EV_REALLOC_END, .flags = tflag, .addr = (uintptr_t)p,
+				  .size = size, .aux = (uintptr_t)old, .link = link};
+	uint32_t stack = PRELOAD_STACK_UNSET;
 	if (freed)
 		preload_count_free(t, old_usable);
 	if (p) {
 		ev.usable = preload_usable(p);
 		preload_count_alloc(t, ev.usable, size);
+		preload_live_note(t, (uintptr_t)p, size, MEMTOP_LIVEF_REALLOC, &stack);
 	} else if (!freed) {
-		ev.flags = MEMTOP_EVF_FAILED;
+		ev.flags |= MEMTOP_EVF_FAILED;
+		if (tabled) /* the old block is still live: back in the table */
+			shm_live_restore(&preload_seg, &was);
 	}
 	/* END goes to the new block's lane: the consumer may see it before BEGIN in the old one's
 	 * (only a BEGIN that is in the ring will come: a dropped one must not be waited for). */
@@ -114,7 +125,9 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	    shm_lane_of(&preload_seg, (uintptr_t)p) != shm_lane_of(&preload_seg, (uintptr_t)old))
 		ev.flags |= MEMTOP_EVF_SPLIT;
 	if (push || preload_should_push(t)) {
-		ev.stack_id = p && preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+		if (stack == PRELOAD_STACK_UNSET)
+			stack = p && preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+		ev.stack_id = stack;
 		preload_push(t, &ev);
 	}
 	errno = saved;

@@ -83,6 +83,8 @@ static int preload_segment_create(void)
 	cfg.stacks_cap = preload_cfg.stacks;
 	cfg.max_depth = preload_cfg.depth;
 	cfg.block_ms = preload_cfg.block_ms;
+	cfg.live_mode = preload_cfg.live;
+	cfg.live_sample_bytes = preload_cfg.sample_bytes;
 	pid_t pid = getpid();
 	int rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	if (rc == -EEXIST) {
@@ -154,6 +156,7 @@ static void preload_fork_child(void)
 			sum.req_bytes += c->req_bytes;
 		}
 		shm_segment_close(&preload_seg, false);
+		preload_live_fork_child();
 		preload_preinit = sum;
 		preload_thread_forget(t);
 		__atomic_store_n(&preload_exited, 0, __ATOMIC_RELAXED);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sampler.h"
 #include "shm.h"
 
 #define PRELOAD_EXPORT __attribute__((visibility("default")))
@@ -68,6 +69,9 @@ struct preload_config {
 	uint32_t wait_s;      /* MEMTOP_WAIT: seconds to wait for a monitor at start, 0 = no wait */
 	uint32_t block_ms;    /* MEMTOP_BLOCK_MS: bounded wait on a full lane */
 	bool disable;         /* MEMTOP_DISABLE: pure pass-through, no segment */
+	uint32_t live;        /* MEMTOP_LIVE: MEMTOP_LIVE_SAMPLED (default), _EXACT or _OFF */
+	uint64_t sample_bytes; /* MEMTOP_SAMPLE_BYTES: mean bytes between samples */
+	uint64_t sample_seed; /* MEMTOP_SAMPLE_SEED, else random per process (never 0) */
 };
 
 /* Per-thread state, initial-exec TLS so that reaching it never allocates or takes a lock. */
@@ -93,6 +97,7 @@ struct preload_thread {
 	/* The CFI walk's per-thread first-level rule cache (cfi_walk.c): NULL until the first walk,
 	 * PRELOAD_CFI_L1_NONE when it could not be mapped or the thread has exited. */
 	void *cfi_l1;
+	struct sampler sampler; /* MEMTOP_LIVE=sampled: bytes to the next sampled byte (live.c) */
 };
 #define PRELOAD_CFI_L1_NONE ((void *)-1)
 
@@ -202,6 +207,33 @@ void preload_peak_reset(uint64_t inuse_now);
 
 /* bound.c: warns once and sets MEMTOP_FLAG_NOT_BOUND when the process binds another malloc. */
 void preload_bound_check(void);
+
+/* live.c: the live table kept with or without a monitor (MEMTOP_LIVE). A filter of counters by
+ * address hash says "certainly not in the table" in one load for the blocks the sampler skipped. */
+#define PRELOAD_LIVE_FILTER (1u << 14)
+extern uint8_t preload_live_filter[PRELOAD_LIVE_FILTER];
+static inline uint32_t preload_live_filter_slot(uint64_t addr)
+{
+	return (uint32_t)(((addr >> 4) * 0x9e3779b97f4a7c15ull) >> 50);
+}
+/* Records a new block when the mode (and the sampler) says so; *stack gets the stack captured for
+ * it, or MEMTOP_STACK_OVERFLOW - 2 (PRELOAD_STACK_UNSET) when none was. */
+#define PRELOAD_STACK_UNSET 0xfffffffdu
+void preload_live_add(struct preload_thread *t, uint64_t addr, uint64_t req, uint16_t flags,
+		      uint32_t *stack);
+/* Removes a block about to be freed; true when it was in the table (copy in *out if not NULL). */
+bool preload_live_forget_slow(uint64_t addr, struct memtop_live_entry *out);
+static inline bool preload_live_forget(uint64_t addr, struct memtop_live_entry *out)
+{
+	if (preload_likely(preload_cfg.live == MEMTOP_LIVE_SAMPLED) &&
+	    preload_likely(__atomic_load_n(&preload_live_filter[preload_live_filter_slot(addr)],
+					   __ATOMIC_RELAXED) == 0))
+		return false;
+	if (preload_cfg.live == MEMTOP_LIVE_OFF)
+		return false;
+	return preload_live_forget_slow(addr, out);
+}
+void preload_live_fork_child(void);
 
 /* events.c: the non-allocation events (tags, thread names, maps changes). */
 void preload_push_simple(uint8_t type, uint64_t aux);

@@ -45,6 +45,22 @@ static inline struct preload_thread *preload_attached(struct preload_thread *t)
 
 void preload_count_preinit(bool alloc, uint64_t usable, uint64_t req);
 
+/* Records a new block in the live table when MEMTOP_LIVE says so: in sampled mode a subtraction
+ * and a branch for the blocks the sampler skips. Before the push decision (the claim load): a
+ * monitor claiming meanwhile then finds the block in the table or its event in the ring. */
+static inline void preload_live_note(struct preload_thread *t, uint64_t addr, uint64_t req,
+				     uint16_t flags, uint32_t *stack)
+{
+	uint32_t live = preload_cfg.live;
+	if (live == MEMTOP_LIVE_OFF)
+		return;
+	if (preload_likely(live == MEMTOP_LIVE_SAMPLED) &&
+	    preload_likely(!sampler_take(&t->sampler, req, preload_cfg.sample_bytes,
+					 preload_cfg.sample_seed)))
+		return;
+	preload_live_add(t, addr, req, flags, stack);
+}
+
 /* True when events should be pushed now; otherwise counts the event as untracked. */
 static inline bool preload_should_push(struct preload_thread *t)
 {
@@ -97,12 +113,17 @@ static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t 
 	}
 	preload_attached(t);
 	preload_count_alloc(t, usable, req);
+	uint32_t stack = PRELOAD_STACK_UNSET;
+	preload_live_note(t, (uintptr_t)p, req,
+			  type == MEMTOP_EV_REALLOC_END ? MEMTOP_LIVEF_REALLOC : 0, &stack);
 	if (preload_should_push(t)) {
 		int saved = errno; /* unwinding and a full-ring wait may make system calls */
 		struct memtop_event ev = {
 			.type = type, .addr = (uintptr_t)p, .size = req, .aux = aux, .usable = usable,
 		};
-		ev.stack_id = preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+		if (stack == PRELOAD_STACK_UNSET)
+			stack = preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+		ev.stack_id = stack;
 		preload_push(t, &ev);
 		errno = saved;
 	}
@@ -119,9 +140,12 @@ static inline void preload_on_free(struct preload_thread *t, int mode, void *p)
 	}
 	preload_attached(t);
 	preload_count_free(t, usable);
+	/* out of the table before the push decision (the claim load) and before the real free */
+	bool tabled = preload_live_forget((uintptr_t)p, NULL);
 	if (preload_should_push(t)) {
 		int saved = errno; /* a full-ring wait may make system calls */
-		struct memtop_event ev = {.type = MEMTOP_EV_FREE, .addr = (uintptr_t)p};
+		struct memtop_event ev = {.type = MEMTOP_EV_FREE, .addr = (uintptr_t)p,
+					  .flags = tabled ? MEMTOP_EVF_TABLED : 0};
 		preload_push(t, &ev);
 		errno = saved;
 	}

@@ -66,11 +66,11 @@ static int reserve_regions(struct shm_segment *seg)
 	if (__atomic_load_n(&seg->hdr->flags, __ATOMIC_ACQUIRE) & MEMTOP_FLAG_RESERVED)
 		return 0;
 	uint64_t bytes = shm_segment_claim_bytes(seg);
-	uint64_t from = seg->size - bytes;
+	uint64_t from = seg->fixed_size - bytes;
 	struct stat st;
 	if (seg->fd < 0)
 		return -EINVAL;
-	if (fstat(seg->fd, &st) != 0 || (uint64_t)st.st_size != seg->size)
+	if (fstat(seg->fd, &st) != 0 || (uint64_t)st.st_size < seg->fixed_size)
 		return -EIO;
 	int rc = fallocate(seg->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)bytes) ? errno : 0;
 	if (rc == EOPNOTSUPP)

@@ -452,3 +452,41 @@ const char *shm_event_check(const struct shm_segment *seg, const struct memtop_e
 		return "tag id out of range";
 	return NULL;
 }
+
+/* Steps lane k past the records below its attach ticket, waiting for each to be committed until
+ * deadline. Guarded by the caller. Returns the records stepped over. */
+static uint64_t lane_drop_old(struct shm_segment *seg, uint32_t k, uint64_t deadline)
+{
+	struct shm_lane_local *l = &seg->lane[k];
+	uint64_t until = __atomic_load_n(&lane_ctl(seg, k)->attach_ticket, __ATOMIC_RELAXED);
+	uint64_t tail = l->tail, dropped = 0;
+	if (until < tail || until - tail > seg->lane_cap)
+		return 0; /* impossible: leave the lane to the normal pop */
+	while (tail < until) {
+		if (__atomic_load_n(&lane_cell(seg, k, tail)->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+			if (shm_clock_ns(CLOCK_MONOTONIC) > deadline)
+				break; /* a producer that never commits: the pop handles it as before */
+			cpu_relax();
+			continue;
+		}
+		tail++;
+		dropped++;
+	}
+	if (tail != l->tail) {
+		l->parked = false;
+		lane_advance(seg, k, tail);
+	}
+	return dropped;
+}
+
+uint64_t shm_ring_drop_before_attach(struct shm_segment *seg, uint64_t wait_ns)
+{
+	volatile uint64_t dropped = 0;
+	uint64_t deadline = shm_clock_ns(CLOCK_MONOTONIC) + wait_ns;
+	SHM_GUARD_BEGIN {
+		for (uint32_t k = 0; k < seg->lanes; k++)
+			dropped += lane_drop_old(seg, k, deadline);
+	} SHM_GUARD_FAIL {
+	} SHM_GUARD_END;
+	return dropped;
+}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "livetable.h"
 
 #define SEG_ALIGN 64u
 
@@ -22,6 +23,8 @@ void shm_config_defaults(struct shm_config *cfg)
 	cfg->max_depth = 16;
 	cfg->block_ms = SHM_BLOCK_MS_DEFAULT;
 	cfg->lanes = 0;
+	cfg->live_mode = MEMTOP_LIVE_OFF;
+	cfg->live_sample_bytes = 0;
 }
 
 static uint32_t round_pow2(uint32_t v)
@@ -110,6 +113,10 @@ void shm_segment_bind(struct shm_segment *seg, void *base, size_t size,
 	char *b = base;
 	seg->base = base;
 	seg->size = size;
+	seg->fixed_size = h->segment_size;
+	seg->live_mode = h->live_mode;
+	seg->live_n = 0;
+	memset(seg->live, 0, sizeof seg->live);
 	seg->hdr = base;
 	seg->threads_count = h->threads_count;
 	seg->stacks_cap = h->stacks_cap;
@@ -210,7 +217,10 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	 * tags), so a full /dev/shm fails here instead of raising SIGBUS in some allocation later. The
 	 * rest (about 10 MB by default, most of the cost of starting a process) stays a hole until a
 	 * consumer claims the segment and backs it; processes nobody watches never pay for it. */
-	int rc = ftruncate(fd, (off_t)size) ? errno : posix_fallocate(fd, 0, (off_t)geometry.stacks_off);
+	/* With a live table the stack table is written without a consumer too (stacks of recorded
+	 * blocks): backed now as well. */
+	uint64_t backed = cfg->live_mode != MEMTOP_LIVE_OFF ? geometry.ring_off : geometry.stacks_off;
+	int rc = ftruncate(fd, (off_t)size) ? errno : posix_fallocate(fd, 0, (off_t)backed);
 	void *base = MAP_FAILED;
 	if (rc == 0) {
 		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -238,6 +248,13 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	struct memtop_thread_slot *overflow = &seg->threads[seg->threads_count - 1];
 	overflow->state = MEMTOP_SLOT_LIVE;
 	memcpy(overflow->name, "(overflow)", 11);
+	rc = shm_live_init(seg, cfg->live_mode, cfg->live_sample_bytes);
+	if (rc) {
+		snprintf(err, errlen, "cannot size the live table of segment %s: %s", name,
+			 strerror(-rc));
+		shm_segment_close(seg, true);
+		return rc;
+	}
 	__atomic_store_n(&h->flags, MEMTOP_FLAG_READY, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -249,6 +266,7 @@ void shm_segment_close(struct shm_segment *seg, bool unlink_name)
 		shm_segment_name(seg->pid, name, sizeof name);
 		shm_unlink(name);
 	}
+	shm_live_unmap(seg);
 	if (seg->base && seg->base != MAP_FAILED)
 		munmap(seg->base, seg->size);
 	if (seg->fd >= 0)

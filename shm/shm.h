@@ -38,6 +38,8 @@ struct shm_config {
 	uint32_t max_depth;
 	uint32_t block_ms;
 	uint32_t lanes;      /* 0: one per online CPU, at least 4; rounded up to a power of two */
+	uint32_t live_mode;  /* MEMTOP_LIVE_OFF / _SAMPLED / _EXACT (shm/livetable.h) */
+	uint64_t live_sample_bytes; /* sampled mode: mean bytes between samples */
 };
 
 /* Process-local state of one lane, on a line of its own. */
@@ -58,7 +60,8 @@ struct shm_lane_local {
  * create/open time after validation, so later reads never trust header offsets again. */
 struct shm_segment {
 	void *base;
-	size_t size;
+	size_t size;        /* bytes mapped at base */
+	uint64_t fixed_size; /* the fixed part (header segment_size); live table chunks follow it */
 	int fd;
 	pid_t pid;
 	struct memtop_seg_header *hdr;
@@ -80,6 +83,13 @@ struct shm_segment {
 	uint64_t barrier_seq;   /* TARGET: number of the last barrier, under barrier_lock */
 	uint64_t lane_map[SHM_LANE_MAP_SIZE]; /* TARGET: region << 5 | (lane + 1), 0 = empty (atomic) */
 	struct shm_lane_local lane[MEMTOP_LANES_MAX];
+	/* The live table's chunks as mapped in this process (shm/livetable.c): TARGET its own
+	 * chunks, published by live_n (atomic release); MONITOR the chunks validated and mapped
+	 * so far (read-only mappings). */
+	struct memtop_live_entry *live[MEMTOP_LIVE_CHUNKS_MAX];
+	uint32_t live_cap[MEMTOP_LIVE_CHUNKS_MAX];
+	uint32_t live_n;
+	uint32_t live_mode; /* copy taken at creation or open */
 };
 
 void shm_config_defaults(struct shm_config *cfg);
@@ -117,8 +127,10 @@ uint32_t shm_tag_register(struct shm_segment *seg, const char *name, uint64_t no
 static inline bool shm_consumer_present(const struct shm_segment *seg)
 {
 	/* Acquire pairs with the claim's release: a producer that sees the pid also sees the ring
-	 * initialised. A negative pid is a monitor still preparing the ring: not present yet. */
-	return __atomic_load_n(&seg->hdr->claim_pid, __ATOMIC_ACQUIRE) > 0;
+	 * initialised. A negative pid is a monitor still preparing the ring: not present yet.
+	 * seq_cst (the same instruction as acquire on x86-64 and arm64): ordered after the hook's
+	 * seq_cst live table write, for the late-attach handover (monitor/session/late_attach.c). */
+	return __atomic_load_n(&seg->hdr->claim_pid, __ATOMIC_SEQ_CST) > 0;
 }
 /* True when the claimant's pid exists and its heartbeat is fresh. Slow: only on a full lane. */
 bool shm_consumer_alive(const struct shm_segment *seg);
@@ -205,7 +217,7 @@ int shm_consumer_claim(struct shm_segment *seg, pid_t *holder);
 /* Bytes the first claim backs (the stack table to the end), from the geometry validated at open. */
 static inline uint64_t shm_segment_claim_bytes(const struct shm_segment *seg)
 {
-	return (uint64_t)((const char *)seg->base + seg->size - (const char *)seg->stacks);
+	return (uint64_t)((const char *)seg->base + seg->fixed_size - (const char *)seg->stacks);
 }
 /* Refreshes the heartbeat and publishes the consumer's tail. -1 when the segment faulted (SIGBUS). */
 int shm_consumer_heartbeat(struct shm_segment *seg);
@@ -226,6 +238,11 @@ enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *o
  * a barrier that cannot complete). Only once the target process is gone (a live producer may
  * still commit it, and skipping then would wedge that cell). */
 void shm_ring_skip(struct shm_segment *seg);
+
+/* Steps every lane past the records a previous consumer left unread (tickets below the heads at
+ * our claim), waiting up to wait_ns in all for producers still committing them. For a monitor that
+ * seeds its model from the live table, which already holds their effect. Returns how many. */
+uint64_t shm_ring_drop_before_attach(struct shm_segment *seg, uint64_t wait_ns);
 
 /* Validates a copied record against the segment geometry. Returns NULL or a reason. */
 const char *shm_event_check(const struct shm_segment *seg, const struct memtop_event *ev);

@@ -12,7 +12,7 @@
 #include "guard.h"
 #include "internal.h"
 
-#define SEG_SIZE_MAX (4ull << 30)
+#define SEG_SIZE_MAX (1ull << 40) /* the fixed part stays under 4 GiB; the live table may not */
 
 struct region {
 	const char *name;
@@ -78,8 +78,10 @@ int shm_header_validate(const struct memtop_seg_header *h, size_t size, char *er
 	}
 	if (h->header_size != sizeof *h)
 		return fail(err, errlen, "corrupted segment: %s", "bad header size");
-	if (h->segment_size != size)
+	/* the file may be larger: the live table's chunks follow the fixed part */
+	if (h->segment_size > size || h->segment_size < sizeof *h)
 		return fail(err, errlen, "corrupted segment: %s", "size in header differs from the file size");
+	size = (size_t)h->segment_size;
 	if (h->pid <= 0)
 		return fail(err, errlen, "corrupted segment: %s", "bad pid");
 	if (memchr(h->exe, '\0', sizeof h->exe) == NULL)

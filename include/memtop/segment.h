@@ -7,11 +7,12 @@
 #include <stdint.h>
 
 #define MEMTOP_SEG_MAGIC 0x31474553504f544dULL /* "MTOPSEG1" little endian */
-#define MEMTOP_ABI_VERSION 3u
+#define MEMTOP_ABI_VERSION 4u
 #define MEMTOP_EXE_MAX 256
 #define MEMTOP_THREAD_NAME_MAX 16
 #define MEMTOP_MAX_DEPTH 64
 #define MEMTOP_LANES_MAX 16 /* the ring is split in 1..16 lanes (a power of two) */
+#define MEMTOP_LIVE_CHUNKS_MAX 24 /* the live table grows by chunks, each twice the previous */
 
 /* Stack ids: 0 = no stack; MEMTOP_STACK_OVERFLOW = the table was full; MEMTOP_STACK_SIGNAL = the
  * call was made in a signal handler that interrupted the preload while it unwound for another call
@@ -56,6 +57,10 @@ enum memtop_event_type {
                                        the consumer may see the END first */
 #define MEMTOP_EVF_BARRIER (1u << 2) /* one of the copies of an event pushed in every lane (a tag):
                                         the consumer applies it once every lane reaches its copy */
+#define MEMTOP_EVF_TABLED (1u << 3)  /* FREE / REALLOC_BEGIN / REALLOC_END: the freed (old) block was
+                                        in the live table when the target removed it (a monitor
+                                        that loaded the table without it saw its removal: not an
+                                        unknown free) */
 
 /* One ring record: exactly one cache line. seq is the cell's sequence number: the producer of
  * ticket pos of a lane stores pos + 1 once the record is written; anything else means "not ready
@@ -194,6 +199,39 @@ struct memtop_seg_header {
 	uint64_t barrier_released;   /* consumer: number of the last barrier it released; copies of
 					it or older still in a lane are stale (a consumer died while
 					stepping the lanes past them) */
+
+	/* The live table (shm/livetable.h): chunks of struct memtop_live_entry in the same file,
+	 * past segment_size, each at a page-aligned offset. Written by the target only. */
+	uint32_t live_mode __attribute__((aligned(64))); /* MEMTOP_LIVE_*, fixed at creation */
+	uint32_t live_chunks;        /* chunks published (atomic release, after offset and cap) */
+	uint64_t live_sample_bytes;  /* sampled mode: mean distance between sampled bytes */
+	uint64_t live_overflow;      /* blocks not recorded: no room and the table could not grow */
+	int32_t live_grow_lock;      /* tid of the thread adding a chunk, 0 = none */
+	uint32_t reserved3;
+	uint64_t live_chunk_off[MEMTOP_LIVE_CHUNKS_MAX];
+	uint32_t live_chunk_cap[MEMTOP_LIVE_CHUNKS_MAX]; /* entries, a power of two */
 };
+
+/* Live table modes (MEMTOP_LIVE). */
+#define MEMTOP_LIVE_OFF 0u
+#define MEMTOP_LIVE_SAMPLED 1u
+#define MEMTOP_LIVE_EXACT 2u
+
+/* Live table entry flags. */
+#define MEMTOP_LIVEF_REALLOC (1u << 0) /* the block came from realloc */
+#define MEMTOP_LIVEF_SAMPLED (1u << 1) /* recorded by the sampler: stands for 1/(1-exp(-size/mean)) */
+
+/* One live block in the live table: 32 bytes. key = addr << 16 | gen << 1 | busy (addr 0: the
+ * entry is empty (key 0) or a tombstone); gen changes on every write, so a reader that reads the
+ * key, the fields, then the same key again has a consistent copy. */
+struct memtop_live_entry {
+	uint64_t key;          /* atomic */
+	uint64_t size;         /* requested size */
+	uint64_t time_ns;      /* CLOCK_MONOTONIC_COARSE at the allocation */
+	uint32_t stack_id;
+	uint16_t thread_slot;
+	uint16_t flags;        /* MEMTOP_LIVEF_* */
+};
+_Static_assert(sizeof(struct memtop_live_entry) == 32, "a live entry is half a cache line");
 
 #endif

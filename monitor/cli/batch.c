@@ -50,6 +50,9 @@ static void batch_print(struct session *s, int iteration)
 	printf("live_bytes: %" PRIu64 "  live_blocks: %" PRIu64 "  peak_bytes: %" PRIu64
 	       "  allocs: %" PRIu64 "  frees: %" PRIu64 "\n", t->live_bytes, t->live_blocks, t->peak_bytes,
 	       t->allocs, t->frees);
+	if (v->session.estimated) /* blocks from before the attach are known from samples */
+		printf("estimate: estimated from samples, 1 per %" PRIu64 " KiB\n",
+		       v->session.sample_bytes >> 10);
 	/* every count that makes the live set approximate, then the mark */
 	printf("allocs/s: %.0f  frees/s: %.0f  bytes/s: %.0f  unknown_frees: %" PRIu64
 	       "  lost_events: %" PRIu64 "  duplicate_allocs: %" PRIu64 "%s  overhead: %" PRIu64

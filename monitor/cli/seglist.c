@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "livetable.h"
 #include "shm.h"
 
 typedef void (*seg_fn)(pid_t pid, void *ctx);
@@ -58,8 +59,15 @@ static void list_one(pid_t pid, void *ctx)
 		uint64_t age = now > h.created_realtime_ns ? (now - h.created_realtime_ns) / 1000000000ull : 0;
 		const char *state = shm_segment_is_stale(&h) ? "stale" : h.claim_pid ? "watched" : "traced";
 		h.exe[sizeof h.exe - 1] = '\0';
-		printf("%8d  %-8s  %12" PRIu64 "  %8" PRIu64 "s  %s\n", (int)pid, state,
-		       c.usable_alloc - c.usable_freed, age, h.exe);
+		/* the live table's view of the heap: exact, or estimated from samples (~) */
+		static const char *const modes[] = {"off", "sampled", "exact"};
+		uint32_t mode = h.live_mode < 3 ? h.live_mode : 0;
+		uint64_t lb = 0, lk = 0;
+		char live[32] = "-";
+		if (mode && shm_live_totals(&seg, &lb, &lk) == 0)
+			snprintf(live, sizeof live, "%s%" PRIu64, mode == MEMTOP_LIVE_SAMPLED ? "~" : "", lb);
+		printf("%8d  %-8s  %12" PRIu64 "  %13s  %-7s  %8" PRIu64 "s  %s\n", (int)pid, state,
+		       c.usable_alloc - c.usable_freed, live, modes[mode], age, h.exe);
 		(*count)++;
 	}
 	shm_segment_close(&seg, false);
@@ -84,7 +92,8 @@ int cli_list(int *chosen)
 {
 	int count = 0;
 	*chosen = 0;
-	printf("%8s  %-8s  %12s  %9s  %s\n", "PID", "STATE", "HEAP_BYTES", "AGE", "COMMAND");
+	printf("%8s  %-8s  %12s  %13s  %-7s  %9s  %s\n", "PID", "STATE", "HEAP_BYTES", "LIVE_BYTES",
+	       "TABLE", "AGE", "COMMAND");
 	for_each_segment(list_one, &count);
 	if (count == 0) {
 		printf("no traced process: start one with 'memtop run -- CMD' or "

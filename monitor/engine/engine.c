@@ -9,8 +9,11 @@
 #include "engine/engine.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "memtop/sampling.h"
 
 #define ENGINE_SITES_INIT 1024u
 
@@ -62,6 +65,7 @@ int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 	fresh.slot_info_ctx = e->slot_info_ctx;
 	fresh.on_new_site = e->on_new_site;
 	fresh.on_new_site_ctx = e->on_new_site_ctx;
+	fresh.sample_mean = e->sample_mean; /* walks read it: no transient 0 (the next load sets it) */
 	struct engine old = *e;
 	/* readers find only the empty table from here; once they have left the old one, free it */
 	rcu_assign_pointer(e->live.table, fresh.live.table);
@@ -174,43 +178,90 @@ static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stac
 
 /* ---- block accounting (every change of the live set goes through these two) ---- */
 
+/* What a block counts for: itself, or for a sample what it stands for (rounded the same way on
+ * insert and remove, so the sums come back to 0 when every sample is freed). */
+void engine_block_weight(uint16_t flags, uint64_t addr, uint64_t size, uint64_t mean,
+			 uint64_t *bytes, uint64_t *blocks)
+{
+	if (!(flags & LIVESET_F_SAMPLED)) {
+		*bytes = size;
+		*blocks = 1;
+		return;
+	}
+	double w = memtop_sample_weight(size, mean);
+	double u = (double)(liveset_hash(addr) >> 11) * 0x1.0p-53; /* uniform in [0, 1) */
+	double wb = (double)size * w;
+	*bytes = (uint64_t)wb + (wb - floor(wb) > u);
+	*blocks = (uint64_t)w + (w - floor(w) > u);
+}
+
+static inline void engine_weight(const struct engine *e, const struct liveset_block *b,
+				 uint64_t *bytes, uint64_t *blocks)
+{
+	if (__builtin_expect(!(b->flags & LIVESET_F_SAMPLED), 1)) {
+		*bytes = b->size;
+		*blocks = 1;
+		return;
+	}
+	engine_block_weight(b->flags, b->addr, b->size, e->sample_mean, bytes, blocks);
+}
+
 static void engine_account_insert(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
-	s->live_bytes += b->size;
-	s->live_blocks++;
+	uint64_t bytes, blocks;
+	engine_weight(e, b, &bytes, &blocks);
+	if (__builtin_expect(b->flags & LIVESET_F_SAMPLED, 0))
+		s->samples++;
+	s->live_bytes += bytes;
+	s->live_blocks += blocks;
 	struct engine_thread *t = &e->threads[b->thread];
-	t->live_bytes += b->size;
-	t->live_blocks++;
-	e->live_bytes += b->size;
-	e->live_blocks++;
+	t->live_bytes += bytes;
+	t->live_blocks += blocks;
+	e->live_bytes += bytes;
+	e->live_blocks += blocks;
 	if (e->live_bytes > e->peak_bytes)
 		e->peak_bytes = e->live_bytes;
 	if (e->live_blocks > e->peak_blocks)
 		e->peak_blocks = e->live_blocks;
 	if (b->seq > e->mark_seq) {
-		e->since_mark_bytes += b->size;
-		e->since_mark_blocks++;
+		e->since_mark_bytes += bytes;
+		e->since_mark_blocks += blocks;
 	}
 }
 
 static void engine_account_remove(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
-	/* what is removed was added by engine_account_insert: no figure goes below zero */
-	DEBUG_ASSERT(s->live_bytes >= b->size && s->live_blocks > 0);
-	DEBUG_ASSERT(e->threads[b->thread].live_bytes >= b->size && e->threads[b->thread].live_blocks > 0);
-	DEBUG_ASSERT(e->live_bytes >= b->size && e->live_blocks > 0);
-	DEBUG_ASSERT(b->seq <= e->mark_seq || (e->since_mark_bytes >= b->size && e->since_mark_blocks > 0));
-	s->live_bytes -= b->size;
-	s->live_blocks--;
+	uint64_t bytes, blocks;
+	engine_weight(e, b, &bytes, &blocks);
+	/* what is removed was added by engine_account_insert with the same weight: no figure goes
+	 * below zero */
+	DEBUG_ASSERT(s->live_bytes >= bytes && s->live_blocks >= blocks);
+	DEBUG_ASSERT(e->threads[b->thread].live_bytes >= bytes && e->threads[b->thread].live_blocks >= blocks);
+	DEBUG_ASSERT(e->live_bytes >= bytes && e->live_blocks >= blocks);
+	DEBUG_ASSERT(b->seq <= e->mark_seq || (e->since_mark_bytes >= bytes && e->since_mark_blocks >= blocks));
+	if (__builtin_expect(b->flags & LIVESET_F_SAMPLED, 0))
+		s->samples--;
+	s->live_bytes -= bytes;
+	s->live_blocks -= blocks;
 	struct engine_thread *t = &e->threads[b->thread];
-	t->live_bytes -= b->size;
-	t->live_blocks--;
-	e->live_bytes -= b->size;
-	e->live_blocks--;
+	t->live_bytes -= bytes;
+	t->live_blocks -= blocks;
+	e->live_bytes -= bytes;
+	e->live_blocks -= blocks;
 	if (b->seq > e->mark_seq) {
-		e->since_mark_bytes -= b->size;
-		e->since_mark_blocks--;
+		e->since_mark_bytes -= bytes;
+		e->since_mark_blocks -= blocks;
 	}
+}
+
+/* A free of a block the model does not hold. A block the target took out of its live table
+ * (TABLED) after our load missed it was seen leaving, not lost (session/late_attach.c). */
+static void engine_unknown_free(struct engine *e, const struct memtop_event *ev)
+{
+	if (ev->flags & MEMTOP_EVF_TABLED)
+		e->handover_frees++;
+	else
+		e->unknown_frees++;
 }
 
 /* Removes the block at addr (if live) and returns a copy in *out. */
@@ -235,7 +286,10 @@ static void engine_put(struct engine *e, const struct liveset_block *b, uint64_t
 	 * accounted before the new one so that the peak never counts both. The stale block's site
 	 * is known (listed), so s stays valid. */
 	if (__builtin_expect(replaced, 0)) {
-		e->duplicate_allocs++;
+		/* a block loaded from the table whose allocation event came too (it raced the
+		 * claim): the same block, not a lost free */
+		if (!(old.flags & LIVESET_F_TABLE))
+			e->duplicate_allocs++;
 		engine_account_remove(e, engine_site_of(e, old.stack_id), &old);
 	}
 	if (stored)
@@ -281,7 +335,7 @@ static void engine_free(struct engine *e, const struct memtop_event *ev, uint64_
 		return;
 	const struct liveset_block *b = liveset_take_h(&e->live, ev->addr, h);
 	if (!b) {
-		e->unknown_frees++;
+		engine_unknown_free(e, ev);
 		return;
 	}
 	struct engine_site *s = engine_site_of(e, b->stack_id);
@@ -304,7 +358,7 @@ static void engine_realloc_begin(struct engine *e, const struct memtop_event *ev
 		if (engine_take(e, ev->addr, h, &b))
 			engine_count_free(e, engine_site_of(e, b.stack_id), &b, p->end_thread);
 		else
-			e->unknown_frees++;
+			engine_unknown_free(e, ev);
 		realloc_pairs_remove(&e->reallocs, p);
 		return;
 	}
@@ -313,7 +367,7 @@ static void engine_realloc_begin(struct engine *e, const struct memtop_event *ev
 	if (!p) { /* no memory to remember it: treat the old block as freed now */
 		struct liveset_block b;
 		if (!engine_take(e, ev->addr, h, &b))
-			e->unknown_frees++;
+			engine_unknown_free(e, ev);
 		return;
 	}
 	p->known = engine_take(e, ev->addr, h, &p->data);
@@ -350,12 +404,29 @@ static void engine_realloc_end(struct engine *e, const struct memtop_event *ev, 
 		if (p && p->known)
 			engine_count_free(e, engine_site_of(e, p->data.stack_id), &p->data, thread);
 		else if (ev->aux)
-			e->unknown_frees++;
+			engine_unknown_free(e, ev);
 		if (ev->addr)
 			engine_alloc(e, ev, h, thread, LIVESET_F_REALLOC);
 	}
 	if (p)
 		realloc_pairs_remove(&e->reallocs, p);
+}
+
+void engine_seed(struct engine *e, uint64_t addr, uint64_t size, uint32_t stack_id, uint16_t slot,
+		 uint64_t time_ns, uint16_t flags)
+{
+	uint32_t thread = engine_thread_for_slot(e, slot);
+	struct liveset_block b = {
+		.addr = addr,
+		.size = size,
+		.seq = e->next_seq++,
+		.stack_id = stack_id,
+		.time_ms = (uint32_t)(time_ns / 1000000u),
+		.thread = (uint16_t)thread,
+		.flags = flags | LIVESET_F_TABLE,
+	};
+	e->seeded_blocks++;
+	engine_put(e, &b, liveset_hash(addr), engine_site_of(e, stack_id));
 }
 
 /* h = liveset_hash(ev->addr), computed once per event by the batch loop. */

@@ -20,6 +20,7 @@ struct engine_site {
 	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
 	uint8_t hist_n, hist_pos;
 	bool listed;                         /* stack id is in engine.site_ids */
+	uint32_t samples;                    /* live sampled blocks (LIVESET_F_SAMPLED) among them */
 };
 
 struct engine_thread {
@@ -49,6 +50,11 @@ struct engine {
 	uint64_t live_bytes, live_blocks, peak_bytes, peak_blocks;
 	uint64_t allocs, frees, bytes_allocated, bytes_freed, unknown_frees;
 	uint64_t events, invalid_events, skipped_events, duplicate_allocs;
+	/* late attach (engine_seed): blocks loaded from the target's live table; frees of table
+	 * blocks the load did not see (removed between the claim and the read: not unknown); the
+	 * sampling mean of sampled blocks (0: none), whose sizes and counts are then estimates */
+	uint64_t seeded_blocks, handover_frees;
+	uint64_t sample_mean;
 	uint64_t next_seq; /* allocation sequence; the first block gets 1 */
 	/* call sites: indexed by stack id; the overflow and signal ids have their own entries */
 	struct engine_site *sites;
@@ -81,6 +87,13 @@ struct engine {
 	struct debug_owner writer;
 };
 
+/* What a block counts for in bytes and blocks: itself, or for a sample (LIVESET_F_SAMPLED) what
+ * it stands for. The fraction of the weight is rounded up or down by a hash of the address, so the
+ * integer counts stay unbiased (a 1 MiB sample stands for 1.16 blocks) and a block counts the same
+ * on insert and remove (sums come back to 0 when every sample goes). */
+void engine_block_weight(uint16_t flags, uint64_t addr, uint64_t size, uint64_t mean,
+			 uint64_t *bytes, uint64_t *blocks);
+
 /* n_slots: thread table size of the segment; max_stack_id: largest valid stack id (stacks_cap). */
 int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
 void engine_destroy(struct engine *e);
@@ -92,6 +105,12 @@ void engine_claim_writer(struct engine *e);
  * Readers walking e->live under the RCU read lock are waited for before the old model is freed;
  * callbacks are kept. WRITER ONLY, outside the read lock. Returns -ENOMEM (model unchanged). */
 int engine_reset(struct engine *e, uint32_t n_slots, uint32_t max_stack_id);
+
+/* Adds a block read from the target's live table at attach (flags: LIVESET_F_*, TABLE added).
+ * A later allocation event of the same address replaces it without counting a duplicate.
+ * WRITER ONLY, inside urcu_memb_read_lock, before the first event is applied. */
+void engine_seed(struct engine *e, uint64_t addr, uint64_t size, uint32_t stack_id, uint16_t slot,
+		 uint64_t time_ns, uint16_t flags);
 
 /* Applies one validated event. WRITER ONLY, inside urcu_memb_read_lock. TEST-ONLY (tests and
  * benches): the session applies whole batches with engine_apply_batch. */

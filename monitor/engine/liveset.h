@@ -22,6 +22,8 @@
 #include "debug_assert.h"
 
 #define LIVESET_F_REALLOC 0x1u
+#define LIVESET_F_TABLE 0x2u   /* loaded from the target's live table at attach, no event seen yet */
+#define LIVESET_F_SAMPLED 0x4u /* a sample: stands for memtop_sample_weight(size) blocks */
 
 /* 32 bytes, from a slab (no malloc header): never across two cache lines. Never modified after
  * insertion. 48 bits hold any size that can succeed and 2^48 allocations (days at 1 G/s). */

@@ -7,6 +7,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "engine/engine.h"
 #include "engine/walk.h"
 #include "shm.h"
 
@@ -61,7 +62,8 @@ static struct model_block walk_block_of(const struct liveset_block *b, uint32_t 
 	return (struct model_block){.addr = b->addr, .size = b->size, .seq = b->seq,
 				    .age_ns = walk_age_ns(now_ms, b->time_ms), .stack_id = b->stack_id,
 				    .thread_id = b->thread,
-				    .from_realloc = (b->flags & LIVESET_F_REALLOC) != 0};
+				    .from_realloc = (b->flags & LIVESET_F_REALLOC) != 0,
+				    .sampled = (b->flags & LIVESET_F_SAMPLED) != 0};
 }
 
 /* Grows *arr (of cap elements) to hold n + 1. By an eighth: the first guess is the live count, and
@@ -309,8 +311,12 @@ size_t walk_group_by_site(const struct model_walk *w, struct model_suspect_site 
 			slots[h] = (uint32_t)++n;
 		}
 		struct model_suspect_site *ss = &sites[slots[h] - 1];
-		ss->bytes += b.size;
-		ss->blocks++;
+		uint64_t bytes, blocks;
+		engine_block_weight(b.sampled ? LIVESET_F_SAMPLED : 0, b.addr, b.size, w->sample_mean,
+				    &bytes, &blocks);
+		ss->bytes += bytes;
+		ss->blocks += blocks;
+		ss->estimated |= b.sampled;
 		if (b.age_ns > ss->oldest_age_ns)
 			ss->oldest_age_ns = b.age_ns;
 	}

@@ -9,7 +9,7 @@
 
 #include "model.h"
 
-#define SNAPSHOT_FORMAT_VERSION 2
+#define SNAPSHOT_FORMAT_VERSION 3
 
 struct snapshot_options {
 	bool blocks;            /* list every live block */

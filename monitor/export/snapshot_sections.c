@@ -72,6 +72,23 @@ void snapshot_utc(uint64_t realtime_ns, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Format 3: the target's live table, and whether the figures are estimates from its samples. */
+static void write_live_table(FILE *out, const struct model_session_info *m)
+{
+	static const char *const names[] = {"off", "sampled", "exact"};
+	fprintf(out, "live_table: %s\n", m->live_mode < 3 ? names[m->live_mode] : "off");
+	fprintf(out, "seeded_blocks: %" PRIu64 "\n", m->seeded_blocks);
+	fprintf(out, "live_table_overflow: %" PRIu64 "\n", m->live_overflow);
+	if (m->estimated && m->sample_bytes % 1024)
+		fprintf(out, "estimate: estimated from samples, 1 per %" PRIu64 " bytes\n",
+			m->sample_bytes);
+	else if (m->estimated)
+		fprintf(out, "estimate: estimated from samples, 1 per %" PRIu64 " KiB\n",
+			m->sample_bytes >> 10);
+	if (m->reader)
+		fprintf(out, "reader: 1\n");
+}
+
 static void put_line_value(FILE *out, const char *key, const char *val)
 {
 	fprintf(out, "%s: ", key);
@@ -116,6 +133,7 @@ void snapshot_write_header(FILE *out, const struct model_view *v)
 	}
 	fprintf(out, "uptime_ms: %" PRIu64 "\n", v->session.uptime_ns / 1000000u);
 	fprintf(out, "from_start: %d\n", v->session.from_start ? 1 : 0);
+	write_live_table(out, &v->session);
 	fprintf(out, "live_bytes: %" PRIu64 "\n", t->live_bytes);
 	fprintf(out, "live_blocks: %" PRIu64 "\n", t->live_blocks);
 	fprintf(out, "allocs: %" PRIu64 "\n", t->allocs);
@@ -193,6 +211,8 @@ void snapshot_write_sites(FILE *out, struct session *s, const struct model_view 
 		if (vs)
 			fprintf(out, " (allocs=%" PRIu64 " frees=%" PRIu64 " bytes_allocated=%" PRIu64 ")",
 				vs->allocs, vs->frees, vs->bytes_allocated);
+		if (g[i].estimated) /* format 3: sums of weighted samples */
+			fputs(" estimated", out);
 		fputc('\n', out);
 		print_stack(out, s, g[i].stack_id, o->max_frames);
 	}

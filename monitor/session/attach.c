@@ -56,6 +56,15 @@ static int session_claim(struct session *s, char *err, size_t len)
 {
 	pid_t holder = 0;
 	int rc = shm_consumer_claim(&s->seg, &holder);
+	struct memtop_seg_header h;
+	if (rc == -EBUSY && shm_header_read(&s->seg, &h) == 0 && h.live_mode != MEMTOP_LIVE_OFF) {
+		/* another monitor drains the ring: read the live table beside it (late_attach.c) */
+		fprintf(stderr, "memtop: notice: process %d is monitored by memtop (pid %d): reading its "
+			"live table (MEMTOP_LIVE=%s) beside it\n", (int)s->pid, (int)holder,
+			session_live_mode_name(h.live_mode));
+		s->reader = true;
+		return 0;
+	}
 	if (rc == -EBUSY) {
 		snprintf(err, len, "process %d is already monitored by memtop (pid %d): quit that one first",
 			 (int)s->pid, (int)holder);
@@ -93,7 +102,7 @@ int session_bind(struct session *s, char *err, size_t len)
 	int rc = session_claim(s, err, len);
 	if (rc)
 		return rc;
-	s->claimed = true;
+	s->claimed = !s->reader;
 	struct memtop_seg_header h;
 	if (shm_header_read(&s->seg, &h) != 0) {
 		snprintf(err, len, "segment of process %d was truncated while being read", (int)s->pid);

@@ -110,6 +110,7 @@ bool session_follow_exec(struct session *s, struct memtop_event *buf)
 	if (shm_consumer_claim(&s->seg, &holder) != 0)
 		return false;
 	shm_consumer_heartbeat(&s->seg);
+	session_live_load(s); /* what the new image allocated before our claim (late_attach.c) */
 	__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
 	return true;
 }

@@ -41,7 +41,7 @@ void session_set_state(struct session *s, enum model_state st)
 }
 
 /* Returns true once the target is gone; records how it ended. */
-static bool session_target_gone(struct session *s)
+bool session_target_gone(struct session *s)
 {
 	struct memtop_seg_header h;
 	bool have_hdr = shm_header_read(&s->seg, &h) == 0;
@@ -303,7 +303,13 @@ void *session_ingest_main(void *arg)
 	urcu_memb_register_thread();
 	engine_claim_writer(&s->eng); /* the engine's only writer from here */
 	struct memtop_event *buf = malloc(sizeof(*buf) * INGEST_BATCH);
-	bool gone = buf && ingest_loop(s, buf);
+	bool gone;
+	if (s->reader) {
+		gone = session_reader_loop(s); /* beside another monitor: the table only */
+	} else {
+		session_live_load(s); /* before the first pop: the handover (late_attach.c) */
+		gone = buf && ingest_loop(s, buf);
+	}
 	session_check_slots(s);
 	session_publish_view(s, shm_clock_ns(CLOCK_MONOTONIC));
 	__atomic_store_n(&s->finished, gone ? 1 : 0, __ATOMIC_RELEASE);

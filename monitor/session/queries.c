@@ -21,14 +21,20 @@ static const struct model_walk_filter *walk_filter_or_all(const struct model_wal
 
 struct model_walk *model_walk_open(struct session *s, const struct model_walk_filter *f)
 {
-	return walk_liveset(&s->eng.live, walk_filter_or_all(f),
-			    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
+	struct model_walk *w = walk_liveset(&s->eng.live, walk_filter_or_all(f),
+					    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
+	if (w) /* set by the ingest thread before its first event, at each reload for a reader */
+		w->sample_mean = __atomic_load_n(&s->eng.sample_mean, __ATOMIC_RELAXED);
+	return w;
 }
 
 struct model_walk *model_walk_open_compact(struct session *s, const struct model_walk_filter *f)
 {
-	return walk_liveset_compact(&s->eng.live, walk_filter_or_all(f),
-				    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
+	struct model_walk *w = walk_liveset_compact(&s->eng.live, walk_filter_or_all(f),
+						    __atomic_load_n(&s->eng.mark_seq, __ATOMIC_RELAXED));
+	if (w)
+		w->sample_mean = __atomic_load_n(&s->eng.sample_mean, __ATOMIC_RELAXED);
+	return w;
 }
 
 static int growth_cmp(const void *a, const void *b)

@@ -36,6 +36,14 @@ struct session {
 	bool seg_open;
 	unsigned execs;           /* program images followed through exec */
 	bool claimed;             /* the consumer claim is ours */
+	/* Another monitor holds the claim: this session reads the live table only, reloading it at
+	 * each publish (late_attach.c). Set at bind, never changed. */
+	bool reader;
+	/* ingest thread (late_attach.c): the live table's mode, blocks it could not hold (target's
+	 * count), entries unreadable at the last load, a chunk or the table that could not be read */
+	uint32_t live_mode;
+	uint64_t live_overflow, live_busy, live_stale_dropped;
+	bool live_unreadable;
 	struct session_options opt;
 	struct engine eng;
 	char exe[256];
@@ -118,6 +126,13 @@ bool session_proc_gone(pid_t pid, uint64_t start_ticks);
 void session_set_state(struct session *s, enum model_state st);
 void session_finish(struct session *s, struct memtop_event *buf);
 void session_unlink_segment(struct session *s);
+
+/* ---- late_attach.c (ingest thread) ---- */
+void session_live_load(struct session *s);
+void session_reader_reload(struct session *s);
+bool session_reader_loop(struct session *s);
+const char *session_live_mode_name(uint32_t mode);
+bool session_target_gone(struct session *s);
 
 /* ---- exec_follow.c (ingest thread) ---- */
 bool session_execed(struct session *s);

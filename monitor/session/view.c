@@ -77,6 +77,7 @@ static void fill_sites(struct session *s, struct model_site *out, size_t n)
 		m->stack_id = id;
 		m->live_bytes = es->live_bytes;
 		m->live_blocks = es->live_blocks;
+		m->estimated = es->samples > 0;
 		m->allocs = es->allocs;
 		m->bytes_allocated = es->bytes_allocated;
 		m->frees = es->frees;
@@ -250,10 +251,16 @@ static void fill_session(struct session *s, struct model_session_info *m, const 
 	m->segment_truncated = __atomic_load_n(&s->segment_truncated, __ATOMIC_ACQUIRE);
 	m->segment_damaged = __atomic_load_n(&s->segment_damaged, __ATOMIC_ACQUIRE);
 	struct memtop_seg_header h;
-	bool have_header = s->seg_open && shm_header_read(&s->seg, &h) == 0;
-	m->allocator_not_bound = have_header && (h.flags & MEMTOP_FLAG_NOT_BOUND);
-	m->injected_at_ns = have_header && (h.flags & MEMTOP_FLAG_INJECTED) ? h.created_realtime_ns : 0;
+	bool have_hdr = s->seg_open && shm_header_read(&s->seg, &h) == 0;
+	m->allocator_not_bound = have_hdr && (h.flags & MEMTOP_FLAG_NOT_BOUND);
+	m->injected_at_ns = have_hdr && (h.flags & MEMTOP_FLAG_INJECTED) ? h.created_realtime_ns : 0;
 	m->approximate = view_live_set_inexact(t, m);
+	m->live_mode = s->live_mode;
+	m->sample_bytes = s->eng.sample_mean;
+	m->estimated = s->live_mode == MEMTOP_LIVE_SAMPLED && !s->from_start;
+	m->reader = s->reader;
+	m->seeded_blocks = s->eng.seeded_blocks;
+	m->live_overflow = have_hdr ? h.live_overflow : s->live_overflow;
 }
 
 static void view_free_cb(struct rcu_head *h)

@@ -121,11 +121,15 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 static void line_live(const struct model_view *v, int w)
 {
 	const struct model_totals *t = &v->totals;
-	char a[48], b[48], c[48], line[200];
+	char a[48], b[48], c[48], line[320];
 	ui_fmt_count(a, sizeof a, t->live_bytes);
 	ui_fmt_bytes_human(b, sizeof b, t->live_bytes);
 	ui_fmt_count(c, sizeof c, t->live_blocks);
-	snprintf(line, sizeof line, "%s B (%s) in %s blocks", a, b, c);
+	if (v->session.estimated) /* pre-attach blocks known from the target's samples */
+		snprintf(line, sizeof line, "%s B (%s) in %s blocks, estimated from samples, 1 per %"
+			 PRIu64 " KiB", a, b, c, v->session.sample_bytes >> 10);
+	else
+		snprintf(line, sizeof line, "%s B (%s) in %s blocks", a, b, c);
 	int x = meter(1, 0, w, "Live ", UI_C_VALUE, line);
 	ui_fmt_count(a, sizeof a, t->peak_bytes);
 	ui_fmt_bytes_human(b, sizeof b, t->peak_bytes);

@@ -5,6 +5,8 @@ unwinder, and under heaptrack; modes alternate round by round in one run. Report
 median wall time of the storm phase (measured inside the target), the slowdown over bare, the ns
 added per allocation call (wall), and the CPU added per call (target + consumer, from rusage).
 "count-only" uses a consumer that pops and counts without a live set: the producer's own cost.
+"no monitor live=MODE": the preload with no consumer, keeping its live table in MODE (off, sampled,
+exact): the cost a process pays while nobody watches it.
 Then the CPU added per call with 1 and 2 threads (alternating), to show it does not grow with
 threads: the target's own CPU and the total with its consumer.
 
@@ -59,6 +61,15 @@ def modes(a, tmp):
          ("memtop depth=0", mt, dict(env, MEMTOP_DEPTH="0")),
          ("memtop depth=16 libunwind", mt, dict(env, MEMTOP_UNWIND="libunwind")),
          ("memtop depth=16 fp", mt, dict(env, MEMTOP_UNWIND="fp"))]
+    # no monitor attached: the preload counts and keeps its live table (MEMTOP_LIVE), issue 13
+    solo = dict(env, LD_PRELOAD=a.preload)
+    m.append(("no monitor live=off", [], dict(solo, MEMTOP_LIVE="off")))
+    m.append(("no monitor live=sampled", [], dict(solo, MEMTOP_LIVE="sampled")))
+    m.append(("no monitor live=exact", [], dict(solo, MEMTOP_LIVE="exact")))
+    m.append(("no monitor live=exact depth=0", [], dict(solo, MEMTOP_LIVE="exact",
+                                                         MEMTOP_DEPTH="0")))
+    m.append(("memtop depth=16 live=exact", mt, dict(env, MEMTOP_LIVE="exact")))
+    m.append(("memtop depth=16 live=off", mt, dict(env, MEMTOP_LIVE="off")))
     if a.memtop:
         # the real monitor: memtop report keeps the live set, call sites and threads, symbolizes
         rep = [a.memtop, "report", "--preload", a.preload, "--"]

@@ -25,7 +25,7 @@ ok "the two builds have build-ids that differ" "[ -n '$id1' ] && [ -n '$id2' ] &
 
 "$MEMTOP" report -o "$tmp/snap.txt" -- "$app"
 ok "report of build 1 exits 0" "[ $? -eq 0 ]"
-ok "the snapshot is format 2" "grep -qx 'format_version: 2' $tmp/snap.txt"
+ok "the snapshot is format 3" "grep -qx 'format_version: 3' $tmp/snap.txt"
 ok "the modules section records build 1's id for the program" "grep -qx 'module $id1 $app' $tmp/snap.txt"
 libc=$(sed -n 's/^module [0-9a-f]* \(.*\/libc\.so\.6\)$/\1/p' "$tmp/snap.txt" | head -1)
 ok "the modules section records libc's id" "[ -n '$libc' ] && grep -qx \"module $(build_id "$libc") $libc\" $tmp/snap.txt"
@@ -66,7 +66,7 @@ ok "the inlined helper is expanded" \
 	"grep -Eq '^  #0 inlined_helper .*leaks\\.c:[0-9]+ \\[inlined\\] 0x' $tmp/b.txt && grep -Eq '^  #1 main .*leaks\\.c:[0-9]+ 0x' $tmp/b.txt"
 
 # a format 1 snapshot (no build-ids) is symbolized as before, unchecked
-sed -e 's/^format_version: 2$/format_version: 1/' -e '/^## modules$/,/^$/d' "$tmp/raw.txt" >"$tmp/v1.txt"
+sed -e 's/^format_version: 3$/format_version: 1/' -e '/^## modules$/,/^$/d' "$tmp/raw.txt" >"$tmp/v1.txt"
 mkdir -p "$tmp/good$tmp/target/opt/app"
 cp "$PROG" "$tmp/good$app"
 "$MEMTOP" symbolize --sysroot "$tmp/good" "$tmp/v1.txt" >"$tmp/v1.out" 2>"$tmp/v1.err"

@@ -1,11 +1,11 @@
-"""Parser for memtop snapshots (docs/snapshot-format.md, formats 1 and 2), shared by the e2e checkers.
+"""Parser for memtop snapshots (docs/snapshot-format.md, formats 1 to 3), shared by the e2e checkers.
 Strict: a header key that is missing, repeated or not a plain integer is an error, and so is a
 format newer than 2 or a malformed line in the modules section (format 2)."""
 import re
 
 HEADER_INT_KEYS = ["live_bytes", "live_blocks", "allocs", "frees", "peak_bytes", "lost_events"]
-SITE_RE = re.compile(r"^site (\d+): (\d+) bytes in (\d+) blocks(?: \(allocs=(\d+) frees=(\d+) bytes_allocated=(\d+)\))?$")
-FORMAT_VERSIONS = (1, 2)
+SITE_RE = re.compile(r"^site (\d+): (\d+) bytes in (\d+) blocks(?: \(allocs=(\d+) frees=(\d+) bytes_allocated=(\d+)\))?( estimated)?$")
+FORMAT_VERSIONS = (1, 2, 3)
 MODULE_RE = re.compile(r"^module ([0-9a-f]{2,128}|-) (/.*)$")
 # a function is one token, or a marker in angle brackets (stack id 4294967294: "<in signal handler>")
 FRAME_RE = re.compile(r"^  #(\d+) (<[^>]*>|\S+)(?: (\S+):(\d+))?( \[inlined\])? 0x([0-9a-f]+) (\S+)$")
@@ -49,6 +49,7 @@ class Snapshot:
                                            blocks=int(m.group(3)),
                                            allocs=int(m.group(4)) if m.group(4) else None,
                                            frees=int(m.group(5)) if m.group(5) else None,
+                                           estimated=bool(m.group(7)),
                                            frames=[]))
                     continue
                 f = FRAME_RE.match(line)

@@ -83,7 +83,7 @@ static void test_header_keys(void **state)
 	struct snapshot_options o;
 	snapshot_default_options(&o);
 	char *t = snapshot_text(s, &o);
-	assert_memory_equal(t, "# memtop snapshot\nformat_version: 2\n", 35);
+	assert_memory_equal(t, "# memtop snapshot\nformat_version: 3\n", 35);
 	const char *keys[] = {"live_bytes: 5500\n", "live_blocks: 4\n", "allocs: 5\n", "frees: 1\n",
 			      "peak_bytes: 5500\n", "lost_events: 0\n"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
