@@ -56,19 +56,21 @@ def main():
     for i in range(1, ROUNDS + 1):
         storm = subprocess.Popen([STORM, "8"], env=ENV, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
-        inj = run([MEMTOP, "inject", str(storm.pid)])
-        t0 = time.time()
-        batch = run([MEMTOP, "-b", "-d", "0.3", "-n", "3", str(storm.pid)])
-        batch_s = time.time() - t0
-        undo = run([MEMTOP, "inject", "--undo", str(storm.pid)])
-        storm.send_signal(signal.SIGUSR1)
         try:
+            inj = run([MEMTOP, "inject", str(storm.pid)])
+            t0 = time.time()
+            batch = run([MEMTOP, "-b", "-d", "0.3", "-n", "3", str(storm.pid)])
+            batch_s = time.time() - t0
+            undo = run([MEMTOP, "inject", "--undo", str(storm.pid)])
+            storm.send_signal(signal.SIGUSR1)
             out, _ = storm.communicate(timeout=60)
             rc = storm.returncode if out == "calls made\n" else "output %r" % out
         except subprocess.TimeoutExpired:
-            storm.kill()
-            storm.wait()
             rc = "hung"
+        finally:  # never leave a storm running, whatever happened
+            if storm.poll() is None:
+                storm.kill()
+                storm.wait()
         bad = []
         refreshes = 0
         for line in (batch.stdout if isinstance(batch.stdout, str) else "").splitlines():
