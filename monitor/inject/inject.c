@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "memtop/inject.h"
+#include "memtop/segment.h"
 #include "inject/inject.h"
 #include "inject/inject_elf.h"
 #include "inject/inject_ptrace.h"
@@ -232,6 +234,22 @@ static int take_thread(pid_t pid, const struct inject_object *libc, struct injec
 				    INJECT_ENTRY_WAIT_MS, denied, err, errlen);
 }
 
+/* A preloaded process (its segment is not marked INJECTED) needs nothing: said without touching
+ * it. Read once, untrusted: only the magic, pid and flags words are looked at. */
+static bool preloaded(pid_t pid)
+{
+	char name[64];
+	struct memtop_seg_header h;
+	snprintf(name, sizeof name, "/dev/shm/memtop.%d", (int)pid);
+	int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	ssize_t n = pread(fd, &h, sizeof h, 0);
+	close(fd);
+	return n == (ssize_t)sizeof h && h.magic == MEMTOP_SEG_MAGIC && h.pid == pid &&
+	       !(h.flags & MEMTOP_FLAG_INJECTED);
+}
+
 static int inject_pid(pid_t pid, const char *lib, bool undo)
 {
 	struct inject_object libc;
@@ -241,8 +259,10 @@ static int inject_pid(pid_t pid, const char *lib, bool undo)
 	if (precheck(pid, lib, undo, &libc) != 0)
 		return 1;
 	bool loaded = mapped_library(pid, path, sizeof path);
-	if (undo && !loaded)
+	if (undo && (!loaded || preloaded(pid)))
 		return say("process %d was not injected: nothing to undo", (int)pid);
+	if (loaded && preloaded(pid))
+		return report(pid, undo, MEMTOP_INJECT_PRELOADED, path);
 	if (!loaded)
 		snprintf(path, sizeof path, "%s", lib);
 	if (take_thread(pid, &libc, &t, strlen(path) + 1, &denied, err, sizeof err) != 0)

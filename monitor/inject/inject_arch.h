@@ -1,6 +1,7 @@
 /* inject_arch: everything the injector knows about one architecture: saving and restoring every
  * register of a stopped thread, and setting up a function call in it. x86_64 today
- * (inject_arch_x86_64.c); aarch64 is one more file with these functions. Never touches memory. */
+ * (inject_arch_x86_64.c); aarch64 is one more file with these functions; elsewhere
+ * inject_arch_none.c makes every target "another architecture". Never touches memory. */
 #ifndef MEMTOP_INJECT_ARCH_H
 #define MEMTOP_INJECT_ARCH_H
 
@@ -45,7 +46,7 @@ uint64_t inject_arch_entry_return(const struct inject_regs *r, uint64_t word_at_
 /* A call of fn(args[0..nargs)) from the state `from`: the stack pointer is moved to `sp` (the
  * caller reserved the memory and wrote the return address `ret` there: it must fault, so that the
  * return is seen as a stop) and syscall restart is cancelled for the duration of the call. Up to 6
- * integer arguments. Returns the size of the return address slot to write at sp. */
+ * integer arguments. */
 void inject_arch_call(const struct inject_regs *from, struct inject_regs *call, uint64_t fn,
 		      const uint64_t *args, int nargs, uint64_t sp);
 /* The alignment the stack pointer must have at a function's first instruction, as (sp % 16). */

@@ -53,16 +53,27 @@ int inject_wait_stop(pid_t tid, int *status, int timeout_ms)
  * restarts (or that return to a caller that retries) after a ptrace stop. */
 static bool syscall_is_safe(long nr)
 {
-	switch (nr) {
-	case SYS_read: case SYS_pread64: case SYS_readv: case SYS_nanosleep:
-	case SYS_clock_nanosleep: case SYS_poll: case SYS_ppoll: case SYS_select:
-	case SYS_pselect6: case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_accept:
-	case SYS_accept4: case SYS_recvfrom: case SYS_recvmsg: case SYS_wait4: case SYS_waitid:
-	case SYS_pause: case SYS_rt_sigsuspend: case SYS_rt_sigtimedwait:
-		return true;
-	default:
-		return false;
-	}
+	static const long safe[] = {
+		SYS_read, SYS_pread64, SYS_readv, SYS_nanosleep, SYS_clock_nanosleep, SYS_ppoll,
+		SYS_pselect6, SYS_epoll_pwait, SYS_accept, SYS_accept4, SYS_recvfrom, SYS_recvmsg,
+		SYS_wait4, SYS_waitid, SYS_rt_sigsuspend, SYS_rt_sigtimedwait,
+#ifdef SYS_poll /* the older calls that newer architectures (aarch64) do not have */
+		SYS_poll,
+#endif
+#ifdef SYS_select
+		SYS_select,
+#endif
+#ifdef SYS_epoll_wait
+		SYS_epoll_wait,
+#endif
+#ifdef SYS_pause
+		SYS_pause,
+#endif
+	};
+	for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
+		if (safe[i] == nr)
+			return true;
+	return false;
 }
 
 /* From /proc/PID/task/TID/syscall (no stop needed): blocked in a safe call from libc's code?

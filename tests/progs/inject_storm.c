@@ -1,9 +1,12 @@
 /* An allocation storm with no end of its own, for the memtop inject stress test: T threads make
  * malloc/free calls (sizes 16..1040, a window of 64 live blocks each) until SIGUSR1, while the
  * main thread waits in pthread_join: no thread ever waits in a system call the injector may use,
- * so it must take a thread at malloc's entry. Exits 0 after printing the calls made.
+ * so it must take a thread at malloc's entry. Each thread yields the CPU every 64 calls
+ * (sched_yield, not a waiting call), so that a monitor shares a busy machine. Exits 0 after
+ * printing the calls made.
  * usage: inject_storm THREADS */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +31,8 @@ static void *run(void *arg)
 		free(win[k]);
 		win[k] = malloc(16 + (size_t)((seed >> 33) & 1023));
 		calls += 2;
+		if ((calls & 127) == 0)
+			sched_yield();
 	}
 	for (int k = 0; k < 64; k++)
 		free(win[k]);
