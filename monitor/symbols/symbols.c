@@ -88,7 +88,8 @@ static bool is_own_module(const char *module)
 		return false;
 	const char *base = strrchr(module, '/');
 	base = base ? base + 1 : module;
-	return strncmp(base, "libmemtop", 9) == 0;
+	/* exactly memtop's library (a versioned name too), never any libmemtop_*.so a program has */
+	return strcmp(base, "libmemtop.so") == 0 || strncmp(base, "libmemtop.so.", 13) == 0;
 }
 
 static bool table_init(struct sym_table *t, size_t elem, uint32_t max_records)
