@@ -58,6 +58,7 @@ static int set_output(struct cli_options *o, const char *v) { o->output = v; ret
 static int set_preload(struct cli_options *o, const char *v) { o->preload = v; return 0; }
 static int set_sysroot(struct cli_options *o, const char *v) { o->sysroot = v; return 0; }
 static int set_undo(struct cli_options *o, const char *v) { (void)v; o->inject_undo = true; return 0; }
+static int set_inject(struct cli_options *o, const char *v) { (void)v; o->inject = true; return 0; }
 static int set_tag_from(struct cli_options *o, const char *v) { o->snap.tag_from = v; return 0; }
 static int set_tag_to(struct cli_options *o, const char *v) { o->snap.tag_to = v; return 0; }
 
@@ -151,6 +152,8 @@ static const struct cli_option_spec cli_option_table[] = {
 	{"divisions", 0, "N", "PID run demo " SNAPSHOT_CMDS,
 	 "heatmap divisions per mapping, 1 to 256 (default 32)", set_divisions},
 	{"frames", 0, "N", SNAPSHOT_CMDS, "frames per call site (default 0: all)", set_frames},
+	{"inject", 0, NULL, "PID snapshot",
+	 "a process started without memtop is injected first (as by memtop inject)", set_inject},
 	{"undo", 0, NULL, "inject", "put the process's allocation calls back (the library stays, inert)",
 	 set_undo},
 	{"help", 'h', NULL, "*", "this help, then exit 0", set_help},

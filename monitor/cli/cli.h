@@ -27,6 +27,7 @@ struct cli_options {
 	bool no_color;
 	bool no_symbols;          /* --no-symbols: raw addresses only (no libdwfl) */
 	bool inject_undo;         /* inject --undo */
+	bool inject;              /* PID, snapshot --inject: inject first when untraced */
 	unsigned divisions;
 	unsigned expire_s;
 	struct snapshot_options snap;

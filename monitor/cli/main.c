@@ -136,8 +136,25 @@ static int show(struct session *s, const struct cli_options *o, const char *targ
 }
 
 /* Attaches to o->pid and starts draining; on failure says why in one line and returns NULL. */
+static int cmd_inject(const struct cli_options *o);
+
+/* --inject: a process started without memtop (no segment) is injected first, as by memtop inject. */
+static int inject_if_untraced(const struct cli_options *o)
+{
+	char name[64], path[96];
+	shm_segment_name(o->pid, name, sizeof name);
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	if (!o->inject || access(path, F_OK) == 0)
+		return 0;
+	struct cli_options plain = *o;
+	plain.inject_undo = false;
+	return cmd_inject(&plain);
+}
+
 static struct session *attach_started(const struct cli_options *o)
 {
+	if (inject_if_untraced(o) != 0)
+		return NULL; /* the injection said why */
 	char err[512];
 	struct session_options so;
 	session_cli_options(o, &so);

@@ -353,6 +353,29 @@ def check_preloaded():
     ok("... it ends normally (rc %d)" % rc, rc == 0 and "eintr=0 " in out)
 
 
+def check_snapshot_inject():
+    """memtop snapshot PID --inject: injects a process started without memtop, then snapshots it;
+    a second one finds it traced and just attaches."""
+    t = Target([TARGET])
+    t.line()
+    outs = []
+    for i in range(2):
+        r = subprocess.run([MEMTOP, "snapshot", str(t.p.pid), "--inject"], capture_output=True,
+                           text=True, env=ENV, timeout=120)
+        outs.append(r)
+    first, second = outs
+    ok("snapshot --inject of an untraced process: rc %d, the snapshot says attached by injection"
+       % first.returncode, first.returncode == 0 and
+       re.search(r"^attached: by injection at ", first.stdout, re.M) is not None)
+    ok("... a second snapshot --inject attaches without injecting again (rc %d): %s" %
+       (second.returncode, second.stderr.strip()[:200]), second.returncode == 0 and
+       "traced from now on" not in second.stderr + second.stdout and
+       re.search(r"^attached: by injection at ", second.stdout, re.M) is not None)
+    t.cmd("quit")
+    out, _, rc = t.finish()
+    ok("... the program ends normally (rc %d)" % rc, rc == 0 and "eintr=0 " in out)
+
+
 def check_yama():
     """kernel.yama.ptrace_scope is machine-wide (no namespace lets a test set it), and where it
     forbids attaching every check above is skipped: this one is said, with the reason."""
@@ -482,6 +505,7 @@ def main():
     check_exact_sites()
     check_twenty_rounds()
     check_refusals()
+    check_snapshot_inject()
     check_python()
     check_sqlite3()
     print("1..%d" % n)
