@@ -14,6 +14,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "cli/cli.h"
+#include "cli/export_cmd.h"
 #include "session/session.h"
 #include "export/snapshot.h"
 
@@ -39,11 +40,14 @@ static void usage(FILE *f)
 		"                                      (the report goes to stderr unless -o FILE or -o -)\n"
 		"       memtop snapshot PID [-o FILE] [SNAPSHOT OPTIONS]\n"
 		"       memtop symbolize [--sysroot DIR] FILE\n"
+		"       memtop export --format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT\n"
 		"       memtop gc                      remove segments of processes that are gone\n"
 		"       memtop demo                    the bundled workload under the dashboard\n"
 		"common options: --no-symbols (raw addresses only), --no-color\n"
 		"snapshot options: --blocks --heatmap --all-sites --thread ID --expire SEC\n"
-		"                  --tag-from TAG --tag-to TAG --divisions N --frames N\n");
+		"                  --tag-from TAG --tag-to TAG --divisions N --frames N\n"
+		"                  --format text|pprof|folded|massif, --value live-bytes|live-blocks|"
+		"allocs|bytes (folded)\n");
 }
 
 static int fail(const char *fmt, const char *arg)
@@ -377,7 +381,7 @@ static void close_output(FILE *out)
 static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out)
 {
 	char err[512];
-	int rc = snapshot_write(s, out, &o->snap, err, sizeof err);
+	int rc = cli_write_formatted(s, out, &o->snap, err, sizeof err);
 	if (out == stdout || out == stderr) {
 		fflush(out);
 	} else if (fclose(out) != 0 && rc == 0) {
@@ -540,7 +544,12 @@ const int memtop_monitor_process = 1;
 int main(int argc, char **argv)
 {
 	struct cli_options o;
-	int rc = parse_args(argc, argv, &o);
+	if (argc > 1 && strcmp(argv[1], "export") == 0)
+		return cli_export_main(argc - 1, argv + 1);
+	int rc = cli_format_take(&argc, argv);
+	if (rc)
+		return rc;
+	rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc;
 	monitor_malloc_tune();

@@ -1,0 +1,199 @@
+/* export_cmd: --format/--value for report and snapshot (taken out of argv before main.c parses
+ * it) and the `memtop export` command, which converts a text snapshot file. Never writes binary
+ * (pprof) to a terminal. */
+#include "cli/export_cmd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "export/export.h"
+
+static struct export_options cli_export_opts;
+
+static int say(const char *what, const char *arg)
+{
+	fprintf(stderr, "memtop: ");
+	fprintf(stderr, what, arg);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static int set_format(const char *val, struct export_options *o)
+{
+	if (!export_format_parse(val, &o->format))
+		return say("--format needs text, pprof, folded or massif, not '%s'", val);
+	return 0;
+}
+
+static int set_value(const char *val, struct export_options *o, bool *given)
+{
+	*given = true;
+	if (!export_value_parse(val, &o->value))
+		return say("--value needs live-bytes, live-blocks, allocs or bytes, not '%s'", val);
+	return 0;
+}
+
+/* The word's value for --name (as `--name V` or `--name=V`): NULL when the word is another. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static bool has_output(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strncmp(argv[i], "-o", 2) == 0 || strncmp(argv[i], "--output", 8) == 0)
+			return true;
+	return false;
+}
+
+int cli_format_take(int *argc, char **argv)
+{
+	struct export_options *o = &cli_export_opts;
+	bool value_given = false, format_given = false;
+	int out = 1, i = 1;
+	for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+		bool missing = false;
+		int rc = 0;
+		const char *v;
+		if ((v = opt_value(*argc, argv, &i, "--format", &missing))) {
+			format_given = true;
+			rc = set_format(v, o);
+		} else if ((v = opt_value(*argc, argv, &i, "--value", &missing))) {
+			rc = set_value(v, o, &value_given);
+		} else if (missing) {
+			return say("option %s needs a value", argv[i]);
+		} else {
+			argv[out++] = argv[i];
+		}
+		if (rc)
+			return rc;
+	}
+	for (; i < *argc; i++)
+		argv[out++] = argv[i];
+	argv[out] = NULL;
+	*argc = out;
+	const char *cmd = *argc > 1 ? argv[1] : "";
+	if (format_given && strcmp(cmd, "report") != 0 && strcmp(cmd, "snapshot") != 0)
+		return say("--format applies to report, snapshot and export%s", "");
+	if (value_given && o->format != EXPORT_FOLDED)
+		return say("--value applies to --format folded%s", "");
+	if (o->format == EXPORT_PPROF && !has_output(*argc, argv) &&
+	    (strcmp(cmd, "report") == 0 || isatty(STDOUT_FILENO)))
+		return say("--format pprof writes a binary file: give it -o FILE%s", "");
+	return 0;
+}
+
+int cli_write_formatted(struct session *s, FILE *out, const struct snapshot_options *so, char *err,
+			size_t errlen)
+{
+	return export_session(s, out, so, &cli_export_opts, err, errlen);
+}
+
+static int export_usage(FILE *f, int rc)
+{
+	fprintf(f, "usage: memtop export --format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT\n"
+		"       (SNAPSHOT is a text snapshot, - for stdin; --value for folded: live-bytes "
+		"(default), live-blocks, allocs, bytes)\n");
+	return rc;
+}
+
+/* Converts in into the format, to path (stdout when NULL or "-"). */
+static int export_file(FILE *in, const char *name, const struct export_options *o, const char *path)
+{
+	char err[512];
+	struct snapdoc *d = snapdoc_read(in, err, sizeof err);
+	if (!d) {
+		fprintf(stderr, "memtop: %s: %s\n", name, err);
+		return 1;
+	}
+	bool to_stdout = !path || strcmp(path, "-") == 0;
+	FILE *out = to_stdout ? stdout : fopen(path, "we");
+	if (!out) {
+		fprintf(stderr, "memtop: cannot write %s: %s\n", path, strerror(errno));
+		snapdoc_free(d);
+		return 1;
+	}
+	int rc = export_write(d, o, out, err, sizeof err);
+	if (to_stdout ? fflush(out) != 0 : fclose(out) != 0) {
+		if (!rc)
+			snprintf(err, sizeof err, "cannot write %s: %s", to_stdout ? "stdout" : path,
+				 strerror(errno));
+		rc = -1;
+	}
+	snapdoc_free(d);
+	if (rc) {
+		fprintf(stderr, "memtop: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+int cli_export_main(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{"format", required_argument, NULL, 'f'}, {"value", required_argument, NULL, 'v'},
+		{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct export_options o = {.format = EXPORT_TEXT};
+	const char *path = NULL;
+	bool format_given = false, value_given = false;
+	int c, rc;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			format_given = true;
+			if ((rc = set_format(optarg, &o)))
+				return rc;
+			break;
+		case 'v':
+			if ((rc = set_value(optarg, &o, &value_given)))
+				return rc;
+			break;
+		case 'o':
+			path = optarg;
+			break;
+		case 'h':
+			return export_usage(stdout, 0);
+		default:
+			return say("export: unknown option or missing value in '%s' (see memtop export --help)",
+				   argv[optind - 1]);
+		}
+	}
+	if (!format_given || o.format == EXPORT_TEXT)
+		return say("export needs --format pprof, folded or massif (the text snapshot is the "
+			   "input)%s", "");
+	if (value_given && o.format != EXPORT_FOLDED)
+		return say("--value applies to --format folded%s", "");
+	if (optind != argc - 1)
+		return say("export needs one snapshot file: memtop export --format FMT [-o FILE] "
+			   "SNAPSHOT%s", "");
+	if (o.format == EXPORT_PPROF && (!path || strcmp(path, "-") == 0) && isatty(STDOUT_FILENO))
+		return say("--format pprof writes a binary file: give it -o FILE%s", "");
+	const char *name = argv[optind];
+	FILE *in = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	if (!in) {
+		fprintf(stderr, "memtop: cannot read %s: %s\n", name, strerror(errno));
+		return 1;
+	}
+	rc = export_file(in, name, &o, path);
+	if (in != stdin)
+		fclose(in);
+	return rc;
+}
