@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"       memtop snapshot PID [-o FILE] [SNAPSHOT OPTIONS]\n"
 		"       memtop symbolize [--sysroot DIR] FILE\n"
 		"       memtop export --format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT\n"
+		"       memtop serve [--listen ADDR:PORT] [--allow-remote]   /debug/pprof/heap?pid=PID\n"
 		"       memtop gc                      remove segments of processes that are gone\n"
 		"       memtop demo                    the bundled workload under the dashboard\n"
 		"common options: --no-symbols (raw addresses only), --no-color\n"
@@ -546,6 +547,8 @@ int main(int argc, char **argv)
 	struct cli_options o;
 	if (argc > 1 && strcmp(argv[1], "export") == 0)
 		return cli_export_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "serve") == 0)
+		return cli_serve_main(argc - 1, argv + 1);
 	int rc = cli_format_take(&argc, argv);
 	if (rc)
 		return rc;
