@@ -55,6 +55,9 @@ def pprof_top(path, sample_type):
 
 
 def check_pprof(path, what):
+    if not os.path.exists(path):
+        ok(what + ': the profile was written', False)
+        return
     if not GO:
         skip(what + ': go tool pprof reads it', 'go not installed (Debian golang-go)')
         return
@@ -92,7 +95,7 @@ def folded_sums(text):
 
 
 def check_folded(path_or_text, value_index, what, is_text=False):
-    text = path_or_text if is_text else open(path_or_text).read()
+    text = path_or_text if is_text else open(path_or_text).read() if os.path.exists(path_or_text) else ''
     sums = folded_sums(text)
     want = {fn: v[value_index] for fn, v in EXPECT.items() if v[value_index]}
     got = {fn: sums[fn] for fn in EXPECT if fn in sums}
@@ -121,8 +124,8 @@ pb2 = os.path.join(tmp, 'export.pb.gz')
 r = run([MEMTOP, 'export', '--format=pprof', '-o', pb2, snap])
 ok('export --format=pprof exits 0', r.returncode == 0, r.stderr.decode())
 check_pprof(pb2, 'export --format pprof')
-with gzip.open(pb2) as f:
-    ok('export: the profile names the sample types', b'inuse_space' in f.read())
+ok('export: the profile names the sample types', os.path.exists(pb2) and
+   b'inuse_space' in gzip.open(pb2).read())
 
 for i, v in enumerate(['allocs', 'bytes', 'live-blocks', 'live-bytes']):
     r = run([MEMTOP, 'export', '--format', 'folded', '--value', v, snap])

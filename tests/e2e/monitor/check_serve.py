@@ -61,6 +61,8 @@ try:
     m = re.search(r'http://127\.0\.0\.1:(\d+)/', first)
     ok('serve says where it listens: ' + first.strip(), m is not None, server.stderr.read1(4096)
        if m is None else '')
+    if m is None:
+        raise SystemExit('Bail out! memtop serve did not start')
     port = int(m.group(1))
     # the target waits for its first monitor (MEMTOP_WAIT): the first profile sees every site
     target = subprocess.Popen([PROG, 'hold'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
