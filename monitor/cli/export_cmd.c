@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export/diff.h"
 #include "export/export.h"
 
 static struct export_options cli_export_opts;
@@ -195,5 +196,92 @@ int cli_export_main(int argc, char **argv)
 	rc = export_file(in, name, &o, path);
 	if (in != stdin)
 		fclose(in);
+	return rc;
+}
+
+static struct snapdoc *read_doc(const char *name)
+{
+	char err[512];
+	FILE *in = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	if (!in) {
+		fprintf(stderr, "memtop: cannot read %s: %s\n", name, strerror(errno));
+		return NULL;
+	}
+	struct snapdoc *d = snapdoc_read(in, err, sizeof err);
+	if (in != stdin)
+		fclose(in);
+	if (!d)
+		fprintf(stderr, "memtop: %s: %s\n", name, err);
+	return d;
+}
+
+/* Writes the diff in o's format to path (stdout when NULL or "-"). */
+static int diff_write(const struct snapdiff *df, const struct export_options *o, const char *path,
+		      const char *name_a, const char *name_b)
+{
+	char err[512] = "";
+	bool to_stdout = !path || strcmp(path, "-") == 0;
+	FILE *out = to_stdout ? stdout : fopen(path, "we");
+	if (!out) {
+		fprintf(stderr, "memtop: cannot write %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	int rc = o->format == EXPORT_TEXT ? snapdiff_write_text(df, name_a, name_b, out)
+					  : export_write(&df->doc, o, out, err, sizeof err);
+	if (to_stdout ? fflush(out) != 0 : fclose(out) != 0)
+		rc = -1;
+	if (rc) {
+		fprintf(stderr, "memtop: %s\n", err[0] ? err : "write error");
+		return 1;
+	}
+	return 0;
+}
+
+int cli_diff_main(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{"format", required_argument, NULL, 'f'}, {"value", required_argument, NULL, 'v'},
+		{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	struct export_options o = {.format = EXPORT_TEXT};
+	const char *path = NULL;
+	bool value_given = false;
+	int c, rc;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+o:h", longs, NULL)) != -1) {
+		if (c == 'f' && (rc = set_format(optarg, &o)))
+			return rc;
+		if (c == 'v' && (rc = set_value(optarg, &o, &value_given)))
+			return rc;
+		if (c == 'o')
+			path = optarg;
+		if (c == 'h') {
+			printf("usage: memtop diff [--format text|pprof|folded] [--value V] [-o FILE] A B\n"
+			       "  growth per call site from snapshot A to snapshot B (B - A), sites matched "
+			       "by their frames\n");
+			return 0;
+		}
+		if (c == '?' || c == ':')
+			return say("diff: unknown option or missing value in '%s' (see memtop diff --help)",
+				   argv[optind - 1]);
+	}
+	if (o.format == EXPORT_MASSIF)
+		return say("diff: massif cannot hold negative growth: use text, pprof or folded%s", "");
+	if (value_given && o.format != EXPORT_FOLDED)
+		return say("--value applies to --format folded%s", "");
+	if (optind != argc - 2)
+		return say("diff needs two snapshot files: memtop diff [--format FMT] A B%s", "");
+	if (o.format == EXPORT_PPROF && (!path || strcmp(path, "-") == 0) && isatty(STDOUT_FILENO))
+		return say("--format pprof writes a binary file: give it -o FILE%s", "");
+	struct snapdoc *a = read_doc(argv[optind]);
+	struct snapdoc *b = a ? read_doc(argv[optind + 1]) : NULL;
+	char err[256];
+	struct snapdiff *df = b ? snapdiff_new(a, b, err, sizeof err) : NULL;
+	if (b && !df)
+		fprintf(stderr, "memtop: diff: %s\n", err);
+	rc = df ? diff_write(df, &o, path, argv[optind], argv[optind + 1]) : 1;
+	snapdiff_free(df);
+	snapdoc_free(b);
+	snapdoc_free(a);
 	return rc;
 }

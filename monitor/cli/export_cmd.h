@@ -17,6 +17,8 @@ int cli_write_formatted(struct session *s, FILE *out, const struct snapshot_opti
 			size_t errlen);
 /* memtop export --format FMT [--value V] [-o FILE] SNAPSHOT (argv[0] is "export") */
 int cli_export_main(int argc, char **argv);
+/* memtop diff [--format text|pprof|folded] [--value V] [-o FILE] A B (argv[0] is "diff") */
+int cli_diff_main(int argc, char **argv);
 /* memtop serve [--listen ADDR:PORT] [--any-address] (argv[0] is "serve"); serve.c */
 int cli_serve_main(int argc, char **argv);
 

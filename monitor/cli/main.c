@@ -42,6 +42,7 @@ static void usage(FILE *f)
 		"       memtop symbolize [--sysroot DIR] FILE\n"
 		"       memtop export --format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT\n"
 		"       memtop serve [--listen ADDR:PORT] [--allow-remote]   /debug/pprof/heap?pid=PID\n"
+		"       memtop diff [--format text|pprof|folded] [-o FILE] A B   growth per call site\n"
 		"       memtop gc                      remove segments of processes that are gone\n"
 		"       memtop demo                    the bundled workload under the dashboard\n"
 		"common options: --no-symbols (raw addresses only), --no-color\n"
@@ -549,6 +550,8 @@ int main(int argc, char **argv)
 		return cli_export_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "serve") == 0)
 		return cli_serve_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "diff") == 0)
+		return cli_diff_main(argc - 1, argv + 1);
 	int rc = cli_format_take(&argc, argv);
 	if (rc)
 		return rc;

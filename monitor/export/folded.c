@@ -44,7 +44,10 @@ int folded_write(const struct snapdoc *d, enum export_value v, FILE *out)
 			if (k)
 				fputc(';', out);
 		}
-		fprintf(out, " %" PRIu64 "\n", value);
+		if (d->is_diff)
+			fprintf(out, " %" PRId64 "\n", (int64_t)value);
+		else
+			fprintf(out, " %" PRIu64 "\n", value);
 	}
 	return ferror(out) ? -1 : 0;
 }

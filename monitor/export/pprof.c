@@ -195,11 +195,13 @@ static uint64_t mapping_id(struct pprof_ctx *c, uint64_t pc)
 	return *v;
 }
 
-/* The location of frames[0..n) (inline frames, then the physical one, all with one pc). */
-static uint64_t location_id(struct pprof_ctx *c, const struct snapdoc_frame *fr, size_t n)
+/* The location of frames[0..n) (inline frames, then the physical one, all with one pc), shared by
+ * every sample with that pc; key is the pc + 1, or in a diff the frame's index + 2 (two processes'
+ * addresses may meet), 1 for "no stack". */
+static uint64_t location_id(struct pprof_ctx *c, const struct snapdoc_frame *fr, size_t n, uint64_t key)
 {
 	bool found;
-	uint64_t *v = u64map_slot(&c->loc_ids, fr[0].pc + 1, &found);
+	uint64_t *v = u64map_slot(&c->loc_ids, key, &found);
 	if (!v) {
 		c->oom = true;
 		return 0;
@@ -234,12 +236,13 @@ static void write_sample(struct pprof_ctx *c, const struct snapdoc_site *s, uint
 		size_t k = i; /* the group ends at its physical frame */
 		while (k + 1 < s->n_frames && fr[k].inlined && fr[k + 1].pc == fr[k].pc)
 			k++;
-		locs[n_locs++] = location_id(c, fr + i, k - i + 1);
+		uint64_t key = c->d->is_diff ? (uint64_t)(fr + i - c->d->frames) + 2 : fr[i].pc + 1;
+		locs[n_locs++] = location_id(c, fr + i, k - i + 1, key);
 		i = k + 1;
 	}
 	if (!s->n_frames) {
 		struct snapdoc_frame none = {.func = "[no stack]"};
-		locs[n_locs++] = location_id(c, &none, 1);
+		locs[n_locs++] = location_id(c, &none, 1, 1);
 	}
 	int64_t values[4] = {
 		(int64_t)(s->has_totals ? s->allocs : s->live_blocks),
@@ -289,7 +292,8 @@ int pprof_encode(const struct snapdoc *d, struct pbw *out)
 	value_type(&c, P_PERIOD_TYPE, "space", "bytes");
 	pbw_int(out, P_PERIOD, 1);
 	char comment[4200];
-	snprintf(comment, sizeof comment, "memtop %s: pid %d %s", MEMTOP_VERSION, d->pid,
+	snprintf(comment, sizeof comment, "memtop %s: %s%d %s", MEMTOP_VERSION,
+		 d->is_diff ? "growth from snapshot A to B, B's pid " : "pid ", d->pid,
 		 d->command ? d->command : d->exe ? d->exe : "");
 	pbw_int(out, P_COMMENT, (int64_t)str_id(&c, comment));
 	pbw_int(out, P_DEFAULT_SAMPLE_TYPE, (int64_t)str_id(&c, "inuse_space"));

@@ -51,7 +51,10 @@ struct snapdoc {
 	size_t n_maps;
 	struct snapdoc_module *modules;
 	size_t n_modules;
-	char *text;                 /* owns every string above */
+	/* a diff (diff.c): site values are B - A as int64 in the uint64 fields, and frames come from
+	 * two processes, so addresses are not one address space (no maps, no location sharing) */
+	bool is_diff;
+	char *text;                 /* owns every string above (NULL in a diff: A and B own them) */
 	size_t cap_sites, cap_frames, cap_maps, cap_modules;
 };
 
