@@ -12,6 +12,7 @@
 
 #include "export/diff.h"
 #include "export/export.h"
+#include "symbols/skipframes.h"
 
 static struct export_options cli_export_opts;
 
@@ -66,13 +67,18 @@ static bool has_output(int argc, char **argv)
 int cli_format_take(int *argc, char **argv)
 {
 	struct export_options *o = &cli_export_opts;
-	bool value_given = false, format_given = false;
+	bool value_given = false, format_given = false, no_skip = false;
+	const char *skip = NULL;
 	int out = 1, i = 1;
 	for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
 		bool missing = false;
 		int rc = 0;
 		const char *v;
-		if ((v = opt_value(*argc, argv, &i, "--format", &missing))) {
+		if (strcmp(argv[i], "--no-skip-frames") == 0) {
+			no_skip = true;
+		} else if ((v = opt_value(*argc, argv, &i, "--skip-frames", &missing))) {
+			skip = v;
+		} else if ((v = opt_value(*argc, argv, &i, "--format", &missing))) {
 			format_given = true;
 			rc = set_format(v, o);
 		} else if ((v = opt_value(*argc, argv, &i, "--value", &missing))) {
@@ -89,6 +95,9 @@ int cli_format_take(int *argc, char **argv)
 		argv[out++] = argv[i];
 	argv[out] = NULL;
 	*argc = out;
+	char err[300];
+	if (symbols_skip_configure(skip, no_skip, err, sizeof err) != 0)
+		return say("%s", err);
 	const char *cmd = *argc > 1 ? argv[1] : "";
 	if (format_given && strcmp(cmd, "report") != 0 && strcmp(cmd, "snapshot") != 0)
 		return say("--format applies to report, snapshot and export%s", "");

@@ -10,7 +10,8 @@
 #include "export/snapshot.h"
 
 /* Removes --format FMT and --value V (also --opt=V) from the words before `--` and remembers them
- * for cli_write_formatted. Returns 0, or an exit status after saying what is wrong. */
+ * for cli_write_formatted; --skip-frames REGEX and --no-skip-frames (every command) configure the
+ * allocator wrappers dropped from stacks. Returns 0, or an exit status after saying what is wrong. */
 int cli_format_take(int *argc, char **argv);
 /* The snapshot of report/snapshot in the format taken above (text when none). */
 int cli_write_formatted(struct session *s, FILE *out, const struct snapshot_options *so, char *err,

@@ -49,7 +49,9 @@ static void usage(FILE *f)
 		"snapshot options: --blocks --heatmap --all-sites --thread ID --expire SEC\n"
 		"                  --tag-from TAG --tag-to TAG --divisions N --frames N\n"
 		"                  --format text|pprof|folded|massif, --value live-bytes|live-blocks|"
-		"allocs|bytes (folded)\n");
+		"allocs|bytes (folded)\n"
+		"stacks: --skip-frames REGEX (more allocator wrappers to drop from the top), "
+		"--no-skip-frames\n");
 }
 
 static int fail(const char *fmt, const char *arg)

@@ -14,6 +14,7 @@
 
 #include "symbols/buildid.h"
 #include "symbols/demangle.h"
+#include "symbols/skipframes.h"
 #include "symbols/symbols.h"
 
 #define INTERN_BUCKETS 4096u
@@ -416,8 +417,12 @@ const struct symdb_frames *symdb_lookup(struct symdb *db, uint64_t pc)
 	fr->module = module;
 	fr->module_off = off;
 	fr->n = r.n;
-	for (int k = 0; k < r.n; k++)
+	fr->wrappers = 0;
+	for (int k = 0; k < r.n; k++) {
 		fr->f[k] = (struct symdb_line){r.f[k].func, r.f[k].file, r.f[k].line};
+		if (symbols_is_wrapper(r.f[k].func, r.f[k].file))
+			fr->wrappers |= 1u << k;
+	}
 	n->fr = fr;
 	n->next = db->cache[h];
 	db->cache[h] = n;
