@@ -71,6 +71,7 @@ struct model_session_info {
 
 /* ------------------------------------------------------------------ totals */
 
+#define MODEL_SIZE_BUCKETS 65
 struct model_totals {
 	/* From the live set (requested sizes, as valgrind reports them). */
 	uint64_t live_bytes;
@@ -106,6 +107,10 @@ struct model_totals {
 	uint64_t overhead_bytes;  /* segment_bytes + monitor_bytes */
 	uint64_t stacks_used;     /* distinct call stacks interned by the target */
 	uint64_t stacks_overflow; /* stacks refused because the table was full */
+	/* Analysis (heaptrack's questions). */
+	uint64_t temporary_allocs; /* freed with no other allocation in between */
+	uint64_t size_hist[MODEL_SIZE_BUCKETS]; /* allocations by requested size: bucket 0 holds size
+						 * 0, bucket k >= 1 sizes in [2^(k-1), 2^k) */
 };
 
 /* Sparkline history: one sample of live_bytes per `interval_ms` (default 1000), oldest first. */
@@ -142,6 +147,9 @@ struct model_site {
 	int64_t growth;        /* live_bytes now - live_bytes MODEL_GROWTH_SAMPLES samples ago */
 	bool growing;          /* live bytes rose (never fell) across the last MODEL_GROWTH_SAMPLES */
 	struct model_frame top;/* first frame outside memtop's own library (symbolized lazily) */
+	uint64_t peak_bytes;   /* live at the moment of the peak of total live bytes */
+	uint64_t peak_blocks;
+	uint64_t temporary;    /* allocations freed with no other allocation in between */
 };
 
 /* ------------------------------------------------------------------ threads */

@@ -164,8 +164,20 @@ static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stac
 
 /* ---- block accounting (every change of the live set goes through these two) ---- */
 
+/* Before a site's live figures change: when a peak came since they last changed, they are what the
+ * site held at that peak (peak attribution in O(1) per event, never by replay). */
+static inline void engine_site_touch(const struct engine *e, struct engine_site *s)
+{
+	if (__builtin_expect(s->peak_epoch != e->peak_epoch, 0)) {
+		s->peak_live_bytes = s->live_bytes;
+		s->peak_live_blocks = s->live_blocks;
+		s->peak_epoch = e->peak_epoch;
+	}
+}
+
 static void engine_account_insert(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
+	engine_site_touch(e, s);
 	s->live_bytes += b->size;
 	s->live_blocks++;
 	struct engine_thread *t = &e->threads[b->thread];
@@ -173,8 +185,10 @@ static void engine_account_insert(struct engine *e, struct engine_site *s, const
 	t->live_blocks++;
 	e->live_bytes += b->size;
 	e->live_blocks++;
-	if (e->live_bytes > e->peak_bytes)
+	if (e->live_bytes > e->peak_bytes) {
 		e->peak_bytes = e->live_bytes;
+		e->peak_epoch++;
+	}
 	if (e->live_blocks > e->peak_blocks)
 		e->peak_blocks = e->live_blocks;
 	if (b->seq > e->mark_seq) {
@@ -185,6 +199,7 @@ static void engine_account_insert(struct engine *e, struct engine_site *s, const
 
 static void engine_account_remove(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
+	engine_site_touch(e, s);
 	s->live_bytes -= b->size;
 	s->live_blocks--;
 	struct engine_thread *t = &e->threads[b->thread];
@@ -245,6 +260,7 @@ static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint64
 	e->threads[thread].allocs++;
 	e->allocs++;
 	e->bytes_allocated += b.size;
+	e->size_hist[b.size ? 64 - __builtin_clzll(b.size) : 0]++;
 	engine_put(e, &b, h, s);
 }
 
@@ -270,6 +286,10 @@ static void engine_free(struct engine *e, const struct memtop_event *ev, uint64_
 		return;
 	}
 	struct engine_site *s = engine_site_of(e, b->stack_id);
+	if (b->seq + 1 == e->next_seq) { /* the latest allocation: none came in between */
+		s->temporary++;
+		e->temporary++;
+	}
 	engine_account_remove(e, s, b);
 	engine_count_free(e, s, b, thread);
 }

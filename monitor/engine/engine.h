@@ -17,6 +17,10 @@
 struct engine_site {
 	uint64_t live_bytes, live_blocks;
 	uint64_t allocs, bytes_allocated, frees;
+	uint64_t temporary;                  /* freed with no allocation in between (heaptrack's) */
+	/* live at the latest peak: valid while peak_epoch == engine.peak_epoch, else live_* still are
+	 * (the site has not changed since that peak): engine_site_peak reads it */
+	uint64_t peak_live_bytes, peak_live_blocks, peak_epoch;
 	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
 	uint8_t hist_n, hist_pos;
 	bool listed;                         /* stack id is in engine.site_ids */
@@ -47,6 +51,9 @@ struct engine {
 	struct liveset live;
 	/* totals (requested sizes) */
 	uint64_t live_bytes, live_blocks, peak_bytes, peak_blocks;
+	uint64_t peak_epoch;      /* +1 at each new peak of live_bytes (sites snapshot lazily) */
+	uint64_t temporary;       /* allocations freed with no allocation in between */
+	uint64_t size_hist[MODEL_SIZE_BUCKETS]; /* allocations by size: bucket k holds [2^(k-1), 2^k) */
 	uint64_t allocs, frees, bytes_allocated, bytes_freed, unknown_frees;
 	uint64_t events, invalid_events, skipped_events, duplicate_allocs;
 	uint64_t next_seq; /* allocation sequence; the first block gets 1 */
@@ -103,6 +110,15 @@ struct engine_site *engine_site(struct engine *e, uint32_t stack_id);
 uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot);
 /* The slot got a new owner (generation changed): its next events start a new thread record. */
 void engine_slot_reused(struct engine *e, uint16_t slot);
+
+/* What the site had live at the latest peak of live bytes (kept per event, never replayed). */
+static inline void engine_site_peak(const struct engine *e, const struct engine_site *s,
+				    uint64_t *bytes, uint64_t *blocks)
+{
+	bool since = s->peak_epoch == e->peak_epoch;
+	*bytes = since ? s->peak_live_bytes : s->live_bytes;
+	*blocks = since ? s->peak_live_blocks : s->live_blocks;
+}
 
 /* Samples growth history of every site and thread rates (call once per growth interval). */
 void engine_sample_growth(struct engine *e);

@@ -1,7 +1,7 @@
 /* massif: a snapshot in valgrind massif's massif.out format (ms_print, massif-visualizer): a first
- * empty snapshot at time 0, the peak, and the end with its detailed tree of call sites. Only what
- * the text holds: when the peak is above the end, its total is exact but the sites live then are
- * not in a snapshot, and its tree says so in one node instead of guessing. */
+ * empty snapshot at time 0, the peak with the tree of the sites live then ("## peak"), and the end
+ * with its tree. Only what the text holds: the peak's time is not in it (drawn at the end), and a
+ * snapshot without "## peak" gets one node saying its peak sites are unknown. */
 #include "export/export.h"
 
 #include <inttypes.h>
@@ -85,29 +85,39 @@ static void put_snapshot(FILE *out, int num, uint64_t time_ms, uint64_t bytes, c
 		"\nmem_heap_extra_B=0\nmem_stacks_B=0\nheap_tree=%s\n", num, time_ms, bytes, tree);
 }
 
-/* The detailed tree of the live sites: allocation point first, callers below. */
-static int put_live_tree(FILE *out, const struct snapdoc *d)
+static uint64_t site_bytes(const struct snapdoc_site *s, bool at_peak)
+{
+	return at_peak ? s->peak_bytes : s->live_bytes;
+}
+
+/* The detailed tree of the sites live at the end (or at the peak): allocation point first,
+ * callers below. unlisted: bytes of sites whose frames the snapshot does not hold. */
+static int put_tree(FILE *out, const struct snapdoc *d, bool at_peak, uint64_t unlisted)
 {
 	struct massif_node root = {0};
 	int rc = 0;
 	for (size_t i = 0; i < d->n_sites && !rc; i++) {
 		const struct snapdoc_site *s = &d->sites[i];
-		if (!s->live_bytes)
+		uint64_t bytes = site_bytes(s, at_peak);
+		if (!bytes)
 			continue;
-		root.bytes += s->live_bytes;
+		root.bytes += bytes;
 		struct massif_node *n = &root;
 		for (size_t k = 0; k < s->n_frames && k < MASSIF_MAX_DEPTH && n; k++) {
 			n = child(n, &d->frames[s->first_frame + k]);
 			if (n)
-				n->bytes += s->live_bytes;
+				n->bytes += bytes;
 		}
 		rc = n ? 0 : -1;
 	}
 	fprintf(out, "n%zu: %" PRIu64 " (heap allocation functions) malloc/new/new[], --alloc-fns, etc.\n",
-		root.n_kids, root.bytes);
+		root.n_kids + (unlisted != 0), root.bytes + unlisted);
 	qsort(root.kids, root.n_kids, sizeof(*root.kids), by_bytes_desc);
 	for (size_t i = 0; i < root.n_kids; i++)
 		put_node(out, root.kids[i], 1);
+	if (unlisted)
+		fprintf(out, " n0: %" PRIu64 " 0x0: (sites not in this snapshot: take it with --all-sites) "
+			"(in \?\?\?)\n", unlisted);
 	tree_free(&root);
 	return rc;
 }
@@ -122,15 +132,19 @@ int massif_write(const struct snapdoc *d, FILE *out)
 	put_snapshot(out, 0, 0, 0, "empty");
 	int num = 1, rc = 0;
 	if (d->peak_bytes > d->live_bytes) {
-		/* its time is not in the snapshot either: at or before the end, drawn at the end */
+		/* its time is not in the snapshot: at or before the end, drawn at the end */
 		put_snapshot(out, num++, d->uptime_ms, d->peak_bytes, "peak");
-		fprintf(out, "n1: %" PRIu64 " (heap allocation functions) malloc/new/new[], --alloc-fns, "
-			"etc.\n n0: %" PRIu64 " 0x0: (call sites at the peak: not recorded in a memtop "
-			"snapshot) (in \?\?\?)\n", d->peak_bytes, d->peak_bytes);
+		if (d->has_peak_sites) {
+			rc = put_tree(out, d, true, d->peak_unlisted);
+		} else { /* a snapshot older than the "## peak" section */
+			fprintf(out, "n1: %" PRIu64 " (heap allocation functions) malloc/new/new[], "
+				"--alloc-fns, etc.\n n0: %" PRIu64 " 0x0: (call sites at the peak: not "
+				"recorded in this snapshot) (in \?\?\?)\n", d->peak_bytes, d->peak_bytes);
+		}
 		put_snapshot(out, num++, d->uptime_ms, d->live_bytes, "detailed");
 	} else {
 		put_snapshot(out, num++, d->uptime_ms, d->live_bytes, "peak");
 	}
-	rc = put_live_tree(out, d);
+	rc |= put_tree(out, d, false, 0);
 	return rc || ferror(out) ? -1 : 0;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum snapdoc_section { SEC_HEADER, SEC_SITES, SEC_MODULES, SEC_MAPS, SEC_OTHER };
+enum snapdoc_section { SEC_HEADER, SEC_SITES, SEC_PEAK, SEC_MODULES, SEC_MAPS, SEC_OTHER };
 
 static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
@@ -203,12 +203,48 @@ static bool parse_map_line(struct snapdoc *d, char *line)
 	return true;
 }
 
+static int site_id_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct snapdoc_site *const *)a)[0]->id;
+	uint32_t y = ((const struct snapdoc_site *const *)b)[0]->id;
+	return x < y ? -1 : x > y;
+}
+
+/* "peak ID: B bytes in N blocks at FUNC" onto the site ID of "## sites" (sites come first);
+ * byid: the sites sorted by id, made on the first peak line. */
+static bool parse_peak_line(struct snapdoc *d, const char *line, struct snapdoc_site ***byid)
+{
+	unsigned long long id, bytes, blocks;
+	if (sscanf(line, "peak %llu: %llu bytes in %llu blocks", &id, &bytes, &blocks) != 3)
+		return false;
+	if (!*byid) {
+		*byid = malloc((d->n_sites + 1) * sizeof(**byid));
+		if (!*byid)
+			return false;
+		for (size_t i = 0; i < d->n_sites; i++)
+			(*byid)[i] = &d->sites[i];
+		qsort(*byid, d->n_sites, sizeof(**byid), site_id_cmp);
+	}
+	struct snapdoc_site key = {.id = (uint32_t)id}, *kp = &key;
+	struct snapdoc_site **hit = id <= UINT32_MAX ? bsearch(&kp, *byid, d->n_sites, sizeof(**byid),
+								 site_id_cmp) : NULL;
+	if (hit) {
+		(*hit)->peak_bytes = bytes;
+		(*hit)->peak_blocks = blocks;
+	} else {
+		d->peak_unlisted += bytes;
+	}
+	return true;
+}
+
 static enum snapdoc_section section_of(const char *line)
 {
 	if (strcmp(line, "## sites") == 0)
 		return SEC_SITES;
 	if (strcmp(line, "## modules") == 0)
 		return SEC_MODULES;
+	if (strcmp(line, "## peak") == 0)
+		return SEC_PEAK;
 	if (strcmp(line, "## maps") == 0)
 		return SEC_MAPS;
 	return SEC_OTHER;
@@ -235,6 +271,7 @@ struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen)
 		return NULL;
 	}
 	enum snapdoc_section sec = SEC_HEADER;
+	struct snapdoc_site **byid = NULL;
 	bool ended = false;
 	unsigned lineno = 0;
 	for (char *line = text; line && *line && !ended;) {
@@ -246,10 +283,13 @@ struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen)
 		if (strncmp(line, "## ", 3) == 0) {
 			ended = strcmp(line, "## end") == 0;
 			sec = section_of(line);
+			d->has_peak_sites |= sec == SEC_PEAK;
 		} else if (*line && sec == SEC_HEADER) {
 			header_key(d, line);
 		} else if (*line && sec == SEC_SITES) {
-			ok = parse_sites_line(d, line);
+			ok = !byid && parse_sites_line(d, line); /* byid points into d->sites */
+		} else if (*line && sec == SEC_PEAK) {
+			ok = parse_peak_line(d, line, &byid);
 		} else if (*line && sec == SEC_MODULES) {
 			ok = parse_module_line(d, line);
 		} else if (*line && sec == SEC_MAPS) {
@@ -257,12 +297,15 @@ struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen)
 		}
 		if (!ok) {
 			snprintf(err, errlen, "line %u of the snapshot cannot be read (%s)", lineno,
-				 sec == SEC_SITES ? "call sites" : sec == SEC_MODULES ? "modules" : "maps");
+				 sec == SEC_SITES ? "call sites" : sec == SEC_PEAK ? "peak" :
+				 sec == SEC_MODULES ? "modules" : "maps");
+			free(byid);
 			snapdoc_free(d);
 			return NULL;
 		}
 		line = nl ? nl + 1 : NULL;
 	}
+	free(byid);
 	if (!ended) {
 		snprintf(err, errlen, "the snapshot is cut short (no '## end' line)");
 		snapdoc_free(d);

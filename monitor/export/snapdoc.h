@@ -25,6 +25,7 @@ struct snapdoc_site {
 	bool has_totals;    /* the (allocs= frees= bytes_allocated=) part was there */
 	uint64_t allocs, frees, bytes_allocated;
 	size_t first_frame, n_frames; /* into snapdoc.frames, innermost (#0) first */
+	uint64_t peak_bytes, peak_blocks; /* live at the peak ("## peak"), 0 when not listed there */
 };
 
 struct snapdoc_map {          /* one file-backed line of the "## maps" section */
@@ -43,6 +44,8 @@ struct snapdoc {
 	const char *exe, *command, *time; /* NULL when absent */
 	uint64_t uptime_ms, live_bytes, live_blocks, allocs, frees, bytes_allocated, bytes_freed;
 	uint64_t peak_bytes, peak_blocks;
+	bool has_peak_sites;        /* the snapshot has a "## peak" section */
+	uint64_t peak_unlisted;     /* peak bytes of sites "## sites" does not hold (no --all-sites) */
 	struct snapdoc_site *sites;
 	size_t n_sites;
 	struct snapdoc_frame *frames;

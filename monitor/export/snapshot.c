@@ -2,6 +2,7 @@
  * optional blocks and heatmap, the memory map) and re-symbolizes one offline. The header keys
  * live_bytes, live_blocks, allocs, frees, peak_bytes, lost_events are a contract: never rename. */
 #include "export/snapshot.h"
+#include "export/analysis.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -397,6 +398,7 @@ int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *
 				tags[i].name, tags[i].seq, tags[i].age_ns / 1000000u);
 	}
 	write_sites(out, s, &v, groups, ng, o);
+	snapshot_write_analysis(out, s, &v);
 	if (o->blocks)
 		write_blocks(out, w);
 	if (o->heatmap)

@@ -80,6 +80,8 @@ static void fill_sites(struct session *s, struct model_site *out, size_t n)
 		m->allocs = es->allocs;
 		m->bytes_allocated = es->bytes_allocated;
 		m->frees = es->frees;
+		m->temporary = es->temporary;
+		engine_site_peak(&s->eng, es, &m->peak_bytes, &m->peak_blocks);
 		m->growth = engine_site_growth(es, &m->growing);
 		if (s->ingest_sym) /* publishing runs on the ingest thread */
 			symbols_top_frame(s->ingest_sym, id, &m->top);
@@ -188,6 +190,8 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	t->live_blocks = e->live_blocks;
 	t->peak_bytes = e->peak_bytes;
 	t->peak_blocks = e->peak_blocks;
+	t->temporary_allocs = e->temporary;
+	memcpy(t->size_hist, e->size_hist, sizeof t->size_hist);
 	t->allocs = e->allocs;
 	t->frees = e->frees;
 	t->bytes_allocated = e->bytes_allocated;

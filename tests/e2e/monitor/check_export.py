@@ -150,6 +150,8 @@ if MS_PRINT:
     ok('ms_print shows the peak (%s B) as the peak snapshot' % peak,
        re.search(r'Detailed snapshots: \[1 \(peak\), 2\]', out) is not None and
        ('{:,}'.format(peak)) in out, out)
+    ok('ms_print shows the peak tree: peak_burst 81,920B live at the peak',
+       re.search(r'^->\d+\.\d+% \(81,920B\) 0x[0-9A-F]+: peak_burst \(', out, re.M) is not None, out)
     ok('ms_print shows the end tree: keep_small 1,000B and inl_alloc 192B of %s B live' % live,
        re.search(r'\(1,000B\) 0x[0-9A-F]+: keep_small \(', out) is not None and
        re.search(r'\(192B\) 0x[0-9A-F]+: inl_alloc \(', out) is not None and
