@@ -121,6 +121,17 @@ struct model_history {
 	uint64_t live_bytes[MODEL_HISTORY_MAX];
 };
 
+/* Live bytes over time, kept by the engine per event in fixed memory: a point when an event comes
+ * at least step_ms after the last point; when full, every other point goes and the step doubles.
+ * t_ms counts from the first event the engine applied. */
+#define MODEL_TIMELINE_MAX 256
+struct model_timeline {
+	uint32_t step_ms;
+	uint32_t n;
+	uint32_t t_ms[MODEL_TIMELINE_MAX];
+	uint64_t live_bytes[MODEL_TIMELINE_MAX];
+};
+
 /* ------------------------------------------------------------------ symbols */
 
 struct model_frame {
@@ -186,6 +197,7 @@ struct model_view {
 	struct model_session_info session;
 	struct model_totals totals;
 	struct model_history history;
+	struct model_timeline timeline;
 	size_t n_sites;
 	const struct model_site *sites;     /* sorted by live_bytes descending, then stack_id */
 	size_t n_threads;

@@ -377,15 +377,18 @@ static inline void engine_apply_h(struct engine *e, const struct memtop_event *e
 	case MEMTOP_EV_MEMALIGN:
 		if (ev->addr && !(ev->flags & MEMTOP_EVF_FAILED))
 			engine_alloc(e, ev, h, thread, 0);
+		engine_timeline_note(e, ev->timestamp_ns);
 		break;
 	case MEMTOP_EV_FREE:
 		engine_free(e, ev, h, thread);
+		engine_timeline_note(e, ev->timestamp_ns);
 		break;
 	case MEMTOP_EV_REALLOC_BEGIN:
 		engine_realloc_begin(e, ev, h);
 		break;
 	case MEMTOP_EV_REALLOC_END:
 		engine_realloc_end(e, ev, h, thread);
+		engine_timeline_note(e, ev->timestamp_ns);
 		break;
 	case MEMTOP_EV_TAG:
 		if (engine_grow((void **)&e->tags, &e->tags_cap, e->n_tags + 1, sizeof(*e->tags)))
@@ -407,6 +410,29 @@ static inline void engine_apply_h(struct engine *e, const struct memtop_event *e
 void engine_apply(struct engine *e, const struct memtop_event *ev)
 {
 	engine_apply_h(e, ev, liveset_hash(ev->addr));
+}
+
+/* ---- the live-bytes timeline ---- */
+
+void engine_timeline_point(struct engine *e, uint64_t ts_ns)
+{
+	struct model_timeline *tl = &e->timeline;
+	if (!tl->step_ms) { /* the first event: the line starts here, one point per ms at first */
+		tl->step_ms = 1;
+		e->timeline_base_ns = ts_ns;
+	}
+	if (tl->n == MODEL_TIMELINE_MAX) { /* full: keep every other point, twice the step */
+		for (uint32_t i = 0; i < MODEL_TIMELINE_MAX / 2; i++) {
+			tl->t_ms[i] = tl->t_ms[2 * i];
+			tl->live_bytes[i] = tl->live_bytes[2 * i];
+		}
+		tl->n = MODEL_TIMELINE_MAX / 2;
+		tl->step_ms *= 2;
+	}
+	uint64_t t_ms = ts_ns > e->timeline_base_ns ? (ts_ns - e->timeline_base_ns) / 1000000u : 0;
+	tl->t_ms[tl->n] = t_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)t_ms;
+	tl->live_bytes[tl->n++] = e->live_bytes;
+	e->timeline_next_ns = e->timeline_base_ns + (t_ms + tl->step_ms) * 1000000u;
 }
 
 /* ---- periodic samples (publish time, not per event) ---- */

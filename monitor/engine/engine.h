@@ -54,6 +54,8 @@ struct engine {
 	uint64_t peak_epoch;      /* +1 at each new peak of live_bytes (sites snapshot lazily) */
 	uint64_t temporary;       /* allocations freed with no allocation in between */
 	uint64_t size_hist[MODEL_SIZE_BUCKETS]; /* allocations by size: bucket k holds [2^(k-1), 2^k) */
+	struct model_timeline timeline;
+	uint64_t timeline_base_ns, timeline_next_ns; /* first event's time; next point's earliest */
 	uint64_t allocs, frees, bytes_allocated, bytes_freed, unknown_frees;
 	uint64_t events, invalid_events, skipped_events, duplicate_allocs;
 	uint64_t next_seq; /* allocation sequence; the first block gets 1 */
@@ -110,6 +112,15 @@ struct engine_site *engine_site(struct engine *e, uint32_t stack_id);
 uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot);
 /* The slot got a new owner (generation changed): its next events start a new thread record. */
 void engine_slot_reused(struct engine *e, uint16_t slot);
+
+/* The timeline's slow path (engine.c): a point at ts_ns, thinning the line when it is full. */
+void engine_timeline_point(struct engine *e, uint64_t ts_ns);
+/* After an event that changed the live set: one compare unless a point is due. */
+static inline void engine_timeline_note(struct engine *e, uint64_t ts_ns)
+{
+	if (__builtin_expect(ts_ns >= e->timeline_next_ns, 0))
+		engine_timeline_point(e, ts_ns);
+}
 
 /* What the site had live at the latest peak of live bytes (kept per event, never replayed). */
 static inline void engine_site_peak(const struct engine *e, const struct engine_site *s,

@@ -1,5 +1,6 @@
-/* analysis: writes "## peak", "## temporary", "## calls" and "## sizes" from the figures the
- * engine keeps per event (peak attribution, temporary counts, size buckets): no replay, no guess.
+/* analysis: writes "## peak", "## temporary", "## calls", "## sizes" and "## timeline" from the
+ * figures the engine keeps per event (peak attribution, temporary counts, size buckets, live bytes
+ * over time): no replay, no guess.
  * Sites are named by id (their frames are in "## sites", all of them with --all-sites) and by
  * their top frame, so each line also reads alone. */
 #include "export/analysis.h"
@@ -93,5 +94,9 @@ void snapshot_write_analysis(FILE *out, struct session *ses, const struct model_
 		put_top(out, ses, &s[i]);
 	}
 	write_sizes(out, &v->totals);
+	const struct model_timeline *tl = &v->timeline;
+	fprintf(out, "\n## timeline\nstep_ms: %u\n", tl->step_ms);
+	for (uint32_t i = 0; i < tl->n && i < MODEL_TIMELINE_MAX; i++)
+		fprintf(out, "at %u: %" PRIu64 "\n", tl->t_ms[i], tl->live_bytes[i]);
 	free(s);
 }

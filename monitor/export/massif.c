@@ -1,6 +1,6 @@
 /* massif: a snapshot in valgrind massif's massif.out format (ms_print, massif-visualizer): a first
- * empty snapshot at time 0, the peak with the tree of the sites live then ("## peak"), and the end
- * with its tree. Only what the text holds: the peak's time is not in it (drawn at the end), and a
+ * empty snapshot at time 0, one per point of the timeline ("## timeline"), the peak with the tree
+ * of the sites live then ("## peak"), and the end with its tree. Only what the text holds: the peak's time is not in it (drawn at the end), and a
  * snapshot without "## peak" gets one node saying its peak sites are unknown. */
 #include "export/export.h"
 
@@ -131,9 +131,16 @@ int massif_write(const struct snapdoc *d, FILE *out)
 	fputs("\ntime_unit: ms\n", out);
 	put_snapshot(out, 0, 0, 0, "empty");
 	int num = 1, rc = 0;
+	/* the engine's timeline (from the first event): one plain snapshot per point */
+	uint64_t end_ms = d->uptime_ms;
+	for (size_t i = 0; i < d->n_timeline; i++) {
+		put_snapshot(out, num++, d->timeline_ms[i], d->timeline_bytes[i], "empty");
+		if (d->timeline_ms[i] > end_ms) /* uptime counts from another start: never go back */
+			end_ms = d->timeline_ms[i];
+	}
 	if (d->peak_bytes > d->live_bytes) {
 		/* its time is not in the snapshot: at or before the end, drawn at the end */
-		put_snapshot(out, num++, d->uptime_ms, d->peak_bytes, "peak");
+		put_snapshot(out, num++, end_ms, d->peak_bytes, "peak");
 		if (d->has_peak_sites) {
 			rc = put_tree(out, d, true, d->peak_unlisted);
 		} else { /* a snapshot older than the "## peak" section */
@@ -141,9 +148,9 @@ int massif_write(const struct snapdoc *d, FILE *out)
 				"--alloc-fns, etc.\n n0: %" PRIu64 " 0x0: (call sites at the peak: not "
 				"recorded in this snapshot) (in \?\?\?)\n", d->peak_bytes, d->peak_bytes);
 		}
-		put_snapshot(out, num++, d->uptime_ms, d->live_bytes, "detailed");
+		put_snapshot(out, num++, end_ms, d->live_bytes, "detailed");
 	} else {
-		put_snapshot(out, num++, d->uptime_ms, d->live_bytes, "peak");
+		put_snapshot(out, num++, end_ms, d->live_bytes, "peak");
 	}
 	rc |= put_tree(out, d, false, 0);
 	return rc || ferror(out) ? -1 : 0;

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum snapdoc_section { SEC_HEADER, SEC_SITES, SEC_PEAK, SEC_MODULES, SEC_MAPS, SEC_OTHER };
+enum snapdoc_section { SEC_HEADER, SEC_SITES, SEC_PEAK, SEC_TIMELINE, SEC_MODULES, SEC_MAPS,
+		       SEC_OTHER };
 
 static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
@@ -237,6 +238,27 @@ static bool parse_peak_line(struct snapdoc *d, const char *line, struct snapdoc_
 	return true;
 }
 
+/* "step_ms: S" or "at MS: BYTES", in time order */
+static bool parse_timeline_line(struct snapdoc *d, const char *line)
+{
+	unsigned long long t, bytes;
+	if (strncmp(line, "step_ms: ", 9) == 0)
+		return true;
+	if (sscanf(line, "at %llu: %llu", &t, &bytes) != 2 || t > UINT32_MAX ||
+	    (d->n_timeline && t < d->timeline_ms[d->n_timeline - 1]))
+		return false;
+	size_t cap = d->cap_timeline;
+	if (!grow((void **)&d->timeline_ms, &cap, d->n_timeline, sizeof(*d->timeline_ms)))
+		return false;
+	cap = d->cap_timeline;
+	if (!grow((void **)&d->timeline_bytes, &cap, d->n_timeline, sizeof(*d->timeline_bytes)))
+		return false;
+	d->cap_timeline = cap;
+	d->timeline_ms[d->n_timeline] = (uint32_t)t;
+	d->timeline_bytes[d->n_timeline++] = bytes;
+	return true;
+}
+
 static enum snapdoc_section section_of(const char *line)
 {
 	if (strcmp(line, "## sites") == 0)
@@ -245,6 +267,8 @@ static enum snapdoc_section section_of(const char *line)
 		return SEC_MODULES;
 	if (strcmp(line, "## peak") == 0)
 		return SEC_PEAK;
+	if (strcmp(line, "## timeline") == 0)
+		return SEC_TIMELINE;
 	if (strcmp(line, "## maps") == 0)
 		return SEC_MAPS;
 	return SEC_OTHER;
@@ -288,6 +312,8 @@ struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen)
 			header_key(d, line);
 		} else if (*line && sec == SEC_SITES) {
 			ok = !byid && parse_sites_line(d, line); /* byid points into d->sites */
+		} else if (*line && sec == SEC_TIMELINE) {
+			ok = parse_timeline_line(d, line);
 		} else if (*line && sec == SEC_PEAK) {
 			ok = parse_peak_line(d, line, &byid);
 		} else if (*line && sec == SEC_MODULES) {
@@ -297,7 +323,7 @@ struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen)
 		}
 		if (!ok) {
 			snprintf(err, errlen, "line %u of the snapshot cannot be read (%s)", lineno,
-				 sec == SEC_SITES ? "call sites" : sec == SEC_PEAK ? "peak" :
+				 sec == SEC_SITES ? "call sites" : sec == SEC_PEAK ? "peak" : sec == SEC_TIMELINE ? "timeline" :
 				 sec == SEC_MODULES ? "modules" : "maps");
 			free(byid);
 			snapdoc_free(d);
@@ -359,6 +385,8 @@ void snapdoc_free(struct snapdoc *d)
 	free(d->frames);
 	free(d->maps);
 	free(d->modules);
+	free(d->timeline_ms);
+	free(d->timeline_bytes);
 	free(d->text);
 	free(d);
 }

@@ -46,6 +46,10 @@ struct snapdoc {
 	uint64_t peak_bytes, peak_blocks;
 	bool has_peak_sites;        /* the snapshot has a "## peak" section */
 	uint64_t peak_unlisted;     /* peak bytes of sites "## sites" does not hold (no --all-sites) */
+	/* "## timeline": live bytes at t_ms from the first event (docs/snapshot-format.md) */
+	uint32_t *timeline_ms;
+	uint64_t *timeline_bytes;
+	size_t n_timeline, cap_timeline;
 	struct snapdoc_site *sites;
 	size_t n_sites;
 	struct snapdoc_frame *frames;

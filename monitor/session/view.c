@@ -288,6 +288,7 @@ void session_publish_view(struct session *s, uint64_t now)
 		uint32_t first = s->history_n == MODEL_HISTORY_MAX ? s->history_pos : 0;
 		v->history.live_bytes[i] = s->history[(first + i) % MODEL_HISTORY_MAX];
 	}
+	v->timeline = s->eng.timeline;
 	fill_sites(s, sites, ns);
 	fill_threads(s, threads, nt);
 	fill_tags(s, tags, ng, now);

@@ -4,8 +4,13 @@
  * other allocation (7 temporary); pair_alloc allocates two blocks at a time (two call sites once
  * the compiler unrolls the pair) and frees the first after the second was allocated: the second's
  * 3 are temporary, the first's none. Sizes: 5x100 + 20x100 + 7x64 in
- * 64-127, 10x1000 in 512-1023, 6x32 in 32-63. Nothing else allocates (no stdio). */
+ * 64-127, 10x1000 in 512-1023, 6x32 in 32-63. Nothing else allocates (no stdio).
+ * `analysisprog timeline`: 1000 B, 60 ms, 1000 B more, 60 ms, both freed: the timeline's points
+ * are 1000 at 0 ms, 2000 at 60 ms or later, 1000 at 120 ms or later (the last free falls in the
+ * same millisecond as the one before: no point of its own). */
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "expect.h"
 
@@ -49,8 +54,29 @@ SITE static void pair_alloc(void)
 	}
 }
 
-int main(void)
+static void pause_60ms(void)
 {
+	struct timespec ts = {0, 60 * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+SITE static void timeline(void)
+{
+	void *a = malloc(1000);
+	pause_60ms();
+	void *b = malloc(1000);
+	pause_60ms();
+	free(a);
+	free(b);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "timeline") == 0) {
+		timeline();
+		return 0;
+	}
 	keep_early();
 	burst();
 	late_keep();

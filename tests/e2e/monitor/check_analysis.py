@@ -63,6 +63,26 @@ if shutil.which('ms_print'):
 else:
     n += 1
     print('ok %d - ms_print reads the peak tree # SKIP ms_print not installed' % n)
+# the timeline: points when the live set changes at least step_ms after the last point
+snap2 = os.path.join(tmp, 'timeline.txt')
+r = subprocess.run([MEMTOP, 'report', '-o', snap2, '--', PROG, 'timeline'], capture_output=True,
+                   env=ENV, timeout=60)
+tl = section(open(snap2).read(), 'timeline') if os.path.exists(snap2) else ''
+pts = [(int(a), int(b)) for a, b in re.findall(r'^at (\d+): (\d+)$', tl, re.M)]
+ok('timeline: 1000 B at 0 ms, 2000 B at >= 60 ms, 1000 B at >= 60 ms later',
+   r.returncode == 0 and re.search(r'^step_ms: 1$', tl, re.M) is not None and len(pts) == 3 and
+   pts[0] == (0, 1000) and pts[1][1] == 2000 and pts[1][0] >= 60 and pts[2][1] == 1000 and
+   pts[2][0] >= pts[1][0] + 60, tl)
+ms2 = os.path.join(tmp, 'timeline.massif')
+r = subprocess.run([MEMTOP, 'export', '--format', 'massif', '-o', ms2, snap2], capture_output=True,
+                   timeout=60)
+if shutil.which('ms_print') and len(pts) == 3:
+    out = subprocess.run(['ms_print', ms2], capture_output=True, timeout=60).stdout.decode()
+    rows = re.findall(r'^\s+(\d+)\s+([\d,]+)\s+([\d,]+)\s+[\d,]+\s+\d+\s+\d+$', out, re.M)
+    ok('ms_print draws the timeline: snapshots at 0, %d, %d ms with 1,000, 2,000, 1,000 B'
+       % (pts[1][0], pts[2][0]),
+       [(t, b) for _, t, b in rows][1:4] == [('0', '1,000'), (str(pts[1][0]), '2,000'),
+                                             (str(pts[2][0]), '1,000')], out)
 shutil.rmtree(tmp)
 print('1..%d' % n)
 sys.exit(1 if failed else 0)

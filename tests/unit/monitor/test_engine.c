@@ -100,6 +100,31 @@ static void test_peak_temporary_sizes(void **state)
 	assert_int_equal(E.size_hist[9], 2); /* 300, 400: [256, 512) */
 }
 
+/* The timeline in fixed memory: 1000 events a millisecond apart thin it to at most
+ * MODEL_TIMELINE_MAX points, the step doubling each time it fills; times stay in order. */
+static void test_timeline_thins(void **state)
+{
+	(void)state;
+	for (uint64_t i = 0; i < 1000; i++) {
+		struct memtop_event ev = {.type = MEMTOP_EV_MALLOC, .stack_id = 1,
+					  .timestamp_ns = 7000000000ull + i * 1000000ull,
+					  .addr = 0x1000 + i * 16, .size = 8};
+		urcu_memb_read_lock();
+		engine_apply(&E, &ev);
+		urcu_memb_read_unlock();
+	}
+	const struct model_timeline *tl = &E.timeline;
+	assert_int_equal(tl->step_ms, 4); /* 1 -> 2 at 256 points, -> 4 at 512 ms */
+	assert_true(tl->n <= MODEL_TIMELINE_MAX && tl->n >= MODEL_TIMELINE_MAX / 2);
+	assert_int_equal(tl->t_ms[0], 0);
+	assert_int_equal(tl->live_bytes[0], 8);
+	for (uint32_t i = 1; i < tl->n; i++) {
+		assert_true(tl->t_ms[i] > tl->t_ms[i - 1]);
+		assert_int_equal(tl->live_bytes[i], 8 * (uint64_t)(tl->t_ms[i] + 1));
+	}
+	assert_true(tl->t_ms[tl->n - 1] >= 995);
+}
+
 static void test_realloc_paths(void **state)
 {
 	(void)state;
@@ -400,6 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mark_unmark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peak_temporary_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_thins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_sequences_keep_invariants, setup, teardown),
 	};
