@@ -168,10 +168,10 @@ static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stac
  * site held at that peak (peak attribution in O(1) per event, never by replay). */
 static inline void engine_site_touch(const struct engine *e, struct engine_site *s)
 {
-	if (__builtin_expect(s->peak_epoch != e->peak_epoch, 0)) {
+	if (__builtin_expect(s->peak_epoch != (uint32_t)e->peak_epoch, 0)) {
 		s->peak_live_bytes = s->live_bytes;
 		s->peak_live_blocks = s->live_blocks;
-		s->peak_epoch = e->peak_epoch;
+		s->peak_epoch = (uint32_t)e->peak_epoch;
 	}
 }
 

@@ -15,15 +15,18 @@
 #define ENGINE_NO_THREAD 0xffffffffu
 
 struct engine_site {
+	/* what every event of the site touches, first and together (64 bytes) */
 	uint64_t live_bytes, live_blocks;
 	uint64_t allocs, bytes_allocated, frees;
-	uint64_t temporary;                  /* freed with no allocation in between (heaptrack's) */
-	/* live at the latest peak: valid while peak_epoch == engine.peak_epoch, else live_* still are
-	 * (the site has not changed since that peak): engine_site_peak reads it */
-	uint64_t peak_live_bytes, peak_live_blocks, peak_epoch;
-	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
-	uint8_t hist_n, hist_pos;
+	/* live at the latest peak: valid while peak_epoch == (uint32_t)engine.peak_epoch, else
+	 * live_* still are (the site has not changed since that peak): engine_site_peak reads it */
+	uint32_t peak_epoch;
 	bool listed;                         /* stack id is in engine.site_ids */
+	uint8_t hist_n, hist_pos;
+	uint64_t peak_live_bytes, peak_live_blocks;
+	/* colder */
+	uint64_t temporary;                  /* freed with no allocation in between (heaptrack's) */
+	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
 };
 
 struct engine_thread {
@@ -126,7 +129,7 @@ static inline void engine_timeline_note(struct engine *e, uint64_t ts_ns)
 static inline void engine_site_peak(const struct engine *e, const struct engine_site *s,
 				    uint64_t *bytes, uint64_t *blocks)
 {
-	bool since = s->peak_epoch == e->peak_epoch;
+	bool since = s->peak_epoch == (uint32_t)e->peak_epoch;
 	*bytes = since ? s->peak_live_bytes : s->live_bytes;
 	*blocks = since ? s->peak_live_blocks : s->live_blocks;
 }
