@@ -148,7 +148,7 @@ if MS_PRINT:
     live = header(snap, 'live_bytes')
     ok('ms_print reads it', r.returncode == 0, r.stderr.decode())
     ok('ms_print shows the peak (%s B) as the peak snapshot' % peak,
-       re.search(r'Detailed snapshots: \[1 \(peak\), 2\]', out) is not None and
+       re.search(r'Detailed snapshots: \[\d+ \(peak\), \d+\]', out) is not None and
        ('{:,}'.format(peak)) in out, out)
     ok('ms_print shows the peak tree: peak_burst 81,920B live at the peak',
        re.search(r'^->\d+\.\d+% \(81,920B\) 0x[0-9A-F]+: peak_burst \(', out, re.M) is not None, out)
