@@ -83,6 +83,7 @@ struct model_session_info {
 
 /* ------------------------------------------------------------------ totals */
 
+#define MODEL_SIZE_BUCKETS 65
 struct model_totals {
 	/* From the live set (requested sizes, as valgrind reports them). */
 	uint64_t live_bytes;
@@ -118,6 +119,10 @@ struct model_totals {
 	uint64_t overhead_bytes;  /* segment_bytes + monitor_bytes */
 	uint64_t stacks_used;     /* distinct call stacks interned by the target */
 	uint64_t stacks_overflow; /* stacks refused because the table was full */
+	/* Analysis (heaptrack's questions). */
+	uint64_t temporary_allocs; /* freed with no other allocation in between */
+	uint64_t size_hist[MODEL_SIZE_BUCKETS]; /* allocations by requested size: bucket 0 holds size
+						 * 0, bucket k >= 1 sizes in [2^(k-1), 2^k) */
 };
 
 /* Sparkline history: one sample of live_bytes per `interval_ms` (default 1000), oldest first. */
@@ -126,6 +131,17 @@ struct model_history {
 	uint32_t interval_ms;
 	uint32_t count;                    /* valid samples, <= MODEL_HISTORY_MAX */
 	uint64_t live_bytes[MODEL_HISTORY_MAX];
+};
+
+/* Live bytes over time, kept by the engine per event in fixed memory: a point when an event comes
+ * at least step_ms after the last point; when full, every other point goes and the step doubles.
+ * t_ms counts from the first event the engine applied. */
+#define MODEL_TIMELINE_MAX 256
+struct model_timeline {
+	uint32_t step_ms;
+	uint32_t n;
+	uint32_t t_ms[MODEL_TIMELINE_MAX];
+	uint64_t live_bytes[MODEL_TIMELINE_MAX];
 };
 
 /* ------------------------------------------------------------------ symbols */
@@ -155,6 +171,9 @@ struct model_site {
 	bool growing;          /* live bytes rose (never fell) across the last MODEL_GROWTH_SAMPLES */
 	bool estimated;        /* holds samples from the live table: live figures are estimates */
 	struct model_frame top;/* first frame outside memtop's own library (symbolized lazily) */
+	uint64_t peak_bytes;   /* live at the moment of the peak of total live bytes */
+	uint64_t peak_blocks;
+	uint64_t temporary;    /* allocations freed with no other allocation in between */
 };
 
 /* ------------------------------------------------------------------ threads */
@@ -191,6 +210,7 @@ struct model_view {
 	struct model_session_info session;
 	struct model_totals totals;
 	struct model_history history;
+	struct model_timeline timeline;
 	size_t n_sites;
 	const struct model_site *sites;     /* sorted by live_bytes descending, then stack_id */
 	size_t n_threads;

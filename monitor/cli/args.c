@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/export_cmd.h"
 
 /* One option. `commands` lists, space separated, the command names it applies to ("PID" is the
  * dashboard of a pid, "*" every command). A new option is one row here and a setter. */
@@ -59,6 +60,15 @@ static int set_preload(struct cli_options *o, const char *v) { o->preload = v; r
 static int set_sysroot(struct cli_options *o, const char *v) { o->sysroot = v; return 0; }
 static int set_undo(struct cli_options *o, const char *v) { (void)v; o->inject_undo = true; return 0; }
 static int set_inject(struct cli_options *o, const char *v) { (void)v; o->inject = true; return 0; }
+static int set_format(struct cli_options *o, const char *v) { (void)o; return cli_format_option(v); }
+static int set_value(struct cli_options *o, const char *v) { (void)o; return cli_value_option(v); }
+static int set_skip_frames(struct cli_options *o, const char *v) { (void)o; return cli_skip_frames_option(v); }
+static int set_no_skip_frames(struct cli_options *o, const char *v)
+{
+	(void)o;
+	(void)v;
+	return cli_no_skip_frames_option();
+}
 static int set_tag_from(struct cli_options *o, const char *v) { o->snap.tag_from = v; return 0; }
 static int set_tag_to(struct cli_options *o, const char *v) { o->snap.tag_to = v; return 0; }
 
@@ -152,6 +162,14 @@ static const struct cli_option_spec cli_option_table[] = {
 	{"divisions", 0, "N", "PID run demo " SNAPSHOT_CMDS,
 	 "heatmap divisions per mapping, 1 to 256 (default 32)", set_divisions},
 	{"frames", 0, "N", SNAPSHOT_CMDS, "frames per call site (default 0: all)", set_frames},
+	{"format", 0, "FMT", SNAPSHOT_CMDS, "text (default), pprof (needs -o FILE), folded or massif",
+	 set_format},
+	{"value", 0, "V", SNAPSHOT_CMDS, "folded: live-bytes (default), live-blocks, allocs or bytes",
+	 set_value},
+	{"skip-frames", 0, "REGEX", "PID run report snapshot demo",
+	 "more allocator wrappers to drop from the top of stacks", set_skip_frames},
+	{"no-skip-frames", 0, NULL, "PID run report snapshot demo",
+	 "keep every frame (no allocator wrapper dropped)", set_no_skip_frames},
 	{"inject", 0, NULL, "PID snapshot",
 	 "a process started without memtop is injected first (as by memtop inject)", set_inject},
 	{"undo", 0, NULL, "inject", "put the process's allocation calls back (the library stays, inert)",
@@ -424,5 +442,6 @@ int cli_parse(int argc, char **argv, const struct cli_command *cmds, struct cli_
 				return rc;
 		}
 	}
-	return check_applies(given, typed, o);
+	int rc = check_applies(given, typed, o);
+	return rc ? rc : cli_format_check(o->cmd, o->output);
 }

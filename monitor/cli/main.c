@@ -13,6 +13,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "cli/cli.h"
+#include "cli/export_cmd.h"
 #include "session/session.h"
 #include "export/snapshot.h"
 #include "inject/inject.h"
@@ -210,7 +211,7 @@ static void close_output(FILE *out)
 static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out)
 {
 	char err[512];
-	int rc = snapshot_write(s, out, &o->snap, err, sizeof err);
+	int rc = cli_write_formatted(s, out, &o->snap, err, sizeof err);
 	if (out == stdout || out == stderr) {
 		fflush(out);
 	} else if (fclose(out) != 0 && rc == 0) {
@@ -432,6 +433,13 @@ static void monitor_malloc_tune(void)
  * process, and hooked every allocation of the monitor). Exported by the link (meson.build). */
 const int memtop_monitor_process = 1;
 
+/* export, diff and serve are dispatched before cli_parse (export_cmd.c, serve.c read their words):
+ * never reached; their rows give --help its lines. */
+static int cmd_reads_own_words(const struct cli_options *o)
+{
+	return cli_fail("%s: its options are read by its own parser", o->cmd ? o->cmd : "?");
+}
+
 /* `memtop inject [--undo] PID` (inject/: no session, no dashboard). --undo needs no library. */
 static int cmd_inject(const struct cli_options *o)
 {
@@ -463,6 +471,13 @@ static const struct cli_command commands[] = {
 	 CLI_OPERAND_FILES, 1, cmd_symbolize},
 	{"inject", "[--undo] PID", "trace a running process started without memtop",
 	 CLI_OPERAND_PID, 0, cmd_inject},
+	{"export", "--format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT",
+	 "a text snapshot in another format", CLI_OPERAND_FILES, 1, cmd_reads_own_words},
+	{"diff", "[--format text|pprof|folded] [--value V] [-o FILE] A B",
+	 "growth per call site from snapshot A to B", CLI_OPERAND_FILES, 2, cmd_reads_own_words},
+	{"serve", "[--listen ADDR:PORT] [--allow-remote]",
+	 "GET /debug/pprof/heap?pid=PID for pprof, Parca, Pyroscope", CLI_OPERAND_NONE, 0,
+	 cmd_reads_own_words},
 	{"gc", "", "remove segments of processes that are gone", CLI_OPERAND_NONE, 0, cmd_gc},
 	{"demo", "[OPTIONS]", "the bundled workload under the dashboard", CLI_OPERAND_NONE, 0,
 	 cmd_demo},
@@ -472,6 +487,13 @@ static const struct cli_command commands[] = {
 int main(int argc, char **argv)
 {
 	struct cli_options o;
+	/* export, serve and diff read their own words (their rows above are for --help) */
+	if (argc > 1 && strcmp(argv[1], "export") == 0)
+		return cli_export_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "serve") == 0)
+		return cli_serve_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "diff") == 0)
+		return cli_diff_main(argc - 1, argv + 1);
 	int rc = cli_parse(argc, argv, commands, &o);
 	if (rc)
 		return rc < 0 ? 0 : rc; /* -1: --help or --version answered */

@@ -206,8 +206,20 @@ static inline void engine_weight(const struct engine *e, const struct liveset_bl
 	engine_block_weight(b->flags, b->addr, b->size, e->sample_mean, bytes, blocks);
 }
 
+/* Before a site's live figures change: when a peak came since they last changed, they are what the
+ * site held at that peak (peak attribution in O(1) per event, never by replay). */
+static inline void engine_site_touch(const struct engine *e, struct engine_site *s)
+{
+	if (__builtin_expect(s->peak_epoch != (uint32_t)e->peak_epoch, 0)) {
+		s->peak_live_bytes = s->live_bytes;
+		s->peak_live_blocks = s->live_blocks;
+		s->peak_epoch = (uint32_t)e->peak_epoch;
+	}
+}
+
 static void engine_account_insert(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
+	engine_site_touch(e, s);
 	uint64_t bytes, blocks;
 	engine_weight(e, b, &bytes, &blocks);
 	if (__builtin_expect(b->flags & LIVESET_F_SAMPLED, 0))
@@ -219,8 +231,10 @@ static void engine_account_insert(struct engine *e, struct engine_site *s, const
 	t->live_blocks += blocks;
 	e->live_bytes += bytes;
 	e->live_blocks += blocks;
-	if (e->live_bytes > e->peak_bytes)
+	if (e->live_bytes > e->peak_bytes) {
 		e->peak_bytes = e->live_bytes;
+		e->peak_epoch++;
+	}
 	if (e->live_blocks > e->peak_blocks)
 		e->peak_blocks = e->live_blocks;
 	if (b->seq > e->mark_seq) {
@@ -231,6 +245,7 @@ static void engine_account_insert(struct engine *e, struct engine_site *s, const
 
 static void engine_account_remove(struct engine *e, struct engine_site *s, const struct liveset_block *b)
 {
+	engine_site_touch(e, s);
 	uint64_t bytes, blocks;
 	engine_weight(e, b, &bytes, &blocks);
 	/* what is removed was added by engine_account_insert with the same weight: no figure goes
@@ -314,6 +329,7 @@ static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint64
 	e->threads[thread].allocs++;
 	e->allocs++;
 	e->bytes_allocated += b.size;
+	e->size_hist[b.size ? 64 - __builtin_clzll(b.size) : 0]++;
 	engine_put(e, &b, h, s);
 }
 
@@ -339,6 +355,10 @@ static void engine_free(struct engine *e, const struct memtop_event *ev, uint64_
 		return;
 	}
 	struct engine_site *s = engine_site_of(e, b->stack_id);
+	if (b->seq + 1 == e->next_seq) { /* the latest allocation: none came in between */
+		s->temporary++;
+		e->temporary++;
+	}
 	engine_account_remove(e, s, b);
 	engine_count_free(e, s, b, thread);
 }
@@ -443,15 +463,18 @@ static inline void engine_apply_h(struct engine *e, const struct memtop_event *e
 	case MEMTOP_EV_MEMALIGN:
 		if (ev->addr && !(ev->flags & MEMTOP_EVF_FAILED))
 			engine_alloc(e, ev, h, thread, 0);
+		engine_timeline_note(e, ev->timestamp_ns);
 		break;
 	case MEMTOP_EV_FREE:
 		engine_free(e, ev, h, thread);
+		engine_timeline_note(e, ev->timestamp_ns);
 		break;
 	case MEMTOP_EV_REALLOC_BEGIN:
 		engine_realloc_begin(e, ev, h);
 		break;
 	case MEMTOP_EV_REALLOC_END:
 		engine_realloc_end(e, ev, h, thread);
+		engine_timeline_note(e, ev->timestamp_ns);
 		break;
 	case MEMTOP_EV_TAG:
 		if (engine_grow((void **)&e->tags, &e->tags_cap, e->n_tags + 1, sizeof(*e->tags)))
@@ -475,6 +498,29 @@ void engine_apply(struct engine *e, const struct memtop_event *ev)
 	DEBUG_ASSERT_OWNER(&e->writer);
 	DEBUG_ASSERT(urcu_memb_read_ongoing());
 	engine_apply_h(e, ev, liveset_hash(ev->addr));
+}
+
+/* ---- the live-bytes timeline ---- */
+
+void engine_timeline_point(struct engine *e, uint64_t ts_ns)
+{
+	struct model_timeline *tl = &e->timeline;
+	if (!tl->step_ms) { /* the first event: the line starts here, one point per ms at first */
+		tl->step_ms = 1;
+		e->timeline_base_ns = ts_ns;
+	}
+	if (tl->n == MODEL_TIMELINE_MAX) { /* full: keep every other point, twice the step */
+		for (uint32_t i = 0; i < MODEL_TIMELINE_MAX / 2; i++) {
+			tl->t_ms[i] = tl->t_ms[2 * i];
+			tl->live_bytes[i] = tl->live_bytes[2 * i];
+		}
+		tl->n = MODEL_TIMELINE_MAX / 2;
+		tl->step_ms *= 2;
+	}
+	uint64_t t_ms = ts_ns > e->timeline_base_ns ? (ts_ns - e->timeline_base_ns) / 1000000u : 0;
+	tl->t_ms[tl->n] = t_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)t_ms;
+	tl->live_bytes[tl->n++] = e->live_bytes;
+	e->timeline_next_ns = e->timeline_base_ns + (t_ms + tl->step_ms) * 1000000u;
 }
 
 /* ---- periodic samples (publish time, not per event) ---- */

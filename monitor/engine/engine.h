@@ -15,12 +15,19 @@
 #define ENGINE_NO_THREAD 0xffffffffu
 
 struct engine_site {
+	/* what every event of the site touches, first and together (64 bytes) */
 	uint64_t live_bytes, live_blocks;
 	uint64_t allocs, bytes_allocated, frees;
-	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
-	uint8_t hist_n, hist_pos;
-	bool listed;                         /* stack id is in engine.site_ids */
+	/* live at the latest peak: valid while peak_epoch == (uint32_t)engine.peak_epoch, else
+	 * live_* still are (the site has not changed since that peak): engine_site_peak reads it */
+	uint32_t peak_epoch;
 	uint32_t samples;                    /* live sampled blocks (LIVESET_F_SAMPLED) among them */
+	bool listed;                         /* stack id is in engine.site_ids */
+	uint8_t hist_n, hist_pos;
+	uint64_t peak_live_bytes, peak_live_blocks;
+	/* colder */
+	uint64_t temporary;                  /* freed with no allocation in between (heaptrack's) */
+	uint64_t hist[MODEL_GROWTH_SAMPLES]; /* live_bytes sampled once per growth interval */
 };
 
 struct engine_thread {
@@ -48,6 +55,11 @@ struct engine {
 	struct liveset live;
 	/* totals (requested sizes) */
 	uint64_t live_bytes, live_blocks, peak_bytes, peak_blocks;
+	uint64_t peak_epoch;      /* +1 at each new peak of live_bytes (sites snapshot lazily) */
+	uint64_t temporary;       /* allocations freed with no allocation in between */
+	uint64_t size_hist[MODEL_SIZE_BUCKETS]; /* allocations by size: bucket k holds [2^(k-1), 2^k) */
+	struct model_timeline timeline;
+	uint64_t timeline_base_ns, timeline_next_ns; /* first event's time; next point's earliest */
 	uint64_t allocs, frees, bytes_allocated, bytes_freed, unknown_frees;
 	uint64_t events, invalid_events, skipped_events, duplicate_allocs;
 	/* late attach (engine_seed): blocks loaded from the target's live table; frees of table
@@ -128,6 +140,24 @@ struct engine_site *engine_site(struct engine *e, uint32_t stack_id);
 uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot);
 /* The slot got a new owner (generation changed): its next events start a new thread record. */
 void engine_slot_reused(struct engine *e, uint16_t slot);
+
+/* The timeline's slow path (engine.c): a point at ts_ns, thinning the line when it is full. */
+void engine_timeline_point(struct engine *e, uint64_t ts_ns);
+/* After an event that changed the live set: one compare unless a point is due. */
+static inline void engine_timeline_note(struct engine *e, uint64_t ts_ns)
+{
+	if (__builtin_expect(ts_ns >= e->timeline_next_ns, 0))
+		engine_timeline_point(e, ts_ns);
+}
+
+/* What the site had live at the latest peak of live bytes (kept per event, never replayed). */
+static inline void engine_site_peak(const struct engine *e, const struct engine_site *s,
+				    uint64_t *bytes, uint64_t *blocks)
+{
+	bool since = s->peak_epoch == (uint32_t)e->peak_epoch;
+	*bytes = since ? s->peak_live_bytes : s->live_bytes;
+	*blocks = since ? s->peak_live_blocks : s->live_blocks;
+}
 
 /* Samples growth history of every site and thread rates (call once per growth interval). */
 void engine_sample_growth(struct engine *e);

@@ -2,6 +2,7 @@
  * of the published view, selects the blocks, and has snapshot_sections.c write each section; the
  * dashboard's `s` key and the approximate-figures warning. Never holds the RCU read lock across I/O. */
 #include "export/snapshot_internal.h"
+#include "export/analysis.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -133,6 +134,7 @@ static void write_sections(FILE *out, struct session *s, const struct model_view
 	snapshot_write_threads(out, v);
 	snapshot_write_tags(out, v);
 	snapshot_write_sites(out, s, v, groups, ng, o);
+	snapshot_write_analysis(out, s, v);
 	if (o->blocks)
 		snapshot_write_blocks(out, w);
 	if (o->heatmap)

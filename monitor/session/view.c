@@ -81,6 +81,8 @@ static void fill_sites(struct session *s, struct model_site *out, size_t n)
 		m->allocs = es->allocs;
 		m->bytes_allocated = es->bytes_allocated;
 		m->frees = es->frees;
+		m->temporary = es->temporary;
+		engine_site_peak(&s->eng, es, &m->peak_bytes, &m->peak_blocks);
 		m->growth = engine_site_growth(es, &m->growing);
 		if (s->ingest_sym) /* publishing runs on the ingest thread */
 			symbols_top_frame(s->ingest_sym, id, &m->top);
@@ -189,6 +191,8 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	t->live_blocks = e->live_blocks;
 	t->peak_bytes = e->peak_bytes;
 	t->peak_blocks = e->peak_blocks;
+	t->temporary_allocs = e->temporary;
+	memcpy(t->size_hist, e->size_hist, sizeof t->size_hist);
 	t->allocs = e->allocs;
 	t->frees = e->frees;
 	t->bytes_allocated = e->bytes_allocated;
@@ -292,6 +296,7 @@ void session_publish_view(struct session *s, uint64_t now)
 		uint32_t first = s->history_n == MODEL_HISTORY_MAX ? s->history_pos : 0;
 		v->history.live_bytes[i] = s->history[(first + i) % MODEL_HISTORY_MAX];
 	}
+	v->timeline = s->eng.timeline;
 	fill_sites(s, sites, ns);
 	fill_threads(s, threads, nt);
 	fill_tags(s, tags, ng, now);

@@ -464,15 +464,27 @@ bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame
 			out->pc = pc;
 		return false;
 	}
-	/* the innermost (inline) frame of the first physical frame outside memtop's own library */
+	/* the innermost frame outside memtop's own library that is no allocator wrapper; when all
+	 * are wrappers, the first outside memtop's library */
+	bool found = false, resolved = false;
 	for (uint32_t n = top == SYM_EMPTY_STACK ? 0 : top; n; n = node_at(sy, n - 1)->parent) {
 		const struct sym_frame *r = frame_at(sy, node_at(sy, n - 1)->frame);
-		if (!r->fr || !is_own_module(r->fr->module)) {
-			*out = frame_of(r->pc, r->fr, 0);
-			return r->fr != NULL;
+		if (r->fr && is_own_module(r->fr->module))
+			continue;
+		int levels = r->fr ? r->fr->n : 1;
+		for (int k = 0; k < levels; k++) {
+			if (!found) {
+				*out = frame_of(r->pc, r->fr, k);
+				resolved = r->fr != NULL;
+				found = true;
+			}
+			if (!r->fr || !(r->fr->wrappers >> k & 1)) {
+				*out = frame_of(r->pc, r->fr, k);
+				return r->fr != NULL;
+			}
 		}
 	}
-	return false;
+	return resolved;
 }
 
 int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out, int max)
@@ -484,11 +496,21 @@ int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out
 	uint32_t top = symbols_get(sy, stack_id);
 	if (top) {
 		int n = 0;
-		for (uint32_t i = top == SYM_EMPTY_STACK ? 0 : top; i && n < max; i = node_at(sy, i - 1)->parent) {
-			const struct sym_frame *r = frame_at(sy, node_at(sy, i - 1)->frame);
-			int levels = r->fr ? r->fr->n : 1;
-			for (int k = 0; k < levels && n < max; k++)
-				out[n++] = frame_of(r->pc, r->fr, k);
+		/* allocator wrappers at the top are dropped, unless nothing else would be left */
+		for (int skip = 1; skip >= 0 && n == 0; skip--) {
+			bool skipping = skip;
+			for (uint32_t i = top == SYM_EMPTY_STACK ? 0 : top; i && n < max;
+			     i = node_at(sy, i - 1)->parent) {
+				const struct sym_frame *r = frame_at(sy, node_at(sy, i - 1)->frame);
+				int levels = r->fr ? r->fr->n : 1;
+				for (int k = 0; k < levels && n < max; k++) {
+					skipping = skipping && r->fr && (r->fr->wrappers >> k & 1);
+					if (!skipping)
+						out[n++] = frame_of(r->pc, r->fr, k);
+				}
+			}
+			if (top == SYM_EMPTY_STACK)
+				break;
 		}
 		return n;
 	}

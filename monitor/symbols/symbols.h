@@ -33,9 +33,11 @@ struct symbols_source {
 struct symbols *symbols_start_live(struct symbols_source *src, char *err, size_t len);
 /* Called by the ingest thread for each new stack id (never blocks). */
 void symbols_enqueue_site(void *ctx, uint32_t stack_id);
-/* First frame outside memtop's own library; raw (func NULL) when not resolved yet. */
+/* First frame outside memtop's own library and allocator wrappers; raw (func NULL) when not
+ * resolved yet. */
 bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame *out);
-/* Whole stack with inline frames; falls back to raw frames from the segment. */
+/* Whole stack with inline frames, allocator wrappers dropped from its top (never the last frame);
+ * falls back to raw frames from the segment. */
 int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out, int max);
 /* The ingest thread read a fresh memory map right after a MAPS_CHANGED event (while the new library
  * is surely mapped): hand it over (takes ownership of text). */
@@ -71,6 +73,7 @@ struct symdb_frames {
 	const char *module; /* interned */
 	uint64_t module_off;
 	int n;              /* [0] innermost inlined callee ... [n-1] the physical function */
+	uint32_t wrappers;  /* bit k: f[k] is an allocator wrapper (skipframes.h), skipped at the top */
 	struct symdb_line f[];
 };
 /* Cached resolution of a return address, or NULL when no module holds it. */

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "symbols/buildid.h"
+#include "symbols/demangle.h"
+#include "symbols/skipframes.h"
 #include "symbols/symbols.h"
 #include "symbols/symindex.h"
 
@@ -86,6 +88,15 @@ const char *symdb_intern(struct symdb *db, const char *str)
 	n->next = db->strings[h];
 	db->strings[h] = n;
 	return n->s;
+}
+
+/* A function name as shown: C++ names demangled, then interned. */
+static const char *symdb_intern_func(struct symdb *db, const char *name)
+{
+	char *readable = symbols_demangle(name);
+	const char *out = symdb_intern(db, readable ? readable : name);
+	free(readable);
+	return out;
 }
 
 static struct symdb_module *symdb_module_get(struct symdb *db, const char *path, bool create)
@@ -356,7 +367,7 @@ static void symdb_inline_frames(struct symdb *db, Dwfl_Module *mod, Dwarf_Addr p
 	if (line)
 		file = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL);
 	r->n = 1;
-	r->f[0].func = symdb_intern(db, phys_func);
+	r->f[0].func = symdb_intern_func(db, phys_func);
 	r->f[0].file = symdb_intern(db, file);
 	r->f[0].line = lineno;
 	if (!cudie)
@@ -400,7 +411,7 @@ static void symdb_inline_frames(struct symdb *db, Dwfl_Module *mod, Dwarf_Addr p
 			name = dwarf_diename(dwarf_formref_die(dwarf_attr(d, DW_AT_abstract_origin, &attr),
 							     &origin) ? &origin : d);
 		}
-		r->f[k].func = symdb_intern(db, name);
+		r->f[k].func = symdb_intern_func(db, name);
 		r->f[k].file = symdb_intern(db, cur_file);
 		r->f[k].line = cur_line;
 		k++;
@@ -418,7 +429,7 @@ static void symdb_inline_frames(struct symdb *db, Dwfl_Module *mod, Dwarf_Addr p
 		/* prefer the ELF symbol name for the physical function (linkage names are demangled
 		 * consistently with the symbol table) */
 		if (phys_func && r->f[k - 1].func == NULL)
-			r->f[k - 1].func = symdb_intern(db, phys_func);
+			r->f[k - 1].func = symdb_intern_func(db, phys_func);
 	}
 }
 
@@ -447,7 +458,7 @@ const struct symdb_frames *symdb_lookup(struct symdb *db, uint64_t pc)
 	symdb_inline_frames(db, mod, addr, &r, fn);
 	if (r.n == 0) {
 		r.n = 1;
-		r.f[0].func = symdb_intern(db, fn);
+		r.f[0].func = symdb_intern_func(db, fn);
 	}
 	struct cache_node *n = malloc(sizeof(*n) + sizeof(struct symdb_frames) +
 				      (size_t)r.n * sizeof(struct symdb_line));
@@ -457,8 +468,12 @@ const struct symdb_frames *symdb_lookup(struct symdb *db, uint64_t pc)
 	fr->module = module;
 	fr->module_off = off;
 	fr->n = r.n;
-	for (int k = 0; k < r.n; k++)
+	fr->wrappers = 0;
+	for (int k = 0; k < r.n; k++) {
 		fr->f[k] = (struct symdb_line){r.f[k].func, r.f[k].file, r.f[k].line};
+		if (symbols_is_wrapper(r.f[k].func, r.f[k].file))
+			fr->wrappers |= 1u << k;
+	}
 	n->fr = fr;
 	n->next = db->cache[h];
 	db->cache[h] = n;

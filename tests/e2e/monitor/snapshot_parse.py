@@ -7,8 +7,9 @@ HEADER_INT_KEYS = ["live_bytes", "live_blocks", "allocs", "frees", "peak_bytes",
 SITE_RE = re.compile(r"^site (\d+): (\d+) bytes in (\d+) blocks(?: \(allocs=(\d+) frees=(\d+) bytes_allocated=(\d+)\))?( estimated)?$")
 FORMAT_VERSIONS = (1, 2, 3)
 MODULE_RE = re.compile(r"^module ([0-9a-f]{2,128}|-) (/.*)$")
-# a function is one token, or a marker in angle brackets (stack id 4294967294: "<in signal handler>")
-FRAME_RE = re.compile(r"^  #(\d+) (<[^>]*>|\S+)(?: (\S+):(\d+))?( \[inlined\])? 0x([0-9a-f]+) (\S+)$")
+# a function may hold spaces (demangled C++: "operator new(unsigned long)"), or is a marker in angle
+# brackets (stack id 4294967294: "<in signal handler>"); the shortest name that leaves a valid tail
+FRAME_RE = re.compile(r"^  #(\d+) (<[^>]*>|.+?)(?: (\S+):(\d+))?( \[inlined\])? 0x([0-9a-f]+) (\S+)$")
 
 
 class Snapshot:

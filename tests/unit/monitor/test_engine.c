@@ -60,6 +60,71 @@ static void test_malloc_free(void **state)
 	assert_int_equal(E.n_site_ids, 2);
 }
 
+static void site_peak(uint32_t id, uint64_t bytes, uint64_t blocks)
+{
+	uint64_t b, n;
+	engine_site_peak(&E, engine_site(&E, id), &b, &n);
+	assert_int_equal(b, bytes);
+	assert_int_equal(n, blocks);
+}
+
+/* Peak attribution without replay: after every event each site's figures at the latest peak of
+ * live bytes; temporary allocations; the size histogram. */
+static void test_peak_temporary_sizes(void **state)
+{
+	(void)state;
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x100, 100, 0, 0);  /* peak 100: site 1 100 */
+	apply(MEMTOP_EV_MALLOC, 0, 2, 0x200, 300, 0, 0);  /* peak 400: 1 100, 2 300 */
+	site_peak(1, 100, 1);
+	site_peak(2, 300, 1);
+	apply(MEMTOP_EV_FREE, 0, 0, 0x200, 0, 0, 0);      /* temporary: the latest allocation */
+	apply(MEMTOP_EV_MALLOC, 0, 3, 0x300, 50, 0, 0);   /* 150 live: below the peak */
+	apply(MEMTOP_EV_MALLOC, 0, 1, 0x400, 10, 0, 0);   /* 160 */
+	site_peak(1, 100, 1);
+	site_peak(2, 300, 1);
+	site_peak(3, 0, 0);
+	apply(MEMTOP_EV_FREE, 0, 0, 0x300, 0, 0, 0);      /* not temporary: 0x400 came after */
+	apply(MEMTOP_EV_MALLOC, 0, 2, 0x500, 400, 0, 0);  /* peak 510: 1 110, 2 400, 3 0 */
+	site_peak(1, 110, 2);
+	site_peak(2, 400, 1);
+	site_peak(3, 0, 0);
+	apply(MEMTOP_EV_FREE, 0, 0, 0x100, 0, 0, 0);
+	site_peak(1, 110, 2);
+	assert_int_equal(E.peak_bytes, 510);
+	assert_int_equal(E.temporary, 1);
+	assert_int_equal(engine_site(&E, 2)->temporary, 1);
+	assert_int_equal(engine_site(&E, 3)->temporary, 0);
+	assert_int_equal(E.size_hist[6], 1); /* 50: [32, 64) */
+	assert_int_equal(E.size_hist[7], 1); /* 100 */
+	assert_int_equal(E.size_hist[4], 1); /* 10: [8, 16) */
+	assert_int_equal(E.size_hist[9], 2); /* 300, 400: [256, 512) */
+}
+
+/* The timeline in fixed memory: 1000 events a millisecond apart thin it to at most
+ * MODEL_TIMELINE_MAX points, the step doubling each time it fills; times stay in order. */
+static void test_timeline_thins(void **state)
+{
+	(void)state;
+	for (uint64_t i = 0; i < 1000; i++) {
+		struct memtop_event ev = {.type = MEMTOP_EV_MALLOC, .stack_id = 1,
+					  .timestamp_ns = 7000000000ull + i * 1000000ull,
+					  .addr = 0x1000 + i * 16, .size = 8};
+		urcu_memb_read_lock();
+		engine_apply(&E, &ev);
+		urcu_memb_read_unlock();
+	}
+	const struct model_timeline *tl = &E.timeline;
+	assert_int_equal(tl->step_ms, 4); /* 1 -> 2 at 256 points, -> 4 at 512 ms */
+	assert_true(tl->n <= MODEL_TIMELINE_MAX && tl->n >= MODEL_TIMELINE_MAX / 2);
+	assert_int_equal(tl->t_ms[0], 0);
+	assert_int_equal(tl->live_bytes[0], 8);
+	for (uint32_t i = 1; i < tl->n; i++) {
+		assert_true(tl->t_ms[i] > tl->t_ms[i - 1]);
+		assert_int_equal(tl->live_bytes[i], 8 * (uint64_t)(tl->t_ms[i] + 1));
+	}
+	assert_true(tl->t_ms[tl->n - 1] >= 995);
+}
+
 static void test_realloc_paths(void **state)
 {
 	(void)state;
@@ -359,6 +424,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cross_thread_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mark_unmark, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peak_temporary_sizes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_thins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_sequences_keep_invariants, setup, teardown),
 	};
