@@ -4,14 +4,18 @@
 
 _memtop_options_of() {
 	local common="-h --help -v --version"
-	local snap="--blocks --heatmap --all-sites --thread --expire --tag-from --tag-to --divisions --frames"
+	local snap="--blocks --heatmap --all-sites --thread --expire --tag-from --tag-to --divisions --frames --format --value"
+	local skip="--skip-frames --no-skip-frames"
 	case $1 in
-	run | demo) echo "$common -b --batch -n --iterations -d --delay --preload --no-color --no-symbols --expire --divisions" ;;
-	report) echo "$common -o --output --preload --no-symbols $snap" ;;
-	snapshot) echo "$common -o --output --no-symbols $snap" ;;
+	run | demo) echo "$common -b --batch -n --iterations -d --delay --preload --no-color --no-symbols --expire --divisions $skip" ;;
+	report) echo "$common -o --output --preload --no-symbols $snap $skip" ;;
+	snapshot) echo "$common -o --output --no-symbols --inject $snap $skip" ;;
 	symbolize) echo "$common -o --output --sysroot" ;;
+	inject) echo "$common --undo --preload" ;;
+	export | diff) echo "-h --help -o --format --value" ;;
+	serve) echo "-h --help --listen --allow-remote" ;;
 	gc) echo "$common" ;;
-	*) echo "$common -b --batch -n --iterations -d --delay --no-color --no-symbols --expire --divisions" ;;
+	*) echo "$common -b --batch -n --iterations -d --delay --no-color --no-symbols --inject --expire --divisions $skip" ;;
 	esac
 }
 
@@ -24,7 +28,7 @@ _memtop_pids() {
 
 _memtop() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local cmds="run report snapshot symbolize gc demo" cmd= i
+	local cmds="run report snapshot symbolize inject export diff serve gc demo" cmd= i
 	COMPREPLY=()
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		local w=${COMP_WORDS[i]}
@@ -46,7 +50,13 @@ _memtop() {
 	--sysroot)
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return 0 ;;
-	-n | --iterations | -d | --delay | --thread | --expire | --tag-from | --tag-to | --divisions | --frames)
+	--format)
+		COMPREPLY=($(compgen -W "text pprof folded massif" -- "$cur"))
+		return 0 ;;
+	--value)
+		COMPREPLY=($(compgen -W "live-bytes live-blocks allocs bytes" -- "$cur"))
+		return 0 ;;
+	-n | --iterations | -d | --delay | --thread | --expire | --tag-from | --tag-to | --divisions | --frames | --skip-frames | --listen)
 		return 0 ;;
 	esac
 	if [[ $cur == -* ]]; then
@@ -57,8 +67,8 @@ _memtop() {
 	fi
 	case $cmd in
 	"") COMPREPLY=($(compgen -W "$cmds $(_memtop_pids)" -- "$cur")) ;;
-	snapshot) COMPREPLY=($(compgen -W "$(_memtop_pids)" -- "$cur")) ;;
-	symbolize) COMPREPLY=($(compgen -f -- "$cur")) ;;
+	snapshot | inject) COMPREPLY=($(compgen -W "$(_memtop_pids)" -- "$cur")) ;;
+	symbolize | export | diff) COMPREPLY=($(compgen -f -- "$cur")) ;;
 	run | report) COMPREPLY=($(compgen -W "--" -- "$cur")) ;;
 	esac
 	return 0
