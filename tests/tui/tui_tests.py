@@ -34,7 +34,9 @@ class Ctx:
     def run_target_under_memtop(self, *target_args, memtop_args=(), env=None):
         argv = [self.args.memtop, "run", "--preload", self.args.preload, *memtop_args, "--",
                 self.args.target, self.pidfile, *target_args]
-        self.tmux.start(["sh", "-c", 'cd "$0" && exec "$@"', self.tmp] + argv, env=env or ENV)
+        # the target's output file (memtop run under the dashboard) goes with the test's files
+        self.tmux.start(["sh", "-c", 'cd "$0" && exec "$@"', self.tmp] + argv,
+                        env=dict(env or ENV, TMPDIR=self.tmp))
         try:
             self.target_pid = wait_file(self.pidfile)
         except AssertionError as e:
