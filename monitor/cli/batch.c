@@ -1,6 +1,8 @@
 /* batch: plain-text refreshes of the model for scripts and CI (memtop -b, like top -b), and the
  * fallback when no dashboard is built. Reads only published views; never walks the live set. */
 #include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -10,6 +12,13 @@
 #include "session/session.h"
 #include "export/snapshot.h"
 #include "symbols/symbols.h"
+
+/* The signals of a program fault say "crashed"; the others ended it from outside: "killed". */
+static bool batch_signal_is_crash(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGABRT ||
+	       sig == SIGTRAP || sig == SIGSYS;
+}
 
 static const char *state_word(const struct model_session_info *si, char *buf, size_t len)
 {
@@ -21,7 +30,13 @@ static const char *state_word(const struct model_session_info *si, char *buf, si
 	switch (si->state) {
 	case MODEL_STATE_RUNNING: return "running";
 	case MODEL_STATE_EXITED: snprintf(buf, len, "exited(%d)", si->exit_status); return buf;
-	case MODEL_STATE_CRASHED: snprintf(buf, len, "crashed(signal %d)", si->term_signal); return buf;
+	case MODEL_STATE_CRASHED:
+		/* not our child and gone without its exit mark: the signal is unknown (SIGKILL) */
+		if (!si->term_signal)
+			return "killed(no-exit-seen)";
+		snprintf(buf, len, "%s(signal %d)", batch_signal_is_crash(si->term_signal) ? "crashed"
+			 : "killed", si->term_signal);
+		return buf;
 	default: return "starting";
 	}
 }

@@ -1,6 +1,7 @@
 /* ui_format: number, size, time and frame formatting for the dashboard.
  * Pure string work: must never call curses or read the model (ui_format.h explains each form). */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -128,6 +129,12 @@ char *ui_fmt_uptime(char *buf, size_t n, uint64_t ns)
 	else
 		snprintf(buf, n, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600, (s % 3600) / 60, s % 60);
 	return buf;
+}
+
+bool ui_signal_is_crash(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGABRT ||
+	       sig == SIGTRAP || sig == SIGSYS;
 }
 
 const char *ui_basename(const char *path)

@@ -4,6 +4,7 @@
 #ifndef MEMTOP_UI_FORMAT_H
 #define MEMTOP_UI_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,9 @@ char *ui_fmt_uptime(char *buf, size_t n, uint64_t ns);
 /* A frame: "func file:line" (file basename), "func module+0x1f0", "module+0x1f0", or "0x7f..".
  * Never NULL-dereferences: a frame not yet symbolized shows its raw location. */
 char *ui_fmt_frame(char *buf, size_t n, const struct model_frame *f);
+/* True for the signals of a program fault (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP,
+ * SIGSYS): "crashed"; the others ended it from outside: "killed". */
+bool ui_signal_is_crash(int sig);
 /* Basename of a path ("a/b/c.c" -> "c.c"); NULL -> "". */
 const char *ui_basename(const char *path);
 

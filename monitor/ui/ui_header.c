@@ -2,6 +2,7 @@
  * the live set approximate (loudly: lost events, duplicate allocs...), unknown frees, overhead, and the sparkline of live bytes. Draws from the published view
  * only; must never compute figures the engine does not publish. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,10 +44,13 @@ static void state_text(const struct model_session_info *si, char *buf, size_t n,
 		*c = UI_C_STATE_DEAD;
 		break;
 	case MODEL_STATE_CRASHED:
-		if (si->term_signal)
+		if (si->term_signal && ui_signal_is_crash(si->term_signal))
 			snprintf(buf, n, "crashed (signal %d)", si->term_signal);
-		else
-			snprintf(buf, n, "crashed");
+		else if (si->term_signal)
+			snprintf(buf, n, "killed by signal %d (SIG%s)", si->term_signal,
+				 sigabbrev_np(si->term_signal) ? sigabbrev_np(si->term_signal) : "?");
+		else /* gone without its exit mark, and not our child: nothing else ends a process so */
+			snprintf(buf, n, "killed (no exit seen)");
 		*c = UI_C_STATE_DEAD;
 		break;
 	}
@@ -87,6 +91,12 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 	snprintf(buf, sizeof buf, "%d", (int)si->pid);
 	x = meter(0, x, w, "pid ", UI_C_VALUE, buf);
 	x += 2;
+	bool show_up = true;
+	if (w - rw < x) { /* narrow: the state matters more than the uptime */
+		show_up = false;
+		snprintf(right, sizeof right, "%s%s", ui->paused ? "PAUSED  " : "", state);
+		rw = ui_text_width(right);
+	}
 	const char *cmd = si->command[0] ? si->command : si->exe;
 	int cmd_w = w - x - rw - 2;
 	if (ui->opt.target_output) {
@@ -112,9 +122,11 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 		ui_draw_text(0, rx, w - rx, UI_C_WARN, "PAUSED");
 		rx += 8;
 	}
-	snprintf(buf, sizeof buf, "up %s  ", up);
-	ui_draw_text(0, rx, w - rx, UI_C_DEFAULT, buf);
-	rx += ui_text_width(buf);
+	if (show_up) {
+		snprintf(buf, sizeof buf, "up %s  ", up);
+		ui_draw_text(0, rx, w - rx, UI_C_DEFAULT, buf);
+		rx += ui_text_width(buf);
+	}
 	ui_draw_text(0, rx, w - rx, sc, state);
 }
 

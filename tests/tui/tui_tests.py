@@ -34,7 +34,9 @@ class Ctx:
     def run_target_under_memtop(self, *target_args, memtop_args=(), env=None):
         argv = [self.args.memtop, "run", "--preload", self.args.preload, *memtop_args, "--",
                 self.args.target, self.pidfile, *target_args]
-        self.tmux.start(["sh", "-c", 'cd "$0" && exec "$@"', self.tmp] + argv, env=env or ENV)
+        # the target's output file (memtop run under the dashboard) goes with the test's files
+        self.tmux.start(["sh", "-c", 'cd "$0" && exec "$@"', self.tmp] + argv,
+                        env=dict(env or ENV, TMPDIR=self.tmp))
         try:
             self.target_pid = wait_file(self.pidfile)
         except AssertionError as e:
@@ -68,6 +70,9 @@ def test_header_views(c):
     t.wait_for(r"Lost 0 ")
     # 1: call sites, sorted by live bytes, exact per site; symbolized to function file:line
     t.wait_for(r"^\s+10,000\s+10\s+12\s+0 site_a tui_target\.c:\d+", describe="site_a row")
+    # each site's frame is symbolized in turn: wait for the three, then read one screen
+    t.wait_for(lambda scr: all(f in scr for f in ("site_a tui", "site_b tui", "site_c tui")),
+               describe="the three sites symbolized")
     s = t.screen()
     check(re.search(r"^\s+5,000\s+1\s+1\s+0 site_c tui_target\.c:\d+", s, re.M), "site_c row", s)
     check(re.search(r"^\s+1,500\s+5\s+5\s+0 site_b tui_target\.c:\d+", s, re.M), "site_b row", s)

@@ -8,10 +8,12 @@ import argparse
 import os
 import re
 import signal
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tmux_driver import alive, wait_file  # noqa: E402
+from tmux_driver import Tmux, alive, wait_file  # noqa: E402
 from tui_tests import ENV, HEADER_PHASE1, Ctx, check  # noqa: E402
 
 CHATTY_LINES = 60
@@ -164,6 +166,36 @@ def test_help_columns(c):
     # one unit per column, with the header's separators: exact bytes in every byte column
     t.keys("1")
     t.wait_for(r"^\s+10,000\s+10\s+12\s+0 site_a", describe="exact bytes with separators")
+
+
+def test_killed_state(c):
+    """SIGKILL is no crash: memtop run's target says "killed by signal 9 (SIGKILL)" and passes
+    137 through; an attached target, whose signal memtop cannot know, says it was killed."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(HEADER_PHASE1)
+    os.kill(c.target_pid, signal.SIGKILL)
+    t.wait_for(r"killed by signal 9 \(SIGKILL\)$", describe="killed state in the header")
+    check("crashed" not in t.screen(), "SIGKILL said as a crash", t.screen())
+    t.keys("q")
+    t.wait_for(r"MEMTOP-EXIT=137")
+    t.close()
+    os.unlink(c.pidfile)
+    env = dict(os.environ, LD_PRELOAD=c.args.preload, MEMTOP_WAIT="1", **ENV)
+    p = subprocess.Popen([c.args.target, c.pidfile], env=env, stdin=subprocess.DEVNULL)
+    c.procs.append(p.pid)
+    deadline = time.monotonic() + 15
+    while not os.path.exists("/dev/shm/memtop.%d" % p.pid):
+        check(time.monotonic() < deadline and p.poll() is None, "the target never created its segment")
+        time.sleep(0.05)
+    c.tmux = t = Tmux(c.cols, c.rows)
+    t.start([c.args.memtop, str(p.pid)], env=ENV)
+    wait_file(c.pidfile)
+    t.wait_for(HEADER_PHASE1)
+    p.kill()
+    p.wait()
+    t.wait_for(r"killed \(no exit seen\)$", describe="attached target killed")
+    check("signal 0" not in t.screen(), "signal 0 shown", t.screen())
 
 
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}

@@ -159,6 +159,8 @@ def died_of_signal(status):
 
 # ---------------------------------------------------------------- monitor faults
 
+# memtop report's exit status when its report is approximate and the target exited 0 (memtop(1))
+REPORT_APPROXIMATE = 120
 WORK_ROUNDS = '12000'  # about 1.5-2 s bare
 WORK_EXIT = 7
 BLOCK_MS = 200
@@ -351,7 +353,9 @@ def case_storm():
         env = base_env(MEMTOP_RING=64, MEMTOP_BLOCK_MS=1)
         st, out, err, wall = run([A.memtop, 'report', '--preload', A.preload, '-o', snap, '--',
                                   A.target, 'storm', '2', str(secs * 1000)], env, timeout=secs + 120)
-        check(st == 0, 'storm: memtop report exited %s; stderr %r; stdout %r' % (st, err, out))
+        # events were dropped: the report is approximate, and says so with its own status
+        check(st == REPORT_APPROXIMATE, 'storm: memtop report exited %s, expected %d (approximate); '
+              'stderr %r; stdout %r' % (st, REPORT_APPROXIMATE, err, out))
         info(out.strip())
         m = re.search(r'own_allocs=(\d+) own_frees=(\d+) memtop_allocs=(\d+) memtop_frees=(\d+) '
                       r'dropped=(\d+) exact=(\d)', out)
@@ -805,7 +809,8 @@ def case_forged_duplicate():
             out, err = p.communicate()
             fail('forged-duplicate: memtop report did not finish')
         err = err.decode(errors='replace')
-        check(p.returncode == 0, 'forged-duplicate: memtop report exited %s: %r' % (p.returncode, err))
+        check(p.returncode == REPORT_APPROXIMATE, 'forged-duplicate: memtop report exited %s, '
+              'expected %d (approximate): %r' % (p.returncode, REPORT_APPROXIMATE, err))
         fields = snapshot_fields(open(snap).read()) if os.path.exists(snap) else {}
         check(fields.get('duplicate_allocs') == 1, 'forged-duplicate: duplicate_allocs %s, expected 1'
               % fields.get('duplicate_allocs'))
