@@ -201,25 +201,27 @@ static void cfi_fde_rule(const uint8_t *hdr, uintptr_t pc, struct cfi_rule *out)
 	const uint8_t *fde = hdr + table[2 * lo + 1];
 	uint32_t len32;
 	memcpy(&len32, fde, 4);
-	const uint8_t *q = fde + 4, *end;
-	uint64_t cie_off;
+	/* q: the CIE pointer, an offset back from its own address; 8 bytes in the 64-bit format */
+	const uint8_t *q, *end, *cie;
 	if (len32 == 0xffffffffu) {
-		uint64_t len64;
-		memcpy(&len64, q, 8);
-		end = q + 8 + len64;
-		memcpy(&cie_off, q + 8, 8);
+		uint64_t len64, off64;
+		memcpy(&len64, fde + 4, 8);
+		q = fde + 12;
+		end = q + len64;
+		memcpy(&off64, q, 8);
+		cie = off64 ? q - off64 : NULL;
 		q += 8;
 	} else {
 		uint32_t off32;
+		q = fde + 4;
 		end = q + len32;
 		memcpy(&off32, q, 4);
-		cie_off = off32;
+		cie = off32 ? q - off32 : NULL;
+		q += 4;
 	}
-	const uint8_t *cie = q - cie_off;
-	q += len32 == 0xffffffffu ? 8 : 4;
 	struct cfi_cie c;
 	uintptr_t begin, range;
-	if (cie_off == 0 || !cfi_cie_parse(cie, &c) ||
+	if (!cie || !cfi_cie_parse(cie, &c) ||
 	    !cfi_encoded(&q, end, c.fde_enc, 0, &begin) ||
 	    !cfi_encoded(&q, end, c.fde_enc & 0x0f, 0, &range))
 		return;
