@@ -79,7 +79,6 @@ fi
 PATH=$ROOT/bin:$PATH MEMTOP_TEST_ARM64_ROOT=$ROOT/sysroot \
 	meson test -C "$BUILD" --no-rebuild --print-errorlogs --num-processes 2 $suite_args >"$LOG" 2>&1
 rc=$?
-grep -E '^ *[0-9]+/[0-9]+ ' "$LOG" | grep -vE ' (OK|SKIP) ' # failures in full below
 set -- $(python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
 import json, sys
 ok = bad = skip = 0
@@ -99,7 +98,9 @@ PY
 )
 passed=${1:-0} failed=${2:-1} skipped=${3:-0}
 [ "$rc" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
-[ "$failed" -eq 0 ] || grep -A40 -E '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT) ' "$LOG" | head -150
+# each failure once, with its log (meson repeats the list in its summary)
+[ "$failed" -eq 0 ] || sed '/^Summary of Failures/,$d' "$LOG" |
+	grep -A40 -E '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT) ' | head -200
 say "suites:$suite_args; $skipped skipped under qemu-user; $(( $(date +%s) - built )) s of tests, $(( $(date +%s) - start )) s in all"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

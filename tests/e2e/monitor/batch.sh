@@ -57,7 +57,8 @@ wait "$grp"; rc=$?
 ok "run -b and its target interrupted together: the target's status 7 (got $rc), no 'keeps running'" \
 	"[ $rc -eq 7 ] && ! grep -q 'keeps running' $tmp/interr"
 
-LD_PRELOAD=$LIB sleep 5 & bg=$!
+# 30 s: it must outlive the checks below on a loaded machine or under qemu-user (killed at the end)
+LD_PRELOAD=$LIB sleep 30 & bg=$!
 for i in $(seq 200); do [ -e /dev/shm/memtop.$bg ] && break; sleep 0.01; done
 "$MEMTOP" -b -n 3 -d 0.1 "$bg" >"$tmp/b2" 2>&1
 rc=$?
