@@ -49,7 +49,10 @@ binfmt=1
 ROOT=$PWD/$BUILD/arm64-root
 if [ ! -x "$ROOT/bin/sh" ]; then
 	rm -rf "$ROOT" && mkdir -p "$ROOT/debs" "$ROOT/bin"
-	(cd "$ROOT/debs" && apt-get download coreutils:arm64 dash:arm64) >"$LOG" 2>&1 || die "apt-get download"
+	# (the package lists may be older than the archive: refreshed once on a failure)
+	(cd "$ROOT/debs" && { apt-get download coreutils:arm64 dash:arm64 ||
+		{ apt-get update -qq && apt-get download coreutils:arm64 dash:arm64; }; }) >"$LOG" 2>&1 ||
+		die "apt-get download"
 	for d in "$ROOT"/debs/*.deb; do dpkg-deb -x "$d" "$ROOT/sysroot" || die "dpkg-deb -x $d"; done
 	for t in sleep env true false timeout touch cat sort seq; do
 		for dir in usr/bin bin; do
@@ -76,8 +79,10 @@ else
 	suite_args="--suite unit"
 fi
 # The tests find the arm64 programs through PATH and the sort package through MEMTOP_TEST_ARM64_ROOT.
+# Emulation is 5-10x slower: the time limits are tripled (a passing test takes no longer for it).
 PATH=$ROOT/bin:$PATH MEMTOP_TEST_ARM64_ROOT=$ROOT/sysroot \
-	meson test -C "$BUILD" --no-rebuild --print-errorlogs --num-processes 2 $suite_args >"$LOG" 2>&1
+	meson test -C "$BUILD" --no-rebuild --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
+	$suite_args >"$LOG" 2>&1
 rc=$?
 set -- $(python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
 import json, sys
