@@ -49,9 +49,11 @@ ok "report -o - writes it to stdout" "grep -q '^# memtop snapshot' $tmp/rout2"
 
 # ^C at the terminal reaches memtop and the target (one process group): the target's status comes
 # through, and memtop does not claim it keeps running
-setsid "$MEMTOP" run -b -d 0.2 -- sh -c 'trap "exit 7" INT; while :; do sleep 0.1; done' \
+# (^C once the target's trap is set: it says so with a file; up to 30 s on a loaded machine or qemu)
+setsid "$MEMTOP" run -b -d 0.2 -- sh -c "trap 'exit 7' INT; : >$tmp/armed; while :; do sleep 0.1; done" \
 	>"$tmp/int" 2>"$tmp/interr" & grp=$!
-sleep 1.5
+for _ in $(seq 300); do [ -e "$tmp/armed" ] && break; sleep 0.1; done
+sleep 0.3
 kill -INT -- -"$grp"
 wait "$grp"; rc=$?
 ok "run -b and its target interrupted together: the target's status 7 (got $rc), no 'keeps running'" \
