@@ -49,15 +49,18 @@ ok "report -o - writes it to stdout" "grep -q '^# memtop snapshot' $tmp/rout2"
 
 # ^C at the terminal reaches memtop and the target (one process group): the target's status comes
 # through, and memtop does not claim it keeps running
-setsid "$MEMTOP" run -b -d 0.2 -- sh -c 'trap "exit 7" INT; while :; do sleep 0.1; done' \
+# (^C once the target's trap is set: it says so with a file; up to 30 s on a loaded machine or qemu)
+setsid "$MEMTOP" run -b -d 0.2 -- sh -c "trap 'exit 7' INT; : >$tmp/armed; while :; do sleep 0.1; done" \
 	>"$tmp/int" 2>"$tmp/interr" & grp=$!
-sleep 1.5
+for _ in $(seq 300); do [ -e "$tmp/armed" ] && break; sleep 0.1; done
+sleep 0.3
 kill -INT -- -"$grp"
 wait "$grp"; rc=$?
 ok "run -b and its target interrupted together: the target's status 7 (got $rc), no 'keeps running'" \
 	"[ $rc -eq 7 ] && ! grep -q 'keeps running' $tmp/interr"
 
-LD_PRELOAD=$LIB sleep 5 & bg=$!
+# 30 s: it must outlive the checks below on a loaded machine or under qemu-user (killed at the end)
+LD_PRELOAD=$LIB sleep 30 & bg=$!
 for i in $(seq 200); do [ -e /dev/shm/memtop.$bg ] && break; sleep 0.01; done
 "$MEMTOP" -b -n 3 -d 0.1 "$bg" >"$tmp/b2" 2>&1
 rc=$?
