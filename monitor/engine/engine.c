@@ -197,9 +197,11 @@ static void engine_account_remove(struct engine *e, struct engine_site *s, const
 {
 	/* what is removed was added by engine_account_insert: no figure goes below zero */
 	DEBUG_ASSERT(s->live_bytes >= b->size && s->live_blocks > 0);
-	DEBUG_ASSERT(e->threads[b->thread].live_bytes >= b->size && e->threads[b->thread].live_blocks > 0);
+	DEBUG_ASSERT(e->threads[b->thread].live_bytes >= b->size &&
+		     e->threads[b->thread].live_blocks > 0);
 	DEBUG_ASSERT(e->live_bytes >= b->size && e->live_blocks > 0);
-	DEBUG_ASSERT(b->seq <= e->mark_seq || (e->since_mark_bytes >= b->size && e->since_mark_blocks > 0));
+	DEBUG_ASSERT(b->seq <= e->mark_seq ||
+		     (e->since_mark_bytes >= b->size && e->since_mark_blocks > 0));
 	s->live_bytes -= b->size;
 	s->live_blocks--;
 	struct engine_thread *t = &e->threads[b->thread];

@@ -1,10 +1,10 @@
 #!/bin/sh
 # The debug-assert build (-Dmemtop_debug=true: shm/debug_assert.h checks the contracts the headers
 # state, in the preload, the segment library and the monitor) running the unit, e2e and stress
-# suites (or those named after the directory), so that every run of them also checks ring tickets at commit, live-byte accounting, RCU
-# read-side sections and the engine's single writer. A broken contract aborts the program with one
-# "memtop: assertion failed: file:line: condition" line, which fails its test. Exits non-zero on any
-# failure (and says which assert fired).
+# suites (or those named after the directory), so that every run of them also checks ring tickets
+# at commit, live-byte accounting, RCU read-side sections and the engine's single writer. A broken
+# contract aborts the program with one "memtop: assertion failed: file:line: condition" line, which
+# fails its test. Exits non-zero on any failure (and says which assert fired).
 # usage: tests/ci/debug.sh [DEBUG_BUILD_DIR [SUITE...]]
 set -eu
 cd "$(dirname "$0")/../.."
@@ -31,5 +31,6 @@ if grep -q "memtop: assertion failed: " "$DIR/meson-logs/testlog.txt"; then
 	grep "memtop: assertion failed: " "$DIR/meson-logs/testlog.txt" | sort | uniq -c | head -20 >&2
 	rc=1
 fi
-echo "debug.sh: $(( built - start )) s to build, $(( $(date +%s) - built )) s of tests ($*), exit $rc"
+echo "debug.sh: $(( built - start )) s to build," \
+	"$(( $(date +%s) - built )) s of tests ($*), exit $rc"
 exit $rc
