@@ -1,7 +1,8 @@
 /* debug_assert: the contracts the headers state, checked at run time in MEMTOP_DEBUG builds
  * (meson setup -Dmemtop_debug=true) and compiled out otherwise. Usable everywhere, the preload's
  * hooks and signal handlers included: a passing check only reads (errno untouched), a failing one
- * never allocates and takes no lock of ours: one write(2) of "file:line: condition", then abort(). */
+ * never allocates and takes no lock of ours: one writev(2) of "file:line: condition", then
+ * abort(). */
 #ifndef MEMTOP_DEBUG_ASSERT_H
 #define MEMTOP_DEBUG_ASSERT_H
 
@@ -20,9 +21,8 @@
 /* The failure path, out of line in every file that checks something. The line is built in iovecs
  * (no snprintf, no buffer from malloc) and written in one call, so lines of two threads failing at
  * once do not interleave. */
-__attribute__((noreturn, cold, noinline, unused)) static void debug_assert_fail(const char *file,
-										 int line,
-										 const char *cond)
+__attribute__((noreturn, cold, noinline, unused))
+static void debug_assert_fail(const char *file, int line, const char *cond)
 {
 	char num[12];
 	size_t i = sizeof num;
@@ -33,8 +33,12 @@ __attribute__((noreturn, cold, noinline, unused)) static void debug_assert_fail(
 	} while (v && i > 0);
 	static const char head[] = "memtop: assertion failed: ";
 	struct iovec iov[] = {
-		{(void *)head, sizeof head - 1}, {(void *)file, strlen(file)}, {(void *)":", 1},
-		{num + i, sizeof num - i},       {(void *)": ", 2},           {(void *)cond, strlen(cond)},
+		{(void *)head, sizeof head - 1},
+		{(void *)file, strlen(file)},
+		{(void *)":", 1},
+		{num + i, sizeof num - i},
+		{(void *)": ", 2},
+		{(void *)cond, strlen(cond)},
 		{(void *)"\n", 1},
 	};
 	ssize_t w = writev(STDERR_FILENO, iov, (int)(sizeof iov / sizeof iov[0]));

@@ -251,9 +251,11 @@ static void engine_account_remove(struct engine *e, struct engine_site *s, const
 	/* what is removed was added by engine_account_insert with the same weight: no figure goes
 	 * below zero */
 	DEBUG_ASSERT(s->live_bytes >= bytes && s->live_blocks >= blocks);
-	DEBUG_ASSERT(e->threads[b->thread].live_bytes >= bytes && e->threads[b->thread].live_blocks >= blocks);
+	DEBUG_ASSERT(e->threads[b->thread].live_bytes >= bytes &&
+		     e->threads[b->thread].live_blocks >= blocks);
 	DEBUG_ASSERT(e->live_bytes >= bytes && e->live_blocks >= blocks);
-	DEBUG_ASSERT(b->seq <= e->mark_seq || (e->since_mark_bytes >= bytes && e->since_mark_blocks >= blocks));
+	DEBUG_ASSERT(b->seq <= e->mark_seq ||
+		     (e->since_mark_bytes >= bytes && e->since_mark_blocks >= blocks));
 	if (__builtin_expect(b->flags & LIVESET_F_SAMPLED, 0))
 		s->samples--;
 	s->live_bytes -= bytes;

@@ -1,7 +1,7 @@
-/* liveset_internal: what the two halves of the live set share, for monitor/engine/liveset*.c only:
- * the table, slab, retired-batch and store layouts, the slot word helpers, and the store's calls the
- * table makes (liveset.c: the table and its iteration; liveset_store.c: block memory, its reuse after
- * a grace period, pins). Never included outside the live set: everything else uses liveset.h. */
+/* liveset_internal: what the two halves of the live set share, for monitor/engine/liveset*.c
+ * only: the table, slab, retired-batch and store layouts, the slot word helpers, and the store's
+ * calls the table makes (liveset.c: the table and its iteration; liveset_store.c: block memory, its
+ * reuse after a grace period, pins). Never included outside the live set: others use liveset.h. */
 #ifndef MEMTOP_LIVESET_INTERNAL_H
 #define MEMTOP_LIVESET_INTERNAL_H
 

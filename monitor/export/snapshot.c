@@ -1,6 +1,7 @@
 /* snapshot: memtop's text snapshot of a session (docs/snapshot-format.md): copies what it needs
  * of the published view, selects the blocks, and has snapshot_sections.c write each section; the
- * dashboard's `s` key and the approximate-figures warning. Never holds the RCU read lock across I/O. */
+ * dashboard's `s` key and the approximate-figures warning. Never holds the RCU read lock across
+ * I/O. */
 #include "export/snapshot_internal.h"
 #include "export/analysis.h"
 
@@ -84,8 +85,9 @@ static int copy_view(struct session *s, struct snapshot_copy *c, char *err, size
 }
 
 /* The blocks the options select (thread, age, between two tags). -1 with err on an unknown tag. */
-static int select_filter(struct session *s, const struct model_view *v, const struct snapshot_options *o,
-			 struct model_walk_filter *f, char *err, size_t errlen)
+static int select_filter(struct session *s, const struct model_view *v,
+			 const struct snapshot_options *o, struct model_walk_filter *f, char *err,
+			 size_t errlen)
 {
 	*f = (struct model_walk_filter){.kind = MODEL_WALK_ALL, .thread_id = o->thread_id,
 					.stack_id = MODEL_ANY_STACK, .min_age_ns = o->older_than_ns};

@@ -1,6 +1,6 @@
 /* snapshot_sections: writes each section of the text snapshot (docs/snapshot-format.md): header
- * keys, threads, tags, call sites with frames, blocks, heatmap, modules, maps. Writes only what it is
- * given; never takes the RCU read lock. The header keys live_bytes, live_blocks, allocs, frees,
+ * keys, threads, tags, call sites with frames, blocks, heatmap, modules, maps. Writes only what it
+ * is given; never takes the RCU read lock. The header keys live_bytes, live_blocks, allocs, frees,
  * peak_bytes, lost_events are a contract: never rename. */
 #include "export/snapshot_internal.h"
 

@@ -223,7 +223,8 @@ enum ingest_target {
 
 /* Whether the target is still there to read, checked when the ring is empty: exec (followed or
  * not), exec into something untraceable, exit. */
-static enum ingest_target ingest_check_target(struct session *s, struct memtop_event *buf, uint64_t now)
+static enum ingest_target ingest_check_target(struct session *s, struct memtop_event *buf,
+					      uint64_t now)
 {
 	/* the first symbolizer must be in place before the images change under it */
 	if (session_execed(s) && (s->opt.no_symbols || __atomic_load_n(&s->sym, __ATOMIC_ACQUIRE))) {

@@ -1,8 +1,8 @@
 #!/bin/sh
 # The whole test run of CI and of the README's second command: every meson test suite in BUILD_DIR,
-# then the build-level checks (sanitizers, TSan, cppcheck, valgrind, extra fuzzing, the arm64 cross
-# build under qemu-user). Prints one closing line "N passed, M failed" and exits non-zero when
-# anything failed.
+# then the build-level checks (the debug-assert build, sanitizers, TSan, cppcheck, valgrind, extra
+# fuzzing, the arm64 cross build under qemu-user). Prints one closing line "N passed, M failed" and
+# exits non-zero when anything failed.
 # usage: tests/ci/all.sh BUILD_DIR
 set -u
 cd "$(dirname "$0")/../.."
@@ -44,7 +44,11 @@ check() {
 		echo "== $name FAILED"
 	fi
 }
-check sanitize sh tests/ci/sanitize.sh build-ci-asan "$BUILD"
+# The debug-assert build (-Dmemtop_debug=true) runs the stress suite here, and the unit and e2e
+# suites inside sanitize.sh: its ASan tree has the asserts on, and the preload and targets it swaps
+# in come from this debug build, so every part runs them checked without a third e2e run.
+check debug sh tests/ci/debug.sh build-ci-debug stress
+check sanitize sh tests/ci/sanitize.sh build-ci-asan build-ci-debug
 check tsan sh tests/ci/tsan.sh build-ci-tsan "$BUILD"
 check lint sh tests/ci/lint.sh "$BUILD"
 check valgrind sh tests/ci/valgrind.sh "$BUILD"

@@ -5,7 +5,9 @@
 # for one target, so this script builds a plain tree as well and, before running the tests, puts
 # the plain libmemtop.so and the plain target programs (everything the tests run UNDER the
 # preload) in place of the sanitized ones. The consumers (memtop, mtdump, the e2e driver) and
-# every unit test stay sanitized. Exits non-zero on any failure or sanitizer report.
+# every unit test stay sanitized. The sanitized tree is a debug-assert build (-Dmemtop_debug=true):
+# the contracts of the headers are checked too. Exits non-zero on any failure, sanitizer report
+# or assert.
 # usage: tests/ci/sanitize.sh [ASAN_BUILD_DIR] [PLAIN_BUILD_DIR]
 set -eu
 cd "$(dirname "$0")/../.."
@@ -15,8 +17,12 @@ start=$(date +%s)
 
 [ -f "$PLAIN_DIR/build.ninja" ] || meson setup "$PLAIN_DIR" -Dbuildtype=debugoptimized >/dev/null
 ninja -C "$PLAIN_DIR" >/dev/null
-[ -f "$ASAN_DIR/build.ninja" ] ||
-	meson setup "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+if [ -f "$ASAN_DIR/build.ninja" ]; then
+	meson configure "$ASAN_DIR" -Dmemtop_debug=true >/dev/null
+else
+	meson setup "$ASAN_DIR" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
+		-Dmemtop_debug=true >/dev/null
+fi
 ninja -C "$ASAN_DIR" >/dev/null
 
 # What runs under LD_PRELOAD: the preload itself, and every program or library under tests/progs,
@@ -47,9 +53,9 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$(pwd)/tests/ci/lsan.supp:prin
 rc=0
 meson test -C "$ASAN_DIR" --no-rebuild --suite unit --suite e2e --print-errorlogs || rc=$?
 # A sanitizer report in a test that still passed (e.g. a child consumer) is a failure too.
-if grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$ASAN_DIR/meson-logs/testlog.txt" >/dev/null; then
-	echo "sanitize.sh: sanitizer reports in $ASAN_DIR/meson-logs/testlog.txt:" >&2
-	grep -E -A3 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$ASAN_DIR/meson-logs/testlog.txt" | head -60 >&2
+if grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|memtop: assertion failed: " "$ASAN_DIR/meson-logs/testlog.txt" >/dev/null; then
+	echo "sanitize.sh: sanitizer reports or asserts in $ASAN_DIR/meson-logs/testlog.txt:" >&2
+	grep -E -A3 "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|memtop: assertion failed: " "$ASAN_DIR/meson-logs/testlog.txt" | head -60 >&2
 	rc=1
 fi
 echo "sanitize.sh: $(( $(date +%s) - start )) s, exit $rc"

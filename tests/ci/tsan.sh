@@ -13,14 +13,20 @@
 # TSan library cannot be preloaded into an uninstrumented program. liburcu is not built with TSan:
 # monitor/rcu_tsan.* make its publication and grace periods visible (tsan.supp: what is left
 # wholly inside liburcu).
-# Exits non-zero on a test failure or any TSan report.
+# The TSan tree is a debug-assert build (-Dmemtop_debug=true): the contracts of the headers are
+# checked in the same runs. Exits non-zero on a test failure, any TSan report or an assert.
 # usage: tests/ci/tsan.sh [TSAN_BUILD_DIR [PLAIN_BUILD_DIR]]
 set -eu
 cd "$(dirname "$0")/../.."
 DIR=${1:-build-ci-tsan}
 PLAIN=${2:-build-ci}
 start=$(date +%s)
-[ -f "$DIR/build.ninja" ] || meson setup "$DIR" -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
+if [ -f "$DIR/build.ninja" ]; then
+	meson configure "$DIR" -Dmemtop_debug=true >/dev/null
+else
+	meson setup "$DIR" -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debugoptimized \
+		-Dmemtop_debug=true >/dev/null
+fi
 ninja -C "$DIR" tests/stress/ring/stress_ring tests/stress/ring/stress_barrier monitor/memtop >/dev/null
 [ -f "$PLAIN/build.ninja" ] || meson setup "$PLAIN" >/dev/null
 ninja -C "$PLAIN" preload/libmemtop.so tests/tui/tui_target monitor/ui/memtop-demo tests/progs/prog_threads \
@@ -86,6 +92,11 @@ if ls "$MONLOG"/tsan.* >/dev/null 2>&1; then
 	echo "tsan.sh: memtop: $(cat "$MONLOG"/tsan.* | grep -c 'WARNING: ThreadSanitizer') TSan reports" >&2
 fi
 
+if grep -q "memtop: assertion failed: " "$LOG"; then
+	echo "tsan.sh: asserts fired:" >&2
+	grep "memtop: assertion failed: " "$LOG" | sort | uniq -c | head -20 >&2
+	rc=1
+fi
 if grep -q "WARNING: ThreadSanitizer" "$LOG"; then
 	echo "tsan.sh: ThreadSanitizer reports:" >&2
 	grep -A25 "WARNING: ThreadSanitizer" "$LOG" | head -80 >&2
