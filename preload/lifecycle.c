@@ -91,6 +91,12 @@ static int preload_segment_create(void)
 		preload_follow_exec = shm_segment_retire_exec(pid);
 		rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	}
+	if (rc == 0 && preload_seg.live_mode != preload_cfg.live) {
+		/* /dev/shm had no room for the live table: the hooks must not record into it */
+		preload_say("no room in /dev/shm for the live table; keeping counters only "
+			    "(MEMTOP_LIVE=off)");
+		preload_cfg.live = preload_seg.live_mode;
+	}
 	if (rc == 0 && preload_seg.fd >= 0) {
 		/* The mapping is all we need; an open descriptor would show in the program's fd table
 		 * and, once the program reuses its number, must never be closed by us. */

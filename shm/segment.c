@@ -218,9 +218,15 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	 * rest (about 10 MB by default, most of the cost of starting a process) stays a hole until a
 	 * consumer claims the segment and backs it; processes nobody watches never pay for it. */
 	/* With a live table the stack table is written without a consumer too (stacks of recorded
-	 * blocks): backed now as well. */
-	uint64_t backed = cfg->live_mode != MEMTOP_LIVE_OFF ? geometry.ring_off : geometry.stacks_off;
-	int rc = ftruncate(fd, (off_t)size) ? errno : posix_fallocate(fd, 0, (off_t)backed);
+	 * blocks): backed now as well. No room for it: no table (counters only), rather than no
+	 * tracing at all; the caller sees it in seg->live_mode. */
+	uint32_t live_mode = cfg->live_mode;
+	int rc = ftruncate(fd, (off_t)size) ? errno : 0;
+	if (rc == 0 && live_mode != MEMTOP_LIVE_OFF &&
+	    posix_fallocate(fd, 0, (off_t)geometry.ring_off) != 0)
+		live_mode = MEMTOP_LIVE_OFF;
+	if (rc == 0 && live_mode == MEMTOP_LIVE_OFF)
+		rc = posix_fallocate(fd, 0, (off_t)geometry.stacks_off);
 	void *base = MAP_FAILED;
 	if (rc == 0) {
 		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -248,13 +254,8 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	struct memtop_thread_slot *overflow = &seg->threads[seg->threads_count - 1];
 	overflow->state = MEMTOP_SLOT_LIVE;
 	memcpy(overflow->name, "(overflow)", 11);
-	rc = shm_live_init(seg, cfg->live_mode, cfg->live_sample_bytes);
-	if (rc) {
-		snprintf(err, errlen, "cannot size the live table of segment %s: %s", name,
-			 strerror(-rc));
-		shm_segment_close(seg, true);
-		return rc;
-	}
+	if (shm_live_init(seg, live_mode, cfg->live_sample_bytes) != 0)
+		shm_live_init(seg, MEMTOP_LIVE_OFF, 0); /* no room for its first chunk: counters only */
 	__atomic_store_n(&h->flags, MEMTOP_FLAG_READY, __ATOMIC_RELEASE);
 	return 0;
 }

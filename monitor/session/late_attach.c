@@ -102,15 +102,21 @@ const char *session_live_mode_name(uint32_t mode)
  * segment: the claimant heartbeats, drains and unlinks it. */
 bool session_reader_loop(struct session *s)
 {
-	uint64_t last_pub = 0;
+	uint64_t last_pub = 0, interval = (uint64_t)s->opt.publish_ms * 1000000ull;
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
 		session_adopt_symbols(s);
-		if (now - last_pub >= (uint64_t)s->opt.publish_ms * 1000000ull ||
+		if (now - last_pub >= interval ||
 		    __atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL)) {
 			session_reader_reload(s);
 			session_publish_view(s, now);
 			last_pub = now;
+			/* a reload reads the whole table (a second at millions of blocks): the next one
+			 * waits 4 times as long, so a reader takes at most a fifth of a core */
+			uint64_t took = shm_clock_ns(CLOCK_MONOTONIC) - now;
+			interval = (uint64_t)s->opt.publish_ms * 1000000ull;
+			if (interval < 4 * took)
+				interval = 4 * took;
 			/* each load is a complete state: session_wait_drained counts it as drained */
 			__atomic_add_fetch(&s->empty_polls, 1, __ATOMIC_RELEASE);
 		}

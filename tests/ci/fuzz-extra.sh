@@ -25,7 +25,7 @@ engine_src=$(ls "$root"/monitor/proc/*.c "$root"/monitor/engine/*.c "$root"/moni
 for h in procmaps snapshot; do
 	# shellcheck disable=SC2086
 	if ! "$cc" $flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		$shm_src $engine_src "$root/tests/fuzz/extra/fuzz_$h.c" -o "$work/fuzz_$h" $deps -lpthread -lrt \
+		$shm_src $engine_src "$root/tests/fuzz/extra/fuzz_$h.c" -o "$work/fuzz_$h" $deps -lpthread -lrt -lm \
 		2>"$work/build-$h.log"; then
 		cat "$work/build-$h.log" >&2
 		grep -q "fuzzer" "$work/build-$h.log" && { echo "fuzz-extra: libFuzzer unavailable, skipping" >&2; exit 77; }

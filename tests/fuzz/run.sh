@@ -19,7 +19,7 @@ flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -I$root/include -I$root/shm -Wall -Wextra
 shm_src=$(ls "$root"/shm/*.c)
 # shellcheck disable=SC2086
 if ! "$cc" $flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	$shm_src "$root/tests/fuzz/fuzz_segment.c" -o "$work/fuzz_segment" -lpthread 2>"$work/build.log"; then
+	$shm_src "$root/tests/fuzz/fuzz_segment.c" -o "$work/fuzz_segment" -lpthread -lm 2>"$work/build.log"; then
 	if grep -q "fuzzer" "$work/build.log"; then
 		cat "$work/build.log" >&2
 		echo "fuzz: libFuzzer unavailable, skipping" >&2
@@ -29,7 +29,7 @@ if ! "$cc" $flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=unde
 	exit 2
 fi
 # shellcheck disable=SC2086
-"$cc" $flags $shm_src "$root/tests/fuzz/make_seed.c" -o "$work/make_seed" -lpthread
+"$cc" $flags $shm_src "$root/tests/fuzz/make_seed.c" -o "$work/make_seed" -lpthread -lm
 "$work/make_seed" "$work/corpus"
 # Real images are ~25 KiB with the small geometry; let the fuzzer grow inputs that far.
 rc=0
