@@ -102,11 +102,11 @@ static void batch_print(struct session *s, int iteration)
 
 volatile int cli_interrupted;
 
-/* Takes in what the target did so far (its new sites go to the symbolizer thread), gives that
- * thread up to sym_ms to name them, then asks for a fresh view that holds the names. */
-static void batch_settle(struct session *s, unsigned sym_ms)
+/* Takes in what the target did so far (its new sites go to the symbolizer thread: within drain_ms),
+ * gives that thread up to sym_ms to name them, then asks for a fresh view that holds the names. */
+static void batch_settle(struct session *s, unsigned drain_ms, unsigned sym_ms)
 {
-	session_wait_drained(s, 100);
+	session_wait_drained(s, drain_ms);
 	struct symbols *sym = session_symbols_get(s); /* replaced at exec */
 	if (sym)
 		symbols_wait_idle(sym, sym_ms);
@@ -120,9 +120,11 @@ int cli_batch(struct session *s, const struct cli_options *o)
 	for (int i = 1; o->iterations == 0 || i <= o->iterations; i++) {
 		bool done = session_finished(s);
 		bool last = done || (o->iterations && i == o->iterations);
-		batch_settle(s, 100);
-		if (last) /* the refresh the user keeps: sites taken in by the settle get their names */
-			batch_settle(s, 5000);
+		batch_settle(s, 100, 100);
+		/* the refresh the user keeps: everything queued is taken in (a loaded machine drains
+		 * slowly: 100 ms left sites unnamed in one run of three) and its sites get their names */
+		if (last)
+			batch_settle(s, 2000, 5000);
 		batch_print(s, i);
 		session_report_damage(s);
 		if (done)
