@@ -190,6 +190,12 @@ static void act_help(struct ui *ui, int key)
 	ui->help_scroll = 0;
 }
 
+static void act_timeline(struct ui *ui, int key)
+{
+	(void)key;
+	ui->timeline = !ui->timeline;
+}
+
 static void act_quit(struct ui *ui, int key)
 {
 	(void)key;
@@ -241,6 +247,7 @@ static const struct binding bindings[] = {
 	{{'e', 'E'}, act_expire, {"e E", "raise / lower the leak expire age"}},
 	{{'r', KEY_F(5)}, act_refresh, {"r F5", "recompute walks, maps and suspects now"}},
 	{{CTRL('l')}, act_redraw, {"Ctrl-L", "repaint the screen"}},
+	{{'t'}, act_timeline, {"t", "live bytes over time: chart in place of the view / back"}},
 	{{'?', 'h', KEY_F(1)}, act_help, {"? h F1", "this help: keys, columns, header"}},
 	{{'q', 'Q', KEY_F(10)}, act_quit, {"q F10", "quit; the target keeps running"}},
 };

@@ -289,7 +289,10 @@ void ui_draw_frame(struct ui *ui)
 		int hl = ui_header_lines();
 		ui_header_draw(ui, v, ui->cols);
 		draw_tabs(ui, hl, ui->cols);
-		draw_view(ui, v, hl + 1, ui->rows - hl - 2, ui->cols);
+		if (ui->timeline)
+			ui_timeline_draw(ui, v, hl + 1, ui->rows - hl - 2, ui->cols);
+		else
+			draw_view(ui, v, hl + 1, ui->rows - hl - 2, ui->cols);
 		draw_status(ui, ui->rows - 1, ui->cols);
 		urcu_memb_read_unlock();
 		if (ui->help)

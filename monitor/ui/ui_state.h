@@ -173,6 +173,7 @@ struct ui {
 	bool paused;
 	struct model_view *paused_view; /* deep copy shown while paused */
 	bool help;
+	bool timeline; /* t: the live-bytes chart in place of the view's table */
 	int help_scroll; /* first line of the help page shown */
 	bool stack_open; /* Enter on a call site: the full stack under the table */
 	int stack_scroll;        /* first frame shown in the stack panel ([ and ] move it) */
@@ -269,6 +270,9 @@ void ui_set_paused(struct ui *ui, bool paused);
 /* ui_header.c: lines used by the header meters, drawn from row 0. */
 int ui_header_lines(void);
 void ui_header_draw(struct ui *ui, const struct model_view *v, int w);
+
+/* ui_panel_timeline.c: the live-bytes chart, drawn in rows y..y+h-1 instead of the view's table. */
+void ui_timeline_draw(struct ui *ui, const struct model_view *v, int y, int h, int w);
 
 /* ui_help.c */
 void ui_help_draw(struct ui *ui, int rows, int cols);

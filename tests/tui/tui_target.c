@@ -9,6 +9,9 @@
  *                           total 16 blocks, 16500 B live
  *   SIGUSR1 (each time):    site_later 7 x malloc(777)          -> +7 blocks, +5439 B
  *   SIGUSR2:                exit(7), leaving everything allocated
+ *   "timeline" mode (instead of phase 1, after writing the pid): 8 x malloc(65536) 40 ms apart,
+ *   then 4 of them freed 40 ms apart: live bytes rise to 524288 B and fall to 262144 B, one event per
+ *   timeline point (the engine's points are at least 1 ms apart); SIGUSR1/SIGUSR2 as above.
  *   "threads" mode adds a thread named "tui-worker" that allocates 3 x malloc(2000) and blocks
  *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode). */
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -91,6 +95,28 @@ static void write_pid(const char *path)
 		_exit(2);
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static NOINLINE void timeline_shape(void)
+{
+	void *blocks[8];
+	for (int i = 0; i < 8; i++) {
+		blocks[i] = malloc(65536);
+		sleep_ms(40);
+	}
+	for (int i = 0; i < 4; i++) {
+		free(blocks[i]);
+		sleep_ms(40);
+	}
+	for (int i = 4; i < 8; i++)
+		keep[kept++] = blocks[i];
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -100,6 +126,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread: they inherit the mask */
+	if (argc > 2 && strcmp(argv[2], "timeline") == 0) {
+		write_pid(argv[1]);
+		timeline_shape();
+		goto signals;
+	}
 	site_a();
 	site_b();
 	site_c();
@@ -109,6 +140,7 @@ int main(int argc, char **argv)
 			return 3;
 	}
 	write_pid(argv[1]);
+signals:
 	for (;;) {
 		int sig;
 		if (sigwait(&set, &sig) != 0)

@@ -299,6 +299,40 @@ def test_threads(c):
     check("[thread" not in s, "filter cleared", s)
 
 
+def test_timeline(c):
+    """t: the live-bytes chart of tui_target's timeline mode (up to 524,288 B, down to 262,144 B, one
+    timeline point per event): exact figures in the title, the bytes axis labelled at the top, middle
+    and zero, the time axis in seconds, the peak reaching the top row and the present column at half."""
+    t = c.tmux
+    c.run_target_under_memtop("timeline")
+    t.wait_for(r"Live 262,144 B \(256\.0 KiB\) in 4 blocks", describe="the shape's end in the header")
+    t.keys("t")
+    t.wait_for(r"Live bytes over time: now 262,144 B, top 524,288 B; 12 points >= 1 ms apart", describe="timeline title with exact figures")
+    s = t.screen()
+    lines = s.splitlines()
+    top = next((i for i, l in enumerate(lines) if re.match(r"^ +512\.0 KiB[┤|]", l)), None)
+    check(top is not None, "top of the bytes axis labelled 512.0 KiB", s)
+    check(lines[top - 1].strip() == "live bytes", "bytes axis unit above it", s)
+    axis = next((i for i, l in enumerate(lines) if re.match(r"^ +0 B[└+]", l)), None)
+    check(axis is not None and axis > top + 1, "zero of the bytes axis", s)
+    plot_h = axis - top
+    mid = top + plot_h // 2
+    want_mid = "%.1f KiB" % (524288 * (plot_h - plot_h // 2) // plot_h / 1024)
+    check(lines[mid].lstrip().startswith(want_mid), "middle tick labelled %s" % want_mid, s)
+    m = re.match(r"^ {11}0s +(\d+\.\d\d)s +(\d+\.\d\d)s now *$", lines[axis + 1])
+    check(m, "time axis: 0s, the middle and the last point's time in seconds", s)
+    span = float(m.group(2))
+    check(0.44 <= span < 5 and abs(float(m.group(1)) - span / 2) <= 0.011, "time axis figures", s)
+    bar = "█" if "┤" in lines[top] else "#"
+    cols = range(11, c.cols - 1)
+    heights = [sum(1 for r in range(top, axis) if len(lines[r]) > x and lines[r][x] == bar) for x in cols]
+    check(max(heights) == plot_h, "the peak reaches the top row", s)
+    check(heights[-1] == (plot_h * 262144 + 262144) // 524288, "the present column at half the scale", s)
+    check(heights[0] == round(plot_h / 8), "the first column: one block of eight", s)
+    t.keys("t")
+    t.wait_for(r"site_later|timeline_shape|Call sites", describe="back to the call sites")
+
+
 def test_ascii(c):
     """Without a UTF-8 locale the heatmap and sparkline fall back to ASCII, in monochrome."""
     t = c.tmux
