@@ -229,6 +229,11 @@ const struct model_view *model_view_get(struct session *s);
 /* Ask the engine to publish a fresh view now (async; returns at once). */
 void model_request_publish(struct session *s);
 
+/* Allocator wrapper frames (xmalloc, operator new, --skip-frames...) dropped from the top of the
+ * stacks shown (the default), or every frame kept; process-wide, seen from the next publish on. */
+void model_set_skip_wrappers(bool skip);
+bool model_skip_wrappers(void);
+
 /* Full stack of a call site (symbolized as far as known, inline frames expanded).
  * Returns the number of frames written (<= max), or -1 for an unknown stack id. */
 int model_site_stack(struct session *s, uint32_t stack_id, struct model_frame *out, int max);

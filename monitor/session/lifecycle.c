@@ -16,6 +16,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "session/session_internal.h"
+#include "symbols/skipframes.h"
 #include "symbols/strpool.h"
 #include "symbols/symbols.h"
 
@@ -228,6 +229,16 @@ void model_mark_all(struct session *s)
 void model_unmark(struct session *s)
 {
 	__atomic_store_n(&s->mark_request, 2, __ATOMIC_RELEASE);
+}
+
+void model_set_skip_wrappers(bool skip)
+{
+	symbols_skip_set_active(skip);
+}
+
+bool model_skip_wrappers(void)
+{
+	return symbols_skip_active();
 }
 
 pid_t session_pid(const struct session *s)

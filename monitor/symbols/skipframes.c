@@ -59,6 +59,18 @@ int symbols_skip_configure(const char *user_regex, bool no_builtin, char *err, s
 	return 0;
 }
 
+static bool skip_inactive; /* atomic: zero (dropping) by default */
+
+void symbols_skip_set_active(bool active)
+{
+	__atomic_store_n(&skip_inactive, !active, __ATOMIC_RELAXED);
+}
+
+bool symbols_skip_active(void)
+{
+	return !__atomic_load_n(&skip_inactive, __ATOMIC_RELAXED);
+}
+
 bool symbols_is_wrapper(const char *func, const char *file)
 {
 	if (user_on && func && regexec(&user_re, func, 0, NULL, 0) == 0)

@@ -15,6 +15,7 @@
 
 #include "proc/procmaps.h"
 #include "shm.h"
+#include "symbols/skipframes.h"
 #include "symbols/strpool.h"
 
 /* A resolved frame: a return address and its cached resolution (NULL: unknown). Interned per
@@ -466,7 +467,7 @@ bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame
 	}
 	/* the innermost frame outside memtop's own library that is no allocator wrapper; when all
 	 * are wrappers, the first outside memtop's library */
-	bool found = false, resolved = false;
+	bool found = false, resolved = false, skip = symbols_skip_active();
 	for (uint32_t n = top == SYM_EMPTY_STACK ? 0 : top; n; n = node_at(sy, n - 1)->parent) {
 		const struct sym_frame *r = frame_at(sy, node_at(sy, n - 1)->frame);
 		if (r->fr && is_own_module(r->fr->module))
@@ -478,7 +479,7 @@ bool symbols_top_frame(struct symbols *sy, uint32_t stack_id, struct model_frame
 				resolved = r->fr != NULL;
 				found = true;
 			}
-			if (!r->fr || !(r->fr->wrappers >> k & 1)) {
+			if (!skip || !r->fr || !(r->fr->wrappers >> k & 1)) {
 				*out = frame_of(r->pc, r->fr, k);
 				return r->fr != NULL;
 			}
@@ -497,7 +498,7 @@ int symbols_stack(struct symbols *sy, uint32_t stack_id, struct model_frame *out
 	if (top) {
 		int n = 0;
 		/* allocator wrappers at the top are dropped, unless nothing else would be left */
-		for (int skip = 1; skip >= 0 && n == 0; skip--) {
+		for (int skip = symbols_skip_active(); skip >= 0 && n == 0; skip--) {
 			bool skipping = skip;
 			for (uint32_t i = top == SYM_EMPTY_STACK ? 0 : top; i && n < max;
 			     i = node_at(sy, i - 1)->parent) {

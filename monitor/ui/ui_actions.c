@@ -196,6 +196,16 @@ static void act_timeline(struct ui *ui, int key)
 	ui->timeline = !ui->timeline;
 }
 
+/* w: the real caller at the top of each site (the default), or the allocator wrapper it called */
+static void act_wrappers(struct ui *ui, int key)
+{
+	(void)key;
+	model_set_skip_wrappers(!model_skip_wrappers());
+	model_request_publish(ui->s);
+	ui_message(ui, false, model_skip_wrappers() ? "allocator wrapper frames dropped from the top of stacks"
+						    : "allocator wrapper frames kept at the top of stacks");
+}
+
 static void act_quit(struct ui *ui, int key)
 {
 	(void)key;
@@ -248,6 +258,7 @@ static const struct binding bindings[] = {
 	{{'r', KEY_F(5)}, act_refresh, {"r F5", "recompute walks, maps and suspects now"}},
 	{{CTRL('l')}, act_redraw, {"Ctrl-L", "repaint the screen"}},
 	{{'t'}, act_timeline, {"t", "live bytes over time: chart in place of the view / back"}},
+	{{'w'}, act_wrappers, {"w", "drop / keep allocator wrapper frames (xmalloc, new...)"}},
 	{{'?', 'h', KEY_F(1)}, act_help, {"? h F1", "this help: keys, columns, header"}},
 	{{'q', 'Q', KEY_F(10)}, act_quit, {"q F10", "quit; the target keeps running"}},
 };

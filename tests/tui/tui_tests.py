@@ -333,6 +333,20 @@ def test_timeline(c):
     t.wait_for(r"site_later|timeline_shape|Call sites", describe="back to the call sites")
 
 
+def test_wrappers(c):
+    """w: the allocator wrapper xmalloc is dropped from the top of the site (it names timeline_shape,
+    the real caller), then kept (the site names xmalloc), then dropped again; figures unchanged."""
+    t = c.tmux
+    c.run_target_under_memtop("timeline")
+    row = r"^\s*262,144\s+4\s+8\s+0 %s tui_target\.c:\d+"
+    t.wait_for(row % "timeline_shape", describe="the site named by the caller of the wrapper")
+    t.keys("w")
+    t.wait_for(row % "xmalloc", describe="the site named by the wrapper after w")
+    t.wait_for(r"allocator wrapper frames kept")
+    t.keys("w")
+    t.wait_for(row % "timeline_shape", describe="the caller again after a second w")
+
+
 def test_ascii(c):
     """Without a UTF-8 locale the heatmap and sparkline fall back to ASCII, in monochrome."""
     t = c.tmux

@@ -279,6 +279,18 @@ void model_unmark(struct session *s)
 	s->marked = false;
 }
 
+static bool fake_skip_wrappers = true;
+
+void model_set_skip_wrappers(bool skip)
+{
+	fake_skip_wrappers = skip;
+}
+
+bool model_skip_wrappers(void)
+{
+	return fake_skip_wrappers;
+}
+
 struct model_suspects *model_suspects_compute(struct session *s, uint64_t expire_ns)
 {
 	(void)expire_ns;
