@@ -30,6 +30,20 @@ def test_heat_cells(c):
     check(len(heat) == min(256, c.cols - 4), "%d cells at %d columns" % (len(heat), c.cols), s)
 
 
+def test_rates_after_exit(c):
+    """The demo allocates all the time; once it is gone its rates read 0, not the last second's."""
+    t = c.tmux
+    # the demo's output file goes with the test's files
+    t.start(["sh", "-c", 'cd "$0" && exec "$@"', c.tmp, c.args.memtop, "demo"],
+            env=dict(ENV, TMPDIR=c.tmp))
+    c.target_pid = int(t.wait_for(r"pid (\d+)").group(1))
+    t.wait_for(r"Rate [1-9]\S* allocs/s", describe="the demo's allocation rate")
+    os.kill(c.target_pid, signal.SIGKILL)
+    t.wait_for(r"killed by signal 9|exited \(", describe="the demo gone")
+    t.wait_for(r"Rate 0 allocs/s 0 frees/s 0 B/s", timeout=5, describe="rates 0 after the exit")
+    t.keys("q")
+
+
 def main():
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
