@@ -10,7 +10,9 @@
  *   SIGUSR1 (each time):    site_later 7 x malloc(777)          -> +7 blocks, +5439 B
  *   SIGUSR2:                exit(7), leaving everything allocated
  *   "threads" mode adds a thread named "tui-worker" that allocates 3 x malloc(2000) and blocks
- *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode). */
+ *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode).
+ *   "churn" mode adds a thread "tui-churn" that does malloc(16) + free without end: counts in the
+ *   millions and high rates, for what the header does with long figures (not exact either). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -70,6 +72,17 @@ static NOINLINE void *worker_main(void *arg)
 	return NULL;
 }
 
+static NOINLINE void *churn_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "tui-churn", 0, 0, 0);
+	for (;;) {
+		void *volatile p = malloc(16);
+		free(p);
+	}
+	return NULL;
+}
+
 static void write_pid(const char *path)
 {
 	char buf[32], tmp[4096];
@@ -106,6 +119,11 @@ int main(int argc, char **argv)
 	if (argc > 2 && strcmp(argv[2], "threads") == 0) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, worker_main, NULL) != 0)
+			return 3;
+	}
+	if (argc > 2 && strcmp(argv[2], "churn") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, churn_main, NULL) != 0)
 			return 3;
 	}
 	write_pid(argv[1]);

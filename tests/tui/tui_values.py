@@ -44,6 +44,28 @@ def test_rates_after_exit(c):
     t.keys("q")
 
 
+def test_no_cut_numbers(c):
+    """A target that allocates and frees without end: with millions of allocs and frees and high
+    rates, each header figure is shown whole or not at all ("1,073,437 f" is no figure)."""
+    t = c.tmux
+    c.run_target_under_memtop("churn")
+    s = t.wait_for(r"total \d{1,3},\d{3},\d{3} allocs", timeout=30, describe="7-figure totals").string
+    for _ in range(5):  # several refreshes: the rates change width
+        lines = s.splitlines()
+        rate = next(l for l in lines if l.startswith("Rate "))
+        check(re.fullmatch(r"Rate \S+ allocs/s \S+ frees/s \S+ B/s   total [\d,]+ allocs( [\d,]+ frees)?\s*",
+                           rate), "rates line cut: %r" % rate, s)
+        live = next(l for l in lines if l.startswith("Live "))
+        check(re.fullmatch(r"Live .*? blocks(   peak [\d,]+ B \([\d.]+ \S+\))?\s*", live),
+              "live line cut: %r" % live, s)
+        if c.cols >= 160:
+            check(re.search(r"total [\d,]+ allocs [\d,]+ frees", rate), "frees missing at 160", s)
+        old = t.screen()
+        s = t.wait_for(lambda scr: scr != old, describe="a refresh")
+    t.keys("q")
+    t.wait_for(lambda s: "Live" not in s)
+
+
 def main():
     for name, fn in list(globals().items()):
         if name.startswith("test_"):
