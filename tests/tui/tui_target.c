@@ -12,10 +12,13 @@
  *   "threads" mode adds a thread named "tui-worker" that allocates 3 x malloc(2000) and blocks
  *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode).
  *   "churn" mode adds a thread "tui-churn" that does malloc(16) + free without end: counts in the
- *   millions and high rates, for what the header does with long figures (not exact either). */
+ *   millions and high rates, for what the header does with long figures (not exact either).
+ *   "late-thread" mode runs each SIGUSR1's site_later on a new thread "tui-late" that then stays
+ *   blocked (alive, so its TID is the one to show) and writes its TID to PIDFILE.late. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +86,25 @@ static NOINLINE void *churn_main(void *arg)
 	return NULL;
 }
 
-static void write_pid(const char *path)
+static void write_id(const char *path, long id);
+static char late_path[4096];
+
+static NOINLINE void *late_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "tui-late", 0, 0, 0);
+	site_later();
+	write_id(late_path, (long)gettid());
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void write_id(const char *path, long id)
 {
 	char buf[32], tmp[4096];
 	int n = 0;
-	for (long v = getpid(); v; v /= 10)
+	for (long v = id; v; v /= 10)
 		buf[n++] = (char)('0' + v % 10);
 	char out[32];
 	for (int i = 0; i < n; i++)
@@ -126,12 +143,21 @@ int main(int argc, char **argv)
 		if (pthread_create(&t, NULL, churn_main, NULL) != 0)
 			return 3;
 	}
-	write_pid(argv[1]);
+	bool late_thread = argc > 2 && strcmp(argv[2], "late-thread") == 0;
+	size_t len = strlen(argv[1]);
+	if (len + 6 > sizeof late_path)
+		return 2;
+	memcpy(late_path, argv[1], len);
+	memcpy(late_path + len, ".late", 6);
+	write_id(argv[1], (long)getpid());
 	for (;;) {
 		int sig;
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (sig == SIGUSR1)
+		pthread_t late;
+		if (sig == SIGUSR1 && late_thread)
+			pthread_create(&late, NULL, late_main, NULL);
+		else if (sig == SIGUSR1)
 			site_later();
 		else if (sig == SIGUSR2)
 			exit(7);
