@@ -90,8 +90,16 @@ static void fill_sites(struct session *s, struct model_site *out, size_t n)
 	qsort(out, n, sizeof(*out), site_cmp);
 }
 
+/* The target exited or was killed: the rates published from here on are 0. */
+static bool target_gone(struct session *s)
+{
+	enum model_state st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+	return st == MODEL_STATE_EXITED || st == MODEL_STATE_CRASHED;
+}
+
 static void fill_threads(struct session *s, struct model_thread *out, size_t n)
 {
+	bool gone = target_gone(s);
 	for (size_t i = 0; i < n; i++) {
 		const struct engine_thread *t = &s->eng.threads[i];
 		struct model_thread *m = &out[i];
@@ -105,8 +113,8 @@ static void fill_threads(struct session *s, struct model_thread *out, size_t n)
 		m->live_blocks = t->live_blocks;
 		m->allocs = t->allocs;
 		m->frees = t->frees;
-		m->allocs_per_s = t->allocs_per_s;
-		m->frees_per_s = t->frees_per_s;
+		m->allocs_per_s = gone ? 0 : t->allocs_per_s; /* see fill_totals */
+		m->frees_per_s = gone ? 0 : t->frees_per_s;
 		m->cross_frees = t->cross_frees;
 	}
 }
@@ -204,10 +212,16 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	t->lost_events = t->dropped_events + t->skipped_events + t->invalid_events;
 	t->duplicate_allocs = e->duplicate_allocs;
 	t->events = e->events;
-	t->allocs_per_s = s->allocs_per_s;
-	t->frees_per_s = s->frees_per_s;
-	t->bytes_per_s = s->bytes_per_s;
-	t->events_per_s = s->events_per_s;
+	/* A gone target allocates nothing: the last second's rates would stay on screen for ever
+	 * (no event comes to renew them). */
+	if (target_gone(s))
+		t->allocs_per_s = t->frees_per_s = t->bytes_per_s = t->events_per_s = 0;
+	else {
+		t->allocs_per_s = s->allocs_per_s;
+		t->frees_per_s = s->frees_per_s;
+		t->bytes_per_s = s->bytes_per_s;
+		t->events_per_s = s->events_per_s;
+	}
 	t->target_allocs = s->target_totals.allocs;
 	t->target_frees = s->target_totals.frees;
 	t->target_usable_in_use = s->target_totals.usable_alloc - s->target_totals.usable_freed;

@@ -29,6 +29,15 @@ static int meter(int y, int x, int w, const char *label, enum ui_color vc, const
 	return x + ui_text_width(value);
 }
 
+/* A meter after the first on a line: drawn whole or not at all, since a cut one reads as another
+ * figure ("1,073,437 f" for "1,073,437 frees"). Returns w when it did not fit (so the rest go too). */
+static int meter_whole(int y, int x, int w, const char *label, enum ui_color vc, const char *value)
+{
+	if (x + ui_text_width(label) + ui_text_width(value) > w)
+		return w;
+	return meter(y, x, w, label, vc, value);
+}
+
 static void state_text(const struct model_session_info *si, char *buf, size_t n, enum ui_color *c)
 {
 	*c = UI_C_STATE_LIVE;
@@ -146,7 +155,7 @@ static void line_live(const struct model_view *v, int w)
 	ui_fmt_count(a, sizeof a, t->peak_bytes);
 	ui_fmt_bytes_human(b, sizeof b, t->peak_bytes);
 	snprintf(line, sizeof line, "%s B (%s)", a, b);
-	meter(1, x + 3, w, "peak ", UI_C_VALUE, line);
+	meter_whole(1, x + 3, w, "peak ", UI_C_VALUE, line);
 }
 
 static void line_rates(const struct model_view *v, int w)
@@ -157,10 +166,11 @@ static void line_rates(const struct model_view *v, int w)
 	x = meter(2, x, w, " allocs/s ", UI_C_VALUE, ui_fmt_rate(a, sizeof a, t->frees_per_s));
 	x = meter(2, x, w, " frees/s ", UI_C_VALUE, ui_fmt_rate(a, sizeof a, t->bytes_per_s));
 	x = meter(2, x, w, " B/s", UI_C_DEFAULT, "");
-	char b[48];
-	snprintf(line, sizeof line, "%s allocs %s frees", ui_fmt_count(a, sizeof a, t->allocs),
-		 ui_fmt_count(b, sizeof b, t->frees));
-	meter(2, x + 3, w, "total ", UI_C_VALUE, line);
+	/* two meters: at 80 columns the allocs fit where "allocs and frees" would not */
+	snprintf(line, sizeof line, "%s allocs", ui_fmt_count(a, sizeof a, t->allocs));
+	x = meter_whole(2, x + 3, w, "total ", UI_C_VALUE, line);
+	snprintf(line, sizeof line, " %s frees", ui_fmt_count(a, sizeof a, t->frees));
+	meter_whole(2, x, w, "", UI_C_VALUE, line);
 }
 
 /* The counts that made the engine call the live set approximate, loudly: " 3 EVENTS LOST, 1
@@ -207,15 +217,15 @@ static void line_health(const struct model_view *v, int w)
 		x = meter(3, 0, w, "Lost ", UI_C_VALUE, "0");
 		x += 2;
 	}
-	x = meter(3, x, w, "unknown frees ", t->unknown_frees ? UI_C_WARN : UI_C_VALUE,
+	x = meter_whole(3, x, w, "unknown frees ", t->unknown_frees ? UI_C_WARN : UI_C_VALUE,
 		  ui_fmt_count(a, sizeof a, t->unknown_frees));
 	ui_fmt_bytes_human(a, sizeof a, t->overhead_bytes);
 	ui_fmt_bytes_human(b, sizeof b, t->segment_bytes);
 	ui_fmt_bytes_human(c, sizeof c, t->monitor_bytes);
 	snprintf(line, sizeof line, "%s (segment %s + memtop %s)", a, b, c);
-	x = meter(3, x + 2, w, "overhead ", UI_C_VALUE, line);
+	x = meter_whole(3, x + 2, w, "overhead ", UI_C_VALUE, line);
 	if (t->stacks_overflow)
-		meter(3, x + 2, w, "", UI_C_WARN, "stack table full");
+		meter_whole(3, x + 2, w, "", UI_C_WARN, "stack table full");
 }
 
 static void line_sparkline(const struct model_view *v, int w)

@@ -120,6 +120,15 @@ static enum ui_color heat_color(struct ui_heat_cell c)
 	}
 }
 
+/* The heatmap line is "[" cells "]" with a column of margin each side: the cells drawn for a
+ * screen w wide, which the title must name (never more than the divisions asked for). */
+static size_t heat_cells_drawn(unsigned divisions, int w)
+{
+	size_t d = divisions > MODEL_HEAT_MAX ? MODEL_HEAT_MAX : divisions;
+	size_t avail = w > 4 ? (size_t)(w - 4) : 0;
+	return d < avail ? d : avail;
+}
+
 static void draw_line2(struct ui *ui, const struct model_view *v, size_t i, int y, int w)
 {
 	(void)v;
@@ -145,6 +154,11 @@ static void title_line(struct ui *ui, const struct model_view *v, char *buf, siz
 	const struct model_maps *m = ui->maps;
 	if (m && m->target_gone)
 		snprintf(buf, n, "Memory map: the target has exited, its maps are gone");
+	else if (heat_cells_drawn(ui->heat_divisions, ui->cols) < ui->heat_divisions)
+		/* more divisions than columns: each cell merges several, say how many are drawn */
+		snprintf(buf, n, "Memory map: %zu heap mappings, %u divisions in %zu cells (+/-), %s",
+			 m ? m->n_rows : 0, ui->heat_divisions,
+			 heat_cells_drawn(ui->heat_divisions, ui->cols), age);
 	else
 		snprintf(buf, n, "Memory map: %zu heap mappings, %u divisions (+/-), %s",
 			 m ? m->n_rows : 0, ui->heat_divisions, age);

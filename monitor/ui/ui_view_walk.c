@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <urcu/urcu-memb.h>
+
 #include "ui_format.h"
 #include "ui_view_common.h"
 
@@ -128,6 +130,20 @@ static int32_t tid_of(const struct model_view *v, uint32_t thread_id)
 	return -1;
 }
 
+/* The TID of a walk's block. The walk can be younger than the view drawn beside it (taken while
+ * the display is paused, or before the next publish): a thread it names that the view does not
+ * know yet is looked up in the newest view (a thread's TID never changes). Unknown: -1. */
+static int32_t block_tid(struct ui *ui, const struct model_view *v, uint32_t thread_id)
+{
+	int32_t tid = tid_of(v, thread_id);
+	if (tid >= 0 || !ui->s)
+		return tid;
+	urcu_memb_read_lock();
+	tid = tid_of(model_view_get(ui->s), thread_id);
+	urcu_memb_read_unlock();
+	return tid;
+}
+
 static uint64_t row_id(struct ui *ui, const struct model_view *v, size_t i)
 {
 	(void)v;
@@ -150,9 +166,14 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 	case COL_SIZE:
 		ui_fmt_count(buf, n, b->size);
 		break;
-	case COL_TID:
-		snprintf(buf, n, "%d", (int)tid_of(v, b->thread_id));
+	case COL_TID: {
+		int32_t tid = block_tid(ui, v, b->thread_id);
+		if (tid >= 0)
+			snprintf(buf, n, "%d", (int)tid);
+		else /* a thread younger than every view, for one refresh: never a made-up number */
+			snprintf(buf, n, "?");
 		break;
+	}
 	case COL_AGE:
 		ui_fmt_age(buf, n, b->age_ns);
 		break;

@@ -13,10 +13,15 @@
  *   through xmalloc (a wrapper), then 4 of them freed 40 ms apart: live bytes rise to 524288 B and fall to 262144 B, one event per
  *   timeline point (the engine's points are at least 1 ms apart); SIGUSR1/SIGUSR2 as above.
  *   "threads" mode adds a thread named "tui-worker" that allocates 3 x malloc(2000) and blocks
- *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode). */
+ *   (pthread_create also allocates the thread's TLS block, so totals are not exact in that mode).
+ *   "churn" mode adds a thread "tui-churn" that does malloc(16) + free without end: counts in the
+ *   millions and high rates, for what the header does with long figures (not exact either).
+ *   "late-thread" mode runs each SIGUSR1's site_later on a new thread "tui-late" that then stays
+ *   blocked (alive, so its TID is the one to show) and writes its TID to PIDFILE.late. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,11 +79,36 @@ static NOINLINE void *worker_main(void *arg)
 	return NULL;
 }
 
-static void write_pid(const char *path)
+static NOINLINE void *churn_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "tui-churn", 0, 0, 0);
+	for (;;) {
+		void *volatile p = malloc(16);
+		free(p);
+	}
+	return NULL;
+}
+
+static void write_id(const char *path, long id);
+static char late_path[4096];
+
+static NOINLINE void *late_main(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "tui-late", 0, 0, 0);
+	site_later();
+	write_id(late_path, (long)gettid());
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void write_id(const char *path, long id)
 {
 	char buf[32], tmp[4096];
 	int n = 0;
-	for (long v = getpid(); v; v /= 10)
+	for (long v = id; v; v /= 10)
 		buf[n++] = (char)('0' + v % 10);
 	char out[32];
 	for (int i = 0; i < n; i++)
@@ -136,26 +166,35 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* before any thread: they inherit the mask */
-	if (argc > 2 && strcmp(argv[2], "timeline") == 0) {
-		write_pid(argv[1]);
+	const char *mode = argc > 2 ? argv[2] : "";
+	bool late_thread = strcmp(mode, "late-thread") == 0;
+	size_t len = strlen(argv[1]);
+	if (len + 6 > sizeof late_path)
+		return 2;
+	memcpy(late_path, argv[1], len);
+	memcpy(late_path + len, ".late", 6);
+	if (strcmp(mode, "timeline") == 0) {
+		write_id(argv[1], (long)getpid());
 		timeline_shape();
-		goto signals;
-	}
-	site_a();
-	site_b();
-	site_c();
-	if (argc > 2 && strcmp(argv[2], "threads") == 0) {
+	} else {
+		site_a();
+		site_b();
+		site_c();
 		pthread_t t;
-		if (pthread_create(&t, NULL, worker_main, NULL) != 0)
+		if (strcmp(mode, "threads") == 0 && pthread_create(&t, NULL, worker_main, NULL) != 0)
 			return 3;
+		if (strcmp(mode, "churn") == 0 && pthread_create(&t, NULL, churn_main, NULL) != 0)
+			return 3;
+		write_id(argv[1], (long)getpid());
 	}
-	write_pid(argv[1]);
-signals:
 	for (;;) {
 		int sig;
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		if (sig == SIGUSR1)
+		pthread_t late;
+		if (sig == SIGUSR1 && late_thread)
+			pthread_create(&late, NULL, late_main, NULL);
+		else if (sig == SIGUSR1)
 			site_later();
 		else if (sig == SIGUSR2)
 			exit(7);
