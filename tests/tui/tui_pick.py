@@ -98,6 +98,68 @@ def test_picker(c):
     check(not re.search(r"memtop pid", t.screen()), "no dashboard after q", t.screen())
 
 
+def mouse(t, x, y, button=0):
+    """A mouse event at screen cell (x, y), in the X10 encoding ncurses reads for kmous=\\E[M
+    (tmux-256color): button 0 is a left press, 64 and 65 the wheel up and down."""
+    t.literal("\x1b[M" + chr(32 + button) + chr(33 + x) + chr(33 + y))
+    if button == 0:  # the release
+        t.literal("\x1b[M" + chr(32 + 3) + chr(33 + x) + chr(33 + y))
+
+
+def cell_of(t, text, pattern=None):
+    """(x, y) of the first cell of `text` on the first line that has it (and matches pattern)."""
+    for y, line in enumerate(t.screen().splitlines()):
+        if text in line and (pattern is None or re.search(pattern, line)):
+            return line.index(text), y
+    raise AssertionError("%r not on screen\n%s" % (text, t.screen()))
+
+
+def site_order(screen):
+    """The call sites table's rows, as site_x:line, top to bottom (not the stack panel's)."""
+    return re.findall(r"^\s+[\d,]+\s+\d+\s+\d+\s+\d+ (site_\w) tui_target\.c:(\d+)", screen, re.M)
+
+
+def stack_top_site(screen):
+    m = re.search(r"^ #\d+\s+\S*\s*(site_\w) tui_target\.c:(\d+)", screen, re.M)
+    return m and (m.group(1), m.group(2))
+
+
+def test_mouse(c):
+    """As htop: a click on a view tab switches to it, on a column header sorts by it (again: the other
+    way), on a row selects it; the wheel moves the selection."""
+    t = c.tmux
+    c.run_target_under_memtop()
+    t.wait_for(lambda scr: all(f in scr for f in ("site_a tui", "site_b tui", "site_c tui")),
+               describe="the three sites symbolized")
+    mouse(t, *cell_of(t, "3 Heap walk"))
+    t.wait_for(r"^Heap walk: 16 blocks, 16,500 bytes", describe="view 3 after a click on its tab")
+    mouse(t, *cell_of(t, "1 Call sites"))
+    t.wait_for(r"^Call sites: 4 shown", describe="view 1 after a click on its tab")
+    x, y = cell_of(t, "BLOCKS", r"LIVE")
+    mouse(t, x + 2, y)
+    t.wait_for(r"sorted by BLOCKS, descending", describe="sorted by a click on BLOCKS")
+    t.wait_for(lambda scr: [s for s, _ in site_order(scr)] == ["site_a", "site_b", "site_c", "site_c"],
+               describe="rows by blocks, most first")
+    mouse(t, x + 2, y)
+    t.wait_for(r"sorted by BLOCKS, ascending", describe="the other way after a second click")
+    t.wait_for(lambda scr: site_order(scr) == [("site_c", site_order(scr)[0][1]), ("site_c", site_order(scr)[1][1]),
+                                                ("site_b", site_order(scr)[2][1]), ("site_a", site_order(scr)[3][1])]
+               if len(site_order(scr)) == 4 else False, describe="rows by blocks, fewest first")
+    order = site_order(t.screen())
+    # the stack panel follows the selection: it says which row is selected
+    t.keys("Enter")
+    t.keys("g")
+    t.wait_for(lambda scr: stack_top_site(scr) == order[0], describe="the first row's stack")
+    mouse(t, 10, y + 2, 65)  # wheel down: 3 rows
+    t.wait_for(lambda scr: stack_top_site(scr) == order[3], describe="the fourth row's stack after the wheel")
+    mouse(t, 10, y + 2, 64)  # wheel up
+    t.wait_for(lambda scr: stack_top_site(scr) == order[0], describe="the first row's stack after the wheel up")
+    mouse(t, *cell_of(t, "site_b tui_target", r"^\s+1,500 "))
+    t.wait_for(lambda scr: stack_top_site(scr) == order[2], describe="site_b's stack after a click on its row")
+    t.keys("q")
+    t.wait_for(r"MEMTOP-EXIT=", describe="memtop gone after q")
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 
