@@ -1,6 +1,6 @@
 /* ui_pick: the htop-style list of traced processes that `memtop` without a pid shows on a terminal
- * (arrows move, `/` searches, Enter picks, q quits). It draws only the rows it is given: it must never
- * open a segment, and it never returns a pid that is not one of its rows. */
+ * (arrows move, `/` searches, a click selects, Enter picks, q quits). It draws only the rows it is
+ * given: it must never open a segment, and it never returns a pid that is not one of its rows. */
 #include <stdio.h>
 #include <string.h>
 
@@ -131,6 +131,25 @@ static void pick_search_key(struct pick_state *st, int key)
 	}
 }
 
+/* A click selects the row under it; the wheel moves the selection, as in the dashboard. */
+static void pick_mouse(struct pick_state *st)
+{
+	MEVENT ev;
+	if (getmouse(&ev) != OK)
+		return;
+	if (ev.bstate & BUTTON1_PRESSED) {
+		int i = st->top + ev.y - PICK_FIRST_ROW;
+		if (ev.y >= PICK_FIRST_ROW && ev.y < LINES - 1 && i < st->n)
+			st->selected = i;
+	} else if (ev.bstate & BUTTON4_PRESSED) {
+		st->selected -= 3;
+#ifdef BUTTON5_PRESSED
+	} else if (ev.bstate & BUTTON5_PRESSED) {
+		st->selected += 3;
+#endif
+	}
+}
+
 /* Returns 1 when the key picks the selected row, -1 when it quits, 0 otherwise. */
 static int pick_key(struct pick_state *st, int key)
 {
@@ -149,6 +168,7 @@ static int pick_key(struct pick_state *st, int key)
 		break;
 	case '\n': case '\r': case KEY_ENTER: return 1;
 	case 'q': case 27: case KEY_F(10): return -1;
+	case KEY_MOUSE: pick_mouse(st); break;
 	default: break;
 	}
 	if (st->selected >= st->n)
