@@ -98,7 +98,9 @@ static void pick_draw(struct pick_state *st)
 		st->top = st->selected - h + 1;
 	erase();
 	attron(ui_attr(UI_C_TITLE));
-	mvprintw(0, 0, "memtop: %d traced process%s, pick one to attach to", st->n, st->n == 1 ? "" : "es");
+	/* what Enter will do, in words: the selection bar alone is lost on a monochrome terminal */
+	mvprintw(0, 0, "memtop: %d traced process%s; Enter attaches to pid %d", st->n, st->n == 1 ? "" : "es",
+		 st->rows[st->selected].pid);
 	attroff(ui_attr(UI_C_TITLE));
 	char head[128];
 	snprintf(head, sizeof head, "%7s %15s %-7s %-9s %s", "PID", "LIVE_BYTES", "MODE", "MONITORED",

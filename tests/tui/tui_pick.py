@@ -75,14 +75,17 @@ def test_picker(c):
     t.wait_for(r"^Search: %d\s*$" % pids[0], describe="the search line after backspace")
     t.keys("Enter")
     t.wait_for(r"^Enter\s*Attach", describe="search closed")
+    # the title says which pid Enter attaches to; Down moves to the next row, Up back
+    t.wait_for(r"Enter attaches to pid %d$" % pids[0], describe="the found row selected")
     order = pick_rows(t.screen())
     i = order.index(pids[0])
     check(i + 1 < len(order), "the row after the first target is on screen", t.screen())
-    want = order[i + 1]
-    # Down, Up, Down: the row after; Enter attaches to it
     t.keys("Down")
+    t.wait_for(r"Enter attaches to pid %d$" % order[i + 1], describe="Down selects the next row")
     t.keys("Up")
-    t.keys("Down")
+    t.wait_for(r"Enter attaches to pid %d$" % pids[0], describe="Up selects the row above")
+    # (another test's process may be gone by now: attach to ours)
+    want = pids[0]
     t.keys("Enter")
     t.wait_for(r"^memtop pid %d\b" % want, describe="the dashboard attached to pid %d" % want)
     t.keys("q")
