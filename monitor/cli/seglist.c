@@ -1,5 +1,6 @@
-/* seglist: `memtop` (list traced processes) and `memtop gc` (remove segments of dead processes, also
- * done silently before every command). Reads segments without claiming them; gc never removes the
+/* seglist: `memtop` (list traced processes: the picker of ui/ui_pick.c on a terminal, plain text
+ * otherwise) and `memtop gc` (remove segments of dead processes, also done silently before every
+ * command). Reads segments without claiming them; gc never removes the
  * segment of a live process. */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "ui/ui.h"
 #include "livetable.h"
 #include "shm.h"
 
@@ -40,15 +42,31 @@ static int for_each_segment(seg_fn fn, void *ctx)
 	return n;
 }
 
-static void list_one(pid_t pid, void *ctx)
+/* One traced process as both the listing and the picker show it. */
+struct seg_entry {
+	struct ui_pick_row row;
+	char state[8];
+	uint64_t heap_bytes, age_s;
+	char live[32];
+	char exe[256];
+	char err[256]; /* the segment could not be read: why */
+};
+
+struct seg_list {
+	struct seg_entry *v;
+	int n, cap;
+};
+
+static const char *const seg_modes[] = {"off", "sampled", "exact"};
+
+static void seg_read(pid_t pid, struct seg_entry *e)
 {
-	int *count = ctx;
 	struct shm_segment seg;
-	char err[256];
-	if (shm_segment_open(&seg, pid, false, err, sizeof err) != 0) {
-		printf("%8d  %-8s  %s\n", (int)pid, "?", err);
+	e->row.pid = (int)pid;
+	e->row.mode = "?";
+	e->row.monitored = "?";
+	if (shm_segment_open(&seg, pid, false, e->err, sizeof e->err) != 0)
 		return;
-	}
 	struct memtop_seg_header h;
 	struct memtop_counters c = {0};
 	if (shm_header_read(&seg, &h) == 0) {
@@ -56,55 +74,99 @@ static void list_one(pid_t pid, void *ctx)
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		uint64_t age = now > h.created_realtime_ns ? (now - h.created_realtime_ns) / 1000000000ull : 0;
-		const char *state = shm_segment_is_stale(&h) ? "stale" : h.claim_pid ? "watched" : "traced";
+		e->age_s = now > h.created_realtime_ns ? (now - h.created_realtime_ns) / 1000000000ull : 0;
+		bool stale = shm_segment_is_stale(&h);
+		snprintf(e->state, sizeof e->state, "%s", stale ? "stale" : h.claim_pid ? "watched" : "traced");
+		e->row.monitored = stale ? "dead" : h.claim_pid ? "yes" : "no";
 		h.exe[sizeof h.exe - 1] = '\0';
+		snprintf(e->exe, sizeof e->exe, "%s", h.exe);
 		/* the live table's view of the heap: exact, or estimated from samples (~) */
-		static const char *const modes[] = {"off", "sampled", "exact"};
 		uint32_t mode = h.live_mode < 3 ? h.live_mode : 0;
+		e->row.mode = seg_modes[mode];
 		uint64_t lb = 0, lk = 0;
-		char live[32] = "-";
+		snprintf(e->live, sizeof e->live, "-");
 		if (mode && shm_live_totals(&seg, &lb, &lk) == 0)
-			snprintf(live, sizeof live, "%s%" PRIu64, mode == MEMTOP_LIVE_SAMPLED ? "~" : "", lb);
-		printf("%8d  %-8s  %12" PRIu64 "  %13s  %-7s  %8" PRIu64 "s  %s\n", (int)pid, state,
-		       c.usable_alloc - c.usable_freed, live, modes[mode], age, h.exe);
-		(*count)++;
+			snprintf(e->live, sizeof e->live, "%s%" PRIu64, mode == MEMTOP_LIVE_SAMPLED ? "~" : "", lb);
+		e->heap_bytes = c.usable_alloc - c.usable_freed;
+		e->row.live_bytes = e->heap_bytes;
+	} else {
+		snprintf(e->err, sizeof e->err, "unreadable segment header");
 	}
 	shm_segment_close(&seg, false);
 }
 
-/* On a terminal, asks which process to attach to. Returns the pid, or 0. */
-static int pick_pid(void)
+static void list_one(pid_t pid, void *ctx)
 {
-	char line[64];
-	printf("attach to pid (Enter to quit): ");
-	fflush(stdout);
-	if (!fgets(line, sizeof line, stdin))
-		return 0;
-	char *end;
-	long pid = strtol(line, &end, 10);
-	if (end == line || pid <= 0)
-		return 0;
-	return (int)pid;
+	struct seg_list *l = ctx;
+	if (l->n == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 16;
+		struct seg_entry *v = realloc(l->v, (size_t)cap * sizeof *v);
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	struct seg_entry *e = &l->v[l->n];
+	memset(e, 0, sizeof *e);
+	seg_read(pid, e);
+	l->n++;
 }
 
-int cli_list(int *chosen)
+static int entry_by_pid(const void *a, const void *b)
 {
-	int count = 0;
-	*chosen = 0;
+	const struct seg_entry *x = a, *y = b;
+	return (x->row.pid > y->row.pid) - (x->row.pid < y->row.pid);
+}
+
+static void print_listing(const struct seg_list *l)
+{
 	printf("%8s  %-8s  %12s  %13s  %-7s  %9s  %s\n", "PID", "STATE", "HEAP_BYTES", "LIVE_BYTES",
 	       "TABLE", "AGE", "COMMAND");
-	for_each_segment(list_one, &count);
-	if (count == 0) {
+	for (int i = 0; i < l->n; i++) {
+		const struct seg_entry *e = &l->v[i];
+		if (e->err[0])
+			printf("%8d  %-8s  %s\n", e->row.pid, "?", e->err);
+		else
+			printf("%8d  %-8s  %12" PRIu64 "  %13s  %-7s  %8" PRIu64 "s  %s\n", e->row.pid,
+			       e->state, e->heap_bytes, e->live, e->row.mode, e->age_s, e->exe);
+	}
+}
+
+/* On a terminal: the picker list; otherwise the plain listing. *chosen is the pid picked, or 0. */
+int cli_list(int *chosen)
+{
+	struct seg_list l = {0};
+	*chosen = 0;
+	for_each_segment(list_one, &l);
+	if (l.n == 0) {
 		printf("no traced process: start one with 'memtop run -- CMD' or "
 		       "LD_PRELOAD=libmemtop.so CMD\n");
+		free(l.v);
 		return 0;
 	}
-	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
-		*chosen = pick_pid();
-	else
+	qsort(l.v, (size_t)l.n, sizeof *l.v, entry_by_pid);
+	int rc = 0;
+	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		struct ui_pick_row *rows = calloc((size_t)l.n, sizeof *rows);
+		char err[256];
+		for (int i = 0; rows && i < l.n; i++) {
+			rows[i] = l.v[i].row; /* the strings live in l.v, which no longer moves */
+			rows[i].command = l.v[i].err[0] ? l.v[i].err : l.v[i].exe;
+		}
+		int pid = rows ? ui_pick(rows, l.n, err, sizeof err) : -1;
+		if (!rows)
+			snprintf(err, sizeof err, "out of memory");
+		if (pid < 0)
+			rc = cli_fail("%s", err);
+		else
+			*chosen = pid;
+		free(rows);
+	} else {
+		print_listing(&l);
 		printf("attach with: memtop PID\n");
-	return 0;
+	}
+	free(l.v);
+	return rc;
 }
 
 struct gc_run {

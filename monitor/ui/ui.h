@@ -5,6 +5,7 @@
 #define MEMTOP_UI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "model.h"
 
@@ -29,5 +30,19 @@ struct ui_options {
  * Returns the exit status memtop should use: 0, or 1 when the terminal could not be initialised
  * (a one-line reason has then been printed on stderr). */
 int ui_run(struct session *s, const struct ui_options *o);
+
+/* One traced process in the picker (`memtop` without a pid); cli/seglist.c fills them. */
+struct ui_pick_row {
+	int pid;
+	unsigned long long live_bytes; /* heap in use, from the segment's counters */
+	const char *mode;              /* the live table: off, sampled or exact */
+	const char *monitored;         /* yes (a monitor is attached), no, or dead (stale segment) */
+	const char *command;
+};
+
+/* The htop-style list of traced processes: arrows, PgUp/PgDn, Home/End move; `/` searches pid and
+ * command; Enter picks; q, Esc or F10 quits. Returns the pid picked, 0 when the user quit, or -1
+ * when the terminal could not be initialised (a one-line reason is then in err). */
+int ui_pick(const struct ui_pick_row *rows, int n, char *err, size_t errlen);
 
 #endif

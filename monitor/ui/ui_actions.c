@@ -70,12 +70,25 @@ static void act_sort(struct ui *ui, int key)
 	const struct ui_view_ops *ops = ui_view_ops_of(ui->view);
 	struct ui_table *t = active_table(ui);
 	if (key == 'i' || key == 'I') {
-		t->ascending = !t->ascending;
+		ui_sort_by(ui, t->sort_col, true);
 	} else {
 		int step = (key == '<' || key == ',') ? ops->n_cols - 1 : 1;
-		t->sort_col = (t->sort_col + step) % ops->n_cols;
+		ui_sort_by(ui, (t->sort_col + step) % ops->n_cols, false);
+	}
+}
+
+void ui_sort_by(struct ui *ui, int col, bool toggle_direction)
+{
+	const struct ui_view_ops *ops = ui_view_ops_of(ui->view);
+	struct ui_table *t = active_table(ui);
+	if (col < 0 || col >= ops->n_cols)
+		return;
+	if (toggle_direction && col == t->sort_col) {
+		t->ascending = !t->ascending;
+	} else {
+		t->sort_col = col;
 		/* Numbers read best largest first, names alphabetically. */
-		t->ascending = ops->cols[t->sort_col].text_key;
+		t->ascending = ops->cols[col].text_key;
 	}
 	ui_message(ui, false, "sorted by %s, %s", ops->cols[t->sort_col].title,
 		   t->ascending ? "ascending" : "descending");
@@ -261,6 +274,8 @@ static const struct binding bindings[] = {
 	{{'w'}, act_wrappers, {"w", "drop / keep allocator wrapper frames (xmalloc, new...)"}},
 	{{'?', 'h', KEY_F(1)}, act_help, {"? h F1", "this help: keys, columns, header"}},
 	{{'q', 'Q', KEY_F(10)}, act_quit, {"q F10", "quit; the target keeps running"}},
+	/* handled by ui_mouse.c; listed here so that the help says it */
+	{{0}, NULL, {"mouse", "click a tab, a row, a column header (sort); wheel scrolls"}},
 };
 #define N_BINDINGS (sizeof bindings / sizeof bindings[0])
 

@@ -197,6 +197,13 @@ int ui_crt_init(bool no_color, char *err, size_t errlen)
 	keypad(stdscr, TRUE);
 	curs_set(0);
 	set_escdelay(25);
+	/* Clicks and the wheel, as htop: presses are reported at once (no click timing). */
+	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+		  | BUTTON5_PRESSED
+#endif
+		  , NULL);
+	mouseinterval(0);
 	ui_crt_init_attrs(!no_color);
 	crt_quit = 0;
 	install_signals();

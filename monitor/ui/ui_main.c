@@ -203,12 +203,16 @@ static void draw_tabs(struct ui *ui, int y, int w)
 {
 	ui_draw_fill(y, 0, w, UI_C_TAB);
 	int x = 0;
-	for (int i = 0; i < UI_VIEW_COUNT && x < w; i++) {
+	ui->hits.tab_y = y;
+	for (int i = 0; i < UI_VIEW_COUNT; i++) {
 		char label[48];
 		snprintf(label, sizeof label, " %d %s ", i + 1, ui_view_ops_of((enum ui_view_id)i)->name);
-		ui_draw_text(y, x, w - x, i == (int)ui->view ? UI_C_TAB_ACTIVE : UI_C_TAB, label);
+		ui->hits.tab_x[i] = x < w ? x : w;
+		if (x < w)
+			ui_draw_text(y, x, w - x, i == (int)ui->view ? UI_C_TAB_ACTIVE : UI_C_TAB, label);
 		x += ui_text_width(label);
 	}
+	ui->hits.tab_x[UI_VIEW_COUNT] = x < w ? x : w;
 }
 
 static void draw_status(struct ui *ui, int y, int w)
@@ -281,6 +285,7 @@ void ui_draw_frame(struct ui *ui)
 {
 	getmaxyx(stdscr, ui->rows, ui->cols);
 	erase();
+	ui->hits.tab_y = ui->hits.head_y = -1; /* drawn below, or nothing to click */
 	if (ui->rows < UI_MIN_ROWS || ui->cols < UI_MIN_COLS) {
 		draw_too_small(ui->rows, ui->cols);
 	} else {
@@ -338,7 +343,10 @@ static void handle_key(struct ui *ui, int key)
 			ui->help = false; /* any other key closes the help */
 		return;
 	}
-	ui_actions_handle(ui, key);
+	if (key == KEY_MOUSE)
+		ui_mouse_handle(ui);
+	else
+		ui_actions_handle(ui, key);
 }
 
 static bool target_gone(struct ui *ui)
@@ -410,8 +418,9 @@ int ui_run(struct session *s, const struct ui_options *o)
 		if (ui->worker && ui_query_worker_busy(ui->worker) && wait_ms > 50)
 			wait_ms = 50;
 		int key = ui_crt_getkey(wait_ms);
-		/* Handle every key already typed before drawing again (held arrow keys). */
-		while (key != ERR) {
+		/* Handle every key already typed before drawing again (held arrow keys), but draw at
+		 * least every 256 (a terminal that keeps sending must not freeze the screen). */
+		for (int n = 0; key != ERR && n < 256; n++) {
 			handle_key(ui, key);
 			if (ui->quit)
 				break;

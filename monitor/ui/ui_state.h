@@ -220,6 +220,14 @@ struct ui {
 		uint64_t generation, stamp;
 		bool valid;
 	} site_keep;
+	/* Where the last frame drew what a mouse click can hit (ui_mouse.c reads it). */
+	struct {
+		int tab_y;                      /* the view tabs' line; -1 = not drawn */
+		int tab_x[UI_VIEW_COUNT + 1];   /* tab i spans [tab_x[i], tab_x[i+1]) */
+		int head_y;                     /* the table's column header; -1 = no table drawn */
+		int col_x[16], col_w[16], n_cols;
+		int row_y, row_h, rows_shown;   /* first row's line, lines per row, rows drawn */
+	} hits;
 	bool pending_activate; /* Enter: run ops->activate on the selected row at the next draw */
 	bool need_query;       /* an action invalidated the active view's result */
 	bool quit;
@@ -229,6 +237,11 @@ struct ui {
 extern const struct ui_view_ops ui_view_sites, ui_view_threads, ui_view_walk, ui_view_incremental,
 	ui_view_maps, ui_view_suspects;
 const struct ui_view_ops *ui_view_ops_of(enum ui_view_id id);
+
+/* ui_mouse.c: a click on a tab, a row or a column header, or the wheel (KEY_MOUSE). */
+void ui_mouse_handle(struct ui *ui);
+/* Sorting by column col (again: the other direction), said on the status line. */
+void ui_sort_by(struct ui *ui, int col, bool toggle_direction);
 
 /* ui_table.c */
 void ui_table_rebuild_if_stale(struct ui *ui, const struct ui_view_ops *ops, struct ui_table *t,

@@ -260,11 +260,19 @@ void ui_table_draw(struct ui *ui, const struct ui_view_ops *ops, struct ui_table
 		t->top = t->n_rows > (size_t)visible ? t->n_rows - (size_t)visible : 0;
 	layout_columns(ui, ops, t, v, visible, w, xs, ws);
 	draw_header(ops, t, y, w, xs, ws);
+	ui->hits.head_y = y;
+	ui->hits.n_cols = ops->n_cols < 16 ? ops->n_cols : 16;
+	memcpy(ui->hits.col_x, xs, sizeof(int) * (size_t)ui->hits.n_cols);
+	memcpy(ui->hits.col_w, ws, sizeof(int) * (size_t)ui->hits.n_cols);
+	ui->hits.row_y = y + 1;
+	ui->hits.row_h = rh;
+	ui->hits.rows_shown = 0;
 	for (int r = 0; r < visible && t->top + (size_t)r < t->n_rows; r++) {
 		size_t at = t->top + (size_t)r;
 		size_t src = t->rows[at];
 		int ry = y + 1 + r * rh;
 		bool sel = at == t->selected;
+		ui->hits.rows_shown = r + 1;
 		if (sel)
 			ui_draw_fill(ry, 0, w, UI_C_SELECTED);
 		for (int c = 0; c < ops->n_cols; c++) {
