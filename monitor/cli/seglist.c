@@ -144,7 +144,8 @@ int cli_list(int *chosen)
 		free(l.v);
 		return 0;
 	}
-	qsort(l.v, (size_t)l.n, sizeof *l.v, entry_by_pid);
+	if (l.n > 1)
+		qsort(l.v, (size_t)l.n, sizeof *l.v, entry_by_pid);
 	int rc = 0;
 	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		struct ui_pick_row *rows = calloc((size_t)l.n, sizeof *rows);

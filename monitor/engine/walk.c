@@ -321,7 +321,8 @@ size_t walk_group_by_site(const struct model_walk *w, struct model_suspect_site 
 			ss->oldest_age_ns = b.age_ns;
 	}
 	free(slots);
-	qsort(sites, n, sizeof(*sites), suspect_cmp);
+	if (n > 1)
+		qsort(sites, n, sizeof(*sites), suspect_cmp);
 	*out = sites;
 	return n;
 }

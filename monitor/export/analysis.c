@@ -72,7 +72,8 @@ void snapshot_write_analysis(FILE *out, struct session *ses, const struct model_
 		return; /* the sections are extras: the snapshot stays whole without them */
 	memcpy(s, v->sites, n * sizeof(*s));
 	fprintf(out, "\n## peak\n"); /* sums to the header's peak_bytes */
-	qsort(s, n, sizeof(*s), by_peak);
+	if (n > 1)
+		qsort(s, n, sizeof(*s), by_peak);
 	for (size_t i = 0; i < n && s[i].peak_bytes; i++) {
 		fprintf(out, "peak %u: %" PRIu64 " bytes in %" PRIu64 " blocks", s[i].stack_id,
 			s[i].peak_bytes, s[i].peak_blocks);
@@ -80,14 +81,16 @@ void snapshot_write_analysis(FILE *out, struct session *ses, const struct model_
 	}
 	fprintf(out, "\n## temporary\ntemporary_allocs: %" PRIu64 " of %" PRIu64 "\n",
 		v->totals.temporary_allocs, v->totals.allocs);
-	qsort(s, n, sizeof(*s), by_temporary);
+	if (n > 1)
+		qsort(s, n, sizeof(*s), by_temporary);
 	for (size_t i = 0; i < n && s[i].temporary; i++) {
 		fprintf(out, "temporary %u: %" PRIu64 " of %" PRIu64 " allocations", s[i].stack_id,
 			s[i].temporary, s[i].allocs);
 		put_top(out, ses, &s[i]);
 	}
 	fprintf(out, "\n## calls\n");
-	qsort(s, n, sizeof(*s), by_calls);
+	if (n > 1)
+		qsort(s, n, sizeof(*s), by_calls);
 	for (size_t i = 0; i < n && s[i].allocs; i++) {
 		fprintf(out, "calls %u: %" PRIu64 " allocations of %" PRIu64 " bytes", s[i].stack_id,
 			s[i].allocs, s[i].bytes_allocated);

@@ -80,7 +80,8 @@ static int collect(struct snapdiff *df)
 			}
 		}
 	}
-	qsort(e, n, sizeof(*e), by_sig);
+	if (n > 1)
+		qsort(e, n, sizeof(*e), by_sig);
 	size_t out = 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
@@ -101,7 +102,8 @@ static int collect(struct snapdiff *df)
 		i = j;
 	}
 	df->n = out;
-	qsort(e, out, sizeof(*e), by_growth);
+	if (out > 1)
+		qsort(e, out, sizeof(*e), by_growth);
 	return 0;
 }
 

@@ -74,7 +74,8 @@ static void put_node(FILE *out, const struct massif_node *n, int depth)
 		fprintf(out, " (%s:%d)\n", f->file, f->line);
 	else
 		fprintf(out, " (in %s)\n", f->module ? f->module : "\?\?\?");
-	qsort(n->kids, n->n_kids, sizeof(*n->kids), by_bytes_desc);
+	if (n->n_kids > 1) /* qsort's base may not be NULL, even for no element */
+		qsort(n->kids, n->n_kids, sizeof(*n->kids), by_bytes_desc);
 	for (size_t i = 0; i < n->n_kids; i++)
 		put_node(out, n->kids[i], depth + 1);
 }
@@ -112,7 +113,8 @@ static int put_tree(FILE *out, const struct snapdoc *d, bool at_peak, uint64_t u
 	}
 	fprintf(out, "n%zu: %" PRIu64 " (heap allocation functions) malloc/new/new[], --alloc-fns, etc.\n",
 		root.n_kids + (unlisted != 0), root.bytes + unlisted);
-	qsort(root.kids, root.n_kids, sizeof(*root.kids), by_bytes_desc);
+	if (root.n_kids > 1)
+		qsort(root.kids, root.n_kids, sizeof(*root.kids), by_bytes_desc);
 	for (size_t i = 0; i < root.n_kids; i++)
 		put_node(out, root.kids[i], 1);
 	if (unlisted)

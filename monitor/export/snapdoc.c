@@ -224,7 +224,8 @@ static bool parse_peak_line(struct snapdoc *d, const char *line, struct snapdoc_
 			return false;
 		for (size_t i = 0; i < d->n_sites; i++)
 			(*byid)[i] = &d->sites[i];
-		qsort(*byid, d->n_sites, sizeof(**byid), site_id_cmp);
+		if (d->n_sites > 1)
+			qsort(*byid, d->n_sites, sizeof(**byid), site_id_cmp);
 	}
 	struct snapdoc_site key = {.id = (uint32_t)id}, *kp = &key;
 	struct snapdoc_site **hit = id <= UINT32_MAX ? bsearch(&kp, *byid, d->n_sites, sizeof(**byid),
@@ -337,7 +338,8 @@ struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen)
 		snapdoc_free(d);
 		return NULL;
 	}
-	qsort(d->maps, d->n_maps, sizeof(*d->maps), map_start_cmp); /* snapdoc_map_of bisects */
+	if (d->n_maps > 1)
+		qsort(d->maps, d->n_maps, sizeof(*d->maps), map_start_cmp); /* snapdoc_map_of bisects */
 	return d;
 }
 

@@ -190,7 +190,8 @@ static int site_id_cmp(const void *a, const void *b)
 
 void snapshot_sort_sites_by_id(struct model_site *sites, size_t n)
 {
-	qsort(sites, n, sizeof(*sites), site_id_cmp);
+	if (n > 1)
+		qsort(sites, n, sizeof(*sites), site_id_cmp);
 }
 
 /* v->sites sorted by snapshot_sort_sites_by_id (a private copy), so lookups are O(log n). */

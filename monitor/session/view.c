@@ -87,7 +87,8 @@ static void fill_sites(struct session *s, struct model_site *out, size_t n)
 		if (s->ingest_sym) /* publishing runs on the ingest thread */
 			symbols_top_frame(s->ingest_sym, id, &m->top);
 	}
-	qsort(out, n, sizeof(*out), site_cmp);
+	if (n > 1)
+		qsort(out, n, sizeof(*out), site_cmp);
 }
 
 /* The target exited or was killed: the rates published from here on are 0. */

@@ -257,7 +257,8 @@ static char *maps_merge(const char *old, const char *fresh)
 		}
 		l = nl ? nl + 1 : NULL;
 	}
-	qsort(lines, nlines, sizeof(char *), line_addr_cmp);
+	if (nlines > 1)
+		qsort(lines, nlines, sizeof(char *), line_addr_cmp);
 	size_t n = 0;
 	for (size_t i = 0; i < nlines; i++)
 		n += (size_t)snprintf(out + n, cap - n, "%s\n", lines[i]);

@@ -74,7 +74,8 @@ static bool symindex_table_build(Dwfl_Module *mod, int from, int to, struct symi
 		t->sym[t->n++] = (struct symindex_sym){addr, addr + s.st_size, name, (uint32_t)i,
 						       symindex_binding(&s)};
 	}
-	qsort(t->sym, t->n, sizeof *t->sym, symindex_cmp);
+	if (t->n > 1) /* qsort's base may not be NULL, even for no element */
+		qsort(t->sym, t->n, sizeof *t->sym, symindex_cmp);
 	t->max_end = t->n ? malloc(t->n * sizeof *t->max_end) : NULL;
 	if (t->n && !t->max_end)
 		return false;

@@ -258,7 +258,8 @@ void ui_strcache_rank(struct ui_strcache *c, const char *const *keys, size_t n)
 			distinct[d++] = keys[i];
 		}
 	}
-	qsort(distinct, d, sizeof *distinct, cmp_str);
+	if (d > 1)
+		qsort(distinct, d, sizeof *distinct, cmp_str);
 	int32_t rank = 0;
 	for (size_t i = 0; i < d; i++) {
 		if (i > 0 && strcmp(distinct[i - 1], distinct[i]) != 0)

@@ -56,5 +56,6 @@ static int cmp_text_desc(const void *a, const void *b)
 
 void ui_sort_strings(struct ui_sort_text *items, size_t n, bool ascending)
 {
-	qsort(items, n, sizeof *items, ascending ? cmp_text_asc : cmp_text_desc);
+	if (n > 1)
+		qsort(items, n, sizeof *items, ascending ? cmp_text_asc : cmp_text_desc);
 }

@@ -79,7 +79,8 @@ static void print_frames(const char *what, struct sample_set *s)
 	uint64_t sum = 0;
 	for (size_t i = 0; i < s->n; i++)
 		sum += s->us[i];
-	qsort(s->us, s->n, sizeof *s->us, cmp_u32);
+	if (s->n > 1)
+		qsort(s->us, s->n, sizeof *s->us, cmp_u32);
 	size_t p99 = s->n ? (size_t)((double)(s->n - 1) * 0.99 + 0.5) : 0;
 	fprintf(stderr, "memtop ui: %s%zu frames, CPU per frame mean %.3f ms p99 %.3f ms max %.3f ms\n", what,
 		s->n, s->n ? (double)sum / (double)s->n / 1e3 : 0.0, s->n ? s->us[p99] / 1e3 : 0.0,

@@ -196,7 +196,8 @@ static int rank_stacks(struct stack_set *ss, struct ui_walk_rows *r)
 	memset(r->rank_ids, 0xff, cap * sizeof *r->rank_ids); /* NO_STACK everywhere */
 	for (size_t i = 0; i < ss->n; i++)
 		by_name[i] = &ss->info[i];
-	qsort(by_name, ss->n, sizeof *by_name, cmp_name);
+	if (ss->n > 1)
+		qsort(by_name, ss->n, sizeof *by_name, cmp_name);
 	uint32_t rank = 0;
 	for (size_t i = 0; i < ss->n; i++) {
 		if (i > 0 && cmp_name(&by_name[i - 1], &by_name[i]) != 0)

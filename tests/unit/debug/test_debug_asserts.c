@@ -178,7 +178,7 @@ static void free_more_than_live(void)
 static void test_engine_live_bytes_underflow(void **state)
 {
 	(void)state;
-	expect_abort(free_more_than_live, "engine/engine.c:", "s->live_bytes >= b->size");
+	expect_abort(free_more_than_live, "engine/engine.c:", "s->live_bytes >= bytes");
 }
 
 /* ---- the live set: pins are taken inside a read-side section ---- */
