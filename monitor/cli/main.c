@@ -445,17 +445,14 @@ static int cmd_reads_own_words(const struct cli_options *o)
 /* `memtop inject [--undo] PID` (inject/: no session, no dashboard). --undo needs no library. */
 static int cmd_inject(const struct cli_options *o)
 {
-	char pid[32], lib[PATH_MAX];
+	char lib[PATH_MAX];
 	if (o->pid <= 0)
 		return cli_fail("inject needs a pid: memtop inject [--undo] PID");
-	snprintf(pid, sizeof pid, "%d", o->pid);
-	char *words[] = {"inject", o->inject_undo ? "--undo" : pid, pid, NULL};
-	int n = o->inject_undo ? 3 : 2;
 	if (o->inject_undo)
-		return inject_command(n, words, NULL);
+		return inject_pid(o->pid, NULL, true);
 	if (find_preload(o->preload, lib, sizeof lib) != 0)
 		return 2;
-	return inject_command(n, words, lib);
+	return inject_pid(o->pid, lib, false);
 }
 
 /* The commands, in the order --help lists them. A new command is one row here (its options are

@@ -250,7 +250,7 @@ static bool preloaded(pid_t pid)
 	       !(h.flags & MEMTOP_FLAG_INJECTED);
 }
 
-static int inject_pid(pid_t pid, const char *lib, bool undo)
+int inject_pid(pid_t pid, const char *lib, bool undo)
 {
 	struct inject_object libc;
 	struct inject_thread t;
