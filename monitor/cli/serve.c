@@ -34,6 +34,7 @@
 #define SERVE_MAX_CHILDREN 16
 #define SERVE_READ_MS 5000      /* the whole request must arrive within this */
 #define SERVE_REQUEST_S 90      /* a child lives at most this long (attach, drain, symbols, send) */
+#define SERVE_BUSY_DRAIN_MS 100 /* longest the parent reads a request it answers 503 */
 
 static volatile sig_atomic_t serve_stop;
 
@@ -319,14 +320,50 @@ static void reap(int *children)
 		(*children)--;
 }
 
+/* Reads and drops what the client sent, until the end of its headers, 8 KiB, its EOF or
+ * SERVE_BUSY_DRAIN_MS: a socket closed with unread input is reset, and the reset destroys the
+ * answer in flight (the client would see a dropped connection, not the 503). */
+static void drain_request(int fd)
+{
+	char buf[8192] = {0};
+	size_t got = 0;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = SERVE_BUSY_DRAIN_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+						   (now.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return;
+		ssize_t n = recv(fd, buf + got % 4096, 4096, MSG_DONTWAIT);
+		if (n <= 0)
+			return;
+		got += (size_t)n;
+		if (got >= sizeof buf || memmem(buf, sizeof buf, "\r\n\r\n", 4))
+			return;
+	}
+}
+
+/* The parent's answer when SERVE_MAX_CHILDREN are busy: 503 after the request was read, so the
+ * client sees the status (bounded: the parent must go back to accepting). */
+static void respond_busy(int fd)
+{
+	drain_request(fd);
+	respond_text(fd, 503, "Service Unavailable", "busy: retry\n", false);
+	shutdown(fd, SHUT_WR);
+	drain_request(fd);
+	close(fd);
+}
+
 static void accept_one(int lfd, int *children, bool no_symbols)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (*children >= SERVE_MAX_CHILDREN) {
-		respond_text(fd, 503, "Service Unavailable", "busy: retry\n", false);
-		close(fd);
+		respond_busy(fd);
 		return;
 	}
 	pid_t pid = fork();

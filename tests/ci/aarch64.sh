@@ -11,7 +11,10 @@
 set -u
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build-ci-aarch64}
-SUITES=${AARCH64_SUITES:-unit e2e real}
+# unit and e2e by default (e2e holds real-arm64-sort, a real arm64 program with exact figures); the
+# real suite's other tests trace this machine's x86_64 programs and skip, or take an hour under
+# qemu (AARCH64_SUITES='unit e2e real' runs them)
+SUITES=${AARCH64_SUITES:-unit e2e}
 start=$(date +%s)
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT

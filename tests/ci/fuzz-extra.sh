@@ -15,7 +15,7 @@ cc=${CLANG:-clang}
 start=$(date +%s)
 command -v "$cc" >/dev/null 2>&1 || { echo "fuzz-extra: $cc not found, skipping (apt-get install clang)" >&2; exit 77; }
 mkdir -p "$work/crashes"
-deps=$(pkg-config --cflags --libs liburcu-memb liburcu-cds libdw)
+deps=$(pkg-config --cflags --libs liburcu-memb liburcu-cds libdw zlib)
 flags="-g -O1 -std=gnu11 -D_GNU_SOURCE -DMEMTOP_VERSION=\"fuzz\" -I$root/include -I$root/shm -I$root/monitor"
 shm_src=$(ls "$root"/shm/*.c)
 # every file of the layers below the CLI and the dashboard (monitor/README.md): a new file in those

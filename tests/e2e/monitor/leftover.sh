@@ -44,8 +44,13 @@ ok "memtop gc never removes a live process's segment" "[ -e /dev/shm/memtop.$liv
 	>/dev/null 2>"$tmp/e"
 rc=$?
 kid=$(cat "$tmp/kid" 2>/dev/null)
-ok "report of a target whose child was SIGKILLed leaves no segment of it (rc $rc, child ${kid:-none})" \
-	"[ $rc -eq 0 ] && [ -n '$kid' ] && [ ! -e /dev/shm/memtop.$kid ]"
+# Under qemu-user (memtop built for another machine than this shell) vfork is a fork: the allocations
+# of dash's vfork child, booked to the parent whose memory a real vfork child shares, come back as
+# duplicates, and report exits 120 (approximate) for that reason alone.
+emulated() { [ "$(od -An -j18 -N2 -tu2 "$MEMTOP")" != "$(od -An -j18 -N2 -tu2 "$BASH")" ]; }
+report_ok() { [ "$rc" -eq 0 ] || { [ "$rc" -eq 120 ] && emulated && grep -q 'duplicate allocations' "$tmp/e"; }; }
+ok "report of a target whose child was SIGKILLed leaves no segment of it (rc $rc, child ${kid:-none}$(head -c 300 "$tmp/e" | tr '\n' ' '))" \
+	"report_ok && [ -n '$kid' ] && [ ! -e /dev/shm/memtop.$kid ]"
 
 # memtop run with libmemtop.so in its own LD_PRELOAD (a user who exported it): memtop itself is not
 # traced (no segment of its own, not in the list), and its target still is

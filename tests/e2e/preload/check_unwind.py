@@ -23,9 +23,17 @@ def main():
     ap.add_argument("--env", action="append", default=[])
     ap.add_argument("--min-compared", type=int, default=1)
     ap.add_argument("--exit", type=int, default=0)
+    ap.add_argument("--arch", default="x86_64",
+                    help="the CPU family the preload is built for (meson's host_machine)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    if a.arch != "x86_64":
+        # preload/cfi_x86_64.c is the only machine part of the cached unwinder so far: elsewhere
+        # every walk defers to libunwind, and there is nothing to compare
+        print("1..0 # SKIP the cached CFI unwinder has rules for x86_64 only; on %s "
+              "MEMTOP_UNWIND=cfi defers every stack to libunwind" % a.arch)
+        return 77
     env = dict(os.environ, MEMTOP_UNWIND="check", MEMTOP_DEPTH="64")
     for kv in a.env:
         k, v = kv.split("=", 1)
