@@ -118,6 +118,12 @@ static void bp_service(struct bp *b, pid_t tid, int st, bool keep, struct inject
 	} else if (!event) {
 		sig = WSTOPSIG(st);
 	}
+	/* A thread that ran into the breakpoint while we interrupted it reports the interrupt first
+	 * (the kernel takes job-control traps before dequeuing signals) with its SIGTRAP still
+	 * pending: detached now, that SIGTRAP would kill the process. It runs on traced, straight into
+	 * its SIGTRAP stop (it never returns to user space in between), where it is rewound. */
+	if (!keep && event == PTRACE_EVENT_STOP && inject_signal_pending(b->pid, tid, SIGTRAP))
+		keep = true;
 	if (keep) {
 		ptrace(PTRACE_CONT, tid, NULL, (void *)(long)sig);
 		return;

@@ -102,22 +102,43 @@ static bool looks_safe(pid_t pid, pid_t tid, const struct inject_object *libc, i
 	return syscall_is_safe(nr) && inject_object_contains(libc, pc);
 }
 
-/* The call returns to address 0 and its fault (SIGSEGV) is taken as the end of the call. A
- * fault with SIGSEGV blocked or ignored would make the kernel reset its handler to the default:
- * such a thread is not used. */
-bool inject_segv_usable(pid_t pid, pid_t tid)
+/* The OR of the masks of /proc/PID/task/TID/status lines whose name is one of `names` (each
+ * "Name:"); 0 when the file cannot be read. */
+static unsigned long long task_status_masks(pid_t pid, pid_t tid, const char *const *names, int n)
 {
 	char path[96], line[256];
 	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return false;
-	unsigned long long mask, bad = 0;
+		return 0;
+	unsigned long long mask, all = 0;
 	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "SigBlk: %llx", &mask) == 1 || sscanf(line, "SigIgn: %llx", &mask) == 1)
-			bad |= mask & (1ull << (SIGSEGV - 1));
+		for (int i = 0; i < n; i++) {
+			size_t len = strlen(names[i]);
+			if (!strncmp(line, names[i], len) && sscanf(line + len, " %llx", &mask) == 1)
+				all |= mask;
+		}
 	fclose(f);
-	return !bad;
+	return all;
+}
+
+/* The call returns to address 0 and its fault (SIGSEGV) is taken as the end of the call. A
+ * fault with SIGSEGV blocked or ignored would make the kernel reset its handler to the default:
+ * such a thread is not used. */
+bool inject_segv_usable(pid_t pid, pid_t tid)
+{
+	static const char *const names[] = {"SigBlk:", "SigIgn:"};
+	char path[96];
+	snprintf(path, sizeof path, "/proc/%d/task/%d", (int)pid, (int)tid);
+	if (access(path, F_OK) != 0)
+		return false;
+	return !(task_status_masks(pid, tid, names, 2) & (1ull << (SIGSEGV - 1)));
+}
+
+bool inject_signal_pending(pid_t pid, pid_t tid, int sig)
+{
+	static const char *const names[] = {"SigPnd:"};
+	return task_status_masks(pid, tid, names, 1) & (1ull << (sig - 1));
 }
 
 /* Seizes and interrupts tid; returns 0 when it is stopped in a safe system call (saved filled),

@@ -44,6 +44,8 @@ int inject_wait_stop(pid_t tid, int *status, int timeout_ms);
 int inject_list_tasks(pid_t pid, pid_t *tids, int max);
 /* May the thread end a call with a fault (SIGSEGV neither blocked nor ignored)? */
 bool inject_segv_usable(pid_t pid, pid_t tid);
+/* Is `sig` pending for the thread itself (SigPnd: a trap or fault the kernel sent to it)? */
+bool inject_signal_pending(pid_t pid, pid_t tid, int sig);
 uint64_t inject_now_ms(void);
 
 /* Writes a NUL-terminated string to the scratch area for the next call. */
