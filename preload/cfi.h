@@ -1,6 +1,6 @@
 /* The cached DWARF CFI unwinder of the preload (MEMTOP_UNWIND=cfi): rules per pc reduced from
  * .eh_frame (cfi_eh.c), a lock-free per-process rule cache (cfi_cache.c), the walk (cfi_walk.c) and
- * the machine's part (cfi_x86_64.c). Nothing here may allocate, lock, or read outside the thread's
+ * the machine's part (cfi_arch.c). Nothing here may allocate, lock, or read outside the thread's
  * stack; any frame it cannot express sends the whole capture to libunwind. */
 #ifndef MEMTOP_PRELOAD_CFI_H
 #define MEMTOP_PRELOAD_CFI_H
@@ -21,12 +21,15 @@ struct cfi_rule {
 	uint8_t kind;      /* enum cfi_kind */
 	uint8_t cfa_on_fp; /* 1: CFA = FP + cfa_off; 0: CFA = SP + cfa_off */
 	uint8_t fp_saved;  /* 1: the caller's FP is at CFA + fp_off; 0: FP is unchanged */
+	uint8_t from_base; /* 1: ra_off and fp_off count from CFA - cfa_off (the frame's lowest address),
+			    * not from the CFA: aarch64 keeps its frame record at the bottom of the
+			    * frame, more than 1 KiB below the CFA in large frames */
 	uint32_t cfa_off;  /* < CFI_CFA_OFF_LIMIT */
 	int32_t ra_off, fp_off; /* multiples of 8 in [-1024, 1016] */
 };
-#define CFI_CFA_OFF_LIMIT (1u << 20)
+#define CFI_CFA_OFF_LIMIT (1u << 19)
 
-/* The machine's part (cfi_x86_64.c). DWARF register numbers of the stack pointer and frame pointer;
+/* The machine's part (cfi_arch.c). DWARF register numbers of the stack pointer and frame pointer;
  * the return address column comes from each CIE. */
 struct cfi_regs {
 	uintptr_t pc, sp, fp;
@@ -72,8 +75,9 @@ void cfi_epoch_bump(void);    /* modules changed behind our hooks */
 bool cfi_cache_get(uintptr_t pc, uint64_t epoch, uint64_t *rule);
 void cfi_cache_put(uintptr_t pc, uint64_t epoch, uint64_t rule);
 
-/* A cached rule is one word: kind (bits 0-1), CFA on FP (2), FP saved (3), CFA offset (4-23), RA
- * offset / 8 (24-31, signed), FP offset / 8 (32-39, signed), epoch bits 16-39 (40-63). Its key is
+/* A cached rule is one word: kind (bits 0-1), CFA on FP (2), FP saved (3), CFA offset (4-22),
+ * offsets from the frame's base (23), RA offset / 8 (24-31, signed), FP offset / 8 (32-39, signed),
+ * epoch bits 16-39 (40-63). Its key is
  * pc | epoch bits 0-15 << 48 (pcs of 48 bits or more are never cached). */
 #define CFI_PC_BITS 48
 struct cfi_slot {
@@ -99,6 +103,11 @@ static inline unsigned cfi_word_kind(uint64_t w)
 static inline uintptr_t cfi_word_cfa(uint64_t w, uintptr_t sp, uintptr_t fp)
 {
 	return ((w & 4) ? fp : sp) + ((w >> 4) & (CFI_CFA_OFF_LIMIT - 1));
+}
+/* Where the RA and FP offsets count from: the CFA, or the frame's base (CFA - CFA offset). */
+static inline uintptr_t cfi_word_base(uint64_t w, uintptr_t cfa)
+{
+	return (w >> 23) & 1 ? cfa - ((w >> 4) & (CFI_CFA_OFF_LIMIT - 1)) : cfa;
 }
 static inline intptr_t cfi_word_ra_off(uint64_t w)
 {

@@ -61,7 +61,8 @@ void cfi_epoch_bump(void)
 uint64_t cfi_pack(const struct cfi_rule *r, uint64_t epoch)
 {
 	return (uint64_t)r->kind | (uint64_t)r->cfa_on_fp << 2 | (uint64_t)r->fp_saved << 3 |
-	       (uint64_t)r->cfa_off << 4 | (uint64_t)(uint8_t)(int8_t)(r->ra_off / 8) << 24 |
+	       (uint64_t)r->cfa_off << 4 | (uint64_t)r->from_base << 23 |
+	       (uint64_t)(uint8_t)(int8_t)(r->ra_off / 8) << 24 |
 	       (uint64_t)(uint8_t)(int8_t)(r->fp_off / 8) << 32 | ((epoch >> 16) & 0xffffffull) << 40;
 }
 

@@ -197,6 +197,12 @@ static void cfi_run_insns(struct cfi_run *r, const uint8_t *p, const uint8_t *en
 	}
 }
 
+/* An RA or FP offset the rule word holds (a multiple of 8 in [-1024, 1016]). */
+static bool cfi_off_fits(int64_t off)
+{
+	return !(off & 7) && off >= -1024 && off <= 1016;
+}
+
 static void cfi_row_reduce(const struct cfi_row *row, struct cfi_rule *out)
 {
 	out->kind = CFI_FALLBACK;
@@ -211,17 +217,24 @@ static void cfi_row_reduce(const struct cfi_row *row, struct cfi_rule *out)
 		return;
 	if (row->cfa_off <= 0 || row->cfa_off >= (int64_t)CFI_CFA_OFF_LIMIT)
 		return;
-	if ((row->ra_off & 7) || row->ra_off < -1024 || row->ra_off > 1016)
-		return;
-	if (row->fp_how == CFI_HOW_OFFSET &&
-	    ((row->fp_off & 7) || row->fp_off < -1024 || row->fp_off > 1016))
-		return;
+	bool fp_saved = row->fp_how == CFI_HOW_OFFSET;
+	int64_t ra_off = row->ra_off, fp_off = fp_saved ? row->fp_off : 0;
+	bool from_base = false;
+	if (!cfi_off_fits(ra_off) || !cfi_off_fits(fp_off)) {
+		/* a large frame with its saved registers near its bottom (aarch64's frame record) */
+		ra_off += row->cfa_off;
+		fp_off = fp_saved ? fp_off + row->cfa_off : 0;
+		from_base = true;
+		if (!cfi_off_fits(ra_off) || !cfi_off_fits(fp_off))
+			return;
+	}
 	out->kind = CFI_STEP;
 	out->cfa_on_fp = row->cfa_reg == (uint64_t)cfi_reg_fp;
 	out->cfa_off = (uint32_t)row->cfa_off;
-	out->ra_off = (int32_t)row->ra_off;
-	out->fp_saved = row->fp_how == CFI_HOW_OFFSET;
-	out->fp_off = out->fp_saved ? (int32_t)row->fp_off : 0;
+	out->from_base = from_base;
+	out->ra_off = (int32_t)ra_off;
+	out->fp_saved = fp_saved;
+	out->fp_off = (int32_t)fp_off;
 }
 
 void cfi_row_rule(const struct cfi_cie *c, const uint8_t *insns, const uint8_t *end,

@@ -93,9 +93,9 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			return -1;
 		if (cfi_word_kind(w) == CFI_LAST)
 			break;
-		uintptr_t cfa = cfi_word_cfa(w, r.sp, r.fp), ra, fp = r.fp;
-		if (cfa <= r.sp || !cfi_read(cfa + cfi_word_ra_off(w), lo, hi, &ra) ||
-		    (cfi_word_fp_saved(w) && !cfi_read(cfa + cfi_word_fp_off(w), lo, hi, &fp)))
+		uintptr_t cfa = cfi_word_cfa(w, r.sp, r.fp), base = cfi_word_base(w, cfa), ra, fp = r.fp;
+		if (cfa <= r.sp || !cfi_read(base + cfi_word_ra_off(w), lo, hi, &ra) ||
+		    (cfi_word_fp_saved(w) && !cfi_read(base + cfi_word_fp_off(w), lo, hi, &fp)))
 			return -1;
 		r.sp = cfa;
 		r.fp = fp;

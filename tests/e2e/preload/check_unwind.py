@@ -25,13 +25,20 @@ def main():
     ap.add_argument("--exit", type=int, default=0)
     ap.add_argument("--arch", default="x86_64",
                     help="the CPU family the preload is built for (meson's host_machine)")
+    ap.add_argument("--skip-on", action="append", default=[], metavar="ARCH=REASON",
+                    help="skip (with the reason) when the preload is built for ARCH")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
-    if a.arch != "x86_64":
-        # preload/cfi_x86_64.c is the only machine part of the cached unwinder so far: elsewhere
-        # every walk defers to libunwind, and there is nothing to compare
-        print("1..0 # SKIP the cached CFI unwinder has rules for x86_64 only; on %s "
+    for skip in a.skip_on:
+        arch, why = skip.split("=", 1)
+        if arch == a.arch:
+            print("1..0 # SKIP on %s: %s" % (arch, why))
+            return 77
+    if a.arch not in ("x86_64", "aarch64"):
+        # preload/cfi_arch.c has the machine parts of x86_64 and aarch64 only: elsewhere every
+        # walk defers to libunwind, and there is nothing to compare
+        print("1..0 # SKIP the cached CFI unwinder has rules for x86_64 and aarch64 only; on %s "
               "MEMTOP_UNWIND=cfi defers every stack to libunwind" % a.arch)
         return 77
     env = dict(os.environ, MEMTOP_UNWIND="check", MEMTOP_DEPTH="64")
