@@ -7,7 +7,7 @@
  * 64-127, 10x1000 in 512-1023, 6x32 in 32-63. Nothing else allocates (no stdio).
  * `analysisprog timeline`: 1000 B, 60 ms, 1000 B more, 60 ms, both freed: the timeline's points
  * are 1000 at 0 ms, 2000 at 60 ms or later, 1000 at 120 ms or later (the last free falls in the
- * same millisecond as the one before: no point of its own). */
+ * same millisecond as the one before, usually: no point of its own). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

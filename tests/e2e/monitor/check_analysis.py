@@ -69,6 +69,10 @@ r = subprocess.run([MEMTOP, 'report', '-o', snap2, '--', PROG, 'timeline'], capt
                    env=ENV, timeout=60)
 tl = section(open(snap2).read(), 'timeline') if os.path.exists(snap2) else ''
 pts = [(int(a), int(b)) for a, b in re.findall(r'^at (\d+): (\d+)$', tl, re.M)]
+# the two frees at the end usually fall in one millisecond (no point of the last free's own); on a
+# slow or loaded machine the last one may not: its point (0 B) is not what this checks
+if len(pts) == 4 and pts[3][1] == 0 and pts[3][0] > pts[2][0]:
+    pts = pts[:3]
 ok('timeline: 1000 B at 0 ms, 2000 B at >= 60 ms, 1000 B at >= 60 ms later',
    r.returncode == 0 and re.search(r'^step_ms: 1$', tl, re.M) is not None and len(pts) == 3 and
    pts[0] == (0, 1000) and pts[1][1] == 2000 and pts[1][0] >= 60 and pts[2][1] == 1000 and
