@@ -3,6 +3,7 @@
  * against its size (a file is untrusted input). */
 #include <elf.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,13 @@ static int find_object(pid_t pid, const char *prefix, const char *path, struct i
 		if (!found) {
 			snprintf(obj->path, sizeof obj->path, "%s", name);
 			obj->lo = lo;
+			obj->first_hi = hi;
 			found = true;
 		}
-		if (off == 0 && lo < obj->lo)
+		if (off == 0 && lo < obj->lo) {
 			obj->lo = lo;
+			obj->first_hi = hi;
+		}
 		if (hi > obj->hi)
 			obj->hi = hi;
 	}
@@ -77,11 +81,19 @@ struct elf_file {
 	size_t size;
 };
 
-static int elf_open(pid_t pid, const char *path, struct elf_file *ef)
+/* The object's file as the target mapped it: its map_files entry (the same file even when it was
+ * replaced or deleted since, as by a rebuild or a package upgrade, or lives in another mount
+ * namespace; root only), else its path under the target's root. */
+static int elf_open(pid_t pid, const struct inject_object *obj, struct elf_file *ef)
 {
 	char full[1100];
-	snprintf(full, sizeof full, "/proc/%d/root%s", (int)pid, path);
-	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	snprintf(full, sizeof full, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, obj->lo,
+		 obj->first_hi);
+	int fd = obj->first_hi ? open(full, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		snprintf(full, sizeof full, "/proc/%d/root%s", (int)pid, obj->path);
+		fd = open(full, O_RDONLY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -165,7 +177,7 @@ static int elf_dynsym(const struct elf_file *ef, const char *name, uint64_t *val
 int inject_symbol(pid_t pid, const struct inject_object *obj, const char *name, uint64_t *addr)
 {
 	struct elf_file ef;
-	if (elf_open(pid, obj->path, &ef) != 0)
+	if (elf_open(pid, obj, &ef) != 0)
 		return -1;
 	uint64_t value = 0;
 	int rc = elf_dynsym(&ef, name, &value);

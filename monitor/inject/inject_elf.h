@@ -14,6 +14,7 @@ struct inject_object {
 	char path[512];
 	uint64_t bias;        /* runtime address = bias + st_value */
 	uint64_t lo, hi;      /* the range its mappings cover */
+	uint64_t first_hi;    /* the end of the mapping that starts at lo (its /proc map_files name) */
 };
 
 /* Finds the first mapped object whose file name (after the last '/') starts with prefix and whose

@@ -19,8 +19,10 @@ import ctypes
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -262,6 +264,30 @@ def check_twenty_rounds():
     ok("inject + undo 20 times on one process: every call exit 0 (%s)" % fails[:2], not fails)
     ok("... it survives with the bare run's output and exit status (rc %d, %s)" %
        (rc, out.splitlines()[-1:]), rc == 0 and out.splitlines()[1:] == bare_out.splitlines()[1:])
+
+
+def check_replaced_library():
+    """The library file is replaced after the injection (a rebuild, a package upgrade): the target
+    still maps the old one, "(deleted)", and --undo finds its undo entry in what is mapped."""
+    lib = os.path.join(lib_dir() or "", "libmemtop.so")
+    if os.geteuid() != 0 or not os.path.exists(lib):
+        skip("undo after the library file was replaced",
+             "needs root (/proc/PID/map_files) and libmemtop.so next to memtop")
+        return
+    tmp = tempfile.mkdtemp(prefix="memtop-inject-")
+    copy = os.path.join(tmp, "libmemtop.so")
+    shutil.copy(lib, copy)
+    t = Target([TARGET])
+    t.line()
+    rc1, _, err1 = inject(t.p.pid, "--preload", copy)
+    shutil.copy(lib, copy + ".new")
+    os.rename(copy + ".new", copy)  # the mapped file is now deleted
+    rc2, _, err2 = inject(t.p.pid, "--undo", "--preload", copy)
+    t.cmd("quit")
+    _, _, rc = t.finish()
+    shutil.rmtree(tmp)
+    ok("undo after the library file was replaced: inject rc %d, undo rc %d (%s)" %
+       (rc1, rc2, (err1 + err2).strip()[:200]), rc1 == 0 and rc2 == 0 and rc == 0)
 
 
 def refused(what, pattern, pid, keep=None, *extra):
@@ -516,6 +542,7 @@ def main():
         sys.exit(0)  # a TAP skip plan: meson reports SKIP (exit 77 is an error under TAP)
     check_exact_sites()
     check_twenty_rounds()
+    check_replaced_library()
     check_refusals()
     check_snapshot_inject()
     check_python()
