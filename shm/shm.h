@@ -40,6 +40,7 @@ struct shm_config {
 	uint32_t lanes;      /* 0: one per online CPU, at least 4; rounded up to a power of two */
 	uint32_t live_mode;  /* MEMTOP_LIVE_OFF / _SAMPLED / _EXACT (shm/livetable.h) */
 	uint64_t live_sample_bytes; /* sampled mode: mean bytes between samples */
+	int32_t tree_root;   /* > 0: MEMTOP_FOLLOW's root pid, marked in the header before READY */
 };
 
 /* Process-local state of one lane, on a line of its own. */

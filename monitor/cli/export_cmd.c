@@ -66,6 +66,11 @@ int cli_no_skip_frames_option(void)
 	return 0;
 }
 
+bool cli_format_is_text(void)
+{
+	return cli_export_opts.format == EXPORT_TEXT;
+}
+
 int cli_format_check(const char *cmd, const char *output)
 {
 	char err[300];

@@ -208,10 +208,14 @@ static void close_output(FILE *out)
 
 /* Writes to `out` (from open_output) and closes it unless it is stdout or stderr. Returns 0,
  * CLI_EXIT_APPROXIMATE when written but approximate (said on stderr), or 1. */
-static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out)
+static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out,
+			  struct session_tree *tree)
 {
 	char err[512];
-	int rc = cli_write_formatted(s, out, &o->snap, err, sizeof err);
+	/* a tree of one process writes what a single process always did */
+	int rc = tree && session_tree_count(tree) > 1 && cli_format_is_text()
+			 ? snapshot_write_tree(tree, out, &o->snap, err, sizeof err)
+			 : cli_write_formatted(s, out, &o->snap, err, sizeof err);
 	if (out == stdout || out == stderr) {
 		fflush(out);
 	} else if (fclose(out) != 0 && rc == 0) {
@@ -242,6 +246,7 @@ static struct session *spawn_target(const struct cli_options *o, char **argv, co
 	struct session_options so;
 	session_cli_options(o, &so);
 	so.child_output_fd = output_fd;
+	so.follow_tree = strcmp(what, "report") == 0;
 	struct session *s = session_run(argv, lib, &so, err, sizeof err);
 	if (s && session_untraced(s)) {
 		/* it runs, untraced: said once, never killed, and its status is ours */
@@ -283,13 +288,25 @@ static int cmd_report(const struct cli_options *o)
 		close_output(out);
 		return status;
 	}
-	session_wait_finished(s);
+	/* every process of the tree: until all have ended (SIGINT/SIGTERM: what was collected) */
+	struct session_options so;
+	session_cli_options(o, &so);
+	struct session_tree *tree = session_tree_start(s, &so);
+	if (tree)
+		session_tree_wait(tree, CLI_TREE_LINGER_MS, &cli_interrupted);
+	/* ^C at the terminal reaches the target too: a moment for its end to come through */
+	for (int i = 0; i < 100 && cli_interrupted && !session_finished(s); i++)
+		usleep(10000);
+	if (!cli_interrupted)
+		session_wait_finished(s);
+	else if (!session_finished(s))
+		session_wait_drained(s, 2000);
 	/* exec'd where memtop cannot follow: said now, then the report once it has ended */
-	if (session_report_damage(s) == 0)
+	if (session_report_damage(s) == 0 && !cli_interrupted)
 		session_wait_untraced(s);
 	/* processes that died while it ran (workers killed by their master) left segments */
 	cli_gc_quiet();
-	int rc = write_snapshot(s, o, out);
+	int rc = write_snapshot(s, o, out, tree);
 	if (session_finished(s) && !session_report_damage(s)) {
 		/* The target is gone and its segment removed: nothing is left to release, and the
 		 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
@@ -298,6 +315,7 @@ static int cmd_report(const struct cli_options *o)
 		_exit(run_status(s, rc, true));
 	}
 	rc = run_status(s, rc, true);
+	session_tree_destroy(tree);
 	session_destroy(s);
 	return rc;
 }
@@ -364,7 +382,7 @@ static int cmd_snapshot(const struct cli_options *o)
 	/* drain what is queued now, then write */
 	session_wait_drained(s, 5000);
 	FILE *out = open_output(o->output, stdout);
-	int rc = out ? write_snapshot(s, o, out) : 1;
+	int rc = out ? write_snapshot(s, o, out, NULL) : 1;
 	if (rc == CLI_EXIT_APPROXIMATE)
 		rc = 0; /* said on stderr; the distinct status is report's (memtop(1)) */
 	int bad = session_report_damage(s);

@@ -30,6 +30,12 @@ void snapshot_utc(uint64_t realtime_ns, char *buf, size_t len);
 /* Writes the snapshot. Returns 0 or -1 with a reason in err. */
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
 		   size_t errlen);
+struct session_tree;
+/* memtop report of a process tree (session_tree_*): the root's snapshot, then each other process's
+ * after a '# memtop process PID ppid PPID' line, then '# memtop tree' with the totals and one row
+ * per process. 0 or -1 with a reason in err. */
+int snapshot_write_tree(struct session_tree *t, FILE *out, const struct snapshot_options *o,
+			char *err, size_t errlen);
 /* memtop report / snapshot: when the published live set is approximate because events or frees
  * were missed, one line on err naming each count (a bad segment is told by session_report_damage).
  * Returns 1 when it warned. */
