@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,15 @@ static void *tree_attach_main(void *arg)
 	struct session_options o = t->opt;
 	o.tree_root = t->root->pid;
 	o.child_output_fd = 0;
-	struct session *s = session_attach(pid, &o, err, sizeof err);
+	/* the segment may be seen between its creation and its sizing (empty: "impossible size"):
+	 * tried again for a while, unless it is not of our tree */
+	struct session *s = NULL;
+	for (int tries = 0; tries < 100 && !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE); tries++) {
+		s = session_attach(pid, &o, err, sizeof err);
+		if (s || strstr(err, "not marked") || kill(pid, 0) != 0)
+			break;
+		usleep(10000);
+	}
 	if (s && session_start(s, err, sizeof err) != 0) {
 		session_destroy(s);
 		s = NULL;
