@@ -27,6 +27,7 @@ struct cli_options {
 	const char *output;       /* -o FILE */
 	const char *preload;      /* --preload */
 	const char *sysroot;      /* --sysroot */
+	int tree_pid;             /* symbolize --pid: a process of a tree report (0: the root) */
 	bool no_color;
 	bool no_symbols;          /* --no-symbols: raw addresses only (no libdwfl) */
 	bool inject_undo;         /* inject --undo */

@@ -405,7 +405,7 @@ static int cmd_symbolize(const struct cli_options *o)
 		fclose(in);
 		return 1;
 	}
-	int rc = snapshot_symbolize(in, out, stderr, o->sysroot, err, sizeof err);
+	int rc = snapshot_symbolize_pid(in, o->tree_pid, out, stderr, o->sysroot, err, sizeof err);
 	fclose(in);
 	if (out != stdout)
 		fclose(out);
@@ -480,7 +480,7 @@ static const struct cli_command commands[] = {
 	 CLI_OPERAND_PID, 0, cmd_attach},
 	{"run", "[OPTIONS] -- CMD [ARGS...]", "start CMD preloaded, dashboard from its start",
 	 CLI_OPERAND_COMMAND, 0, cmd_run},
-	{"report", "[-o FILE] [OPTIONS] -- CMD [ARGS...]", "run CMD to its end, report on stderr",
+	{"report", "[-o FILE] [OPTIONS] -- CMD [ARGS...]", "run CMD and its process tree to the end, report on stderr",
 	 CLI_OPERAND_COMMAND, 0, cmd_report},
 	{"snapshot", "PID [-o FILE] [OPTIONS]", "attach, drain, write a snapshot, detach",
 	 CLI_OPERAND_PID, 0, cmd_snapshot},
@@ -488,7 +488,7 @@ static const struct cli_command commands[] = {
 	 CLI_OPERAND_FILES, 1, cmd_symbolize},
 	{"inject", "[--undo] PID", "trace a running process started without memtop",
 	 CLI_OPERAND_PID, 0, cmd_inject},
-	{"export", "--format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT",
+	{"export", "--format pprof|folded|massif [--value V] [--pid PID] [-o FILE] SNAPSHOT",
 	 "a text snapshot in another format", CLI_OPERAND_FILES, 1, cmd_reads_own_words},
 	{"diff", "[--format text|pprof|folded] [--value V] [-o FILE] A B",
 	 "growth per call site from snapshot A to B", CLI_OPERAND_FILES, 2, cmd_reads_own_words},

@@ -45,5 +45,9 @@ int snapshot_warn_inexact(struct session *s, FILE *err);
  * with one warning line per module on warn (may be NULL); -1 when no module could be used. */
 int snapshot_symbolize(FILE *in, FILE *out, FILE *warn, const char *sysroot, char *err,
 		       size_t errlen);
+/* The same for the snapshot of process pid in a report of a process tree (0: the root's, the
+ * first); only that snapshot is written. */
+int snapshot_symbolize_pid(FILE *in, int pid, FILE *out, FILE *warn, const char *sysroot, char *err,
+			   size_t errlen);
 
 #endif

@@ -52,6 +52,18 @@ def main():
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                timeout=120)
             text = open(path).read()
+            exports = {}
+            for pid in [0] + [int(l.split()[3]) for l in text.splitlines()
+                              if l.startswith("# memtop process ")]:
+                e = subprocess.run([memtop, "export", "--format", "folded"] +
+                                   (["--pid", str(pid)] if pid else []) + [path],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                s = subprocess.run([memtop, "symbolize"] + (["--pid", str(pid)] if pid else []) +
+                                   [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+                pids = [l[5:] for l in s.stdout.splitlines() if l.startswith("pid: ")]
+                exports[pid] = (e.returncode, sum(int(l.rsplit(" ", 1)[1])
+                                                  for l in e.stdout.splitlines()), pids)
         os.set_blocking(outsider.stdout.fileno(), False)
         try:
             said = os.read(outsider.stdout.fileno(), 4096).decode()
@@ -105,6 +117,14 @@ def main():
     for key in ("allocs", "frees", "live_bytes", "live_blocks", "bytes_allocated", "bytes_freed"):
         check("tree %s == sum over the processes" % key, int(head[key]),
               sum(d.h(key) for d in docs.values()))
+    # export and symbolize read one process of the report: the root's by default, --pid N's
+    root_pid = root.h("pid")
+    for pid, (rc, live, pids) in sorted(exports.items()):
+        d = docs.get(pid or root_pid)
+        check("export --format folded --pid %s: live bytes" % (pid or "(root)"), (rc, live),
+              (0, d.h("live_bytes") if d else None))
+        check("symbolize --pid %s: that process alone" % (pid or "(root)"), pids,
+              [str(pid or root_pid)])
     for row in rows:
         d = docs[row["pid"]]
         check("row %d" % row["pid"], (int(row["allocs"]), int(row["live_bytes"]), row["state"]),
