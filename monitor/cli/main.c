@@ -488,7 +488,7 @@ static const struct cli_command commands[] = {
 	 CLI_OPERAND_FILES, 1, cmd_symbolize},
 	{"inject", "[--undo] PID", "trace a running process started without memtop",
 	 CLI_OPERAND_PID, 0, cmd_inject},
-	{"export", "--format pprof|folded|massif [--value V] [--pid PID] [-o FILE] SNAPSHOT",
+	{"export", "--format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT",
 	 "a text snapshot in another format", CLI_OPERAND_FILES, 1, cmd_reads_own_words},
 	{"diff", "[--format text|pprof|folded] [--value V] [-o FILE] A B",
 	 "growth per call site from snapshot A to B", CLI_OPERAND_FILES, 2, cmd_reads_own_words},
