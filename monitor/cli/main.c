@@ -118,21 +118,32 @@ static bool dashboard_shown(const struct cli_options *o)
 #endif
 }
 
-/* target_output: where the target's output goes (named in the header), or NULL. */
-static int show(struct session *s, const struct cli_options *o, const char *target_output)
+/* target_output: where the target's output goes (named in the header), or NULL. tree: memtop
+ * run's process tree (the dashboard's P switches between its processes), or NULL. */
+static int show(struct session *s, const struct cli_options *o, const char *target_output,
+		struct session_tree *tree)
 {
 #ifdef MEMTOP_HAVE_UI
 	if (dashboard_shown(o)) {
+		struct session *next = NULL;
 		struct ui_options uo = {0};
 		uo.delay_ms = (unsigned)(o->delay_s * 1000);
 		uo.no_color = o->no_color;
 		uo.heat_divisions = o->divisions;
 		uo.expire_s = o->expire_s;
 		uo.target_output = target_output;
-		return ui_run(s, &uo);
+		uo.tree = tree;
+		uo.switch_to = &next;
+		int rc;
+		while ((rc = ui_run(s, &uo)) == 0 && next) {
+			s = next; /* P picked a process of the tree: the dashboard again, on it */
+			next = NULL;
+		}
+		return rc;
 	}
 #endif
 	(void)target_output;
+	(void)tree;
 	return cli_batch(s, o);
 }
 
@@ -181,7 +192,7 @@ static int cmd_attach(const struct cli_options *o)
 	struct session *s = attach_started(o);
 	if (!s)
 		return 1;
-	int rc = show(s, o, NULL);
+	int rc = show(s, o, NULL, NULL);
 	int bad = session_report_damage(s);
 	session_destroy(s);
 	return rc ? rc : bad;
@@ -246,7 +257,7 @@ static struct session *spawn_target(const struct cli_options *o, char **argv, co
 	struct session_options so;
 	session_cli_options(o, &so);
 	so.child_output_fd = output_fd;
-	so.follow_tree = strcmp(what, "report") == 0;
+	so.follow_tree = strcmp(what, "report") == 0 || strcmp(what, "run") == 0;
 	struct session *s = session_run(argv, lib, &so, err, sizeof err);
 	if (s && session_untraced(s)) {
 		/* it runs, untraced: said once, never killed, and its status is ours */
@@ -359,7 +370,12 @@ static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_
 	}
 	if (output[0])
 		cli_output_name_by_pid(output, sizeof output, (int)session_pid(s));
-	int rc = show(s, o, output[0] ? output : NULL);
+	/* memtop run follows the process tree too: the dashboard's P lists it */
+	struct session_options so;
+	session_cli_options(o, &so);
+	struct session_tree *tree = kill_on_quit ? NULL : session_tree_start(s, &so);
+	int rc = show(s, o, output[0] ? output : NULL, tree);
+	session_tree_destroy(tree); /* the descendants still running keep running */
 	after_dashboard(s, argv, kill_on_quit, output[0] ? output : NULL);
 	cli_gc_quiet();
 	rc = run_status(s, rc, !kill_on_quit);

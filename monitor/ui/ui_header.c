@@ -9,6 +9,7 @@
 
 #include "ui_format.h"
 #include "ui_glyphs.h"
+#include "session/session.h"
 #include "ui_state.h"
 
 #define HEADER_LINES 5
@@ -99,6 +100,12 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 	int x = meter(0, 0, w, "memtop ", UI_C_TITLE, "");
 	snprintf(buf, sizeof buf, "%d", (int)si->pid);
 	x = meter(0, x, w, "pid ", UI_C_VALUE, buf);
+	size_t procs = ui->opt.tree ? session_tree_count(ui->opt.tree) : 0;
+	if (procs > 1) {
+		/* memtop run follows the tree: this is one of its processes, P lists them all */
+		snprintf(buf, sizeof buf, "%zu procs (P)", procs);
+		x = meter(0, x + 2, w, "tree ", UI_C_VALUE, buf);
+	}
 	x += 2;
 	bool show_up = true;
 	if (w - rw < x) { /* narrow: the state matters more than the uptime */

@@ -3,7 +3,8 @@
  * frees 5 more at site_child, then exits with status 10+k); child 0 also forks a grandchild
  * (7 blocks of 333 bytes at site_grandchild, exit 20). With CMD, one more child execs it (an exec
  * chain inside the tree). The parent keeps 10 blocks of 55 bytes at site_parent, reaps all and
- * exits 0. Each process prints "expect-pid PID SITE allocs A live_blocks B live_bytes C". */
+ * exits 0. Each process prints "expect-pid PID SITE allocs A live_blocks B live_bytes C".
+ * FORKTREE_HOLD=S: every process waits S seconds before it ends (a tree that lives on screen). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -38,6 +39,13 @@ SITE static void site_parent(void)
 	EXPECT_PID("site_parent", 10, 10, 550);
 }
 
+static void hold(void)
+{
+	const char *s = getenv("FORKTREE_HOLD");
+	if (s)
+		sleep((unsigned)atoi(s));
+}
+
 static void reap(pid_t pid)
 {
 	int status = 0;
@@ -53,13 +61,15 @@ static void child(int k)
 		if (grandchild == 0) {
 			site_grandchild();
 			fflush(stdout);
+			hold();
 			_exit(20);
 		}
 	}
 	site_child(k);
+	fflush(stdout);
+	hold();
 	if (grandchild > 0)
 		reap(grandchild);
-	fflush(stdout);
 	_exit(10 + k);
 }
 
@@ -88,6 +98,7 @@ int main(int argc, char **argv)
 		if (pid > 0)
 			reap(pid);
 	}
+	hold();
 	for (int i = 0; i < started; i++)
 		reap(pids[i]);
 	return 0;
