@@ -151,4 +151,5 @@ void preload_config_read(struct preload_config *cfg)
 	/* MEMTOP_FOLLOW: set by memtop report/run, inherited by the whole tree (4194304: pid_max's
 	 * ceiling) */
 	cfg->follow_root = config_u32("MEMTOP_FOLLOW", 0, 4194304, 0);
+	cfg->follow_monitor = config_u32("MEMTOP_FOLLOW_MONITOR", 0, 4194304, 0);
 }

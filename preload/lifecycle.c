@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,21 @@ static void preload_fold_preinit(struct preload_thread *t)
  * follows the tree, so that it is traced from its first allocation; bounded: a process that memtop
  * does not take (not its descendant, or memtop is gone) goes on after it. */
 #define PRELOAD_TREE_WAIT_MS 2000u
+
+/* Whether a process of a followed tree should wait for memtop: not once the memtop that follows
+ * the tree is gone (a report interrupted while the tree runs on), or every process it starts would
+ * wait in vain. */
+static bool preload_follower_alive(void)
+{
+	if (!preload_cfg.follow_root)
+		return false;
+	if (!preload_cfg.follow_monitor)
+		return true;
+	int saved = errno;
+	bool alive = kill((pid_t)preload_cfg.follow_monitor, 0) == 0 || errno == EPERM;
+	errno = saved;
+	return alive;
+}
 static bool preload_follow_exec; /* our pre-exec segment had a live consumer */
 
 static int preload_segment_create(void)
@@ -193,7 +209,7 @@ static void preload_child_segment(struct preload_thread *t)
 	}
 	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
 	preload_fold_preinit(t);
-	if (preload_cfg.follow_root)
+	if (preload_follower_alive())
 		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
 }
 
@@ -239,7 +255,7 @@ static void preload_start(struct preload_thread *t)
 		/* The monitor that traced us before exec follows to this segment: give it a moment so
 		 * the new image is tracked from its first allocation. */
 		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_MS, NULL);
-	else if (preload_cfg.follow_root)
+	else if (preload_follower_alive())
 		/* a new process of the followed tree (a fork child that exec'd, vfork + exec) */
 		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
 }

@@ -360,7 +360,8 @@ static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_
 	char output[PATH_MAX] = "";
 	if (argv && argv[0] && dashboard_shown(o) && (fd = cli_output_create(output, sizeof output)) < 0)
 		return 1;
-	struct session *s = spawn_target(o, argv, "run", fd, &status);
+	/* demo's own workload is not followed as a tree ("demo": no MEMTOP_FOLLOW) */
+	struct session *s = spawn_target(o, argv, kill_on_quit ? "demo" : "run", fd, &status);
 	if (fd > 0)
 		close(fd); /* the target holds it now */
 	if (!s) {

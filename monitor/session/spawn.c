@@ -49,11 +49,16 @@ static void child_exec(char *const argv[], const char *preload, int output_fd, i
 	setenv("MEMTOP_WAIT", "1", 1);
 	if (follow_tree) {
 		/* inherited by every descendant: each marks its segment and waits briefly for us */
-		char root[24];
-		snprintf(root, sizeof root, "%d", (int)getpid());
-		setenv("MEMTOP_FOLLOW", root, 1);
+		char pid[24];
+		snprintf(pid, sizeof pid, "%d", (int)getpid());
+		setenv("MEMTOP_FOLLOW", pid, 1);
+		/* and the memtop that follows: once it is gone, nobody waits for it */
+		snprintf(pid, sizeof pid, "%d", (int)getppid());
+		setenv("MEMTOP_FOLLOW_MONITOR", pid, 1);
 	} else {
-		unsetenv("MEMTOP_FOLLOW"); /* a memtop run inside a followed tree follows only its own */
+		/* a memtop run inside a followed tree follows only its own */
+		unsetenv("MEMTOP_FOLLOW");
+		unsetenv("MEMTOP_FOLLOW_MONITOR");
 	}
 	execvp(argv[0], argv);
 	int e = errno;
