@@ -195,8 +195,7 @@ struct session *session_attach(pid_t pid, const struct session_options *o, char 
 	if (s->opt.tree_root > 0 && (shm_header_read(&s->seg, &h) != 0 || !(h.flags & MEMTOP_FLAG_TREE) ||
 				     h.tree_root != s->opt.tree_root)) {
 		/* a descendant started outside memtop's follow (its own LD_PRELOAD), or another tree's */
-		snprintf(err, len, "process %d is not marked as a process of the tree of %d", (int)pid,
-			 (int)s->opt.tree_root);
+		snprintf(err, len, "process %d " SESSION_NOT_IN_TREE " %d", (int)pid, (int)s->opt.tree_root);
 		session_destroy(s);
 		return NULL;
 	}

@@ -13,6 +13,10 @@ struct strpool;
 
 #define INGEST_BATCH 1024
 
+/* session_attach's refusal of a segment not marked for options.tree_root (tree.c tells it apart
+ * from a segment not ready yet) */
+#define SESSION_NOT_IN_TREE "is not marked as a process of the tree of"
+
 struct session {
 	pid_t pid;
 	pid_t child;              /* memtop run/report: our child (waited by the ingest thread) */

@@ -28,6 +28,7 @@ struct tree_proc {
 	pid_t ppid;             /* at discovery: the parent before any orphan was reparented */
 	struct session *s;      /* NULL while being attached, or when it could not be */
 	bool pending;
+	bool joined;            /* its starter thread was joined (tree_stop) */
 	pthread_t starter;
 };
 
@@ -124,7 +125,7 @@ static void *tree_attach_main(void *arg)
 	struct session *s = NULL;
 	for (int tries = 0; tries < 100 && !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE); tries++) {
 		s = session_attach(pid, &o, err, sizeof err);
-		if (s || strstr(err, "not marked") || kill(pid, 0) != 0)
+		if (s || strstr(err, SESSION_NOT_IN_TREE) || kill(pid, 0) != 0)
 			break;
 		usleep(10000);
 	}
@@ -251,6 +252,24 @@ static bool tree_all_ended(struct session_tree *t)
 	return all;
 }
 
+/* Stops finding processes and waits for the attaches under way (bounded: session_attach waits at
+ * most 1 s for a segment, tried again for at most 1 s). */
+static void tree_stop(struct session_tree *t)
+{
+	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+	if (t->discovering)
+		pthread_join(t->discover_thread, NULL);
+	t->discovering = false;
+	pthread_mutex_lock(&t->lock);
+	size_t n = t->n;
+	pthread_mutex_unlock(&t->lock);
+	for (size_t i = 1; i < n; i++)
+		if (!t->procs[i].joined) {
+			pthread_join(t->procs[i].starter, NULL);
+			t->procs[i].joined = true;
+		}
+}
+
 void session_tree_wait(struct session_tree *t, unsigned linger_ms, volatile int *interrupted)
 {
 	uint64_t root_end = 0;
@@ -267,18 +286,9 @@ void session_tree_wait(struct session_tree *t, unsigned linger_ms, volatile int 
 			break; /* descendants that outlive the root are written as they are now */
 		usleep(5000);
 	}
-	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
-	if (t->discovering)
-		pthread_join(t->discover_thread, NULL);
-	t->discovering = false;
-	/* the attaches under way end (bounded: session_attach waits at most 1 s for a segment) */
-	pthread_mutex_lock(&t->lock);
-	size_t n = t->n;
-	pthread_mutex_unlock(&t->lock);
-	for (size_t i = 1; i < n; i++)
-		pthread_join(t->procs[i].starter, NULL);
+	tree_stop(t);
 	/* what the ones still running have queued now is in their view */
-	for (size_t i = 1; i < n; i++)
+	for (size_t i = 1; i < t->n; i++)
 		if (t->procs[i].s && !session_finished(t->procs[i].s))
 			session_wait_drained(t->procs[i].s, 2000);
 }
@@ -314,8 +324,7 @@ void session_tree_destroy(struct session_tree *t)
 {
 	if (!t)
 		return;
-	if (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE))
-		session_tree_wait(t, 0, &(volatile int){1});
+	tree_stop(t);
 	for (size_t i = 1; i < t->n; i++)
 		session_destroy(t->procs[i].s);
 	pthread_mutex_destroy(&t->lock);
