@@ -106,10 +106,13 @@ static int preload_segment_create(void)
 	cfg.live_mode = preload_cfg.live;
 	cfg.live_sample_bytes = preload_cfg.sample_bytes;
 	cfg.tree_root = (int32_t)preload_cfg.follow_root;
+	/* whoever waits for a consumer next is marked waiting from the start (see preload_start) */
+	cfg.waiting = preload_cfg.wait_s || preload_follower_alive();
 	pid_t pid = getpid();
 	int rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	if (rc == -EEXIST) {
 		preload_follow_exec = shm_segment_retire_exec(pid);
+		cfg.waiting |= preload_follow_exec;
 		rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	}
 	if (rc == 0 && preload_seg.live_mode != preload_cfg.live) {
@@ -152,6 +155,12 @@ static void preload_wait_for_consumer(uint64_t ms, const char *timeout_msg)
 		nanosleep(&nap, NULL);
 	}
 	__atomic_and_fetch(&h->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
+}
+
+/* The segment was created marked waiting, and no wait came after all (the follower just went). */
+static void preload_not_waiting(void)
+{
+	__atomic_and_fetch(&preload_seg.hdr->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
 }
 
 /* fork: the forking thread holds the guard across fork, so nothing it allocates in between is recorded
@@ -211,6 +220,8 @@ static void preload_child_segment(struct preload_thread *t)
 	preload_fold_preinit(t);
 	if (preload_follower_alive())
 		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+	else
+		preload_not_waiting();
 }
 
 /* The start-up: what a constructor would do, run by the first hooked call of the process (other
@@ -258,6 +269,8 @@ static void preload_start(struct preload_thread *t)
 	else if (preload_follower_alive())
 		/* a new process of the followed tree (a fork child that exec'd, vfork + exec) */
 		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+	else
+		preload_not_waiting();
 }
 
 int preload_start_injected(void)
@@ -270,6 +283,7 @@ int preload_start_injected(void)
 	int rc = preload_segment_create();
 	if (rc != 0)
 		return rc < 0 ? rc : -EIO;
+	preload_not_waiting(); /* memtop inject holds nothing at a start long past */
 	preload_thread_key_init();
 	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
 	preload_unwind_init();

@@ -237,6 +237,8 @@ static int write_snapshot(struct session *s, const struct cli_options *o, FILE *
 		fprintf(stderr, "memtop: %s\n", err);
 		return 1;
 	}
+	if (tree)
+		snapshot_tree_warn(tree, stderr); /* said; the status stays the root's (memtop(1)) */
 	return snapshot_warn_inexact(s, stderr) ? CLI_EXIT_APPROXIMATE : 0;
 }
 

@@ -36,6 +36,9 @@ struct session_tree;
  * per process. 0 or -1 with a reason in err. */
 int snapshot_write_tree(struct session_tree *t, FILE *out, const struct snapshot_options *o,
 			char *err, size_t errlen);
+/* One warning line on err for each process of the tree but the root whose figures are not exact
+ * from its start (followed late, events lost). Returns 1 when it warned. */
+int snapshot_tree_warn(struct session_tree *t, FILE *err);
 /* memtop report / snapshot: when the published live set is approximate because events or frees
  * were missed, one line on err naming each count (a bad segment is told by session_report_damage).
  * Returns 1 when it warned. */

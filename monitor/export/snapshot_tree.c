@@ -127,3 +127,27 @@ int snapshot_write_tree(struct session_tree *t, FILE *out, const struct snapshot
 	free(rows);
 	return rc;
 }
+
+int snapshot_tree_warn(struct session_tree *t, FILE *err)
+{
+	int warned = 0;
+	size_t n = session_tree_count(t);
+	for (size_t i = 1; i < n; i++) {
+		struct tree_row r;
+		struct session *s = session_tree_get(t, i, NULL);
+		if (!s || !tree_row_read(s, 0, &r))
+			continue;
+		/* a process memtop took after its start (its wait for memtop ran out): its heap came
+		 * from its live table, estimated or exact, and its counts start at the attach */
+		if (r.info.estimated || r.info.seeded_blocks)
+			fprintf(err, "memtop: warning: process %d of the tree was followed only after its "
+				"start (%llu blocks from its live table%s)\n", (int)r.pid,
+				(unsigned long long)r.info.seeded_blocks,
+				r.info.estimated ? ", estimated from samples" : "");
+		if (r.totals.lost_events)
+			fprintf(err, "memtop: warning: process %d of the tree: %llu events lost\n",
+				(int)r.pid, (unsigned long long)r.totals.lost_events);
+		warned |= r.info.estimated || r.info.seeded_blocks || r.totals.lost_events;
+	}
+	return warned;
+}

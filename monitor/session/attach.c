@@ -99,9 +99,13 @@ int session_bind(struct session *s, char *err, size_t len)
 	session_note_image(s);
 	if (s->opt.no_symbols)
 		session_keep_raw_maps(s, symbols_read_maps(s->pid));
+	/* read before the claim: the target clears the flag as soon as it sees us */
+	struct memtop_seg_header pre;
+	bool waiting = shm_header_read(&s->seg, &pre) == 0 && (pre.flags & MEMTOP_FLAG_WAITING);
 	int rc = session_claim(s, err, len);
 	if (rc)
 		return rc;
+	s->held_at_start = waiting && !s->reader;
 	s->claimed = !s->reader;
 	struct memtop_seg_header h;
 	if (shm_header_read(&s->seg, &h) != 0) {

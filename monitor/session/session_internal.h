@@ -56,6 +56,9 @@ struct session {
 	uint64_t attach_mono_ns;
 	uint64_t attach_real_ns;
 	bool from_start;
+	bool held_at_start;  /* claimed while the target waited for a consumer at its start (a process
+				of a followed tree): nothing it allocated since was missed, so nothing
+				is estimated; not from_start, as a fork child inherits an unknown heap */
 	bool exe_symbolize_self;
 
 	pthread_t ingest_thread;

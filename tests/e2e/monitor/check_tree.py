@@ -101,6 +101,8 @@ def main():
             check("process %s %s" % (who, site), got.get(site, dict(allocs=0, blocks=0, bytes=0)),
                   dict(allocs=allocs, blocks=blocks, bytes=nbytes))
         check("process %d lost_events" % who, snap.h("lost_events"), 0)
+        # held at its start until memtop came: nothing is an estimate
+        check("process %d not estimated" % who, snap.header.get("estimate"), None)
         if not plain and snap is not root:
             # a child of forktree allocates nothing but its sites: its totals are exact too, and
             # so is its exit status (child k: 10 + k; the grandchild: 20)
