@@ -10,9 +10,10 @@ _memtop_options_of() {
 	run | demo) echo "$common -b --batch -n --iterations -d --delay --preload --no-color --no-symbols --expire --divisions $skip" ;;
 	report) echo "$common -o --output --preload --no-symbols $snap $skip" ;;
 	snapshot) echo "$common -o --output --no-symbols --inject $snap $skip" ;;
-	symbolize) echo "$common -o --output --sysroot" ;;
+	symbolize) echo "$common -o --output --sysroot --pid" ;;
 	inject) echo "$common --undo --preload" ;;
-	export | diff) echo "-h --help -o --format --value" ;;
+	export) echo "-h --help -o --format --value --pid" ;;
+	diff) echo "-h --help -o --format --value" ;;
 	serve) echo "-h --help --listen --allow-remote" ;;
 	gc) echo "$common" ;;
 	*) echo "$common -b --batch -n --iterations -d --delay --no-color --no-symbols --inject --expire --divisions $skip" ;;
@@ -56,7 +57,7 @@ _memtop() {
 	--value)
 		COMPREPLY=($(compgen -W "live-bytes live-blocks allocs bytes" -- "$cur"))
 		return 0 ;;
-	-n | --iterations | -d | --delay | --thread | --expire | --tag-from | --tag-to | --divisions | --frames | --skip-frames | --listen)
+	-n | --iterations | -d | --delay | --thread | --expire | --tag-from | --tag-to | --divisions | --frames | --skip-frames | --listen | --pid)
 		return 0 ;;
 	esac
 	if [[ $cur == -* ]]; then

@@ -148,4 +148,8 @@ void preload_config_read(struct preload_config *cfg)
 	cfg->live = config_live();
 	cfg->sample_bytes = config_u32("MEMTOP_SAMPLE_BYTES", 1, 1u << 30, SHM_LIVE_SAMPLE_DEFAULT);
 	cfg->sample_seed = config_seed();
+	/* MEMTOP_FOLLOW: set by memtop report/run, inherited by the whole tree (4194304: pid_max's
+	 * ceiling) */
+	cfg->follow_root = config_u32("MEMTOP_FOLLOW", 0, 4194304, 0);
+	cfg->follow_monitor = config_u32("MEMTOP_FOLLOW_MONITOR", 0, 4194304, 0);
 }

@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,26 @@ static void preload_fold_preinit(struct preload_thread *t)
 
 /* Creates /memtop.<pid>. A segment with our pid and our start time can only be our own, left by this
  * process before it called exec: remove it and retry once. */
-#define PRELOAD_EXEC_FOLLOW_S 3u
+#define PRELOAD_EXEC_FOLLOW_MS 3000u
+/* A process of a followed tree (MEMTOP_FOLLOW) waits this long at its start for the memtop that
+ * follows the tree, so that it is traced from its first allocation; bounded: a process that memtop
+ * does not take (not its descendant, or memtop is gone) goes on after it. */
+#define PRELOAD_TREE_WAIT_MS 2000u
+
+/* Whether a process of a followed tree should wait for memtop: not once the memtop that follows
+ * the tree is gone (a report interrupted while the tree runs on), or every process it starts would
+ * wait in vain. */
+static bool preload_follower_alive(void)
+{
+	if (!preload_cfg.follow_root)
+		return false;
+	if (!preload_cfg.follow_monitor)
+		return true;
+	int saved = errno;
+	bool alive = kill((pid_t)preload_cfg.follow_monitor, 0) == 0 || errno == EPERM;
+	errno = saved;
+	return alive;
+}
 static bool preload_follow_exec; /* our pre-exec segment had a live consumer */
 
 static int preload_segment_create(void)
@@ -85,10 +105,14 @@ static int preload_segment_create(void)
 	cfg.block_ms = preload_cfg.block_ms;
 	cfg.live_mode = preload_cfg.live;
 	cfg.live_sample_bytes = preload_cfg.sample_bytes;
+	cfg.tree_root = (int32_t)preload_cfg.follow_root;
+	/* whoever waits for a consumer next is marked waiting from the start (see preload_start) */
+	cfg.waiting = preload_cfg.wait_s || preload_follower_alive();
 	pid_t pid = getpid();
 	int rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	if (rc == -EEXIST) {
 		preload_follow_exec = shm_segment_retire_exec(pid);
+		cfg.waiting |= preload_follow_exec;
 		rc = shm_segment_create(&preload_seg, &cfg, pid, err, sizeof err);
 	}
 	if (rc == 0 && preload_seg.live_mode != preload_cfg.live) {
@@ -112,8 +136,8 @@ static int preload_segment_create(void)
 }
 
 /* Blocks the start-up (the first hooked call) until a consumer claims the segment, at most
- * `seconds`; on timeout says timeout_msg (when not NULL) and goes on untraced by a consumer. */
-static void preload_wait_for_consumer(uint32_t seconds, const char *timeout_msg)
+ * `ms`; on timeout says timeout_msg (when not NULL) and goes on untraced by a consumer. */
+static void preload_wait_for_consumer(uint64_t ms, const char *timeout_msg)
 {
 	struct memtop_seg_header *h = preload_seg.hdr;
 	struct timespec start, now, nap = {0, 1000000};
@@ -123,7 +147,7 @@ static void preload_wait_for_consumer(uint32_t seconds, const char *timeout_msg)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		int64_t waited_ns = (int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
 				    (now.tv_nsec - start.tv_nsec);
-		if (waited_ns >= (int64_t)seconds * 1000000000) {
+		if (waited_ns >= (int64_t)ms * 1000000) {
 			if (timeout_msg)
 				preload_say(timeout_msg);
 			break;
@@ -131,6 +155,12 @@ static void preload_wait_for_consumer(uint32_t seconds, const char *timeout_msg)
 		nanosleep(&nap, NULL);
 	}
 	__atomic_and_fetch(&h->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
+}
+
+/* The segment was created marked waiting, and no wait came after all (the follower just went). */
+static void preload_not_waiting(void)
+{
+	__atomic_and_fetch(&preload_seg.hdr->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
 }
 
 /* fork: the forking thread holds the guard across fork, so nothing it allocates in between is recorded
@@ -188,6 +218,10 @@ static void preload_child_segment(struct preload_thread *t)
 	}
 	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
 	preload_fold_preinit(t);
+	if (preload_follower_alive())
+		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+	else
+		preload_not_waiting();
 }
 
 /* The start-up: what a constructor would do, run by the first hooked call of the process (other
@@ -226,12 +260,17 @@ static void preload_start(struct preload_thread *t)
 	t->guard--;
 	preload_fold_preinit(t);
 	if (preload_cfg.wait_s)
-		preload_wait_for_consumer(preload_cfg.wait_s,
+		preload_wait_for_consumer((uint64_t)preload_cfg.wait_s * 1000,
 					  "no monitor attached within the MEMTOP_WAIT timeout; continuing");
 	else if (preload_follow_exec)
 		/* The monitor that traced us before exec follows to this segment: give it a moment so
 		 * the new image is tracked from its first allocation. */
-		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_S, NULL);
+		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_MS, NULL);
+	else if (preload_follower_alive())
+		/* a new process of the followed tree (a fork child that exec'd, vfork + exec) */
+		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+	else
+		preload_not_waiting();
 }
 
 int preload_start_injected(void)
@@ -244,6 +283,7 @@ int preload_start_injected(void)
 	int rc = preload_segment_create();
 	if (rc != 0)
 		return rc < 0 ? rc : -EIO;
+	preload_not_waiting(); /* memtop inject holds nothing at a start long past */
 	preload_thread_key_init();
 	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
 	preload_unwind_init();

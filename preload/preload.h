@@ -72,6 +72,8 @@ struct preload_config {
 	uint32_t live;        /* MEMTOP_LIVE: MEMTOP_LIVE_SAMPLED (default), _EXACT or _OFF */
 	uint64_t sample_bytes; /* MEMTOP_SAMPLE_BYTES: mean bytes between samples */
 	uint64_t sample_seed; /* MEMTOP_SAMPLE_SEED, else random per process (never 0) */
+	uint32_t follow_root; /* MEMTOP_FOLLOW: root pid of the tree memtop follows, 0 = none */
+	uint32_t follow_monitor; /* MEMTOP_FOLLOW_MONITOR: pid of the memtop that follows it */
 };
 
 /* Per-thread state, initial-exec TLS so that reaching it never allocates or takes a lock. */

@@ -25,6 +25,8 @@ void shm_config_defaults(struct shm_config *cfg)
 	cfg->lanes = 0;
 	cfg->live_mode = MEMTOP_LIVE_OFF;
 	cfg->live_sample_bytes = 0;
+	cfg->tree_root = 0;
+	cfg->waiting = false;
 }
 
 static uint32_t round_pow2(uint32_t v)
@@ -256,7 +258,13 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	memcpy(overflow->name, "(overflow)", 11);
 	if (shm_live_init(seg, live_mode, cfg->live_sample_bytes) != 0)
 		shm_live_init(seg, MEMTOP_LIVE_OFF, 0); /* no room for its first chunk: counters only */
-	__atomic_store_n(&h->flags, MEMTOP_FLAG_READY, __ATOMIC_RELEASE);
+	uint32_t flags = MEMTOP_FLAG_READY | (cfg->waiting ? MEMTOP_FLAG_WAITING : 0);
+	if (cfg->tree_root > 0) {
+		/* before READY: a monitor following the tree never sees the segment unmarked */
+		h->tree_root = cfg->tree_root;
+		flags |= MEMTOP_FLAG_TREE;
+	}
+	__atomic_store_n(&h->flags, flags, __ATOMIC_RELEASE);
 	return 0;
 }
 

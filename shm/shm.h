@@ -40,6 +40,10 @@ struct shm_config {
 	uint32_t lanes;      /* 0: one per online CPU, at least 4; rounded up to a power of two */
 	uint32_t live_mode;  /* MEMTOP_LIVE_OFF / _SAMPLED / _EXACT (shm/livetable.h) */
 	uint64_t live_sample_bytes; /* sampled mode: mean bytes between samples */
+	int32_t tree_root;   /* > 0: MEMTOP_FOLLOW's root pid, marked in the header before READY */
+	bool waiting;        /* MEMTOP_FLAG_WAITING before READY: the creator waits for a consumer
+				next, so a consumer that claims before its wait still knows it held the
+				process at its start (the creator clears the flag after) */
 };
 
 /* Process-local state of one lane, on a line of its own. */

@@ -34,6 +34,9 @@
                                            allocator preloaded before it): nothing is recorded */
 #define MEMTOP_FLAG_INJECTED (1u << 6) /* loaded into the running process by `memtop inject` at
                                           created_realtime_ns: blocks allocated before are unknown */
+#define MEMTOP_FLAG_TREE (1u << 7) /* started under MEMTOP_FOLLOW: a process of the tree whose root is
+                                      tree_root, followed by the memtop report/run that started it
+                                      (a claim, not a proof: the monitor checks /proc too) */
 
 /* Event types. */
 enum memtop_event_type {
@@ -186,7 +189,8 @@ struct memtop_seg_header {
 	uint32_t frames_used;     /* target: next free frame index */
 	uint64_t stacks_overflow; /* target: interning attempts refused because full */
 	uint32_t tags_used;       /* target */
-	uint32_t reserved1;
+	int32_t tree_root;        /* target, set before READY: MEMTOP_FOLLOW's root pid, with
+				     MEMTOP_FLAG_TREE (0 otherwise) */
 	uint64_t maps_generation; /* target: bumped on dlopen/dlclose */
 	struct memtop_lane lanes[MEMTOP_LANES_MAX] __attribute__((aligned(64)));
 	/* Consumer claim: claim_pid is CAS'ed from 0 (or a dead claimant) to minus the monitor pid

@@ -58,6 +58,15 @@ static int set_all_sites(struct cli_options *o, const char *v) { (void)v; o->sna
 static int set_output(struct cli_options *o, const char *v) { o->output = v; return 0; }
 static int set_preload(struct cli_options *o, const char *v) { o->preload = v; return 0; }
 static int set_sysroot(struct cli_options *o, const char *v) { o->sysroot = v; return 0; }
+
+static int set_tree_pid(struct cli_options *o, const char *v)
+{
+	unsigned long n;
+	if (!parse_uint(v, &n) || n == 0 || n > INT_MAX)
+		return cli_fail("--pid needs the pid of a process of the report, not '%s'", v);
+	o->tree_pid = (int)n;
+	return 0;
+}
 static int set_undo(struct cli_options *o, const char *v) { (void)v; o->inject_undo = true; return 0; }
 static int set_inject(struct cli_options *o, const char *v) { (void)v; o->inject = true; return 0; }
 static int set_format(struct cli_options *o, const char *v) { (void)o; return cli_format_option(v); }
@@ -146,6 +155,8 @@ static const struct cli_option_spec cli_option_table[] = {
 	 set_preload},
 	{"sysroot", 0, "DIR", "symbolize", "look for the snapshot's binaries under DIR first",
 	 set_sysroot},
+	{"pid", 0, "PID", "symbolize",
+	 "a report of a process tree: the snapshot of process PID (default: the root)", set_tree_pid},
 	{"no-color", 0, NULL, "PID run demo", "a monochrome dashboard", set_no_color},
 	{"no-symbols", 0, NULL, "PID run report snapshot demo",
 	 "raw addresses only (module+offset, resolved later with memtop symbolize)", set_no_symbols},
@@ -263,6 +274,8 @@ static void usage(FILE *f, const struct cli_command *cmds)
 		"  MEMTOP_DEPTH, MEMTOP_UNWIND, MEMTOP_RING, MEMTOP_LANES, MEMTOP_STACKS,\n"
 		"  MEMTOP_LIVE, MEMTOP_WAIT, MEMTOP_BLOCK_MS, MEMTOP_DISABLE: read by the traced\n"
 		"                         program (see memtop(1))\n"
+		"  MEMTOP_FOLLOW=PID      set by report for its command, inherited: the root of\n"
+		"                         the process tree followed (every descendant reported)\n"
 		"\nexit status: 0 done; run and report pass the target's status through;\n"
 		"  %3d  an error (one line on stderr says why)\n"
 		"  %3d  a wrong command line\n"

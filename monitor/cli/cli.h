@@ -13,6 +13,9 @@
  * documented in --help and memtop(1). */
 #define CLI_EXIT_FAILURE 1     /* the command could not do its work (one line on stderr says why) */
 #define CLI_EXIT_USAGE 2       /* the command line is wrong */
+/* report: processes of the tree still running this long after the root ended are written as they
+ * are then, and left running (memtop(1)) */
+#define CLI_TREE_LINGER_MS 5000
 #define CLI_EXIT_APPROXIMATE 120 /* report: written, but events were lost (the target exited 0) */
 
 struct cli_options {
@@ -24,6 +27,7 @@ struct cli_options {
 	const char *output;       /* -o FILE */
 	const char *preload;      /* --preload */
 	const char *sysroot;      /* --sysroot */
+	int tree_pid;             /* symbolize --pid: a process of a tree report (0: the root) */
 	bool no_color;
 	bool no_symbols;          /* --no-symbols: raw addresses only (no libdwfl) */
 	bool inject_undo;         /* inject --undo */

@@ -66,6 +66,11 @@ int cli_no_skip_frames_option(void)
 	return 0;
 }
 
+bool cli_format_is_text(void)
+{
+	return cli_export_opts.format == EXPORT_TEXT;
+}
+
 int cli_format_check(const char *cmd, const char *output)
 {
 	char err[300];
@@ -88,17 +93,20 @@ int cli_write_formatted(struct session *s, FILE *out, const struct snapshot_opti
 
 static int export_usage(FILE *f, int rc)
 {
-	fprintf(f, "usage: memtop export --format pprof|folded|massif [--value V] [-o FILE] SNAPSHOT\n"
+	fprintf(f, "usage: memtop export --format pprof|folded|massif [--value V] [--pid PID] [-o FILE] "
+		"SNAPSHOT\n"
 		"       (SNAPSHOT is a text snapshot, - for stdin; --value for folded: live-bytes "
-		"(default), live-blocks, allocs, bytes)\n");
+		"(default), live-blocks, allocs, bytes;\n"
+		"       --pid: in a report of a process tree, that process's snapshot, else the root's)\n");
 	return rc;
 }
 
 /* Converts in into the format, to path (stdout when NULL or "-"). */
-static int export_file(FILE *in, const char *name, const struct export_options *o, const char *path)
+static int export_file(FILE *in, const char *name, const struct export_options *o, const char *path,
+		       int pid)
 {
 	char err[512];
-	struct snapdoc *d = snapdoc_read(in, err, sizeof err);
+	struct snapdoc *d = snapdoc_read_pid(in, pid, err, sizeof err);
 	if (!d) {
 		fprintf(stderr, "memtop: %s: %s\n", name, err);
 		return 1;
@@ -130,10 +138,12 @@ int cli_export_main(int argc, char **argv)
 	static const struct option longs[] = {
 		{"format", required_argument, NULL, 'f'}, {"value", required_argument, NULL, 'v'},
 		{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+		{"pid", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
 	struct export_options o = {.format = EXPORT_TEXT};
 	const char *path = NULL;
 	bool format_given = false, value_given = false;
+	long pid = 0;
+	char *end;
 	int c, rc;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:h", longs, NULL)) != -1) {
@@ -149,6 +159,11 @@ int cli_export_main(int argc, char **argv)
 			break;
 		case 'o':
 			path = optarg;
+			break;
+		case 'p':
+			pid = strtol(optarg, &end, 10);
+			if (*end || end == optarg || pid <= 0 || pid > 4194304)
+				return say("--pid needs the pid of a process of the report, not '%s'", optarg);
 			break;
 		case 'h':
 			return export_usage(stdout, 0);
@@ -173,7 +188,7 @@ int cli_export_main(int argc, char **argv)
 		fprintf(stderr, "memtop: cannot read %s: %s\n", name, strerror(errno));
 		return 1;
 	}
-	rc = export_file(in, name, &o, path);
+	rc = export_file(in, name, &o, path, (int)pid);
 	if (in != stdin)
 		fclose(in);
 	return rc;

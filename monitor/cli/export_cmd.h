@@ -5,6 +5,7 @@
 #ifndef MEMTOP_EXPORT_CMD_H
 #define MEMTOP_EXPORT_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,6 +23,8 @@ int cli_format_check(const char *cmd, const char *output);
 /* The snapshot of report/snapshot in the format taken above (text when none). */
 int cli_write_formatted(struct session *s, FILE *out, const struct snapshot_options *so, char *err,
 			size_t errlen);
+/* True when report/snapshot write the text snapshot (no --format, or --format text). */
+bool cli_format_is_text(void);
 /* memtop export --format FMT [--value V] [-o FILE] SNAPSHOT (argv[0] is "export") */
 int cli_export_main(int argc, char **argv);
 /* memtop diff [--format text|pprof|folded] [--value V] [-o FILE] A B (argv[0] is "diff") */

@@ -118,21 +118,32 @@ static bool dashboard_shown(const struct cli_options *o)
 #endif
 }
 
-/* target_output: where the target's output goes (named in the header), or NULL. */
-static int show(struct session *s, const struct cli_options *o, const char *target_output)
+/* target_output: where the target's output goes (named in the header), or NULL. tree: memtop
+ * run's process tree (the dashboard's P switches between its processes), or NULL. */
+static int show(struct session *s, const struct cli_options *o, const char *target_output,
+		struct session_tree *tree)
 {
 #ifdef MEMTOP_HAVE_UI
 	if (dashboard_shown(o)) {
+		struct session *next = NULL;
 		struct ui_options uo = {0};
 		uo.delay_ms = (unsigned)(o->delay_s * 1000);
 		uo.no_color = o->no_color;
 		uo.heat_divisions = o->divisions;
 		uo.expire_s = o->expire_s;
 		uo.target_output = target_output;
-		return ui_run(s, &uo);
+		uo.tree = tree;
+		uo.switch_to = &next;
+		int rc;
+		while ((rc = ui_run(s, &uo)) == 0 && next) {
+			s = next; /* P picked a process of the tree: the dashboard again, on it */
+			next = NULL;
+		}
+		return rc;
 	}
 #endif
 	(void)target_output;
+	(void)tree;
 	return cli_batch(s, o);
 }
 
@@ -181,7 +192,7 @@ static int cmd_attach(const struct cli_options *o)
 	struct session *s = attach_started(o);
 	if (!s)
 		return 1;
-	int rc = show(s, o, NULL);
+	int rc = show(s, o, NULL, NULL);
 	int bad = session_report_damage(s);
 	session_destroy(s);
 	return rc ? rc : bad;
@@ -208,10 +219,14 @@ static void close_output(FILE *out)
 
 /* Writes to `out` (from open_output) and closes it unless it is stdout or stderr. Returns 0,
  * CLI_EXIT_APPROXIMATE when written but approximate (said on stderr), or 1. */
-static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out)
+static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out,
+			  struct session_tree *tree)
 {
 	char err[512];
-	int rc = cli_write_formatted(s, out, &o->snap, err, sizeof err);
+	/* a tree of one process writes what a single process always did */
+	int rc = tree && session_tree_count(tree) > 1 && cli_format_is_text()
+			 ? snapshot_write_tree(tree, out, &o->snap, err, sizeof err)
+			 : cli_write_formatted(s, out, &o->snap, err, sizeof err);
 	if (out == stdout || out == stderr) {
 		fflush(out);
 	} else if (fclose(out) != 0 && rc == 0) {
@@ -222,6 +237,8 @@ static int write_snapshot(struct session *s, const struct cli_options *o, FILE *
 		fprintf(stderr, "memtop: %s\n", err);
 		return 1;
 	}
+	if (tree)
+		snapshot_tree_warn(tree, stderr); /* said; the status stays the root's (memtop(1)) */
 	return snapshot_warn_inexact(s, stderr) ? CLI_EXIT_APPROXIMATE : 0;
 }
 
@@ -242,6 +259,7 @@ static struct session *spawn_target(const struct cli_options *o, char **argv, co
 	struct session_options so;
 	session_cli_options(o, &so);
 	so.child_output_fd = output_fd;
+	so.follow_tree = strcmp(what, "report") == 0 || strcmp(what, "run") == 0;
 	struct session *s = session_run(argv, lib, &so, err, sizeof err);
 	if (s && session_untraced(s)) {
 		/* it runs, untraced: said once, never killed, and its status is ours */
@@ -283,13 +301,25 @@ static int cmd_report(const struct cli_options *o)
 		close_output(out);
 		return status;
 	}
-	session_wait_finished(s);
+	/* every process of the tree: until all have ended (SIGINT/SIGTERM: what was collected) */
+	struct session_options so;
+	session_cli_options(o, &so);
+	struct session_tree *tree = session_tree_start(s, &so);
+	if (tree)
+		session_tree_wait(tree, CLI_TREE_LINGER_MS, &cli_interrupted);
+	/* ^C at the terminal reaches the target too: a moment for its end to come through */
+	for (int i = 0; i < 100 && cli_interrupted && !session_finished(s); i++)
+		usleep(10000);
+	if (!cli_interrupted)
+		session_wait_finished(s);
+	else if (!session_finished(s))
+		session_wait_drained(s, 2000);
 	/* exec'd where memtop cannot follow: said now, then the report once it has ended */
-	if (session_report_damage(s) == 0)
+	if (session_report_damage(s) == 0 && !cli_interrupted)
 		session_wait_untraced(s);
 	/* processes that died while it ran (workers killed by their master) left segments */
 	cli_gc_quiet();
-	int rc = write_snapshot(s, o, out);
+	int rc = write_snapshot(s, o, out, tree);
 	if (session_finished(s) && !session_report_damage(s)) {
 		/* The target is gone and its segment removed: nothing is left to release, and the
 		 * orderly teardown (two RCU barriers, symbolizer and model frees) would only add
@@ -298,6 +328,7 @@ static int cmd_report(const struct cli_options *o)
 		_exit(run_status(s, rc, true));
 	}
 	rc = run_status(s, rc, true);
+	session_tree_destroy(tree);
 	session_destroy(s);
 	return rc;
 }
@@ -331,7 +362,8 @@ static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_
 	char output[PATH_MAX] = "";
 	if (argv && argv[0] && dashboard_shown(o) && (fd = cli_output_create(output, sizeof output)) < 0)
 		return 1;
-	struct session *s = spawn_target(o, argv, "run", fd, &status);
+	/* demo's own workload is not followed as a tree ("demo": no MEMTOP_FOLLOW) */
+	struct session *s = spawn_target(o, argv, kill_on_quit ? "demo" : "run", fd, &status);
 	if (fd > 0)
 		close(fd); /* the target holds it now */
 	if (!s) {
@@ -341,7 +373,12 @@ static int run_dashboard(const struct cli_options *o, char **argv, bool kill_on_
 	}
 	if (output[0])
 		cli_output_name_by_pid(output, sizeof output, (int)session_pid(s));
-	int rc = show(s, o, output[0] ? output : NULL);
+	/* memtop run follows the process tree too: the dashboard's P lists it */
+	struct session_options so;
+	session_cli_options(o, &so);
+	struct session_tree *tree = kill_on_quit ? NULL : session_tree_start(s, &so);
+	int rc = show(s, o, output[0] ? output : NULL, tree);
+	session_tree_destroy(tree); /* the descendants still running keep running */
 	after_dashboard(s, argv, kill_on_quit, output[0] ? output : NULL);
 	cli_gc_quiet();
 	rc = run_status(s, rc, !kill_on_quit);
@@ -364,7 +401,7 @@ static int cmd_snapshot(const struct cli_options *o)
 	/* drain what is queued now, then write */
 	session_wait_drained(s, 5000);
 	FILE *out = open_output(o->output, stdout);
-	int rc = out ? write_snapshot(s, o, out) : 1;
+	int rc = out ? write_snapshot(s, o, out, NULL) : 1;
 	if (rc == CLI_EXIT_APPROXIMATE)
 		rc = 0; /* said on stderr; the distinct status is report's (memtop(1)) */
 	int bad = session_report_damage(s);
@@ -387,7 +424,7 @@ static int cmd_symbolize(const struct cli_options *o)
 		fclose(in);
 		return 1;
 	}
-	int rc = snapshot_symbolize(in, out, stderr, o->sysroot, err, sizeof err);
+	int rc = snapshot_symbolize_pid(in, o->tree_pid, out, stderr, o->sysroot, err, sizeof err);
 	fclose(in);
 	if (out != stdout)
 		fclose(out);
@@ -462,7 +499,7 @@ static const struct cli_command commands[] = {
 	 CLI_OPERAND_PID, 0, cmd_attach},
 	{"run", "[OPTIONS] -- CMD [ARGS...]", "start CMD preloaded, dashboard from its start",
 	 CLI_OPERAND_COMMAND, 0, cmd_run},
-	{"report", "[-o FILE] [OPTIONS] -- CMD [ARGS...]", "run CMD to its end, report on stderr",
+	{"report", "[-o FILE] [OPTIONS] -- CMD [ARGS...]", "run CMD and its process tree to the end, report on stderr",
 	 CLI_OPERAND_COMMAND, 0, cmd_report},
 	{"snapshot", "PID [-o FILE] [OPTIONS]", "attach, drain, write a snapshot, detach",
 	 CLI_OPERAND_PID, 0, cmd_snapshot},

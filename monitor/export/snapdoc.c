@@ -343,7 +343,7 @@ struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen)
 	return d;
 }
 
-struct snapdoc *snapdoc_read(FILE *in, char *err, size_t errlen)
+char *snapdoc_read_text(FILE *in, char *err, size_t errlen)
 {
 	size_t cap = 1 << 16, n = 0;
 	char *buf = malloc(cap);
@@ -376,7 +376,55 @@ struct snapdoc *snapdoc_read(FILE *in, char *err, size_t errlen)
 		free(buf);
 		return NULL;
 	}
-	return snapdoc_parse(buf, err, errlen);
+	return buf;
+}
+
+int snapdoc_select(char *text, int pid, char *err, size_t errlen)
+{
+	char *start = pid <= 0 ? text : NULL;
+	char want[64];
+	if (!start) {
+		/* the root's snapshot comes first: its header's pid line is the first in the file */
+		const char *first = strstr(text, "\npid: ");
+		snprintf(want, sizeof want, "pid: %d\n", pid);
+		if (first && strncmp(first + 1, want, strlen(want)) == 0)
+			start = text;
+	}
+	if (!start) {
+		snprintf(want, sizeof want, "# memtop process %d ppid ", pid);
+		for (char *p = text; !start && (p = strstr(p, want)); p++)
+			if (p == text || p[-1] == '\n')
+				start = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+	}
+	if (!start) {
+		snprintf(err, errlen, "no process %d in this file (a report of a process tree holds one "
+			 "snapshot per process; the '# memtop tree' rows list them)", pid);
+		return -1;
+	}
+	char *next = strstr(start, "\n# memtop process ");
+	char *tree = strstr(start, "\n# memtop tree\n");
+	char *cut = next && (!tree || next < tree) ? next : tree;
+	size_t len = cut ? (size_t)(cut - start) + 1 : strlen(start);
+	memmove(text, start, len);
+	text[len] = '\0';
+	return 0;
+}
+
+struct snapdoc *snapdoc_read_pid(FILE *in, int pid, char *err, size_t errlen)
+{
+	char *text = snapdoc_read_text(in, err, errlen);
+	if (!text)
+		return NULL;
+	if (snapdoc_select(text, pid, err, errlen) != 0) {
+		free(text);
+		return NULL;
+	}
+	return snapdoc_parse(text, err, errlen);
+}
+
+struct snapdoc *snapdoc_read(FILE *in, char *err, size_t errlen)
+{
+	return snapdoc_read_pid(in, 0, err, errlen);
 }
 
 void snapdoc_free(struct snapdoc *d)

@@ -67,6 +67,14 @@ struct snapdoc {
 
 /* Reads a whole snapshot from in. NULL with a reason in err (a line number when one is wrong). */
 struct snapdoc *snapdoc_read(FILE *in, char *err, size_t errlen);
+/* A report of a process tree (docs/snapshot-format.md) holds one snapshot per process: the one of
+ * process pid (0: the first, the root's). */
+struct snapdoc *snapdoc_read_pid(FILE *in, int pid, char *err, size_t errlen);
+/* All of in as one string (no NUL byte inside), or NULL with a reason. */
+char *snapdoc_read_text(FILE *in, char *err, size_t errlen);
+/* Moves the snapshot of process pid (0: the first) of a report to the start of text and ends the
+ * string after it. 0, or -1 with a reason when the file holds no such process. */
+int snapdoc_select(char *text, int pid, char *err, size_t errlen);
 /* The same from a text the document takes over (freed with it, or at once on error). */
 struct snapdoc *snapdoc_parse(char *text, char *err, size_t errlen);
 void snapdoc_free(struct snapdoc *d);

@@ -30,6 +30,15 @@ void snapshot_utc(uint64_t realtime_ns, char *buf, size_t len);
 /* Writes the snapshot. Returns 0 or -1 with a reason in err. */
 int snapshot_write(struct session *s, FILE *out, const struct snapshot_options *o, char *err,
 		   size_t errlen);
+struct session_tree;
+/* memtop report of a process tree (session_tree_*): the root's snapshot, then each other process's
+ * after a '# memtop process PID ppid PPID' line, then '# memtop tree' with the totals and one row
+ * per process. 0 or -1 with a reason in err. */
+int snapshot_write_tree(struct session_tree *t, FILE *out, const struct snapshot_options *o,
+			char *err, size_t errlen);
+/* One warning line on err for each process of the tree but the root whose figures are not exact
+ * from its start (followed late, events lost). Returns 1 when it warned. */
+int snapshot_tree_warn(struct session_tree *t, FILE *err);
 /* memtop report / snapshot: when the published live set is approximate because events or frees
  * were missed, one line on err naming each count (a bad segment is told by session_report_damage).
  * Returns 1 when it warned. */
@@ -39,5 +48,9 @@ int snapshot_warn_inexact(struct session *s, FILE *err);
  * with one warning line per module on warn (may be NULL); -1 when no module could be used. */
 int snapshot_symbolize(FILE *in, FILE *out, FILE *warn, const char *sysroot, char *err,
 		       size_t errlen);
+/* The same for the snapshot of process pid in a report of a process tree (0: the root's, the
+ * first); only that snapshot is written. */
+int snapshot_symbolize_pid(FILE *in, int pid, FILE *out, FILE *warn, const char *sysroot, char *err,
+			   size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export/snapdoc.h"
 #include "symbols/buildid.h"
 #include "symbols/symbols.h"
 
@@ -197,9 +198,20 @@ static int symbolize_check_modules(const struct symbolize_pass *p, FILE *warn, c
 
 int snapshot_symbolize(FILE *in, FILE *out, FILE *warn, const char *sysroot, char *err, size_t errlen)
 {
+	return snapshot_symbolize_pid(in, 0, out, warn, sysroot, err, errlen);
+}
+
+int snapshot_symbolize_pid(FILE *in, int pid, FILE *out, FILE *warn, const char *sysroot, char *err,
+			   size_t errlen)
+{
 	char *text = read_all(in);
 	if (!text) {
 		snprintf(err, errlen, "cannot read the snapshot");
+		return -1;
+	}
+	/* a report of a process tree: one process's snapshot, symbolized with its own maps */
+	if (snapdoc_select(text, pid, err, errlen) != 0) {
+		free(text);
 		return -1;
 	}
 	if (strncmp(text, "# memtop snapshot\n", 18) != 0) {

@@ -99,9 +99,13 @@ int session_bind(struct session *s, char *err, size_t len)
 	session_note_image(s);
 	if (s->opt.no_symbols)
 		session_keep_raw_maps(s, symbols_read_maps(s->pid));
+	/* read before the claim: the target clears the flag as soon as it sees us */
+	struct memtop_seg_header pre;
+	bool waiting = shm_header_read(&s->seg, &pre) == 0 && (pre.flags & MEMTOP_FLAG_WAITING);
 	int rc = session_claim(s, err, len);
 	if (rc)
 		return rc;
+	s->held_at_start = waiting && !s->reader;
 	s->claimed = !s->reader;
 	struct memtop_seg_header h;
 	if (shm_header_read(&s->seg, &h) != 0) {
@@ -189,6 +193,13 @@ struct session *session_attach(pid_t pid, const struct session_options *o, char 
 	if (shm_header_read(&s->seg, &h) == 0 && shm_segment_is_stale(&h)) {
 		snprintf(err, len, "segment /memtop.%d is stale: it was left by an earlier process with the "
 			 "same pid (run 'memtop gc' to remove it)", (int)pid);
+		session_destroy(s);
+		return NULL;
+	}
+	if (s->opt.tree_root > 0 && (shm_header_read(&s->seg, &h) != 0 || !(h.flags & MEMTOP_FLAG_TREE) ||
+				     h.tree_root != s->opt.tree_root)) {
+		/* a descendant started outside memtop's follow (its own LD_PRELOAD), or another tree's */
+		snprintf(err, len, "process %d " SESSION_NOT_IN_TREE " %d", (int)pid, (int)s->opt.tree_root);
 		session_destroy(s);
 		return NULL;
 	}

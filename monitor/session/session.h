@@ -23,6 +23,10 @@ struct session_options {
 	bool allow_other_uid;
 	int child_output_fd;      /* session_run: > 0 becomes the target's stdout and stderr, and its
 	                           * stdin is /dev/null (the dashboard owns the terminal); 0 inherits */
+	bool follow_tree;         /* session_run: the target's descendants are marked (MEMTOP_FOLLOW)
+	                           * and memtop becomes their subreaper, for session_tree_start */
+	pid_t tree_root;          /* session_attach: > 0 takes only a segment marked as a process of
+	                           * the tree of this root (MEMTOP_FLAG_TREE) */
 };
 
 /* Opaque outside monitor/session/ (session_internal.h). */
@@ -75,5 +79,21 @@ void session_symbols_put(struct session *s, struct symbols *sym);
 
 /* Reads a call stack from the segment; safe from any thread, across exec. -1 when unreadable. */
 int session_stack_read(struct session *s, uint32_t id, uint64_t *pcs, uint32_t max);
+
+/* ---- the whole process tree of memtop report/run (tree.c) ---- */
+
+struct session_tree;
+/* Follows every process that descends from root (started by session_run with follow_tree): each
+ * gets a session of its own, started, with options o. Returns NULL when out of memory. */
+struct session_tree *session_tree_start(struct session *root, const struct session_options *o);
+/* Waits until the root and every process found have ended; descendants that outlive the root are
+ * waited for at most linger_ms after it, then left running (their figures as they are then).
+ * Returns early once *interrupted is non-zero. Finding new processes stops here. */
+void session_tree_wait(struct session_tree *t, unsigned linger_ms, volatile int *interrupted);
+/* Sessions of the tree, the root first (index 0), then in the order they were found. */
+size_t session_tree_count(struct session_tree *t);
+struct session *session_tree_get(struct session_tree *t, size_t i, pid_t *ppid);
+/* Destroys the descendants' sessions (never the root's: the caller's). */
+void session_tree_destroy(struct session_tree *t);
 
 #endif

@@ -13,6 +13,10 @@ struct strpool;
 
 #define INGEST_BATCH 1024
 
+/* session_attach's refusal of a segment not marked for options.tree_root (tree.c tells it apart
+ * from a segment not ready yet) */
+#define SESSION_NOT_IN_TREE "is not marked as a process of the tree of"
+
 struct session {
 	pid_t pid;
 	pid_t child;              /* memtop run/report: our child (waited by the ingest thread) */
@@ -52,6 +56,9 @@ struct session {
 	uint64_t attach_mono_ns;
 	uint64_t attach_real_ns;
 	bool from_start;
+	bool held_at_start;  /* claimed while the target waited for a consumer at its start (a process
+				of a followed tree): nothing it allocated since was missed, so nothing
+				is estimated; not from_start, as a fork child inherits an unknown heap */
 	bool exe_symbolize_self;
 
 	pthread_t ingest_thread;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +33,8 @@ static void child_stdio(int output_fd)
 		close(output_fd);
 }
 
-static void child_exec(char *const argv[], const char *preload, int output_fd, int errfd)
+static void child_exec(char *const argv[], const char *preload, int output_fd, int errfd,
+		       bool follow_tree)
 {
 	child_stdio(output_fd);
 	const char *old = getenv("LD_PRELOAD");
@@ -45,6 +47,19 @@ static void child_exec(char *const argv[], const char *preload, int output_fd, i
 	}
 	setenv("LD_PRELOAD", val ? val : preload, 1);
 	setenv("MEMTOP_WAIT", "1", 1);
+	if (follow_tree) {
+		/* inherited by every descendant: each marks its segment and waits briefly for us */
+		char pid[24];
+		snprintf(pid, sizeof pid, "%d", (int)getpid());
+		setenv("MEMTOP_FOLLOW", pid, 1);
+		/* and the memtop that follows: once it is gone, nobody waits for it */
+		snprintf(pid, sizeof pid, "%d", (int)getppid());
+		setenv("MEMTOP_FOLLOW_MONITOR", pid, 1);
+	} else {
+		/* a memtop run inside a followed tree follows only its own */
+		unsetenv("MEMTOP_FOLLOW");
+		unsetenv("MEMTOP_FOLLOW_MONITOR");
+	}
 	execvp(argv[0], argv);
 	int e = errno;
 	if (write(errfd, &e, sizeof e) < 0)
@@ -104,6 +119,9 @@ struct session *session_run(char *const argv[], const char *preload, const struc
 		snprintf(err, len, "out of memory");
 		return NULL;
 	}
+	/* orphans of the tree come to us, not to init: their ancestry stays checkable (tree.c) */
+	if (o && o->follow_tree)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	fflush(NULL);
 	pid_t child = fork();
 	if (child < 0) {
@@ -113,7 +131,7 @@ struct session *session_run(char *const argv[], const char *preload, const struc
 	}
 	if (child == 0) {
 		close(pfd[0]);
-		child_exec(argv, preload, o ? o->child_output_fd : 0, pfd[1]);
+		child_exec(argv, preload, o ? o->child_output_fd : 0, pfd[1], o && o->follow_tree);
 	}
 	close(pfd[1]);
 	int e = 0;

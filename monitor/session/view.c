@@ -276,7 +276,7 @@ static void fill_session(struct session *s, struct model_session_info *m, const 
 	m->approximate = view_live_set_inexact(t, m);
 	m->live_mode = s->live_mode;
 	m->sample_bytes = s->eng.sample_mean;
-	m->estimated = s->live_mode == MEMTOP_LIVE_SAMPLED && !s->from_start;
+	m->estimated = s->live_mode == MEMTOP_LIVE_SAMPLED && !s->from_start && !s->held_at_start;
 	m->reader = s->reader;
 	m->seeded_blocks = s->eng.seeded_blocks;
 	m->live_overflow = have_hdr ? h.live_overflow : s->live_overflow;

@@ -22,6 +22,9 @@ struct ui_options {
 	                          * in the header; NULL: none */
 	bool quit_on_exit;       /* true: return as soon as the target has exited or crashed;
 	                          * false: keep showing the final state until the user quits */
+	struct session_tree *tree;/* memtop run: the process tree followed; P lists its processes */
+	struct session **switch_to;/* with tree: set to the process picked from that list (ui_run then
+	                          * returns, and the caller runs it again on that session) */
 };
 
 /* Runs the dashboard on the terminal (stdin/stdout) until the user quits (q, F10, Ctrl-C, SIGTERM,
@@ -44,5 +47,14 @@ struct ui_pick_row {
  * command; Enter picks; q, Esc or F10 quits. Returns the pid picked, 0 when the user quit, or -1
  * when the terminal could not be initialised (a one-line reason is then in err). */
 int ui_pick(const struct ui_pick_row *rows, int n, char *err, size_t errlen);
+/* The same list with its own words: the title ("%d <what>; Enter <verb> pid %d") and the headers of
+ * the mode and monitored columns. */
+struct ui_pick_words {
+	const char *what_one, *what_many; /* "traced process", "traced processes" */
+	const char *verb;                 /* "attaches to" */
+	const char *mode_col, *monitored_col, *enter_key;
+};
+int ui_pick_with(const struct ui_pick_row *rows, int n, const struct ui_pick_words *words, int selected,
+		 char *err, size_t errlen);
 
 #endif

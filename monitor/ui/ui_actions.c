@@ -225,6 +225,17 @@ static void act_quit(struct ui *ui, int key)
 	ui->quit = true;
 }
 
+/* P: memtop run follows a process tree; the dashboard closes for the list of its processes and
+ * comes back on the one picked (ui_tree.c). */
+static void act_processes(struct ui *ui, int key)
+{
+	(void)key;
+	if (!ui->opt.tree || !ui->opt.switch_to)
+		return;
+	ui->pick_process = true;
+	ui->quit = true;
+}
+
 /* [ and ]: the expanded stack by a few frames (the panel clamps it when drawn). */
 static void act_stack_scroll(struct ui *ui, int key)
 {
@@ -272,6 +283,7 @@ static const struct binding bindings[] = {
 	{{CTRL('l')}, act_redraw, {"Ctrl-L", "repaint the screen"}},
 	{{'t'}, act_timeline, {"t", "live bytes over time: chart in place of the view / back"}},
 	{{'w'}, act_wrappers, {"w", "drop / keep allocator wrapper frames (xmalloc, new...)"}},
+	{{'P'}, act_processes, {"P", "memtop run: the processes of the tree; Enter shows one"}},
 	{{'?', 'h', KEY_F(1)}, act_help, {"? h F1", "this help: keys, columns, header"}},
 	{{'q', 'Q', KEY_F(10)}, act_quit, {"q F10", "quit; the target keeps running"}},
 	/* handled by ui_mouse.c; listed here so that the help says it */

@@ -9,6 +9,7 @@
 
 #include "ui_format.h"
 #include "ui_glyphs.h"
+#include "session/session.h"
 #include "ui_state.h"
 
 #define HEADER_LINES 5
@@ -99,6 +100,12 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 	int x = meter(0, 0, w, "memtop ", UI_C_TITLE, "");
 	snprintf(buf, sizeof buf, "%d", (int)si->pid);
 	x = meter(0, x, w, "pid ", UI_C_VALUE, buf);
+	/* memtop run follows the tree: this is one of its processes, P lists them all */
+	size_t procs = ui->opt.tree ? session_tree_count(ui->opt.tree) : 0;
+	char tree[48] = "";
+	if (procs > 1)
+		snprintf(tree, sizeof tree, "%zu procs (P)", procs);
+	int tw = tree[0] ? ui_text_width("tree ") + ui_text_width(tree) + 2 : 0;
 	x += 2;
 	bool show_up = true;
 	if (w - rw < x) { /* narrow: the state matters more than the uptime */
@@ -108,19 +115,34 @@ static void line_target(struct ui *ui, const struct model_view *v, int w)
 	}
 	const char *cmd = si->command[0] ? si->command : si->exe;
 	int cmd_w = w - x - rw - 2;
+	/* where the target's stdout and stderr go: they never reach this screen */
+	char out[128] = "";
+	int ow = 0;
 	if (ui->opt.target_output) {
-		/* where the target's stdout and stderr go: they never reach this screen */
-		char out[128];
 		snprintf(out, sizeof out, "> %s", ui->opt.target_output);
-		int ow = ui_text_width(out);
+		ow = ui_text_width(out);
 		if (cmd_w - ow - 2 < 8) { /* narrow: the file's name, its directory said on exit */
 			snprintf(out, sizeof out, "> .../%s", ui_basename(ui->opt.target_output));
 			ow = ui_text_width(out);
 		}
-		if (cmd_w - ow - 2 >= 8) {
-			ui_draw_text(0, x + cmd_w - ow, ow, UI_C_DIM, out);
-			cmd_w -= ow + 2;
-		}
+		if (cmd_w - ow - 2 < 8)
+			ow = 0;
+	}
+	int used = ow ? ow + 2 : 0;
+	if (tw && cmd_w - used - tw < 8 && show_up) {
+		/* narrow: the tree's processes matter more than the uptime */
+		show_up = false;
+		snprintf(right, sizeof right, "%s%s", ui->paused ? "PAUSED  " : "", state);
+		cmd_w += rw - ui_text_width(right);
+		rw = ui_text_width(right);
+	}
+	if (tw && cmd_w - used - tw >= 8) {
+		x = meter(0, x, w, "tree ", UI_C_VALUE, tree) + 2;
+		cmd_w -= tw;
+	}
+	if (ow) {
+		ui_draw_text(0, x + cmd_w - ow, ow, UI_C_DIM, out);
+		cmd_w -= ow + 2;
 	}
 	if (cmd_w > 0)
 		ui_draw_text(0, x, cmd_w, UI_C_DEFAULT, cmd);

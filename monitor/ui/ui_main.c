@@ -427,9 +427,12 @@ int ui_run(struct session *s, const struct ui_options *o)
 			key = ui_crt_getkey(0);
 		}
 	}
+	bool pick = ui->pick_process;
 	ui_fini(ui);
 	free(ui);
 	ui_crt_done();
 	ui_stats_print_free(st);
+	if (pick)
+		ui_tree_pick(s, o);
 	return 0;
 }

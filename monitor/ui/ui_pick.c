@@ -10,6 +10,7 @@
 
 struct pick_state {
 	const struct ui_pick_row *rows;
+	const struct ui_pick_words *words;
 	int n;
 	int selected;
 	int top;             /* first row drawn */
@@ -74,8 +75,8 @@ static void pick_draw_bar(const struct pick_state *st)
 		attroff(ui_attr(st->not_found ? UI_C_ERROR : UI_C_FILTER));
 		return;
 	}
-	static const char *const keys[][2] = {{"Enter", "Attach "}, {"/", "Search "}, {"n", "Next "},
-					       {"q", "Quit"}};
+	const char *const keys[][2] = {{"Enter", st->words->enter_key}, {"/", "Search "}, {"n", "Next "},
+				       {"q", "Quit"}};
 	int x = 0;
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0] && x < COLS; i++) {
 		attron(ui_attr(UI_C_STATUS_KEY));
@@ -99,12 +100,13 @@ static void pick_draw(struct pick_state *st)
 	erase();
 	attron(ui_attr(UI_C_TITLE));
 	/* what Enter will do, in words: the selection bar alone is lost on a monochrome terminal */
-	mvprintw(0, 0, "memtop: %d traced process%s; Enter attaches to pid %d", st->n, st->n == 1 ? "" : "es",
+	mvprintw(0, 0, "memtop: %d %s; Enter %s pid %d", st->n,
+		 st->n == 1 ? st->words->what_one : st->words->what_many, st->words->verb,
 		 st->rows[st->selected].pid);
 	attroff(ui_attr(UI_C_TITLE));
 	char head[128];
-	snprintf(head, sizeof head, "%7s %15s %-7s %-9s %s", "PID", "LIVE_BYTES", "MODE", "MONITORED",
-		 "COMMAND");
+	snprintf(head, sizeof head, "%7s %15s %-7s %-9s %s", "PID", "LIVE_BYTES", st->words->mode_col,
+		 st->words->monitored_col, "COMMAND");
 	attron(ui_attr(UI_C_TABLE_HEADER));
 	mvaddnstr(1, 0, head, COLS);
 	for (int x = (int)strlen(head); x < COLS; x++)
@@ -182,11 +184,20 @@ static int pick_key(struct pick_state *st, int key)
 
 int ui_pick(const struct ui_pick_row *rows, int n, char *err, size_t errlen)
 {
+	static const struct ui_pick_words words = {"traced process", "traced processes", "attaches to",
+						   "MODE", "MONITORED", "Attach "};
+	return ui_pick_with(rows, n, &words, 0, err, errlen);
+}
+
+int ui_pick_with(const struct ui_pick_row *rows, int n, const struct ui_pick_words *words, int selected,
+		 char *err, size_t errlen)
+{
 	if (n <= 0)
 		return 0;
 	if (ui_crt_init(false, err, errlen) != 0)
 		return -1;
-	struct pick_state st = {.rows = rows, .n = n};
+	struct pick_state st = {.rows = rows, .words = words, .n = n,
+				.selected = selected >= 0 && selected < n ? selected : 0};
 	int picked = 0;
 	while (!ui_crt_quit_requested()) {
 		pick_draw(&st);

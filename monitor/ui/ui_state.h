@@ -231,6 +231,7 @@ struct ui {
 	bool pending_activate; /* Enter: run ops->activate on the selected row at the next draw */
 	bool need_query;       /* an action invalidated the active view's result */
 	bool quit;
+	bool pick_process; /* P: quit to the list of the tree's processes (ui_tree.c) */
 	uint64_t frames;
 };
 
@@ -276,6 +277,8 @@ void ui_invalidate_queries(struct ui *ui);
 /* Draw one whole frame (header, tabs, view, status) and push it to the terminal. */
 void ui_draw_frame(struct ui *ui);
 void ui_init(struct ui *ui, struct session *s, const struct ui_options *o);
+/* ui_tree.c: the list of the tree's processes; sets *o->switch_to (shown when quit). */
+void ui_tree_pick(struct session *shown, const struct ui_options *o);
 void ui_fini(struct ui *ui);
 void ui_switch_view(struct ui *ui, enum ui_view_id id);
 void ui_set_paused(struct ui *ui, bool paused);

@@ -3,7 +3,7 @@
 memtop on real targets under the real preload in a private tmux, as tui_tests.py. Other traced
 processes may exist on the machine: the tests find their own targets by pid, never by position.
 
-usage: tui_pick.py --memtop M --target T --preload P --demo D TEST [COLSxROWS]"""
+usage: tui_pick.py --memtop M --target T --preload P --demo D [--forktree F] TEST [COLSxROWS]"""
 import argparse
 import os
 import re
@@ -174,6 +174,58 @@ def test_mouse(c):
     t.wait_for(r"MEMTOP-EXIT=", describe="memtop gone after q")
 
 
+def tree_rows(screen):
+    """The rows of the list of a tree's processes: {pid: (live, state, parent)}."""
+    return {int(m.group(1)): (m.group(2), m.group(3), int(m.group(4))) for m in
+            re.finditer(r"^\s*(\d+)\s+([\d,]+)\s+(\w+)\s+(\d+)\s+/\S*prog_f", screen, re.M)}
+
+
+def test_tree(c):
+    """memtop run follows the process tree: the header says how many processes it holds, P lists
+    them (pid, live bytes, state, parent, command) with each one's own figures, and Enter on one
+    shows it: the header names it and the views hold its call sites, exactly."""
+    t = c.tmux
+    env = dict(ENV, FORKTREE_HOLD="20")
+    t.start([c.args.memtop, "run", "--preload", c.args.preload, "--", c.args.forktree, "2"], env=env)
+    t.wait_for(r"^memtop pid \d+\s+tree 4 procs \(P\)", describe="the header: a tree of 4")
+    root = int(re.search(r"^memtop pid (\d+)", t.screen(), re.M).group(1))
+    t.wait_for(r"site_parent forktree\.c", describe="the root's site symbolized")
+    t.keys("P")
+    t.wait_for(r"PID\s+LIVE_BYTES\s+STATE\s+PARENT\s+COMMAND", describe="the list's header")
+    t.wait_for(r"4 processes in the tree; Enter shows pid %d$" % root, describe="the list's title")
+    rows = tree_rows(t.screen())
+    check(len(rows) == 4 and root in rows, "4 rows, the root's among them", t.screen())
+    children = sorted(p for p, r in rows.items() if r[2] == root)
+    grand = [p for p, r in rows.items() if r[2] in children]
+    check(len(children) == 2 and len(grand) == 1, "2 children of the root and 1 grandchild",
+          t.screen())
+    # each process's own heap: child k keeps 10*(k+1) blocks of 100+k bytes, the grandchild 7 of 333
+    lives = sorted(rows[p][0] for p in children)
+    check(lives == ["1,000", "2,020"], "the children's live bytes: %s" % lives, t.screen())
+    check(rows[grand[0]][:2] == ("2,331", "running"), "the grandchild's row", t.screen())
+    t.keys("/")
+    t.literal(str(grand[0]))
+    t.keys("Enter")
+    t.wait_for(r"Enter shows pid %d$" % grand[0], describe="the grandchild selected")
+    t.keys("Enter")
+    t.wait_for(r"^memtop pid %d\s+tree 4 procs" % grand[0], describe="the dashboard on the grandchild")
+    t.wait_for(r"^Live 2,331 B .* in 7 blocks", describe="the grandchild's live bytes")
+    t.wait_for(r"^\s+2,331\s+7\s+7\s+\d+ site_grandchild forktree\.c",
+               describe="the grandchild's call site, exact")
+    check("site_parent" not in t.screen(), "none of the root's sites", t.screen())
+    # and back to the root
+    t.keys("P")
+    t.wait_for(r"Enter shows pid %d$" % grand[0], describe="the list, on the process shown")
+    t.keys("/")
+    t.literal(str(root))
+    t.keys("Enter")
+    t.keys("Enter")
+    t.wait_for(r"^memtop pid %d\s+tree 4 procs" % root, describe="the dashboard on the root again")
+    t.wait_for(r"^\s+550\s+10\s+10\s+\d+ site_parent forktree\.c", describe="the root's site")
+    t.keys("q")
+    t.wait_for(r"MEMTOP-EXIT=", describe="memtop gone after q")
+
+
 TESTS = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 
@@ -181,11 +233,14 @@ def main():
     ap = argparse.ArgumentParser()
     for a in ("memtop", "target", "preload", "demo"):
         ap.add_argument("--" + a, required=True)
+    ap.add_argument("--forktree")
     ap.add_argument("test", choices=sorted(TESTS))
     ap.add_argument("size", nargs="?", default="80x24")
     args = ap.parse_args()
     for a in ("memtop", "target", "preload", "demo"):
         setattr(args, a, os.path.abspath(getattr(args, a)))
+    if args.forktree:
+        args.forktree = os.path.abspath(args.forktree)
     size = tuple(int(x) for x in args.size.split("x"))
     c = Ctx(args, size)
     try:

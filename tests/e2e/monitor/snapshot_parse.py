@@ -31,6 +31,8 @@ class Snapshot:
             raise ValueError("first line is not '# memtop snapshot'")
         seen = {}
         for line in lines[1:]:
+            if line == "## end":
+                break  # a report of a process tree goes on with the other processes
             if line.startswith("## "):
                 self.section = line[3:]
                 continue
@@ -117,3 +119,34 @@ class Snapshot:
             acc["blocks"] += s["blocks"]
             acc["allocs"] += s["allocs"] or 0
         return out
+
+
+def tree_documents(text):
+    """A report of a process tree: {pid: Snapshot} for every process (the root's first in the
+    file), and the '# memtop tree' summary as (header dict, list of row dicts); (docs, None) for a
+    report of one process."""
+    docs, summary = {}, None
+    parts = re.split(r"^(# memtop process \d+ ppid \d+|# memtop tree)\n", text, flags=re.M)
+    root = Snapshot(parts[0])
+    docs[root.h("pid")] = root
+    for marker, body in zip(parts[1::2], parts[2::2]):
+        if marker.startswith("# memtop process"):
+            snap = Snapshot(body)
+            snap.ppid = int(marker.split()[5])
+            docs[snap.h("pid")] = snap
+            continue
+        head, rows, section = {}, [], None
+        for line in body.split("\n"):
+            if line.startswith("## "):
+                section = line[3:]
+            elif section is None and ": " in line:
+                k, v = line.split(": ", 1)
+                head[k] = v
+            elif section == "processes" and line.startswith("process "):
+                fields, _, command = line.partition(" command=")
+                words = fields.split()
+                row = dict(kv.split("=", 1) for kv in words[2:])
+                row["pid"], row["command"] = int(words[1]), command
+                rows.append(row)
+        summary = (head, rows)
+    return docs, summary

@@ -7,6 +7,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "fake_model.h"
+#include "session/session.h" /* the tree stubs below */
 
 struct session {
 	struct model_view *view;
@@ -371,4 +372,25 @@ void model_snapshot_default_path(struct session *s, char *buf, size_t len)
 {
 	(void)s;
 	snprintf(buf, len, "memtop-4242-fake.txt");
+}
+
+/* The process tree of memtop run (session.h): the fake dashboard shows one process. */
+size_t session_tree_count(struct session_tree *t)
+{
+	(void)t;
+	return 1;
+}
+
+struct session *session_tree_get(struct session_tree *t, size_t i, pid_t *ppid)
+{
+	(void)t;
+	(void)i;
+	(void)ppid;
+	return NULL;
+}
+
+pid_t session_pid(const struct session *s)
+{
+	(void)s;
+	return 1;
 }
