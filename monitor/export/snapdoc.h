@@ -59,8 +59,11 @@ struct snapdoc {
 	struct snapdoc_module *modules;
 	size_t n_modules;
 	/* a diff (diff.c): site values are B - A as int64 in the uint64 fields, and frames come from
-	 * two processes, so addresses are not one address space (no maps, no location sharing) */
+	 * two processes, so addresses are not one address space (no maps of its own, no location
+	 * sharing) */
 	bool is_diff;
+	const struct snapdoc **site_docs; /* in a diff: the document each site's frames come from,
+					    whose maps and build ids name their mappings */
 	char *text;                 /* owns every string above (NULL in a diff: A and B own them) */
 	size_t cap_sites, cap_frames, cap_maps, cap_modules;
 };
