@@ -46,9 +46,10 @@ struct snapdoc {
 	uint64_t peak_bytes, peak_blocks;
 	bool has_peak_sites;        /* the snapshot has a "## peak" section */
 	uint64_t peak_unlisted;     /* peak bytes of sites "## sites" does not hold (no --all-sites) */
-	/* "## timeline": live bytes at t_ms from the first event (docs/snapshot-format.md) */
+	/* "## timeline": live bytes at t_ms from the first event, and the most they reached until
+	 * the next point (the point's own value in a snapshot without max=) (docs/snapshot-format.md) */
 	uint32_t *timeline_ms;
-	uint64_t *timeline_bytes;
+	uint64_t *timeline_bytes, *timeline_max;
 	size_t n_timeline, cap_timeline;
 	struct snapdoc_site *sites;
 	size_t n_sites;
