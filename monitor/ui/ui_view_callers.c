@@ -205,15 +205,14 @@ static void cell(struct ui *ui, const struct model_view *v, size_t i, int col, c
 static void title_line(struct ui *ui, const struct model_view *v, char *buf, size_t n)
 {
 	(void)v;
-	char age[64], filters[128];
+	char age[64];
 	ui_fmt_result_age(ui, UI_VIEW_CALLERS, age, sizeof age);
-	ui_fmt_filters(ui, filters, sizeof filters);
 	size_t roots = 0;
 	for (uint32_t k = ui->ctree && ui->ctree->n ? ui->ctree->nodes[0].first_child : UI_CTREE_NONE;
 	     k != UI_CTREE_NONE; k = ui->ctree->nodes[k].next_sibling)
 		roots++;
-	snprintf(buf, n, "%sCaller tree: %zu allocating functions, %zu rows shown%s (Enter Right + open, "
-		 "Left - close; %s)", filters, roots, table(ui)->n_rows,
+	snprintf(buf, n, "Caller tree: %zu allocating function%s, %zu rows shown%s (Enter Right + open, "
+		 "Left - close; %s)", roots, roots == 1 ? "" : "s", table(ui)->n_rows,
 		 ui->ctree && ui->ctree->truncated ? ", cut at its node limit" : "", age);
 }
 
