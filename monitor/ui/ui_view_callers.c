@@ -51,9 +51,8 @@ static bool is_open(const struct ui *ui, uint64_t path, size_t *at)
 void ui_callers_rows(struct ui *ui)
 {
 	struct ui_table *t = table(ui);
+	/* the selected node by its path: the rows may index a tree just replaced */
 	uint64_t keep = t->have_selected_id ? t->selected_id : 0;
-	if (t->n_rows && t->selected < t->n_rows && ui->ctree && t->rows[t->selected] < ui->ctree->n)
-		keep = node(ui, t->rows[t->selected])->path; /* before the rows change under it */
 	size_t n = ui->ctree ? ui_ctree_rows(ui->ctree, ui->ctree_open, ui->n_ctree_open, NULL, 0) : 0;
 	if (n > t->cap) {
 		uint32_t *rows = realloc(t->rows, n * sizeof *rows);
@@ -105,6 +104,8 @@ void ui_callers_fold(struct ui *ui, enum ui_callers_fold how)
 	if (!ui->ctree || t->selected >= t->n_rows)
 		return;
 	const struct ui_ctree_node *nd = node(ui, t->rows[t->selected]);
+	t->selected_id = nd->path;
+	t->have_selected_id = true;
 	size_t at;
 	bool open = is_open(ui, nd->path, &at);
 	if (how == UI_CALLERS_TOGGLE)
