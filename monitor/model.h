@@ -134,14 +134,18 @@ struct model_history {
 };
 
 /* Live bytes over time, kept by the engine per event in fixed memory: a point when an event comes
- * at least step_ms after the last point; when full, every other point goes and the step doubles.
- * t_ms counts from the first event the engine applied. */
+ * at least step_ms after the last point; when full, two neighbours merge and the step doubles.
+ * t_ms counts from the first event the engine applied. Point i also stands for the bucket of time
+ * up to the next point: max_bytes/min_bytes are the extremes live bytes reached in it (its own
+ * value included), so a rise and fall between two points is kept (the last bucket is still open). */
 #define MODEL_TIMELINE_MAX 256
 struct model_timeline {
 	uint32_t step_ms;
 	uint32_t n;
 	uint32_t t_ms[MODEL_TIMELINE_MAX];
 	uint64_t live_bytes[MODEL_TIMELINE_MAX];
+	uint64_t max_bytes[MODEL_TIMELINE_MAX];
+	uint64_t min_bytes[MODEL_TIMELINE_MAX];
 };
 
 /* ------------------------------------------------------------------ symbols */

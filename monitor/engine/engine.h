@@ -143,11 +143,19 @@ void engine_slot_reused(struct engine *e, uint16_t slot);
 
 /* The timeline's slow path (engine.c): a point at ts_ns, thinning the line when it is full. */
 void engine_timeline_point(struct engine *e, uint64_t ts_ns);
-/* After an event that changed the live set: one compare unless a point is due. */
+/* After an event that changed the live set: a point when due, else the open bucket's extremes
+ * (two compares: a spike that rises and falls between two points stays in the line). */
 static inline void engine_timeline_note(struct engine *e, uint64_t ts_ns)
 {
-	if (__builtin_expect(ts_ns >= e->timeline_next_ns, 0))
+	struct model_timeline *tl = &e->timeline;
+	if (__builtin_expect(ts_ns >= e->timeline_next_ns, 0)) { /* the first event too: next is 0 */
 		engine_timeline_point(e, ts_ns);
+		return;
+	}
+	if (e->live_bytes > tl->max_bytes[tl->n - 1])
+		tl->max_bytes[tl->n - 1] = e->live_bytes;
+	if (e->live_bytes < tl->min_bytes[tl->n - 1])
+		tl->min_bytes[tl->n - 1] = e->live_bytes;
 }
 
 /* What the site had live at the latest peak of live bytes (kept per event, never replayed). */

@@ -1,6 +1,7 @@
 /* history: what the engine keeps over time rather than per event: the live-bytes timeline (a
- * point when due, thinned when full), the growth samples of each call site and the per-thread rates
- * (publish time), and the mark of the incremental walk. WRITER ONLY (the ingest thread). */
+ * point when due, with the extremes of its bucket; thinned when full), the growth samples of each
+ * call site and the per-thread rates (publish time), and the mark of the incremental walk.
+ * WRITER ONLY (the ingest thread). */
 #include "engine/engine.h"
 #include "debug_assert.h"
 
@@ -11,17 +12,21 @@ void engine_timeline_point(struct engine *e, uint64_t ts_ns)
 		tl->step_ms = 1;
 		e->timeline_base_ns = ts_ns;
 	}
-	if (tl->n == MODEL_TIMELINE_MAX) { /* full: keep every other point, twice the step */
+	if (tl->n == MODEL_TIMELINE_MAX) { /* full: pairs merge (the first's point, both's extremes) */
 		for (uint32_t i = 0; i < MODEL_TIMELINE_MAX / 2; i++) {
-			tl->t_ms[i] = tl->t_ms[2 * i];
-			tl->live_bytes[i] = tl->live_bytes[2 * i];
+			uint32_t a = 2 * i, b = 2 * i + 1;
+			tl->t_ms[i] = tl->t_ms[a];
+			tl->live_bytes[i] = tl->live_bytes[a];
+			tl->max_bytes[i] = tl->max_bytes[a] > tl->max_bytes[b] ? tl->max_bytes[a] : tl->max_bytes[b];
+			tl->min_bytes[i] = tl->min_bytes[a] < tl->min_bytes[b] ? tl->min_bytes[a] : tl->min_bytes[b];
 		}
 		tl->n = MODEL_TIMELINE_MAX / 2;
 		tl->step_ms *= 2;
 	}
 	uint64_t t_ms = ts_ns > e->timeline_base_ns ? (ts_ns - e->timeline_base_ns) / 1000000u : 0;
 	tl->t_ms[tl->n] = t_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)t_ms;
-	tl->live_bytes[tl->n++] = e->live_bytes;
+	tl->live_bytes[tl->n] = tl->max_bytes[tl->n] = tl->min_bytes[tl->n] = e->live_bytes;
+	tl->n++;
 	e->timeline_next_ns = e->timeline_base_ns + (t_ms + tl->step_ms) * 1000000u;
 }
 

@@ -100,6 +100,7 @@ void snapshot_write_analysis(FILE *out, struct session *ses, const struct model_
 	const struct model_timeline *tl = &v->timeline;
 	fprintf(out, "\n## timeline\nstep_ms: %u\n", tl->step_ms);
 	for (uint32_t i = 0; i < tl->n && i < MODEL_TIMELINE_MAX; i++)
-		fprintf(out, "at %u: %" PRIu64 "\n", tl->t_ms[i], tl->live_bytes[i]);
+		fprintf(out, "at %u: %" PRIu64 " max=%" PRIu64 " min=%" PRIu64 "\n", tl->t_ms[i],
+			tl->live_bytes[i], tl->max_bytes[i], tl->min_bytes[i]);
 	free(s);
 }

@@ -116,7 +116,8 @@ static int build_doc(struct snapdiff *df)
 		n_frames += df->e[i].site->n_frames;
 	d->sites = calloc(df->n + 1, sizeof(*d->sites));
 	d->frames = calloc(n_frames + 1, sizeof(*d->frames));
-	if (!d->sites || !d->frames)
+	d->site_docs = calloc(df->n + 1, sizeof(*d->site_docs));
+	if (!d->sites || !d->frames || !d->site_docs)
 		return -1;
 	d->is_diff = true;
 	d->pid = df->b->pid;
@@ -126,6 +127,7 @@ static int build_doc(struct snapdiff *df)
 	d->uptime_ms = df->b->uptime_ms;
 	for (size_t i = 0; i < df->n; i++) {
 		const struct diff_entry *e = &df->e[i];
+		d->site_docs[d->n_sites] = e->src;
 		struct snapdoc_site *s = &d->sites[d->n_sites++];
 		*s = (struct snapdoc_site){.id = (uint32_t)i + 1, .has_totals = true,
 					   .live_bytes = (uint64_t)delta(e, DIFF_LIVE_BYTES),
@@ -165,6 +167,7 @@ void snapdiff_free(struct snapdiff *df)
 	free(df->e);
 	free(df->doc.sites);
 	free(df->doc.frames);
+	free(df->doc.site_docs);
 	free(df);
 }
 

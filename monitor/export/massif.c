@@ -133,10 +133,11 @@ int massif_write(const struct snapdoc *d, FILE *out)
 	fputs("\ntime_unit: ms\n", out);
 	put_snapshot(out, 0, 0, 0, "empty");
 	int num = 1, rc = 0;
-	/* the engine's timeline (from the first event): one plain snapshot per point */
+	/* the engine's timeline (from the first event): one plain snapshot per point, with the most
+	 * its bucket reached (a spike between two points stays in the graph) */
 	uint64_t end_ms = d->uptime_ms;
 	for (size_t i = 0; i < d->n_timeline; i++) {
-		put_snapshot(out, num++, d->timeline_ms[i], d->timeline_bytes[i], "empty");
+		put_snapshot(out, num++, d->timeline_ms[i], d->timeline_max[i], "empty");
 		if (d->timeline_ms[i] > end_ms) /* uptime counts from another start: never go back */
 			end_ms = d->timeline_ms[i];
 	}

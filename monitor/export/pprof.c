@@ -167,13 +167,15 @@ static uint64_t function_id(struct pprof_ctx *c, const struct snapdoc_frame *f)
 	return *v;
 }
 
-static uint64_t mapping_id(struct pprof_ctx *c, uint64_t pc)
+/* The mapping holding pc in src's maps (a diff's sites come from two documents: the key is the
+ * maps line's address, unique across both), written on first use; 0 when none holds it. */
+static uint64_t mapping_id(struct pprof_ctx *c, const struct snapdoc *src, uint64_t pc)
 {
-	const struct snapdoc_map *m = snapdoc_map_of(c->d, pc);
+	const struct snapdoc_map *m = snapdoc_map_of(src, pc);
 	if (!m)
 		return 0;
 	bool found;
-	uint64_t *v = u64map_slot(&c->map_ids, (uint64_t)(m - c->d->maps) + 1, &found);
+	uint64_t *v = u64map_slot(&c->map_ids, (uint64_t)(uintptr_t)m, &found);
 	if (!v) {
 		c->oom = true;
 		return 0;
@@ -181,7 +183,7 @@ static uint64_t mapping_id(struct pprof_ctx *c, uint64_t pc)
 	if (found)
 		return *v;
 	*v = ++c->n_mappings;
-	const char *bid = snapdoc_build_id(c->d, m->path);
+	const char *bid = snapdoc_build_id(src, m->path);
 	pbw_reset(&c->msg);
 	pbw_uint(&c->msg, 1, *v);
 	pbw_uint(&c->msg, 2, m->start);
@@ -198,7 +200,8 @@ static uint64_t mapping_id(struct pprof_ctx *c, uint64_t pc)
 /* The location of frames[0..n) (inline frames, then the physical one, all with one pc), shared by
  * every sample with that pc; key is the pc + 1, or in a diff the frame's index + 2 (two processes'
  * addresses may meet), 1 for "no stack". */
-static uint64_t location_id(struct pprof_ctx *c, const struct snapdoc_frame *fr, size_t n, uint64_t key)
+static uint64_t location_id(struct pprof_ctx *c, const struct snapdoc *src,
+			    const struct snapdoc_frame *fr, size_t n, uint64_t key)
 {
 	bool found;
 	uint64_t *v = u64map_slot(&c->loc_ids, key, &found);
@@ -209,7 +212,7 @@ static uint64_t location_id(struct pprof_ctx *c, const struct snapdoc_frame *fr,
 	if (found)
 		return *v;
 	uint64_t id = *v = ++c->n_locs;
-	uint64_t mid = mapping_id(c, fr[0].pc);
+	uint64_t mid = mapping_id(c, src, fr[0].pc);
 	uint64_t *funcs = c->funcs;
 	for (size_t i = 0; i < n; i++)
 		funcs[i] = function_id(c, &fr[i]); /* writes function messages: before msg is reused */
@@ -231,18 +234,19 @@ static uint64_t location_id(struct pprof_ctx *c, const struct snapdoc_frame *fr,
 static void write_sample(struct pprof_ctx *c, const struct snapdoc_site *s, uint64_t *locs)
 {
 	const struct snapdoc_frame *fr = c->d->frames + s->first_frame;
+	const struct snapdoc *src = c->d->site_docs ? c->d->site_docs[s - c->d->sites] : c->d;
 	size_t n_locs = 0;
 	for (size_t i = 0; i < s->n_frames;) {
 		size_t k = i; /* the group ends at its physical frame */
 		while (k + 1 < s->n_frames && fr[k].inlined && fr[k + 1].pc == fr[k].pc)
 			k++;
 		uint64_t key = c->d->is_diff ? (uint64_t)(fr + i - c->d->frames) + 2 : fr[i].pc + 1;
-		locs[n_locs++] = location_id(c, fr + i, k - i + 1, key);
+		locs[n_locs++] = location_id(c, src, fr + i, k - i + 1, key);
 		i = k + 1;
 	}
 	if (!s->n_frames) {
 		struct snapdoc_frame none = {.func = "[no stack]"};
-		locs[n_locs++] = location_id(c, &none, 1, 1);
+		locs[n_locs++] = location_id(c, src, &none, 1, 1);
 	}
 	int64_t values[4] = {
 		(int64_t)(s->has_totals ? s->allocs : s->live_blocks),

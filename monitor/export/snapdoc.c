@@ -239,13 +239,16 @@ static bool parse_peak_line(struct snapdoc *d, const char *line, struct snapdoc_
 	return true;
 }
 
-/* "step_ms: S" or "at MS: BYTES", in time order */
+/* "step_ms: S" or "at MS: BYTES[ max=MAX min=MIN]" (MIN <= BYTES <= MAX), in time order */
 static bool parse_timeline_line(struct snapdoc *d, const char *line)
 {
-	unsigned long long t, bytes;
+	unsigned long long t, bytes, max, min;
 	if (strncmp(line, "step_ms: ", 9) == 0)
 		return true;
-	if (sscanf(line, "at %llu: %llu", &t, &bytes) != 2 || t > UINT32_MAX ||
+	int got = sscanf(line, "at %llu: %llu max=%llu min=%llu", &t, &bytes, &max, &min);
+	if (got == 2)
+		max = min = bytes; /* a snapshot from before the extremes were kept */
+	if ((got != 2 && got != 4) || t > UINT32_MAX || max < bytes || min > bytes ||
 	    (d->n_timeline && t < d->timeline_ms[d->n_timeline - 1]))
 		return false;
 	size_t cap = d->cap_timeline;
@@ -254,7 +257,11 @@ static bool parse_timeline_line(struct snapdoc *d, const char *line)
 	cap = d->cap_timeline;
 	if (!grow((void **)&d->timeline_bytes, &cap, d->n_timeline, sizeof(*d->timeline_bytes)))
 		return false;
+	cap = d->cap_timeline;
+	if (!grow((void **)&d->timeline_max, &cap, d->n_timeline, sizeof(*d->timeline_max)))
+		return false;
 	d->cap_timeline = cap;
+	d->timeline_max[d->n_timeline] = max;
 	d->timeline_ms[d->n_timeline] = (uint32_t)t;
 	d->timeline_bytes[d->n_timeline++] = bytes;
 	return true;
@@ -437,6 +444,7 @@ void snapdoc_free(struct snapdoc *d)
 	free(d->modules);
 	free(d->timeline_ms);
 	free(d->timeline_bytes);
+	free(d->timeline_max);
 	free(d->text);
 	free(d);
 }

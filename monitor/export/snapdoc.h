@@ -46,9 +46,10 @@ struct snapdoc {
 	uint64_t peak_bytes, peak_blocks;
 	bool has_peak_sites;        /* the snapshot has a "## peak" section */
 	uint64_t peak_unlisted;     /* peak bytes of sites "## sites" does not hold (no --all-sites) */
-	/* "## timeline": live bytes at t_ms from the first event (docs/snapshot-format.md) */
+	/* "## timeline": live bytes at t_ms from the first event, and the most they reached until
+	 * the next point (the point's own value in a snapshot without max=) (docs/snapshot-format.md) */
 	uint32_t *timeline_ms;
-	uint64_t *timeline_bytes;
+	uint64_t *timeline_bytes, *timeline_max;
 	size_t n_timeline, cap_timeline;
 	struct snapdoc_site *sites;
 	size_t n_sites;
@@ -59,8 +60,11 @@ struct snapdoc {
 	struct snapdoc_module *modules;
 	size_t n_modules;
 	/* a diff (diff.c): site values are B - A as int64 in the uint64 fields, and frames come from
-	 * two processes, so addresses are not one address space (no maps, no location sharing) */
+	 * two processes, so addresses are not one address space (no maps of its own, no location
+	 * sharing) */
 	bool is_diff;
+	const struct snapdoc **site_docs; /* in a diff: the document each site's frames come from,
+					    whose maps and build ids name their mappings */
 	char *text;                 /* owns every string above (NULL in a diff: A and B own them) */
 	size_t cap_sites, cap_frames, cap_maps, cap_modules;
 };

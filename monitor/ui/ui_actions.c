@@ -157,8 +157,23 @@ static void act_mark(struct ui *ui, int key)
 	ui_query_params_changed(ui, UI_VIEW_INCREMENTAL);
 }
 
+/* Right and Left (+ and - too): open and close the caller tree's selected node (view 7). */
+static void act_fold(struct ui *ui, int key)
+{
+	if (ui->view != UI_VIEW_CALLERS) {
+		ui_message(ui, false, "Right and Left open and close nodes of the caller tree (7)");
+		return;
+	}
+	ui_callers_fold(ui, key == KEY_RIGHT || key == '+' || key == '=' ? UI_CALLERS_OPEN
+									 : UI_CALLERS_CLOSE);
+}
+
 static void act_divisions(struct ui *ui, int key)
 {
+	if (ui->view == UI_VIEW_CALLERS) { /* no heatmap there: + and - fold the tree */
+		act_fold(ui, key);
+		return;
+	}
 	unsigned d = ui->heat_divisions;
 	if (key == '+' || key == '=')
 		d = d * 2 > MODEL_HEAT_MAX ? MODEL_HEAT_MAX : d * 2;
@@ -262,12 +277,13 @@ struct binding {
 };
 
 static const struct binding bindings[] = {
-	{{'1', '2', '3', '4', '5', '6'}, act_view, {"1-6", "views: sites threads walk incremental map leaks"}},
+	{{'1', '2', '3', '4', '5', '6', '7'}, act_view, {"1-7", "views: sites threads walk incremental map leaks callers"}},
 	{{'\t', KEY_BTAB}, act_next_view, {"Tab S-Tab", "next / previous view"}},
 	{{KEY_UP, KEY_DOWN, 'k', 'j'}, act_move, {"Up Down", "move the selection (also k j)"}},
 	{{KEY_PPAGE, KEY_NPAGE, ' '}, act_move, {"PgUp PgDn", "move by a page"}},
 	{{KEY_HOME, KEY_END, 'g', 'G'}, act_move, {"Home End", "first / last row"}},
-	{{'\n', '\r', KEY_ENTER}, act_enter, {"Enter", "expand the stack / thread: filter by it"}},
+	{{'\n', '\r', KEY_ENTER}, act_enter, {"Enter", "expand the stack / thread: filter by it / open or close a caller tree node"}},
+	{{KEY_RIGHT, KEY_LEFT}, act_fold, {"Right Left", "caller tree (7): open / close the node (Left on a closed one: up to its parent)"}},
 	{{'[', ']', KEY_SR, KEY_SF}, act_stack_scroll, {"[ ]", "scroll the expanded stack (also S-Up S-Down)"}},
 	{{'<', '>', ',', '.'}, act_sort, {"< >", "sort by the previous / next column"}},
 	{{'i', 'I'}, act_sort, {"i", "invert the sort order"}},
@@ -277,7 +293,7 @@ static const struct binding bindings[] = {
 	{{'s'}, act_snapshot, {"s", "write a snapshot file and say where"}},
 	{{'m'}, act_mark, {"m", "mark all live blocks as walked"}},
 	{{'u'}, act_mark, {"u", "remove the mark"}},
-	{{'+', '=', '-'}, act_divisions, {"+ -", "more / fewer heatmap divisions"}},
+	{{'+', '=', '-'}, act_divisions, {"+ -", "more / fewer heatmap divisions; caller tree: open / close"}},
 	{{'e', 'E'}, act_expire, {"e E", "raise / lower the leak expire age"}},
 	{{'r', KEY_F(5)}, act_refresh, {"r F5", "recompute walks, maps and suspects now"}},
 	{{CTRL('l')}, act_redraw, {"Ctrl-L", "repaint the screen"}},

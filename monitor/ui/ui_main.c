@@ -189,6 +189,7 @@ void ui_fini(struct ui *ui)
 		model_suspects_free(ui->suspects);
 	ui_group_free(&ui->site_group);
 	ui_group_free(&ui->suspect_group);
+	ui_callers_free(ui);
 	ui_sitemap_free(&ui->sitemap);
 	ui_strcache_free(&ui->rank_cache);
 	ui_strcache_free(&ui->match_cache);
@@ -204,9 +205,16 @@ static void draw_tabs(struct ui *ui, int y, int w)
 	ui_draw_fill(y, 0, w, UI_C_TAB);
 	int x = 0;
 	ui->hits.tab_y = y;
-	for (int i = 0; i < UI_VIEW_COUNT; i++) {
-		char label[48];
+	char label[48];
+	for (int i = 0; i < UI_VIEW_COUNT; i++) { /* do the whole names fit? else the short ones */
 		snprintf(label, sizeof label, " %d %s ", i + 1, ui_view_ops_of((enum ui_view_id)i)->name);
+		x += ui_text_width(label);
+	}
+	bool short_names = x > w;
+	x = 0;
+	for (int i = 0; i < UI_VIEW_COUNT; i++) {
+		const struct ui_view_ops *ops = ui_view_ops_of((enum ui_view_id)i);
+		snprintf(label, sizeof label, " %d %s ", i + 1, short_names && ops->tab ? ops->tab : ops->name);
 		ui->hits.tab_x[i] = x < w ? x : w;
 		if (x < w)
 			ui_draw_text(y, x, w - x, i == (int)ui->view ? UI_C_TAB_ACTIVE : UI_C_TAB, label);
@@ -235,7 +243,7 @@ static void draw_status(struct ui *ui, int y, int w)
 		return;
 	}
 	static const char *const hints[][2] = {
-		{"?", "Help"}, {"1-6", "Views"}, {"Enter", "Expand"}, {"/", "Filter"}, {"<>", "Sort"},
+		{"?", "Help"}, {"1-7", "Views"}, {"Enter", "Expand"}, {"/", "Filter"}, {"<>", "Sort"},
 		{"s", "Snapshot"}, {"m", "Mark"}, {"p", "Pause"}, {"q", "Quit"},
 	};
 	ui_draw_fill(y, 0, w, UI_C_STATUS);

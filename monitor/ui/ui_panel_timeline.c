@@ -24,16 +24,17 @@ static void fmt_secs(char *buf, size_t n, uint64_t ms)
 }
 
 /* Live bytes shown by column c of pw-1 time columns over [0, span]: the highest value the line
- * reaches in the column (a peak narrower than a column stays visible), else the value carried in. */
+ * reaches in the column, its buckets' maxima included (a peak narrower than a column or than a
+ * step stays visible), else the value carried in. */
 static uint64_t column_value(const struct model_timeline *tl, uint32_t *next, uint64_t *carry, int c,
 			     int cols, uint64_t span)
 {
 	uint64_t end = span * (uint64_t)(c + 1) / (uint64_t)cols;
 	uint64_t v = *carry;
 	while (*next < tl->n && (tl->t_ms[*next] < end || (c == cols - 1 && tl->t_ms[*next] <= end))) {
+		if (tl->max_bytes[*next] > v)
+			v = tl->max_bytes[*next];
 		*carry = tl->live_bytes[(*next)++];
-		if (*carry > v)
-			v = *carry;
 	}
 	return v;
 }
@@ -94,8 +95,8 @@ void ui_timeline_draw(struct ui *ui, const struct model_view *v, int y, int h, i
 	/* the chart's scale: the highest point of the line or the present, whichever is higher */
 	uint64_t now = v->totals.live_bytes, ymax = now, span = tl->t_ms[tl->n - 1];
 	for (uint32_t i = 0; i < tl->n; i++)
-		if (tl->live_bytes[i] > ymax)
-			ymax = tl->live_bytes[i];
+		if (tl->max_bytes[i] > ymax)
+			ymax = tl->max_bytes[i];
 	snprintf(title, sizeof title,
 		 "Live bytes over time: now %s B, top %s B; %u points >= %u ms apart (t: back)",
 		 ui_fmt_count(now_s, sizeof now_s, now), ui_fmt_count(top_s, sizeof top_s, ymax), tl->n,

@@ -19,6 +19,7 @@ bool ui_query_needed(const struct ui *ui, enum ui_view_id view)
 	case UI_VIEW_INCREMENTAL:
 	case UI_VIEW_MAPS:
 	case UI_VIEW_SUSPECTS:
+	case UI_VIEW_CALLERS: /* a stack per site: symbol lookups, off the UI thread */
 		return true;
 	default:
 		return false;
@@ -75,6 +76,63 @@ static void group_walk(struct ui_query_res *out, struct model_walk *w)
 		model_walk_free(w);
 }
 
+/* One site of the caller tree, copied out of the view (its stack is read after the read lock). */
+struct callers_site {
+	uint32_t stack_id;
+	uint64_t bytes, blocks, allocs;
+};
+
+static struct callers_site *callers_sites(struct session *s, const struct ui_group *g, size_t *n)
+{
+	struct callers_site *cs = NULL;
+	*n = 0;
+	if (g) {
+		cs = calloc(g->n + 1, sizeof *cs);
+		for (size_t i = 0; cs && i < g->n; i++) /* allocations are not counted per thread */
+			cs[(*n)++] = (struct callers_site){g->rows[i].stack_id, g->rows[i].bytes,
+							   g->rows[i].blocks, 0};
+		return cs;
+	}
+	urcu_memb_read_lock();
+	const struct model_view *v = model_view_get(s);
+	size_t m = v ? v->n_sites : 0;
+	cs = calloc(m + 1, sizeof *cs);
+	for (size_t i = 0; cs && i < m; i++)
+		cs[(*n)++] = (struct callers_site){v->sites[i].stack_id, v->sites[i].live_bytes,
+						   v->sites[i].live_blocks, v->sites[i].allocs};
+	urcu_memb_read_unlock();
+	return cs;
+}
+
+/* Every site's stack (wrappers folded as view 1 shows them) merged into the caller tree: sites
+ * with nothing live and no allocation add nothing. NULL when out of memory. */
+static struct ui_ctree *callers_tree(struct session *s, const struct ui_group *g)
+{
+	size_t n;
+	struct callers_site *cs = callers_sites(s, g, &n);
+	struct ui_ctree *t = calloc(1, sizeof *t);
+	struct model_frame frames[64];
+	bool failed = !cs || !t;
+	for (size_t i = 0; !failed && i < n; i++) {
+		if (!cs[i].bytes && !cs[i].blocks && !cs[i].allocs)
+			continue;
+		int depth = cs[i].stack_id ? model_site_stack(s, cs[i].stack_id, frames, 64) : 0;
+		if (depth <= 0) { /* one node that says "(no stack)" */
+			frames[0] = (struct model_frame){0};
+			depth = 1;
+		}
+		failed = ui_ctree_add(t, frames, depth, cs[i].bytes, cs[i].blocks, cs[i].allocs) != 0;
+	}
+	free(cs);
+	if (failed && t) {
+		ui_ctree_free(t);
+		free(t);
+		return NULL;
+	}
+	ui_ctree_sort(t);
+	return t;
+}
+
 void ui_query_compute(struct session *s, const struct ui_query_req *rq, struct ui_query_res *out)
 {
 	memset(out, 0, sizeof *out);
@@ -105,6 +163,11 @@ void ui_query_compute(struct session *s, const struct ui_query_req *rq, struct u
 		if (by_thread)
 			group_walk(out, walk(s, MODEL_WALK_ALL, rq->thread_filter, expire_ns));
 		break;
+	case UI_VIEW_CALLERS:
+		if (by_thread) /* the thread's blocks by stack, as view 1 under the filter */
+			group_walk(out, walk(s, MODEL_WALK_ALL, rq->thread_filter, 0));
+		out->ctree = callers_tree(s, by_thread ? &out->group : NULL);
+		break;
 	default:
 		break;
 	}
@@ -121,6 +184,10 @@ void ui_query_res_free(struct ui_query_res *res)
 	if (res->suspects)
 		model_suspects_free(res->suspects);
 	ui_group_free(&res->group);
+	if (res->ctree) {
+		ui_ctree_free(res->ctree);
+		free(res->ctree);
+	}
 	memset(res, 0, sizeof *res);
 }
 
@@ -189,6 +256,10 @@ void ui_query_install(struct ui *ui, struct ui_query_res *res)
 		SWAP_PTR(ui->suspects, res->suspects);
 		if (res->req.thread_filter != MODEL_ANY_THREAD)
 			swap_group(&ui->suspect_group, &ui->suspect_group_valid, &res->group, res->group_valid);
+		break;
+	case UI_VIEW_CALLERS:
+		SWAP_PTR(ui->ctree, res->ctree);
+		ui_callers_rows(ui);
 		break;
 	default:
 		break;

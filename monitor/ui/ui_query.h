@@ -29,6 +29,7 @@ struct ui_query_res {
 	struct model_suspects *suspects;
 	struct ui_group group;
 	bool group_valid;
+	struct ui_ctree *ctree;   /* view 7 */
 	uint64_t cost_ns;       /* wall time of the computation */
 };
 

@@ -10,6 +10,7 @@
 
 #include "model.h"
 #include "ui.h"
+#include "ui_calltree.h"
 #include "ui_crt.h"
 #include "ui_sort.h"
 #include "ui_walk_rows.h"
@@ -21,6 +22,7 @@ enum ui_view_id {
 	UI_VIEW_INCREMENTAL,
 	UI_VIEW_MAPS,
 	UI_VIEW_SUSPECTS,
+	UI_VIEW_CALLERS,
 	UI_VIEW_COUNT
 };
 
@@ -42,6 +44,7 @@ struct ui_column {
  * (the published model view's array or a cached per-block result). */
 struct ui_view_ops {
 	const char *name;  /* tab label */
+	const char *tab;   /* shorter tab label when the tabs do not fit whole (NULL: name) */
 	const char *title; /* long name for the title line */
 	const struct ui_column *cols;
 	int n_cols;
@@ -198,6 +201,9 @@ struct ui {
 	struct ui_group site_group;     /* view 1 under a thread filter */
 	bool site_group_valid;
 	struct ui_group suspect_group;  /* view 6 under a thread filter */
+	struct ui_ctree *ctree;         /* view 7: call sites merged by caller (NULL: not yet) */
+	uint64_t *ctree_open;           /* paths of the nodes shown open (ui_view_callers.c) */
+	size_t n_ctree_open;
 	bool suspect_group_valid;
 	uint64_t query_ns[UI_VIEW_COUNT]; /* when each view's result was computed (0 = never) */
 	uint64_t query_cost_ns[UI_VIEW_COUNT];
@@ -236,7 +242,14 @@ struct ui {
 };
 
 extern const struct ui_view_ops ui_view_sites, ui_view_threads, ui_view_walk, ui_view_incremental,
-	ui_view_maps, ui_view_suspects;
+	ui_view_maps, ui_view_suspects, ui_view_callers;
+
+/* ui_view_callers.c: the caller tree's rows after a new tree or an open/close, the selection kept
+ * on the same node; and opening (Right, +), closing (Left, -) or toggling (Enter) the selected one. */
+void ui_callers_rows(struct ui *ui);
+enum ui_callers_fold { UI_CALLERS_OPEN, UI_CALLERS_CLOSE, UI_CALLERS_TOGGLE };
+void ui_callers_fold(struct ui *ui, enum ui_callers_fold how);
+void ui_callers_free(struct ui *ui);
 const struct ui_view_ops *ui_view_ops_of(enum ui_view_id id);
 
 /* ui_mouse.c: a click on a tab, a row or a column header, or the wheel (KEY_MOUSE). */

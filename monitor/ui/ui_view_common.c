@@ -11,7 +11,7 @@ const struct ui_view_ops *ui_view_ops_of(enum ui_view_id id)
 {
 	static const struct ui_view_ops *const all[UI_VIEW_COUNT] = {
 		&ui_view_sites, &ui_view_threads, &ui_view_walk,
-		&ui_view_incremental, &ui_view_maps, &ui_view_suspects,
+		&ui_view_incremental, &ui_view_maps, &ui_view_suspects, &ui_view_callers,
 	};
 	return all[id < UI_VIEW_COUNT ? id : 0];
 }

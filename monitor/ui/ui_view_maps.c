@@ -200,6 +200,7 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 
 const struct ui_view_ops ui_view_maps = {
 	.name = "Memory map",
+	.tab = "Map",
 	.title = "Memory map",
 	.cols = cols,
 	.n_cols = N_COLS,

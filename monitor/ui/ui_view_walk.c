@@ -240,9 +240,9 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 	ui_stack_panel_draw(ui, b.stack_id, y, h, w);
 }
 
-#define WALK_OPS(NAME, TITLE)                                                                        \
+#define WALK_OPS(NAME, TAB, TITLE)                                                                   \
 	{                                                                                            \
-		.name = NAME, .title = TITLE, .cols = cols, .n_cols = N_COLS,                        \
+		.name = NAME, .tab = TAB, .title = TITLE, .cols = cols, .n_cols = N_COLS,            \
 		.default_sort = COL_ADDR, .default_ascending = true, .follows_generation = false,    \
 		.rows_from_query = true, .row_height = 1, .count = count, .row_id = row_id,          \
 		.cell = cell, .title_line = title_line,                                              \
@@ -250,5 +250,5 @@ static void draw_extra(struct ui *ui, const struct model_view *v, int y, int h, 
 		.activate = ui_stack_panel_toggle,                                                      \
 	}
 
-const struct ui_view_ops ui_view_walk = WALK_OPS("Heap walk", "Heap walk");
-const struct ui_view_ops ui_view_incremental = WALK_OPS("Incremental", "Incremental walk");
+const struct ui_view_ops ui_view_walk = WALK_OPS("Heap walk", NULL, "Heap walk");
+const struct ui_view_ops ui_view_incremental = WALK_OPS("Incremental", "Incr", "Incremental walk");

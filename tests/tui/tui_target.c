@@ -17,7 +17,11 @@
  *   "churn" mode adds a thread "tui-churn" that does malloc(16) + free without end: counts in the
  *   millions and high rates, for what the header does with long figures (not exact either).
  *   "late-thread" mode runs each SIGUSR1's site_later on a new thread "tui-late" that then stays
- *   blocked (alive, so its TID is the one to show) and writes its TID to PIDFILE.late. */
+ *   blocked (alive, so its TID is the one to show) and writes its TID to PIDFILE.late.
+ *   "callers" mode (instead of phase 1): a known caller tree for view 7. leaf_alloc keeps 7,500 B
+ *   in 6 blocks: 4,000 B (1 block) called from main, 2,000 B (2) through mid_one from top from
+ *   main, 1,500 B (3) through mid_two from top; solo_alloc keeps 300 B (1) called from main.
+ *   Total 7,800 B in 7 blocks, nothing freed. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -157,6 +161,33 @@ static NOINLINE void timeline_shape(void)
 		keep[kept++] = blocks[i];
 }
 
+static NOINLINE void leaf_alloc(int n, size_t size)
+{
+	for (int i = 0; i < n; i++)
+		keep[kept++] = malloc(size);
+}
+
+static NOINLINE void mid_one(void)
+{
+	leaf_alloc(2, 1000);
+}
+
+static NOINLINE void mid_two(void)
+{
+	leaf_alloc(3, 500);
+}
+
+static NOINLINE void top(void)
+{
+	mid_one();
+	mid_two();
+}
+
+static NOINLINE void solo_alloc(void)
+{
+	keep[kept++] = malloc(300);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -176,6 +207,11 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "timeline") == 0) {
 		write_id(argv[1], (long)getpid());
 		timeline_shape();
+	} else if (strcmp(mode, "callers") == 0) {
+		top();
+		leaf_alloc(1, 4000);
+		solo_alloc();
+		write_id(argv[1], (long)getpid());
 	} else {
 		site_a();
 		site_b();

@@ -170,7 +170,7 @@ def test_keys(c):
         t.wait_for(lambda scr, above=m.group(1): re.search(r"(\d+) more above", scr) and
                    re.search(r"(\d+) more above", scr).group(1) != above, describe="help scrolled")
         s += t.screen()
-    for key, what in [("1-6", "views"), ("Tab S-Tab", "next / previous view"), ("Up Down", "move"),
+    for key, what in [("1-7", "views"), ("Tab S-Tab", "next / previous view"), ("Up Down", "move"),
                       ("PgUp PgDn", "page"), ("Home End", "first / last row"), ("Enter", "expand"),
                       ("< >", "sort by"), ("i", "invert"), ("/", "filter by function or file"),
                       ("c Esc", "clear"), ("p", "pause the display"), ("s", "snapshot"),
@@ -331,6 +331,52 @@ def test_timeline(c):
     check(heights[0] == round(plot_h / 8), "the first column: one block of eight", s)
     t.keys("t")
     t.wait_for(r"site_later|timeline_shape|Call sites", describe="back to the call sites")
+
+
+def test_callers(c):
+    """7: the caller tree of tui_target's callers mode: allocating functions with the sums of their
+    whole subtree, largest first; Enter, Right and + open a node onto its callers (exact figures),
+    Left and - close it (Left on a closed node goes up to its parent); the selected node's path."""
+    t = c.tmux
+    c.run_target_under_memtop("callers")
+    t.wait_for(r"Live 7,800 B \(7\.6 KiB\) in 7 blocks", describe="the callers heap in the header")
+    t.keys("7")
+    node = r"^\s*%s\s+%d\s+%d\s+%s %s tui_target\.c:\d+"
+    closed, opened = r"[▸+]", r"[▾-]"
+    t.wait_for(lambda s: re.search(node % ("7,500", 6, 6, closed, "leaf_alloc"), s, re.M) and
+               re.search(node % ("300", 1, 1, closed, "solo_alloc"), s, re.M),
+               describe="the two allocating functions, symbolized, with their subtree sums")
+    s = t.screen()
+    rows = table_rows(s, r"^\s*[\d,]+\s+\d+\s+\d+\s+\S (leaf_alloc|solo_alloc) tui_target")
+    check(len(rows) == 2 and "leaf_alloc" in rows[0], "leaf_alloc (7,500 B) above solo_alloc (300 B)", s)
+    check(re.search(r"Caller tree: 2 allocating functions, 2 rows shown", s), "title: 2 functions, 2 rows", s)
+    check(re.search(r"^ leaf_alloc tui_target\.c:\d+\s*$", s, re.M), "the selected node's path", s)
+    t.keys("Enter")
+    t.wait_for(node % ("7,500", 6, 6, opened, "leaf_alloc"), describe="leaf_alloc opened")
+    s = t.wait_for(r"4 rows shown|5 rows shown", describe="its callers listed")
+    s = t.screen()
+    kids = table_rows(s, r"^\s*[\d,]+\s+\d+\s+\d+\s+   ?[▸+] \w+ tui_target")
+    check([re.search(r"(\w+) tui_target", k).group(1) for k in kids] == ["main", "mid_one", "mid_two"],
+          "callers of leaf_alloc by live bytes: main, mid_one, mid_two", s)
+    check(re.search(node % ("4,000", 1, 1, "  " + closed, "main"), s, re.M) and
+          re.search(node % ("2,000", 2, 2, "  " + closed, "mid_one"), s, re.M) and
+          re.search(node % ("1,500", 3, 3, "  " + closed, "mid_two"), s, re.M),
+          "each caller with exact figures, one level in", s)
+    t.keys("Down", "Down", "Right")
+    t.wait_for(node % ("2,000", 2, 2, "    " + closed, "top"), describe="mid_one opened onto top")
+    s = t.screen()
+    check(re.search(node % ("2,000", 2, 2, "  " + opened, "mid_one"), s, re.M), "mid_one shown open", s)
+    check(re.search(r"^ leaf_alloc tui_target\.c:\d+ > mid_one tui_target\.c:\d+\s*$", s, re.M),
+          "path of mid_one: leaf_alloc > mid_one", s)
+    t.keys("Left")
+    t.wait_for(lambda s: re.search(node % ("2,000", 2, 2, "  " + closed, "mid_one"), s, re.M) and
+               " top tui_target" not in s, describe="Left closed mid_one")
+    t.keys("Left", "-")
+    t.wait_for(lambda s: re.search(node % ("7,500", 6, 6, closed, "leaf_alloc"), s, re.M) and
+               "mid_one tui" not in s, describe="Left went up to leaf_alloc, - closed it")
+    t.keys("+")
+    t.wait_for(node % ("7,500", 6, 6, opened, "leaf_alloc"), describe="+ opened leaf_alloc again")
+    t.keys("q")
 
 
 def test_wrappers(c):

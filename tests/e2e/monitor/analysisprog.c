@@ -7,7 +7,9 @@
  * 64-127, 10x1000 in 512-1023, 6x32 in 32-63. Nothing else allocates (no stdio).
  * `analysisprog timeline`: 1000 B, 60 ms, 1000 B more, 60 ms, both freed: the timeline's points
  * are 1000 at 0 ms, 2000 at 60 ms or later, 1000 at 120 ms or later (the last free falls in the
- * same millisecond as the one before, usually: no point of its own). */
+ * same millisecond as the one before, usually: no point of its own).
+ * `analysisprog spike`: 1000 B, then at once 50,000 B held for 50 ms and freed, 1000 B kept: the
+ * spike comes within the first point's millisecond, so no point holds it; the true peak is 51,000. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,9 +56,9 @@ SITE static void pair_alloc(void)
 	}
 }
 
-static void pause_60ms(void)
+static void pause_ms(long ms)
 {
-	struct timespec ts = {0, 60 * 1000000L};
+	struct timespec ts = {0, ms * 1000000L};
 	while (nanosleep(&ts, &ts) != 0)
 		;
 }
@@ -64,15 +66,27 @@ static void pause_60ms(void)
 SITE static void timeline(void)
 {
 	void *a = malloc(1000);
-	pause_60ms();
+	pause_ms(60);
 	void *b = malloc(1000);
-	pause_60ms();
+	pause_ms(60);
 	free(a);
 	free(b);
 }
 
+SITE static void spike(void)
+{
+	keep(malloc(1000));
+	void *big = malloc(50000);
+	pause_ms(50);
+	free(big);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "spike") == 0) {
+		spike();
+		return 0;
+	}
 	if (argc > 1 && strcmp(argv[1], "timeline") == 0) {
 		timeline();
 		return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """e2e: the snapshot's answers to heaptrack's questions on analysisprog, exact: the sites live at
 the peak (## peak), temporary allocations (## temporary), sites by calls (## calls), the size
-histogram (## sizes); the massif export's peak tree holds them, read back by ms_print.
+histogram (## sizes); the massif export's peak tree holds them, read back by ms_print; the
+timeline (## timeline) keeps a 50 ms spike that no point holds in its max=, and massif draws it.
 usage: check_analysis.py MEMTOP PROG   Prints TAP."""
 import os, re, shutil, subprocess, sys, tempfile
 
@@ -68,7 +69,7 @@ snap2 = os.path.join(tmp, 'timeline.txt')
 r = subprocess.run([MEMTOP, 'report', '-o', snap2, '--', PROG, 'timeline'], capture_output=True,
                    env=ENV, timeout=60)
 tl = section(open(snap2).read(), 'timeline') if os.path.exists(snap2) else ''
-pts = [(int(a), int(b)) for a, b in re.findall(r'^at (\d+): (\d+)$', tl, re.M)]
+pts = [(int(a), int(b)) for a, b in re.findall(r'^at (\d+): (\d+) max=\d+ min=\d+$', tl, re.M)]
 # the two frees at the end usually fall in one millisecond (no point of the last free's own); on a
 # slow or loaded machine the last one may not: its point (0 B) is not what this checks
 if len(pts) == 4 and pts[3][1] == 0 and pts[3][0] > pts[2][0]:
@@ -87,6 +88,31 @@ if shutil.which('ms_print') and len(pts) == 3:
        % (pts[1][0], pts[2][0]),
        [(t, b) for _, t, b in rows][1:4] == [('0', '1,000'), (str(pts[1][0]), '2,000'),
                                              (str(pts[2][0]), '1,000')], out)
+# a spike between two points: the timeline's max and massif's graph hold the true peak, 51,000 B
+snap3 = os.path.join(tmp, 'spike.txt')
+r = subprocess.run([MEMTOP, 'report', '-o', snap3, '--', PROG, 'spike'], capture_output=True,
+                   env=ENV, timeout=60)
+text3 = open(snap3).read() if os.path.exists(snap3) else ''
+tl = section(text3, 'timeline')
+maxima = [int(m) for m in re.findall(r'^at \d+: \d+ max=(\d+) min=\d+$', tl, re.M)]
+ok('spike: peak_bytes 51000 and the timeline\'s largest max= is 51000',
+   r.returncode == 0 and re.search(r'^peak_bytes: 51000$', text3, re.M) is not None and
+   maxima and max(maxima) == 51000, text3)
+ms3 = os.path.join(tmp, 'spike.massif')
+r = subprocess.run([MEMTOP, 'export', '--format', 'massif', '-o', ms3, snap3], capture_output=True,
+                   timeout=60)
+ok('spike: export --format massif exits 0', r.returncode == 0, r.stderr)
+if shutil.which('ms_print'):
+    out = subprocess.run(['ms_print', ms3], capture_output=True, timeout=60).stdout.decode()
+    rows = re.findall(r'^\s+(\d+)\s+([\d,]+)\s+([\d,]+)\s+[\d,]+\s+\d+\s+\d+$', out, re.M)
+    drawn = [int(b.replace(',', '')) for _, t, b in rows[1:-2]]  # the timeline's snapshots
+    ok('spike: ms_print draws the spike (51,000 B) in the timeline, and the peak 51,000 B',
+       drawn and max(drawn) == 51000 and
+       re.search(r'^100\.00% \(51,000B\) \(heap allocation functions\)', out, re.M) is not None,
+       out)
+else:
+    n += 1
+    print('ok %d - spike: ms_print draws the spike # SKIP ms_print not installed' % n)
 shutil.rmtree(tmp)
 print('1..%d' % n)
 sys.exit(1 if failed else 0)

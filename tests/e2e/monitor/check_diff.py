@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """e2e: `memtop diff A B` of two runs of diffprog (2 then 5): grow_site +300 B +3 blocks,
 shrink_site -150 B -3 blocks, stable_site unchanged (not listed), in text, folded (negative
-values) and pprof read by `go tool pprof -top` (negative flat).
+values) and pprof read by `go tool pprof -top` (negative flat) and -raw (mappings with build ids).
 usage: check_diff.py MEMTOP PROG   Prints TAP."""
 import os, re, shutil, subprocess, sys, tempfile
 
@@ -66,6 +66,14 @@ if GO:
                         re.M)}
     ok('go tool pprof reads the diff: grow_site 300, shrink_site -150',
        flat.get('grow_site') == 300 and flat.get('shrink_site') == -150, out + r.stderr.decode())
+    r = run([GO, 'tool', 'pprof', '-raw', pb])
+    raw = r.stdout.decode()
+    bid = re.search(r'Build ID: ([0-9a-f]+)', run(['readelf', '-n', PROG]).stdout.decode())
+    ok('pprof diff -raw: the mapping of the program carries its build id',
+       r.returncode == 0 and bid is not None and
+       re.search(r'^\d+: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ %s %s \[FN\]\[FL\]\[LN\]\[IN\]$'
+                 % (re.escape(os.path.realpath(PROG)), bid.group(1)), raw, re.M) is not None,
+       raw + r.stderr.decode())
 else:
     print('ok %d - go tool pprof reads the diff # SKIP go not installed' % (n + 1))
     n += 1

@@ -125,6 +125,54 @@ static void test_timeline_thins(void **state)
 	assert_true(tl->t_ms[tl->n - 1] >= 995);
 }
 
+static void apply_at(uint8_t type, uint64_t ts_ns, uint64_t addr, uint64_t size)
+{
+	struct memtop_event ev = {.type = type, .stack_id = 1, .timestamp_ns = ts_ns, .addr = addr,
+				  .size = size};
+	urcu_memb_read_lock();
+	engine_apply(&E, &ev);
+	urcu_memb_read_unlock();
+}
+
+/* A spike that rises and falls between two points has no point of its own but stays in its
+ * bucket's max (and the fall in a later bucket's min), through every thinning of the line. */
+static void test_timeline_keeps_spikes(void **state)
+{
+	(void)state;
+	const uint64_t t0 = 9000000000ull, ms = 1000000ull;
+	apply_at(MEMTOP_EV_MALLOC, t0, 0x100, 100);              /* point 0: 100 */
+	apply_at(MEMTOP_EV_MALLOC, t0 + ms / 4, 0x200, 50000);   /* same step: no point */
+	apply_at(MEMTOP_EV_FREE, t0 + ms / 2, 0x200, 0);
+	const struct model_timeline *tl = &E.timeline;
+	assert_int_equal(tl->n, 1);
+	assert_int_equal(tl->live_bytes[0], 100);
+	assert_int_equal(tl->max_bytes[0], 50100);
+	assert_int_equal(tl->min_bytes[0], 100);
+	/* 1000 more points a ms apart; a dip to 0 and back within the 700th step */
+	for (uint64_t i = 1; i <= 1000; i++) {
+		apply_at(MEMTOP_EV_MALLOC, t0 + i * ms, 0x1000 + i * 16, 8);
+		if (i == 700) {
+			apply_at(MEMTOP_EV_FREE, t0 + i * ms + 1000, 0x100, 0);
+			apply_at(MEMTOP_EV_MALLOC, t0 + i * ms + 2000, 0x100, 100);
+		}
+	}
+	assert_int_equal(tl->step_ms, 4);
+	uint64_t top = 0, bottom = UINT64_MAX;
+	for (uint32_t i = 0; i < tl->n; i++) {
+		assert_true(tl->min_bytes[i] <= tl->live_bytes[i] && tl->live_bytes[i] <= tl->max_bytes[i]);
+		top = tl->max_bytes[i] > top ? tl->max_bytes[i] : top;
+		bottom = tl->min_bytes[i] < bottom ? tl->min_bytes[i] : bottom;
+	}
+	assert_int_equal(tl->max_bytes[0], 50100); /* merged twice, still there */
+	assert_int_equal(top, 50100);
+	assert_int_equal(bottom, 100);             /* the first point's own value */
+	/* the dip: 700 small blocks live (5600 B) with the 100 gone, in the bucket holding 700 ms */
+	uint32_t k = 0;
+	while (k + 1 < tl->n && tl->t_ms[k + 1] <= 700)
+		k++;
+	assert_int_equal(tl->min_bytes[k], 5600);
+}
+
 static void test_realloc_paths(void **state)
 {
 	(void)state;
@@ -426,6 +474,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peak_temporary_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeline_thins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeline_keeps_spikes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_sequences_keep_invariants, setup, teardown),
 	};

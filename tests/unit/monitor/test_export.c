@@ -265,6 +265,38 @@ static void test_folded(void **state)
 	snapdoc_free(d);
 }
 
+/* "## timeline" lines with max= and min= (and without: old snapshots); massif draws each point
+ * with its bucket's max, so a spike between two points is in the graph. */
+static void test_timeline_max(void **state)
+{
+	(void)state;
+	static const char tail[] = "\n## timeline\nstep_ms: 1\nat 0: 100 max=50100 min=100\n"
+				   "at 50: 100\n## end\n";
+	char text[sizeof snap_text + sizeof tail];
+	snprintf(text, sizeof text, "%.*s%s", (int)(sizeof snap_text - sizeof "## end\n"), snap_text,
+		 tail);
+	struct snapdoc *d = doc(text);
+	assert_non_null(d);
+	assert_int_equal(d->n_timeline, 2);
+	assert_int_equal(d->timeline_bytes[0], 100);
+	assert_int_equal(d->timeline_max[0], 50100);
+	assert_int_equal(d->timeline_max[1], 100);
+	char *m = capture(d, EXPORT_MASSIF, 0);
+	assert_non_null(strstr(m, "snapshot=1\n#-----------\ntime=0\nmem_heap_B=50100\n"));
+	assert_non_null(strstr(m, "snapshot=2\n#-----------\ntime=50\nmem_heap_B=100\n"));
+	free(m);
+	snapdoc_free(d);
+	/* a max below the point's value, or a max without a min, is damage */
+	char err[256];
+	static const char *const bad[] = {"at 0: 100 max=99 min=100\n", "at 0: 100 max=200\n",
+					  "at 0: 100 max=200 min=101\n"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "%.*s\n## timeline\n%s## end\n",
+			 (int)(sizeof snap_text - sizeof "## end\n"), snap_text, bad[i]);
+		assert_null(snapdoc_parse(strdup(text), err, sizeof err));
+	}
+}
+
 static void test_massif(void **state)
 {
 	(void)state;
@@ -311,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_pprof_decodes),
 		cmocka_unit_test(test_folded),
 		cmocka_unit_test(test_massif),
+		cmocka_unit_test(test_timeline_max),
 		cmocka_unit_test(test_pbw_negative_and_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
