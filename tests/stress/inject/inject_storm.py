@@ -47,6 +47,20 @@ def run(argv):
         return subprocess.CompletedProcess(argv, "timeout", e.stdout or "", "timed out after 120 s")
 
 
+def storm_running(pid, threads=8, limit_s=10.0):
+    """Waits (bounded) until the storm's threads run: injected while still in the dynamic loader
+    the process is refused ("no glibc mapped"), rightly, and the round would test nothing."""
+    end = time.time() + limit_s
+    while time.time() < end:
+        try:
+            if len(os.listdir("/proc/%d/task" % pid)) > threads:
+                return True
+        except OSError:
+            return False
+        time.sleep(0.01)
+    return False
+
+
 def main():
     why = ptrace_refused()
     if why:
@@ -61,6 +75,7 @@ def main():
                                  stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
         try:
+            started = storm_running(storm.pid)
             inj = run([MEMTOP, "inject", str(storm.pid)])
             t0 = time.time()
             batch = run([MEMTOP, "-b", "-d", "0.3", "-n", "3", str(storm.pid)])
@@ -86,7 +101,7 @@ def main():
                     bad.append((allocs, frees, live))
         lost = re.findall(r"lost_events: (\d+)", batch.stdout if isinstance(batch.stdout, str)
                           else "")
-        good = (inj.returncode == 0 and undo.returncode == 0 and rc == 0 and refreshes > 0 and not bad and
+        good = (started and inj.returncode == 0 and undo.returncode == 0 and rc == 0 and refreshes > 0 and not bad and
                 all(x == "0" for x in lost))
         if not good:
             failed += 1
