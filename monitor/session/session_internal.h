@@ -23,6 +23,7 @@ struct view_sites {
 	uint32_t *pos;               /* site index -> position in the current view */
 	uint32_t *idx, *idx_next;    /* position -> site index (current, being built) */
 	uint8_t *unresolved;         /* site index -> its top frame is not symbolized yet */
+	uint32_t *newpos, *order;    /* a publish's: changed site -> new position; changed sites */
 	struct view_sites_key *keys, *keys_tmp; /* changed sites, sorted */
 	const void *sym;             /* the symbolizer the top frames came from */
 	bool skip;                   /* symbols_skip_active() they were named with */

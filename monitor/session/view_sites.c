@@ -38,6 +38,8 @@ static bool vs_reserve(struct view_sites *vs, uint32_t n)
 	    !vs_realloc((void **)&vs->idx, sizeof(uint32_t) * cap) ||
 	    !vs_realloc((void **)&vs->idx_next, sizeof(uint32_t) * cap) ||
 	    !vs_realloc((void **)&vs->unresolved, cap) ||
+	    !vs_realloc((void **)&vs->newpos, sizeof(uint32_t) * cap) ||
+	    !vs_realloc((void **)&vs->order, sizeof(uint32_t) * cap) ||
 	    !vs_realloc((void **)&vs->keys, sizeof(struct view_sites_key) * cap) ||
 	    !vs_realloc((void **)&vs->keys_tmp, sizeof(struct view_sites_key) * cap))
 		return false; /* the arrays that grew are still valid at the old size */
@@ -51,6 +53,8 @@ void view_sites_free(struct view_sites *vs)
 	free(vs->idx);
 	free(vs->idx_next);
 	free(vs->unresolved);
+	free(vs->newpos);
+	free(vs->order);
 	free(vs->keys);
 	free(vs->keys_tmp);
 	memset(vs, 0, sizeof(*vs));
@@ -58,9 +62,10 @@ void view_sites_free(struct view_sites *vs)
 
 /* LSD radix sort on the 12 key bytes, 8 bits a pass; a pass where every key has the same byte
  * (most of live bytes' high ones) is skipped. qsort of 50 k view rows cost ~10 ms alone. */
-static struct view_sites_key *vs_sort(struct view_sites_key *a, struct view_sites_key *tmp, size_t n)
+static struct view_sites_key *vs_sort(struct view_sites_key *a, struct view_sites_key *tmp, size_t n,
+				      unsigned first_pass)
 {
-	for (unsigned pass = 0; pass < 12; pass++) {
+	for (unsigned pass = first_pass; pass < 12; pass++) {
 		unsigned shift = pass < 4 ? pass * 8 : (pass - 4) * 8;
 		size_t count[256] = {0};
 		for (size_t i = 0; i < n; i++) {
@@ -135,7 +140,7 @@ static void vs_rebuild(struct session *s, struct model_site *out, uint32_t n)
 		}
 		vs->keys[i] = vs_key_of(s, i);
 	}
-	struct view_sites_key *k = vs_sort(vs->keys, vs->keys_tmp, n);
+	struct view_sites_key *k = vs_sort(vs->keys, vs->keys_tmp, n, 0);
 	for (uint32_t p = 0; p < n; p++) {
 		uint32_t i = k[p].idx;
 		if (p + PREFETCH_AHEAD < n)
@@ -147,8 +152,30 @@ static void vs_rebuild(struct session *s, struct model_site *out, uint32_t n)
 	}
 }
 
-/* prev: the current view's sites, in vs->idx order. False when the dirty list does not add up
- * (then the caller rebuilds). */
+/* The changed sites' keys, sorted: first by stack id alone (the order of engine.sites in memory),
+ * their live bytes then read in that order (a stream, not 50 k misses), then by live bytes (stable:
+ * stack ids stay in order among equals). *mem gets the changed sites in memory order. */
+static const struct view_sites_key *vs_changed_sorted(struct session *s, const uint32_t **mem)
+{
+	struct view_sites *vs = &s->vsites;
+	struct engine *e = &s->eng;
+	uint32_t nd = e->n_dirty;
+	for (uint32_t j = 0; j < nd; j++) {
+		uint32_t i = e->dirty_sites[j];
+		vs->keys[j] = (struct view_sites_key){.stack_id = e->site_ids[i], .idx = i};
+	}
+	struct view_sites_key *k = vs_sort(vs->keys, vs->keys_tmp, nd, 0); /* live 0: by id only */
+	for (uint32_t j = 0; j < nd; j++) {
+		k[j].neg_live = ~engine_site_listed(e, k[j].stack_id)->live_bytes;
+		vs->order[j] = k[j].idx;
+	}
+	*mem = vs->order;
+	return vs_sort(k, k == vs->keys ? vs->keys_tmp : vs->keys, nd, 4);
+}
+
+/* prev: the current view's sites, in vs->idx order. Positions first (a merge of keys), then the
+ * changed sites are read in memory order and written to their positions (scattered writes do not
+ * wait; scattered reads did). False when the dirty list does not add up (the caller rebuilds). */
 static bool vs_update(struct session *s, const struct model_site *prev, uint32_t prev_n,
 		      struct model_site *out, uint32_t n)
 {
@@ -159,50 +186,43 @@ static bool vs_update(struct session *s, const struct model_site *prev, uint32_t
 		old_changed += e->dirty_sites[j] < prev_n;
 	if (nd > n || (uint64_t)prev_n - old_changed + nd != n)
 		return false;
-	for (uint32_t j = 0; j < nd; j++) {
-		uint32_t i = e->dirty_sites[j];
-		if (j + PREFETCH_AHEAD < nd) {
-			uint32_t ahead = e->site_ids[e->dirty_sites[j + PREFETCH_AHEAD]];
-			if (ahead < e->sites_cap)
-				__builtin_prefetch(&e->sites[ahead].live_bytes);
-		}
-		vs->keys[j] = vs_key_of(s, i);
-		if (i < prev_n)
-			vs->idx[vs->pos[i]] = VS_GONE;
-	}
-	const struct view_sites_key *k = vs_sort(vs->keys, vs->keys_tmp, nd);
+	for (uint32_t j = 0; j < nd; j++)
+		if (e->dirty_sites[j] < prev_n)
+			vs->idx[vs->pos[e->dirty_sites[j]]] = VS_GONE;
+	const uint32_t *mem;
+	const struct view_sites_key *k = vs_changed_sorted(s, &mem);
 	/* a new peak since the last publish: a site unchanged since holds at the peak what it holds */
 	bool peak_moved = e->peak_epoch != vs->peak_epoch;
 	uint32_t a = 0, b = 0;
 	for (uint32_t p = 0; p < n; p++) {
 		while (a < prev_n && vs->idx[a] == VS_GONE)
 			a++;
-		if (b + PREFETCH_AHEAD < nd) {
-			uint32_t ahead = k[b + PREFETCH_AHEAD].idx;
-			vs_prefetch_site(e, k[b + PREFETCH_AHEAD].stack_id);
-			if (ahead < prev_n)
-				__builtin_prefetch(&prev[vs->pos[ahead]].top);
-		}
 		bool old = a < prev_n &&
 			   (b >= nd || prev[a].live_bytes > ~k[b].neg_live ||
 			    (prev[a].live_bytes == ~k[b].neg_live && prev[a].stack_id < k[b].stack_id));
-		uint32_t i;
 		if (old) {
-			i = vs->idx[a];
+			uint32_t i = vs->idx[a];
 			out[p] = prev[a++];
 			if (peak_moved) {
 				out[p].peak_bytes = out[p].live_bytes;
 				out[p].peak_blocks = out[p].live_blocks;
 			}
+			vs->idx_next[p] = i;
+			vs->pos[i] = p;
 		} else {
-			i = k[b++].idx;
-			vs_fill_one(s, &out[p], i);
-			if (i < prev_n) /* events do not change a top frame: keep the one named */
-				out[p].top = prev[vs->pos[i]].top;
-			else
-				vs->unresolved[i] = 1;
+			vs->idx_next[p] = k[b].idx; /* its pos[] is still the old one: its top is there */
+			vs->newpos[k[b++].idx] = p;
 		}
-		vs->idx_next[p] = i;
+	}
+	for (uint32_t j = 0; j < nd; j++) {
+		if (j + PREFETCH_AHEAD < nd && mem[j + PREFETCH_AHEAD] < prev_n)
+			__builtin_prefetch(&prev[vs->pos[mem[j + PREFETCH_AHEAD]]].top);
+		uint32_t i = mem[j], p = vs->newpos[i];
+		vs_fill_one(s, &out[p], i);
+		if (i < prev_n) /* events do not change a top frame: keep the one named */
+			out[p].top = prev[vs->pos[i]].top;
+		else
+			vs->unresolved[i] = 1;
 		vs->pos[i] = p;
 	}
 	uint32_t *t = vs->idx;
