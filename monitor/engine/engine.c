@@ -24,6 +24,8 @@ int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 	if (liveset_init(&e->live))
 		return -ENOMEM;
 	e->next_seq = 1;
+	e->dirty_all = true;
+	e->dirty_epoch = 1; /* sites start at 0: not listed as changed yet */
 	e->max_stack_id = max_stack_id;
 	e->n_slots = n_slots ? n_slots : 1;
 	e->slot_thread = malloc(sizeof(uint32_t) * e->n_slots);
@@ -39,6 +41,7 @@ void engine_destroy(struct engine *e)
 	liveset_destroy(&e->live);
 	free(e->sites);
 	free(e->site_ids);
+	free(e->dirty_sites);
 	free(e->threads);
 	free(e->slot_thread);
 	realloc_pairs_free(&e->reallocs);
@@ -95,10 +98,14 @@ static bool engine_grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 
 static void engine_list_site(struct engine *e, uint32_t stack_id, struct engine_site *s)
 {
-	if (!engine_grow((void **)&e->site_ids, &e->site_ids_cap, e->n_site_ids + 1, sizeof(uint32_t)))
+	if (!engine_grow((void **)&e->dirty_sites, &e->dirty_cap, e->n_site_ids + 1, sizeof(uint32_t)) ||
+	    !engine_grow((void **)&e->site_ids, &e->site_ids_cap, e->n_site_ids + 1, sizeof(uint32_t)))
 		return;
+	s->list_index = e->n_site_ids;
 	e->site_ids[e->n_site_ids++] = stack_id;
 	s->listed = true;
+	s->dirty_epoch = e->dirty_epoch; /* new: the next publish adds it */
+	e->dirty_sites[e->n_dirty++] = s->list_index;
 	if (e->on_new_site)
 		e->on_new_site(e->on_new_site_ctx, stack_id);
 }
@@ -164,16 +171,34 @@ void engine_slot_reused(struct engine *e, uint16_t slot)
 	e->slot_thread[slot] = ENGINE_NO_THREAD;
 }
 
-/* The site of a stack id: the array entry when the id was seen before (the common case, inline),
- * else engine_site (grows the array, lists the site, sends bad ids to the overflow site). */
+void engine_sites_clean(struct engine *e)
+{
+	DEBUG_ASSERT_OWNER(&e->writer);
+	e->n_dirty = 0;
+	e->dirty_all = false;
+	if (__builtin_expect(++e->dirty_epoch == 0, 0)) { /* after 2^32 publishes: no old epoch left */
+		for (uint32_t i = 0; i < e->n_site_ids; i++)
+			engine_site(e, e->site_ids[i])->dirty_epoch = 0;
+		e->dirty_epoch = 1;
+	}
+}
+
+/* The site of a stack id, about to change: the array entry when the id was seen before (the common
+ * case, inline), else engine_site (grows the array, lists the site, sends bad ids to the overflow
+ * site). A site changes at most once per publish into the dirty list: one flag test per event. */
 static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stack_id)
 {
-	if (__builtin_expect(stack_id < e->sites_cap && stack_id <= e->max_stack_id, 1)) {
-		struct engine_site *s = &e->sites[stack_id];
-		if (__builtin_expect(s->listed, 1))
-			return s;
+	struct engine_site *s;
+	if (__builtin_expect(stack_id < e->sites_cap && stack_id <= e->max_stack_id &&
+			     e->sites[stack_id].listed, 1))
+		s = &e->sites[stack_id];
+	else
+		s = engine_site(e, stack_id);
+	if (__builtin_expect(s->dirty_epoch != e->dirty_epoch && s->listed, 0)) {
+		s->dirty_epoch = e->dirty_epoch;
+		e->dirty_sites[e->n_dirty++] = s->list_index;
 	}
-	return engine_site(e, stack_id);
+	return s;
 }
 
 /* ---- block accounting (every change of the live set goes through these two) ---- */

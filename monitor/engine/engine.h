@@ -24,6 +24,8 @@ struct engine_site {
 	uint32_t samples;                    /* live sampled blocks (LIVESET_F_SAMPLED) among them */
 	bool listed;                         /* stack id is in engine.site_ids */
 	uint8_t hist_n, hist_pos;
+	uint32_t list_index;                 /* its index in engine.site_ids (when listed) */
+	uint32_t dirty_epoch; /* == engine.dirty_epoch: changed since the last engine_sites_clean */
 	uint64_t peak_live_bytes, peak_live_blocks;
 	/* colder */
 	uint64_t temporary;                  /* freed with no allocation in between (heaptrack's) */
@@ -75,6 +77,12 @@ struct engine {
 	struct engine_site signal_site; /* MEMTOP_STACK_SIGNAL: calls made in a signal handler */
 	uint32_t *site_ids; /* ids seen, in first-seen order */
 	uint32_t n_site_ids, site_ids_cap;
+	/* sites changed since the last engine_sites_clean (indexes in site_ids, each once): a view
+	 * publish refreshes only these. dirty_all: every site (a new model, a growth sample). */
+	uint32_t *dirty_sites;
+	uint32_t n_dirty, dirty_cap;
+	uint32_t dirty_epoch; /* +1 at each clean: no site is in the new epoch's list yet */
+	bool dirty_all;
 	/* threads: records by engine thread id; slot_thread maps a segment slot to its current record */
 	struct engine_thread *threads;
 	uint32_t n_threads, threads_cap;
@@ -137,6 +145,15 @@ static inline void engine_batch_end(struct engine *e)
 }
 
 struct engine_site *engine_site(struct engine *e, uint32_t stack_id);
+/* engine_site of a listed stack id (the view publisher's reads): the array entry, inline. */
+static inline struct engine_site *engine_site_listed(struct engine *e, uint32_t stack_id)
+{
+	if (__builtin_expect(stack_id < e->sites_cap && stack_id <= e->max_stack_id, 1))
+		return &e->sites[stack_id];
+	return engine_site(e, stack_id);
+}
+/* The publisher has seen every change: the dirty list starts again empty. WRITER ONLY. */
+void engine_sites_clean(struct engine *e);
 uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot);
 /* The slot got a new owner (generation changed): its next events start a new thread record. */
 void engine_slot_reused(struct engine *e, uint16_t slot);

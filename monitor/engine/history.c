@@ -34,6 +34,7 @@ void engine_timeline_point(struct engine *e, uint64_t ts_ns)
 
 void engine_sample_growth(struct engine *e)
 {
+	e->dirty_all = true; /* every site's growth may change */
 	for (uint32_t i = 0; i < e->n_site_ids; i++) {
 		struct engine_site *s = engine_site(e, e->site_ids[i]);
 		s->hist[s->hist_pos] = s->live_bytes;

@@ -17,6 +17,23 @@ struct strpool;
  * from a segment not ready yet) */
 #define SESSION_NOT_IN_TREE "is not marked as a process of the tree of"
 
+/* The call-site table of the published view, kept by the publisher between publishes: where each
+ * site (by its index in engine.site_ids) sits in the view, so that a publish re-sorts only the
+ * sites the engine changed since the last one and copies the rest in order. */
+struct view_sites_key;
+struct view_sites {
+	uint32_t n;                  /* sites in the current view (0: the next publish rebuilds) */
+	uint32_t cap;
+	uint32_t *pos;               /* site index -> position in the current view */
+	uint32_t *idx, *idx_next;    /* position -> site index (current, being built) */
+	uint8_t *unresolved;         /* site index -> its top frame is not symbolized yet */
+	uint32_t *newpos, *order;    /* a publish's: changed site -> new position; changed sites */
+	struct view_sites_key *keys, *keys_tmp; /* changed sites, sorted */
+	const void *sym;             /* the symbolizer the top frames came from */
+	bool skip;                   /* symbols_skip_active() they were named with */
+	uint64_t peak_epoch;         /* engine.peak_epoch at the last publish */
+};
+
 struct session {
 	pid_t pid;
 	pid_t child;              /* memtop run/report: our child (waited by the ingest thread) */
@@ -87,6 +104,11 @@ struct session {
 
 	/* the current view (rcu pointer) */
 	struct model_view_box *view;
+	/* publisher only: what the current view's call sites were made from (view_sites.c) */
+	struct view_sites vsites;
+	/* a view the readers have left, kept for the next publish (atomic: the call_rcu thread
+	 * puts it, the publisher takes it): no fresh pages to fault in for every view */
+	struct model_view_box *spare_view;
 	uint64_t view_generation; /* atomic: written by the ingest thread after each publish */
 	uint64_t history[MODEL_HISTORY_MAX];
 	uint32_t history_n, history_pos;
@@ -161,5 +183,10 @@ void session_adopt_symbols(struct session *s);
 /* ---- view.c (ingest thread, or a session without one) ---- */
 void session_publish_view(struct session *s, uint64_t now_ns);
 void view_free_all(struct session *s);
+/* ---- view_sites.c: the view's call sites, sorted by live bytes (then stack id), refreshed from
+ * the engine's dirty list; prev/prev_n: the current view's. False when out of memory. ---- */
+bool view_sites_fill(struct session *s, const struct model_site *prev, size_t prev_n,
+		     struct model_site *out, size_t n);
+void view_sites_free(struct view_sites *vs);
 
 #endif

@@ -1,6 +1,6 @@
 /* view: builds the immutable model_view from the engine on the ingest thread and publishes it with
- * rcu_assign_pointer; old views are freed with call_rcu. O(call sites + threads + tags) per build:
- * it must never walk the live set. */
+ * rcu_assign_pointer; old views come back with call_rcu, to be reused. O(call sites + threads +
+ * tags) per build, the sites from what changed (view_sites.c): it must never walk the live set. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,9 @@
 
 struct model_view_box {
 	struct rcu_head rcu;
-	size_t bytes;  /* mapped size when mapped, 0 when from malloc */
+	struct session *owner; /* its spare_view slot takes the box back when readers left it */
+	size_t bytes;          /* mapped size when mapped, 0 when from malloc */
+	size_t cap;            /* usable size from the box's start */
 	struct model_view v;
 };
 
@@ -24,27 +26,42 @@ struct model_view_box {
  * (measured: +45 MiB over a 40 s cc1 run); mapped views go back to the kernel when freed. */
 #define VIEW_MMAP_MIN (256u << 10)
 
-static struct model_view_box *view_alloc(size_t bytes)
-{
-	if (bytes < VIEW_MMAP_MIN) {
-		struct model_view_box *b = malloc(bytes);
-		if (b)
-			b->bytes = 0;
-		return b;
-	}
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	((struct model_view_box *)p)->bytes = bytes;
-	return p;
-}
-
 static void view_release(struct model_view_box *b)
 {
 	if (b && b->bytes)
 		munmap(b, b->bytes);
 	else
 		free(b);
+}
+
+/* The view readers left last (spare_view) when it is big enough: its pages are already mapped
+ * (fresh ones cost a fault each: most of a 50 k-site publish's time); else a new one, mapped with
+ * an eighth to spare so that a growing table does not map anew every time. */
+static struct model_view_box *view_alloc(struct session *s, size_t bytes)
+{
+	struct model_view_box *b = __atomic_exchange_n(&s->spare_view, NULL, __ATOMIC_ACQ_REL);
+	if (b && b->cap >= bytes)
+		return b;
+	view_release(b);
+	if (bytes < VIEW_MMAP_MIN) {
+		b = malloc(bytes);
+		if (b) {
+			b->bytes = 0;
+			b->cap = bytes;
+		}
+	} else {
+		size_t len = bytes + bytes / 8;
+		/* populated: one kernel entry, not one fault per page (written whole right away) */
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		b = p;
+		b->bytes = b->cap = len;
+	}
+	if (b)
+		b->owner = s;
+	return b;
 }
 
 static uint64_t self_rss_bytes(void)
@@ -57,38 +74,6 @@ static uint64_t self_rss_bytes(void)
 		rss = 0;
 	fclose(f);
 	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-static int site_cmp(const void *a, const void *b)
-{
-	const struct model_site *x = a, *y = b;
-	if (x->live_bytes != y->live_bytes)
-		return x->live_bytes > y->live_bytes ? -1 : 1;
-	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
-}
-
-static void fill_sites(struct session *s, struct model_site *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint32_t id = s->eng.site_ids[i];
-		const struct engine_site *es = engine_site(&s->eng, id);
-		struct model_site *m = &out[i];
-		memset(m, 0, sizeof(*m));
-		m->stack_id = id;
-		m->live_bytes = es->live_bytes;
-		m->live_blocks = es->live_blocks;
-		m->estimated = es->samples > 0;
-		m->allocs = es->allocs;
-		m->bytes_allocated = es->bytes_allocated;
-		m->frees = es->frees;
-		m->temporary = es->temporary;
-		engine_site_peak(&s->eng, es, &m->peak_bytes, &m->peak_blocks);
-		m->growth = engine_site_growth(es, &m->growing);
-		if (s->ingest_sym) /* publishing runs on the ingest thread */
-			symbols_top_frame(s->ingest_sym, id, &m->top);
-	}
-	if (n > 1)
-		qsort(out, n, sizeof(*out), site_cmp);
 }
 
 /* The target exited or was killed: the rates published from here on are 0. */
@@ -282,9 +267,11 @@ static void fill_session(struct session *s, struct model_session_info *m, const 
 	m->live_overflow = have_hdr ? h.live_overflow : s->live_overflow;
 }
 
+/* On the call_rcu thread: no reader holds the box any more; it becomes the next publish's. */
 static void view_free_cb(struct rcu_head *h)
 {
-	view_release(caa_container_of(h, struct model_view_box, rcu));
+	struct model_view_box *b = caa_container_of(h, struct model_view_box, rcu);
+	view_release(__atomic_exchange_n(&b->owner->spare_view, b, __ATOMIC_ACQ_REL));
 }
 
 void session_publish_view(struct session *s, uint64_t now)
@@ -293,12 +280,17 @@ void session_publish_view(struct session *s, uint64_t now)
 	size_t ns = s->eng.n_site_ids, nt = s->eng.n_threads, ng = s->eng.n_tags;
 	size_t bytes = sizeof(struct model_view_box) + ns * sizeof(struct model_site) +
 		       nt * sizeof(struct model_thread) + ng * sizeof(struct model_tag);
-	struct model_view_box *box = view_alloc(bytes);
+	struct model_view_box *box = view_alloc(s, bytes);
 	if (!box)
 		return;
+	struct model_view_box *cur = s->view; /* the publisher is its only writer */
+	struct model_site *sites = (struct model_site *)(box + 1);
+	if (!view_sites_fill(s, cur ? cur->v.sites : NULL, cur ? cur->v.n_sites : 0, sites, ns)) {
+		view_release(box);
+		return;
+	}
 	struct model_view *v = &box->v;
 	memset(v, 0, sizeof(*v));
-	struct model_site *sites = (struct model_site *)(box + 1);
 	struct model_thread *threads = (struct model_thread *)(sites + ns);
 	struct model_tag *tags = (struct model_tag *)(threads + nt);
 	v->generation = __atomic_load_n(&s->view_generation, __ATOMIC_RELAXED) + 1; /* we write it */
@@ -312,7 +304,6 @@ void session_publish_view(struct session *s, uint64_t now)
 		v->history.live_bytes[i] = s->history[(first + i) % MODEL_HISTORY_MAX];
 	}
 	v->timeline = s->eng.timeline;
-	fill_sites(s, sites, ns);
 	fill_threads(s, threads, nt);
 	fill_tags(s, tags, ng, now);
 	v->n_sites = ns;
@@ -346,4 +337,7 @@ void view_free_all(struct session *s)
 		urcu_memb_synchronize_rcu();
 		view_release(old);
 	}
+	urcu_memb_barrier(); /* no view_free_cb left to put a box in spare_view */
+	view_release(__atomic_exchange_n(&s->spare_view, NULL, __ATOMIC_ACQ_REL));
+	view_sites_free(&s->vsites);
 }

@@ -3,7 +3,8 @@
  *     validation + apply through a real segment in this process);
  *  2. memory: monitor bytes per live block at 1 M live blocks (RSS delta of this process);
  *  3. snapshot: time to write a snapshot listing 1 M live blocks (to /dev/null).
- * Prints one line per figure. */
+ * Prints one line per figure. An argument runs one part only (for perf and A/B runs):
+ * `bench_engine ingest` (both ingest figures) or `bench_engine publish` (the view publishes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,8 +172,54 @@ static void bench_ingest_ring(void)
 	shm_segment_close(&seg, true);
 }
 
-int main(void)
+/* Publishes at 50 k sites: back to back (nothing changed in between), and each after 200 k events
+ * of churn (frees of random live blocks, allocations over every site: most sites changed). */
+static void bench_publish(struct session *s, uint64_t *addrs)
 {
+	/* 200 ms apart, readers have left the view before the last: the wait is not timed */
+	double spent = 0;
+	for (int i = 0; i < 10; i++) {
+		double t0 = now_s();
+		session_publish_view(s, 1 + (uint64_t)i);
+		spent += now_s() - t0;
+		urcu_memb_barrier();
+	}
+	printf("view publish with %u call sites: %.2f ms CPU each (ingest thread, every 200 ms)\n",
+	       s->eng.n_site_ids, spent * 100.0);
+	uint64_t next_addr = 0x80000000ull;
+	spent = 0;
+	static struct memtop_event batch[1024];
+	for (int i = 0; i < 10; i++) {
+		for (uint32_t r = 0; r < 100000; r += 512) {
+			for (uint32_t j = 0; j < 512; j++) {
+				uint32_t k = (uint32_t)(next_rand() % LIVE);
+				batch[2 * j] = ev_free(addrs[k], (uint16_t)(j & 7));
+				addrs[k] = next_addr;
+				next_addr += 16;
+				batch[2 * j + 1] = ev_alloc(addrs[k], 16 + (uint32_t)(next_rand() & 255),
+							    1 + (uint32_t)(next_rand() % SITES), (uint16_t)(j & 7));
+			}
+			urcu_memb_read_lock();
+			engine_apply_batch(&s->eng, batch, 1024);
+			urcu_memb_read_unlock();
+			engine_batch_end(&s->eng);
+		}
+		double t0 = now_s();
+		session_publish_view(s, 11 + (uint64_t)i);
+		spent += now_s() - t0;
+		urcu_memb_barrier();
+	}
+	printf("view publish with %u call sites after 200 k events of churn: %.2f ms CPU each\n",
+	       s->eng.n_site_ids, spent * 100.0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *part = argc > 1 ? argv[1] : NULL;
+	if (part && strcmp(part, "all") != 0 && strcmp(part, "ingest") != 0 && strcmp(part, "publish") != 0) {
+		fprintf(stderr, "bench_engine: unknown part '%s' (all, ingest or publish)\n", part);
+		return 2;
+	}
 	urcu_memb_register_thread();
 	uint64_t *addrs = malloc(sizeof(uint64_t) * LIVE);
 	struct session *s = calloc(1, sizeof(*s));
@@ -187,16 +234,20 @@ int main(void)
 	long after = rss_bytes();
 	printf("memory: %.1f bytes of monitor RSS per live block at %u live blocks (%ld MiB)\n",
 	       (double)(after - before) / LIVE, LIVE, (after - before) >> 20);
+	if (part && strcmp(part, "publish") == 0) {
+		bench_publish(s, addrs);
+		return 0;
+	}
 	bench_ingest_direct(&s->eng, addrs);
+	if (part && strcmp(part, "ingest") == 0) {
+		bench_ingest_ring();
+		return 0;
+	}
 	urcu_memb_barrier();
 	long after_churn = rss_bytes();
 	printf("memory after 10 M events of churn at 1 M live: %.1f bytes per live block\n",
 	       (double)(after_churn - before) / LIVE);
-	double p0 = now_s();
-	for (int i = 0; i < 10; i++)
-		session_publish_view(s, 1 + (uint64_t)i);
-	printf("view publish with %u call sites: %.2f ms CPU each (ingest thread, every 200 ms)\n",
-	       s->eng.n_site_ids, (now_s() - p0) * 100.0);
+	bench_publish(s, addrs);
 	struct model_walk_filter all = {.kind = MODEL_WALK_ALL, .thread_id = MODEL_ANY_THREAD,
 					.stack_id = MODEL_ANY_STACK};
 	double t_walk = now_s();
