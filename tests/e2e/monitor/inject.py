@@ -189,6 +189,12 @@ def bare_run():
     return t.finish()
 
 
+def lines(out):
+    """The output's lines after "ready PID", without "churn=yes|no": whether the churning thread
+    made a round before quit depends on the machine's load, not on the injection."""
+    return [re.sub(r" churn=\w+", "", l) for l in out.splitlines()[1:]]
+
+
 def check_exact_sites():
     bare_out, _, bare_rc = bare_run()
     ok("bare run: exit 0 and 0 EINTR", bare_rc == 0 and "eintr=0 " in bare_out)
@@ -240,11 +246,10 @@ def check_exact_sites():
        (ended[0].split("state ")[1].split()[0] if ended else None,),
        ended is not None and "state exited(0)" in ended[0])
     # the same commands as the bare run, plus the alloc/free after --undo: same answers, same end
-    want = bare_out.splitlines()[1:3] + ["ok plugin"] + bare_out.splitlines()[1:3] + \
-        bare_out.splitlines()[3:]
+    want = lines(bare_out)[0:2] + ["ok plugin"] + lines(bare_out)[0:2] + lines(bare_out)[2:]
     ok("injected run: exit %d, output equal to the bare run's (pid aside), 0 EINTR: %s" %
        (rc, out.splitlines()[-1:]), rc == 0 and ready.startswith("ready") and
-       out.splitlines()[1:] == want and "eintr=0 " in out)
+       lines(out) == want and "eintr=0 " in out)
 
 
 def check_twenty_rounds():
@@ -263,7 +268,7 @@ def check_twenty_rounds():
     out, err, rc = t.finish()
     ok("inject + undo 20 times on one process: every call exit 0 (%s)" % fails[:2], not fails)
     ok("... it survives with the bare run's output and exit status (rc %d, %s)" %
-       (rc, out.splitlines()[-1:]), rc == 0 and out.splitlines()[1:] == bare_out.splitlines()[1:])
+       (rc, out.splitlines()[-1:]), rc == 0 and lines(out) == lines(bare_out))
 
 
 def check_replaced_library():
