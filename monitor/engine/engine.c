@@ -2,9 +2,9 @@
  * them: each address's events in causal order (one lane per address), a realloc's BEGIN and END
  * possibly swapped when they went to different lanes.
  * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates.
- * Cost here (2-core EPYC VM): ~100 ns per event at 1 M live blocks (bench_engine: 9.2 M events/s
- * with cache-miss prefetching), a few tens of ns with a small live set (an allocation storm under
- * memtop report, ring pop included). It must never block, never read the segment, and never walk
+ * Cost here (2-core EPYC VM): ~160 ns per event at 1 M live blocks (bench_engine ingest: 5.9 to
+ * 6.3 M events/s at load 3 to 7, with cache-miss prefetching; README "Monitor speed"), a few tens
+ * of ns with a small live set (an allocation storm under memtop report, ring pop included). It must never block, never read the segment, and never walk
  * the live set. */
 #include "engine/engine.h"
 
@@ -185,7 +185,7 @@ void engine_sites_clean(struct engine *e)
 
 /* The site of a stack id, about to change: the array entry when the id was seen before (the common
  * case, inline), else engine_site (grows the array, lists the site, sends bad ids to the overflow
- * site). A site changes at most once per publish into the dirty list: one flag test per event. */
+ * site). A site changes at most once per publish into the dirty list: one epoch compare per event. */
 static inline struct engine_site *engine_site_of(struct engine *e, uint32_t stack_id)
 {
 	struct engine_site *s;

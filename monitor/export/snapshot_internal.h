@@ -17,6 +17,8 @@ void snapshot_sort_sites_by_id(struct model_site *sites, size_t n);
 
 /* The sections, in the order snapshot_write calls them. v is a private copy of the published view
  * (its sites sorted by snapshot_sort_sites_by_id): none of these runs under the RCU read lock. */
+/* "starting", "running", "exited" or "crashed": the snapshot's word for a target's state. */
+const char *snapshot_state_name(enum model_state st);
 void snapshot_write_header(FILE *out, const struct model_view *v);
 void snapshot_write_threads(FILE *out, const struct model_view *v);
 void snapshot_write_tags(FILE *out, const struct model_view *v);

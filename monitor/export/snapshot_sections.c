@@ -12,7 +12,7 @@
 #include "memtop/segment.h"
 #include "symbols/buildid.h"
 
-static const char *state_name(enum model_state st)
+const char *snapshot_state_name(enum model_state st)
 {
 	switch (st) {
 	case MODEL_STATE_STARTING: return "starting";
@@ -113,7 +113,7 @@ void snapshot_write_header(FILE *out, const struct model_view *v)
 	put_line_value(out, "exe", v->session.exe);
 	put_line_value(out, "command", v->session.command);
 	fprintf(out, "time: %s\n", when);
-	fprintf(out, "state: %s\n", state_name(v->session.state));
+	fprintf(out, "state: %s\n", snapshot_state_name(v->session.state));
 	if (v->session.state == MODEL_STATE_EXITED)
 		fprintf(out, "exit_status: %d\n", v->session.exit_status);
 	if (v->session.state == MODEL_STATE_CRASHED)

@@ -9,6 +9,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "export/snapshot.h"
+#include "export/snapshot_internal.h"
 #include "session/session.h"
 
 struct tree_row {
@@ -16,17 +17,6 @@ struct tree_row {
 	struct model_session_info info;
 	struct model_totals totals;
 };
-
-static const char *tree_state_name(enum model_state st)
-{
-	switch (st) {
-	case MODEL_STATE_STARTING: return "starting";
-	case MODEL_STATE_RUNNING: return "running";
-	case MODEL_STATE_EXITED: return "exited";
-	case MODEL_STATE_CRASHED: return "crashed";
-	}
-	return "unknown";
-}
 
 /* Copies what the summary needs from the session's current view (false when none yet). */
 static bool tree_row_read(struct session *s, pid_t ppid, struct tree_row *r)
@@ -54,7 +44,7 @@ static void tree_write_row(FILE *out, const struct tree_row *r)
 {
 	const struct model_totals *t = &r->totals;
 	fprintf(out, "process %d ppid=%d state=%s", (int)r->pid, (int)r->ppid,
-		tree_state_name(r->info.state));
+		snapshot_state_name(r->info.state));
 	if (r->info.state == MODEL_STATE_EXITED)
 		fprintf(out, " exit_status=%d", r->info.exit_status);
 	if (r->info.state == MODEL_STATE_CRASHED)
