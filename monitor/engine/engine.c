@@ -4,8 +4,8 @@
  * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates.
  * Cost here (2-core EPYC VM): ~160 ns per event at 1 M live blocks (bench_engine ingest: 5.9 to
  * 6.3 M events/s at load 3 to 7, with cache-miss prefetching; README "Monitor speed"), a few tens
- * of ns with a small live set (an allocation storm under memtop report, ring pop included). It must never block, never read the segment, and never walk
- * the live set. */
+ * of ns with a small live set (an allocation storm under memtop report, ring pop included). It
+ * must never block, never read the segment, and never walk the live set. */
 #include "engine/engine.h"
 
 #include <errno.h>
