@@ -106,11 +106,16 @@ bool session_follow_exec(struct session *s, struct memtop_event *buf)
 		return false;
 	if (session_switch_image(s, &next) != 0)
 		return false;
+	/* read before the claim: the new image clears the flag as soon as it sees us */
+	struct memtop_seg_header pre;
+	bool waiting = shm_header_read(&s->seg, &pre) == 0 && (pre.flags & MEMTOP_FLAG_WAITING);
 	pid_t holder = 0;
 	if (shm_consumer_claim(&s->seg, &holder) != 0)
 		return false;
 	shm_consumer_heartbeat(&s->seg);
-	session_live_load(s); /* what the new image allocated before our claim (late_attach.c) */
+	/* what the new image allocated before our claim (late_attach.c), unless it was still waiting
+	 * for us then (it waits only a moment) */
+	session_live_load(s, waiting);
 	__atomic_store_n(&s->publish_request, 1, __ATOMIC_RELEASE);
 	return true;
 }

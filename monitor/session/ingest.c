@@ -308,7 +308,8 @@ void *session_ingest_main(void *arg)
 	if (s->reader) {
 		gone = session_reader_loop(s); /* beside another monitor: the table only */
 	} else {
-		session_live_load(s); /* before the first pop: the handover (late_attach.c) */
+		/* before the first pop: the handover (late_attach.c) */
+		session_live_load(s, s->held_at_start);
 		gone = buf && ingest_loop(s, buf);
 	}
 	session_check_slots(s);

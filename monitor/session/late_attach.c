@@ -57,10 +57,14 @@ static void late_read_mode(struct session *s)
 	s->live_overflow = h.live_overflow;
 }
 
-void session_live_load(struct session *s)
+void session_live_load(struct session *s, bool held_at_start)
 {
 	late_read_mode(s);
-	if (s->live_mode == MEMTOP_LIVE_OFF)
+	/* A target held at its start for us (MEMTOP_WAIT, a followed tree) allocated nothing before
+	 * our claim: every block comes through the ring. A table entry read now could only be one
+	 * whose ALLOC is on its way, and seeding it (a sampled block, weighted: 11 blocks for one of
+	 * 50,000 B) before the ALLOC replaces it inflated the peak and the timeline meanwhile. */
+	if (s->live_mode == MEMTOP_LIVE_OFF || held_at_start)
 		return;
 	struct shm_live_stats st;
 	memset(&st, 0, sizeof st);
@@ -89,7 +93,7 @@ void session_reader_reload(struct session *s)
 	s->eng.slot_info = session_slot_info;
 	s->eng.slot_info_ctx = s;
 	memset(s->slot_generation, 0, sizeof(uint32_t) * (s->seg.threads_count ? s->seg.threads_count : 1));
-	session_live_load(s);
+	session_live_load(s, false);
 }
 
 const char *session_live_mode_name(uint32_t mode)

@@ -157,7 +157,7 @@ void session_finish(struct session *s, struct memtop_event *buf);
 void session_unlink_segment(struct session *s);
 
 /* ---- late_attach.c (ingest thread) ---- */
-void session_live_load(struct session *s);
+void session_live_load(struct session *s, bool held_at_start);
 void session_reader_reload(struct session *s);
 bool session_reader_loop(struct session *s);
 const char *session_live_mode_name(uint32_t mode);
