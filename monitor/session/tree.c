@@ -270,6 +270,41 @@ static void tree_stop(struct session_tree *t)
 		}
 }
 
+/* A live process of the tree that is no session (yet): an orphan reparented to us (memtop is the
+ * tree's subreaper), not a zombie. A root that ends at once (sh -c 'prog &') leaves prog before
+ * its segment is made: without this the report ended before finding it. /proc/self/task/N/children
+ * lists each thread's children; without it (no CONFIG_PROC_CHILDREN) nothing is waited for. */
+static bool tree_orphans_alive(struct session_tree *t)
+{
+	char path[300], buf[4096];
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return false;
+	bool alive = false;
+	struct dirent *e;
+	while (!alive && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		char *save = NULL;
+		for (char *tok = strtok_r(buf, " \n", &save); tok && !alive;
+		     tok = strtok_r(NULL, " \n", &save)) {
+			pid_t pid = (pid_t)atoi(tok);
+			char state = 0;
+			uint64_t start;
+			alive = pid != t->root->pid && shm_proc_stat(pid, &state, &start) && state != 'Z';
+		}
+	}
+	closedir(d);
+	return alive;
+}
+
 void session_tree_wait(struct session_tree *t, unsigned linger_ms, volatile int *interrupted)
 {
 	uint64_t root_end = 0;
@@ -277,7 +312,7 @@ void session_tree_wait(struct session_tree *t, unsigned linger_ms, volatile int 
 		if (interrupted && *interrupted)
 			break;
 		bool root_done = session_finished(t->root) || !t->root->ingest_running;
-		if (root_done && tree_all_ended(t))
+		if (root_done && tree_all_ended(t) && !tree_orphans_alive(t))
 			break;
 		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
 		if (root_done && !root_end)
