@@ -7,7 +7,7 @@
 #include <urcu/urcu-memb.h>
 
 #include "fake_model.h"
-#include "session/session.h" /* the tree stubs below */
+#include "session/session.h" /* the fake tree of one process below (session_tree_*) */
 
 struct session {
 	struct model_view *view;
