@@ -135,9 +135,36 @@ static uint64_t target_uptime_ns(const struct session *s, uint64_t now)
 	return start_ns && boot_ns > start_ns ? boot_ns - start_ns : attached;
 }
 
+/* The counts the rates and totals come from. A reader (beside another monitor) applies no events:
+ * its counts are the target's own counters, which the preload keeps whoever drains the ring. */
+static void counted(const struct session *s, uint64_t *allocs, uint64_t *frees, uint64_t *bytes)
+{
+	if (s->reader) {
+		*allocs = s->target_totals.allocs;
+		*frees = s->target_totals.frees;
+		*bytes = s->target_totals.req_bytes;
+	} else {
+		*allocs = s->eng.allocs;
+		*frees = s->eng.frees;
+		*bytes = s->eng.bytes_allocated;
+	}
+}
+
 /* Periodic samples: sparkline, growth, rates, own memory. */
 static void take_samples(struct session *s, uint64_t now)
 {
+	/* Also after the target is gone: the final publish must carry the final counters (they no
+	 * longer change, and the read is SIGBUS-guarded). First: a reader's rates are made of them. */
+	if (s->seg_open) {
+		struct memtop_counters c;
+		if (segcheck_counters(&s->seg, target_uptime_ns(s, now), &c))
+			s->target_totals = c;
+		else if (shm_totals(&s->seg, &c) == 0 && !s->segment_damaged)
+			/* readable but impossible: scribbled. Keep the last sane figures. */
+			__atomic_store_n(&s->segment_damaged, true, __ATOMIC_RELEASE);
+	}
+	uint64_t allocs, frees, bytes;
+	counted(s, &allocs, &frees, &bytes);
 	if (now - s->last_history_ns >= (uint64_t)s->opt.history_ms * 1000000ull) {
 		s->history[s->history_pos] = s->eng.live_bytes;
 		s->history_pos = (s->history_pos + 1) % MODEL_HISTORY_MAX;
@@ -152,28 +179,18 @@ static void take_samples(struct session *s, uint64_t now)
 	if (now - s->last_rate_ns >= 1000000000ull) {
 		double sec = s->last_rate_ns ? (double)(now - s->last_rate_ns) / 1e9 : 0;
 		if (sec > 0) {
-			s->allocs_per_s = (double)(s->eng.allocs - s->rate_allocs) / sec;
-			s->frees_per_s = (double)(s->eng.frees - s->rate_frees) / sec;
-			s->bytes_per_s = (double)(s->eng.bytes_allocated - s->rate_bytes) / sec;
+			s->allocs_per_s = (double)(allocs - s->rate_allocs) / sec;
+			s->frees_per_s = (double)(frees - s->rate_frees) / sec;
+			s->bytes_per_s = (double)(bytes - s->rate_bytes) / sec;
 			s->events_per_s = (double)(s->eng.events - s->rate_events) / sec;
 			engine_sample_rates(&s->eng, sec);
 		}
-		s->rate_allocs = s->eng.allocs;
-		s->rate_frees = s->eng.frees;
-		s->rate_bytes = s->eng.bytes_allocated;
+		s->rate_allocs = allocs;
+		s->rate_frees = frees;
+		s->rate_bytes = bytes;
 		s->rate_events = s->eng.events;
 		s->last_rate_ns = now;
 		s->monitor_rss = self_rss_bytes();
-	}
-	/* Also after the target is gone: the final publish must carry the final counters (they no
-	 * longer change, and the read is SIGBUS-guarded). */
-	if (s->seg_open) {
-		struct memtop_counters c;
-		if (segcheck_counters(&s->seg, target_uptime_ns(s, now), &c))
-			s->target_totals = c;
-		else if (shm_totals(&s->seg, &c) == 0 && !s->segment_damaged)
-			/* readable but impossible: scribbled. Keep the last sane figures. */
-			__atomic_store_n(&s->segment_damaged, true, __ATOMIC_RELEASE);
 	}
 }
 
@@ -187,9 +204,7 @@ static void fill_totals(struct session *s, struct model_totals *t)
 	t->peak_blocks = e->peak_blocks;
 	t->temporary_allocs = e->temporary;
 	memcpy(t->size_hist, e->size_hist, sizeof t->size_hist);
-	t->allocs = e->allocs;
-	t->frees = e->frees;
-	t->bytes_allocated = e->bytes_allocated;
+	counted(s, &t->allocs, &t->frees, &t->bytes_allocated);
 	t->bytes_freed = e->bytes_freed;
 	t->unknown_frees = e->unknown_frees;
 	t->dropped_events = s->target_totals.dropped;

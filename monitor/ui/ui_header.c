@@ -69,6 +69,10 @@ static void state_text(const struct model_session_info *si, char *buf, size_t n,
 		snprintf(buf + len, n - len, ", MALLOC NOT HOOKED (another allocator first)");
 		*c = UI_C_ALERT;
 	}
+	if (si->reader) { /* another monitor drains the ring: this one reads the live table */
+		size_t len = strlen(buf);
+		snprintf(buf + len, n - len, ", reading beside another memtop");
+	}
 	if (si->injected_at_ns) { /* blocks allocated before are unknown: say since when we see */
 		time_t sec = (time_t)(si->injected_at_ns / 1000000000u);
 		struct tm tm;
