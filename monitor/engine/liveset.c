@@ -70,13 +70,45 @@ static void table_free_cb(struct rcu_head *head)
 	table_free(t);
 }
 
-static void table_place(struct liveset_table *t, struct liveset_block *b)
+static void table_place_h(struct liveset_table *t, struct liveset_block *b, uint64_t h)
 {
-	uint64_t h = liveset_hash(b->addr);
 	size_t i = h & t->mask;
 	while (t->slots[i] != SLOT_EMPTY)
 		i = (i + 1) & t->mask;
 	t->slots[i] = slot_word(b, h);
+}
+
+/* Places every live block of old into t. A rebuild at 1 M live blocks reads 1 M blocks at random
+ * (their addresses give the new slots) and writes 1 M slots at random: software-pipelined like the
+ * batch loop, blocks REBUILD_BLOCK entries ahead and their new slots REBUILD_SLOT ahead. */
+#define REBUILD_BLOCK 16
+#define REBUILD_SLOT 8
+#define REBUILD_RING 32 /* > REBUILD_BLOCK, a power of two */
+static void table_place_all(struct liveset_table *t, const struct liveset_table *old)
+{
+	struct liveset_block *ring[REBUILD_RING];
+	uint64_t hr[REBUILD_RING];
+	size_t n = 0, hashed = 0, placed = 0;
+	for (size_t i = 0; i <= old->mask; i++) {
+		if (old->slots[i] <= SLOT_TOMB)
+			continue;
+		ring[n % REBUILD_RING] = slot_block(old->slots[i]);
+		__builtin_prefetch(ring[n % REBUILD_RING]);
+		n++;
+		if (n - hashed > REBUILD_BLOCK - REBUILD_SLOT) {
+			hr[hashed % REBUILD_RING] = liveset_hash(ring[hashed % REBUILD_RING]->addr);
+			__builtin_prefetch(&t->slots[hr[hashed % REBUILD_RING] & t->mask], 1);
+			hashed++;
+		}
+		if (hashed - placed > REBUILD_SLOT) {
+			table_place_h(t, ring[placed % REBUILD_RING], hr[placed % REBUILD_RING]);
+			placed++;
+		}
+	}
+	for (; hashed < n; hashed++)
+		hr[hashed % REBUILD_RING] = liveset_hash(ring[hashed % REBUILD_RING]->addr);
+	for (; placed < n; placed++)
+		table_place_h(t, ring[placed % REBUILD_RING], hr[placed % REBUILD_RING]);
 }
 
 /* Rebuilds into a table sized for `count` entries at <= 40 % load, and publishes it. */
@@ -88,9 +120,7 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
 	struct liveset_table *old = ls->table, *t = table_new(cap, ls->store);
 	if (!t)
 		return -ENOMEM;
-	for (size_t i = 0; i <= old->mask; i++)
-		if (old->slots[i] > SLOT_TOMB)
-			table_place(t, slot_block(old->slots[i]));
+	table_place_all(t, old);
 	__atomic_store_n(&ls->table, t, __ATOMIC_RELEASE); /* rcu_assign_pointer, seen by TSan */
 	liveset_tables_changed();
 	ls->tombs = 0;
