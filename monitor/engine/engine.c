@@ -1,11 +1,10 @@
 /* engine: applies target events to the model (live set + aggregates) in the order the ring gives
  * them: each address's events in causal order (one lane per address), a realloc's BEGIN and END
  * possibly swapped when they went to different lanes.
- * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates.
- * Cost here (2-core EPYC VM): ~160 ns per event at 1 M live blocks (bench_engine ingest: 5.9 to
- * 6.3 M events/s at load 3 to 7, with cache-miss prefetching; README "Monitor speed"), a few tens
- * of ns with a small live set (an allocation storm under memtop report, ring pop included). It
- * must never block, never read the segment, and never walk the live set. */
+ * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates;
+ * at scale, batches go through it in prefetched groups (engine_apply_group). Cost and how it is
+ * measured: README "Monitor speed" (bench_engine ingest). It must never block, never read the
+ * segment, and never walk the live set. */
 #include "engine/engine.h"
 
 #include <errno.h>
@@ -190,29 +189,6 @@ uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot)
 		e->slot_thread[slot] = id;
 	}
 	return id;
-}
-
-void engine_slot_reused(struct engine *e, uint16_t slot)
-{
-	DEBUG_ASSERT_OWNER(&e->writer);
-	if (slot >= e->n_slots)
-		return;
-	uint32_t id = e->slot_thread[slot];
-	if (id != ENGINE_NO_THREAD && id < e->n_threads)
-		e->threads[id].alive = false;
-	e->slot_thread[slot] = ENGINE_NO_THREAD;
-}
-
-void engine_sites_clean(struct engine *e)
-{
-	DEBUG_ASSERT_OWNER(&e->writer);
-	e->n_dirty = 0;
-	e->dirty_all = false;
-	if (__builtin_expect(++e->dirty_epoch == 0, 0)) { /* after 2^32 publishes: no old epoch left */
-		for (uint32_t i = 0; i < e->n_site_ids; i++)
-			engine_site(e, e->site_ids[i])->dirty_epoch = 0;
-		e->dirty_epoch = 1;
-	}
 }
 
 /* The site of a stack id, about to change: the array entry when the id was seen before (the common
@@ -561,66 +537,39 @@ void engine_apply(struct engine *e, const struct memtop_event *ev)
 
 /* ---- the live-bytes timeline ---- */
 
-/* Prefetch distances (events ahead): the slot first, then the block it points to, then the call
- * site of that block (a free's site is known only from its block). Each event's hash is computed
- * once, when it enters the window, and kept in a small ring with the block found for it. */
-#define PREFETCH_SLOT 16
-#define PREFETCH_BLOCK 8
-#define PREFETCH_SITE 3
-#define HASH_RING 32 /* > PREFETCH_SLOT, a power of two */
+/* At scale every event misses the cache two to four times (its slot, the block a free removes, the
+ * call site), and on a shared 2-core VM prefetches interleaved with the apply work overlapped badly.
+ * So a batch is applied in groups of ENGINE_GROUP events, each in passes: hash every address and
+ * prefetch its slot; walk each probe run and prefetch the block a free removes, or an allocation's
+ * site; prefetch each free's site from its block; then apply the group in order. A pass is a short
+ * loop with nothing else to do, so its misses overlap, and the group's lines (a few hundred) stay
+ * in cache until the apply. Prefetches only: the order and the result are those of engine_apply. */
+#define ENGINE_GROUP 64
 /* Below this many live blocks the table and the blocks stay in cache: prefetching is pure cost. */
 #define PREFETCH_MIN_LIVE 32768
 
-struct engine_ahead {
-	uint64_t h[HASH_RING];                         /* liveset_hash of the event's address */
-	const struct liveset_block *blk[HASH_RING]; /* the block its probe run showed, a hint */
-};
-
-static inline void engine_prefetch_slot(struct engine *e, struct engine_ahead *a,
-					const struct memtop_event *ev, size_t j)
+static void engine_apply_group(struct engine *e, const struct memtop_event *ev, size_t n)
 {
-	a->h[j % HASH_RING] = liveset_hash(ev[j].addr);
-	liveset_prefetch_slot(&e->live, a->h[j % HASH_RING]);
-}
-
-/* An event that removes a block: prefetch it (and remember it); an allocation: its site. */
-static inline void engine_prefetch_block(struct engine *e, struct engine_ahead *a,
-					 const struct memtop_event *ev, size_t j)
-{
-	a->blk[j % HASH_RING] = NULL;
-	if (ev[j].type == MEMTOP_EV_FREE || ev[j].type == MEMTOP_EV_REALLOC_BEGIN)
-		a->blk[j % HASH_RING] = liveset_prefetch_block(&e->live, a->h[j % HASH_RING]);
-	else if (ev[j].stack_id < e->sites_cap)
-		__builtin_prefetch(&e->sites[ev[j].stack_id]);
-}
-
-/* A free's site, from the block the hint names when it is the freed address's. */
-static inline void engine_prefetch_free_site(struct engine *e, const struct engine_ahead *a,
-					     const struct memtop_event *ev, size_t j)
-{
-	const struct liveset_block *b = a->blk[j % HASH_RING];
-	if (b && b->addr == ev[j].addr && b->stack_id < e->sites_cap)
-		__builtin_prefetch(&e->sites[b->stack_id]);
-}
-
-static void engine_apply_prefetched(struct engine *e, const struct memtop_event *ev, size_t n)
-{
-	struct engine_ahead a;
-	for (size_t j = 0; j < n && j < PREFETCH_SLOT; j++)
-		engine_prefetch_slot(e, &a, ev, j);
-	for (size_t j = 0; j < n && j < PREFETCH_BLOCK; j++)
-		engine_prefetch_block(e, &a, ev, j);
-	for (size_t j = 0; j < n && j < PREFETCH_SITE; j++)
-		engine_prefetch_free_site(e, &a, ev, j);
+	uint64_t h[ENGINE_GROUP];
+	const struct liveset_block *blk[ENGINE_GROUP];
 	for (size_t i = 0; i < n; i++) {
-		if (i + PREFETCH_SLOT < n)
-			engine_prefetch_slot(e, &a, ev, i + PREFETCH_SLOT);
-		if (i + PREFETCH_BLOCK < n)
-			engine_prefetch_block(e, &a, ev, i + PREFETCH_BLOCK);
-		if (i + PREFETCH_SITE < n)
-			engine_prefetch_free_site(e, &a, ev, i + PREFETCH_SITE);
-		engine_apply_h(e, &ev[i], a.h[i % HASH_RING]);
+		h[i] = liveset_hash(ev[i].addr);
+		liveset_prefetch_slot(&e->live, h[i]);
 	}
+	for (size_t i = 0; i < n; i++) {
+		blk[i] = NULL;
+		if (ev[i].type == MEMTOP_EV_FREE || ev[i].type == MEMTOP_EV_REALLOC_BEGIN)
+			blk[i] = liveset_prefetch_block(&e->live, h[i]);
+		else if (ev[i].stack_id < e->sites_cap)
+			__builtin_prefetch(&e->sites[ev[i].stack_id]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct liveset_block *b = blk[i];
+		if (b && b->addr == ev[i].addr && b->stack_id < e->sites_cap)
+			__builtin_prefetch(&e->sites[b->stack_id]);
+	}
+	for (size_t i = 0; i < n; i++)
+		engine_apply_h(e, &ev[i], h[i]);
 }
 
 void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t n)
@@ -628,7 +577,8 @@ void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t 
 	DEBUG_ASSERT_OWNER(&e->writer);
 	DEBUG_ASSERT(urcu_memb_read_ongoing());
 	if (e->live.count >= PREFETCH_MIN_LIVE) {
-		engine_apply_prefetched(e, ev, n);
+		for (size_t i = 0; i < n; i += ENGINE_GROUP)
+			engine_apply_group(e, ev + i, n - i < ENGINE_GROUP ? n - i : ENGINE_GROUP);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)

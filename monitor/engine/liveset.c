@@ -231,8 +231,8 @@ void liveset_remove(struct liveset *ls, struct liveset_block *b)
 	liveset_retire_block(ls, b);
 }
 
-/* 8 slots share a line: a probe that starts in the last two of its line often goes on into the
- * next one (linear probing at up to 70 % load, tombstones included, averages about 2 slots). */
+/* 8 slots share a line: a probe that starts in the last two of its line may go on into the next
+ * one (linear probing, up to 70 % of the slots live or tombstones). */
 void liveset_prefetch_slot(struct liveset *ls, uint64_t h)
 {
 	const struct liveset_table *t = ls->table;
@@ -243,8 +243,8 @@ void liveset_prefetch_slot(struct liveset *ls, uint64_t h)
 }
 
 /* Follows the probe run as a lookup would (only the slots, never a block: those are still on their
- * way), up to the first empty slot or PREFETCH_PROBE slots: a block found past its home slot (a
- * third of them and more at the table's usual load) must be prefetched too. */
+ * way), up to the first empty slot or PREFETCH_PROBE slots: a block found past its home slot must
+ * be prefetched too. */
 #define PREFETCH_PROBE 8
 const struct liveset_block *liveset_prefetch_block(struct liveset *ls, uint64_t h)
 {
