@@ -1,21 +1,22 @@
 /* engine: applies target events to the model (live set + aggregates) in the order the ring gives
  * them: each address's events in causal order (one lane per address), a realloc's BEGIN and END
  * possibly swapped when they went to different lanes.
- * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates.
- * Cost here (2-core EPYC VM): ~160 ns per event at 1 M live blocks (bench_engine ingest: 5.9 to
- * 6.3 M events/s at load 3 to 7, with cache-miss prefetching; README "Monitor speed"), a few tens
- * of ns with a small live set (an allocation storm under memtop report, ring pop included). It
- * must never block, never read the segment, and never walk the live set. */
+ * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates;
+ * at scale, batches go through it in prefetched groups (engine_apply_group). Cost and how it is
+ * measured: README "Monitor speed" (bench_engine ingest). It must never block, never read the
+ * segment, and never walk the live set. */
 #include "engine/engine.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "memtop/sampling.h"
 
 #define ENGINE_SITES_INIT 1024u
+#define ENGINE_HUGE_BYTES (2u << 20)
 
 int engine_init(struct engine *e, uint32_t n_slots, uint32_t max_stack_id)
 {
@@ -96,6 +97,37 @@ static bool engine_grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 	return true;
 }
 
+/* engine_grow for the site array, which must stay 64-byte aligned (realloc gives 16). */
+static bool engine_grow_sites(struct engine *e, uint32_t need)
+{
+	if (need <= e->sites_cap)
+		return true;
+	uint32_t ncap = e->sites_cap ? e->sites_cap : 64;
+	while (ncap < need)
+		ncap *= 2;
+	size_t bytes = (size_t)ncap * sizeof(struct engine_site);
+	struct engine_site *n = NULL;
+	if (bytes >= ENGINE_HUGE_BYTES) {
+		/* 50 k sites are 9.6 MB read at random: on 2 MiB pages, not 2,400 TLB entries */
+		bytes = (bytes + ENGINE_HUGE_BYTES - 1) & ~(size_t)(ENGINE_HUGE_BYTES - 1);
+		if (posix_memalign((void **)&n, ENGINE_HUGE_BYTES, bytes) == 0)
+			madvise(n, bytes, MADV_HUGEPAGE);
+		else
+			n = NULL;
+	} else {
+		n = aligned_alloc(64, bytes);
+	}
+	if (!n)
+		return false;
+	if (e->sites_cap)
+		memcpy(n, e->sites, (size_t)e->sites_cap * sizeof(*n));
+	memset(n + e->sites_cap, 0, (size_t)(ncap - e->sites_cap) * sizeof(*n));
+	free(e->sites);
+	e->sites = n;
+	e->sites_cap = ncap;
+	return true;
+}
+
 static void engine_list_site(struct engine *e, uint32_t stack_id, struct engine_site *s)
 {
 	if (!engine_grow((void **)&e->dirty_sites, &e->dirty_cap, e->n_site_ids + 1, sizeof(uint32_t)) ||
@@ -120,9 +152,8 @@ struct engine_site *engine_site(struct engine *e, uint32_t stack_id)
 		stack_id = MEMTOP_STACK_OVERFLOW;
 	} else {
 		if (stack_id >= e->sites_cap &&
-		    !engine_grow((void **)&e->sites, &e->sites_cap,
-				 stack_id + 1 > ENGINE_SITES_INIT ? stack_id + 1 : ENGINE_SITES_INIT,
-				 sizeof(*e->sites)))
+		    !engine_grow_sites(e, stack_id + 1 > ENGINE_SITES_INIT ? stack_id + 1
+									 : ENGINE_SITES_INIT))
 			return &e->overflow_site;
 		s = &e->sites[stack_id];
 	}
@@ -158,29 +189,6 @@ uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot)
 		e->slot_thread[slot] = id;
 	}
 	return id;
-}
-
-void engine_slot_reused(struct engine *e, uint16_t slot)
-{
-	DEBUG_ASSERT_OWNER(&e->writer);
-	if (slot >= e->n_slots)
-		return;
-	uint32_t id = e->slot_thread[slot];
-	if (id != ENGINE_NO_THREAD && id < e->n_threads)
-		e->threads[id].alive = false;
-	e->slot_thread[slot] = ENGINE_NO_THREAD;
-}
-
-void engine_sites_clean(struct engine *e)
-{
-	DEBUG_ASSERT_OWNER(&e->writer);
-	e->n_dirty = 0;
-	e->dirty_all = false;
-	if (__builtin_expect(++e->dirty_epoch == 0, 0)) { /* after 2^32 publishes: no old epoch left */
-		for (uint32_t i = 0; i < e->n_site_ids; i++)
-			engine_site(e, e->site_ids[i])->dirty_epoch = 0;
-		e->dirty_epoch = 1;
-	}
 }
 
 /* The site of a stack id, about to change: the array entry when the id was seen before (the common
@@ -529,50 +537,39 @@ void engine_apply(struct engine *e, const struct memtop_event *ev)
 
 /* ---- the live-bytes timeline ---- */
 
-/* Prefetch distances (events ahead): the slot first, then the block it points to, then the call
- * site of that block (a free's site is known only from its block). Each event's hash is computed
- * once, when it enters the window, and kept in a small ring. */
-#define PREFETCH_SLOT 16
-#define PREFETCH_BLOCK 8
-#define PREFETCH_SITE 3
-#define HASH_RING 32 /* > PREFETCH_SLOT, a power of two */
+/* At scale every event misses the cache two to four times (its slot, the block a free removes, the
+ * call site), and on a shared 2-core VM prefetches interleaved with the apply work overlapped badly.
+ * So a batch is applied in groups of ENGINE_GROUP events, each in passes: hash every address and
+ * prefetch its slot; walk each probe run and prefetch the block a free removes, or an allocation's
+ * site; prefetch each free's site from its block; then apply the group in order. A pass is a short
+ * loop with nothing else to do, so its misses overlap, and the group's lines (a few hundred) stay
+ * in cache until the apply. Prefetches only: the order and the result are those of engine_apply. */
+#define ENGINE_GROUP 64
 /* Below this many live blocks the table and the blocks stay in cache: prefetching is pure cost. */
 #define PREFETCH_MIN_LIVE 32768
 
-static inline void engine_prefetch_block(struct engine *e, const struct memtop_event *ev, uint64_t h)
+static void engine_apply_group(struct engine *e, const struct memtop_event *ev, size_t n)
 {
-	if (ev->type == MEMTOP_EV_FREE || ev->type == MEMTOP_EV_REALLOC_BEGIN)
-		liveset_prefetch_block(&e->live, h);
-	else if (ev->stack_id < e->sites_cap)
-		__builtin_prefetch(&e->sites[ev->stack_id]);
-}
-
-static void engine_apply_prefetched(struct engine *e, const struct memtop_event *ev, size_t n)
-{
-	uint64_t hr[HASH_RING];
-	for (size_t i = 0; i < n && i < PREFETCH_SLOT; i++) {
-		hr[i % HASH_RING] = liveset_hash(ev[i].addr);
-		liveset_prefetch_slot(&e->live, hr[i % HASH_RING]);
-	}
-	for (size_t i = 0; i < n && i < PREFETCH_BLOCK; i++)
-		engine_prefetch_block(e, &ev[i], hr[i % HASH_RING]);
+	uint64_t h[ENGINE_GROUP];
+	const struct liveset_block *blk[ENGINE_GROUP];
 	for (size_t i = 0; i < n; i++) {
-		size_t j = i + PREFETCH_SLOT;
-		if (j < n) {
-			hr[j % HASH_RING] = liveset_hash(ev[j].addr);
-			liveset_prefetch_slot(&e->live, hr[j % HASH_RING]);
-		}
-		j = i + PREFETCH_BLOCK;
-		if (j < n)
-			engine_prefetch_block(e, &ev[j], hr[j % HASH_RING]);
-		j = i + PREFETCH_SITE;
-		if (j < n && ev[j].type == MEMTOP_EV_FREE) {
-			const struct liveset_block *b = liveset_peek(&e->live, ev[j].addr, hr[j % HASH_RING]);
-			if (b && b->stack_id < e->sites_cap)
-				__builtin_prefetch(&e->sites[b->stack_id]);
-		}
-		engine_apply_h(e, &ev[i], hr[i % HASH_RING]);
+		h[i] = liveset_hash(ev[i].addr);
+		liveset_prefetch_slot(&e->live, h[i]);
 	}
+	for (size_t i = 0; i < n; i++) {
+		blk[i] = NULL;
+		if (ev[i].type == MEMTOP_EV_FREE || ev[i].type == MEMTOP_EV_REALLOC_BEGIN)
+			blk[i] = liveset_prefetch_block(&e->live, h[i]);
+		else if (ev[i].stack_id < e->sites_cap)
+			__builtin_prefetch(&e->sites[ev[i].stack_id]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct liveset_block *b = blk[i];
+		if (b && b->addr == ev[i].addr && b->stack_id < e->sites_cap)
+			__builtin_prefetch(&e->sites[b->stack_id]);
+	}
+	for (size_t i = 0; i < n; i++)
+		engine_apply_h(e, &ev[i], h[i]);
 }
 
 void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t n)
@@ -580,7 +577,8 @@ void engine_apply_batch(struct engine *e, const struct memtop_event *ev, size_t 
 	DEBUG_ASSERT_OWNER(&e->writer);
 	DEBUG_ASSERT(urcu_memb_read_ongoing());
 	if (e->live.count >= PREFETCH_MIN_LIVE) {
-		engine_apply_prefetched(e, ev, n);
+		for (size_t i = 0; i < n; i += ENGINE_GROUP)
+			engine_apply_group(e, ev + i, n - i < ENGINE_GROUP ? n - i : ENGINE_GROUP);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)

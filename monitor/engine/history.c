@@ -1,7 +1,7 @@
 /* history: what the engine keeps over time rather than per event: the live-bytes timeline (a
  * point when due, with the extremes of its bucket; thinned when full), the growth samples of each
- * call site and the per-thread rates (publish time), and the mark of the incremental walk.
- * WRITER ONLY (the ingest thread). */
+ * call site and the per-thread rates, the dirty-site list's epoch and the thread slots' owners
+ * (publish time), and the mark of the incremental walk. WRITER ONLY (the ingest thread). */
 #include "engine/engine.h"
 #include "debug_assert.h"
 
@@ -31,6 +31,29 @@ void engine_timeline_point(struct engine *e, uint64_t ts_ns)
 }
 
 /* ---- periodic samples (publish time, not per event) ---- */
+
+void engine_sites_clean(struct engine *e)
+{
+	DEBUG_ASSERT_OWNER(&e->writer);
+	e->n_dirty = 0;
+	e->dirty_all = false;
+	if (__builtin_expect(++e->dirty_epoch == 0, 0)) { /* after 2^32 publishes: no old epoch left */
+		for (uint32_t i = 0; i < e->n_site_ids; i++)
+			engine_site(e, e->site_ids[i])->dirty_epoch = 0;
+		e->dirty_epoch = 1;
+	}
+}
+
+void engine_slot_reused(struct engine *e, uint16_t slot)
+{
+	DEBUG_ASSERT_OWNER(&e->writer);
+	if (slot >= e->n_slots)
+		return;
+	uint32_t id = e->slot_thread[slot];
+	if (id != ENGINE_NO_THREAD && id < e->n_threads)
+		e->threads[id].alive = false;
+	e->slot_thread[slot] = ENGINE_NO_THREAD;
+}
 
 void engine_sample_growth(struct engine *e)
 {

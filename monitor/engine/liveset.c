@@ -70,13 +70,45 @@ static void table_free_cb(struct rcu_head *head)
 	table_free(t);
 }
 
-static void table_place(struct liveset_table *t, struct liveset_block *b)
+static void table_place_h(struct liveset_table *t, struct liveset_block *b, uint64_t h)
 {
-	uint64_t h = liveset_hash(b->addr);
 	size_t i = h & t->mask;
 	while (t->slots[i] != SLOT_EMPTY)
 		i = (i + 1) & t->mask;
 	t->slots[i] = slot_word(b, h);
+}
+
+/* Places every live block of old into t. A rebuild at 1 M live blocks reads 1 M blocks at random
+ * (their addresses give the new slots) and writes 1 M slots at random: software-pipelined like the
+ * batch loop, blocks REBUILD_BLOCK entries ahead and their new slots REBUILD_SLOT ahead. */
+#define REBUILD_BLOCK 16
+#define REBUILD_SLOT 8
+#define REBUILD_RING 32 /* > REBUILD_BLOCK, a power of two */
+static void table_place_all(struct liveset_table *t, const struct liveset_table *old)
+{
+	struct liveset_block *ring[REBUILD_RING];
+	uint64_t hr[REBUILD_RING];
+	size_t n = 0, hashed = 0, placed = 0;
+	for (size_t i = 0; i <= old->mask; i++) {
+		if (old->slots[i] <= SLOT_TOMB)
+			continue;
+		ring[n % REBUILD_RING] = slot_block(old->slots[i]);
+		__builtin_prefetch(ring[n % REBUILD_RING]);
+		n++;
+		if (n - hashed > REBUILD_BLOCK - REBUILD_SLOT) {
+			hr[hashed % REBUILD_RING] = liveset_hash(ring[hashed % REBUILD_RING]->addr);
+			__builtin_prefetch(&t->slots[hr[hashed % REBUILD_RING] & t->mask], 1);
+			hashed++;
+		}
+		if (hashed - placed > REBUILD_SLOT) {
+			table_place_h(t, ring[placed % REBUILD_RING], hr[placed % REBUILD_RING]);
+			placed++;
+		}
+	}
+	for (; hashed < n; hashed++)
+		hr[hashed % REBUILD_RING] = liveset_hash(ring[hashed % REBUILD_RING]->addr);
+	for (; placed < n; placed++)
+		table_place_h(t, ring[placed % REBUILD_RING], hr[placed % REBUILD_RING]);
 }
 
 /* Rebuilds into a table sized for `count` entries at <= 40 % load, and publishes it. */
@@ -88,9 +120,7 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
 	struct liveset_table *old = ls->table, *t = table_new(cap, ls->store);
 	if (!t)
 		return -ENOMEM;
-	for (size_t i = 0; i <= old->mask; i++)
-		if (old->slots[i] > SLOT_TOMB)
-			table_place(t, slot_block(old->slots[i]));
+	table_place_all(t, old);
 	__atomic_store_n(&ls->table, t, __ATOMIC_RELEASE); /* rcu_assign_pointer, seen by TSan */
 	liveset_tables_changed();
 	ls->tombs = 0;
@@ -201,22 +231,35 @@ void liveset_remove(struct liveset *ls, struct liveset_block *b)
 	liveset_retire_block(ls, b);
 }
 
+/* 8 slots share a line: a probe that starts in the last two of its line may go on into the next
+ * one (linear probing, up to 70 % of the slots live or tombstones). */
 void liveset_prefetch_slot(struct liveset *ls, uint64_t h)
 {
-	__builtin_prefetch(&ls->table->slots[h & ls->table->mask]);
+	const struct liveset_table *t = ls->table;
+	size_t i = h & t->mask;
+	__builtin_prefetch(&t->slots[i]);
+	if ((i & 7) >= 6)
+		__builtin_prefetch(&t->slots[(i + 2) & t->mask]);
 }
 
-void liveset_prefetch_block(struct liveset *ls, uint64_t h)
+/* Follows the probe run as a lookup would (only the slots, never a block: those are still on their
+ * way), up to the first empty slot or PREFETCH_PROBE slots: a block found past its home slot must
+ * be prefetched too. */
+#define PREFETCH_PROBE 8
+const struct liveset_block *liveset_prefetch_block(struct liveset *ls, uint64_t h)
 {
-	uintptr_t w = ls->table->slots[h & ls->table->mask];
-	if (slot_may_hold(w, h))
-		__builtin_prefetch(slot_block(w));
-}
-
-const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr, uint64_t h)
-{
-	uintptr_t w = ls->table->slots[h & ls->table->mask];
-	return slot_may_hold(w, h) && slot_block(w)->addr == addr ? slot_block(w) : NULL;
+	const struct liveset_table *t = ls->table;
+	size_t i = h & t->mask;
+	for (int n = 0; n < PREFETCH_PROBE; n++, i = (i + 1) & t->mask) {
+		uintptr_t w = t->slots[i];
+		if (w == SLOT_EMPTY)
+			return NULL;
+		if (slot_may_hold(w, h)) {
+			__builtin_prefetch(slot_block(w));
+			return slot_block(w);
+		}
+	}
+	return NULL;
 }
 
 const struct liveset_block *liveset_take_h(struct liveset *ls, uint64_t addr, uint64_t h)

@@ -119,12 +119,12 @@ struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_blo
 /* Frees queued removals: for reuse at once when no reader iterates (liveset_read_begin), else
  * through call_rcu. Call at the end of each ingest batch, outside the read lock or inside. */
 void liveset_flush_retired(struct liveset *ls);
-/* WRITER ONLY: prefetch hints for a batch, by hash: the slot of the address; the block the slot
- * points to (if its tag matches). */
+/* WRITER ONLY: prefetch hints for a batch, by hash: the line(s) where the probe for the address
+ * starts; the block of the first slot of the probe run whose tag matches h, returned as a hint (it
+ * may be another address's block, or be removed before the caller gets there: compare the address
+ * before trusting it, and only ever read it, never keep it past the batch). */
 void liveset_prefetch_slot(struct liveset *ls, uint64_t h);
-void liveset_prefetch_block(struct liveset *ls, uint64_t h);
-/* The block now in the slot of addr (or NULL), without probing further: a prefetch helper. */
-const struct liveset_block *liveset_peek(struct liveset *ls, uint64_t addr, uint64_t h);
+const struct liveset_block *liveset_prefetch_block(struct liveset *ls, uint64_t h);
 /* Bytes the live set holds (slabs + table), for the memory benchmark and the overhead figure. */
 size_t liveset_memory(const struct liveset *ls);
 

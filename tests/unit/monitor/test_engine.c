@@ -1,5 +1,6 @@
 /* Unit tests of the engine: exact aggregates for every event type, realloc's BEGIN/END split
- * (success, failure, NULL, zero size), cross-thread and unknown frees, marks, growth. */
+ * (success, failure, NULL, zero size), cross-thread and unknown frees, marks, growth; and the
+ * batch loop (prefetching at scale) against one event at a time. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -459,6 +460,169 @@ static void test_duplicate_alloc(void **state)
 	assert_int_equal(E.duplicate_allocs, 1);
 }
 
+/* ---- engine_apply_batch at scale equals engine_apply one event at a time ----
+ * Above PREFETCH_MIN_LIVE (32 k live blocks) the batch loop runs ahead of the events it applies
+ * (hashes, probe runs, block and site hints); none of that may change a figure. */
+
+#define SCALE_LIVE 60000u
+#define SCALE_EVENTS 400000u
+
+static uint64_t scale_rand(uint64_t *r)
+{
+	*r ^= *r << 13;
+	*r ^= *r >> 7;
+	*r ^= *r << 17;
+	return *r;
+}
+
+/* The next event of a churn over a pool of live addresses: allocations, frees of live, unknown
+ * and NULL addresses, duplicate allocations, reallocs (BEGIN then END, or a split END first). */
+static size_t scale_events(struct memtop_event *ev, uint64_t *live, uint64_t *r, uint64_t *next_addr,
+			   uint64_t *link, uint64_t t)
+{
+	uint64_t x = scale_rand(r);
+	uint32_t k = (uint32_t)((x >> 8) % SCALE_LIVE);
+	struct memtop_event base = {.thread_slot = (uint16_t)((x >> 40) % 8),
+				    .stack_id = 1 + (uint32_t)((x >> 20) % 900),
+				    .timestamp_ns = 1000000000ull + t * 1000ull,
+				    .size = 1 + (x >> 48) % 4000};
+	ev[0] = ev[1] = base;
+	switch (x % 16) {
+	case 0: /* realloc, BEGIN first */
+	case 1: /* realloc, split END first */
+		ev[0].type = MEMTOP_EV_REALLOC_BEGIN;
+		ev[0].addr = live[k];
+		ev[0].link = ++*link;
+		ev[1].type = MEMTOP_EV_REALLOC_END;
+		ev[1].addr = *next_addr;
+		ev[1].aux = live[k];
+		ev[1].link = *link;
+		ev[1].flags = MEMTOP_EVF_SPLIT;
+		if (x % 16 == 1) {
+			struct memtop_event tmp = ev[0];
+			ev[0] = ev[1];
+			ev[1] = tmp;
+		}
+		live[k] = *next_addr;
+		*next_addr += 32;
+		return 2;
+	case 2: /* a free of an address never allocated, or of NULL */
+		ev[0].type = MEMTOP_EV_FREE;
+		ev[0].addr = x & 1 ? 0 : 0x900000000000ull + (x >> 30) % 100000 * 16;
+		return 1;
+	case 3: /* an allocation at a live address (its free was lost) */
+		ev[0].type = MEMTOP_EV_MALLOC;
+		ev[0].addr = live[k];
+		return 1;
+	default: /* free a live block, allocate a new one */
+		ev[0].type = MEMTOP_EV_FREE;
+		ev[0].addr = live[k];
+		ev[1].type = x % 16 == 4 ? MEMTOP_EV_CALLOC : MEMTOP_EV_MALLOC;
+		ev[1].addr = *next_addr;
+		live[k] = *next_addr;
+		*next_addr += 32;
+		return 2;
+	}
+}
+
+static void scale_assert_site_equal(const struct engine_site *a, const struct engine_site *b)
+{
+	assert_int_equal(a->live_bytes, b->live_bytes);
+	assert_int_equal(a->live_blocks, b->live_blocks);
+	assert_int_equal(a->allocs, b->allocs);
+	assert_int_equal(a->bytes_allocated, b->bytes_allocated);
+	assert_int_equal(a->frees, b->frees);
+	assert_int_equal(a->temporary, b->temporary);
+}
+
+static void scale_assert_equal(struct engine *one, struct engine *batch)
+{
+	assert_int_equal(one->live_bytes, batch->live_bytes);
+	assert_int_equal(one->live_blocks, batch->live_blocks);
+	assert_int_equal(one->peak_bytes, batch->peak_bytes);
+	assert_int_equal(one->peak_blocks, batch->peak_blocks);
+	assert_int_equal(one->allocs, batch->allocs);
+	assert_int_equal(one->frees, batch->frees);
+	assert_int_equal(one->bytes_allocated, batch->bytes_allocated);
+	assert_int_equal(one->bytes_freed, batch->bytes_freed);
+	assert_int_equal(one->unknown_frees, batch->unknown_frees);
+	assert_int_equal(one->duplicate_allocs, batch->duplicate_allocs);
+	assert_int_equal(one->temporary, batch->temporary);
+	assert_int_equal(one->events, batch->events);
+	assert_int_equal(one->n_site_ids, batch->n_site_ids);
+	for (uint32_t i = 0; i < one->n_site_ids; i++) {
+		assert_int_equal(one->site_ids[i], batch->site_ids[i]);
+		scale_assert_site_equal(engine_site(one, one->site_ids[i]),
+					engine_site(batch, batch->site_ids[i]));
+		uint64_t pa, pb, qa, qb;
+		engine_site_peak(one, engine_site(one, one->site_ids[i]), &pa, &qa);
+		engine_site_peak(batch, engine_site(batch, batch->site_ids[i]), &pb, &qb);
+		assert_int_equal(pa, pb);
+		assert_int_equal(qa, qb);
+	}
+	assert_int_equal(one->n_threads, batch->n_threads);
+	for (uint32_t i = 0; i < one->n_threads; i++) {
+		assert_int_equal(one->threads[i].live_bytes, batch->threads[i].live_bytes);
+		assert_int_equal(one->threads[i].allocs, batch->threads[i].allocs);
+		assert_int_equal(one->threads[i].frees, batch->threads[i].frees);
+		assert_int_equal(one->threads[i].cross_frees, batch->threads[i].cross_frees);
+	}
+	/* the same blocks, with the same record each */
+	assert_int_equal(one->live.count, batch->live.count);
+	struct liveset_iter it;
+	struct liveset_block *b;
+	liveset_for_each(&one->live, &it, b) {
+		const struct liveset_block *o = liveset_lookup(&batch->live, b->addr);
+		assert_non_null(o);
+		assert_memory_equal(o, b, sizeof *b);
+	}
+}
+
+static void test_batch_prefetched_equals_one_by_one(void **state)
+{
+	(void)state;
+	static struct engine one, batch;
+	static uint64_t live[SCALE_LIVE];
+	static struct memtop_event ev[1100];
+	assert_int_equal(engine_init(&one, 8, 1000), 0);
+	assert_int_equal(engine_init(&batch, 8, 1000), 0);
+	uint64_t r = 0x9e3779b97f4a7c15ull, next_addr = 0x7f0000000000ull, link = 0;
+	for (uint32_t i = 0; i < SCALE_LIVE; i++) { /* the pool, live in both: over the prefetch bar */
+		live[i] = next_addr;
+		next_addr += 32;
+		ev[0] = (struct memtop_event){.type = MEMTOP_EV_MALLOC, .thread_slot = (uint16_t)(i % 8),
+					      .stack_id = 1 + i % 900, .addr = live[i], .size = 1 + i % 500,
+					      .timestamp_ns = 1000000000ull};
+		urcu_memb_read_lock();
+		engine_apply(&one, &ev[0]);
+		engine_apply(&batch, &ev[0]);
+		urcu_memb_read_unlock();
+	}
+	engine_batch_end(&one);
+	engine_batch_end(&batch);
+	for (uint64_t done = 0, t = 0; done < SCALE_EVENTS; t++) {
+		size_t n = 0, want = 1 + (size_t)(scale_rand(&r) % 1024); /* batches of any length */
+		while (n < want)
+			n += scale_events(&ev[n], live, &r, &next_addr, &link, t);
+		urcu_memb_read_lock();
+		for (size_t i = 0; i < n; i++)
+			engine_apply(&one, &ev[i]);
+		engine_apply_batch(&batch, ev, n);
+		urcu_memb_read_unlock();
+		engine_batch_end(&one);
+		engine_batch_end(&batch);
+		done += n;
+	}
+	assert_true(batch.live.count >= 32768); /* the prefetching loop ran to the end */
+	assert_true(batch.frees > SCALE_EVENTS / 4);
+	urcu_memb_read_lock();
+	scale_assert_equal(&one, &batch);
+	urcu_memb_read_unlock();
+	urcu_memb_barrier();
+	engine_destroy(&one);
+	engine_destroy(&batch);
+}
+
 int main(void)
 {
 	urcu_memb_register_thread();
@@ -477,6 +641,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeline_keeps_spikes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_sequences_keep_invariants, setup, teardown),
+		cmocka_unit_test(test_batch_prefetched_equals_one_by_one),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	urcu_memb_unregister_thread();
