@@ -73,7 +73,8 @@ static inline bool cfi_read(uintptr_t addr, uintptr_t lo, uintptr_t hi, uintptr_
 	return true;
 }
 
-__attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max)
+__attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
+						  int keep)
 {
 	struct cfi_regs r;
 	uintptr_t hi = t->stack_hi;
@@ -85,8 +86,9 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	if (lo < t->stack_lo || lo >= hi)
 		return -1; /* on another stack (sigaltstack, a coroutine's) */
 	struct cfi_slot *l1 = cfi_l1_get(t);
+	uintptr_t own_lo = preload_own_lo, own_hi = preload_own_hi;
 	int n = 0;
-	while (n < max) {
+	for (int raw = 0; raw < max && n < keep; raw++) {
 		uint64_t w;
 		/* a return address: the call is the instruction before it */
 		if (!cfi_rule_for(l1, r.pc - 1, epoch, &w) || cfi_word_kind(w) == CFI_FALLBACK)
@@ -102,7 +104,10 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 		r.pc = ra;
 		if (ra < CFI_PC_MIN)
 			break;
-		out[n++] = ra;
+		/* our own frames (the hook, the capture) are dropped here rather than after the walk,
+		 * so that the walk stops once it has `keep` frames of the program */
+		if (ra - own_lo >= own_hi - own_lo)
+			out[n++] = ra;
 	}
 	return n;
 }
