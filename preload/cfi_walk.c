@@ -11,10 +11,12 @@
 /* libunwind stops at return addresses below this (a null or garbage frame), and so do we. */
 #define CFI_PC_MIN 0x4000
 
-/* 512 slots of 16 bytes: 8 KiB per thread, so that the rules of a program's hot frames are read
- * from L1/L2 rather than from the 1 MiB shared table. Written only by its thread, and never by a
- * nested capture (captures do not nest on a thread: preload_stack_capture). */
-#define CFI_L1_LOG2 9
+/* 4096 slots of 16 bytes: 64 KiB per thread (pages touched as slots are), so that the rules of a
+ * program's hot frames are read from L1/L2 rather than from the 1 MiB shared table. 512 slots held
+ * python3's frames but not cc1's (thousands of distinct return addresses: a fifth of its walk's
+ * time went to the shared table). Written only by its thread, and never by a nested capture
+ * (captures do not nest on a thread: preload_stack_capture). */
+#define CFI_L1_LOG2 12
 #define CFI_L1_SLOTS (1u << CFI_L1_LOG2)
 
 static struct cfi_slot *cfi_l1_get(struct preload_thread *t)
