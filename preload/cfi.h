@@ -123,8 +123,10 @@ static inline intptr_t cfi_word_fp_off(uint64_t w)
 }
 
 /* cfi_walk.c: the per-thread first-level cache (a direct-mapped table of CFI_L1_SLOTS, mapped at
- * the thread's first walk, unmapped when it exits). */
+ * the thread's first walk, unmapped when it exits), and beside it the thread's memo of interned
+ * stacks (NULL before the thread's first walk or after its exit). */
 void preload_cfi_thread_exit(struct preload_thread *t);
+struct shm_stack_memo *preload_cfi_stack_memo(struct preload_thread *t, unsigned *log2);
 
 /* cfi_walk.c: walks the stack of the calling thread from its caller on, at most max frames, and
  * puts the return addresses outside libmemtop.so ([preload_own_lo, preload_own_hi), unwind.c) into

@@ -19,22 +19,37 @@
 #define CFI_L1_LOG2 12
 #define CFI_L1_SLOTS (1u << CFI_L1_LOG2)
 
-static struct cfi_slot *cfi_l1_get(struct preload_thread *t)
+/* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, and the memo of
+ * the stacks it interned lately (unwind.c). Pages are touched as slots are used. */
+#define CFI_MEMO_LOG2 10
+struct cfi_thread_mem {
+	struct cfi_slot l1[CFI_L1_SLOTS];
+	struct shm_stack_memo memo[1u << CFI_MEMO_LOG2];
+};
+
+static struct cfi_thread_mem *cfi_mem_get(struct preload_thread *t)
 {
 	if (preload_likely(t->cfi_l1 != NULL))
 		return t->cfi_l1 == PRELOAD_CFI_L1_NONE ? NULL : t->cfi_l1;
-	void *m = mmap(NULL, CFI_L1_SLOTS * sizeof(struct cfi_slot), PROT_READ | PROT_WRITE,
+	void *m = mmap(NULL, sizeof(struct cfi_thread_mem), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->cfi_l1 = m == MAP_FAILED ? PRELOAD_CFI_L1_NONE : m;
 	return m == MAP_FAILED ? NULL : m;
 }
 
+struct shm_stack_memo *preload_cfi_stack_memo(struct preload_thread *t, unsigned *log2)
+{
+	struct cfi_thread_mem *m = t->cfi_l1;
+	*log2 = CFI_MEMO_LOG2;
+	return m && m != PRELOAD_CFI_L1_NONE ? m->memo : NULL;
+}
+
 void preload_cfi_thread_exit(struct preload_thread *t)
 {
-	void *l1 = t->cfi_l1;
+	void *mem = t->cfi_l1;
 	t->cfi_l1 = PRELOAD_CFI_L1_NONE; /* later captures of this thread (TLS destructors) skip it */
-	if (l1 && l1 != PRELOAD_CFI_L1_NONE)
-		munmap(l1, CFI_L1_SLOTS * sizeof(struct cfi_slot));
+	if (mem && mem != PRELOAD_CFI_L1_NONE)
+		munmap(mem, sizeof(struct cfi_thread_mem));
 }
 
 /* The rule word for pc in this epoch: the thread's table, the process's, or computed and cached. */
@@ -87,7 +102,8 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	uintptr_t lo = r.sp;
 	if (lo < t->stack_lo || lo >= hi)
 		return -1; /* on another stack (sigaltstack, a coroutine's) */
-	struct cfi_slot *l1 = cfi_l1_get(t);
+	struct cfi_thread_mem *mem = cfi_mem_get(t);
+	struct cfi_slot *l1 = mem ? mem->l1 : NULL;
 	uintptr_t own_lo = preload_own_lo, own_hi = preload_own_hi;
 	int n = 0;
 	for (int raw = 0; raw < max && n < keep; raw++) {

@@ -243,7 +243,10 @@ static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, 
 		return MEMTOP_STACK_NONE;
 	if (depth == t->last_depth && !memcmp(frames, t->last_frames, depth * sizeof *frames))
 		return t->last_stack_id;
-	uint32_t id = shm_stack_intern(&preload_seg, frames, depth);
+	unsigned memo_log2;
+	struct shm_stack_memo *memo = preload_cfi_stack_memo(t, &memo_log2);
+	uint32_t id = memo ? shm_stack_intern_memo(&preload_seg, frames, depth, memo, memo_log2)
+			   : shm_stack_intern(&preload_seg, frames, depth);
 	if (id != MEMTOP_STACK_OVERFLOW && id != MEMTOP_STACK_NONE) {
 		memcpy(t->last_frames, frames, depth * sizeof *frames);
 		t->last_depth = depth;

@@ -66,13 +66,48 @@ static uint32_t stack_reserve(struct shm_segment *seg, uint64_t hash, const uint
 	return id;
 }
 
+static uint32_t stack_intern_hashed(struct shm_segment *seg, const uint64_t *frames, uint32_t depth,
+				    uint64_t hash);
+
 uint32_t shm_stack_intern(struct shm_segment *seg, const uint64_t *frames, uint32_t depth)
 {
 	if (depth == 0)
 		return MEMTOP_STACK_NONE;
 	if (depth > MEMTOP_MAX_DEPTH)
 		depth = MEMTOP_MAX_DEPTH;
+	return stack_intern_hashed(seg, frames, depth, stack_hash(frames, depth));
+}
+
+uint32_t shm_stack_intern_memo(struct shm_segment *seg, const uint64_t *frames, uint32_t depth,
+			       struct shm_stack_memo *memo, unsigned memo_log2)
+{
+	if (depth == 0)
+		return MEMTOP_STACK_NONE;
+	if (depth > MEMTOP_MAX_DEPTH)
+		depth = MEMTOP_MAX_DEPTH;
 	uint64_t hash = stack_hash(frames, depth);
+	struct shm_stack_memo *m = &memo[hash >> (64 - memo_log2)];
+	int32_t pid = seg->hdr->pid;
+	/* the frames at frames_off are stack m->id's (published, never written again): equal
+	 * frames are that stack, and the index holds one id per stack */
+	if (m->hash == hash && m->pid == pid && m->depth == depth && m->frames_off <= seg->frames_cap &&
+	    depth <= seg->frames_cap - m->frames_off &&
+	    memcmp(&seg->frames[m->frames_off], frames, depth * sizeof *frames) == 0)
+		return m->id;
+	uint32_t id = stack_intern_hashed(seg, frames, depth, hash);
+	if (id != MEMTOP_STACK_OVERFLOW && id != MEMTOP_STACK_NONE && id < seg->stacks_cap) {
+		m->hash = hash;
+		m->pid = pid;
+		m->id = id;
+		m->depth = depth;
+		m->frames_off = seg->stacks[id].frames_off;
+	}
+	return id;
+}
+
+static uint32_t stack_intern_hashed(struct shm_segment *seg, const uint64_t *frames, uint32_t depth,
+				    uint64_t hash)
+{
 	uint32_t mask = seg->stack_index_cap - 1;
 	uint32_t mine = 0; /* reserved id not yet published, reused across probes */
 	uint32_t i = (uint32_t)hash & mask;
