@@ -123,11 +123,16 @@ static inline intptr_t cfi_word_fp_off(uint64_t w)
 }
 
 /* cfi_walk.c: the per-thread first-level cache (a direct-mapped table of CFI_L1_SLOTS, mapped at
- * the thread's first walk, unmapped when it exits). */
+ * the thread's first walk, unmapped when it exits), and beside it the thread's memo of interned
+ * stacks (NULL before the thread's first walk or after its exit). */
 void preload_cfi_thread_exit(struct preload_thread *t);
+struct shm_stack_memo *preload_cfi_stack_memo(struct preload_thread *t, unsigned *log2);
 
-/* cfi_walk.c: walks the stack of the calling thread from its caller on, return addresses into
- * out[0..max). Returns the count, or -1 when some frame needs libunwind. */
-int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max);
+/* cfi_walk.c: walks the stack of the calling thread from its caller on, at most max frames, and
+ * puts the return addresses outside libmemtop.so ([preload_own_lo, preload_own_hi), unwind.c) into
+ * out[0..keep): the same frames as unwind_strip_own of a max-frame walk. Returns the count, or -1
+ * when some frame needs libunwind. */
+int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max, int keep);
+extern uintptr_t preload_own_lo, preload_own_hi;
 
 #endif

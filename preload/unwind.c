@@ -20,7 +20,8 @@
  * would make every unwind step further. */
 #define UNWIND_OWN_MAX 6
 
-static uintptr_t own_lo, own_hi; /* address range of libmemtop.so's loaded segments */
+/* address range of libmemtop.so's loaded segments (the CFI walk drops frames there too) */
+uintptr_t preload_own_lo, preload_own_hi;
 
 static int unwind_find_self(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -38,8 +39,8 @@ static int unwind_find_self(struct dl_phdr_info *info, size_t size, void *data)
 	}
 	if (me < lo || me >= hi)
 		return 0;
-	own_lo = lo;
-	own_hi = hi;
+	preload_own_lo = lo;
+	preload_own_hi = hi;
 	return 1;
 }
 
@@ -89,7 +90,7 @@ void preload_unwind_init(void)
 
 static inline bool unwind_is_own(uintptr_t pc)
 {
-	return pc >= own_lo && pc < own_hi;
+	return pc >= preload_own_lo && pc < preload_own_hi;
 }
 
 /* The walk reads a frame record as {caller's frame pointer, return address} at the frame pointer:
@@ -206,13 +207,12 @@ static __attribute__((noinline)) int unwind_libunwind_steps(uint64_t *frames, in
 static int unwind_check(struct preload_thread *t, uint64_t *frames, int want)
 {
 	uint64_t got[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
-	int ng = preload_cfi_unwind(t, got, want);
+	int ng = preload_cfi_unwind(t, got, want, (int)preload_cfg.depth);
 	int n = unwind_strip_own(frames, unwind_libunwind_steps(frames, want));
 	if (ng < 0) {
 		__atomic_add_fetch(&check_fallback, 1, __ATOMIC_RELAXED);
 		return n;
 	}
-	ng = unwind_strip_own(got, ng);
 	__atomic_add_fetch(&check_compared, 1, __ATOMIC_RELAXED);
 	if (ng != n || memcmp(got, frames, (size_t)n * sizeof *frames)) {
 		if (__atomic_add_fetch(&check_differ, 1, __ATOMIC_RELAXED) <= 5)
@@ -243,7 +243,10 @@ static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, 
 		return MEMTOP_STACK_NONE;
 	if (depth == t->last_depth && !memcmp(frames, t->last_frames, depth * sizeof *frames))
 		return t->last_stack_id;
-	uint32_t id = shm_stack_intern(&preload_seg, frames, depth);
+	unsigned memo_log2;
+	struct shm_stack_memo *memo = preload_cfi_stack_memo(t, &memo_log2);
+	uint32_t id = memo ? shm_stack_intern_memo(&preload_seg, frames, depth, memo, memo_log2)
+			   : shm_stack_intern(&preload_seg, frames, depth);
 	if (id != MEMTOP_STACK_OVERFLOW && id != MEMTOP_STACK_NONE) {
 		memcpy(t->last_frames, frames, depth * sizeof *frames);
 		t->last_depth = depth;
@@ -277,10 +280,9 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 		n = unwind_strip_own(frames, unwind_fp(t, frames, want));
 		break;
 	case PRELOAD_UNWIND_CFI:
-		n = preload_cfi_unwind(t, frames, want);
+		n = preload_cfi_unwind(t, frames, want, (int)preload_cfg.depth);
 		if (preload_unlikely(n < 0))
-			n = unwind_libunwind(frames, want);
-		n = unwind_strip_own(frames, n);
+			n = unwind_strip_own(frames, unwind_libunwind(frames, want));
 		break;
 	case PRELOAD_UNWIND_CHECK:
 		n = unwind_check(t, frames, want);

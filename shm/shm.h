@@ -123,6 +123,18 @@ bool shm_thread_is_overflow(const struct shm_segment *seg, uint16_t slot);
 /* Interns a call stack; returns its id, MEMTOP_STACK_OVERFLOW when the table is full, or
  * MEMTOP_STACK_NONE for depth 0. Lock-free: CAS on the index slot, append-only arenas. */
 uint32_t shm_stack_intern(struct shm_segment *seg, const uint64_t *frames, uint32_t depth);
+/* TARGET: the same through a per-thread memo of stacks interned lately (direct-mapped by hash,
+ * 1 << memo_log2 entries, zeroed memory to start): a hit costs the compare with the stack's
+ * frames in the segment instead of the index probe and the stack entry (three dependent misses
+ * on a table of 25 k stacks). Entries carry the segment's pid, so a fork child's new segment never
+ * takes its parent's ids. One thread uses a memo at a time, and never re-entered. */
+struct shm_stack_memo {
+	uint64_t hash;
+	uint32_t id, frames_off, depth;
+	int32_t pid;
+};
+uint32_t shm_stack_intern_memo(struct shm_segment *seg, const uint64_t *frames, uint32_t depth,
+			       struct shm_stack_memo *memo, unsigned memo_log2);
 
 /* Registers a tag name; returns its id (index + 1) or 0 when the table is full. */
 uint32_t shm_tag_register(struct shm_segment *seg, const char *name, uint64_t now_ns);

@@ -6,15 +6,34 @@
 #include "guard.h"
 #include "internal.h"
 
+/* Four independent multiply chains, folded at the end: one chain over 64 frames is a serial
+ * dependency of ~5 cycles per frame (~100 ns per capture of a deep stack); four overlap. The hash
+ * only has to agree with itself inside one segment (the monitor never recomputes it). */
 static uint64_t stack_hash(const uint64_t *frames, uint32_t depth)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ depth;
-	for (uint32_t i = 0; i < depth; i++) {
-		h ^= frames[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
+	const uint64_t k = 0xff51afd7ed558ccdull;
+	uint64_t h[4] = {0x9e3779b97f4a7c15ull ^ depth, 0xc2b2ae3d27d4eb4full, 0x165667b19e3779f9ull,
+			 0x27d4eb2f165667c5ull};
+	uint32_t i = 0;
+	for (; i + 4 <= depth; i += 4) {
+		for (int l = 0; l < 4; l++) {
+			h[l] ^= frames[i + (uint32_t)l];
+			h[l] *= k;
+			h[l] ^= h[l] >> 32;
+		}
 	}
-	return h ? h : 1;
+	for (int l = 0; i < depth; i++, l++) {
+		h[l] ^= frames[i];
+		h[l] *= k;
+		h[l] ^= h[l] >> 32;
+	}
+	uint64_t r = h[0];
+	for (int l = 1; l < 4; l++) {
+		r ^= h[l] + (r << 6) + (r >> 2);
+		r *= k;
+		r ^= r >> 29;
+	}
+	return r ? r : 1;
 }
 
 static bool stack_equals(const struct shm_segment *seg, uint32_t id, uint64_t hash,
@@ -47,13 +66,48 @@ static uint32_t stack_reserve(struct shm_segment *seg, uint64_t hash, const uint
 	return id;
 }
 
+static uint32_t stack_intern_hashed(struct shm_segment *seg, const uint64_t *frames, uint32_t depth,
+				    uint64_t hash);
+
 uint32_t shm_stack_intern(struct shm_segment *seg, const uint64_t *frames, uint32_t depth)
 {
 	if (depth == 0)
 		return MEMTOP_STACK_NONE;
 	if (depth > MEMTOP_MAX_DEPTH)
 		depth = MEMTOP_MAX_DEPTH;
+	return stack_intern_hashed(seg, frames, depth, stack_hash(frames, depth));
+}
+
+uint32_t shm_stack_intern_memo(struct shm_segment *seg, const uint64_t *frames, uint32_t depth,
+			       struct shm_stack_memo *memo, unsigned memo_log2)
+{
+	if (depth == 0)
+		return MEMTOP_STACK_NONE;
+	if (depth > MEMTOP_MAX_DEPTH)
+		depth = MEMTOP_MAX_DEPTH;
 	uint64_t hash = stack_hash(frames, depth);
+	struct shm_stack_memo *m = &memo[hash >> (64 - memo_log2)];
+	int32_t pid = seg->hdr->pid;
+	/* the frames at frames_off are stack m->id's (published, never written again): equal
+	 * frames are that stack, and the index holds one id per stack */
+	if (m->hash == hash && m->pid == pid && m->depth == depth && m->frames_off <= seg->frames_cap &&
+	    depth <= seg->frames_cap - m->frames_off &&
+	    memcmp(&seg->frames[m->frames_off], frames, depth * sizeof *frames) == 0)
+		return m->id;
+	uint32_t id = stack_intern_hashed(seg, frames, depth, hash);
+	if (id != MEMTOP_STACK_OVERFLOW && id != MEMTOP_STACK_NONE && id < seg->stacks_cap) {
+		m->hash = hash;
+		m->pid = pid;
+		m->id = id;
+		m->depth = depth;
+		m->frames_off = seg->stacks[id].frames_off;
+	}
+	return id;
+}
+
+static uint32_t stack_intern_hashed(struct shm_segment *seg, const uint64_t *frames, uint32_t depth,
+				    uint64_t hash)
+{
 	uint32_t mask = seg->stack_index_cap - 1;
 	uint32_t mine = 0; /* reserved id not yet published, reused across probes */
 	uint32_t i = (uint32_t)hash & mask;

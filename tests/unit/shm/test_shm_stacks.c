@@ -1,6 +1,7 @@
 /* Unit tests of stack interning: one id per distinct stack, frames read back exactly, depth 0 is
- * "no stack", a full table (ids or frame arena) yields the overflow id and counts it, and threads
- * interning the same stacks concurrently agree on every id. */
+ * "no stack", a full table (ids or frame arena) yields the overflow id and counts it, threads
+ * interning the same stacks concurrently agree on every id, and the per-thread memo gives the
+ * table's ids (never a colliding entry's, never a parent segment's after a fork). */
 #include "shm_test_util.h"
 
 #include <pthread.h>
@@ -35,6 +36,43 @@ static void test_same_and_different(void **state)
 	/* a short buffer gets the innermost frames only */
 	assert_int_equal(shm_stack_read(seg, ib, back, 2), 2);
 	assert_memory_equal(back, b, 2 * sizeof *b);
+	assert_int_equal(seg->hdr->stacks_overflow, 0);
+}
+
+/* The memo answers what the table answers: stacks that share a memo entry (a memo of 2 entries
+ * for 8 stacks), prefixes, and an entry left by another segment (a fork parent: other pid). */
+static void test_memo_agrees_with_table(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct shm_stack_memo memo[2] = {{0}};
+	uint64_t f[8];
+	uint32_t ids[8];
+	for (int round = 0; round < 3; round++) {
+		for (uint32_t k = 0; k < 8; k++) {
+			make_stack(f, 8, k);
+			uint32_t id = shm_stack_intern_memo(seg, f, 8 - k % 3, memo, 1);
+			assert_true(id != MEMTOP_STACK_NONE && id != MEMTOP_STACK_OVERFLOW);
+			assert_int_equal(id, shm_stack_intern(seg, f, 8 - k % 3));
+			if (round == 0)
+				ids[k] = id;
+			assert_int_equal(id, ids[k]);
+		}
+	}
+	/* the same frames in a child's segment: the parent's entry must not answer */
+	make_stack(f, 8, 0);
+	uint32_t parent_id = shm_stack_intern_memo(seg, f, 8, memo, 1);
+	int32_t pid = seg->hdr->pid;
+	seg->hdr->pid = pid + 1;
+	uint64_t other[8];
+	make_stack(other, 8, 1000);
+	uint32_t fresh = shm_stack_intern(seg, other, 8);
+	/* forge the entry as a parent's whose frames would match at another id */
+	for (int e = 0; e < 2; e++)
+		if (memo[e].hash && memo[e].id == parent_id)
+			memo[e].id = fresh;
+	assert_int_equal(shm_stack_intern_memo(seg, f, 8, memo, 1), parent_id);
+	seg->hdr->pid = pid;
+	assert_int_equal(shm_stack_intern_memo(seg, f, 8, memo, 1), parent_id);
 	assert_int_equal(seg->hdr->stacks_overflow, 0);
 }
 
@@ -182,6 +220,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_same_and_different, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_depth_zero_and_bad_ids, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_memo_agrees_with_table, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_deep_stack_truncated, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_table_full_overflows, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_frame_arena_full_overflows, setup_segment,
