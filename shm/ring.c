@@ -95,14 +95,8 @@ static bool ring_wait_full(struct shm_segment *seg, uint32_t lane, uint64_t pos,
 		cpu_relax();
 		return true;
 	}
-	if (w->spins < 64) {
-		/* Yield, not spin: the consumer we wait for may be waiting for this very CPU (2 cores,
-		 * 2 producers and a consumer: bench_ring's lanes stay full at the consumer's pace, and
-		 * it spent 17-60 ns per event on the run queue). Back at once when nobody else runs. */
-		w->spins++;
-		sched_yield();
-		return true;
-	}
+	/* The bound and the consumer check start here, before the yields: a yield may last a time
+	 * slice of another thread, and block_ms bounds the whole wait. */
 	uint64_t now = shm_now_ns();
 	if (w->deadline_ns == 0) {
 		w->deadline_ns = now + (uint64_t)seg->block_ms * 1000000ull;
@@ -120,6 +114,14 @@ static bool ring_wait_full(struct shm_segment *seg, uint32_t lane, uint64_t pos,
 			return false;
 		}
 		w->next_check_ns = now + 50000000ull;
+	}
+	if (w->spins < 64) {
+		/* Yield, not spin: the consumer we wait for may be waiting for this very CPU (2 cores,
+		 * 2 producers and a consumer: bench_ring's lanes stay full at the consumer's pace, and
+		 * it spent 17-60 ns per event on the run queue). Back at once when nobody else runs. */
+		w->spins++;
+		sched_yield();
+		return true;
 	}
 	long sleep_ns = w->spins < 200 ? 20000 : 200000;
 	w->spins++;
