@@ -139,6 +139,9 @@ void shm_segment_bind(struct shm_segment *seg, void *base, size_t size,
 	static uint64_t bindings;
 	seg->epoch = __atomic_add_fetch(&bindings, 1, __ATOMIC_RELAXED);
 	seg->pop_first = 0;
+	seg->pending_check_ns = 0;
+	seg->heads_read_ns = 0;
+	seg->heads_reads = 0;
 	seg->lane_next = 0;
 	seg->barrier_lock = 0;
 	seg->barrier_seq = 0;

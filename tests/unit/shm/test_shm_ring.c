@@ -1,9 +1,11 @@
 /* Unit tests of the event ring in one process (this process is both target and monitor):
  * no consumer → nothing pushed, wraparound in ticket order, the full-ring wait/drop episode,
- * reserve/commit and the PENDING state, and shm_event_check's range checks. */
+ * reserve/commit and the PENDING state (exact, or read lazily), the wakeup of a producer asleep on a
+ * full lane, and shm_event_check's range checks. */
 #include "shm_test_util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -173,6 +175,79 @@ static void test_reserve_commit_pending(void **state)
 	assert_int_equal(out[1].type, MEMTOP_EV_MALLOC);
 }
 
+/* With a pending check interval, empty pops read the producers' heads once per interval (so a
+ * reserved ticket may show as EMPTY until then), yet a committed record comes out at the next pop:
+ * the interval never delays an event. Back to 0, PENDING is exact again. */
+static void test_lazy_pending_check(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[4];
+	size_t n = 0;
+	uint64_t t1, t2;
+	claim(seg);
+	shm_ring_set_pending_check(seg, 60ull * 1000000000ull);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_EMPTY);
+	uint64_t reads = seg->heads_reads;
+	assert_int_equal(reads, 1);
+	assert_true(shm_ring_reserve(seg, 0, &t1));
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_EMPTY);
+	assert_int_equal(seg->heads_reads, reads); /* the head line stayed the producer's */
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x51, 2);
+	shm_ring_commit(seg, 0, t1, &ev);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].addr, 0x51);
+	assert_true(shm_ring_reserve(seg, 0, &t2));
+	shm_ring_set_pending_check(seg, 0);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
+	assert_int_equal(seg->heads_reads, reads + 1);
+	shm_ring_commit(seg, 0, t2, &ev);
+	assert_int_equal(pop_all(seg, out, 4), 1);
+}
+
+struct full_pusher {
+	struct shm_segment *seg;
+	enum shm_push_result result;
+};
+
+static void *push_into_full_lane(void *arg)
+{
+	struct full_pusher *p = arg;
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x2000, 8);
+	p->result = shm_ring_push(p->seg, &ev);
+	return NULL;
+}
+
+/* A producer asleep on a full lane says so in the lane's waiting word; the pop that frees a cell
+ * clears the word (and wakes it: the push completes well within block_ms). */
+static void test_full_lane_sleeper_is_woken(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x2000, 8);
+	struct memtop_event out[SHM_RING_MIN];
+	claim(seg);
+	seg->block_ms = 5000; /* the wakeup, not the bound, must end the wait */
+	for (uint32_t i = 0; i < seg->ring_cap; i++)
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	struct full_pusher p = {seg, SHM_DROPPED};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, push_into_full_lane, &p), 0);
+	uint64_t t0 = test_mono_ms();
+	while (__atomic_load_n(&seg->hdr->lanes[0].waiting, __ATOMIC_ACQUIRE) == 0 &&
+	       test_mono_ms() - t0 < 2000)
+		usleep(1000);
+	assert_int_equal(__atomic_load_n(&seg->hdr->lanes[0].waiting, __ATOMIC_ACQUIRE), 1);
+	size_t n = 0;
+	assert_int_equal(shm_ring_pop(seg, out, 1, &n), SHM_POP_OK);
+	assert_int_equal(seg->hdr->lanes[0].waiting, 0);
+	t0 = test_mono_ms();
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_in_range(test_mono_ms() - t0, 0, 1000);
+	assert_int_equal(p.result, SHM_PUSHED);
+	assert_int_equal(pop_all(seg, out, SHM_RING_MIN), SHM_RING_MIN);
+}
+
 static void test_skip_abandoned_ticket(void **state)
 {
 	struct shm_segment *seg = *state;
@@ -271,6 +346,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_ring_stale_consumer_drops_at_once, setup_segment,
 						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_reserve_commit_pending, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_lazy_pending_check, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_full_lane_sleeper_is_woken, setup_segment,
+						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_skip_abandoned_ticket, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_event_check, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_tags, setup_segment, teardown_segment),
