@@ -6,15 +6,16 @@
 # fraction of heaptrack's for each: the CPU figure is the one to trust on a loaded machine; and
 # memtop's own CPU and peak RSS (the monitor process alone, its target taken out: selfusage.py).
 # Workloads: the 2-thread storm, Debian's python3 (json/dict churn), `git log -p` on a repository
-# the benchmark makes (COMPARE_WORKLOADS picks some). Writes only in a temporary directory it removes.
-# usage: compare.sh MEMTOP LIBMEMTOP STORM [ROUNDS]
+# the benchmark makes (COMPARE_WORKLOADS picks some). With a second memtop (B), its cfi variant runs
+# in the same rounds, for an A/B. Writes only in a temporary directory it removes.
+# usage: compare.sh MEMTOP LIBMEMTOP STORM [ROUNDS [MEMTOP_B LIBMEMTOP_B]]
 #   MEMTOP: build/monitor/memtop   LIBMEMTOP: build/preload/libmemtop.so   STORM: tests/progs/prog_storm
 set -u
 if [ $# -lt 3 ]; then
-	echo "usage: compare.sh MEMTOP LIBMEMTOP STORM [ROUNDS]" >&2
+	echo "usage: compare.sh MEMTOP LIBMEMTOP STORM [ROUNDS [MEMTOP_B LIBMEMTOP_B]]" >&2
 	exit 2
 fi
-memtop=$1 lib=$2 storm=$3 rounds=${4:-5}
+memtop=$1 lib=$2 storm=$3 rounds=${4:-5} memtop_b=${5:-} lib_b=${6:-}
 for tool in heaptrack /usr/bin/time /usr/bin/python3 git; do
 	command -v "$tool" >/dev/null || { echo "compare.sh: $tool not found (.ci/packages lists it)" >&2; exit 2; }
 done
@@ -64,15 +65,16 @@ case " $workloads " in *" gitlog "*) make_repo || { echo "compare.sh: cannot mak
 # trace env alone), so a workload's environment is set on the command.
 # run_one VARIANT WORKLOAD: prints "wall cpu" in seconds, or "fail".
 run_one() {
-	local variant=$1 w=$2 rc measure
+	local variant=$1 w=$2 rc measure m=$memtop l=$lib
+	case $variant in B-*) m=$memtop_b l=$lib_b variant=${variant#B-} ;; esac
 	# memtop runs under selfusage.py (its own CPU and peak besides the tree's), the rest under time
 	measure=(/usr/bin/time -f '%e %U %S' -o "$tmp/time")
 	case $variant in
 	bare) set -- ;;
 	memtop-cfi | memtop-libunwind)
 		measure=(/usr/bin/python3 "$here/selfusage.py" "$tmp/self")
-		set -- env MEMTOP_DEPTH=64 MEMTOP_UNWIND="${variant#memtop-}" "$memtop" report \
-			--preload "$lib" -o "$tmp/report" -- ;;
+		set -- env MEMTOP_DEPTH=64 MEMTOP_UNWIND="${variant#memtop-}" "$m" report \
+			--preload "$l" -o "$tmp/report" -- ;;
 	heaptrack) set -- heaptrack -o "$tmp/ht" ;;
 	esac
 	case $w in
@@ -94,6 +96,11 @@ run_one() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 variants="bare memtop-cfi memtop-libunwind heaptrack"
+memtop_variants="memtop-cfi memtop-libunwind"
+if [ -n "$memtop_b" ]; then
+	variants="bare memtop-cfi B-memtop-cfi memtop-libunwind heaptrack"
+	memtop_variants="memtop-cfi B-memtop-cfi memtop-libunwind"
+fi
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg), $rounds rounds, MEMTOP_DEPTH=64"
 for w in $workloads; do
 	for r in $(seq "$rounds"); do
@@ -112,7 +119,7 @@ for w in $workloads; do
 		own[$v]=$(cut -d' ' -f3 "$tmp/$w.$v" | median)
 		peak[$v]=$(cut -d' ' -f4 "$tmp/$w.$v" | median)
 	done
-	for v in memtop-cfi memtop-libunwind; do
+	for v in $memtop_variants; do
 		awk -v w="$w" -v v="$v" -v b="${wall[bare]}" -v m="${wall[$v]}" -v h="${wall[heaptrack]}" \
 		    -v bc="${cpu[bare]}" -v mc="${cpu[$v]}" -v hc="${cpu[heaptrack]}" \
 		    -v own="${own[$v]}" -v peak="${peak[$v]}" 'BEGIN {
