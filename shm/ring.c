@@ -13,7 +13,6 @@
  * no line on the push path: the cost of a call does not grow with the number of threads.
  * Events that must be ordered against every lane (tags) are barriers: one copy per lane. */
 #include <errno.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -46,13 +45,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* The low half of a lane's tail: a producer that waits on the full lane sleeps on it (futex), and
- * the consumer that moves the tail wakes it (lane_advance). */
-static inline uint32_t *lane_tail_word(struct memtop_lane *c)
-{
-	return (uint32_t *)&c->tail + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__);
-}
-
 /* ---- TARGET side ---- */
 
 struct full_wait {
@@ -61,42 +53,18 @@ struct full_wait {
 	unsigned spins;
 };
 
-/* Sleeps until the consumer moves the lane's tail or timeout_ns pass. Says so in the lane's waiting
- * word first (seq_cst, as is the consumer's fence between its tail store and its read of the word):
- * either the consumer sees the word and wakes us, or we see its new tail and do not sleep. A
- * consumer that never wakes (older, or gone) costs the timeout: the wait stays bounded. */
-static void lane_sleep(struct shm_segment *seg, struct memtop_lane *c, uint64_t pos, long timeout_ns)
-{
-	/* Stored even when the word already says 1: that 1 may be one the consumer is clearing now. */
-	__atomic_store_n(&c->waiting, 1, __ATOMIC_SEQ_CST);
-	uint64_t tail = __atomic_load_n(&c->tail, __ATOMIC_SEQ_CST);
-	if (pos < tail + seg->lane_cap)
-		return; /* freed meanwhile */
-	struct timespec ts = {0, timeout_ns};
-	int saved = errno; /* EAGAIN / ETIMEDOUT / EINTR are not the target's */
-	/* The raw system call: not a cancellation point (a thread cancelled here would leave its
-	 * earlier tickets, a barrier's, uncommitted for good). Shared (not PRIVATE): the waker is
-	 * another process. */
-	syscall(SYS_futex, lane_tail_word(c), FUTEX_WAIT, (uint32_t)tail, &ts, NULL, 0);
-	errno = saved;
-}
-
 /* Called when the cell for our ticket still holds an unconsumed record. Returns true to retry,
  * false to drop. Waits only while a live consumer exists, and at most block_ms per full episode:
  * after one timeout, later pushes to the lane drop at once until it has space again (dropping). */
-static bool ring_wait_full(struct shm_segment *seg, uint32_t lane, uint64_t pos, struct full_wait *w)
+static bool ring_wait_full(struct shm_segment *seg, struct shm_lane_local *l, struct full_wait *w)
 {
-	struct shm_lane_local *l = &seg->lane[lane];
-	struct memtop_lane *c = lane_ctl(seg, lane);
 	if (__atomic_load_n(&l->dropping, __ATOMIC_RELAXED) || !shm_consumer_present(seg))
 		return false;
-	if (w->spins < 16) {
+	if (w->spins < 64) {
 		w->spins++;
 		cpu_relax();
 		return true;
 	}
-	/* The bound and the consumer check start here, before the yields: a yield may last a time
-	 * slice of another thread, and block_ms bounds the whole wait. */
 	uint64_t now = shm_now_ns();
 	if (w->deadline_ns == 0) {
 		w->deadline_ns = now + (uint64_t)seg->block_ms * 1000000ull;
@@ -115,17 +83,11 @@ static bool ring_wait_full(struct shm_segment *seg, uint32_t lane, uint64_t pos,
 		}
 		w->next_check_ns = now + 50000000ull;
 	}
-	if (w->spins < 64) {
-		/* Yield, not spin: the consumer we wait for may be waiting for this very CPU (2 cores,
-		 * 2 producers and a consumer: bench_ring's lanes stay full at the consumer's pace, and
-		 * it spent 17-60 ns per event on the run queue). Back at once when nobody else runs. */
-		w->spins++;
-		sched_yield();
-		return true;
-	}
-	long sleep_ns = w->spins < 200 ? 20000 : 200000;
+	struct timespec ts = {0, w->spins < 200 ? 20000 : 200000};
 	w->spins++;
-	lane_sleep(seg, c, pos, sleep_ns);
+	/* The raw system call: glibc's nanosleep is a cancellation point, and a thread cancelled
+	 * here would leave its earlier tickets (a barrier's) uncommitted for good. */
+	syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, NULL);
 	return true;
 }
 
@@ -179,7 +141,7 @@ static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticke
 			continue; /* pos now holds the head another producer moved */
 		}
 		/* The cell still holds ticket pos - lane_cap, unconsumed: the lane is full. */
-		if (!ring_wait_full(seg, lane, pos, w))
+		if (!ring_wait_full(seg, l, w))
 			return false;
 		refreshed = false;
 		pos = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
@@ -298,15 +260,8 @@ enum lane_state {
 /* Publishes a lane's tail (release: our copies happen-before a producer's reuse of the cells). */
 static void lane_advance(struct shm_segment *seg, uint32_t lane, uint64_t tail)
 {
-	struct memtop_lane *c = lane_ctl(seg, lane);
 	seg->lane[lane].tail = tail;
-	__atomic_store_n(&c->tail, tail, __ATOMIC_RELEASE);
-	/* Wake producers asleep on the full lane (lane_sleep: the fence pairs with theirs). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__builtin_expect(__atomic_load_n(&c->waiting, __ATOMIC_RELAXED) != 0, 0)) {
-		__atomic_store_n(&c->waiting, 0, __ATOMIC_RELAXED);
-		syscall(SYS_futex, lane_tail_word(c), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-	}
+	__atomic_store_n(&lane_ctl(seg, lane)->tail, tail, __ATOMIC_RELEASE);
 }
 
 /* Steps a parked lane past its barrier copy (released, stale, or given up). */

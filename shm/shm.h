@@ -256,9 +256,10 @@ enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *o
 				 size_t *n);
 /* A pop that finds nothing ready reads every lane's head to tell PENDING from EMPTY. Each read
  * takes the head's line from the producer that owns it, whose next ticket must fetch it back: a
- * consumer that polls an idle ring as fast as it can costs a producer that transfer on most events
- * (bench_ring's spinning consumer with no head reads at all, two rounds at load 2.9: 2 producers
- * 147, 89 -> 57, 54 ns per event; 1 producer 67, 63 -> 27, 31). With interval_ns > 0,
+ * consumer that polls an idle ring as fast as it can costs a producer that transfer on each poll
+ * (bench_ring, same build, 3 runs each at load 2.7: 0.17-1.08 -> 0.03-0.18 head reads per 1000
+ * events with a 50 us interval; the producers' time moved less than the load's noise). With
+ * interval_ns > 0,
  * pops read the heads at most once per interval_ns and answer from the heads read last in between:
  * PENDING then means a ticket was seen reserved, EMPTY that none was as of up to interval_ns ago.
  * For a consumer that polls while producers run. 0 (the default) reads them on every such pop:

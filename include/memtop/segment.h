@@ -93,10 +93,7 @@ struct memtop_lane {
 	uint64_t reserved0[7];
 	uint64_t tail;             /* consumer: next ticket to read; cells of lower tickets are free */
 	uint64_t attach_ticket;    /* consumer: head when it claimed (first tracked ticket) */
-	uint32_t waiting;          /* producers: 1 when one sleeps on the full lane (a futex on the
-				      low half of tail); the consumer clears it and wakes them */
-	uint32_t reserved2;
-	uint64_t reserved1[5];
+	uint64_t reserved1[6];
 };
 
 /* Thread table slot. Counters are cumulative over every thread that ever used the slot, so the

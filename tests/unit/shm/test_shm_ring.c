@@ -1,11 +1,9 @@
 /* Unit tests of the event ring in one process (this process is both target and monitor):
  * no consumer → nothing pushed, wraparound in ticket order, the full-ring wait/drop episode,
- * reserve/commit and the PENDING state (exact, or read lazily), the wakeup of a producer asleep on a
- * full lane, and shm_event_check's range checks. */
+ * reserve/commit and the PENDING state (exact, or read lazily), and shm_event_check's range checks. */
 #include "shm_test_util.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -206,48 +204,6 @@ static void test_lazy_pending_check(void **state)
 	assert_int_equal(pop_all(seg, out, 4), 1);
 }
 
-struct full_pusher {
-	struct shm_segment *seg;
-	enum shm_push_result result;
-};
-
-static void *push_into_full_lane(void *arg)
-{
-	struct full_pusher *p = arg;
-	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x2000, 8);
-	p->result = shm_ring_push(p->seg, &ev);
-	return NULL;
-}
-
-/* A producer asleep on a full lane says so in the lane's waiting word; the pop that frees a cell
- * clears the word (and wakes it: the push completes well within block_ms). */
-static void test_full_lane_sleeper_is_woken(void **state)
-{
-	struct shm_segment *seg = *state;
-	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x2000, 8);
-	struct memtop_event out[SHM_RING_MIN];
-	claim(seg);
-	seg->block_ms = 5000; /* the wakeup, not the bound, must end the wait */
-	for (uint32_t i = 0; i < seg->ring_cap; i++)
-		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
-	struct full_pusher p = {seg, SHM_DROPPED};
-	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, push_into_full_lane, &p), 0);
-	uint64_t t0 = test_mono_ms();
-	while (__atomic_load_n(&seg->hdr->lanes[0].waiting, __ATOMIC_ACQUIRE) == 0 &&
-	       test_mono_ms() - t0 < 2000)
-		usleep(1000);
-	assert_int_equal(__atomic_load_n(&seg->hdr->lanes[0].waiting, __ATOMIC_ACQUIRE), 1);
-	size_t n = 0;
-	assert_int_equal(shm_ring_pop(seg, out, 1, &n), SHM_POP_OK);
-	assert_int_equal(seg->hdr->lanes[0].waiting, 0);
-	t0 = test_mono_ms();
-	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_in_range(test_mono_ms() - t0, 0, 1000);
-	assert_int_equal(p.result, SHM_PUSHED);
-	assert_int_equal(pop_all(seg, out, SHM_RING_MIN), SHM_RING_MIN);
-}
-
 static void test_skip_abandoned_ticket(void **state)
 {
 	struct shm_segment *seg = *state;
@@ -347,8 +303,6 @@ int main(void)
 						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_reserve_commit_pending, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_lazy_pending_check, setup_segment, teardown_segment),
-		cmocka_unit_test_setup_teardown(test_full_lane_sleeper_is_woken, setup_segment,
-						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_skip_abandoned_ticket, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_event_check, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_tags, setup_segment, teardown_segment),
