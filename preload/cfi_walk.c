@@ -19,12 +19,36 @@
 #define CFI_L1_LOG2 12
 #define CFI_L1_SLOTS (1u << CFI_L1_LOG2)
 
-/* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, and the memo of
- * the stacks it interned lately (unwind.c). Pages are touched as slots are used. */
+/* One step of a walk: the registers it started from, and where it read the caller's return address
+ * and frame pointer (fp_at 0: the rule left the frame pointer as it was). */
+struct cfi_step {
+	uintptr_t pc, sp, fp, ra_at, fp_at;
+};
+
+/* The trail of a thread's last walk: its steps, inner first, and the registers it stopped at.
+ * Why: a walk is a function of its start registers and of the stack words it reads (the rules are
+ * a function of pc within one epoch). So when a new walk reaches a step's registers (pc, sp, fp),
+ * and the words at that step's ra_at and fp_at (and every later step's) still hold what the trail
+ * recorded, the rest of the walk is the trail's: it is replayed with a few independent loads per
+ * frame instead of a rule lookup that waits on the previous frame's return address. Most
+ * allocations of a program come from stacks that share their outer frames with the one before. */
+#define CFI_STEPS_MAX (MEMTOP_MAX_DEPTH + 8)
+struct cfi_trail {
+	uint64_t epoch;
+	uintptr_t hi; /* the stack the trail was walked on */
+	uint32_t n;   /* steps; 0: no trail */
+	struct cfi_step s[CFI_STEPS_MAX + 1]; /* s[n]: the registers the walk stopped at */
+};
+
+/* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the memo of the
+ * stacks it interned lately (unwind.c) and two trails (the last walk's, and the one being written).
+ * Pages are touched as slots are used. */
 #define CFI_MEMO_LOG2 10
 struct cfi_thread_mem {
 	struct cfi_slot l1[CFI_L1_SLOTS];
 	struct shm_stack_memo memo[1u << CFI_MEMO_LOG2];
+	struct cfi_trail trail[2];
+	uint32_t last; /* index of the last walk's trail */
 };
 
 static struct cfi_thread_mem *cfi_mem_get(struct preload_thread *t)
@@ -90,42 +114,101 @@ static inline bool cfi_read(uintptr_t addr, uintptr_t lo, uintptr_t hi, uintptr_
 	return true;
 }
 
+/* Our own frames (the hook, the capture) are dropped as the walk goes rather than after it, so that
+ * the walk stops once it has `keep` frames of the program; a return address below CFI_PC_MIN ends
+ * the walk and is not kept either. */
+static inline bool cfi_keeps(uintptr_t ra, uintptr_t own_lo, uintptr_t own_span)
+{
+	return ra >= CFI_PC_MIN && ra - own_lo >= own_span;
+}
+
+/* The walk keeps its state in locals: a store to out or to a trail could alias any field of a
+ * struct in memory (all are 64-bit words), and every step would reload it. The trail of the last
+ * walk is p (pn steps usable), the one written is c (NULL: none). The registers of a walk's steps
+ * rise strictly (cfa > sp), so j follows this walk's sp in p, and a step of p can match only at j;
+ * from a match on, p's steps are replayed while the words they read still hold what p recorded
+ * (addresses checked against the same hi when recorded, against this walk's lo here). */
 __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
 						  int keep)
 {
 	struct cfi_regs r;
-	uintptr_t hi = t->stack_hi;
+	const uintptr_t hi = t->stack_hi, own_lo = preload_own_lo;
+	const uintptr_t own_span = preload_own_hi - preload_own_lo;
 	uint64_t word = cfi_loader_word();
 	if (hi == 0 || (word & CFI_BUSY_MASK) || !cfi_arch_caller_regs(&r))
 		return -1;
-	uint64_t epoch = word >> 16;
-	uintptr_t lo = r.sp;
+	const uint64_t epoch = word >> 16;
+	const uintptr_t lo = r.sp;
 	if (lo < t->stack_lo || lo >= hi)
 		return -1; /* on another stack (sigaltstack, a coroutine's) */
+	uintptr_t pc = r.pc, sp = r.sp, fp = r.fp;
 	struct cfi_thread_mem *mem = cfi_mem_get(t);
 	struct cfi_slot *l1 = mem ? mem->l1 : NULL;
-	uintptr_t own_lo = preload_own_lo, own_hi = preload_own_hi;
-	int n = 0;
-	for (int raw = 0; raw < max && n < keep; raw++) {
+	bool trail = mem && max <= CFI_STEPS_MAX;
+	struct cfi_trail *c = trail ? &mem->trail[mem->last ^ 1] : NULL;
+	const struct cfi_trail *p = trail ? &mem->trail[mem->last] : NULL;
+	const struct cfi_step *ps = p ? p->s : NULL;
+	struct cfi_step *cs = c ? c->s : NULL;
+	uint32_t pn = p && p->epoch == epoch && p->hi == hi ? p->n : 0, j = 0, cn = 0;
+	int n = 0, raw = 0;
+	while (raw < max && n < keep && pc >= CFI_PC_MIN) {
+		while (j < pn && ps[j].sp < sp)
+			j++;
+		if (j < pn && ps[j].sp == sp && ps[j].pc == pc && ps[j].fp == fp) {
+			uint32_t from = j, end = pn;
+			if (end - j > (uint32_t)(max - raw))
+				end = j + (uint32_t)(max - raw);
+			for (; j < end && n < keep; j++) {
+				const struct cfi_step *e = &ps[j], *nx = &ps[j + 1]; /* ps[pn]: the end */
+				if (e->ra_at < lo || *(const uintptr_t *)e->ra_at != nx->pc ||
+				    (e->fp_at && (e->fp_at < lo || *(const uintptr_t *)e->fp_at != nx->fp)))
+					break;
+				cs[cn++] = *e;
+				if (cfi_keeps(nx->pc, own_lo, own_span))
+					out[n++] = nx->pc;
+			}
+			if (j != from) {
+				raw += (int)(j - from);
+				pc = ps[j].pc;
+				sp = ps[j].sp;
+				fp = ps[j].fp;
+				/* at a limit or at p's end: the loop's test says which; else step j
+				 * read a changed word, and is stepped by its rule (its registers are
+				 * a recorded step's: pc >= CFI_PC_MIN, and the limits hold) */
+				if (j == end || n >= keep)
+					continue;
+			}
+		}
 		uint64_t w;
 		/* a return address: the call is the instruction before it */
-		if (!cfi_rule_for(l1, r.pc - 1, epoch, &w) || cfi_word_kind(w) == CFI_FALLBACK)
+		if (!cfi_rule_for(l1, pc - 1, epoch, &w) || cfi_word_kind(w) == CFI_FALLBACK)
 			return -1;
 		if (cfi_word_kind(w) == CFI_LAST)
 			break;
-		uintptr_t cfa = cfi_word_cfa(w, r.sp, r.fp), base = cfi_word_base(w, cfa), ra, fp = r.fp;
-		if (cfa <= r.sp || !cfi_read(base + cfi_word_ra_off(w), lo, hi, &ra) ||
-		    (cfi_word_fp_saved(w) && !cfi_read(base + cfi_word_fp_off(w), lo, hi, &fp)))
+		uintptr_t cfa = cfi_word_cfa(w, sp, fp), base = cfi_word_base(w, cfa), ra, nfp = fp;
+		uintptr_t ra_at = base + cfi_word_ra_off(w), fp_at = 0;
+		if (cfi_word_fp_saved(w))
+			fp_at = base + cfi_word_fp_off(w);
+		if (cfa <= sp || !cfi_read(ra_at, lo, hi, &ra) ||
+		    (fp_at && !cfi_read(fp_at, lo, hi, &nfp)))
 			return -1;
-		r.sp = cfa;
-		r.fp = fp;
-		r.pc = ra;
-		if (ra < CFI_PC_MIN)
-			break;
-		/* our own frames (the hook, the capture) are dropped here rather than after the walk,
-		 * so that the walk stops once it has `keep` frames of the program */
-		if (ra - own_lo >= own_hi - own_lo)
+		if (cs) /* never more than CFI_STEPS_MAX steps: max was checked before taking a trail */
+			cs[cn++] = (struct cfi_step){pc, sp, fp, ra_at, fp_at};
+		pc = ra;
+		sp = cfa;
+		fp = nfp;
+		raw++;
+		if (cfi_keeps(ra, own_lo, own_span))
 			out[n++] = ra;
+	}
+	if (c) {
+		/* a walk that ended on CFI_LAST stops at its registers again when replayed to its end:
+		 * their pc gets the same rule */
+		cs[cn] = (struct cfi_step){pc, sp, fp, 0, 0};
+		c->n = cn;
+		c->epoch = epoch;
+		c->hi = hi;
+		mem->last ^= 1;
 	}
 	return n;
 }

@@ -1,7 +1,9 @@
 // Call paths for comparing unwinders (MEMTOP_UNWIND=check): recursion, C++ exceptions thrown and
 // caught with allocations on the way (in destructors run by the unwind, in catch blocks), a signal
-// handler that allocates, and std::function/std::map code from libstdc++. Built with and without
-// frame pointers. Deterministic; frees everything; prints one checksum line.
+// handler that allocates, std::function/std::map code from libstdc++, and one frame reached with the
+// same registers from two callers (the stack word that tells them apart is the only difference: a
+// walk that reuses the previous walk's outer frames must read it). Built with and without frame
+// pointers. Deterministic; frees everything; prints one checksum line.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +33,34 @@ __attribute__((noinline)) static long mix_recurse(int depth, int throw_at)
 	return mix_recurse(depth - 1, throw_at) + static_cast<long>(g.s->size());
 }
 
+static volatile long mix_sink;
+
+__attribute__((noinline)) static void mix_leaf(int i)
+{
+	void *p = std::malloc(static_cast<size_t>(24 + i % 3));
+	mix_sink = mix_sink + (p != nullptr ? 1 : 0);
+	std::free(p);
+}
+
+// mix_mid's frame is the same whichever of via_a and via_b calls it: only its return address differs
+__attribute__((noinline)) static void mix_mid(int i)
+{
+	mix_leaf(i);
+	__asm__ volatile("" ::: "memory"); // not a tail call: mix_mid stays on the stack
+}
+
+__attribute__((noinline)) static void mix_via_a(int i)
+{
+	mix_mid(i);
+	mix_sink = mix_sink + 1;
+}
+
+__attribute__((noinline)) static void mix_via_b(int i)
+{
+	mix_mid(i);
+	mix_sink = mix_sink + 2;
+}
+
 static void mix_on_signal(int)
 {
 	void *p = std::malloc(48);
@@ -56,6 +86,9 @@ int main()
 			sum += static_cast<long>(m.size());
 		}
 	}
+	for (int i = 0; i < 3000; i++)
+		(i * 7 % 5 < 2 ? mix_via_a : mix_via_b)(i);
+	sum += mix_sink % 1000;
 	struct itimerval off = {};
 	setitimer(ITIMER_REAL, &off, nullptr);
 	std::printf("sum %ld\n", sum);
