@@ -1,7 +1,8 @@
 /* symdb: libdwfl resolver for one address space described by /proc/PID/maps text (live or from a
  * snapshot), with an optional sysroot searched first for every file (offline symbolization of
  * stripped targets; elfutils 0.188 has no dwfl_set_sysroot) and debug files found by build-id.
- * Never resolves against a file whose build-id differs from the one a snapshot recorded.
+ * Never resolves against a file whose build-id differs from the one a snapshot recorded. Debug
+ * files with compressed sections are read from their decompressed copies (debugcache.h).
  * NOT thread-safe: one thread per db. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "symbols/buildid.h"
+#include "symbols/debugcache.h"
 #include "symbols/demangle.h"
 #include "symbols/skipframes.h"
 #include "symbols/symbols.h"
@@ -218,7 +220,9 @@ static int symdb_find_debug_by_build_id(Dwfl_Module *mod, char **debuginfo_file_
 			continue;
 		if (buildid_of_fd(fd, found) && strcmp(found, hex) == 0) {
 			*debuginfo_file_name = strdup(path);
-			return fd;
+			/* a decompressed copy when its sections are compressed: libdw would inflate
+			 * every one of them at each run */
+			return *debuginfo_file_name ? debugcache_swap(fd, hex, debuginfo_file_name) : fd;
 		}
 		close(fd);
 	}

@@ -31,6 +31,24 @@ ok "the numbers are unchanged" \
 	"grep -q '^site [0-9]*: 333 bytes in 3 blocks' $tmp/sym.txt && grep -q '^site [0-9]*: 2222 bytes in 1 blocks' $tmp/sym.txt"
 "$MEMTOP" symbolize "$tmp/snap.txt" >"$tmp/nosys.txt"
 ok "without the sysroot the static sites stay unresolved" "! grep -q leak_in_static $tmp/nosys.txt"
+# A separate debug file with compressed sections (as -dbg packages ship them), found by build-id
+# under the sysroot: the same names and lines with no cache, when its decompressed copy is made, and
+# when the copy is reused.
+if command -v objcopy >/dev/null && command -v readelf >/dev/null; then
+	id=$(readelf -n "$PROG" | sed -n 's/^ *Build ID: //p')
+	dbg="$tmp/sysroot2/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+	mkdir -p "$(dirname "$dbg")"
+	objcopy --only-keep-debug --compress-debug-sections=zlib "$PROG" "$dbg"
+	MEMTOP_DEBUG_CACHE=off "$MEMTOP" symbolize --sysroot "$tmp/sysroot2" "$tmp/snap.txt" >"$tmp/c0.txt"
+	ok "a compressed separate debug file resolves the static sites" \
+		"grep -Eq '^  #0 leak_in_static_one .*leaks.c:[0-9]+ 0x' $tmp/c0.txt"
+	MEMTOP_DEBUG_CACHE="$tmp/cache" "$MEMTOP" symbolize --sysroot "$tmp/sysroot2" "$tmp/snap.txt" >"$tmp/c1.txt"
+	ok "... its decompressed copy is made, of the same build" \
+		"[ -n '$id' ] && readelf -n $tmp/cache/$id.debug | grep -q 'Build ID: $id' && ! readelf -SW $tmp/cache/$id.debug | grep -q '\.debug_info .* C '"
+	MEMTOP_DEBUG_CACHE="$tmp/cache" "$MEMTOP" symbolize --sysroot "$tmp/sysroot2" "$tmp/snap.txt" >"$tmp/c2.txt"
+	ok "... names and lines are the same without the copy, making it and reusing it" \
+		"cmp -s $tmp/c0.txt $tmp/c1.txt && cmp -s $tmp/c0.txt $tmp/c2.txt"
+fi
 # --no-symbols: raw addresses now, names later; the snapshot must still carry what symbolize needs
 "$MEMTOP" report --no-symbols -o "$tmp/raw.txt" -- "$PROG"
 ok "report --no-symbols exits 0 and names no function" "[ $? -eq 0 ] && ! grep -q leak_in_static $tmp/raw.txt"
