@@ -6,6 +6,9 @@
 #define MEMTOP_PRELOAD_RECORD_H
 
 #include <errno.h>
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#endif
 
 #include "preload.h"
 
@@ -71,12 +74,27 @@ static inline bool preload_should_push(struct preload_thread *t)
 	return false;
 }
 
+/* True while the process has one thread: glibc clears __libc_single_threaded in pthread_create,
+ * before the new thread exists, and never sets it again in this process. A fork child pushes into a
+ * segment of its own (the atfork child handler closes the parent's before anything is recorded); a
+ * vfork child runs while its single-threaded parent waits. Then no other thread or process pushes
+ * into our segment, and the ring may take tickets without a locked instruction (shm_ring_push_as).
+ * Threads made by a raw clone() would share our TLS, which the preload does not support anyway. */
+static inline bool preload_alone(void)
+{
+#if __has_include(<sys/single_threaded.h>)
+	return __libc_single_threaded != 0;
+#else
+	return false;
+#endif
+}
+
 /* Returns true when the event is in the ring. */
 static inline bool preload_push(struct preload_thread *t, struct memtop_event *ev)
 {
 	ev->thread_slot = t->slot;
 	ev->timestamp_ns = shm_now_ns();
-	enum shm_push_result r = shm_ring_push(&preload_seg, ev);
+	enum shm_push_result r = shm_ring_push_as(&preload_seg, ev, preload_alone());
 	if (preload_unlikely(r != SHM_PUSHED))
 		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
 	return r == SHM_PUSHED;

@@ -207,6 +207,12 @@ enum shm_push_result { SHM_PUSHED = 0, SHM_DROPPED = 1, SHM_NO_CONSUMER = 2 };
  * A TAG is a barrier: a copy goes to every lane, and the consumer applies it once, after every
  * record that was in any lane before it (so a tag separates what happened before and after). */
 enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_event *ev);
+/* The same, where `alone` says that no other thread or process can push into seg until this call
+ * returns (the preload: a process with one thread, its fork children on their own segments): on
+ * x86-64 the ticket is then taken without a locked instruction. A signal handler on this thread may
+ * still push in the middle of the call: that stays safe. */
+enum shm_push_result shm_ring_push_as(struct shm_segment *seg, const struct memtop_event *ev,
+				      bool alone);
 
 /* The two halves of shm_ring_push: reserve takes a ticket of a lane (false when it could not),
  * commit publishes the record in it. TEST-ONLY outside shm/: tests and the fuzz seed use them to

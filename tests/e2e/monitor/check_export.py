@@ -4,7 +4,7 @@ by their own tools: `go tool pprof` (-top per sample type, -raw for inline frame
 folded sums per function, `ms_print` on the massif file; through `report --format`, `export` of
 a text snapshot and `snapshot PID --format`; user errors are one line with a non-zero status.
 usage: check_export.py MEMTOP LIBMEMTOP PROG   Prints TAP."""
-import gzip, os, re, shutil, subprocess, sys, tempfile
+import gzip, os, re, shutil, subprocess, sys, tempfile, time
 
 MEMTOP, LIB, PROG = sys.argv[1:4]
 PROG = os.path.realpath(PROG)  # as the memory map names it
@@ -165,6 +165,12 @@ else:
 p = subprocess.Popen([PROG, 'hold'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                      env=dict(ENV, LD_PRELOAD=LIB, MEMTOP_WAIT='1'))
 try:
+    # the target makes its segment at its first allocation: on a loaded machine that can come
+    # after the snapshot would start ("no such segment"), and the target then waits out MEMTOP_WAIT
+    for _ in range(200):
+        if os.path.exists('/dev/shm/memtop.%d' % p.pid) or p.poll() is not None:
+            break
+        time.sleep(0.05)
     r = run([MEMTOP, 'snapshot', str(p.pid), '--format', 'folded', '--value', 'allocs'])
     ready = p.stdout.readline()
     ok('snapshot PID --format folded exits 0', ready == b'ready\n' and r.returncode == 0,
