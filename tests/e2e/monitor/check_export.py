@@ -166,12 +166,14 @@ p = subprocess.Popen([PROG, 'hold'], stdin=subprocess.PIPE, stdout=subprocess.PI
                      env=dict(ENV, LD_PRELOAD=LIB, MEMTOP_WAIT='1'))
 try:
     # the target makes its segment at its first allocation: on a loaded machine that can come
-    # after the snapshot would start ("no such segment"), and the target then waits out MEMTOP_WAIT
-    for _ in range(200):
-        if os.path.exists('/dev/shm/memtop.%d' % p.pid) or p.poll() is not None:
+    # after the snapshot starts, which then fails at once ("no memtop segment") and is run again (the
+    # target waits for it). Waiting for the segment's file instead could attach while the target
+    # is still making it, before it waits: the snapshot then missed sites.
+    for _ in range(100):
+        r = run([MEMTOP, 'snapshot', str(p.pid), '--format', 'folded', '--value', 'allocs'])
+        if r.returncode == 0 or p.poll() is not None or b'no memtop segment' not in r.stderr:
             break
         time.sleep(0.05)
-    r = run([MEMTOP, 'snapshot', str(p.pid), '--format', 'folded', '--value', 'allocs'])
     ready = p.stdout.readline()
     ok('snapshot PID --format folded exits 0', ready == b'ready\n' and r.returncode == 0,
        r.stderr.decode())
