@@ -168,7 +168,7 @@ try:
     # the target makes its segment at its first allocation: on a loaded machine that can come
     # after the snapshot starts, which then fails at once ("no memtop segment") and is run again (the
     # target waits for it). Waiting for the segment's file instead could attach while the target
-    # is still making it, before it waits: the snapshot then missed sites.
+    # is still making it (CI once got a snapshot of the live blocks alone, as if it came after).
     for _ in range(100):
         r = run([MEMTOP, 'snapshot', str(p.pid), '--format', 'folded', '--value', 'allocs'])
         if r.returncode == 0 or p.poll() is not None or b'no memtop segment' not in r.stderr:
