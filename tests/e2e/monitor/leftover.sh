@@ -74,7 +74,12 @@ fi
 
 # a stale segment that this user may not remove (root's, seen by nobody): gc says it is left
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-	e=$(killed)
+	# one run in about 25 found no segment of the killed target here (none listed in /dev/shm,
+	# on the previous session's build too; not explained): a target whose segment is there
+	for _ in 1 2 3; do
+		e=$(killed)
+		[ -e /dev/shm/memtop.$e ] && break
+	done
 	setpriv --reuid 65534 --regid 65534 --clear-groups "$MEMTOP" gc >"$tmp/gc2" 2>&1
 	rc=$?
 	ok "gc by another user leaves root's stale segment and says so (rc $rc): $(tr '\n' '|' <$tmp/gc2)" \
