@@ -122,6 +122,32 @@ static inline bool cfi_keeps(uintptr_t ra, uintptr_t own_lo, uintptr_t own_span)
 	return ra >= CFI_PC_MIN && ra - own_lo >= own_span;
 }
 
+/* One step by pc's rule from the registers in st (pc, sp, fp): CFI_STEP puts where it read the
+ * return address and frame pointer into st and the caller's registers into *pc, *sp, *fp;
+ * CFI_LAST: the walk ends here; CFI_FALLBACK: the frame needs libunwind. Inlined, so that the
+ * registers stay in the walk's locals. */
+static inline __attribute__((always_inline)) enum cfi_kind
+cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi,
+		 struct cfi_step *st, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp)
+{
+	uint64_t w;
+	/* a return address: the call is the instruction before it */
+	if (!cfi_rule_for(l1, st->pc - 1, epoch, &w) || cfi_word_kind(w) == CFI_FALLBACK)
+		return CFI_FALLBACK;
+	if (cfi_word_kind(w) == CFI_LAST)
+		return CFI_LAST;
+	uintptr_t cfa = cfi_word_cfa(w, st->sp, st->fp), base = cfi_word_base(w, cfa), ra, nfp = st->fp;
+	st->ra_at = base + cfi_word_ra_off(w);
+	st->fp_at = cfi_word_fp_saved(w) ? base + cfi_word_fp_off(w) : 0;
+	if (cfa <= st->sp || !cfi_read(st->ra_at, lo, hi, &ra) ||
+	    (st->fp_at && !cfi_read(st->fp_at, lo, hi, &nfp)))
+		return CFI_FALLBACK;
+	*pc = ra;
+	*sp = cfa;
+	*fp = nfp;
+	return CFI_STEP;
+}
+
 /* The walk keeps its state in locals: a store to out or to a trail could alias any field of a
  * struct in memory (all are 64-bit words), and every step would reload it. The trail of the last
  * walk is p (pn steps usable), the one written is c (NULL: none). The registers of a walk's steps
@@ -179,27 +205,17 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 					continue;
 			}
 		}
-		uint64_t w;
-		/* a return address: the call is the instruction before it */
-		if (!cfi_rule_for(l1, pc - 1, epoch, &w) || cfi_word_kind(w) == CFI_FALLBACK)
+		struct cfi_step st = {pc, sp, fp, 0, 0};
+		enum cfi_kind kind = cfi_step_by_rule(l1, epoch, lo, hi, &st, &pc, &sp, &fp);
+		if (kind == CFI_FALLBACK)
 			return -1;
-		if (cfi_word_kind(w) == CFI_LAST)
+		if (kind == CFI_LAST)
 			break;
-		uintptr_t cfa = cfi_word_cfa(w, sp, fp), base = cfi_word_base(w, cfa), ra, nfp = fp;
-		uintptr_t ra_at = base + cfi_word_ra_off(w), fp_at = 0;
-		if (cfi_word_fp_saved(w))
-			fp_at = base + cfi_word_fp_off(w);
-		if (cfa <= sp || !cfi_read(ra_at, lo, hi, &ra) ||
-		    (fp_at && !cfi_read(fp_at, lo, hi, &nfp)))
-			return -1;
 		if (cs) /* never more than CFI_STEPS_MAX steps: max was checked before taking a trail */
-			cs[cn++] = (struct cfi_step){pc, sp, fp, ra_at, fp_at};
-		pc = ra;
-		sp = cfa;
-		fp = nfp;
+			cs[cn++] = st;
 		raw++;
-		if (cfi_keeps(ra, own_lo, own_span))
-			out[n++] = ra;
+		if (cfi_keeps(pc, own_lo, own_span))
+			out[n++] = pc;
 	}
 	if (c) {
 		/* a walk that ended on CFI_LAST stops at its registers again when replayed to its end:
