@@ -129,23 +129,67 @@ def case_slow(a, errors):
                                                  d["counters"]["dropped"]))
 
 
-def case_killed(a, errors):
-    env = base_env()
-    env.update(LD_PRELOAD=os.path.abspath(a.preload), MEMTOP_WAIT="1", MEMTOP_BLOCK_MS="1000")
-    bare, _ = timed([a.storm, "2", "4000000", "-v"], base_env())
-    target = subprocess.Popen([a.storm, "2", "4000000", "-v"], env=env, stderr=subprocess.PIPE,
+def wait_for_file(path, proc, timeout_s):
+    """True once path exists; False if proc ends first or the time runs out."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.005)
+    return False
+
+
+def killed_run(a, env, calls, ready):
+    """One run: the consumer holds the claim, then dies by SIGKILL. Returns (target, stderr,
+    target_was_running_at_kill) or None when the consumer never attached."""
+    target = subprocess.Popen([a.storm, "2", str(calls), "-v"], env=env, stderr=subprocess.PIPE,
                               text=True)
-    consumer = subprocess.Popen([a.mtdump, "-o", "/dev/null", "--attach", str(target.pid)],
-                                env=base_env())
-    time.sleep(0.3)
+    consumer = subprocess.Popen([a.mtdump, "-o", "/dev/null", "--ready-file", ready,
+                                 "--attach", str(target.pid)], env=base_env())
+    attached = wait_for_file(ready, consumer, 30)
+    # Mid-run, not at the start: the target must be pushing into a ring someone drains.
+    time.sleep(0.05)
+    running = target.poll() is None
     consumer.send_signal(signal.SIGKILL)
     consumer.wait()
     try:
         _, err = target.communicate(timeout=120)
     except subprocess.TimeoutExpired:
         target.kill()
+        target.wait()
+        err = None
+    return (target, err, running) if attached else None
+
+
+def case_killed(a, errors):
+    env = base_env()
+    env.update(LD_PRELOAD=os.path.abspath(a.preload), MEMTOP_WAIT="1", MEMTOP_BLOCK_MS="1000")
+    # The kill must land while the target runs: a faster preload or machine finishes a fixed
+    # count sooner, so a run that ended first is repeated with four times the calls. (With a
+    # fixed sleep instead, CI once killed a consumer whose target had already exited, and the
+    # segment it had not yet removed was reported as left behind.)
+    calls = 4000000
+    for _ in range(4):
+        with tempfile.TemporaryDirectory() as tmp:
+            run = killed_run(a, env, calls, os.path.join(tmp, "ready"))
+        if run is None:
+            errors.append("killed: the consumer never attached")
+            return
+        target, err, running = run
+        if running or err is None:
+            break
+        if os.path.exists("/dev/shm/memtop.%d" % target.pid):
+            os.unlink("/dev/shm/memtop.%d" % target.pid)  # the killed consumer's to remove
+        calls *= 4
+    else:
+        errors.append("killed: the target always ended before its consumer was killed")
+        return
+    if err is None:
         errors.append("killed: the target hung after its consumer died")
         return
+    bare, _ = timed([a.storm, "2", str(calls), "-v"], base_env())
     bare_s, traced_s = storm_wall(bare.stderr), storm_wall(err)
     if target.returncode != 0 or traced_s is None:
         errors.append("killed: target exit %d: %s" % (target.returncode, err))
@@ -159,7 +203,8 @@ def case_killed(a, errors):
     if os.path.exists("/dev/shm/memtop.%d" % target.pid):
         errors.append("killed: segment of the target left behind")
         os.unlink("/dev/shm/memtop.%d" % target.pid)
-    print("killed: bare %.2f s, with a killed consumer %.2f s" % (bare_s, traced_s))
+    print("killed: %d calls, bare %.2f s, with a killed consumer %.2f s" %
+          (calls * 2, bare_s, traced_s))
 
 
 def main():
