@@ -86,12 +86,25 @@ bool session_finished(struct session *s)
 	return __atomic_load_n(&s->finished, __ATOMIC_ACQUIRE) != 0;
 }
 
+/* A target held at its start for us (MEMTOP_WAIT, a followed tree) that has not yet seen our claim:
+ * it clears the flag once it has, before it returns from the call it was held in. */
+static bool session_target_still_held(struct session *s)
+{
+	struct memtop_seg_header h;
+	return s->held_at_start && shm_header_read(&s->seg, &h) == 0 && (h.flags & MEMTOP_FLAG_WAITING);
+}
+
 void session_wait_drained(struct session *s, unsigned timeout_ms)
 {
 	uint64_t start = __atomic_load_n(&s->empty_polls, __ATOMIC_ACQUIRE);
+	bool held = session_target_still_held(s);
 	for (unsigned waited = 0; waited < timeout_ms && !session_finished(s); waited += 2) {
+		/* Until a held target runs, an empty ring says nothing of it (a snapshot taken then was
+		 * empty, yet listed the blocks its walk found a moment later): count from its release. */
+		if (held && !(held = session_target_still_held(s)))
+			start = __atomic_load_n(&s->empty_polls, __ATOMIC_ACQUIRE);
 		/* two empty polls after our call: the first may have started before it */
-		if (__atomic_load_n(&s->empty_polls, __ATOMIC_ACQUIRE) >= start + 2)
+		if (!held && __atomic_load_n(&s->empty_polls, __ATOMIC_ACQUIRE) >= start + 2)
 			break;
 		usleep(2000);
 	}
