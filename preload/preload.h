@@ -92,10 +92,11 @@ struct preload_thread {
 	int64_t inuse_pending;     /* usable bytes not yet folded into the global in-use (peak) */
 	uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer and CFI walks (0 = unknown) */
 	uint64_t reallocs;            /* realloc calls so far: links a realloc's BEGIN and END */
-	/* The last stack this thread interned: loops allocating from one place skip the shared table. */
+	/* The last stack this thread interned: loops allocating from one place skip the shared table.
+	 * Its frames are compared where the stack table holds them (written once, never again). */
 	uint32_t last_stack_id;
 	uint32_t last_depth; /* 0 = nothing cached */
-	uint64_t last_frames[MEMTOP_MAX_DEPTH];
+	uint32_t last_frames_off;
 	/* The CFI walk's per-thread first-level rule cache (cfi_walk.c): NULL until the first walk,
 	 * PRELOAD_CFI_L1_NONE when it could not be mapped or the thread has exited. */
 	void *cfi_l1;

@@ -235,20 +235,24 @@ void preload_unwind_report(void)
 	(void)!write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
 }
 
-/* Interns through a one-entry per-thread cache: same frames as last time, same id. The cache has
- * one writer at a time: only a capture writes it, and captures never nest on a thread. */
+/* Interns through a one-entry per-thread cache: same frames as last time, same id. The frames are
+ * compared in the segment's frame arena (a published stack's frames never change), not copied: the
+ * copy cost as much as the compare. The cache has one writer at a time: only a capture writes it,
+ * and captures never nest on a thread. A fork child forgets it (preload_thread_forget). */
 static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, uint32_t depth)
 {
 	if (depth == 0)
 		return MEMTOP_STACK_NONE;
-	if (depth == t->last_depth && !memcmp(frames, t->last_frames, depth * sizeof *frames))
+	if (depth == t->last_depth && t->last_frames_off <= preload_seg.frames_cap &&
+	    depth <= preload_seg.frames_cap - t->last_frames_off &&
+	    !memcmp(frames, &preload_seg.frames[t->last_frames_off], depth * sizeof *frames))
 		return t->last_stack_id;
 	unsigned memo_log2;
 	struct shm_stack_memo *memo = preload_cfi_stack_memo(t, &memo_log2);
 	uint32_t id = memo ? shm_stack_intern_memo(&preload_seg, frames, depth, memo, memo_log2)
 			   : shm_stack_intern(&preload_seg, frames, depth);
-	if (id != MEMTOP_STACK_OVERFLOW && id != MEMTOP_STACK_NONE) {
-		memcpy(t->last_frames, frames, depth * sizeof *frames);
+	if (id != MEMTOP_STACK_OVERFLOW && id != MEMTOP_STACK_NONE && id < preload_seg.stacks_cap) {
+		t->last_frames_off = preload_seg.stacks[id].frames_off;
 		t->last_depth = depth;
 		t->last_stack_id = id;
 	}
