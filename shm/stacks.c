@@ -19,6 +19,14 @@ static inline uint64_t stack_hash_mix(uint64_t h, uint64_t frame)
 	return h ^ (h >> 32);
 }
 
+/* Folds a chain into the result. */
+static inline uint64_t stack_hash_fold(uint64_t r, uint64_t chain)
+{
+	r ^= chain + (r << 6) + (r >> 2);
+	r *= STACK_HASH_K;
+	return r ^ (r >> 29);
+}
+
 static uint64_t stack_hash(const uint64_t *frames, uint32_t depth)
 {
 	uint64_t h0 = 0x9e3779b97f4a7c15ull ^ depth, h1 = 0xc2b2ae3d27d4eb4full,
@@ -37,12 +45,7 @@ static uint64_t stack_hash(const uint64_t *frames, uint32_t depth)
 		h1 = stack_hash_mix(h1, frames[i++]);
 	if (i < depth)
 		h2 = stack_hash_mix(h2, frames[i]);
-	uint64_t r = h0, lanes[3] = {h1, h2, h3};
-	for (int l = 0; l < 3; l++) {
-		r ^= lanes[l] + (r << 6) + (r >> 2);
-		r *= STACK_HASH_K;
-		r ^= r >> 29;
-	}
+	uint64_t r = stack_hash_fold(stack_hash_fold(stack_hash_fold(h0, h1), h2), h3);
 	return r ? r : 1;
 }
 
