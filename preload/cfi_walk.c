@@ -148,6 +148,46 @@ cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi
 	return CFI_STEP;
 }
 
+/* One step from a frame of libmemtop.so itself (the walk's own, the capture's, the hook's): the
+ * preload is built with frame pointers, so at any return address into it the frame's record
+ * [caller's fp][return address] is at fp, and its CFA is fp + 16: what its CFI rule says, without
+ * the rule lookup. A walk from a hook passes four of ours (the walk, the capture, the record, the
+ * hook) before the program's: python3 churn, 6.35 rule lookups per walk before, 3.58 after plus
+ * 3.77 of these steps (they were replayed when the trail matched at the same sp). x86_64 only:
+ * aarch64 keeps its record at the bottom of the frame, where the CFA cannot be derived from it.
+ * Debug builds check the step against the rule. CFI_FALLBACK when a read is out of bounds. */
+#if defined(__x86_64__)
+#define CFI_OWN_FRAME_RECORDS 1
+#else
+#define CFI_OWN_FRAME_RECORDS 0
+#endif
+static inline __attribute__((always_inline)) enum cfi_kind
+cfi_step_own(uintptr_t lo, uintptr_t hi, struct cfi_step *st, uintptr_t *pc, uintptr_t *sp,
+	     uintptr_t *fp)
+{
+	uintptr_t ra, nfp;
+	st->fp_at = st->fp;
+	st->ra_at = st->fp + sizeof(uintptr_t);
+	if (st->fp < st->sp || !cfi_read(st->ra_at, lo, hi, &ra) || !cfi_read(st->fp_at, lo, hi, &nfp))
+		return CFI_FALLBACK;
+	*pc = ra;
+	*sp = st->fp + 2 * sizeof(uintptr_t);
+	*fp = nfp;
+	return CFI_STEP;
+}
+
+#if DEBUG_ASSERT_ENABLED
+/* The own step of st agrees with pc's rule (when the rule is a plain step). */
+static void cfi_check_own_step(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi,
+			       const struct cfi_step *own, uintptr_t own_sp)
+{
+	struct cfi_step st = {own->pc, own->sp, own->fp, 0, 0};
+	uintptr_t pc, sp, fp;
+	if (cfi_step_by_rule(l1, epoch, lo, hi, &st, &pc, &sp, &fp) == CFI_STEP)
+		DEBUG_ASSERT(st.ra_at == own->ra_at && st.fp_at == own->fp_at && sp == own_sp);
+}
+#endif
+
 /* The walk keeps its state in locals: a store to out or to a trail could alias any field of a
  * struct in memory (all are 64-bit words), and every step would reload it. The trail of the last
  * walk is p (pn steps usable), the one written is c (NULL: none). The registers of a walk's steps
@@ -206,7 +246,16 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			}
 		}
 		struct cfi_step st = {pc, sp, fp, 0, 0};
-		enum cfi_kind kind = cfi_step_by_rule(l1, epoch, lo, hi, &st, &pc, &sp, &fp);
+		enum cfi_kind kind;
+		if (CFI_OWN_FRAME_RECORDS && pc - own_lo < own_span) {
+			kind = cfi_step_own(lo, hi, &st, &pc, &sp, &fp);
+#if DEBUG_ASSERT_ENABLED
+			if (kind == CFI_STEP)
+				cfi_check_own_step(l1, epoch, lo, hi, &st, sp);
+#endif
+		} else {
+			kind = cfi_step_by_rule(l1, epoch, lo, hi, &st, &pc, &sp, &fp);
+		}
 		if (kind == CFI_FALLBACK)
 			return -1;
 		if (kind == CFI_LAST)
