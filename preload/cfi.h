@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "debug_assert.h"
 #include "preload.h"
 
 /* What a frame's row reduces to. */
