@@ -19,36 +19,45 @@
 #define CFI_L1_LOG2 12
 #define CFI_L1_SLOTS (1u << CFI_L1_LOG2)
 
-/* One step of a walk: the registers it started from, and where it read the caller's return address
- * and frame pointer (fp_at 0: the rule left the frame pointer as it was). */
+/* One step of a walk: the registers it started from (kept: pc is a frame the walk puts out, not one
+ * of ours), and where it read the caller's return address and frame pointer (fp_at 0: the rule
+ * left the frame pointer as it was). */
 struct cfi_step {
 	uintptr_t pc, sp, fp, ra_at, fp_at;
+	uint32_t kept;
 };
 
-/* The trail of a thread's last walk: its steps, inner first, and the registers it stopped at.
- * Why: a walk is a function of its start registers and of the stack words it reads (the rules are
- * a function of pc within one epoch). So when a new walk reaches a step's registers (pc, sp, fp),
- * and the words at that step's ra_at and fp_at (and every later step's) still hold what the trail
- * recorded, the rest of the walk is the trail's: it is replayed with a few independent loads per
- * frame instead of a rule lookup that waits on the previous frame's return address. Most
- * allocations of a program come from stacks that share their outer frames with the one before. */
+/* The trail of the thread's walks: steps, outermost first. s[0] holds the registers a walk stopped
+ * at, and each s[k] (k >= 1) is a step whose caller's registers are s[k - 1].
+ * Why: a step is a function of its registers and of the stack words it reads (the rules are a
+ * function of pc within one epoch). So when a new walk reaches the registers (pc, sp, fp) of a
+ * step, and the words at its ra_at and fp_at still hold its caller's pc and fp, the caller is
+ * s[k - 1]: the walk goes out along the trail with a few independent loads per frame instead of a
+ * rule lookup that waits on the previous frame's return address. Most allocations of a program
+ * come from stacks that share their outer frames with the one before.
+ * Outermost first, so that the shared outer part stays where it is: a walk writes only its own
+ * new inner steps, above the step where it joined the trail (it used to copy the whole trail, 40
+ * bytes a frame: python3 churn under callgrind, ~57 instructions per replayed frame). Every step
+ * is checked again whenever it is replayed, so steps beyond where a walk stopped (a limit) stay
+ * valid: each is still the step from its registers, with its caller above it. */
 #define CFI_STEPS_MAX (MEMTOP_MAX_DEPTH + 8)
 struct cfi_trail {
 	uint64_t epoch;
 	uintptr_t hi; /* the stack the trail was walked on */
-	uint32_t n;   /* steps; 0: no trail */
-	struct cfi_step s[CFI_STEPS_MAX + 1]; /* s[n]: the registers the walk stopped at */
+	uint32_t top; /* the innermost step; 0: no trail to follow */
+	bool whole;   /* s[0] is where the stack ends (an outermost frame's rule, a null pc) */
+	struct cfi_step s[CFI_STEPS_MAX + 1];
 };
 
 /* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the memo of the
- * stacks it interned lately (unwind.c) and two trails (the last walk's, and the one being written).
- * Pages are touched as slots are used. */
+ * stacks it interned lately (unwind.c), the trail, and the steps a walk takes before it joins the
+ * trail (inner first). Pages are touched as slots are used. */
 #define CFI_MEMO_LOG2 10
 struct cfi_thread_mem {
 	struct cfi_slot l1[CFI_L1_SLOTS];
 	struct shm_stack_memo memo[1u << CFI_MEMO_LOG2];
-	struct cfi_trail trail[2];
-	uint32_t last; /* index of the last walk's trail */
+	struct cfi_trail trail;
+	struct cfi_step inner[CFI_STEPS_MAX + 1];
 };
 
 static struct cfi_thread_mem *cfi_mem_get(struct preload_thread *t)
@@ -153,9 +162,9 @@ cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi
  * [caller's fp][return address] is at fp, and its CFA is fp + 16: what its CFI rule says, without
  * the rule lookup. A walk from a hook passes four of ours (the walk, the capture, the record, the
  * hook) before the program's: python3 churn, 6.35 rule lookups per walk before, 3.58 after plus
- * 3.77 of these steps (they were replayed when the trail matched at the same sp). x86_64 only:
- * aarch64 keeps its record at the bottom of the frame, where the CFA cannot be derived from it.
- * Debug builds check the step against the rule. CFI_FALLBACK when a read is out of bounds. */
+ * 3.77 of these steps. x86_64 only: aarch64 keeps its record at the bottom of the frame, where the
+ * CFA cannot be derived from it. Debug builds check the step against the rule. CFI_FALLBACK when a
+ * read is out of bounds. */
 #if defined(__x86_64__)
 #define CFI_OWN_FRAME_RECORDS 1
 #else
@@ -165,14 +174,15 @@ static inline __attribute__((always_inline)) enum cfi_kind
 cfi_step_own(uintptr_t lo, uintptr_t hi, struct cfi_step *st, uintptr_t *pc, uintptr_t *sp,
 	     uintptr_t *fp)
 {
-	uintptr_t ra, nfp;
-	st->fp_at = st->fp;
-	st->ra_at = st->fp + sizeof(uintptr_t);
-	if (st->fp < st->sp || !cfi_read(st->ra_at, lo, hi, &ra) || !cfi_read(st->fp_at, lo, hi, &nfp))
+	/* the record's two words inside [max(sp, lo), hi), aligned */
+	const uintptr_t f = st->fp;
+	if (f < st->sp || f < lo || f > hi - 2 * sizeof(uintptr_t) || (f & (sizeof(uintptr_t) - 1)))
 		return CFI_FALLBACK;
-	*pc = ra;
-	*sp = st->fp + 2 * sizeof(uintptr_t);
-	*fp = nfp;
+	st->fp_at = f;
+	st->ra_at = f + sizeof(uintptr_t);
+	*pc = ((const uintptr_t *)f)[1];
+	*sp = f + 2 * sizeof(uintptr_t);
+	*fp = ((const uintptr_t *)f)[0];
 	return CFI_STEP;
 }
 
@@ -181,19 +191,62 @@ cfi_step_own(uintptr_t lo, uintptr_t hi, struct cfi_step *st, uintptr_t *pc, uin
 static void cfi_check_own_step(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi,
 			       const struct cfi_step *own, uintptr_t own_sp)
 {
-	struct cfi_step st = {own->pc, own->sp, own->fp, 0, 0};
+	struct cfi_step st = {.pc = own->pc, .sp = own->sp, .fp = own->fp};
 	uintptr_t pc, sp, fp;
 	if (cfi_step_by_rule(l1, epoch, lo, hi, &st, &pc, &sp, &fp) == CFI_STEP)
 		DEBUG_ASSERT(st.ra_at == own->ra_at && st.fp_at == own->fp_at && sp == own_sp);
 }
 #endif
 
-/* The walk keeps its state in locals: a store to out or to a trail could alias any field of a
- * struct in memory (all are 64-bit words), and every step would reload it. The trail of the last
- * walk is p (pn steps usable), the one written is c (NULL: none). The registers of a walk's steps
- * rise strictly (cfa > sp), so j follows this walk's sp in p, and a step of p can match only at j;
- * from a match on, p's steps are replayed while the words they read still hold what p recorded
- * (addresses checked against the same hi when recorded, against this walk's lo here). */
+/* Where the walk's steps go once it is done: after s[0..joined] of the trail when it ended
+ * following the trail from s[joined] (0: it did not), else after its own end registers. A trail
+ * that would exceed its room is dropped (only for stacks deeper than the limits). */
+static void cfi_trail_store(struct cfi_trail *tr, const struct cfi_step *in, uint32_t q,
+			    uint32_t joined, const struct cfi_step *end, bool whole)
+{
+	if (!joined) {
+		tr->s[0] = *end;
+		tr->whole = whole;
+	}
+	if (joined + q > CFI_STEPS_MAX) {
+		tr->top = 0;
+		return;
+	}
+	for (uint32_t i = 0; i < q; i++)
+		tr->s[joined + q - i] = in[i];
+	tr->top = joined + q;
+}
+
+/* Follows the trail from s[k] outward, at most `steps` steps and until keep frames are out, while
+ * the words each step read still hold its caller's pc and fp; returns the step reached. A pointer
+ * loop: indexed, GCC recomputed each step's address from k (python3 churn under callgrind: ~30
+ * instructions per frame followed). */
+static inline __attribute__((always_inline)) uint32_t
+cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uintptr_t lo, uint64_t *out, int *n,
+	   int keep)
+{
+	const struct cfi_step *e = &s[k], *stop = e - steps;
+	int m = *n;
+	for (; e != stop && m < keep; e--) {
+		const struct cfi_step *up = e - 1;
+		if (e->ra_at < lo || *(const uintptr_t *)e->ra_at != up->pc)
+			break;
+		if (e->fp_at && (e->fp_at < lo || *(const uintptr_t *)e->fp_at != up->fp))
+			break;
+		out[m] = up->pc;
+		m += (int)up->kept;
+	}
+	*n = m;
+	return (uint32_t)(e - s);
+}
+
+/* The walk keeps its state in locals: a store to out or to the trail could alias any field of a
+ * struct in memory (all are 64-bit words), and every step would reload it. The registers of a
+ * walk's steps rise strictly (cfa > sp), and so do the trail's from s[top] down to s[0]: k follows
+ * this walk's sp down the trail, and a step can match only at k. From a match on, the trail is
+ * followed while the words its steps read still hold what they recorded (addresses checked
+ * against the same hi when recorded, against this walk's lo here). A word that changed: the
+ * steps followed so far go to in[] like the walk's own, and the walk goes on by rules from there. */
 __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
 						  int keep)
 {
@@ -210,42 +263,55 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	uintptr_t pc = r.pc, sp = r.sp, fp = r.fp;
 	struct cfi_thread_mem *mem = cfi_mem_get(t);
 	struct cfi_slot *l1 = mem ? mem->l1 : NULL;
-	bool trail = mem && max <= CFI_STEPS_MAX;
-	struct cfi_trail *c = trail ? &mem->trail[mem->last ^ 1] : NULL;
-	const struct cfi_trail *p = trail ? &mem->trail[mem->last] : NULL;
-	const struct cfi_step *ps = p ? p->s : NULL;
-	struct cfi_step *cs = c ? c->s : NULL;
-	uint32_t pn = p && p->epoch == epoch && p->hi == hi ? p->n : 0, j = 0, cn = 0;
+	struct cfi_trail *tr = mem && max <= CFI_STEPS_MAX ? &mem->trail : NULL;
+	struct cfi_step *in = tr ? mem->inner : NULL;
+	const struct cfi_step *s = tr ? tr->s : NULL;
+	uint32_t k = tr && tr->epoch == epoch && tr->hi == hi ? tr->top : 0, q = 0, joined = 0;
+	uint32_t kept = cfi_keeps(pc, own_lo, own_span);
+	bool whole = false;
 	int n = 0, raw = 0;
-	while (raw < max && n < keep && pc >= CFI_PC_MIN) {
-		while (j < pn && ps[j].sp < sp)
-			j++;
-		if (j < pn && ps[j].sp == sp && ps[j].pc == pc && ps[j].fp == fp) {
-			uint32_t from = j, end = pn;
-			if (end - j > (uint32_t)(max - raw))
-				end = j + (uint32_t)(max - raw);
-			for (; j < end && n < keep; j++) {
-				const struct cfi_step *e = &ps[j], *nx = &ps[j + 1]; /* ps[pn]: the end */
-				if (e->ra_at < lo || *(const uintptr_t *)e->ra_at != nx->pc ||
-				    (e->fp_at && (e->fp_at < lo || *(const uintptr_t *)e->fp_at != nx->fp)))
-					break;
-				cs[cn++] = *e;
-				if (cfi_keeps(nx->pc, own_lo, own_span))
-					out[n++] = nx->pc;
-			}
-			if (j != from) {
-				raw += (int)(j - from);
-				pc = ps[j].pc;
-				sp = ps[j].sp;
-				fp = ps[j].fp;
-				/* at a limit or at p's end: the loop's test says which; else step j
-				 * read a changed word, and is stepped by its rule (its registers are
-				 * a recorded step's: pc >= CFI_PC_MIN, and the limits hold) */
-				if (j == end || n >= keep)
-					continue;
-			}
+	if (CFI_OWN_FRAME_RECORDS) {
+		/* Our own frames first (the walk's, the capture's, the record's, the hook's): two loads
+		 * each, and not in the trail, where their sp (it moves with the program's) would only
+		 * add steps to skip and to copy. The trail starts at the program's frame. */
+		while (raw < max && pc - own_lo < own_span) {
+			struct cfi_step st = {.pc = pc, .sp = sp, .fp = fp};
+			if (cfi_step_own(lo, hi, &st, &pc, &sp, &fp) != CFI_STEP)
+				return -1;
+#if DEBUG_ASSERT_ENABLED
+			cfi_check_own_step(l1, epoch, lo, hi, &st, sp);
+#endif
+			raw++;
 		}
-		struct cfi_step st = {pc, sp, fp, 0, 0};
+		kept = cfi_keeps(pc, own_lo, own_span);
+		if (raw > 0 && kept && keep > 0)
+			out[n++] = pc;
+	}
+	while (raw < max && n < keep && pc >= CFI_PC_MIN) {
+		while (k > 0 && s[k].sp < sp)
+			k--;
+		if (k > 0 && s[k].sp == sp && s[k].pc == pc && s[k].fp == fp) {
+			uint32_t from = k;
+			k = cfi_follow(s, k, k < (uint32_t)(max - raw) ? k : (uint32_t)(max - raw), lo, out,
+				       &n, keep);
+			raw += (int)(from - k);
+			pc = s[k].pc;
+			sp = s[k].sp;
+			fp = s[k].fp;
+			kept = s[k].kept;
+			if ((k == 0 && s[0].pc < CFI_PC_MIN) || (k == 0 && tr->whole) || raw >= max ||
+			    n >= keep) {
+				/* at the trail's end, or at a limit: the walk ends on the trail */
+				whole = k == 0 && (tr->whole || pc < CFI_PC_MIN);
+				joined = from;
+				break;
+			}
+			/* s[k] read a changed word (or the trail ended at a limit): the steps followed
+			 * are this walk's own now, and s[k]'s registers are stepped by their rule */
+			for (uint32_t x = from; x > k; x--)
+				in[q++] = s[x];
+		}
+		struct cfi_step st = {.pc = pc, .sp = sp, .fp = fp, .kept = kept};
 		enum cfi_kind kind;
 		if (CFI_OWN_FRAME_RECORDS && pc - own_lo < own_span) {
 			kind = cfi_step_own(lo, hi, &st, &pc, &sp, &fp);
@@ -258,22 +324,22 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 		}
 		if (kind == CFI_FALLBACK)
 			return -1;
-		if (kind == CFI_LAST)
+		if (kind == CFI_LAST) {
+			whole = true;
 			break;
-		if (cs) /* never more than CFI_STEPS_MAX steps: max was checked before taking a trail */
-			cs[cn++] = st;
+		}
+		if (in) /* never more than CFI_STEPS_MAX steps: max was checked before taking the trail */
+			in[q++] = st;
 		raw++;
-		if (cfi_keeps(pc, own_lo, own_span))
+		kept = cfi_keeps(pc, own_lo, own_span);
+		if (kept)
 			out[n++] = pc;
 	}
-	if (c) {
-		/* a walk that ended on CFI_LAST stops at its registers again when replayed to its end:
-		 * their pc gets the same rule */
-		cs[cn] = (struct cfi_step){pc, sp, fp, 0, 0};
-		c->n = cn;
-		c->epoch = epoch;
-		c->hi = hi;
-		mem->last ^= 1;
+	if (tr) {
+		struct cfi_step end = {.pc = pc, .sp = sp, .fp = fp, .kept = kept};
+		cfi_trail_store(tr, in, q, joined, &end, whole || pc < CFI_PC_MIN);
+		tr->epoch = epoch;
+		tr->hi = hi;
 	}
 	return n;
 }
