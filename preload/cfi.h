@@ -129,11 +129,54 @@ static inline intptr_t cfi_word_fp_off(uint64_t w)
 void preload_cfi_thread_exit(struct preload_thread *t);
 struct shm_stack_memo *preload_cfi_stack_memo(struct preload_thread *t, unsigned *log2);
 
+/* stack_trie.c: a thread's stacks as trie paths (node = parent node + return address; the root is
+ * the stack's outside), each node caching the id its path was interned as. */
+#define STACK_TRIE_LOG2 13
+#define STACK_TRIE_ROOT 0u
+struct stack_trie_node {
+	uint64_t pc;    /* 0: empty slot */
+	uint32_t parent;
+	uint32_t stack; /* MEMTOP_STACK_NONE until the path is interned */
+};
+struct stack_trie {
+	uint32_t used;
+	int32_t pid;    /* the segment whose stack ids the nodes cache */
+	uintptr_t seg;
+	struct stack_trie_node node[1u << STACK_TRIE_LOG2];
+};
+/* At most this many nodes when a walk starts, so that probes stay short and the walk (one new node
+ * per frame it puts out, at most) never finds the table full. */
+#define STACK_TRIE_FILL ((1u << STACK_TRIE_LOG2) / 4 * 3 - (MEMTOP_MAX_DEPTH + 1))
+bool stack_trie_reset(struct stack_trie *tr, int32_t pid, uintptr_t seg);
+/* Before a walk: empties the table when it is nearly full or holds ids of another segment, and
+ * then returns true (node numbers kept from before are void). */
+static inline bool stack_trie_begin(struct stack_trie *tr, int32_t pid, uintptr_t seg)
+{
+	if (preload_likely(tr->used < STACK_TRIE_FILL && tr->pid == pid && tr->seg == seg))
+		return false;
+	return stack_trie_reset(tr, pid, seg);
+}
+uint32_t stack_trie_add(struct stack_trie *tr, uint32_t slot, uint32_t parent, uint64_t pc);
+/* The node of pc under parent, made if new (the table always has room after stack_trie_begin).
+ * Slot 0 is the root's number, never a node: a probe reaching it goes on (stack_trie_add). */
+static inline uint32_t stack_trie_child(struct stack_trie *tr, uint32_t parent, uint64_t pc)
+{
+	uint64_t h = (pc ^ ((uint64_t)parent << 40 | parent)) * 0x9e3779b97f4a7c15ull;
+	uint32_t i = (uint32_t)(h >> (64 - STACK_TRIE_LOG2));
+	const struct stack_trie_node *nd = &tr->node[i];
+	if (preload_likely(nd->pc == pc && nd->parent == parent && i != STACK_TRIE_ROOT))
+		return i;
+	return stack_trie_add(tr, i, parent, pc);
+}
+
 /* cfi_walk.c: walks the stack of the calling thread from its caller on, at most max frames, and
  * puts the return addresses outside libmemtop.so ([preload_own_lo, preload_own_hi), unwind.c) into
  * out[0..keep): the same frames as unwind_strip_own of a max-frame walk. Returns the count, or -1
- * when some frame needs libunwind. */
-int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max, int keep);
+ * when some frame needs libunwind. With stack_of, *stack_of gets where the id of exactly these
+ * frames in preload_seg is cached (MEMTOP_STACK_NONE there until the caller interns them and
+ * stores the id), or NULL. */
+int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max, int keep,
+		       uint32_t **stack_of);
 extern uintptr_t preload_own_lo, preload_own_hi;
 
 #endif

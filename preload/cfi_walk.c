@@ -25,6 +25,7 @@
 struct cfi_step {
 	uintptr_t pc, sp, fp, ra_at, fp_at;
 	uint32_t kept;
+	uint32_t node; /* in the trail, when named: the trie node of the pcs kept from s[0] to here */
 };
 
 /* The trail of the thread's walks: steps, outermost first. s[0] holds the registers a walk stopped
@@ -46,18 +47,21 @@ struct cfi_trail {
 	uintptr_t hi; /* the stack the trail was walked on */
 	uint32_t top; /* the innermost step; 0: no trail to follow */
 	bool whole;   /* s[0] is where the stack ends (an outermost frame's rule, a null pc) */
+	bool named;   /* every step's node is set, in the trie as it is */
 	struct cfi_step s[CFI_STEPS_MAX + 1];
 };
 
 /* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the memo of the
- * stacks it interned lately (unwind.c), the trail, and the steps a walk takes before it joins the
- * trail (inner first). Pages are touched as slots are used. */
+ * stacks it interned lately (unwind.c), the trail, the steps a walk takes before it joins the
+ * trail (inner first), and the trie of its stacks (stack_trie.c). Pages are touched as slots are
+ * used. */
 #define CFI_MEMO_LOG2 10
 struct cfi_thread_mem {
 	struct cfi_slot l1[CFI_L1_SLOTS];
 	struct shm_stack_memo memo[1u << CFI_MEMO_LOG2];
 	struct cfi_trail trail;
 	struct cfi_step inner[CFI_STEPS_MAX + 1];
+	struct stack_trie trie;
 };
 
 static struct cfi_thread_mem *cfi_mem_get(struct preload_thread *t)
@@ -210,11 +214,27 @@ static void cfi_trail_store(struct cfi_trail *tr, const struct cfi_step *in, uin
 	}
 	if (joined + q > CFI_STEPS_MAX) {
 		tr->top = 0;
+		tr->named = false;
 		return;
 	}
 	for (uint32_t i = 0; i < q; i++)
 		tr->s[joined + q - i] = in[i];
 	tr->top = joined + q;
+}
+
+/* Sets the nodes of the trail's steps from s[from] up (those below keep theirs) and returns the
+ * top step's: the node of every pc kept on the trail, which is the walk's stack when the walk put
+ * out the whole trail. One lookup per kept pc: a walk that joined the trail names only its own. */
+static uint32_t cfi_trail_name(struct cfi_trail *tr, struct stack_trie *trie, uint32_t from)
+{
+	uint32_t node = from ? tr->s[from - 1].node : STACK_TRIE_ROOT;
+	for (uint32_t x = from; x <= tr->top; x++) {
+		if (tr->s[x].kept)
+			node = stack_trie_child(trie, node, tr->s[x].pc);
+		tr->s[x].node = node;
+	}
+	tr->named = true;
+	return node;
 }
 
 /* Follows the trail from s[k] outward, at most `steps` steps and until keep frames are out, while
@@ -248,7 +268,7 @@ cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uintptr_t lo, u
  * against the same hi when recorded, against this walk's lo here). A word that changed: the
  * steps followed so far go to in[] like the walk's own, and the walk goes on by rules from there. */
 __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
-						  int keep)
+						  int keep, uint32_t **stack_of)
 {
 	struct cfi_regs r;
 	const uintptr_t hi = t->stack_hi, own_lo = preload_own_lo;
@@ -267,8 +287,17 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	struct cfi_step *in = tr ? mem->inner : NULL;
 	const struct cfi_step *s = tr ? tr->s : NULL;
 	uint32_t k = tr && tr->epoch == epoch && tr->hi == hi ? tr->top : 0, q = 0, joined = 0;
+	struct stack_trie *trie = NULL;
+	if (stack_of) {
+		*stack_of = NULL;
+		if (tr) {
+			trie = &mem->trie;
+			if (stack_trie_begin(trie, preload_seg.hdr->pid, (uintptr_t)preload_seg.hdr))
+				tr->named = false;
+		}
+	}
 	uint32_t kept = cfi_keeps(pc, own_lo, own_span);
-	bool whole = false;
+	bool whole = false, cut = false; /* cut: the walk stopped on the trail before its end */
 	int n = 0, raw = 0;
 	if (CFI_OWN_FRAME_RECORDS) {
 		/* Our own frames first (the walk's, the capture's, the record's, the hook's): two loads
@@ -303,6 +332,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			    n >= keep) {
 				/* at the trail's end, or at a limit: the walk ends on the trail */
 				whole = k == 0 && (tr->whole || pc < CFI_PC_MIN);
+				cut = k != 0;
 				joined = from;
 				break;
 			}
@@ -337,9 +367,18 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	}
 	if (tr) {
 		struct cfi_step end = {.pc = pc, .sp = sp, .fp = fp, .kept = kept};
+		bool named = tr->named && joined;
 		cfi_trail_store(tr, in, q, joined, &end, whole || pc < CFI_PC_MIN);
 		tr->epoch = epoch;
 		tr->hi = hi;
+		tr->named = false;
+		if (trie && tr->top > 0) {
+			/* the trail's kept pcs are the walk's frames unless the walk stopped on it
+			 * before its end */
+			uint32_t node = cfi_trail_name(tr, trie, named ? joined + 1 : 0);
+			if (!cut && node != STACK_TRIE_ROOT)
+				*stack_of = &trie->node[node].stack;
+		}
 	}
 	return n;
 }

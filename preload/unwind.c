@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cfi.h"
+#include "debug_assert.h"
 #include "preload.h"
 
 /* Leading frames of our own that a capture sees: the walk's wrapper, the check mode's, the capture
@@ -207,7 +208,7 @@ static __attribute__((noinline)) int unwind_libunwind_steps(uint64_t *frames, in
 static int unwind_check(struct preload_thread *t, uint64_t *frames, int want)
 {
 	uint64_t got[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
-	int ng = preload_cfi_unwind(t, got, want, (int)preload_cfg.depth);
+	int ng = preload_cfi_unwind(t, got, want, (int)preload_cfg.depth, NULL);
 	int n = unwind_strip_own(frames, unwind_libunwind_steps(frames, want));
 	if (ng < 0) {
 		__atomic_add_fetch(&check_fallback, 1, __ATOMIC_RELAXED);
@@ -276,6 +277,7 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 		return MEMTOP_STACK_SIGNAL;
 	int want = (int)preload_cfg.depth + UNWIND_OWN_MAX;
 	uint64_t frames[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
+	uint32_t *stack_of = NULL; /* where the walk's trie node caches these frames' id (cfi only) */
 	int n;
 	t->unwinding = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* set before the walk starts, as a handler sees it */
@@ -284,9 +286,11 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 		n = unwind_strip_own(frames, unwind_fp(t, frames, want));
 		break;
 	case PRELOAD_UNWIND_CFI:
-		n = preload_cfi_unwind(t, frames, want, (int)preload_cfg.depth);
-		if (preload_unlikely(n < 0))
+		n = preload_cfi_unwind(t, frames, want, (int)preload_cfg.depth, &stack_of);
+		if (preload_unlikely(n < 0)) {
+			stack_of = NULL;
 			n = unwind_strip_own(frames, unwind_libunwind(frames, want));
+		}
 		break;
 	case PRELOAD_UNWIND_CHECK:
 		n = unwind_check(t, frames, want);
@@ -294,8 +298,17 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 	default:
 		n = unwind_strip_own(frames, unwind_libunwind(frames, want));
 	}
-	int depth = n;
-	uint32_t id = unwind_intern(t, frames, (uint32_t)depth);
+	uint32_t id;
+	if (stack_of && *stack_of != MEMTOP_STACK_NONE) {
+		id = *stack_of; /* these frames, interned before by this thread in this segment */
+		DEBUG_ASSERT(id < preload_seg.stacks_cap && preload_seg.stacks[id].depth == (uint32_t)n &&
+			     !memcmp(&preload_seg.frames[preload_seg.stacks[id].frames_off], frames,
+				     (size_t)n * sizeof *frames));
+	} else {
+		id = unwind_intern(t, frames, (uint32_t)n);
+		if (stack_of && id != MEMTOP_STACK_OVERFLOW && id < preload_seg.stacks_cap)
+			*stack_of = id;
+	}
 	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the walk and the cache are done before clearing */
 	t->unwinding = 0;
 	return id;
