@@ -137,10 +137,10 @@ static inline bool cfi_keeps(uintptr_t ra, uintptr_t own_lo, uintptr_t own_span)
 
 /* One step by pc's rule from the registers in st (pc, sp, fp): CFI_STEP puts where it read the
  * return address and frame pointer into st and the caller's registers into *pc, *sp, *fp;
- * CFI_LAST: the walk ends here; CFI_FALLBACK: the frame needs libunwind. Inlined, so that the
- * registers stay in the walk's locals. */
+ * CFI_LAST: the walk ends here; CFI_FALLBACK: the frame needs libunwind (or reads outside [its sp,
+ * hi): see cfi_follow). Inlined, so that the registers stay in the walk's locals. */
 static inline __attribute__((always_inline)) enum cfi_kind
-cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi,
+cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi,
 		 struct cfi_step *st, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp)
 {
 	uint64_t w;
@@ -152,8 +152,12 @@ cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi
 	uintptr_t cfa = cfi_word_cfa(w, st->sp, st->fp), base = cfi_word_base(w, cfa), ra, nfp = st->fp;
 	st->ra_at = base + cfi_word_ra_off(w);
 	st->fp_at = cfi_word_fp_saved(w) ? base + cfi_word_fp_off(w) : 0;
-	if (cfa <= st->sp || !cfi_read(st->ra_at, lo, hi, &ra) ||
-	    (st->fp_at && !cfi_read(st->fp_at, lo, hi, &nfp)))
+	/* Reads at or above the frame's own sp (>= lo): then a later walk that reaches this step's
+	 * registers, its sp at or below them, may follow it without checking the addresses against
+	 * its own lo (cfi_follow). Rules of real frames read there (the return address is at CFA - 8
+	 * on x86_64, the frame record above sp on aarch64); anything else goes to libunwind. */
+	if (cfa <= st->sp || !cfi_read(st->ra_at, st->sp, hi, &ra) ||
+	    (st->fp_at && !cfi_read(st->fp_at, st->sp, hi, &nfp)))
 		return CFI_FALLBACK;
 	*pc = ra;
 	*sp = cfa;
@@ -175,12 +179,12 @@ cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi
 #define CFI_OWN_FRAME_RECORDS 0
 #endif
 static inline __attribute__((always_inline)) enum cfi_kind
-cfi_step_own(uintptr_t lo, uintptr_t hi, struct cfi_step *st, uintptr_t *pc, uintptr_t *sp,
+cfi_step_own(uintptr_t hi, struct cfi_step *st, uintptr_t *pc, uintptr_t *sp,
 	     uintptr_t *fp)
 {
-	/* the record's two words inside [max(sp, lo), hi), aligned */
+	/* the record's two words inside [sp, hi) (sp >= lo), aligned */
 	const uintptr_t f = st->fp;
-	if (f < st->sp || f < lo || f > hi - 2 * sizeof(uintptr_t) || (f & (sizeof(uintptr_t) - 1)))
+	if (f < st->sp || f > hi - 2 * sizeof(uintptr_t) || (f & (sizeof(uintptr_t) - 1)))
 		return CFI_FALLBACK;
 	st->fp_at = f;
 	st->ra_at = f + sizeof(uintptr_t);
@@ -192,12 +196,12 @@ cfi_step_own(uintptr_t lo, uintptr_t hi, struct cfi_step *st, uintptr_t *pc, uin
 
 #if DEBUG_ASSERT_ENABLED
 /* The own step of st agrees with pc's rule (when the rule is a plain step). */
-static void cfi_check_own_step(struct cfi_slot *l1, uint64_t epoch, uintptr_t lo, uintptr_t hi,
+static void cfi_check_own_step(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi,
 			       const struct cfi_step *own, uintptr_t own_sp)
 {
 	struct cfi_step st = {.pc = own->pc, .sp = own->sp, .fp = own->fp};
 	uintptr_t pc, sp, fp;
-	if (cfi_step_by_rule(l1, epoch, lo, hi, &st, &pc, &sp, &fp) == CFI_STEP)
+	if (cfi_step_by_rule(l1, epoch, hi, &st, &pc, &sp, &fp) == CFI_STEP)
 		DEBUG_ASSERT(st.ra_at == own->ra_at && st.fp_at == own->fp_at && sp == own_sp);
 }
 #endif
@@ -240,18 +244,19 @@ static uint32_t cfi_trail_name(struct cfi_trail *tr, struct stack_trie *trie, ui
 /* Follows the trail from s[k] outward, at most `steps` steps and until keep frames are out, while
  * the words each step read still hold its caller's pc and fp; returns the step reached. A pointer
  * loop: indexed, GCC recomputed each step's address from k (python3 churn under callgrind: ~30
- * instructions per frame followed). */
+ * instructions per frame followed). The reads need no bounds here: every step read inside [its
+ * own sp, hi) when it was taken (cfi_step_by_rule, cfi_step_own), the trail is of this stack (hi),
+ * and s[k]'s sp, the lowest followed, is this walk's sp now, at or above its lo. */
 static inline __attribute__((always_inline)) uint32_t
-cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uintptr_t lo, uint64_t *out, int *n,
-	   int keep)
+cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, int *n, int keep)
 {
 	const struct cfi_step *e = &s[k], *stop = e - steps;
 	int m = *n;
 	for (; e != stop && m < keep; e--) {
 		const struct cfi_step *up = e - 1;
-		if (e->ra_at < lo || *(const uintptr_t *)e->ra_at != up->pc)
+		if (*(const uintptr_t *)e->ra_at != up->pc)
 			break;
-		if (e->fp_at && (e->fp_at < lo || *(const uintptr_t *)e->fp_at != up->fp))
+		if (e->fp_at && *(const uintptr_t *)e->fp_at != up->fp)
 			break;
 		out[m] = up->pc;
 		m += (int)up->kept;
@@ -305,10 +310,10 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 		 * add steps to skip and to copy. The trail starts at the program's frame. */
 		while (raw < max && pc - own_lo < own_span) {
 			struct cfi_step st = {.pc = pc, .sp = sp, .fp = fp};
-			if (cfi_step_own(lo, hi, &st, &pc, &sp, &fp) != CFI_STEP)
+			if (cfi_step_own(hi, &st, &pc, &sp, &fp) != CFI_STEP)
 				return -1;
 #if DEBUG_ASSERT_ENABLED
-			cfi_check_own_step(l1, epoch, lo, hi, &st, sp);
+			cfi_check_own_step(l1, epoch, hi, &st, sp);
 #endif
 			raw++;
 		}
@@ -321,8 +326,8 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			k--;
 		if (k > 0 && s[k].sp == sp && s[k].pc == pc && s[k].fp == fp) {
 			uint32_t from = k;
-			k = cfi_follow(s, k, k < (uint32_t)(max - raw) ? k : (uint32_t)(max - raw), lo, out,
-				       &n, keep);
+			k = cfi_follow(s, k, k < (uint32_t)(max - raw) ? k : (uint32_t)(max - raw), out, &n,
+				       keep);
 			raw += (int)(from - k);
 			pc = s[k].pc;
 			sp = s[k].sp;
@@ -344,13 +349,13 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 		struct cfi_step st = {.pc = pc, .sp = sp, .fp = fp, .kept = kept};
 		enum cfi_kind kind;
 		if (CFI_OWN_FRAME_RECORDS && pc - own_lo < own_span) {
-			kind = cfi_step_own(lo, hi, &st, &pc, &sp, &fp);
+			kind = cfi_step_own(hi, &st, &pc, &sp, &fp);
 #if DEBUG_ASSERT_ENABLED
 			if (kind == CFI_STEP)
-				cfi_check_own_step(l1, epoch, lo, hi, &st, sp);
+				cfi_check_own_step(l1, epoch, hi, &st, sp);
 #endif
 		} else {
-			kind = cfi_step_by_rule(l1, epoch, lo, hi, &st, &pc, &sp, &fp);
+			kind = cfi_step_by_rule(l1, epoch, hi, &st, &pc, &sp, &fp);
 		}
 		if (kind == CFI_FALLBACK)
 			return -1;
