@@ -269,9 +269,9 @@ cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, 
  * struct in memory (all are 64-bit words), and every step would reload it. The registers of a
  * walk's steps rise strictly (cfa > sp), and so do the trail's from s[top] down to s[0]: k follows
  * this walk's sp down the trail, and a step can match only at k. From a match on, the trail is
- * followed while the words its steps read still hold what they recorded (addresses checked
- * against the same hi when recorded, against this walk's lo here). A word that changed: the
- * steps followed so far go to in[] like the walk's own, and the walk goes on by rules from there. */
+ * followed while the words its steps read still hold what they recorded (cfi_follow says why those
+ * reads need no bounds). A word that changed: the steps followed so far go to in[] like the walk's
+ * own, and the walk goes on by rules from there. */
 __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
 						  int keep, uint32_t **stack_of)
 {

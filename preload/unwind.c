@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "cfi.h"
-#include "debug_assert.h"
 #include "preload.h"
 
 /* Leading frames of our own that a capture sees: the walk's wrapper, the check mode's, the capture
@@ -173,13 +172,14 @@ static int unwind_strip_own(uint64_t *frames, int n)
  * (relaxed atomics: figures, read once at exit). */
 static uint64_t check_compared, check_differ, check_fallback;
 
-static void unwind_check_say_differ(const uint64_t *want, int nw, const uint64_t *got, int ng)
+static void unwind_check_say_differ(const uint64_t *want, int nw, const uint64_t *got, int ng,
+				    const char *what)
 {
 	char line[1024];
 	int len = snprintf(line, sizeof line, "memtop: unwind check: differ: libunwind");
 	for (int i = 0; i < nw && len < (int)sizeof line - 40; i++)
 		len += snprintf(line + len, sizeof line - (size_t)len, " %#" PRIx64, want[i]);
-	len += snprintf(line + len, sizeof line - (size_t)len, " | cfi");
+	len += snprintf(line + len, sizeof line - (size_t)len, " | %s", what);
 	for (int i = 0; i < ng && len < (int)sizeof line - 40; i++)
 		len += snprintf(line + len, sizeof line - (size_t)len, " %#" PRIx64, got[i]);
 	len += snprintf(line + len, sizeof line - (size_t)len, "\n");
@@ -204,12 +204,26 @@ static __attribute__((noinline)) int unwind_libunwind_steps(uint64_t *frames, in
 	return n;
 }
 
-/* Records libunwind's stack; compares the CFI walk's with it. */
-static int unwind_check(struct preload_thread *t, uint64_t *frames, int want)
+/* Whether stack id of preload_seg holds exactly frames[0..n). */
+static bool unwind_stack_is(uint32_t id, const uint64_t *frames, int n)
+{
+	if (id >= preload_seg.stacks_cap)
+		return false;
+	const struct memtop_stack *s = &preload_seg.stacks[id];
+	return s->depth == (uint32_t)n && s->frames_off <= preload_seg.frames_cap &&
+	       (uint64_t)n <= preload_seg.frames_cap - s->frames_off &&
+	       !memcmp(&preload_seg.frames[s->frames_off], frames, (size_t)n * sizeof *frames);
+}
+
+/* Records libunwind's stack; compares the CFI walk's with it, and the stack the walk's trie node
+ * names (when it names one) too. *stack_of: the node's id cache once both agree, else NULL. */
+static int unwind_check(struct preload_thread *t, uint64_t *frames, int want, uint32_t **stack_of)
 {
 	uint64_t got[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
-	int ng = preload_cfi_unwind(t, got, want, (int)preload_cfg.depth, NULL);
+	uint32_t *cached = NULL;
+	int ng = preload_cfi_unwind(t, got, want, (int)preload_cfg.depth, &cached);
 	int n = unwind_strip_own(frames, unwind_libunwind_steps(frames, want));
+	*stack_of = NULL;
 	if (ng < 0) {
 		__atomic_add_fetch(&check_fallback, 1, __ATOMIC_RELAXED);
 		return n;
@@ -217,8 +231,19 @@ static int unwind_check(struct preload_thread *t, uint64_t *frames, int want)
 	__atomic_add_fetch(&check_compared, 1, __ATOMIC_RELAXED);
 	if (ng != n || memcmp(got, frames, (size_t)n * sizeof *frames)) {
 		if (__atomic_add_fetch(&check_differ, 1, __ATOMIC_RELAXED) <= 5)
-			unwind_check_say_differ(frames, n, got, ng);
+			unwind_check_say_differ(frames, n, got, ng, "cfi");
+		return n;
 	}
+	if (cached && *cached != MEMTOP_STACK_NONE && !unwind_stack_is(*cached, frames, n)) {
+		if (__atomic_add_fetch(&check_differ, 1, __ATOMIC_RELAXED) <= 5) {
+			char what[48];
+			snprintf(what, sizeof what, "trie's stack id %" PRIu32 " (not these frames)",
+				 *cached);
+			unwind_check_say_differ(frames, n, got, 0, what);
+		}
+		return n;
+	}
+	*stack_of = cached;
 	return n;
 }
 
@@ -293,17 +318,18 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 		}
 		break;
 	case PRELOAD_UNWIND_CHECK:
-		n = unwind_check(t, frames, want);
+		n = unwind_check(t, frames, want, &stack_of);
 		break;
 	default:
 		n = unwind_strip_own(frames, unwind_libunwind(frames, want));
 	}
 	uint32_t id;
 	if (stack_of && *stack_of != MEMTOP_STACK_NONE) {
-		id = *stack_of; /* these frames, interned before by this thread in this segment */
-		DEBUG_ASSERT(id < preload_seg.stacks_cap && preload_seg.stacks[id].depth == (uint32_t)n &&
-			     !memcmp(&preload_seg.frames[preload_seg.stacks[id].frames_off], frames,
-				     (size_t)n * sizeof *frames));
+		/* These frames, interned before by this thread in this segment. Not asserted against
+		 * the segment's copy: that is shared memory, which a damaged or scribbled segment
+		 * changes under us (rel-scribble), and the target must never abort for it.
+		 * MEMTOP_UNWIND=check compares the trie's ids with libunwind's frames. */
+		id = *stack_of;
 	} else {
 		id = unwind_intern(t, frames, (uint32_t)n);
 		if (stack_of && id != MEMTOP_STACK_OVERFLOW && id < preload_seg.stacks_cap)
