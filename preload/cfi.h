@@ -140,21 +140,21 @@ struct stack_trie_node {
 };
 struct stack_trie {
 	uint32_t used;
-	int32_t pid;    /* the segment whose stack ids the nodes cache */
-	uintptr_t seg;
+	uint64_t binding; /* the segment binding whose stack ids the nodes cache (shm_segment.epoch) */
 	struct stack_trie_node node[1u << STACK_TRIE_LOG2];
 };
 /* At most this many nodes when a walk starts, so that probes stay short and the walk (one new node
  * per frame it puts out, at most) never finds the table full. */
 #define STACK_TRIE_FILL ((1u << STACK_TRIE_LOG2) / 4 * 3 - (MEMTOP_MAX_DEPTH + 1))
-bool stack_trie_reset(struct stack_trie *tr, int32_t pid, uintptr_t seg);
-/* Before a walk: empties the table when it is nearly full or holds ids of another segment, and
- * then returns true (node numbers kept from before are void). */
-static inline bool stack_trie_begin(struct stack_trie *tr, int32_t pid, uintptr_t seg)
+bool stack_trie_reset(struct stack_trie *tr, uint64_t binding);
+/* Before a walk: empties the table when it is nearly full or holds ids of another segment binding
+ * (a fork child's segment, a segment made again), and then returns true (node numbers kept from
+ * before are void). The binding is process-local: no read of the shared header per walk. */
+static inline bool stack_trie_begin(struct stack_trie *tr, uint64_t binding)
 {
-	if (preload_likely(tr->used < STACK_TRIE_FILL && tr->pid == pid && tr->seg == seg))
+	if (preload_likely(tr->used < STACK_TRIE_FILL && tr->binding == binding))
 		return false;
-	return stack_trie_reset(tr, pid, seg);
+	return stack_trie_reset(tr, binding);
 }
 uint32_t stack_trie_add(struct stack_trie *tr, uint32_t slot, uint32_t parent, uint64_t pc);
 /* The node of pc under parent, made if new (the table always has room after stack_trie_begin).

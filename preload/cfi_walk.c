@@ -297,7 +297,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 		*stack_of = NULL;
 		if (tr) {
 			trie = &mem->trie;
-			if (stack_trie_begin(trie, preload_seg.hdr->pid, (uintptr_t)preload_seg.hdr))
+			if (stack_trie_begin(trie, preload_seg.epoch))
 				tr->named = false;
 		}
 	}

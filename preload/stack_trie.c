@@ -11,14 +11,13 @@
 
 #define TRIE_SLOTS (1u << STACK_TRIE_LOG2)
 
-bool stack_trie_reset(struct stack_trie *tr, int32_t pid, uintptr_t seg)
+bool stack_trie_reset(struct stack_trie *tr, uint64_t binding)
 {
 	/* A new segment (a fork child's) numbers its stacks anew; a full table starts over. The
 	 * nodes a trail holds are void from now on: the caller forgets them. */
 	memset(tr->node, 0, sizeof tr->node);
 	tr->used = 0;
-	tr->pid = pid;
-	tr->seg = seg;
+	tr->binding = binding;
 	return true;
 }
 

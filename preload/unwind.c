@@ -204,15 +204,18 @@ static __attribute__((noinline)) int unwind_libunwind_steps(uint64_t *frames, in
 	return n;
 }
 
+/* Whether the segment's frame arena holds frames[0..depth) at off (checked against its size). */
+static bool unwind_frames_at(uint32_t off, const uint64_t *frames, uint32_t depth)
+{
+	return off <= preload_seg.frames_cap && depth <= preload_seg.frames_cap - off &&
+	       !memcmp(&preload_seg.frames[off], frames, depth * sizeof *frames);
+}
+
 /* Whether stack id of preload_seg holds exactly frames[0..n). */
 static bool unwind_stack_is(uint32_t id, const uint64_t *frames, int n)
 {
-	if (id >= preload_seg.stacks_cap)
-		return false;
-	const struct memtop_stack *s = &preload_seg.stacks[id];
-	return s->depth == (uint32_t)n && s->frames_off <= preload_seg.frames_cap &&
-	       (uint64_t)n <= preload_seg.frames_cap - s->frames_off &&
-	       !memcmp(&preload_seg.frames[s->frames_off], frames, (size_t)n * sizeof *frames);
+	return id < preload_seg.stacks_cap && preload_seg.stacks[id].depth == (uint32_t)n &&
+	       unwind_frames_at(preload_seg.stacks[id].frames_off, frames, (uint32_t)n);
 }
 
 /* Records libunwind's stack; compares the CFI walk's with it, and the stack the walk's trie node
@@ -269,9 +272,7 @@ static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, 
 {
 	if (depth == 0)
 		return MEMTOP_STACK_NONE;
-	if (depth == t->last_depth && t->last_frames_off <= preload_seg.frames_cap &&
-	    depth <= preload_seg.frames_cap - t->last_frames_off &&
-	    !memcmp(frames, &preload_seg.frames[t->last_frames_off], depth * sizeof *frames))
+	if (depth == t->last_depth && unwind_frames_at(t->last_frames_off, frames, depth))
 		return t->last_stack_id;
 	unsigned memo_log2;
 	struct shm_stack_memo *memo = preload_cfi_stack_memo(t, &memo_log2);
