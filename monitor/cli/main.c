@@ -217,16 +217,34 @@ static void close_output(FILE *out)
 		fclose(out);
 }
 
+/* stderr has no buffer: a 1.4 MB report of python3 went out in 204 k writes, 0.25 s of system
+ * time added to every `memtop report` without -o. The report goes through a buffered stream on a
+ * copy of the descriptor instead (stderr itself if there is none to spare). */
+static FILE *buffered_stderr(void)
+{
+	fflush(stderr);
+	int fd = dup(STDERR_FILENO);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f)
+		return f;
+	if (fd >= 0)
+		close(fd);
+	return stderr;
+}
+
 /* Writes to `out` (from open_output) and closes it unless it is stdout or stderr. Returns 0,
  * CLI_EXIT_APPROXIMATE when written but approximate (said on stderr), or 1. */
 static int write_snapshot(struct session *s, const struct cli_options *o, FILE *out,
 			  struct session_tree *tree)
 {
 	char err[512];
+	FILE *dst = out == stderr ? buffered_stderr() : out;
 	/* a tree of one process writes what a single process always did */
 	int rc = tree && session_tree_count(tree) > 1 && cli_format_is_text()
-			 ? snapshot_write_tree(tree, out, &o->snap, err, sizeof err)
-			 : cli_write_formatted(s, out, &o->snap, err, sizeof err);
+			 ? snapshot_write_tree(tree, dst, &o->snap, err, sizeof err)
+			 : cli_write_formatted(s, dst, &o->snap, err, sizeof err);
+	if (dst != out)
+		fclose(dst); /* stderr's own errors are not reported on stderr */
 	if (out == stdout || out == stderr) {
 		fflush(out);
 	} else if (fclose(out) != 0 && rc == 0) {
