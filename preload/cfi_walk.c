@@ -250,9 +250,13 @@ static uint32_t cfi_trail_name(struct cfi_trail *tr, struct stack_trie *trie, ui
 static inline __attribute__((always_inline)) uint32_t
 cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, int *n, int keep)
 {
+	/* a step puts out at most one frame: bounded here, the loop needs no count test (a step not
+	 * kept may stop it short of keep; the walk then joins the trail again where it stopped) */
+	if (steps > (uint32_t)(keep - *n))
+		steps = (uint32_t)(keep - *n);
 	const struct cfi_step *e = &s[k], *stop = e - steps;
 	int m = *n;
-	for (; e != stop && m < keep; e--) {
+	for (; e != stop; e--) {
 		const struct cfi_step *up = e - 1;
 		if (*(const uintptr_t *)e->ra_at != up->pc)
 			break;
