@@ -174,9 +174,10 @@ static inline uint32_t stack_trie_child(struct stack_trie *tr, uint32_t parent, 
  * out[0..keep): the same frames as unwind_strip_own of a max-frame walk. Returns the count, or -1
  * when some frame needs libunwind. With stack_of, *stack_of gets where the id of exactly these
  * frames in preload_seg is cached (MEMTOP_STACK_NONE there until the caller interns them and
- * stores the id), or NULL. */
+ * stores the id), or NULL. hook_frame (or NULL): PRELOAD_HOOK_FRAME() of a preload function on
+ * this thread's stack now, below the program's frames: the walk starts at its caller. */
 int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max, int keep,
-		       uint32_t **stack_of);
+		       uint32_t **stack_of, const void *hook_frame);
 extern uintptr_t preload_own_lo, preload_own_hi;
 
 #endif

@@ -276,8 +276,26 @@ cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, 
  * followed while the words its steps read still hold what they recorded (cfi_follow says why those
  * reads need no bounds). A word that changed: the steps followed so far go to in[] like the walk's
  * own, and the walk goes on by rules from there. */
+/* Where the walk starts when the hook gave its frame record (x86_64: [caller's fp][return address]
+ * at the frame pointer, the caller's sp 16 above): at the hook's caller, past every frame of ours
+ * below it. The record must lie in [the walk's sp, hi), aligned; else the walk steps our frames
+ * from its own. Debug builds check that stepping them reaches the same registers. */
+static inline bool cfi_start_at_hook(const void *hook_frame, uintptr_t lo, uintptr_t hi,
+				     uintptr_t *pc, uintptr_t *sp, uintptr_t *fp)
+{
+	const uintptr_t f = (uintptr_t)hook_frame;
+	if (!CFI_OWN_FRAME_RECORDS || f < lo || f > hi - 2 * sizeof(uintptr_t) ||
+	    (f & (sizeof(uintptr_t) - 1)))
+		return false;
+	*pc = ((const uintptr_t *)f)[1];
+	*sp = f + 2 * sizeof(uintptr_t);
+	*fp = ((const uintptr_t *)f)[0];
+	return true;
+}
+
 __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
-						  int keep, uint32_t **stack_of)
+						  int keep, uint32_t **stack_of,
+						  const void *hook_frame)
 {
 	struct cfi_regs r;
 	const uintptr_t hi = t->stack_hi, own_lo = preload_own_lo;
@@ -309,9 +327,24 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	bool whole = false, cut = false; /* cut: the walk stopped on the trail before its end */
 	int n = 0, raw = 0;
 	if (CFI_OWN_FRAME_RECORDS) {
-		/* Our own frames first (the walk's, the capture's, the record's, the hook's): two loads
-		 * each, and not in the trail, where their sp (it moves with the program's) would only
-		 * add steps to skip and to copy. The trail starts at the program's frame. */
+#if DEBUG_ASSERT_ENABLED
+		uintptr_t own_pc = pc, own_sp = sp, own_fp = fp;
+#endif
+		if (hook_frame && cfi_start_at_hook(hook_frame, lo, hi, &pc, &sp, &fp)) {
+#if DEBUG_ASSERT_ENABLED
+			/* our frames stepped one by one reach the hook's caller too */
+			while (own_sp < sp && own_pc - own_lo < own_span) {
+				struct cfi_step st = {.pc = own_pc, .sp = own_sp, .fp = own_fp};
+				DEBUG_ASSERT(cfi_step_own(hi, &st, &own_pc, &own_sp, &own_fp) == CFI_STEP);
+			}
+			DEBUG_ASSERT(own_pc == pc && own_sp == sp && own_fp == fp);
+#endif
+			raw++;
+		}
+		/* Our own frames first (the walk's, the capture's, the record's, the hook's, or those
+		 * above the hook's caller when that is ours): two loads each, and not in the trail,
+		 * where their sp (it moves with the program's) would only add steps to skip and to
+		 * copy. The trail starts at the program's frame. */
 		while (raw < max && pc - own_lo < own_span) {
 			struct cfi_step st = {.pc = pc, .sp = sp, .fp = fp};
 			if (cfi_step_own(hi, &st, &pc, &sp, &fp) != CFI_STEP)

@@ -33,7 +33,8 @@ PRELOAD_EXPORT void *malloc(size_t size)
 		return preload_bootstrap_alloc(size, PRELOAD_MIN_ALIGN);
 	void *p = preload_real.malloc(size);
 	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_MALLOC, p, size, 0);
+		preload_on_alloc(t, mode, MEMTOP_EV_MALLOC, p, size, 0,
+				 PRELOAD_HOOK_FRAME());
 	return p;
 }
 
@@ -64,7 +65,8 @@ PRELOAD_EXPORT void *calloc(size_t nmemb, size_t size)
 	}
 	void *p = preload_real.calloc(nmemb, size);
 	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_CALLOC, p, (uint64_t)nmemb * size, 0);
+		preload_on_alloc(t, mode, MEMTOP_EV_CALLOC, p, (uint64_t)nmemb * size, 0,
+				 PRELOAD_HOOK_FRAME());
 	return p;
 }
 
@@ -113,7 +115,8 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 	if (p) {
 		ev.usable = preload_usable(p);
 		preload_count_alloc(t, ev.usable, size);
-		preload_live_note(t, (uintptr_t)p, size, MEMTOP_LIVEF_REALLOC, &stack);
+		preload_live_note(t, (uintptr_t)p, size, MEMTOP_LIVEF_REALLOC, &stack,
+				  PRELOAD_HOOK_FRAME());
 	} else if (!freed) {
 		ev.flags |= MEMTOP_EVF_FAILED;
 		if (tabled) /* the old block is still live: back in the table */
@@ -126,7 +129,8 @@ static void *preload_realloc_tracked(struct preload_thread *t, void *old, size_t
 		ev.flags |= MEMTOP_EVF_SPLIT;
 	if (push || preload_should_push(t)) {
 		if (stack == PRELOAD_STACK_UNSET)
-			stack = p && preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+			stack = p && preload_cfg.depth ? preload_stack_capture(t, PRELOAD_HOOK_FRAME())
+							 : MEMTOP_STACK_NONE;
 		ev.stack_id = stack;
 		preload_push(t, &ev);
 	}
@@ -151,7 +155,8 @@ static void *preload_realloc(void *old, size_t size)
 	if (old == NULL) {
 		void *p = preload_real.realloc(NULL, size);
 		if (p)
-			preload_on_alloc(t, mode, MEMTOP_EV_REALLOC_END, p, size, 0);
+			preload_on_alloc(t, mode, MEMTOP_EV_REALLOC_END, p, size, 0,
+				 PRELOAD_HOOK_FRAME());
 		return p;
 	}
 	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
@@ -194,7 +199,8 @@ static void *preload_aligned(void *(*real)(size_t, size_t), size_t align, size_t
 		return preload_bootstrap_alloc(size, align);
 	void *p = real(align, size);
 	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, align);
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, align,
+				 PRELOAD_HOOK_FRAME());
 	return p;
 }
 
@@ -221,7 +227,8 @@ PRELOAD_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 	}
 	int rc = preload_real.posix_memalign(out, align, size);
 	if (rc == 0 && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, *out, size, align);
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, *out, size, align,
+				 PRELOAD_HOOK_FRAME());
 	return rc;
 }
 
@@ -233,7 +240,8 @@ PRELOAD_EXPORT void *valloc(size_t size)
 		return preload_bootstrap_alloc(size, 4096);
 	void *p = preload_real.valloc(size);
 	if (p && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, preload_page_size());
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, preload_page_size(),
+				 PRELOAD_HOOK_FRAME());
 	return p;
 }
 
@@ -245,7 +253,8 @@ PRELOAD_EXPORT void *pvalloc(size_t size)
 		return preload_bootstrap_alloc(size, 4096);
 	void *p = preload_real.pvalloc(size);
 	if (p && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, preload_page_size());
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, preload_page_size(),
+				 PRELOAD_HOOK_FRAME());
 	return p;
 }
 

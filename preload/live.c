@@ -24,13 +24,13 @@ static void preload_filter_add(uint64_t addr, int delta)
 }
 
 void preload_live_add(struct preload_thread *t, uint64_t addr, uint64_t req, uint16_t flags,
-		      uint32_t *stack)
+		      uint32_t *stack, const void *hook_frame)
 {
 	int saved = errno; /* unwinding and a chunk growth make system calls */
 	bool sampled = preload_cfg.live == MEMTOP_LIVE_SAMPLED;
 	if (sampled)
 		flags |= MEMTOP_LIVEF_SAMPLED;
-	*stack = preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+	*stack = preload_cfg.depth ? preload_stack_capture(t, hook_frame) : MEMTOP_STACK_NONE;
 	if (sampled) /* before the insert: a free of the block must find the counter set */
 		preload_filter_add(addr, 1);
 	if (!shm_live_insert(&preload_seg, addr, req, *stack, t->slot, shm_now_ns(), flags) && sampled)

@@ -196,7 +196,13 @@ void preload_thread_rename(const char *name);
 
 /* unwind.c */
 void preload_unwind_init(void);
-uint32_t preload_stack_capture(struct preload_thread *t);
+/* hook_frame: the frame record of the preload function the allocation came through (the caller of
+ * that function is where the walk may start, PRELOAD_HOOK_FRAME), or NULL. */
+uint32_t preload_stack_capture(struct preload_thread *t, const void *hook_frame);
+/* The frame record of the function this is written in (the preload is built with frame pointers):
+ * the CFI walk starts at its caller instead of stepping every frame of ours from its own (python3
+ * churn under callgrind: 3.8 such steps and ~80 instructions per walk). */
+#define PRELOAD_HOOK_FRAME() ((const void *)__builtin_frame_address(0))
 void preload_unwind_loader_begin(void); /* around a real dlopen/dlclose: no cached rule is served */
 void preload_unwind_loader_end(void);
 void preload_unwind_report(void);
@@ -223,7 +229,7 @@ static inline uint32_t preload_live_filter_slot(uint64_t addr)
  * it, or MEMTOP_STACK_OVERFLOW - 2 (PRELOAD_STACK_UNSET) when none was. */
 #define PRELOAD_STACK_UNSET 0xfffffffdu
 void preload_live_add(struct preload_thread *t, uint64_t addr, uint64_t req, uint16_t flags,
-		      uint32_t *stack);
+		      uint32_t *stack, const void *hook_frame);
 /* Removes a block about to be freed; true when it was in the table (copy in *out if not NULL). */
 bool preload_live_forget_slow(uint64_t addr, struct memtop_live_entry *out);
 static inline bool preload_live_forget(uint64_t addr, struct memtop_live_entry *out)

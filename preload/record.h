@@ -52,7 +52,7 @@ void preload_count_preinit(bool alloc, uint64_t usable, uint64_t req);
  * and a branch for the blocks the sampler skips. Before the push decision (the claim load): a
  * monitor claiming meanwhile then finds the block in the table or its event in the ring. */
 static inline void preload_live_note(struct preload_thread *t, uint64_t addr, uint64_t req,
-				     uint16_t flags, uint32_t *stack)
+				     uint16_t flags, uint32_t *stack, const void *hook_frame)
 {
 	uint32_t live = preload_cfg.live;
 	if (live == MEMTOP_LIVE_OFF)
@@ -61,7 +61,7 @@ static inline void preload_live_note(struct preload_thread *t, uint64_t addr, ui
 	    preload_likely(!sampler_take(&t->sampler, req, preload_cfg.sample_bytes,
 					 preload_cfg.sample_seed)))
 		return;
-	preload_live_add(t, addr, req, flags, stack);
+	preload_live_add(t, addr, req, flags, stack, hook_frame);
 }
 
 /* True when events should be pushed now; otherwise counts the event as untracked. */
@@ -120,9 +120,10 @@ static inline void preload_count_free(struct preload_thread *t, uint64_t usable)
 }
 
 /* An allocation returned p (non-NULL). type is MALLOC, CALLOC, MEMALIGN or REALLOC_END (for
- * realloc(NULL, n)); aux is the alignment or 0. The ticket is taken here, after the real call. */
+ * realloc(NULL, n)); aux is the alignment or 0; hook_frame: PRELOAD_HOOK_FRAME() of the caller.
+ * The ticket is taken here, after the real call. */
 static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t type, void *p,
-				    uint64_t req, uint64_t aux)
+				    uint64_t req, uint64_t aux, const void *hook_frame)
 {
 	uint64_t usable = preload_usable(p);
 	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
@@ -133,14 +134,14 @@ static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t 
 	preload_count_alloc(t, usable, req);
 	uint32_t stack = PRELOAD_STACK_UNSET;
 	preload_live_note(t, (uintptr_t)p, req,
-			  type == MEMTOP_EV_REALLOC_END ? MEMTOP_LIVEF_REALLOC : 0, &stack);
+			  type == MEMTOP_EV_REALLOC_END ? MEMTOP_LIVEF_REALLOC : 0, &stack, hook_frame);
 	if (preload_should_push(t)) {
 		int saved = errno; /* unwinding and a full-ring wait may make system calls */
 		struct memtop_event ev = {
 			.type = type, .addr = (uintptr_t)p, .size = req, .aux = aux, .usable = usable,
 		};
 		if (stack == PRELOAD_STACK_UNSET)
-			stack = preload_cfg.depth ? preload_stack_capture(t) : MEMTOP_STACK_NONE;
+			stack = preload_cfg.depth ? preload_stack_capture(t, hook_frame) : MEMTOP_STACK_NONE;
 		ev.stack_id = stack;
 		preload_push(t, &ev);
 		errno = saved;

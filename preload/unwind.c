@@ -220,11 +220,12 @@ static bool unwind_stack_is(uint32_t id, const uint64_t *frames, int n)
 
 /* Records libunwind's stack; compares the CFI walk's with it, and the stack the walk's trie node
  * names (when it names one) too. *stack_of: the node's id cache once both agree, else NULL. */
-static int unwind_check(struct preload_thread *t, uint64_t *frames, int want, uint32_t **stack_of)
+static int unwind_check(struct preload_thread *t, uint64_t *frames, int want, uint32_t **stack_of,
+			const void *hook_frame)
 {
 	uint64_t got[MEMTOP_MAX_DEPTH + UNWIND_OWN_MAX];
 	uint32_t *cached = NULL;
-	int ng = preload_cfi_unwind(t, got, want, (int)preload_cfg.depth, &cached);
+	int ng = preload_cfi_unwind(t, got, want, (int)preload_cfg.depth, &cached, hook_frame);
 	int n = unwind_strip_own(frames, unwind_libunwind_steps(frames, want));
 	*stack_of = NULL;
 	if (ng < 0) {
@@ -297,7 +298,7 @@ static uint32_t unwind_intern(struct preload_thread *t, const uint64_t *frames, 
  * the reentrancy guard, and such calls went uncounted and unrecorded: freed blocks stayed live.
  * libunwind and the frame-pointer walk do not allocate through malloc while they unwind, so a
  * nested call here comes from a signal handler. */
-uint32_t preload_stack_capture(struct preload_thread *t)
+uint32_t preload_stack_capture(struct preload_thread *t, const void *hook_frame)
 {
 	if (preload_unlikely(t->unwinding))
 		return MEMTOP_STACK_SIGNAL;
@@ -312,14 +313,14 @@ uint32_t preload_stack_capture(struct preload_thread *t)
 		n = unwind_strip_own(frames, unwind_fp(t, frames, want));
 		break;
 	case PRELOAD_UNWIND_CFI:
-		n = preload_cfi_unwind(t, frames, want, (int)preload_cfg.depth, &stack_of);
+		n = preload_cfi_unwind(t, frames, want, (int)preload_cfg.depth, &stack_of, hook_frame);
 		if (preload_unlikely(n < 0)) {
 			stack_of = NULL;
 			n = unwind_strip_own(frames, unwind_libunwind(frames, want));
 		}
 		break;
 	case PRELOAD_UNWIND_CHECK:
-		n = unwind_check(t, frames, want, &stack_of);
+		n = unwind_check(t, frames, want, &stack_of, hook_frame);
 		break;
 	default:
 		n = unwind_strip_own(frames, unwind_libunwind(frames, want));
