@@ -269,13 +269,6 @@ cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, 
 	return (uint32_t)(e - s);
 }
 
-/* The walk keeps its state in locals: a store to out or to the trail could alias any field of a
- * struct in memory (all are 64-bit words), and every step would reload it. The registers of a
- * walk's steps rise strictly (cfa > sp), and so do the trail's from s[top] down to s[0]: k follows
- * this walk's sp down the trail, and a step can match only at k. From a match on, the trail is
- * followed while the words its steps read still hold what they recorded (cfi_follow says why those
- * reads need no bounds). A word that changed: the steps followed so far go to in[] like the walk's
- * own, and the walk goes on by rules from there. */
 /* Where the walk starts when the hook gave its frame record (x86_64: [caller's fp][return address]
  * at the frame pointer, the caller's sp 16 above): at the hook's caller, past every frame of ours
  * below it. The record must lie in [the walk's sp, hi), aligned; else the walk steps our frames
@@ -293,6 +286,13 @@ static inline bool cfi_start_at_hook(const void *hook_frame, uintptr_t lo, uintp
 	return true;
 }
 
+/* The walk keeps its state in locals: a store to out or to the trail could alias any field of a
+ * struct in memory (all are 64-bit words), and every step would reload it. The registers of a
+ * walk's steps rise strictly (cfa > sp), and so do the trail's from s[top] down to s[0]: k follows
+ * this walk's sp down the trail, and a step can match only at k. From a match on, the trail is
+ * followed while the words its steps read still hold what they recorded (cfi_follow says why those
+ * reads need no bounds). A word that changed: the steps followed so far go to in[] like the walk's
+ * own, and the walk goes on by rules from there. */
 __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
 						  int keep, uint32_t **stack_of,
 						  const void *hook_frame)

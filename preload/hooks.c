@@ -33,8 +33,7 @@ PRELOAD_EXPORT void *malloc(size_t size)
 		return preload_bootstrap_alloc(size, PRELOAD_MIN_ALIGN);
 	void *p = preload_real.malloc(size);
 	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_MALLOC, p, size, 0,
-				 PRELOAD_HOOK_FRAME());
+		preload_on_alloc(t, mode, MEMTOP_EV_MALLOC, p, size, 0, PRELOAD_HOOK_FRAME());
 	return p;
 }
 
@@ -156,7 +155,7 @@ static void *preload_realloc(void *old, size_t size)
 		void *p = preload_real.realloc(NULL, size);
 		if (p)
 			preload_on_alloc(t, mode, MEMTOP_EV_REALLOC_END, p, size, 0,
-				 PRELOAD_HOOK_FRAME());
+					 PRELOAD_HOOK_FRAME());
 		return p;
 	}
 	if (preload_unlikely(mode == PRELOAD_MODE_PREINIT)) {
@@ -199,8 +198,7 @@ static void *preload_aligned(void *(*real)(size_t, size_t), size_t align, size_t
 		return preload_bootstrap_alloc(size, align);
 	void *p = real(align, size);
 	if (preload_likely(p != NULL) && mode != PRELOAD_MODE_PASS)
-		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, align,
-				 PRELOAD_HOOK_FRAME());
+		preload_on_alloc(t, mode, MEMTOP_EV_MEMALIGN, p, size, align, PRELOAD_HOOK_FRAME());
 	return p;
 }
 
