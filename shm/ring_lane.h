@@ -1,0 +1,31 @@
+/* ring_lane: what the two halves of the event ring share, for shm/ring.c (the producers' push and
+ * the ring's design) and shm/ring_pop.c (the consumer's pop) only: where a lane's control lines and
+ * cells are, and the spin-wait hint. */
+#ifndef MEMTOP_SHM_RING_LANE_H
+#define MEMTOP_SHM_RING_LANE_H
+
+#include "shm.h"
+
+static inline struct memtop_lane *lane_ctl(const struct shm_segment *seg, uint32_t lane)
+{
+	return &seg->hdr->lanes[lane];
+}
+
+static inline struct memtop_event *lane_cell(const struct shm_segment *seg, uint32_t lane,
+					     uint64_t ticket)
+{
+	return &seg->ring[(uint64_t)lane * seg->lane_cap + (ticket & (seg->lane_cap - 1))];
+}
+
+/* A hint inside a spin-wait (a waiting producer, full_wait): lets the other hardware thread run and
+ * saves power. Only a hint: any architecture may spin without one. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+#endif

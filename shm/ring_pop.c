@@ -1,0 +1,273 @@
+/* The consumer's half of the event ring (shm/ring.c has the design and the producers' half): pop
+ * each lane's committed records in ticket order and publish its tail once per batch, release
+ * barriers once every lane holds their copy, step past tickets nobody will commit, validate
+ * records, and drop what was queued before an attach. Every read of the segment is guarded (a
+ * file that shrinks under the mapping raises SIGBUS) and nothing read is trusted. */
+#include <string.h>
+#include <time.h>
+
+#include "guard.h"
+#include "internal.h"
+#include "ring_lane.h"
+
+enum lane_state {
+	LANE_READ,    /* copied records; stopped because out is full or the next is not ready */
+	LANE_EMPTY,   /* nothing ready at the tail (nothing reserved, or reserved and not committed) */
+	LANE_PARKED,  /* at a barrier copy */
+};
+
+/* Publishes a lane's tail (release: our copies happen-before a producer's reuse of the cells). */
+static void lane_advance(struct shm_segment *seg, uint32_t lane, uint64_t tail)
+{
+	seg->lane[lane].tail = tail;
+	__atomic_store_n(&lane_ctl(seg, lane)->tail, tail, __ATOMIC_RELEASE);
+}
+
+/* Steps a parked lane past its barrier copy (released, stale, or given up). */
+static void lane_unpark(struct shm_segment *seg, uint32_t lane)
+{
+	seg->lane[lane].parked = false;
+	lane_advance(seg, lane, seg->lane[lane].tail + 1);
+}
+
+/* Copies lane's ready records from its tail into out (at most room), skipping PAD records, and
+ * parks the lane at a barrier copy. Adds the count to *got as it goes: a SIGBUS may cut us short. */
+static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct memtop_event *out,
+				size_t room, volatile size_t *got)
+{
+	struct shm_lane_local *l = &seg->lane[lane];
+	uint64_t tail = l->tail;
+	size_t n = 0;
+	enum lane_state st = LANE_READ;
+	/* At most one lap per call: a hostile writer could keep committing PAD records. */
+	for (uint32_t scanned = 0; n < room && scanned < seg->lane_cap; scanned++) {
+		struct memtop_event *cell = lane_cell(seg, lane, tail);
+		/* Ready when the producer of ticket tail committed: seq = tail + 1 (a cell of an
+		 * earlier lap holds tail - lane_cap + 1, a never-used cell 0). */
+		if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+			if (n == 0)
+				st = LANE_EMPTY; /* or pending: pop_lanes asks only if nothing came */
+			break;
+		}
+		memcpy(&out[n], cell, sizeof *cell);
+		if (out[n].flags & MEMTOP_EVF_BARRIER) {
+			l->parked = true;
+			l->barrier = out[n].link;
+			st = LANE_PARKED;
+			break;
+		}
+		tail++;
+		if (out[n].type == MEMTOP_EV_PAD)
+			continue;
+		n++;
+		*got += 1;
+	}
+	if (tail != l->tail)
+		lane_advance(seg, lane, tail);
+	return st;
+}
+
+enum barrier_step { BARRIER_WAIT, BARRIER_STALE, BARRIER_RELEASED };
+
+/* Steps the parked lanes past stale copies: copies of a barrier already released (a consumer died
+ * while stepping every lane past it), and copies older than another lane's (barriers are in the
+ * same order in every lane, so that lane is past it). Returns true when it stepped any. */
+static bool barrier_skip_stale(struct shm_segment *seg)
+{
+	uint64_t released = __atomic_load_n(&seg->hdr->barrier_released, __ATOMIC_ACQUIRE);
+	uint64_t newest = 0;
+	bool stepped = false;
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		if (seg->lane[k].parked && seg->lane[k].barrier > newest)
+			newest = seg->lane[k].barrier;
+	for (uint32_t k = 0; k < seg->lanes; k++) {
+		struct shm_lane_local *l = &seg->lane[k];
+		if (l->parked && (l->barrier <= released || l->barrier < newest)) {
+			lane_unpark(seg, k);
+			stepped = true;
+		}
+	}
+	return stepped;
+}
+
+/* Every lane parked at the same barrier: it comes out once (into *out), and every lane steps past
+ * its copy. The number is published first, so that a consumer that dies half-way through leaves
+ * copies the next one knows to be stale. */
+static enum barrier_step barrier_release(struct shm_segment *seg, struct memtop_event *out)
+{
+	if (barrier_skip_stale(seg))
+		return BARRIER_STALE;
+	uint64_t number = seg->lane[0].barrier;
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		if (!seg->lane[k].parked || seg->lane[k].barrier != number)
+			return BARRIER_WAIT;
+	/* The copy is still in lane 0's cell: producers do not reuse it before the tail passes it. */
+	memcpy(out, lane_cell(seg, 0, seg->lane[0].tail), sizeof *out);
+	out->flags &= (uint8_t)~MEMTOP_EVF_BARRIER;
+	out->link = 0;
+	__atomic_store_n(&seg->hdr->barrier_released, number, __ATOMIC_RELEASE);
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		lane_unpark(seg, k);
+	return BARRIER_RELEASED;
+}
+
+/* True when some lane has a ticket reserved past its tail. Reads the producers' head lines, so
+ * only when a pop found nothing, and with a pending check interval at most once per interval (the
+ * heads read last answer in between): a head line the consumer reads must be fetched back by the
+ * next producer's CAS. */
+static bool lanes_pending(struct shm_segment *seg)
+{
+	bool fresh = true;
+	if (seg->pending_check_ns) {
+		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
+		fresh = now - seg->heads_read_ns >= seg->pending_check_ns;
+		if (fresh)
+			seg->heads_read_ns = now;
+	}
+	if (fresh)
+		seg->heads_reads++;
+	bool pending = false;
+	for (uint32_t k = 0; k < seg->lanes; k++) {
+		struct shm_lane_local *l = &seg->lane[k];
+		if (l->parked)
+			continue;
+		if (fresh)
+			l->head_seen = __atomic_load_n(&lane_ctl(seg, k)->head, __ATOMIC_ACQUIRE);
+		if (l->head_seen > l->tail)
+			pending = true;
+	}
+	return pending;
+}
+
+void shm_ring_set_pending_check(struct shm_segment *seg, uint64_t interval_ns)
+{
+	seg->pending_check_ns = interval_ns;
+	seg->heads_read_ns = 0; /* the next pop reads them */
+}
+
+static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_event *out, size_t max,
+				     volatile size_t *got)
+{
+	bool pending = false;
+	uint32_t mask = seg->lanes - 1;
+	/* Fairness: each pop starts with the next lane, so a busy lane cannot fill every batch. */
+	uint32_t first = seg->pop_first;
+	seg->pop_first = (first + 1) & mask;
+	for (int round = 0; round < 4 && *got < max; round++) {
+		uint32_t parked = 0;
+		pending = false;
+		for (uint32_t i = 0; i < seg->lanes && *got < max; i++) {
+			uint32_t k = (first + i) & mask;
+			enum lane_state st = seg->lane[k].parked ? LANE_PARKED
+								 : lane_pop(seg, k, out + *got,
+									    max - *got, got);
+			parked += st == LANE_PARKED;
+		}
+		if (parked == 0 || *got >= max)
+			break;
+		enum barrier_step b = barrier_release(seg, &out[*got]);
+		if (b == BARRIER_WAIT) {
+			pending = true; /* a barrier in progress: its other copies are not committed */
+			break;
+		}
+		if (b == BARRIER_RELEASED)
+			*got += 1;
+	}
+	if (*got == 0 && !pending)
+		pending = lanes_pending(seg);
+	return pending ? SHM_POP_PENDING : SHM_POP_EMPTY;
+}
+
+enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *out, size_t max,
+				 size_t *n)
+{
+	volatile size_t got = 0;
+	volatile enum shm_pop_status st = SHM_POP_OK;
+	SHM_GUARD_BEGIN {
+		st = pop_lanes(seg, out, max, &got);
+	} SHM_GUARD_FAIL {
+		st = SHM_POP_BUS;
+	} SHM_GUARD_END;
+	*n = got;
+	return got ? SHM_POP_OK : st;
+}
+
+/* A reserved ticket nobody will commit: step past it. With none, lanes parked at a barrier that
+ * cannot complete (a copy was skipped, or the segment is damaged) let it go. */
+static void skip_one(struct shm_segment *seg)
+{
+	for (uint32_t k = 0; k < seg->lanes; k++) {
+		struct shm_lane_local *l = &seg->lane[k];
+		if (l->parked)
+			continue;
+		uint64_t head = __atomic_load_n(&lane_ctl(seg, k)->head, __ATOMIC_ACQUIRE);
+		if (head > l->tail &&
+		    __atomic_load_n(&lane_cell(seg, k, l->tail)->seq, __ATOMIC_ACQUIRE) != l->tail + 1) {
+			lane_advance(seg, k, l->tail + 1);
+			return;
+		}
+	}
+	for (uint32_t k = 0; k < seg->lanes; k++)
+		if (seg->lane[k].parked)
+			lane_unpark(seg, k);
+}
+
+void shm_ring_skip(struct shm_segment *seg)
+{
+	SHM_GUARD_BEGIN {
+		skip_one(seg);
+	} SHM_GUARD_FAIL {
+	} SHM_GUARD_END;
+}
+
+const char *shm_event_check(const struct shm_segment *seg, const struct memtop_event *ev)
+{
+	if (ev->type == MEMTOP_EV_NONE || ev->type == MEMTOP_EV_PAD || ev->type >= MEMTOP_EV_TYPE_MAX)
+		return "unknown event type";
+	if (ev->thread_slot >= seg->threads_count)
+		return "thread slot out of range";
+	if (ev->stack_id != MEMTOP_STACK_NONE && ev->stack_id != MEMTOP_STACK_OVERFLOW &&
+	    ev->stack_id != MEMTOP_STACK_SIGNAL && ev->stack_id >= seg->stacks_cap)
+		return "stack id out of range";
+	if (ev->type == MEMTOP_EV_TAG && (ev->aux == 0 || ev->aux > seg->tags_cap))
+		return "tag id out of range";
+	return NULL;
+}
+
+/* Steps lane k past the records below its attach ticket, waiting for each to be committed until
+ * deadline. Guarded by the caller. Returns the records stepped over. */
+static uint64_t lane_drop_old(struct shm_segment *seg, uint32_t k, uint64_t deadline)
+{
+	struct shm_lane_local *l = &seg->lane[k];
+	uint64_t until = __atomic_load_n(&lane_ctl(seg, k)->attach_ticket, __ATOMIC_RELAXED);
+	uint64_t tail = l->tail, dropped = 0;
+	if (until < tail || until - tail > seg->lane_cap)
+		return 0; /* impossible: leave the lane to the normal pop */
+	while (tail < until) {
+		if (__atomic_load_n(&lane_cell(seg, k, tail)->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+			if (shm_clock_ns(CLOCK_MONOTONIC) > deadline)
+				break; /* a producer that never commits: the pop handles it as before */
+			cpu_relax();
+			continue;
+		}
+		tail++;
+		dropped++;
+	}
+	if (tail != l->tail) {
+		l->parked = false;
+		lane_advance(seg, k, tail);
+	}
+	return dropped;
+}
+
+uint64_t shm_ring_drop_before_attach(struct shm_segment *seg, uint64_t wait_ns)
+{
+	volatile uint64_t dropped = 0;
+	uint64_t deadline = shm_clock_ns(CLOCK_MONOTONIC) + wait_ns;
+	SHM_GUARD_BEGIN {
+		for (uint32_t k = 0; k < seg->lanes; k++)
+			dropped += lane_drop_old(seg, k, deadline);
+	} SHM_GUARD_FAIL {
+	} SHM_GUARD_END;
+	return dropped;
+}
