@@ -122,6 +122,15 @@ static inline bool lane_take(uint64_t *head, uint64_t *pos, bool alone)
 					   __ATOMIC_RELAXED);
 }
 
+/* Ticket pos of lane was just taken: a lane that was dropping (a full episode timed out) takes
+ * records again. */
+static inline void lane_took(struct shm_segment *seg, uint32_t lane, uint64_t pos, uint64_t *ticket)
+{
+	if (__builtin_expect(__atomic_load_n(&seg->lane[lane].dropping, __ATOMIC_RELAXED), 0))
+		__atomic_store_n(&seg->lane[lane].dropping, 0, __ATOMIC_RELAXED);
+	*ticket = pos;
+}
+
 /* The usual case of lane_reserve, inline in the push: the head's ticket has a free cell and the
  * take succeeds at the first try. Else false, and lane_reserve does the rest (retries, a full
  * lane). python3 churn under callgrind: the push took ~150 instructions, a fifth of them the
@@ -134,9 +143,7 @@ static inline __attribute__((always_inline)) bool lane_reserve_fast(struct shm_s
 	uint64_t pos = __atomic_load_n(head, __ATOMIC_RELAXED);
 	if (pos >= lane_free_below(seg, lane, false) || !lane_take(head, &pos, alone))
 		return false;
-	if (__builtin_expect(__atomic_load_n(&seg->lane[lane].dropping, __ATOMIC_RELAXED), 0))
-		__atomic_store_n(&seg->lane[lane].dropping, 0, __ATOMIC_RELAXED);
-	*ticket = pos;
+	lane_took(seg, lane, pos, ticket);
 	return true;
 }
 
@@ -154,9 +161,7 @@ static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticke
 		    (!refreshed && pos < lane_free_below(seg, lane, (refreshed = true)))) {
 			/* Cell free for ticket pos: take the ticket. */
 			if (lane_take(&c->head, &pos, alone)) {
-				if (__builtin_expect(__atomic_load_n(&l->dropping, __ATOMIC_RELAXED), 0))
-					__atomic_store_n(&l->dropping, 0, __ATOMIC_RELAXED);
-				*ticket = pos;
+				lane_took(seg, lane, pos, ticket);
 				return true;
 			}
 			continue; /* pos now holds the head another producer moved */
