@@ -269,23 +269,6 @@ cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, 
 	return (uint32_t)(e - s);
 }
 
-/* Where the walk starts when the hook gave its frame record (x86_64: [caller's fp][return address]
- * at the frame pointer, the caller's sp 16 above): at the hook's caller, past every frame of ours
- * below it. The record must lie in [the walk's sp, hi), aligned; else the walk steps our frames
- * from its own. Debug builds check that stepping them reaches the same registers. */
-static inline bool cfi_start_at_hook(const void *hook_frame, uintptr_t lo, uintptr_t hi,
-				     uintptr_t *pc, uintptr_t *sp, uintptr_t *fp)
-{
-	const uintptr_t f = (uintptr_t)hook_frame;
-	if (!CFI_OWN_FRAME_RECORDS || f < lo || f > hi - 2 * sizeof(uintptr_t) ||
-	    (f & (sizeof(uintptr_t) - 1)))
-		return false;
-	*pc = ((const uintptr_t *)f)[1];
-	*sp = f + 2 * sizeof(uintptr_t);
-	*fp = ((const uintptr_t *)f)[0];
-	return true;
-}
-
 /* The walk keeps its state in locals: a store to out or to the trail could alias any field of a
  * struct in memory (all are 64-bit words), and every step would reload it. The registers of a
  * walk's steps rise strictly (cfa > sp), and so do the trail's from s[top] down to s[0]: k follows
@@ -330,7 +313,11 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 #if DEBUG_ASSERT_ENABLED
 		uintptr_t own_pc = pc, own_sp = sp, own_fp = fp;
 #endif
-		if (hook_frame && cfi_start_at_hook(hook_frame, lo, hi, &pc, &sp, &fp)) {
+		/* The hook's record is a frame of ours: its caller, past every frame of ours below
+		 * it, is where the walk starts (one step instead of ~4). A record outside [lo, hi) or
+		 * misaligned is ignored, and our frames are stepped from the walk's own. */
+		struct cfi_step hook = {.sp = lo, .fp = (uintptr_t)hook_frame};
+		if (hook_frame && cfi_step_own(hi, &hook, &pc, &sp, &fp) == CFI_STEP) {
 #if DEBUG_ASSERT_ENABLED
 			/* our frames stepped one by one reach the hook's caller too */
 			while (own_sp < sp && own_pc - own_lo < own_span) {
