@@ -272,6 +272,17 @@ enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *o
  * set it back to 0 before draining a process that is gone, where EMPTY must be exact (a ticket
  * reserved by a thread killed just after our last read must come out as PENDING, to be skipped). */
 void shm_ring_set_pending_check(struct shm_segment *seg, uint64_t interval_ns);
+/* When a consumer pops again while its producers run (shm/ring_pace.c): a nap after a short batch
+ * that grows until a round brings a useful batch, and a backoff while the ring stays empty. */
+struct shm_pace {
+	unsigned nap_us, idle_us;
+	size_t round_events; /* taken since the last nap */
+};
+void shm_pace_init(struct shm_pace *p);
+/* After a pop of at most max records that took n (status st): microseconds to sleep before the next
+ * pop, 0 to pop again at once. */
+unsigned shm_pace_after_pop(struct shm_pace *p, const struct shm_segment *seg, size_t n, size_t max,
+			    enum shm_pop_status st);
 /* Skips one pending ticket whose producer never committed (or, with none, releases lanes parked at
  * a barrier that cannot complete). Only once the target process is gone (a live producer may
  * still commit it, and skipping then would wedge that cell). */

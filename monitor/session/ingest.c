@@ -16,9 +16,6 @@
 #include "session/session_internal.h"
 #include "symbols/symbols.h"
 
-/* The nap between rounds of a busy target adapts between these bounds (ingest_adapt_nap). */
-#define INGEST_NAP_MIN_US 50
-#define INGEST_NAP_MAX_US 1000
 #define HEARTBEAT_NS (100ull * 1000000ull)
 #define LIVENESS_NS (20ull * 1000000ull)
 /* Our own child (memtop run/report) is checked with one waitpid(WNOHANG): cheap enough to do often,
@@ -196,30 +193,8 @@ static void session_idle_loop(struct session *s)
 /* The ingest loop's clocks and backoff, kept across rounds. */
 struct ingest_clock {
 	uint64_t last_hb, last_live, last_pub;
-	unsigned idle_us;    /* grows while the ring stays empty, back to 50 on data */
-	unsigned nap_us;     /* the nap after a round that drained the ring (ingest_adapt_nap) */
-	size_t round_events; /* events taken since the last nap */
+	struct shm_pace pace; /* when to pop again (shm/ring_pace.c) */
 };
-
-/* A round drained the ring: sleep until the next batch worth taking has gathered. Every wake-up
- * costs a context switch, and on a machine with as many busy threads as cores it preempts the
- * target (python3 under report: 25 k preemptions by this thread in a 7 s run with a fixed 50 us
- * nap). The nap doubles while a round brings less than an eighth of a lane and halves when it
- * brings more than a quarter, so a lane (16 k records by default) is never close to full when we
- * come back: the producer would wait on it. */
-static void ingest_adapt_nap(struct ingest_clock *c, uint32_t lane_cap)
-{
-	size_t low = lane_cap / 8, high = lane_cap / 4;
-	if (c->round_events < low && c->nap_us < INGEST_NAP_MAX_US)
-		c->nap_us *= 2;
-	else if (c->round_events > high && c->nap_us > INGEST_NAP_MIN_US)
-		c->nap_us /= 2;
-	if (c->nap_us > INGEST_NAP_MAX_US)
-		c->nap_us = INGEST_NAP_MAX_US;
-	if (c->nap_us < INGEST_NAP_MIN_US)
-		c->nap_us = INGEST_NAP_MIN_US;
-	c->round_events = 0;
-}
 
 /* The top of each round: heartbeat the claim, take a new symbolizer, serve requests, and publish a
  * view when it is due or asked for. */
@@ -276,7 +251,8 @@ static enum ingest_target ingest_check_target(struct session *s, struct memtop_e
 /* Drains the ring until the target is over (true) or the session stops (false). */
 static bool ingest_loop(struct session *s, struct memtop_event *buf)
 {
-	struct ingest_clock c = {.idle_us = 50, .nap_us = INGEST_NAP_MIN_US};
+	struct ingest_clock c = {0};
+	shm_pace_init(&c.pace);
 	for (;;) {
 		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
 		ingest_housekeeping(s, &c, now);
@@ -284,18 +260,15 @@ static bool ingest_loop(struct session *s, struct memtop_event *buf)
 			return false;
 		size_t n = 0;
 		enum shm_pop_status st = shm_ring_pop(&s->seg, buf, INGEST_BATCH, &n);
+		unsigned nap_us = shm_pace_after_pop(&c.pace, &s->seg, n, INGEST_BATCH, st);
 		if (n) {
 			session_apply_batch(s, buf, n);
-			c.idle_us = 50;
-			c.round_events += n;
 			/* A short batch: the ring is drained and the producers are running. Polling again
 			 * at once would take a few events at a time (each pop costs a cache-line transfer
 			 * per record and our per-batch work) on a core the target could use; a nap lets
 			 * them fill a batch (a 64 k ring holds ~5 ms of a 12 M events/s storm). */
-			if (n < INGEST_BATCH / 4) {
-				ingest_adapt_nap(&c, s->seg.lane_cap);
-				usleep(c.nap_us);
-			}
+			if (nap_us)
+				usleep(nap_us);
 			continue;
 		}
 		if (st == SHM_POP_BUS) {
@@ -314,14 +287,7 @@ static bool ingest_loop(struct session *s, struct memtop_event *buf)
 			if (t == INGEST_TARGET_OVER)
 				return true;
 		}
-		/* an idle target costs few wakeups; 2 ms at most, a 64 k ring holds that at 30 M ev/s */
-		if (st == SHM_POP_PENDING) {
-			usleep(50);
-		} else {
-			usleep(c.idle_us);
-			if (c.idle_us < 2000)
-				c.idle_us *= 2;
-		}
+		usleep(nap_us); /* an idle target costs few wake-ups */
 	}
 }
 

@@ -1,5 +1,8 @@
 /* Ring benchmark: producer cost per event (timestamp included) with 1 and 2 producer threads while a
- * consumer in another process drains, and the consumer's drain rate on a full ring.
+ * consumer in another process drains, and the consumer's drain rate on a full ring. The consumer
+ * drains two ways: paced as the monitor's ingest loop (shm_pace: batches of 1024, a nap after a
+ * short one), what a target pays under memtop; and eager, popping again as soon as a pop returns
+ * (batches of 256), the worst case for the producers' cache lines.
  * Prints one "name value unit" line per figure. A benchmark, not a test: it checks nothing but that
  * every event arrived. */
 #include <inttypes.h>
@@ -24,12 +27,22 @@ static uint64_t precise_ns(void)
 
 static struct shm_segment seg;
 static uint64_t events_per_thread;
+/* Every producer thread pushes the same addresses, so they share a lane and fight for its head and
+ * cells (the worst case); or each pushes in its own 64 MiB region, as threads on their own glibc
+ * arenas do, and gets a lane of its own. */
+static bool own_lanes;
+
+#define PACED_BATCH 1024 /* the monitor's ingest batch */
+#define EAGER_BATCH 256
 
 /* ---- consumer process: drains until the target sets EXITED and the ring is empty ---- */
 
-static int drain_child(pid_t target, int ready_fd, int result_fd)
+static int drain_child(pid_t target, bool paced, int ready_fd, int result_fd)
 {
-	static struct memtop_event batch[256];
+	static struct memtop_event batch[PACED_BATCH];
+	size_t max = paced ? PACED_BATCH : EAGER_BATCH;
+	struct shm_pace pace;
+	shm_pace_init(&pace);
 	struct shm_segment mon;
 	char err[256];
 	pid_t holder;
@@ -45,8 +58,9 @@ static int drain_child(pid_t target, int ready_fd, int result_fd)
 	uint64_t got = 0, beat = shm_now_ns(), first = 0, last = 0;
 	for (;;) {
 		size_t n = 0;
-		enum shm_pop_status st = shm_ring_pop(&mon, batch, 256, &n);
+		enum shm_pop_status st = shm_ring_pop(&mon, batch, max, &n);
 		got += n;
+		unsigned nap_us = paced ? shm_pace_after_pop(&pace, &mon, n, max, st) : 0;
 		if (n) {
 			last = precise_ns();
 			first = first ? first : last;
@@ -57,8 +71,11 @@ static int drain_child(pid_t target, int ready_fd, int result_fd)
 				break;
 			if (st == SHM_POP_BUS)
 				return 1;
-			sched_yield();
+			if (!paced)
+				sched_yield();
 		}
+		if (nap_us)
+			usleep(nap_us);
 		if (shm_now_ns() - beat > 100000000ull) {
 			shm_consumer_heartbeat(&mon);
 			beat = shm_now_ns();
@@ -96,7 +113,9 @@ static void *producer_main(void *arg)
 	for (uint64_t i = 0; i < events_per_thread; i++) {
 		/* what a hook does per event: timestamp, fill, push */
 		ev.timestamp_ns = shm_now_ns();
-		ev.addr = 0x100000 + i * 16;
+		ev.addr = own_lanes ? ((uint64_t)(p->id + 1) << SHM_LANE_REGION_SHIFT) +
+					      (i * 16 & ((1ull << SHM_LANE_REGION_SHIFT) - 1))
+				    : 0x100000 + i * 16;
 		if (shm_ring_push(&seg, &ev) != SHM_PUSHED)
 			p->dropped++;
 	}
@@ -105,7 +124,7 @@ static void *producer_main(void *arg)
 	return NULL;
 }
 
-static int bench_producers(unsigned nthreads)
+static int bench_producers(unsigned nthreads, bool paced)
 {
 	struct shm_config cfg;
 	char err[256];
@@ -121,7 +140,7 @@ static int bench_producers(unsigned nthreads)
 	pid_t target = getpid();
 	pid_t child = fork();
 	if (child == 0)
-		_exit(drain_child(target, ready[1], result[1]));
+		_exit(drain_child(target, paced, ready[1], result[1]));
 	char c;
 	if (read(ready[0], &c, 1) != 1)
 		return 1;
@@ -148,14 +167,18 @@ static int bench_producers(unsigned nthreads)
 	close(ready[0]); close(ready[1]); close(result[0]); close(result[1]);
 	shm_segment_close(&seg, true);
 	uint64_t total = events_per_thread * nthreads;
-	printf("producer_ns_per_event_%uthread %.1f ns (per thread, consumer process draining)\n", nthreads,
-	       (double)slowest / (double)events_per_thread);
-	printf("producer_throughput_%uthread %.1f Mevents/s (all threads)\n", nthreads,
+	char how[32];
+	snprintf(how, sizeof how, "%s%s", paced ? "paced" : "eager", own_lanes ? "_own_lanes" : "");
+	printf("producer_ns_per_event_%uthread_%s %.1f ns (per thread, consumer process draining %s)\n",
+	       nthreads, how, (double)slowest / (double)events_per_thread,
+	       paced ? "as the monitor does" : "without a pause");
+	printf("producer_throughput_%uthread_%s %.1f Mevents/s (all threads)\n", nthreads, how,
 	       (double)total / ((double)slowest / 1e9) / 1e6);
-	printf("consumer_live_rate_%uthread %.1f Mevents/s (other process, first to last event)\n", nthreads,
-	       (double)got / ((double)res[1] / 1e9) / 1e6);
-	printf("consumer_head_reads_%uthread %.2f per 1000 events (lines the producers own, read by "
-	       "the consumer's empty polls)\n", nthreads, (double)res[2] * 1000.0 / (double)(got ? got : 1));
+	printf("consumer_live_rate_%uthread_%s %.1f Mevents/s (other process, first to last event)\n",
+	       nthreads, how, (double)got / ((double)res[1] / 1e9) / 1e6);
+	printf("consumer_head_reads_%uthread_%s %.2f per 1000 events (lines the producers own, read by "
+	       "the consumer's empty polls)\n", nthreads, how,
+	       (double)res[2] * 1000.0 / (double)(got ? got : 1));
 	if (got != total - dropped || dropped)
 		printf("WARNING: %" PRIu64 " events dropped, consumer got %" PRIu64 " of %" PRIu64 "\n",
 		       dropped, got, total);
@@ -224,7 +247,15 @@ int main(int argc, char **argv)
 {
 	events_per_thread = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000000ull;
 	bench_clock();
-	if (bench_drain() || bench_producers(1) || bench_producers(2))
+	if (bench_drain())
 		return 1;
+	for (int paced = 1; paced >= 0; paced--) {
+		own_lanes = false;
+		if (bench_producers(1, paced) || bench_producers(2, paced))
+			return 1;
+		own_lanes = true;
+		if (bench_producers(2, paced))
+			return 1;
+	}
 	return 0;
 }
