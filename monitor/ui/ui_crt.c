@@ -197,8 +197,10 @@ int ui_crt_init(bool no_color, char *err, size_t errlen)
 	keypad(stdscr, TRUE);
 	curs_set(0);
 	set_escdelay(25);
-	/* Clicks and the wheel, as htop: presses are reported at once (no click timing). */
-	mousemask(BUTTON1_PRESSED | BUTTON1_RELEASED | BUTTON4_PRESSED
+	/* Clicks and the wheel, as htop: a click is acted on at its release, with no click timing.
+	 * Not at its press: a press and its release read together (a busy frame, a slow link) come
+	 * out of ncurses as one event, the last of the run, and the click was lost. */
+	mousemask(BUTTON1_RELEASED | BUTTON4_PRESSED
 #ifdef BUTTON5_PRESSED
 		  | BUTTON5_PRESSED
 #endif

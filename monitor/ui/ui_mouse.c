@@ -50,7 +50,7 @@ void ui_mouse_handle(struct ui *ui)
 	if (getmouse(&ev) != OK || ui->help || ui->editing_filter)
 		return;
 	struct ui_table *t = &ui->tables[ui->view];
-	if (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED))
+	if (ev.bstate & (BUTTON1_RELEASED | BUTTON1_CLICKED)) /* ui_crt_init: why the release */
 		click(ui, ev.y, ev.x);
 	else if (ev.bstate & BUTTON4_PRESSED)
 		ui_table_move(ui, t, -UI_WHEEL_ROWS);

@@ -141,7 +141,7 @@ static void pick_mouse(struct pick_state *st)
 	MEVENT ev;
 	if (getmouse(&ev) != OK)
 		return;
-	if (ev.bstate & BUTTON1_PRESSED) {
+	if (ev.bstate & BUTTON1_RELEASED) { /* ui_crt_init: why the release */
 		int i = st->top + ev.y - PICK_FIRST_ROW;
 		if (ev.y >= PICK_FIRST_ROW && ev.y < LINES - 1 && i < st->n)
 			st->selected = i;
