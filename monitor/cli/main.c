@@ -359,6 +359,11 @@ static void after_dashboard(struct session *s, char **argv, bool kill_on_quit, c
 	 * to end, so that its status comes through instead of a false "keeps running" */
 	for (int i = 0; i < 100 && cli_interrupted && !kill_on_quit && !session_finished(s); i++)
 		usleep(10000);
+	/* Ended, not yet finished: the ingest thread has still to reap it, drain the ring and publish
+	 * the last view, which on a slow machine (an emulator) can take longer than that moment. */
+	for (int i = 0; i < 3000 && !kill_on_quit && !session_finished(s) && session_target_ended(s);
+	     i++)
+		usleep(10000);
 	if (!kill_on_quit && session_report_damage(s) == 0)
 		session_wait_untraced(s);
 	if (!session_finished(s) && kill_on_quit) {

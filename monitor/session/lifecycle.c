@@ -259,6 +259,11 @@ pid_t session_pid(const struct session *s)
 	return s->pid;
 }
 
+bool session_target_ended(const struct session *s)
+{
+	return session_proc_gone(s->pid, s->target_start_ticks);
+}
+
 bool session_untraced(const struct session *s)
 {
 	return s->untraced;

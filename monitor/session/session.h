@@ -55,6 +55,9 @@ int session_start(struct session *s, char *err, size_t len);
 /* Waits until the target is gone and every event is applied (the final view is published). */
 void session_wait_finished(struct session *s);
 bool session_finished(struct session *s);
+/* The target process has ended (gone, or a zombie not yet reaped), whether or not the ingest
+ * thread has seen it: the session is then finished once the ring is drained. Any thread. */
+bool session_target_ended(const struct session *s);
 /* Waits (bounded) until everything queued at the time of the call is applied and a view published
  * after it: what `memtop snapshot PID` needs before writing. */
 void session_wait_drained(struct session *s, unsigned timeout_ms);
