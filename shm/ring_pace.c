@@ -1,11 +1,12 @@
 /* ring_pace: when a consumer pops the ring again. Every record crosses from a producer's cache to
  * the consumer's; a consumer that pops again as soon as a pop returns reads the cell a producer is
- * about to write, and that producer must then take the line back: with 1 producer thread that was
- * 85 ns per event against 13 ns with no consumer running (bench_ring). Napping until a batch has
- * gathered makes each line cross once, and every wake-up is a context switch that, on a machine
- * with as many busy threads as cores, preempts the target (python3 under report: 25 k preemptions
- * in a 7 s run with a fixed 50 us nap). The monitor's ingest loop and bench_ring both pace with
- * this, so that the benchmark measures what a target pays under memtop. */
+ * about to write, and that producer must then take the line back: with 1 producer thread, 36 to
+ * 38 ns per event against 16 to 21 paced and 11 to 12 with no consumer running (bench_ring, five
+ * runs). Napping until a batch has gathered makes each line cross once; and every wake-up is a
+ * context switch that, on a machine with as many busy threads as cores, preempts the target
+ * (python3 under report: 25 k preemptions in a 7 s run with a fixed 50 us nap). The monitor's
+ * ingest loop and bench_ring both pace with this, so that the benchmark measures what a target
+ * pays under memtop. */
 #include "shm.h"
 
 #define PACE_NAP_MIN_US 50
