@@ -164,7 +164,7 @@ uint32_t engine_thread_for_slot(struct engine *e, uint16_t slot);
 /* The slot got a new owner (generation changed): its next events start a new thread record. */
 void engine_slot_reused(struct engine *e, uint16_t slot);
 
-/* The timeline's slow path (engine.c): a point at ts_ns, thinning the line when it is full. */
+/* The timeline's slow path (history.c): a point at ts_ns, thinning the line when it is full. */
 void engine_timeline_point(struct engine *e, uint64_t ts_ns);
 /* After an event that changed the live set: a point when due, else the open bucket's extremes
  * (two compares: a spike that rises and falls between two points stays in the line). */

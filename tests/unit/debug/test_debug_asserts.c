@@ -127,7 +127,7 @@ static void apply_outside_read_section(void)
 static void test_engine_apply_needs_read_lock(void **state)
 {
 	(void)state;
-	expect_abort(apply_outside_read_section, "engine/engine.c:", "urcu_memb_read_ongoing()");
+	expect_abort(apply_outside_read_section, "engine/engine_apply.c:", "urcu_memb_read_ongoing()");
 }
 
 static void *apply_from_thread(void *claim)
@@ -160,7 +160,7 @@ static void apply_from_claiming_thread(void)
 static void test_engine_single_writer(void **state)
 {
 	(void)state;
-	expect_abort(apply_from_other_thread, "engine/engine.c:", "the thread that claimed &e->writer");
+	expect_abort(apply_from_other_thread, "engine/engine_apply.c:", "the thread that claimed &e->writer");
 	/* the ingest thread claims the engine when it starts: then its calls are the writer's */
 	expect_clean_exit(apply_from_claiming_thread);
 }
@@ -178,7 +178,7 @@ static void free_more_than_live(void)
 static void test_engine_live_bytes_underflow(void **state)
 {
 	(void)state;
-	expect_abort(free_more_than_live, "engine/engine.c:", "s->live_bytes >= bytes");
+	expect_abort(free_more_than_live, "engine/engine_apply.c:", "s->live_bytes >= bytes");
 }
 
 /* ---- the live set: pins are taken inside a read-side section ---- */
