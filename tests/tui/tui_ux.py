@@ -130,8 +130,8 @@ def test_stack_scroll(c):
 def help_pages(t):
     """The whole help page: its first screen and every one PgDn brings."""
     t.keys("?")
-    t.wait_for(r"memtop help")
-    text = t.screen()
+    # down to the box's bottom edge: a screen caught mid-draw has the lower rows still blank
+    text = t.wait_for(r"memtop help[\s\S]*└─").string
     for _ in range(10):
         m = re.search(r"(\d+) more above, (\d+) more below", t.screen())
         if not m or m.group(2) == "0":
