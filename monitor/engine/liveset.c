@@ -4,7 +4,7 @@
  * published), growth or too many tombstones build a new table that replaces the old one through
  * rcu_assign_pointer. Blocks come from slabs and go back to the writer only after a grace period
  * and once no pin (a walk holding 4-byte references) may still name them. */
-#include "engine/liveset_internal.h"
+#include "engine/liveset_writer.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -58,12 +58,6 @@ void liveset_tables_changed(void)
 
 /* ---- table ---- */
 
-/* The writer alone changes count; readers read it as a hint (walks size their arrays by it). */
-static inline void count_add(struct liveset *ls, int64_t d)
-{
-	__atomic_store_n(&ls->count, ls->count + (uint64_t)d, __ATOMIC_RELAXED);
-}
-
 static void table_free_cb(struct rcu_head *head)
 {
 	struct liveset_table *t = caa_container_of(head, struct liveset_table, rcu);
@@ -112,7 +106,7 @@ static void table_place_all(struct liveset_table *t, const struct liveset_table 
 }
 
 /* Rebuilds into a table sized for `count` entries at <= 40 % load, and publishes it. */
-static int liveset_rebuild(struct liveset *ls, uint64_t count)
+int liveset_rebuild(struct liveset *ls, uint64_t count)
 {
 	size_t cap = TABLE_MIN;
 	while ((double)cap * 0.4 < (double)count)
@@ -128,26 +122,6 @@ static int liveset_rebuild(struct liveset *ls, uint64_t count)
 	return 0;
 }
 
-/* Slot i loses its block. Usually it becomes a tombstone (probes for later entries may run through
- * it). When the next slot is empty no probe runs through i to a later slot, so i and the tombstones
- * just before it can be empty again: with many removals and few live blocks (an allocation storm)
- * tombstones would otherwise fill the table, lengthen every miss and force rebuilds. Readers only
- * iterate: they skip empty and tombstone alike, and no entry moves. */
-static void table_clear(struct liveset *ls, struct liveset_table *t, size_t i)
-{
-	count_add(ls, -1);
-	if (t->slots[(i + 1) & t->mask] != SLOT_EMPTY) {
-		__atomic_store_n(&t->slots[i], SLOT_TOMB, __ATOMIC_RELAXED);
-		ls->tombs++;
-		return;
-	}
-	__atomic_store_n(&t->slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
-	for (i = (i - 1) & t->mask; t->slots[i] == SLOT_TOMB; i = (i - 1) & t->mask) {
-		__atomic_store_n(&t->slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
-		ls->tombs--;
-	}
-}
-
 struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr)
 {
 	struct liveset_table *t = ls->table;
@@ -159,54 +133,6 @@ struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr)
 		if (slot_may_hold(w, h) && slot_block(w)->addr == addr)
 			return slot_block(w);
 	}
-}
-
-struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_block *src, uint64_t h,
-				    struct liveset_block *old, bool *replaced)
-{
-	DEBUG_ASSERT_OWNER(&ls->writer);
-	*replaced = false;
-	struct liveset_table *t = ls->table;
-	if (__builtin_expect(ls->count + ls->tombs + 1 > t->limit, 0)) {
-		if (liveset_rebuild(ls, ls->count + 1) != 0)
-			return NULL;
-		t = ls->table;
-	}
-	/* one probe: the block live at this address (its free was lost) or the first reusable slot */
-	size_t i = h & t->mask, dest = SIZE_MAX;
-	for (;; i = (i + 1) & t->mask) {
-		uintptr_t w = t->slots[i];
-		if (w == SLOT_EMPTY)
-			break;
-		if (w == SLOT_TOMB) {
-			if (dest == SIZE_MAX)
-				dest = i;
-		} else if (slot_may_hold(w, h) && slot_block(w)->addr == src->addr) {
-			*replaced = true;
-			*old = *slot_block(w);
-			liveset_retire_block(ls, slot_block(w));
-			dest = i; /* same slot: readers see the old block or the new one */
-			count_add(ls, -1);
-			break;
-		}
-	}
-	struct liveset_block *b = liveset_block_alloc(ls);
-	if (!b) {
-		if (*replaced) { /* the stale block is retired: its slot must not point to it */
-			count_add(ls, 1);
-			table_clear(ls, t, dest);
-		}
-		return NULL;
-	}
-	*b = *src;
-	if (dest == SIZE_MAX)
-		dest = i;
-	else if (!*replaced)
-		ls->tombs--;
-	/* the block is complete before readers can reach it (rcu_assign_pointer, for a tagged word) */
-	__atomic_store_n(&t->slots[dest], slot_word(b, h), __ATOMIC_RELEASE);
-	count_add(ls, 1);
-	return b;
 }
 
 struct liveset_block *liveset_insert(struct liveset *ls, const struct liveset_block *src)
@@ -229,53 +155,6 @@ void liveset_remove(struct liveset *ls, struct liveset_block *b)
 	}
 	table_clear(ls, t, i);
 	liveset_retire_block(ls, b);
-}
-
-/* 8 slots share a line: a probe that starts in the last two of its line may go on into the next
- * one (linear probing, up to 70 % of the slots live or tombstones). */
-void liveset_prefetch_slot(struct liveset *ls, uint64_t h)
-{
-	const struct liveset_table *t = ls->table;
-	size_t i = h & t->mask;
-	__builtin_prefetch(&t->slots[i]);
-	if ((i & 7) >= 6)
-		__builtin_prefetch(&t->slots[(i + 2) & t->mask]);
-}
-
-/* Follows the probe run as a lookup would (only the slots, never a block: those are still on their
- * way), up to the first empty slot or PREFETCH_PROBE slots: a block found past its home slot must
- * be prefetched too. */
-#define PREFETCH_PROBE 8
-const struct liveset_block *liveset_prefetch_block(struct liveset *ls, uint64_t h)
-{
-	const struct liveset_table *t = ls->table;
-	size_t i = h & t->mask;
-	for (int n = 0; n < PREFETCH_PROBE; n++, i = (i + 1) & t->mask) {
-		uintptr_t w = t->slots[i];
-		if (w == SLOT_EMPTY)
-			return NULL;
-		if (slot_may_hold(w, h)) {
-			__builtin_prefetch(slot_block(w));
-			return slot_block(w);
-		}
-	}
-	return NULL;
-}
-
-const struct liveset_block *liveset_take_h(struct liveset *ls, uint64_t addr, uint64_t h)
-{
-	DEBUG_ASSERT_OWNER(&ls->writer);
-	struct liveset_table *t = ls->table;
-	for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
-		uintptr_t w = t->slots[i];
-		if (w == SLOT_EMPTY)
-			return NULL;
-		if (slot_may_hold(w, h) && slot_block(w)->addr == addr) {
-			table_clear(ls, t, i);
-			liveset_retire_block(ls, slot_block(w));
-			return slot_block(w);
-		}
-	}
 }
 
 bool liveset_take(struct liveset *ls, uint64_t addr, struct liveset_block *out)

@@ -108,23 +108,11 @@ struct liveset_block *liveset_lookup(struct liveset *ls, uint64_t addr);
 void liveset_remove(struct liveset *ls, struct liveset_block *b);
 /* TEST-ONLY. lookup + remove in one probe: copies the block to *out and retires it; false: absent. */
 bool liveset_take(struct liveset *ls, uint64_t addr, struct liveset_block *out);
-/* The same with the hash of addr given. Returns the removed block, readable by the writer until
- * its next insert (a retired block may be reused from then on), or NULL. */
-const struct liveset_block *liveset_take_h(struct liveset *ls, uint64_t addr, uint64_t h);
-/* Insert in one probe (h = liveset_hash(b->addr)). A block already live at that address is
- * replaced: it is copied to *old, retired, and *replaced set (also when NULL is returned, the old
- * block is gone). Returns the stored block, NULL on ENOMEM. */
-struct liveset_block *liveset_put_h(struct liveset *ls, const struct liveset_block *b, uint64_t h,
-				    struct liveset_block *old, bool *replaced);
+/* The writer's hot calls (liveset_put_h, liveset_take_h, the prefetch hints) are inline, in
+ * engine/liveset_writer.h. */
 /* Frees queued removals: for reuse at once when no reader iterates (liveset_read_begin), else
  * through call_rcu. Call at the end of each ingest batch, outside the read lock or inside. */
 void liveset_flush_retired(struct liveset *ls);
-/* WRITER ONLY: prefetch hints for a batch, by hash: the line(s) where the probe for the address
- * starts; the block of the first slot of the probe run whose tag matches h, returned as a hint (it
- * may be another address's block, or be removed before the caller gets there: compare the address
- * before trusting it, and only ever read it, never keep it past the batch). */
-void liveset_prefetch_slot(struct liveset *ls, uint64_t h);
-const struct liveset_block *liveset_prefetch_block(struct liveset *ls, uint64_t h);
 /* Bytes the live set holds (slabs + table), for the memory benchmark and the overhead figure. */
 size_t liveset_memory(const struct liveset *ls);
 

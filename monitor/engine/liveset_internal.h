@@ -1,13 +1,15 @@
 /* liveset_internal: what the two halves of the live set share, for monitor/engine/liveset*.c
  * only: the table, slab, retired-batch and store layouts, the slot word helpers, and the store's
  * calls the table makes (liveset.c: the table and its iteration; liveset_store.c: block memory, its
- * reuse after a grace period, pins). Never included outside the live set: others use liveset.h. */
+ * reuse after a grace period, pins), and for liveset_writer.h, the writer's inline calls, which the
+ * ingest loop includes. Nothing else includes it: others use liveset.h. */
 #ifndef MEMTOP_LIVESET_INTERNAL_H
 #define MEMTOP_LIVESET_INTERNAL_H
 
 #include <pthread.h>
 
 #include "engine/liveset.h"
+#include "prefetch.h"
 
 /* Slot words: empty, tombstone, or tag (top 16 bits of the hash) | block pointer. */
 #define SLOT_EMPTY ((uintptr_t)0)
@@ -93,6 +95,12 @@ static inline bool slot_may_hold(uintptr_t w, uint64_t h)
 	return w > SLOT_TOMB && (w & ~PTR_MASK) == slot_tag(h);
 }
 
+/* ---- liveset.c, for liveset_writer.h ---- */
+
+/* Rebuilds into a table sized for `count` entries at <= 40 % load, and publishes it (0, or
+ * -ENOMEM: the old table stays). Out of line: the insert's rare path. */
+int liveset_rebuild(struct liveset *ls, uint64_t count);
+
 /* ---- liveset_store.c, for liveset.c ---- */
 
 /* Anonymous memory below 2^48 (slots keep a tag above), on 2 MiB pages when at least that big. */
@@ -118,7 +126,7 @@ static inline struct liveset_block *liveset_block_alloc(struct liveset *ls)
 		struct liveset_block *b = r->blocks[ls->reuse_i++];
 		/* reclaimed blocks were last written a grace period ago: far out of cache */
 		if (ls->reuse_i + REUSE_PREFETCH < r->n)
-			__builtin_prefetch(r->blocks[ls->reuse_i + REUSE_PREFETCH], 1);
+			memtop_prefetch(r->blocks[ls->reuse_i + REUSE_PREFETCH]);
 		return b;
 	}
 	return liveset_block_alloc_slow(ls);

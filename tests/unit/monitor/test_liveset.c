@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/liveset.h"
+#include "engine/liveset_writer.h" /* liveset_put_h, liveset_take_h */
 
 static struct liveset_block blk(uint64_t addr, uint64_t size)
 {

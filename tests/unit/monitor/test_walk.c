@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/liveset_writer.h" /* liveset_take_h */
 #include "engine/walk.h"
 
 enum { N = 3000 };
