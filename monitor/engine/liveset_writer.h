@@ -27,11 +27,17 @@ static inline void table_clear(struct liveset *ls, struct liveset_table *t, size
 		ls->tombs++;
 		return;
 	}
-	__atomic_store_n(&t->slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
-	for (i = (i - 1) & t->mask; t->slots[i] == SLOT_TOMB; i = (i - 1) & t->mask) {
-		__atomic_store_n(&t->slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
-		ls->tombs--;
+	/* in locals: the stores would otherwise make the compiler reload the table and the count at
+	 * every step (they may alias them, as far as it knows) */
+	uintptr_t *slots = t->slots;
+	const size_t mask = t->mask;
+	uint64_t cleared = 0;
+	__atomic_store_n(&slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
+	for (i = (i - 1) & mask; slots[i] == SLOT_TOMB; i = (i - 1) & mask) {
+		__atomic_store_n(&slots[i], SLOT_EMPTY, __ATOMIC_RELAXED);
+		cleared++;
 	}
+	ls->tombs -= cleared;
 }
 
 /* Insert in one probe (h = liveset_hash(b->addr)). A block already live at that address is
