@@ -358,7 +358,11 @@ void engine_apply(struct engine *e, const struct memtop_event *ev)
 #define PIPE_SLOT 24
 #define PIPE_BLOCK 16
 #define PIPE_SITE 8
-#define PIPE_RING 32 /* a power of two above PIPE_SLOT: the events between the first stage and the apply */
+/* holds the events between the first stage and the apply: an entry is read before it is reused */
+#define PIPE_RING 32
+_Static_assert(PIPE_RING > PIPE_SLOT && (PIPE_RING & (PIPE_RING - 1)) == 0 && PIPE_SLOT > PIPE_BLOCK &&
+		       PIPE_BLOCK > PIPE_SITE && PIPE_SITE > 0,
+	       "the stages come in order, and the ring outlasts the pipeline's length");
 /* Below this many live blocks the table and the blocks stay in cache: prefetching is pure cost. */
 #define PREFETCH_MIN_LIVE 32768
 
