@@ -161,9 +161,13 @@ static uint64_t ring_drain(struct shm_segment *seg, struct engine *e, double *cp
 	double t0 = now_s();
 	while (shm_ring_pop(seg, buf, 1024, &n) == SHM_POP_OK && n) {
 		size_t valid = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!shm_event_check(seg, &buf[i]))
-				buf[valid++] = buf[i];
+		for (size_t i = 0; i < n; i++) {
+			if (shm_event_check(seg, &buf[i]))
+				continue;
+			if (valid != i) /* as session_apply_batch: a record moves only past a bad one */
+				buf[valid] = buf[i];
+			valid++;
+		}
 		urcu_memb_read_lock();
 		engine_apply_batch(e, buf, valid);
 		urcu_memb_read_unlock();
