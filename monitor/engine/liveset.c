@@ -87,11 +87,11 @@ static void table_place_all(struct liveset_table *t, const struct liveset_table 
 		if (old->slots[i] <= SLOT_TOMB)
 			continue;
 		ring[n % REBUILD_RING] = slot_block(old->slots[i]);
-		__builtin_prefetch(ring[n % REBUILD_RING]);
+		memtop_prefetch(ring[n % REBUILD_RING]);
 		n++;
 		if (n - hashed > REBUILD_BLOCK - REBUILD_SLOT) {
 			hr[hashed % REBUILD_RING] = liveset_hash(ring[hashed % REBUILD_RING]->addr);
-			__builtin_prefetch(&t->slots[hr[hashed % REBUILD_RING] & t->mask], 1);
+			memtop_prefetch(&t->slots[hr[hashed % REBUILD_RING] & t->mask]);
 			hashed++;
 		}
 		if (hashed - placed > REBUILD_SLOT) {

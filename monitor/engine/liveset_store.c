@@ -167,7 +167,7 @@ static struct liveset_block *liveset_reuse_block(struct liveset *ls)
 			struct liveset_block *b = r->blocks[ls->reuse_i++];
 			/* reclaimed blocks were last written a grace period ago: far out of cache */
 			if (ls->reuse_i + REUSE_PREFETCH < r->n)
-				__builtin_prefetch(r->blocks[ls->reuse_i + REUSE_PREFETCH], 1);
+				memtop_prefetch(r->blocks[ls->reuse_i + REUSE_PREFETCH]);
 			return b;
 		}
 		if (r && !ls->retire) { /* an empty batch is the next retire list: no malloc */

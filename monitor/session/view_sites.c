@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prefetch.h"
 #include "session/session_internal.h"
 #include "symbols/skipframes.h"
 #include "symbols/symbols.h"
@@ -100,7 +101,7 @@ static void vs_prefetch_site(const struct engine *e, uint32_t id)
 	if (id < e->sites_cap) {
 		const char *p = (const char *)&e->sites[id];
 		for (size_t off = 0; off < sizeof(struct engine_site); off += 64)
-			__builtin_prefetch(p + off);
+			memtop_prefetch(p + off);
 	}
 }
 
@@ -136,7 +137,7 @@ static void vs_rebuild(struct session *s, struct model_site *out, uint32_t n)
 		if (i + PREFETCH_AHEAD < n) {
 			uint32_t ahead = s->eng.site_ids[i + PREFETCH_AHEAD];
 			if (ahead < s->eng.sites_cap)
-				__builtin_prefetch(&s->eng.sites[ahead].live_bytes);
+				memtop_prefetch(&s->eng.sites[ahead].live_bytes);
 		}
 		vs->keys[i] = vs_key_of(s, i);
 	}
@@ -216,7 +217,7 @@ static bool vs_update(struct session *s, const struct model_site *prev, uint32_t
 	}
 	for (uint32_t j = 0; j < nd; j++) {
 		if (j + PREFETCH_AHEAD < nd && mem[j + PREFETCH_AHEAD] < prev_n)
-			__builtin_prefetch(&prev[vs->pos[mem[j + PREFETCH_AHEAD]]].top);
+			memtop_prefetch(&prev[vs->pos[mem[j + PREFETCH_AHEAD]]].top);
 		uint32_t i = mem[j], p = vs->newpos[i];
 		vs_fill_one(s, &out[p], i);
 		if (i < prev_n) /* events do not change a top frame: keep the one named */
