@@ -2,9 +2,9 @@
  * gives them: each address's events in causal order (one lane per address), a realloc's BEGIN and
  * END possibly swapped when they went to different lanes.
  * The hot path is engine_apply_h: one hash per event, one live-set probe, a few counter updates;
- * at scale, batches go through it in a prefetching pipeline (engine_apply_pipelined). Cost and how it is
- * measured: README "Monitor speed" (bench_engine ingest). It must never block, never read the
- * segment, and never walk the live set. */
+ * at scale, batches go through it in a prefetching pipeline (engine_apply_pipelined). Cost and how
+ * it is measured: README "Monitor speed" (bench_engine ingest). It must never block, never read
+ * the segment, and never walk the live set. */
 #include "engine/engine_internal.h"
 #include "engine/liveset_writer.h"
 
