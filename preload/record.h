@@ -11,6 +11,7 @@
 #endif
 
 #include "preload.h"
+#include "ring_push.h"
 
 enum preload_mode {
 	PRELOAD_MODE_ACTIVE = 0, /* count and push */
@@ -90,11 +91,12 @@ static inline bool preload_alone(void)
 }
 
 /* Returns true when the event is in the ring. */
-static inline bool preload_push(struct preload_thread *t, struct memtop_event *ev)
+static inline __attribute__((always_inline)) bool preload_push(struct preload_thread *t,
+								 struct memtop_event *ev)
 {
 	ev->thread_slot = t->slot;
 	ev->timestamp_ns = shm_now_ns();
-	enum shm_push_result r = shm_ring_push_as(&preload_seg, ev, preload_alone());
+	enum shm_push_result r = shm_ring_push_inline(&preload_seg, ev, preload_alone());
 	if (preload_unlikely(r != SHM_PUSHED))
 		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
 	return r == SHM_PUSHED;

@@ -12,8 +12,8 @@
  * on the lane's head, so whoever reserves first is consumed first. Threads on different lanes share
  * no line on the push path: the cost of a call does not grow with the number of threads.
  * Events that must be ordered against every lane (tags) are barriers: one copy per lane.
- * This file is the producers' side (reserve, commit, push, barriers); shm/ring_pop.c is the
- * consumer's. */
+ * This file is the producers' side (reserve, push, barriers), its usual path inline in
+ * shm/ring_push.h (the preload's hooks take it from there); shm/ring_pop.c is the consumer's. */
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
@@ -22,9 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "debug_assert.h"
 #include "internal.h"
-#include "ring_lane.h"
+#include "ring_push.h"
 
 struct full_wait {
 	uint64_t deadline_ns;
@@ -76,7 +75,7 @@ static bool ring_wait_full(struct shm_segment *seg, struct shm_lane_local *l, st
 static uint64_t lane_free_below(struct shm_segment *seg, uint32_t lane, bool refresh)
 {
 	struct shm_lane_local *l = &seg->lane[lane];
-	uint64_t cached = __atomic_load_n(&l->free_below, __ATOMIC_ACQUIRE);
+	uint64_t cached = lane_free_bound(seg, lane);
 	if (!refresh)
 		return cached;
 	uint64_t bound = __atomic_load_n(&lane_ctl(seg, lane)->tail, __ATOMIC_ACQUIRE) + seg->lane_cap;
@@ -93,58 +92,6 @@ static uint64_t lane_free_below(struct shm_segment *seg, uint32_t lane, bool ref
 	if (bound != cached)
 		__atomic_store_n(&l->free_below, bound, __ATOMIC_RELEASE);
 	return bound;
-}
-
-/* Takes ticket *pos of a lane if its head still holds it; else *pos becomes the head. `alone`: no
- * other thread or process can reserve in this segment now (shm_ring_push_as says when). Then x86-64
- * takes it with cmpxchg without the lock prefix: a single instruction, so a signal handler on this
- * thread finds it done or not begun, and no other writer of the line exists. A locked instruction
- * waits for this core's store buffer to drain, that is for the last record's stores to cells whose
- * lines the consumer read (python3 under report: lane_reserve had 15 % of the target's samples;
- * unlocked, the wait moves to those stores, which lane_prefetch_ahead then starts early). Elsewhere,
- * and under ThreadSanitizer (it cannot see the instruction), the atomic CAS. */
-static inline bool lane_take(uint64_t *head, uint64_t *pos, bool alone)
-{
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-	if (alone) {
-		uint64_t seen = *pos;
-		__asm__ volatile("cmpxchgq %2, %1" : "+a"(seen), "+m"(*head) : "r"(*pos + 1) : "memory", "cc");
-		bool took = seen == *pos;
-		*pos = seen;
-		return took;
-	}
-#else
-	(void)alone;
-#endif
-	/* Relaxed is enough: the bound (acquire) orders our record writes after the consumer's copy,
-	 * and the cell's seq (release in commit) publishes them. */
-	return __atomic_compare_exchange_n(head, pos, *pos + 1, true, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
-}
-
-/* Ticket pos of lane was just taken: a lane that was dropping (a full episode timed out) takes
- * records again. */
-static inline void lane_took(struct shm_segment *seg, uint32_t lane, uint64_t pos, uint64_t *ticket)
-{
-	if (__builtin_expect(__atomic_load_n(&seg->lane[lane].dropping, __ATOMIC_RELAXED), 0))
-		__atomic_store_n(&seg->lane[lane].dropping, 0, __ATOMIC_RELAXED);
-	*ticket = pos;
-}
-
-/* The usual case of lane_reserve, inline in the push: the head's ticket has a free cell and the
- * take succeeds at the first try. Else false, and lane_reserve does the rest (retries, a full
- * lane). python3 churn under callgrind: the push took ~150 instructions, a fifth of them the
- * calls' entries and exits. */
-static inline __attribute__((always_inline)) bool lane_reserve_fast(struct shm_segment *seg,
-								    uint32_t lane, uint64_t *ticket,
-								    bool alone)
-{
-	uint64_t *head = &lane_ctl(seg, lane)->head;
-	uint64_t pos = __atomic_load_n(head, __ATOMIC_RELAXED);
-	if (pos >= lane_free_below(seg, lane, false) || !lane_take(head, &pos, alone))
-		return false;
-	lane_took(seg, lane, pos, ticket);
-	return true;
 }
 
 /* Takes a ticket of lane, waiting on a full lane as w allows (w is shared by the lanes of one
@@ -178,34 +125,6 @@ bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
 {
 	struct full_wait w = {0, 0, 0};
 	return lane_reserve(seg, lane, ticket, &w, false);
-}
-
-static inline __attribute__((always_inline)) void
-ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket, const struct memtop_event *ev)
-{
-	/* the ticket came from lane_reserve: its cell was free (below the bound) when it was taken */
-	DEBUG_ASSERT(lane < seg->lanes);
-	DEBUG_ASSERT(ticket < __atomic_load_n(&seg->lane[lane].bound_seen, __ATOMIC_ACQUIRE));
-	struct memtop_event *cell = lane_cell(seg, lane, ticket);
-#ifdef __SANITIZE_THREAD__
-	/* The producer of this cell one lap earlier happens-before us through the consumer process
-	 * (its seq release, the consumer's copy, the consumer's tail release, our acquire of the
-	 * bound). ThreadSanitizer cannot see that process; acquiring the earlier seq gives it the
-	 * same edge. Not in normal builds: the load would cost a coherence round trip. */
-	(void)__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE);
-#endif
-	cell->type = ev->type;
-	cell->flags = ev->flags;
-	cell->thread_slot = ev->thread_slot;
-	cell->stack_id = ev->stack_id;
-	cell->timestamp_ns = ev->timestamp_ns;
-	cell->addr = ev->addr;
-	cell->size = ev->size;
-	cell->aux = ev->aux;
-	cell->usable = ev->usable;
-	cell->link = ev->link;
-	/* Publish: the record's fields happen-before the consumer's acquire of seq. */
-	__atomic_store_n(&cell->seq, ticket + 1, __ATOMIC_RELEASE);
 }
 
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
@@ -243,7 +162,7 @@ static bool barrier_lock(struct shm_segment *seg)
  * reserved before it in any lane. Lanes that stay full past the bound (block_ms for the whole
  * barrier, while our earlier tickets hold their lanes back) drop the barrier: the tickets already
  * taken are committed as PAD records, which the consumer skips. */
-static enum shm_push_result push_barrier(struct shm_segment *seg, const struct memtop_event *ev)
+enum shm_push_result shm_ring_push_barrier(struct shm_segment *seg, const struct memtop_event *ev)
 {
 	uint64_t tickets[MEMTOP_LANES_MAX];
 	struct full_wait w = {0, 0, 0}; /* one bound for the whole barrier */
@@ -267,65 +186,28 @@ static enum shm_push_result push_barrier(struct shm_segment *seg, const struct m
 	return whole ? SHM_PUSHED : SHM_DROPPED;
 }
 
-/* Whether this x86-64 CPU has PREFETCHW (CPUID 0x80000001, ECX bit 8): 1, 0, or -1 before the first
- * look (a benign race: every thread finds the same answer). */
 #if defined(__x86_64__)
-static int8_t cpu_prefetchw = -1;
+int8_t shm_cpu_prefetchw = -1;
 
-static bool cpu_has_prefetchw(void)
+bool shm_cpu_probe_prefetchw(void)
 {
-	int8_t has = __atomic_load_n(&cpu_prefetchw, __ATOMIC_RELAXED);
-	if (__builtin_expect(has < 0, 0)) {
-		unsigned a, b, c = 0, d;
-		has = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) ? 1 : 0;
-		__atomic_store_n(&cpu_prefetchw, has, __ATOMIC_RELAXED);
-	}
+	unsigned a, b, c = 0, d;
+	int8_t has = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8)) ? 1 : 0;
+	__atomic_store_n(&shm_cpu_prefetchw, has, __ATOMIC_RELAXED);
 	return has;
 }
 #endif
 
-/* The line of the cell LANE_PREFETCH_AHEAD tickets on is asked for now, for writing, so that the
- * record that lands there finds it in this core's cache instead of waiting for it to come from the
- * consumer's, which read it a lap ago. With a locked take, the lock waits for this core's earlier
- * record stores; unlocked (alone), those stores wait: either way one miss per record, unless the
- * line was asked for early enough (python3 under report: the target's stalls sat on the take, then
- * on the stores). One ticket ahead was too late for a thread pushing back to back: 16 ahead, the
- * storm under report took 0.29 -> 0.23 s (median of 9, interleaved with 1, 2, 4 and 8 ahead, which
- * fell in between). Only a cell the consumer is done with (below the lane's bound last seen): a
- * cell it has still to read would be pulled away from it. With other producers on the lane the
- * cell may be another thread's: that thread then takes the line from this core instead of from
- * the consumer's, the same one transfer (the ring benchmark's 2 producers on one lane: no worse). */
-#define LANE_PREFETCH_AHEAD 16
-static inline void lane_prefetch_ahead(struct shm_segment *seg, uint32_t lane, uint64_t ticket)
+bool shm_ring_reserve_as(struct shm_segment *seg, uint32_t lane, uint64_t *ticket, bool alone)
 {
-	uint64_t ahead = ticket + LANE_PREFETCH_AHEAD;
-	if (ahead >= lane_free_below(seg, lane, false))
-		return;
-#if defined(__x86_64__)
-	if (cpu_has_prefetchw())
-		__asm__ volatile("prefetchw %0" ::"m"(*(const char *)lane_cell(seg, lane, ahead)));
-#else
-	__builtin_prefetch(lane_cell(seg, lane, ahead), 1, 3);
-#endif
+	struct full_wait w = {0, 0, 0};
+	return lane_reserve(seg, lane, ticket, &w, alone);
 }
 
 enum shm_push_result shm_ring_push_as(struct shm_segment *seg, const struct memtop_event *ev,
 				     bool alone)
 {
-	uint64_t ticket;
-	if (!shm_consumer_present(seg))
-		return SHM_NO_CONSUMER;
-	if (__builtin_expect(ev->type == MEMTOP_EV_TAG, 0))
-		return push_barrier(seg, ev);
-	uint32_t lane = shm_event_lane(seg, ev);
-	if (__builtin_expect(!lane_reserve_fast(seg, lane, &ticket, alone), 0)) {
-		struct full_wait w = {0, 0, 0};
-		if (!lane_reserve(seg, lane, &ticket, &w, alone))
-			return SHM_DROPPED;
-	}
-	ring_commit(seg, lane, ticket, ev);
-	lane_prefetch_ahead(seg, lane, ticket);
-	return SHM_PUSHED;
+	return shm_ring_push_inline(seg, ev, alone);
 }
 
 enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_event *ev)

@@ -1,6 +1,6 @@
-/* ring_lane: what the two halves of the event ring share, for shm/ring.c (the producers' push and
- * the ring's design) and shm/ring_pop.c (the consumer's pop) only: where a lane's control lines and
- * cells are, and the spin-wait hint. */
+/* ring_lane: what the two halves of the event ring share, for shm/ring.c and shm/ring_push.h (the
+ * producers' push and the ring's design) and shm/ring_pop.c (the consumer's pop) only: where a
+ * lane's control lines and cells are, and the spin-wait hint. */
 #ifndef MEMTOP_SHM_RING_LANE_H
 #define MEMTOP_SHM_RING_LANE_H
 
