@@ -154,22 +154,17 @@ static void engine_put(struct engine *e, const struct liveset_block *b, uint64_t
 static void engine_alloc(struct engine *e, const struct memtop_event *ev, uint64_t h,
 			 uint32_t thread, uint16_t flags)
 {
-	struct liveset_block b = {
-		.addr = ev->addr,
-		.size = ev->size,
-		.seq = e->next_seq++,
-		.stack_id = ev->stack_id,
-		.time_ms = (uint32_t)(ev->timestamp_ns / 1000000u),
-		.thread = (uint16_t)thread,
-		.flags = flags,
-	};
+	struct liveset_block b =
+		liveset_block_make(ev->addr, ev->size, flags, e->next_seq++, (uint16_t)thread,
+				   ev->stack_id, (uint32_t)(ev->timestamp_ns / 1000000u));
+	uint64_t size = b.size; /* as kept (48 bits): frees subtract the same */
 	struct engine_site *s = engine_site_of(e, ev->stack_id);
 	s->allocs++;
-	s->bytes_allocated += b.size; /* as kept (48 bits): frees subtract the same */
+	s->bytes_allocated += size;
 	e->threads[thread].allocs++;
 	e->allocs++;
-	e->bytes_allocated += b.size;
-	e->size_hist[b.size ? 64 - __builtin_clzll(b.size) : 0]++;
+	e->bytes_allocated += size;
+	e->size_hist[size ? 64 - __builtin_clzll(size) : 0]++;
 	engine_put(e, &b, h, s);
 }
 
@@ -276,15 +271,9 @@ void engine_seed(struct engine *e, uint64_t addr, uint64_t size, uint32_t stack_
 		 uint64_t time_ns, uint16_t flags)
 {
 	uint32_t thread = engine_thread_for_slot(e, slot);
-	struct liveset_block b = {
-		.addr = addr,
-		.size = size,
-		.seq = e->next_seq++,
-		.stack_id = stack_id,
-		.time_ms = (uint32_t)(time_ns / 1000000u),
-		.thread = (uint16_t)thread,
-		.flags = flags | LIVESET_F_TABLE,
-	};
+	struct liveset_block b =
+		liveset_block_make(addr, size, flags | LIVESET_F_TABLE, e->next_seq++,
+				   (uint16_t)thread, stack_id, (uint32_t)(time_ns / 1000000u));
 	e->seeded_blocks++;
 	engine_put(e, &b, liveset_hash(addr), engine_site_of(e, stack_id));
 }

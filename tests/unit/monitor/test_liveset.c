@@ -35,6 +35,35 @@ static void test_insert_lookup_remove(void **state)
 	liveset_destroy(&ls);
 }
 
+/* liveset_block_make builds the words the bitfields are read from: every field reads back as given
+ * (cut to its width), extremes included. */
+static void test_block_make_layout(void **state)
+{
+	(void)state;
+	const uint64_t low48 = (1ull << 48) - 1;
+	const uint64_t sizes[] = {0, 1, 4096, low48, low48 + 7};
+	const uint64_t seqs[] = {0, 12345, low48};
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		for (size_t j = 0; j < sizeof seqs / sizeof *seqs; j++) {
+			struct liveset_block b = liveset_block_make(0x7f00deadbeef, sizes[i], 0xa5c3,
+								    seqs[j], 0xfffe, 0x89abcdef,
+								    0xfedcba98);
+			struct liveset_block want = {.addr = 0x7f00deadbeef, .size = sizes[i],
+						     .flags = 0xa5c3, .seq = seqs[j], .thread = 0xfffe,
+						     .stack_id = 0x89abcdef, .time_ms = 0xfedcba98};
+			assert_int_equal(b.addr, want.addr);
+			assert_int_equal(b.size, want.size);
+			assert_int_equal(b.size, sizes[i] & low48);
+			assert_int_equal(b.flags, 0xa5c3);
+			assert_int_equal(b.seq, seqs[j]);
+			assert_int_equal(b.thread, 0xfffe);
+			assert_int_equal(b.stack_id, 0x89abcdef);
+			assert_int_equal(b.time_ms, 0xfedcba98);
+			assert_memory_equal(&b, &want, sizeof b);
+		}
+	}
+}
+
 static void test_growth_and_iteration(void **state)
 {
 	(void)state;
@@ -335,6 +364,7 @@ int main(void)
 	urcu_memb_register_thread();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_insert_lookup_remove),
+		cmocka_unit_test(test_block_make_layout),
 		cmocka_unit_test(test_growth_and_iteration),
 		cmocka_unit_test(test_churn_memory_bounded),
 		cmocka_unit_test(test_churn_small_set_few_tombstones),
