@@ -144,7 +144,14 @@ extern struct memtop_counters preload_preinit; /* counts made before the segment
 
 /* bootstrap.c: a static arena for calls made while the real functions are being looked up. */
 void *preload_bootstrap_alloc(size_t size, size_t align);
-bool preload_bootstrap_owns(const void *p);
+#define PRELOAD_BOOTSTRAP_BYTES (64 * 1024)
+extern unsigned char preload_bootstrap_arena[PRELOAD_BOOTSTRAP_BYTES];
+/* Inline: every free and realloc asks first. */
+static inline bool preload_bootstrap_owns(const void *p)
+{
+	const unsigned char *c = p;
+	return c >= preload_bootstrap_arena && c < preload_bootstrap_arena + PRELOAD_BOOTSTRAP_BYTES;
+}
 size_t preload_bootstrap_size(const void *p);
 
 /* real.c: looks the real functions up once (under the reentrancy guard). */
