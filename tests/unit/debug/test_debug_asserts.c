@@ -89,7 +89,7 @@ static void commit_unreserved_ticket(void)
 static void test_ring_commit_above_bound(void **state)
 {
 	(void)state;
-	expect_abort(commit_unreserved_ticket, "shm/ring.c:", "ticket < ");
+	expect_abort(commit_unreserved_ticket, "shm/ring_push.h:", "ticket < ");
 }
 
 /* ---- the engine: one writer, inside a read-side section; no figure below zero ---- */
