@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 TIMEOUT = 240
 
@@ -66,6 +67,18 @@ def segment_exe(name):
         return head[56:].split(b"\0")[0].decode(errors="replace")
     except OSError:
         return "?"
+
+
+def dead_segments(before, grace=2.0):
+    """Segments made since `before` whose process is gone and that are still there after `grace`
+    seconds: a test running in parallel may have a target that just exited, its segment about to
+    be removed by its monitor (this test once failed unlinking one that went in between)."""
+    left = [s for s in segments() - before if not pid_alive(int(s.split(".")[1]))]
+    deadline = time.monotonic() + grace
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [s for s in left if os.path.exists(os.path.join("/dev/shm", s))]
+    return left
 
 
 def pid_alive(pid):
@@ -160,13 +173,16 @@ def main():
                 an = {f[i]: int(f[i + 1]) for i in range(1, len(f) - 1, 2)}
                 if an["bad"] or an["dup_allocs"] or an["bus"]:
                     errors.append("consumer saw anomalies: " + line)
-        left = [s for s in segments() - before if not pid_alive(int(s.split(".")[1]))]
+        left = dead_segments(before)
         if left:
             # name the program that made each one (tests running in parallel make segments too)
             errors.append("segments left behind by dead processes: %s" %
                           ["%s (%s)" % (s, segment_exe(s)) for s in left])
             for s in left:
-                os.unlink(os.path.join("/dev/shm", s))
+                try:
+                    os.unlink(os.path.join("/dev/shm", s))
+                except FileNotFoundError:
+                    pass
         for e in errors:
             print("FAIL: " + e)
         if errors:
