@@ -123,8 +123,7 @@ static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticke
 
 bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
 {
-	struct full_wait w = {0, 0, 0};
-	return lane_reserve(seg, lane, ticket, &w, false);
+	return shm_ring_reserve_as(seg, lane, ticket, false);
 }
 
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
