@@ -146,8 +146,8 @@ static inline void lane_prefetch_ahead(struct shm_segment *seg, uint32_t lane, u
 #endif
 }
 
-/* shm_ring_push_as (shm.h), inline. For a record built in the caller (its fields then go to the cell
- * from registers), with a type known there: a TAG takes the barrier's path out of line. */
+/* shm_ring_push_as (shm.h), inline. For a record built in the caller with a type known there (the
+ * lane's choice folds); a TAG takes the barrier's path out of line. */
 static inline __attribute__((always_inline)) enum shm_push_result
 shm_ring_push_inline(struct shm_segment *seg, const struct memtop_event *ev, bool alone)
 {
