@@ -166,6 +166,13 @@ static inline uint32_t stack_trie_child(struct stack_trie *tr, uint32_t parent, 
 	const struct stack_trie_node *nd = &tr->node[i];
 	if (preload_likely(nd->pc == pc && nd->parent == parent && i != STACK_TRIE_ROOT))
 		return i;
+	/* Linear probing: a node not in its home slot is most often in the next (python3 churn under
+	 * callgrind: a third of the lookups missed the home slot, and the walk's instructions fell 1 %
+	 * with this second look). */
+	uint32_t j = (i + 1) & ((1u << STACK_TRIE_LOG2) - 1);
+	nd = &tr->node[j];
+	if (nd->pc == pc && nd->parent == parent && j != STACK_TRIE_ROOT)
+		return j;
 	return stack_trie_add(tr, i, parent, pc);
 }
 
