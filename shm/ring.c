@@ -1,4 +1,4 @@
-/* The event ring: lanes (shm/lanes.c) of one-cache-line records, each lane a bounded multi-producer
+/* The event ring: lanes (shm/lanes.c) of half-cache-line records, each lane a bounded multi-producer
  * single-consumer queue with per-cell sequence numbers, after Vyukov's bounded MPMC queue with one
  * change: the consumer never writes a cell. A producer commits ticket t of a lane by storing
  * seq = t + 1 (release) after the record; the consumer frees cells by publishing the lane's tail
@@ -94,9 +94,10 @@ static uint64_t lane_free_below(struct shm_segment *seg, uint32_t lane, bool ref
 	return bound;
 }
 
-/* Takes a ticket of lane, waiting on a full lane as w allows (w is shared by the lanes of one
- * barrier, so that the whole barrier waits at most block_ms). */
-static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket,
+/* Takes count consecutive tickets of lane (*ticket is the first), waiting on a full lane as w
+ * allows (w is shared by the lanes of one barrier, so that the whole barrier waits at most
+ * block_ms). */
+static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint32_t count, uint64_t *ticket,
 			 struct full_wait *w, bool alone)
 {
 	struct memtop_lane *c = lane_ctl(seg, lane);
@@ -104,16 +105,17 @@ static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticke
 	uint64_t pos = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 	bool refreshed = false;
 	for (;;) {
-		if (pos < lane_free_below(seg, lane, false) ||
-		    (!refreshed && pos < lane_free_below(seg, lane, (refreshed = true)))) {
-			/* Cell free for ticket pos: take the ticket. */
-			if (lane_take(&c->head, &pos, alone)) {
+		uint64_t last = pos + count - 1;
+		if (last < lane_free_below(seg, lane, false) ||
+		    (!refreshed && last < lane_free_below(seg, lane, (refreshed = true)))) {
+			/* Cells free for tickets pos to last: take them. */
+			if (lane_take(&c->head, &pos, count, alone)) {
 				lane_took(seg, lane, pos, ticket);
 				return true;
 			}
 			continue; /* pos now holds the head another producer moved */
 		}
-		/* The cell still holds ticket pos - lane_cap, unconsumed: the lane is full. */
+		/* A cell still holds a ticket of the lap before, unconsumed: the lane is full. */
 		if (!ring_wait_full(seg, l, w))
 			return false;
 		refreshed = false;
@@ -123,13 +125,18 @@ static bool lane_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticke
 
 bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket)
 {
-	return shm_ring_reserve_as(seg, lane, ticket, false);
+	return shm_ring_reserve_as(seg, lane, 2, ticket, false);
 }
 
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
 		     const struct memtop_event *ev)
 {
-	ring_commit(seg, lane, ticket, ev);
+	bool ext = record_needs_ext(ev);
+	ring_commit(seg, lane, ticket, ev, ext);
+	if (!ext) {
+		struct memtop_event pad = {.type = MEMTOP_EV_PAD};
+		ring_commit(seg, lane, ticket + 1, &pad, false);
+	}
 }
 
 /* One barrier at a time per process, so that every lane holds the copies of two barriers in the
@@ -156,11 +163,12 @@ static bool barrier_lock(struct shm_segment *seg)
 	}
 }
 
-/* A copy of ev in every lane. All tickets are reserved before any is committed, so once the
- * consumer sees one copy every lane has its copy's ticket taken: the barrier sits after everything
- * reserved before it in any lane. Lanes that stay full past the bound (block_ms for the whole
- * barrier, while our earlier tickets hold their lanes back) drop the barrier: the tickets already
- * taken are committed as PAD records, which the consumer skips. */
+/* A copy of ev in every lane (two records each: the barrier's number is in the extension). All
+ * tickets are reserved before any is committed, so once the consumer sees one copy every lane has
+ * its copy's tickets taken: the barrier sits after everything reserved before it in any lane.
+ * Lanes that stay full past the bound (block_ms for the whole barrier, while our earlier tickets
+ * hold their lanes back) drop the barrier: the tickets already taken are committed as PAD
+ * records, which the consumer skips. */
 enum shm_push_result shm_ring_push_barrier(struct shm_segment *seg, const struct memtop_event *ev)
 {
 	uint64_t tickets[MEMTOP_LANES_MAX];
@@ -168,7 +176,7 @@ enum shm_push_result shm_ring_push_barrier(struct shm_segment *seg, const struct
 	if (!barrier_lock(seg))
 		return SHM_DROPPED;
 	uint32_t got = 0;
-	while (got < seg->lanes && lane_reserve(seg, got, &tickets[got], &w, false))
+	while (got < seg->lanes && lane_reserve(seg, got, 2, &tickets[got], &w, false))
 		got++;
 	bool whole = got == seg->lanes;
 	struct memtop_event copy = *ev;
@@ -179,8 +187,14 @@ enum shm_push_result shm_ring_push_barrier(struct shm_segment *seg, const struct
 		memset(&copy, 0, sizeof copy);
 		copy.type = MEMTOP_EV_PAD;
 	}
-	for (uint32_t k = 0; k < got; k++)
-		shm_ring_commit(seg, k, tickets[k], &copy);
+	for (uint32_t k = 0; k < got; k++) {
+		if (whole) {
+			ring_commit(seg, k, tickets[k], &copy, true);
+		} else {
+			ring_commit(seg, k, tickets[k], &copy, false);
+			ring_commit(seg, k, tickets[k] + 1, &copy, false);
+		}
+	}
 	__atomic_store_n(&seg->barrier_lock, 0, __ATOMIC_RELEASE);
 	return whole ? SHM_PUSHED : SHM_DROPPED;
 }
@@ -197,10 +211,11 @@ bool shm_cpu_probe_prefetchw(void)
 }
 #endif
 
-bool shm_ring_reserve_as(struct shm_segment *seg, uint32_t lane, uint64_t *ticket, bool alone)
+bool shm_ring_reserve_as(struct shm_segment *seg, uint32_t lane, uint32_t count, uint64_t *ticket,
+			 bool alone)
 {
 	struct full_wait w = {0, 0, 0};
-	return lane_reserve(seg, lane, ticket, &w, alone);
+	return lane_reserve(seg, lane, count, ticket, &w, alone);
 }
 
 enum shm_push_result shm_ring_push_as(struct shm_segment *seg, const struct memtop_event *ev,

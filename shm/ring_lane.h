@@ -11,10 +11,25 @@ static inline struct memtop_lane *lane_ctl(const struct shm_segment *seg, uint32
 	return &seg->hdr->lanes[lane];
 }
 
-static inline struct memtop_event *lane_cell(const struct shm_segment *seg, uint32_t lane,
-					     uint64_t ticket)
+static inline struct memtop_record *lane_cell(const struct shm_segment *seg, uint32_t lane,
+					      uint64_t ticket)
 {
 	return &seg->ring[(uint64_t)lane * seg->lane_cap + (ticket & (seg->lane_cap - 1))];
+}
+
+/* The sequence number a record of ticket t carries once committed (32 bits: a cell of the lap
+ * before holds t + 1 - lane_cap, and lane_cap < 2^31). */
+static inline uint32_t lane_seq(uint64_t ticket)
+{
+	return (uint32_t)(ticket + 1);
+}
+
+/* Whether an event needs the extension record: an aux or link word, or a usable size that is not
+ * its size plus less than MEMTOP_USABLE_ESCAPE (or a size of 2^48 or more). */
+static inline bool record_needs_ext(const struct memtop_event *ev)
+{
+	return ev->aux != 0 || ev->link != 0 || (ev->size >> MEMTOP_SIZE_BITS) != 0 ||
+	       ev->usable - ev->size >= MEMTOP_USABLE_ESCAPE;
 }
 
 /* A hint inside a spin-wait (a waiting producer, full_wait): lets the other hardware thread run and

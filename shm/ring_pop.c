@@ -27,13 +27,66 @@ static void lane_advance(struct shm_segment *seg, uint32_t lane, uint64_t tail)
 static void lane_unpark(struct shm_segment *seg, uint32_t lane)
 {
 	seg->lane[lane].parked = false;
-	lane_advance(seg, lane, seg->lane[lane].tail + 1);
+	lane_advance(seg, lane, seg->lane[lane].tail + seg->lane[lane].park_span);
 }
 
-/* Copies lane's ready records from its tail into out (at most room), skipping PAD records, and
- * parks the lane at a barrier copy. Adds the count to *got as it goes: a SIGBUS may cut us short. */
+/* The timestamp of a record: its 32 bits of time units are the low bits of the one within 2^31
+ * units (24 days) of now_units (the consumer's CLOCK_MONOTONIC / MEMTOP_TIME_UNIT_NS, read once
+ * per pop: a record may be a little newer than it, or older). */
+static uint64_t record_time_ns(uint32_t time, uint64_t now_units)
+{
+	uint64_t units = now_units + (uint64_t)(int64_t)(int32_t)(time - (uint32_t)now_units);
+	return units * MEMTOP_TIME_UNIT_NS;
+}
+
+/* The event of the record r of ticket tail (copied out of its cell), with its extension from the
+ * next ticket when it has one. Returns the records it took: 2 with an extension, else 1. An
+ * extension not committed or not one (only a damaged or hostile segment: a producer commits the
+ * extension first) makes the event an unknown type (shm_event_check rejects it) that took 1 record,
+ * so that the lane never waits on it. */
+static uint32_t record_decode(const struct shm_segment *seg, uint32_t lane, uint64_t tail,
+			      const struct memtop_record *r, uint64_t now_units,
+			      struct memtop_event *ev)
+{
+	uint64_t size = r->size_usable & ((1ull << MEMTOP_SIZE_BITS) - 1);
+	uint32_t delta = (uint32_t)(r->size_usable >> MEMTOP_SIZE_BITS);
+	*ev = (struct memtop_event){
+		.seq = tail + 1,
+		.type = r->type,
+		.flags = r->flags & (uint8_t)~MEMTOP_EVF_EXT,
+		.thread_slot = r->thread_slot,
+		.stack_id = r->stack_id,
+		.timestamp_ns = record_time_ns(r->time, now_units),
+		.addr = r->addr,
+		.size = size,
+		.usable = size + delta,
+	};
+	if (!(r->flags & MEMTOP_EVF_EXT))
+		return 1;
+	const struct memtop_record_ext *cell =
+		(const struct memtop_record_ext *)lane_cell(seg, lane, tail + 1);
+	struct memtop_record_ext x;
+	if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != lane_seq(tail + 1)) {
+		ev->type = MEMTOP_EV_NONE;
+		return 1;
+	}
+	memcpy(&x, cell, sizeof x);
+	if (x.type != MEMTOP_EV_EXT) {
+		ev->type = MEMTOP_EV_NONE;
+		return 1;
+	}
+	ev->size |= (uint64_t)x.size_hi << MEMTOP_SIZE_BITS;
+	ev->aux = x.aux;
+	ev->link = x.link;
+	ev->usable = x.usable;
+	return 2;
+}
+
+/* Copies lane's ready events from its tail into out (at most room), skipping PAD records and
+ * extensions whose record was skipped, and parks the lane at a barrier copy. Adds the count to
+ * *got as it goes: a SIGBUS may cut us short. */
 static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct memtop_event *out,
-				size_t room, volatile size_t *got)
+				size_t room, uint64_t now_units, volatile size_t *got)
 {
 	struct shm_lane_local *l = &seg->lane[lane];
 	uint64_t tail = l->tail;
@@ -41,22 +94,29 @@ static enum lane_state lane_pop(struct shm_segment *seg, uint32_t lane, struct m
 	enum lane_state st = LANE_READ;
 	/* At most one lap per call: a hostile writer could keep committing PAD records. */
 	for (uint32_t scanned = 0; n < room && scanned < seg->lane_cap; scanned++) {
-		struct memtop_event *cell = lane_cell(seg, lane, tail);
-		/* Ready when the producer of ticket tail committed: seq = tail + 1 (a cell of an
-		 * earlier lap holds tail - lane_cap + 1, a never-used cell 0). */
-		if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+		const struct memtop_record *cell = lane_cell(seg, lane, tail);
+		/* Ready when the producer of ticket tail committed: seq = lane_seq(tail) (a cell of
+		 * an earlier lap holds lane_seq(tail - lane_cap), a never-used cell 0). */
+		if (__atomic_load_n(&cell->seq, __ATOMIC_ACQUIRE) != lane_seq(tail)) {
 			if (n == 0)
 				st = LANE_EMPTY; /* or pending: pop_lanes asks only if nothing came */
 			break;
 		}
-		memcpy(&out[n], cell, sizeof *cell);
+		struct memtop_record r;
+		memcpy(&r, cell, sizeof r);
+		if (r.type == MEMTOP_EV_EXT) {
+			tail++; /* its record was skipped (shm_ring_skip): nothing to apply */
+			continue;
+		}
+		uint32_t span = record_decode(seg, lane, tail, &r, now_units, &out[n]);
 		if (out[n].flags & MEMTOP_EVF_BARRIER) {
 			l->parked = true;
 			l->barrier = out[n].link;
+			l->park_span = span;
 			st = LANE_PARKED;
 			break;
 		}
-		tail++;
+		tail += span;
 		if (out[n].type == MEMTOP_EV_PAD)
 			continue;
 		n++;
@@ -93,7 +153,8 @@ static bool barrier_skip_stale(struct shm_segment *seg)
 /* Every lane parked at the same barrier: it comes out once (into *out), and every lane steps past
  * its copy. The number is published first, so that a consumer that dies half-way through leaves
  * copies the next one knows to be stale. */
-static enum barrier_step barrier_release(struct shm_segment *seg, struct memtop_event *out)
+static enum barrier_step barrier_release(struct shm_segment *seg, struct memtop_event *out,
+					 uint64_t now_units)
 {
 	if (barrier_skip_stale(seg))
 		return BARRIER_STALE;
@@ -101,8 +162,10 @@ static enum barrier_step barrier_release(struct shm_segment *seg, struct memtop_
 	for (uint32_t k = 0; k < seg->lanes; k++)
 		if (!seg->lane[k].parked || seg->lane[k].barrier != number)
 			return BARRIER_WAIT;
-	/* The copy is still in lane 0's cell: producers do not reuse it before the tail passes it. */
-	memcpy(out, lane_cell(seg, 0, seg->lane[0].tail), sizeof *out);
+	/* The copy is still in lane 0's cells: producers do not reuse them before the tail passes. */
+	struct memtop_record r;
+	memcpy(&r, lane_cell(seg, 0, seg->lane[0].tail), sizeof r);
+	record_decode(seg, 0, seg->lane[0].tail, &r, now_units, out);
 	out->flags &= (uint8_t)~MEMTOP_EVF_BARRIER;
 	out->link = 0;
 	__atomic_store_n(&seg->hdr->barrier_released, number, __ATOMIC_RELEASE);
@@ -150,6 +213,7 @@ static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_even
 {
 	bool pending = false;
 	uint32_t mask = seg->lanes - 1;
+	uint64_t now_units = shm_clock_ns(CLOCK_MONOTONIC) / MEMTOP_TIME_UNIT_NS;
 	/* Fairness: each pop starts with the next lane, so a busy lane cannot fill every batch. */
 	uint32_t first = seg->pop_first;
 	seg->pop_first = (first + 1) & mask;
@@ -160,12 +224,12 @@ static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_even
 			uint32_t k = (first + i) & mask;
 			enum lane_state st = seg->lane[k].parked ? LANE_PARKED
 								 : lane_pop(seg, k, out + *got,
-									    max - *got, got);
+									    max - *got, now_units, got);
 			parked += st == LANE_PARKED;
 		}
 		if (parked == 0 || *got >= max)
 			break;
-		enum barrier_step b = barrier_release(seg, &out[*got]);
+		enum barrier_step b = barrier_release(seg, &out[*got], now_units);
 		if (b == BARRIER_WAIT) {
 			pending = true; /* a barrier in progress: its other copies are not committed */
 			break;
@@ -202,7 +266,8 @@ static void skip_one(struct shm_segment *seg)
 			continue;
 		uint64_t head = __atomic_load_n(&lane_ctl(seg, k)->head, __ATOMIC_ACQUIRE);
 		if (head > l->tail &&
-		    __atomic_load_n(&lane_cell(seg, k, l->tail)->seq, __ATOMIC_ACQUIRE) != l->tail + 1) {
+		    __atomic_load_n(&lane_cell(seg, k, l->tail)->seq, __ATOMIC_ACQUIRE) !=
+			    lane_seq(l->tail)) {
 			lane_advance(seg, k, l->tail + 1);
 			return;
 		}
@@ -244,7 +309,7 @@ static uint64_t lane_drop_old(struct shm_segment *seg, uint32_t k, uint64_t dead
 	if (until < tail || until - tail > seg->lane_cap)
 		return 0; /* impossible: leave the lane to the normal pop */
 	while (tail < until) {
-		if (__atomic_load_n(&lane_cell(seg, k, tail)->seq, __ATOMIC_ACQUIRE) != tail + 1) {
+		if (__atomic_load_n(&lane_cell(seg, k, tail)->seq, __ATOMIC_ACQUIRE) != lane_seq(tail)) {
 			if (shm_clock_ns(CLOCK_MONOTONIC) > deadline)
 				break; /* a producer that never commits: the pop handles it as before */
 			cpu_relax();

@@ -86,7 +86,7 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 	h->ring_cap = round_pow2(cfg->ring_cap);
 	h->ring_lanes = lane_count(cfg->lanes, h->ring_cap);
 	h->lane_cap = h->ring_cap / h->ring_lanes;
-	h->record_size = sizeof(struct memtop_event);
+	h->record_size = sizeof(struct memtop_record);
 	h->ring_off = off;
 	off = align_up(off + (uint64_t)h->ring_cap * h->record_size);
 	return (off + 4095) & ~4095ull;
@@ -134,7 +134,7 @@ void shm_segment_bind(struct shm_segment *seg, void *base, size_t size,
 	seg->stacks = (struct memtop_stack *)(b + h->stacks_off);
 	seg->stack_index = (uint32_t *)(b + h->stack_index_off);
 	seg->frames = (uint64_t *)(b + h->frames_off);
-	seg->ring = (struct memtop_event *)(b + h->ring_off);
+	seg->ring = (struct memtop_record *)(b + h->ring_off);
 	seg->tags = (struct memtop_tag *)(b + h->tags_off);
 	static uint64_t bindings;
 	seg->epoch = __atomic_add_fetch(&bindings, 1, __ATOMIC_RELAXED);

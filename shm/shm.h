@@ -54,6 +54,7 @@ struct shm_lane_local {
 	int dropping; /* TARGET: a full-lane wait timed out; drop without waiting until space returns */
 	bool parked;  /* MONITOR: stopped at a barrier copy until every lane reaches its copy */
 	uint64_t barrier; /* MONITOR: the number of the barrier copy the lane is parked at */
+	uint32_t park_span; /* MONITOR: the records of that copy (with its extension) */
 	uint64_t tail; /* MONITOR: next ticket to consume */
 	uint64_t head_seen; /* MONITOR: the lane's head at the last read of it (lazy pending check) */
 	/* TARGET, MEMTOP_DEBUG builds: the highest free bound any thread of the process took a ticket
@@ -74,7 +75,7 @@ struct shm_segment {
 	struct memtop_stack *stacks;
 	uint32_t *stack_index;
 	uint64_t *frames;
-	struct memtop_event *ring;
+	struct memtop_record *ring;
 	struct memtop_tag *tags;
 	/* copies of the geometry taken at validation (never re-read from shared memory) */
 	uint32_t threads_count, stacks_cap, stack_index_cap, frames_cap, ring_cap, tags_cap;
@@ -214,10 +215,11 @@ enum shm_push_result shm_ring_push(struct shm_segment *seg, const struct memtop_
 enum shm_push_result shm_ring_push_as(struct shm_segment *seg, const struct memtop_event *ev,
 				      bool alone);
 
-/* The two halves of shm_ring_push: reserve takes a ticket of a lane (false when it could not),
- * commit publishes the record in it. TEST-ONLY outside shm/: tests and the fuzz seed use them to
- * hold a ticket pending. Production frees need no split: the free hook pushes its whole record
- * with shm_ring_push before the real free (invariant 1). */
+/* The two halves of shm_ring_push: reserve takes the two tickets of an event with its extension
+ * record in a lane (false when it could not), commit publishes the event in them (and a PAD record
+ * in the second when the event needs no extension). TEST-ONLY outside shm/: tests and the fuzz
+ * seed use them to hold tickets pending. Production frees need no split: the free hook pushes its
+ * whole record with shm_ring_push before the real free (invariant 1). */
 bool shm_ring_reserve(struct shm_segment *seg, uint32_t lane, uint64_t *ticket);
 void shm_ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket,
 		     const struct memtop_event *ev);

@@ -37,7 +37,7 @@ static int check_regions(const struct memtop_seg_header *h, uint64_t size, char 
 		{"stack table", h->stacks_off, h->stacks_cap, sizeof(struct memtop_stack)},
 		{"stack index", h->stack_index_off, h->stack_index_cap, sizeof(uint32_t)},
 		{"frame arena", h->frames_off, h->frames_cap, sizeof(uint64_t)},
-		{"event ring", h->ring_off, h->ring_cap, sizeof(struct memtop_event)},
+		{"event ring", h->ring_off, h->ring_cap, sizeof(struct memtop_record)},
 		{"tag table", h->tags_off, h->tags_cap, sizeof(struct memtop_tag)},
 	};
 	size_t n = sizeof r / sizeof r[0];
@@ -86,7 +86,7 @@ int shm_header_validate(const struct memtop_seg_header *h, size_t size, char *er
 		return fail(err, errlen, "corrupted segment: %s", "bad pid");
 	if (memchr(h->exe, '\0', sizeof h->exe) == NULL)
 		return fail(err, errlen, "corrupted segment: %s", "exe path not terminated");
-	if (h->record_size != sizeof(struct memtop_event) ||
+	if (h->record_size != sizeof(struct memtop_record) ||
 	    h->thread_slot_size != sizeof(struct memtop_thread_slot))
 		return fail(err, errlen, "corrupted segment: %s", "bad record or slot size");
 	if (!is_pow2(h->ring_cap) || h->ring_cap < SHM_RING_MIN || h->ring_cap > SHM_RING_MAX)

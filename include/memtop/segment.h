@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define MEMTOP_SEG_MAGIC 0x31474553504f544dULL /* "MTOPSEG1" little endian */
-#define MEMTOP_ABI_VERSION 4u
+#define MEMTOP_ABI_VERSION 5u
 #define MEMTOP_EXE_MAX 256
 #define MEMTOP_THREAD_NAME_MAX 16
 #define MEMTOP_MAX_DEPTH 64
@@ -51,7 +51,8 @@ enum memtop_event_type {
 	MEMTOP_EV_THREAD_NAME = 8, /* thread slot renamed; read the name from the slot */
 	MEMTOP_EV_MAPS_CHANGED = 9, /* dlopen/dlclose seen: symbol cache must refresh */
 	MEMTOP_EV_PAD = 10,     /* a reserved ticket that carries nothing (a barrier that was dropped) */
-	MEMTOP_EV_TYPE_MAX
+	MEMTOP_EV_TYPE_MAX,
+	MEMTOP_EV_EXT = 0x7f    /* ring only: the extension record of the record one ticket before */
 };
 
 /* Event flags. */
@@ -65,10 +66,12 @@ enum memtop_event_type {
                                         that loaded the table without it saw its removal: not an
                                         unknown free) */
 
-/* One ring record: exactly one cache line. seq is the cell's sequence number: the producer of
- * ticket pos of a lane stores pos + 1 once the record is written; anything else means "not ready
- * for pos". A cell is free for ticket pos when pos < lane tail + lane_cap (the consumer never
- * writes it). */
+/* MEMTOP_EVF_EXT (ring records only, never in an event): the record's extension is in the next
+ * ticket of its lane. */
+#define MEMTOP_EVF_EXT (1u << 7)
+
+/* One event, as the producers hand it to the ring and the consumer gets it back (shm_ring_push,
+ * shm_ring_pop). In the ring it is one or two records (struct memtop_record). */
 struct memtop_event {
 	uint64_t seq;          /* atomic */
 	uint8_t type;          /* enum memtop_event_type */
@@ -82,6 +85,39 @@ struct memtop_event {
 	uint64_t usable;       /* usable size where known, else 0 */
 	uint64_t link;         /* REALLOC_BEGIN/END: the thread's realloc number (pairs them);
 	                          barrier copies: the barrier's number; else 0 */
+};
+
+/* One ring record: half a cache line, two to a line, so that half as many lines cross from the
+ * producers' caches to the consumer's as with one event a line (python3 churn under report: the
+ * target's CPU fell by 6 to 7 %). An event is one record when its aux and link are 0 and its
+ * usable size is its size plus less than 0xffff; else a second record follows it in the next ticket
+ * of the lane (type MEMTOP_EV_EXT, struct memtop_record_ext), taken with it and committed before
+ * it. seq is the cell's sequence number: the producer of ticket pos of a lane stores
+ * (pos + 1) mod 2^32 once the record is written; anything else means "not ready for pos". A cell is
+ * free for ticket pos when pos < lane tail + lane_cap (the consumer never writes it). */
+#define MEMTOP_SIZE_BITS 48
+#define MEMTOP_USABLE_ESCAPE 0xffffu
+#define MEMTOP_TIME_UNIT_NS 1000000u /* a record's time unit: 1 ms (what the monitor shows; the
+					  coarse clock's own tick is 1 to 4 ms) */
+struct memtop_record {
+	uint32_t seq;         /* atomic */
+	uint8_t type;         /* enum memtop_event_type, or MEMTOP_EV_EXT */
+	uint8_t flags;        /* MEMTOP_EVF_*, and MEMTOP_EVF_EXT */
+	uint16_t thread_slot;
+	uint32_t stack_id;
+	uint32_t time;        /* timestamp_ns / MEMTOP_TIME_UNIT_NS, mod 2^32 */
+	uint64_t addr;
+	uint64_t size_usable; /* size (bits 0-47) | usable - size (bits 48-63; MEMTOP_USABLE_ESCAPE:
+				 in the extension) */
+};
+struct memtop_record_ext {
+	uint32_t seq;   /* atomic */
+	uint8_t type;   /* MEMTOP_EV_EXT */
+	uint8_t reserved;
+	uint16_t size_hi; /* bits 48-63 of the size */
+	uint64_t aux;
+	uint64_t link;
+	uint64_t usable;
 };
 
 /* One lane of the ring: a bounded MPSC queue of lane_cap records (shm/ring.c). Every event about an
@@ -130,7 +166,8 @@ struct memtop_thread_slot {
 	uint64_t reserved[3]; /* pads the slot to 192 bytes: slots never share a cache line */
 };
 _Static_assert(sizeof(struct memtop_thread_slot) % 64 == 0, "thread slots are whole cache lines");
-_Static_assert(sizeof(struct memtop_event) == 64, "a ring record is one cache line");
+_Static_assert(sizeof(struct memtop_record) == 32 && sizeof(struct memtop_record_ext) == 32,
+	       "two ring records to a cache line");
 _Static_assert(sizeof(struct memtop_lane) == 128, "a lane's head and tail have a line each");
 
 /* Stack descriptor: stacks[id] for 1 <= id < stacks_used. frames_off indexes the frame arena
@@ -172,9 +209,9 @@ struct memtop_seg_header {
 	uint64_t frames_off;      /* uint64_t[frames_cap] */
 	uint32_t frames_cap;
 	uint32_t ring_cap;        /* power of two: lanes * lane_cap records in all */
-	uint64_t ring_off;        /* struct memtop_event[ring_cap]: lane k holds records
+	uint64_t ring_off;        /* struct memtop_record[ring_cap]: lane k holds records
 				     [k * lane_cap, (k + 1) * lane_cap) */
-	uint32_t record_size;     /* sizeof(struct memtop_event) */
+	uint32_t record_size;     /* sizeof(struct memtop_record) */
 	uint32_t tags_cap;
 	uint64_t tags_off;        /* struct memtop_tag[tags_cap] */
 	uint32_t max_depth;       /* MEMTOP_DEPTH in force */

@@ -59,6 +59,7 @@ static inline struct memtop_event test_event(uint8_t type, uint64_t addr, uint64
 	ev.type = type;
 	ev.addr = addr;
 	ev.size = size;
+	ev.usable = size; /* one ring record (a usable size below the size needs the extension) */
 	ev.timestamp_ns = shm_now_ns();
 	return ev;
 }

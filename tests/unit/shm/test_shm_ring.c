@@ -36,43 +36,56 @@ static void test_no_consumer_pushes_nothing(void **state)
 	assert_int_equal(n, 0);
 }
 
-/* Many times the capacity in uneven batches: every record comes back once, in ticket order, and the
- * cells are reused by tickets that wrap the index. */
+/* Many times the capacity in uneven batches: every event comes back once, in ticket order, and the
+ * cells are reused by tickets that wrap the index. Every third event has an extension record (an
+ * aux word), every fifth a usable size the record cannot hold, so that an event's two records
+ * straddle the lane's end too; the rest are one record. */
 static void test_wraparound_keeps_order(void **state)
 {
 	struct shm_segment *seg = *state;
 	const uint64_t cap = seg->ring_cap;
 	const uint64_t total = 37 * cap + 5;
 	struct memtop_event out[SHM_RING_MIN];
-	uint64_t pushed = 0, popped = 0;
+	uint64_t pushed = 0, popped = 0, ticket = 0, tickets = 0;
+	uint64_t now_ns = shm_now_ns();
 	unsigned batch = 1;
 	claim(seg);
 	while (popped < total) {
 		for (unsigned i = 0; i < batch && pushed < total; i++) {
 			struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x10000 + pushed, pushed);
-			ev.aux = ~pushed;
+			ev.aux = pushed % 3 == 0 ? ~pushed : 0;
+			ev.usable = pushed % 5 == 0 ? pushed + 0x10000 : pushed + pushed % 7;
+			ev.timestamp_ns = now_ns + pushed;
 			assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+			tickets += 1 + (pushed % 3 == 0 || pushed % 5 == 0);
 			pushed++;
 		}
 		size_t n = pop_all(seg, out, SHM_RING_MIN);
 		for (size_t i = 0; i < n; i++, popped++) {
-			assert_int_equal(out[i].seq, popped + 1); /* the cell carried ticket popped */
+			assert_int_equal(out[i].seq, ticket + 1); /* the cell carried this ticket */
 			assert_int_equal(out[i].addr, 0x10000 + popped);
 			assert_int_equal(out[i].size, popped);
-			assert_int_equal(out[i].aux, ~popped);
+			assert_int_equal(out[i].aux, popped % 3 == 0 ? ~popped : 0);
+			assert_int_equal(out[i].usable,
+					 popped % 5 == 0 ? popped + 0x10000 : popped + popped % 7);
+			/* time in units of MEMTOP_TIME_UNIT_NS */
+			assert_int_equal(out[i].timestamp_ns,
+					 (now_ns + popped) / MEMTOP_TIME_UNIT_NS * MEMTOP_TIME_UNIT_NS);
+			assert_int_equal(out[i].flags, 0);
 			assert_null(shm_event_check(seg, &out[i]));
+			ticket += 1 + (popped % 3 == 0 || popped % 5 == 0);
 		}
 		assert_int_equal(popped, pushed);
-		batch = batch % cap + 7; /* 1, 8, 15, ... up to a full ring */
-		if (batch > cap)
-			batch = cap;
+		batch = batch % (cap / 2) + 7; /* 1, 8, 15, ... up to half a ring (two records each) */
+		if (batch > cap / 2)
+			batch = (unsigned)(cap / 2);
 	}
-	assert_int_equal(seg->hdr->lanes[0].head, total);
+	assert_int_equal(seg->hdr->lanes[0].head, tickets);
 	/* the consumer never writes cells: the last one keeps its producer's seq; the pops published
 	 * the tail that frees them */
-	uint64_t last = total - 1;
-	assert_int_equal(seg->ring[last & (cap - 1)].seq, last + 1);
-	assert_int_equal(seg->hdr->lanes[0].tail, total);
+	uint64_t last = tickets - 1;
+	assert_int_equal(seg->ring[last & (cap - 1)].seq, (uint32_t)(last + 1));
+	assert_int_equal(seg->hdr->lanes[0].tail, tickets);
 	assert_int_equal(shm_consumer_heartbeat(seg), 0);
 	shm_consumer_release(seg);
 	assert_int_equal(seg->hdr->claim_pid, 0);
@@ -159,7 +172,7 @@ static void test_reserve_commit_pending(void **state)
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_EMPTY);
 	assert_true(shm_ring_reserve(seg, 0, &t1));
 	assert_true(shm_ring_reserve(seg, 0, &t2));
-	assert_int_equal(t2, t1 + 1);
+	assert_int_equal(t2, t1 + 2); /* a reservation holds an event with its extension */
 	struct memtop_event second = test_event(MEMTOP_EV_MALLOC, 0x42, 1);
 	shm_ring_commit(seg, 0, t2, &second);
 	/* ticket t1 is reserved and not yet committed: the later record must wait behind it */
@@ -216,6 +229,8 @@ static void test_skip_abandoned_ticket(void **state)
 	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x77, 3);
 	shm_ring_commit(seg, 0, t2, &ev);
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
+	shm_ring_skip(seg); /* one ticket a skip: the abandoned reservation holds two */
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
 	shm_ring_skip(seg);
 	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
 	assert_int_equal(n, 1);
@@ -224,6 +239,77 @@ static void test_skip_abandoned_ticket(void **state)
 	for (uint32_t i = 0; i < seg->ring_cap; i++)
 		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
 	assert_int_equal(pop_all(seg, out, 4), 4);
+}
+
+/* The extension of a record that was never committed (its producer died between the two commits,
+ * the extension going first): once the record's ticket is skipped, the orphan extension is stepped
+ * over, not applied, and the lane goes on. */
+static void test_orphan_extension_skipped(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[4];
+	size_t n = 0;
+	uint64_t t;
+	claim(seg);
+	assert_true(shm_ring_reserve(seg, 0, &t));
+	struct memtop_record_ext *x = (struct memtop_record_ext *)&seg->ring[(t + 1) & (seg->ring_cap - 1)];
+	x->type = MEMTOP_EV_EXT;
+	x->aux = 5;
+	__atomic_store_n(&x->seq, (uint32_t)(t + 2), __ATOMIC_RELEASE);
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x88, 4);
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_PENDING);
+	shm_ring_skip(seg);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].addr, 0x88);
+	assert_int_equal(out[0].aux, 0);
+}
+
+/* A record that says it has an extension where none is committed (only a damaged or hostile
+ * segment): it comes out as an event shm_event_check rejects, and the lane does not wait on it. */
+static void test_missing_extension_is_bad_not_stuck(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[4];
+	size_t n = 0;
+	uint64_t t;
+	claim(seg);
+	assert_true(shm_ring_reserve(seg, 0, &t));
+	struct memtop_record *r = &seg->ring[t & (seg->ring_cap - 1)];
+	r->type = MEMTOP_EV_MALLOC;
+	r->flags = MEMTOP_EVF_EXT;
+	r->addr = 0x99;
+	__atomic_store_n(&r->seq, (uint32_t)(t + 1), __ATOMIC_RELEASE);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
+	assert_int_equal(n, 1);
+	assert_non_null(shm_event_check(seg, &out[0]));
+	shm_ring_skip(seg); /* the second ticket, never committed */
+	struct memtop_event ev = test_event(MEMTOP_EV_MALLOC, 0x9a, 4);
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	assert_int_equal(shm_ring_pop(seg, out, 4, &n), SHM_POP_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0].addr, 0x9a);
+}
+
+/* A record keeps its time in ms, 32 bits of them: the consumer puts back the rest from its own
+ * clock, for times long before it (half the time since boot) or a little after it (a record newer
+ * than the pop's clock read). */
+static void test_record_time_round_trip(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[4];
+	uint64_t now = shm_now_ns();
+	const uint64_t times[] = {now / 2, now + 2000000000ull, now - 1234567ull};
+	claim(seg);
+	for (unsigned i = 0; i < 3; i++) {
+		struct memtop_event ev = test_event(MEMTOP_EV_FREE, 0x100 + i, 0);
+		ev.timestamp_ns = times[i];
+		assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	}
+	assert_int_equal(pop_all(seg, out, 4), 3);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(out[i].timestamp_ns, times[i] / MEMTOP_TIME_UNIT_NS * MEMTOP_TIME_UNIT_NS);
 }
 
 static void test_event_check(void **state)
@@ -304,6 +390,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reserve_commit_pending, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_lazy_pending_check, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_skip_abandoned_ticket, setup_segment, teardown_segment),
+		cmocka_unit_test_setup_teardown(test_orphan_extension_skipped, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_missing_extension_is_bad_not_stuck, setup_segment,
+						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_record_time_round_trip, setup_segment,
+						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_event_check, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_tags, setup_segment, teardown_segment),
 	};

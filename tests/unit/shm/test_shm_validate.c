@@ -36,7 +36,7 @@ static const struct corrupt_case cases[] = {
 	{"segment size huge", HF(segment_size), OP_SET, UINT64_MAX, "size in header"},
 	{"pid 0", HF(pid), OP_SET, 0, "pid"},
 	{"pid negative", HF(pid), OP_SET, (uint32_t)-5, "pid"},
-	{"record size", HF(record_size), OP_SET, 32, "record"},
+	{"record size", HF(record_size), OP_SET, 64, "record"},
 	{"thread slot size", HF(thread_slot_size), OP_ADD, 8, "slot size"},
 	{"ring cap not pow2", HF(ring_cap), OP_SET, 100, "ring capacity"},
 	{"ring cap zero", HF(ring_cap), OP_SET, 0, "ring capacity"},
