@@ -93,7 +93,9 @@ ring_commit(struct shm_segment *seg, uint32_t lane, uint64_t ticket, const struc
 {
 	/* the tickets came from lane_reserve: their cells were free (below the bound) when taken */
 	DEBUG_ASSERT(lane < seg->lanes);
-	DEBUG_ASSERT(ticket + ext < __atomic_load_n(&seg->lane[lane].bound_seen, __ATOMIC_ACQUIRE));
+	DEBUG_ASSERT(ticket < __atomic_load_n(&seg->lane[lane].bound_seen, __ATOMIC_ACQUIRE));
+	DEBUG_ASSERT(!ext ||
+		     ticket + 1 < __atomic_load_n(&seg->lane[lane].bound_seen, __ATOMIC_ACQUIRE));
 	struct memtop_record *cell = lane_cell(seg, lane, ticket);
 #ifdef __SANITIZE_THREAD__
 	/* The producer of this cell one lap earlier happens-before us through the consumer process

@@ -66,8 +66,10 @@ static inline uint64_t next_rand(void)
 
 static struct memtop_event ev_alloc(uint64_t addr, uint32_t size, uint32_t stack, uint16_t slot)
 {
+	/* usable >= size, as the allocator gives: one ring record, as a hook's malloc */
 	return (struct memtop_event){.type = MEMTOP_EV_MALLOC, .thread_slot = slot, .stack_id = stack,
-				     .timestamp_ns = 1000000000ull, .addr = addr, .size = size};
+				     .timestamp_ns = 1000000000ull, .addr = addr, .size = size,
+				     .usable = size + 8};
 }
 
 static struct memtop_event ev_free(uint64_t addr, uint16_t slot)
