@@ -15,7 +15,7 @@
 #include "memtop/segment.h"
 
 /* Defaults and limits (also the accepted ranges of the MEMTOP_* variables). */
-#define SHM_RING_DEFAULT (1u << 16)
+#define SHM_RING_DEFAULT (1u << 17) /* records: 4 MiB */
 #define SHM_RING_MIN (1u << 6)
 #define SHM_RING_MAX (1u << 24)
 #define SHM_STACKS_DEFAULT (1u << 16)

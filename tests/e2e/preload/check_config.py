@@ -36,7 +36,7 @@ def main():
 
     bad = [("MEMTOP_DEPTH", "abc", "0..64", "16"), ("MEMTOP_DEPTH", "65", "0..64", "16"),
            ("MEMTOP_UNWIND", "dwarf", "cfi, libunwind, fp or check", "cfi"),
-           ("MEMTOP_RING", "10", "64..16777216", "65536"),
+           ("MEMTOP_RING", "10", "64..16777216", "131072"),
            ("MEMTOP_LANES", "17", "0..16", "0"),
            ("MEMTOP_STACKS", "-1", "16..4194304", "65536"),
            ("MEMTOP_BLOCK_MS", "1e3", "0..60000", "1000"),
