@@ -311,20 +311,6 @@ void shm_ring_skip(struct shm_segment *seg)
 	} SHM_GUARD_END;
 }
 
-const char *shm_event_check(const struct shm_segment *seg, const struct memtop_event *ev)
-{
-	if (ev->type == MEMTOP_EV_NONE || ev->type == MEMTOP_EV_PAD || ev->type >= MEMTOP_EV_TYPE_MAX)
-		return "unknown event type";
-	if (ev->thread_slot >= seg->threads_count)
-		return "thread slot out of range";
-	if (ev->stack_id != MEMTOP_STACK_NONE && ev->stack_id != MEMTOP_STACK_OVERFLOW &&
-	    ev->stack_id != MEMTOP_STACK_SIGNAL && ev->stack_id >= seg->stacks_cap)
-		return "stack id out of range";
-	if (ev->type == MEMTOP_EV_TAG && (ev->aux == 0 || ev->aux > seg->tags_cap))
-		return "tag id out of range";
-	return NULL;
-}
-
 /* Steps lane k past the records below its attach ticket, waiting for each to be committed until
  * deadline. Guarded by the caller. Returns the records stepped over. */
 static uint64_t lane_drop_old(struct shm_segment *seg, uint32_t k, uint64_t deadline)

@@ -295,8 +295,22 @@ void shm_ring_skip(struct shm_segment *seg);
  * seeds its model from the live table, which already holds their effect. Returns how many. */
 uint64_t shm_ring_drop_before_attach(struct shm_segment *seg, uint64_t wait_ns);
 
-/* Validates a copied record against the segment geometry. Returns NULL or a reason. */
-const char *shm_event_check(const struct shm_segment *seg, const struct memtop_event *ev);
+/* Validates a popped event against the segment geometry. Returns NULL or a reason. Inline: the
+ * ingest calls it for every event. */
+static inline const char *shm_event_check(const struct shm_segment *seg,
+					  const struct memtop_event *ev)
+{
+	if (ev->type == MEMTOP_EV_NONE || ev->type == MEMTOP_EV_PAD || ev->type >= MEMTOP_EV_TYPE_MAX)
+		return "unknown event type";
+	if (ev->thread_slot >= seg->threads_count)
+		return "thread slot out of range";
+	if (ev->stack_id != MEMTOP_STACK_NONE && ev->stack_id != MEMTOP_STACK_OVERFLOW &&
+	    ev->stack_id != MEMTOP_STACK_SIGNAL && ev->stack_id >= seg->stacks_cap)
+		return "stack id out of range";
+	if (ev->type == MEMTOP_EV_TAG && (ev->aux == 0 || ev->aux > seg->tags_cap))
+		return "tag id out of range";
+	return NULL;
+}
 
 /* Copies stack `id`'s frames (bounds-checked, guarded). Returns depth, or -1 for a bad id. */
 int shm_stack_read(struct shm_segment *seg, uint32_t id, uint64_t *frames, uint32_t max);
