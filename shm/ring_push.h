@@ -25,14 +25,14 @@ static inline uint64_t lane_free_bound(const struct shm_segment *seg, uint32_t l
 }
 
 /* Takes tickets *pos to *pos + count - 1 of a lane if its head still holds *pos; else *pos becomes
- * the head. `alone`: no
- * other thread or process can reserve in this segment now (shm_ring_push_as says when). Then x86-64
- * takes it with cmpxchg without the lock prefix: a single instruction, so a signal handler on this
- * thread finds it done or not begun, and no other writer of the line exists. A locked instruction
- * waits for this core's store buffer to drain, that is for the last record's stores to cells whose
- * lines the consumer read (python3 under report: lane_reserve had 15 % of the target's samples;
- * unlocked, the wait moves to those stores, which lane_prefetch_ahead then starts early). Elsewhere,
- * and under ThreadSanitizer (it cannot see the instruction), the atomic CAS. */
+ * the head. `alone`: no other thread or process can reserve in this segment now (shm_ring_push_as
+ * says when). Then x86-64 takes them with cmpxchg without the lock prefix: a single instruction, so
+ * a signal handler on this thread finds it done or not begun, and no other writer of the line
+ * exists. A locked instruction waits for this core's store buffer to drain, that is for the last
+ * record's stores to cells whose lines the consumer read (python3 under report: lane_reserve had
+ * 15 % of the target's samples; unlocked, the wait moves to those stores, which
+ * lane_prefetch_ahead then starts early). Elsewhere, and under ThreadSanitizer (it cannot see the
+ * instruction), the atomic CAS. */
 static inline bool lane_take(uint64_t *head, uint64_t *pos, uint32_t count, bool alone)
 {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
