@@ -257,9 +257,10 @@ enum shm_pop_status {
 	SHM_POP_PENDING = 2,   /* next ticket reserved by a producer but not yet committed */
 	SHM_POP_BUS = 3,       /* SIGBUS: the segment was truncated under us */
 };
-/* Copies up to max ready records into out, each lane in ticket order (so each address in causal
- * order), and frees their cells. Barrier copies come out once, when every lane has reached its copy.
- * Guarded against SIGBUS. *n gets the count. Records are NOT validated here: call shm_event_check. */
+/* Copies up to max ready events into out (a record, with its extension record when it has one),
+ * each lane in ticket order (so each address in causal order), and frees their cells. Barrier
+ * copies come out once, when every lane has reached its copy. Guarded against SIGBUS. *n gets the
+ * count. Events are NOT validated here: call shm_event_check. */
 enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *out, size_t max,
 				 size_t *n);
 /* A pop that finds nothing ready reads every lane's head to tell PENDING from EMPTY. Each read
