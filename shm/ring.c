@@ -1,11 +1,12 @@
 /* The event ring: lanes (shm/lanes.c) of half-cache-line records, each lane a bounded multi-producer
  * single-consumer queue with per-cell sequence numbers, after Vyukov's bounded MPMC queue with one
  * change: the consumer never writes a cell. A producer commits ticket t of a lane by storing
- * seq = t + 1 (release) after the record; the consumer frees cells by publishing the lane's tail
- * (release) once per batch, and producers take a ticket only below tail + lane_cap. So each record
- * crosses from a producer's cache to the consumer's once, instead of the cell line bouncing back for
- * a "free" mark. Producers never lock; the consumer trusts nothing it reads. Positions are
- * free-running 64-bit tickets.
+ * seq = t + 1 mod 2^32 (release) after the record; the consumer frees cells by publishing the
+ * lane's tail (release) once per batch, and producers take a ticket only below tail + lane_cap. So
+ * each line of two records crosses from a producer's cache to the consumer's once, instead of the
+ * cell line bouncing back for a "free" mark. Producers never lock; the consumer trusts nothing it
+ * reads. Positions are free-running 64-bit tickets. An event is one record, or two in consecutive
+ * tickets taken together when it carries words the first cannot (include/memtop/segment.h).
  *
  * Invariant (causal order per address, DESIGN invariant 1): every event about an address goes to
  * that address's lane; a lane is consumed in ticket order, and a ticket is taken by a successful CAS
