@@ -115,6 +115,19 @@ void session_wait_drained(struct session *s, unsigned timeout_ms)
 		usleep(2000);
 }
 
+void session_wait_finished_for(struct session *s, unsigned ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)ms * 1000000;
+	until.tv_sec += until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&s->finish_lock);
+	if (s->ingest_running && !session_finished(s))
+		pthread_cond_timedwait(&s->finish_cond, &s->finish_lock, &until);
+	pthread_mutex_unlock(&s->finish_lock);
+}
+
 void session_wait_finished(struct session *s)
 {
 	pthread_mutex_lock(&s->finish_lock);

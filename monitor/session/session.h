@@ -54,6 +54,8 @@ char *session_maps_copy(struct session *s);
 int session_start(struct session *s, char *err, size_t len);
 /* Waits until the target is gone and every event is applied (the final view is published). */
 void session_wait_finished(struct session *s);
+/* The same, at most ms milliseconds (a waiter that also watches other things). */
+void session_wait_finished_for(struct session *s, unsigned ms);
 bool session_finished(struct session *s);
 /* The target process has ended (gone, or a zombie not yet reaped), whether or not the ingest
  * thread has seen it: the session is then finished once the ring is drained. Any thread. */

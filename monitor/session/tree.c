@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ struct session_tree {
 	size_t n_rejected;
 	bool full_said;
 	int stop;                /* atomic */
+	int wake_fd;             /* eventfd: tree_stop wakes the discovering thread's poll (or -1) */
 	bool discovering;
 	pthread_t discover_thread;
 };
@@ -210,12 +212,11 @@ static void *tree_discover_main(void *arg)
 	char buf[4096] __attribute__((aligned(8)));
 	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
 		tree_scan(t);
-		struct pollfd pfd = {.fd = in, .events = POLLIN};
-		/* without inotify a short poll: a new process waits for us at its start */
-		if (in >= 0)
-			poll(&pfd, 1, TREE_RESCAN_MS);
-		else
-			usleep(2000);
+		/* Without inotify a short poll: a new process waits for us at its start. The wake
+		 * descriptor ends the poll at tree_stop: a report used to wait out the poll (up to
+		 * TREE_RESCAN_MS) after its target had ended. */
+		struct pollfd pfd[2] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = in, .events = POLLIN}};
+		poll(pfd, in >= 0 ? 2 : 1, in >= 0 ? TREE_RESCAN_MS : 2);
 		while (in >= 0 && read(in, buf, sizeof buf) > 0)
 			;
 	}
@@ -235,6 +236,7 @@ struct session_tree *session_tree_start(struct session *root, const struct sessi
 	else
 		session_default_options(&t->opt);
 	pthread_mutex_init(&t->lock, NULL);
+	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	t->procs[0] = (struct tree_proc){.pid = root->pid, .ppid = getpid(), .s = root};
 	t->n = 1;
 	t->discovering = pthread_create(&t->discover_thread, NULL, tree_discover_main, t) == 0;
@@ -257,6 +259,9 @@ static bool tree_all_ended(struct session_tree *t)
 static void tree_stop(struct session_tree *t)
 {
 	__atomic_store_n(&t->stop, 1, __ATOMIC_RELEASE);
+	uint64_t one = 1;
+	if (t->wake_fd >= 0)
+		(void)!write(t->wake_fd, &one, sizeof one);
 	if (t->discovering)
 		pthread_join(t->discover_thread, NULL);
 	t->discovering = false;
@@ -319,7 +324,10 @@ void session_tree_wait(struct session_tree *t, unsigned linger_ms, volatile int 
 			root_end = now;
 		if (root_end && now - root_end >= (uint64_t)linger_ms * 1000000ull)
 			break; /* descendants that outlive the root are written as they are now */
-		usleep(5000);
+		if (root_done)
+			usleep(5000);
+		else /* woken by the root's end: a report's last wait after its target */
+			session_wait_finished_for(t->root, 5);
 	}
 	tree_stop(t);
 	/* what the ones still running have queued now is in their view */
@@ -363,5 +371,7 @@ void session_tree_destroy(struct session_tree *t)
 	for (size_t i = 1; i < t->n; i++)
 		session_destroy(t->procs[i].s);
 	pthread_mutex_destroy(&t->lock);
+	if (t->wake_fd >= 0)
+		close(t->wake_fd);
 	free(t);
 }
