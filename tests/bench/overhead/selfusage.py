@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
 # What a monitor costs by itself: runs COMMAND (memtop report -- PROGRAM), and writes to OUT
 # "wall tree_cpu own_cpu own_peak_kib": wall seconds, CPU of COMMAND and the children it reaped,
-# CPU of COMMAND alone (its reaped children's cutime/cstime taken out) and its own peak RSS
-# (VmHWM), both read from /proc every 20 ms (the last read before it exits: up to 20 ms of its
-# CPU and a later peak may be missed; -1 when no read came after its child was reaped). It never
-# changes what COMMAND does; exits with its status.
+# CPU of COMMAND alone (read from its /proc entry once it has ended, before it is reaped) and its
+# own peak RSS (VmHWM, read every 20 ms: a peak in its last 20 ms may be missed). It never changes
+# what COMMAND does; exits with its status.
 # usage: selfusage.py OUT COMMAND [ARG...]
 import os
 import sys
@@ -39,20 +38,26 @@ def main():
             os.execvp(cmd[0], cmd)
         finally:
             os._exit(127)
-    last, peak = None, 0
+    last, peak, final = None, 0, None
     while True:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
-        if done:
+        # ended, not yet reaped: its /proc entry (a zombie's) holds its own CPU and its reaped
+        # children's, final. A report that ends within 20 ms of its target left no read after
+        # the target was reaped, and its own CPU came out unknown.
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+            final = read_proc(pid)
             break
         sample = read_proc(pid)
         if sample:
             last = sample
             peak = max(peak, sample[2])  # an exiting process shows no VmHWM any more
         time.sleep(0.02)
+    done, status, usage = os.wait4(pid, 0)
     wall = time.monotonic() - start
     tree = usage.ru_utime + usage.ru_stime
-    # no read after its child was reaped: its own CPU is unknown (-1), never the tree's
-    own = tree - last[1] if last and last[1] > 0 else -1
+    if final:
+        own = final[0]
+    else:  # no read of the zombie: from the last read after its child was reaped, else unknown
+        own = tree - last[1] if last and last[1] > 0 else -1
     with open(out, "w") as f:
         f.write(f"{wall:.3f} {tree:.3f} {own:.3f} {peak}\n")
     return os.waitstatus_to_exitcode(status) if status else 0
