@@ -130,18 +130,9 @@ void session_wait_finished_for(struct session *s, unsigned ms)
 
 void session_wait_finished(struct session *s)
 {
-	pthread_mutex_lock(&s->finish_lock);
-	while (s->ingest_running && !session_finished(s)) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100000000; /* re-check now and then: the ingest thread may stop */
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&s->finish_cond, &s->finish_lock, &until);
-	}
-	pthread_mutex_unlock(&s->finish_lock);
+	/* in slices: the ingest thread may stop without finishing (ingest_running is this thread's) */
+	while (s->ingest_running && !session_finished(s))
+		session_wait_finished_for(s, 100);
 }
 
 bool session_wait_untraced(struct session *s)
