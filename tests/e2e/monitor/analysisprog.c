@@ -6,8 +6,9 @@
  * 3 are temporary, the first's none. Sizes: 5x100 + 20x100 + 7x64 in
  * 64-127, 10x1000 in 512-1023, 6x32 in 32-63. Nothing else allocates (no stdio).
  * `analysisprog timeline`: 1000 B, 60 ms, 1000 B more, 60 ms, both freed: the timeline's points
- * are 1000 at 0 ms, 2000 at 60 ms or later, 1000 at 120 ms or later (the last free falls in the
- * same millisecond as the one before, usually: no point of its own).
+ * are 1000 at 0 ms, 2000 at 60 ms or later, 1000 at 120 ms or later, by the coarse clock that
+ * stamps records (a tick or two early at times) (the last free falls in the same millisecond as
+ * the one before, usually: no point of its own).
  * `analysisprog spike`: 1000 B, then at once 50,000 B held for 50 ms and freed, 1000 B kept: the
  * spike comes within the first point's millisecond, so no point holds it; the true peak is 51,000. */
 #include <stdlib.h>
