@@ -1,6 +1,6 @@
 /* The hot path shared by the allocation hooks: decide how a call is handled (mode), count it in the
  * calling thread's slot, and push its event. Cost with no stack: a TLS read, one relaxed load of the
- * consumer claim, malloc_usable_size, a coarse clock read and one ring push (about 20-30 ns).
+ * consumer claim (its clock beside it: shm_consumer_clock), malloc_usable_size and one ring push.
  * Must never allocate, lock, or leave errno changed. */
 #ifndef MEMTOP_PRELOAD_RECORD_H
 #define MEMTOP_PRELOAD_RECORD_H
@@ -95,7 +95,7 @@ static inline __attribute__((always_inline)) bool preload_push(struct preload_th
 								 struct memtop_event *ev)
 {
 	ev->thread_slot = t->slot;
-	ev->timestamp_ns = shm_now_ns();
+	ev->timestamp_ns = shm_consumer_clock(&preload_seg);
 	enum shm_push_result r = shm_ring_push_inline(&preload_seg, ev, preload_alone());
 	if (preload_unlikely(r != SHM_PUSHED))
 		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);

@@ -142,6 +142,11 @@ static int claim_guarded(struct shm_segment *seg, pid_t me, uint64_t my_start, p
 		}
 		__atomic_fetch_add(&h->attach_count, 1, __ATOMIC_RELAXED);
 		resume_tails(seg);
+		/* the producers' clock (shm_consumer_clock): their own until our first pop that
+		 * finds records (an earlier consumer's value would be stale); published by the
+		 * release below */
+		seg->clock_published = 0;
+		__atomic_store_n(&h->clock_ns, 0, __ATOMIC_RELAXED);
 		/* Phase 2: producers start pushing. Release: the ring initialisation and the backing
 		 * happen-before any producer's acquire of claim_pid in shm_consumer_present. */
 		__atomic_store_n(&h->claim_pid, me, __ATOMIC_RELEASE);

@@ -233,13 +233,36 @@ void shm_ring_set_pending_check(struct shm_segment *seg, uint64_t interval_ns)
 	seg->heads_read_ns = 0; /* the next pop reads them */
 }
 
+/* The producers' clock (shm_consumer_clock): this pop's time while records come, 0 (each producer
+ * reads its own) once a pop finds none: then the next record may come after a quiet time longer
+ * than our naps, and its time must count that time to the tick. Stored only when it changes (about
+ * once per tick while records come), so that the line every push reads seldom leaves the
+ * producers' caches. Relaxed: a time, not a publication. Guarded by the caller. */
+static void publish_clock(struct shm_segment *seg, uint64_t now)
+{
+	if (now != seg->clock_published) {
+		__atomic_store_n(&seg->hdr->clock_ns, now, __ATOMIC_RELAXED);
+		seg->clock_published = now;
+	}
+}
+
+void shm_ring_clock_pause(struct shm_segment *seg)
+{
+	if (seg->clock_published == 0)
+		return;
+	SHM_GUARD_BEGIN {
+		publish_clock(seg, 0);
+	} SHM_GUARD_FAIL {
+	} SHM_GUARD_END;
+}
+
 static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_event *out, size_t max,
 				     volatile size_t *got)
 {
 	bool pending = false;
 	uint32_t mask = seg->lanes - 1;
-	/* the coarse clock, as the producers': cheaper, and the records' times need only its ms */
-	uint64_t now_units = shm_now_ns() / MEMTOP_TIME_UNIT_NS;
+	/* the coarse clock, as the producers': the records' times need only its ms */
+	uint64_t now = shm_now_ns(), now_units = now / MEMTOP_TIME_UNIT_NS;
 	/* Fairness: each pop starts with the next lane, so a busy lane cannot fill every batch. */
 	uint32_t first = seg->pop_first;
 	seg->pop_first = (first + 1) & mask;
@@ -265,6 +288,7 @@ static enum shm_pop_status pop_lanes(struct shm_segment *seg, struct memtop_even
 	}
 	if (*got == 0 && !pending)
 		pending = lanes_pending(seg);
+	publish_clock(seg, *got ? now : 0);
 	return pending ? SHM_POP_PENDING : SHM_POP_EMPTY;
 }
 

@@ -86,6 +86,7 @@ struct shm_segment {
 	uint64_t pending_check_ns; /* MONITOR: 0, or how old the heads read by a pop may be */
 	uint64_t heads_read_ns;    /* MONITOR: when a pop last read the heads (CLOCK_MONOTONIC) */
 	uint64_t heads_reads;      /* MONITOR: how many times pops read the heads (benchmarks) */
+	uint64_t clock_published;  /* MONITOR: the clock_ns a pop last stored in the header */
 	uint32_t lane_next;     /* TARGET: lane given to the next new address region (atomic) */
 	int32_t barrier_lock;   /* TARGET: tid of the thread pushing a barrier, 0 = none: one barrier
 				   at a time, so every lane holds the copies in one order */
@@ -263,6 +264,9 @@ enum shm_pop_status {
  * count. Events are NOT validated here: call shm_event_check. */
 enum shm_pop_status shm_ring_pop(struct shm_segment *seg, struct memtop_event *out, size_t max,
 				 size_t *n);
+/* The producers read their own clock until the next pop that finds records (shm_consumer_clock):
+ * for a consumer about to spend longer than a nap away from its pops. */
+void shm_ring_clock_pause(struct shm_segment *seg);
 /* A pop that finds nothing ready reads every lane's head to tell PENDING from EMPTY. Each read
  * takes the head's line from the producer that owns it, whose next ticket must fetch it back: a
  * consumer that polls an idle ring as fast as it can costs a producer that transfer on each poll
@@ -343,6 +347,20 @@ static inline uint64_t shm_clock_ns(clockid_t id)
 static inline uint64_t shm_now_ns(void)
 {
 	return shm_clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
+/* The time a producer stamps its record with: the consumer's coarse clock as its last pop stored
+ * it while records come (one round of the consumer old: its nap, under 1 ms while records come
+ * (shm/ring_pace.c), and the round's work), else (0: its last pop found the ring empty, or it has
+ * not popped since its claim) the producer's own. A record's time is in ms and the coarse clock ticks every
+ * few (4 ms at HZ=250); one load from the line shm_consumer_present just read replaces a clock call
+ * per event (5-7 ns). After a quiet time the first records read the clock themselves, so that a
+ * program's sleep shows whole in their times. Read only after shm_consumer_present. */
+static inline uint64_t shm_consumer_clock(const struct shm_segment *seg)
+{
+	/* relaxed: any value stored since the claim is a time of the consumer's clock */
+	uint64_t t = __atomic_load_n(&seg->hdr->clock_ns, __ATOMIC_RELAXED);
+	return __builtin_expect(t != 0, 1) ? t : shm_now_ns();
 }
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #define MEMTOP_SEG_MAGIC 0x31474553504f544dULL /* "MTOPSEG1" little endian */
-#define MEMTOP_ABI_VERSION 5u
+#define MEMTOP_ABI_VERSION 6u
 #define MEMTOP_EXE_MAX 256
 #define MEMTOP_THREAD_NAME_MAX 16
 #define MEMTOP_MAX_DEPTH 64
@@ -240,6 +240,10 @@ struct memtop_seg_header {
 	uint64_t barrier_released;   /* consumer: number of the last barrier it released; copies of
 					it or older still in a lane are stale (a consumer died while
 					stepping the lanes past them) */
+	uint64_t clock_ns;           /* consumer: its CLOCK_MONOTONIC_COARSE in ns at its last pop
+					that found records, 0 after one that found none (and at the
+					claim): producers stamp records with it, or read their own
+					clock at 0. In claim_pid's line, which every push reads */
 
 	/* The live table (shm/livetable.h): chunks of struct memtop_live_entry in the same file,
 	 * past segment_size, each at a page-aligned offset. Written by the target only. */

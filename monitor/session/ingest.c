@@ -255,6 +255,9 @@ static bool ingest_loop(struct session *s, struct memtop_event *buf)
 	shm_pace_init(&c.pace);
 	for (;;) {
 		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
+		/* a view, a new symbolizer, a heap walk may take longer than a nap: meanwhile the
+		 * producers' records take their own clock, not our last pop's */
+		shm_ring_clock_pause(&s->seg);
 		ingest_housekeeping(s, &c, now);
 		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
 			return false;

@@ -1,6 +1,7 @@
 /* Unit tests of the event ring in one process (this process is both target and monitor):
  * no consumer → nothing pushed, wraparound in ticket order, the full-ring wait/drop episode,
- * reserve/commit and the PENDING state (exact, or read lazily), and shm_event_check's range checks. */
+ * reserve/commit and the PENDING state (exact, or read lazily), the producers' clock, and
+ * shm_event_check's range checks. */
 #include "shm_test_util.h"
 
 #include <errno.h>
@@ -312,6 +313,39 @@ static void test_record_time_round_trip(void **state)
 		assert_int_equal(out[i].timestamp_ns, times[i] / MEMTOP_TIME_UNIT_NS * MEMTOP_TIME_UNIT_NS);
 }
 
+/* The producers' clock (shm_consumer_clock): their own after the claim, the consumer's pop time
+ * from a pop that found records, their own again after a pop that found none or a pause. Between
+ * two reads of the coarse clock, the consumer's value lies between them. */
+static void test_consumer_clock(void **state)
+{
+	struct shm_segment *seg = *state;
+	struct memtop_event out[4];
+	claim(seg);
+	assert_int_equal(seg->hdr->clock_ns, 0);
+	uint64_t before = shm_now_ns();
+	assert_in_range(shm_consumer_clock(seg), before, shm_now_ns());
+	struct memtop_event ev = test_event(MEMTOP_EV_FREE, 0x100, 0);
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	before = shm_now_ns();
+	assert_int_equal(pop_all(seg, out, 4), 1);
+	uint64_t after = shm_now_ns();
+	assert_in_range(seg->hdr->clock_ns, before, after);
+	assert_int_equal(shm_consumer_clock(seg), seg->hdr->clock_ns);
+	assert_int_equal(pop_all(seg, out, 4), 0);
+	assert_int_equal(seg->hdr->clock_ns, 0);
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	assert_int_equal(pop_all(seg, out, 4), 1);
+	assert_int_not_equal(seg->hdr->clock_ns, 0);
+	shm_ring_clock_pause(seg);
+	assert_int_equal(seg->hdr->clock_ns, 0);
+	/* a new claim starts from the producers' own clock, not the last consumer's */
+	assert_int_equal(shm_ring_push(seg, &ev), SHM_PUSHED);
+	assert_int_equal(pop_all(seg, out, 4), 1);
+	shm_consumer_release(seg);
+	claim(seg);
+	assert_int_equal(seg->hdr->clock_ns, 0);
+}
+
 static void test_event_check(void **state)
 {
 	struct shm_segment *seg = *state;
@@ -396,6 +430,7 @@ int main(void)
 						teardown_segment),
 		cmocka_unit_test_setup_teardown(test_record_time_round_trip, setup_segment,
 						teardown_segment),
+		cmocka_unit_test_setup_teardown(test_consumer_clock, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_event_check, setup_segment, teardown_segment),
 		cmocka_unit_test_setup_teardown(test_tags, setup_segment, teardown_segment),
 	};
