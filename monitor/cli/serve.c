@@ -346,15 +346,39 @@ static void drain_request(int fd)
 	}
 }
 
+/* Closes a connection whose answer was sent: our side first, then what the client still sends is
+ * read until its EOF, 64 KiB or SERVE_BUSY_DRAIN_MS, so that the close does not reset the
+ * connection while the answer is in flight (a request over 8 KiB is answered 431 with the rest of
+ * it unread: monitor-serve-pprof saw no answer at times). */
+static void linger_close(int fd)
+{
+	shutdown(fd, SHUT_WR);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	char buf[4096];
+	for (size_t got = 0; got < 64 * 1024;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left = SERVE_BUSY_DRAIN_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
+						   (now.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+}
+
 /* The parent's answer when SERVE_MAX_CHILDREN are busy: 503 after the request was read, so the
  * client sees the status (bounded: the parent must go back to accepting). */
 static void respond_busy(int fd)
 {
 	drain_request(fd);
 	respond_text(fd, 503, "Service Unavailable", "busy: retry\n", false);
-	shutdown(fd, SHUT_WR);
-	drain_request(fd);
-	close(fd);
+	linger_close(fd);
 }
 
 static void accept_one(int lfd, int *children, bool no_symbols)
@@ -373,8 +397,7 @@ static void accept_one(int lfd, int *children, bool no_symbols)
 		signal(SIGINT, SIG_DFL);
 		alarm(SERVE_REQUEST_S);
 		serve_one(fd, no_symbols);
-		shutdown(fd, SHUT_WR);
-		close(fd);
+		linger_close(fd);
 		_exit(0);
 	}
 	if (pid > 0)
