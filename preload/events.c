@@ -1,5 +1,7 @@
 /* Events that carry no allocation: tags, thread renames and memory-map changes. Pushed with the
  * calling thread's slot, counted as dropped or untracked like any other event. Never allocates. */
+#include <errno.h>
+
 #include "preload.h"
 #include "record.h"
 
@@ -11,6 +13,12 @@ void preload_push_simple(uint8_t type, uint64_t aux)
 	preload_attached(t);
 	if (!preload_should_push(t))
 		return;
-	struct memtop_event ev = {.type = type, .aux = aux};
-	preload_push(t, &ev);
+	int saved = errno; /* a full-ring wait may make system calls */
+	struct memtop_event ev = {.type = type, .thread_slot = t->slot, .aux = aux,
+				  .timestamp_ns = shm_now_ns()};
+	/* the inline push: a TAG goes to every lane (shm_ring_push_barrier) */
+	enum shm_push_result r = shm_ring_push_inline(&preload_seg, &ev, preload_alone());
+	if (r != SHM_PUSHED)
+		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
+	errno = saved;
 }

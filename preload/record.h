@@ -90,13 +90,14 @@ static inline bool preload_alone(void)
 #endif
 }
 
-/* Returns true when the event is in the ring. */
+/* Pushes one of the hooks' events (never a TAG: preload_push_simple), after preload_should_push
+ * found the consumer. Returns true when the event is in the ring. */
 static inline __attribute__((always_inline)) bool preload_push(struct preload_thread *t,
 								 struct memtop_event *ev)
 {
 	ev->thread_slot = t->slot;
 	ev->timestamp_ns = shm_consumer_clock(&preload_seg);
-	enum shm_push_result r = shm_ring_push_inline(&preload_seg, ev, preload_alone());
+	enum shm_push_result r = shm_ring_push_record(&preload_seg, ev, preload_alone());
 	if (preload_unlikely(r != SHM_PUSHED))
 		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
 	return r == SHM_PUSHED;
