@@ -118,6 +118,8 @@ static void session_apply_batch(struct session *s, struct memtop_event *buf, siz
 static void session_handle_requests(struct session *s, uint64_t now)
 {
 	int m = __atomic_exchange_n(&s->mark_request, 0, __ATOMIC_ACQ_REL);
+	if (m)
+		shm_ring_clock_pause(&s->seg); /* a pass over the live set: see the publish's */
 	if (m == 1)
 		engine_mark_all(&s->eng, now);
 	else if (m == 2)
@@ -208,6 +210,11 @@ static void ingest_housekeeping(struct session *s, struct ingest_clock *c, uint6
 	session_handle_requests(s, now);
 	if (now - c->last_pub >= (uint64_t)s->opt.publish_ms * 1000000ull ||
 	    __atomic_exchange_n(&s->publish_request, 0, __ATOMIC_ACQ_REL)) {
+		/* A view may take longer than a nap (tens of ms at 50 k sites): meanwhile the
+		 * producers' records take their own clock, not our last pop's. Only here and before
+		 * a mark: each pause costs the producers a clock call per record until our next pop
+		 * that finds records. */
+		shm_ring_clock_pause(&s->seg);
 		session_check_slots(s);
 		session_publish_view(s, now);
 		c->last_pub = now;
@@ -255,9 +262,6 @@ static bool ingest_loop(struct session *s, struct memtop_event *buf)
 	shm_pace_init(&c.pace);
 	for (;;) {
 		uint64_t now = shm_clock_ns(CLOCK_MONOTONIC);
-		/* a view, a new symbolizer, a heap walk may take longer than a nap: meanwhile the
-		 * producers' records take their own clock, not our last pop's */
-		shm_ring_clock_pause(&s->seg);
 		ingest_housekeeping(s, &c, now);
 		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
 			return false;
