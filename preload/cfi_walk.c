@@ -210,7 +210,8 @@ static void cfi_check_own_step(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi
 #endif
 
 /* The node of pc under node in the trie when the step puts pc out. */
-static inline uint32_t cfi_name_step(struct stack_trie *trie, uint32_t node, const struct cfi_step *st)
+static inline uint32_t cfi_name_step(struct stack_trie *trie, uint32_t node,
+				     const struct cfi_step *st)
 {
 	return st->kept ? stack_trie_child(trie, node, st->pc) : node;
 }
@@ -274,7 +275,8 @@ cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, 
 	int m = *n;
 	for (; e != stop; e--) {
 		const struct cfi_step *up = e - 1;
-		if (((*(const uintptr_t *)e->ra_at ^ up->pc) | (*(const uintptr_t *)e->fp_at ^ up->fp)) != 0)
+		uintptr_t ra = *(const uintptr_t *)e->ra_at, cfp = *(const uintptr_t *)e->fp_at;
+		if (((ra ^ up->pc) | (cfp ^ up->fp)) != 0)
 			break;
 		out[m] = up->pc;
 		m += (int)up->kept;

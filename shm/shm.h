@@ -352,10 +352,11 @@ static inline uint64_t shm_now_ns(void)
 /* The time a producer stamps its record with: the consumer's coarse clock as its last pop stored
  * it while records come (one round of the consumer old: its nap, under 1 ms while records come
  * (shm/ring_pace.c), and the round's work), else (0: its last pop found the ring empty, or it has
- * not popped since its claim) the producer's own. A record's time is in ms and the coarse clock ticks every
- * few (4 ms at HZ=250); one load from the line shm_consumer_present just read replaces a clock call
- * per event (5-7 ns). After a quiet time the first records read the clock themselves, so that a
- * program's sleep shows whole in their times. Read only after shm_consumer_present. */
+ * not popped since its claim, or it is publishing a view) the producer's own. A record's time is
+ * in ms and the coarse clock ticks every few (4 ms at HZ=250); one load from the line
+ * shm_consumer_present just read replaces a clock call per event (5-7 ns). After a quiet time the
+ * first records read the clock themselves, so that a program's sleep shows whole in their times.
+ * Read only after shm_consumer_present. */
 static inline uint64_t shm_consumer_clock(const struct shm_segment *seg)
 {
 	/* relaxed: any value stored since the claim is a time of the consumer's clock */
