@@ -371,6 +371,16 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			k = cfi_follow(s, k, k < (uint32_t)(max - raw) ? k : (uint32_t)(max - raw), out, &n,
 				       keep);
 			raw += (int)(from - k);
+			if (k == 0 && q == 0 && from == tr->top && trie && tr->named &&
+			    (tr->whole || s[0].pc < CFI_PC_MIN)) {
+				/* The walk began on the trail's innermost step and followed it to its
+				 * end (a loop allocating from one place): the trail stays as it is,
+				 * named, and its top names the walk's stack. The general end below
+				 * comes to the same, with a store and a call more. */
+				if (s[from].node != STACK_TRIE_ROOT)
+					*stack_of = &trie->node[s[from].node].stack;
+				return n;
+			}
 			pc = s[k].pc;
 			sp = s[k].sp;
 			fp = s[k].fp;
