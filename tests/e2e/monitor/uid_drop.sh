@@ -19,6 +19,9 @@ check() { if eval "$2"; then echo "ok - $1"; else echo "FAIL - $1"; failed=1; fi
 
 for mode in setuid seteuid setreuid setresuid fork-setuid fork-setresuid; do
 	rm -f "$tmp/go"
+	# emptied here, not only by the redirection below: that one runs in the background job,
+	# and the wait could read the last mode's "dropped" line before it (fork-setuid failed so)
+	: >"$tmp/out"
 	LD_PRELOAD=$LIB "$PROG" "$mode" "$tmp/go" >"$tmp/out" 2>"$tmp/err" & bg=$!
 	for _ in $(seq 1000); do grep -q dropped "$tmp/out" && break; sleep 0.01; done
 	pid=$(sed -n 's/^dropped //p' "$tmp/out")
