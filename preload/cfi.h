@@ -69,7 +69,13 @@ void cfi_rule_compute(uintptr_t pc, uint64_t epoch, struct cfi_rule *out, bool *
 #define CFI_BUSY_MASK 0xffffu
 #define CFI_EPOCH_ONE (1ull << 16)
 bool cfi_cache_init(void);
-uint64_t cfi_loader_word(void);
+extern uint64_t cfi_loader; /* the loader word: read it through cfi_loader_word */
+static inline uint64_t cfi_loader_word(void)
+{
+	/* acquire: pairs with the release in cfi_loader_end, so that a walk seeing the new epoch sees
+	 * the loader's work (the new mappings) too */
+	return __atomic_load_n(&cfi_loader, __ATOMIC_ACQUIRE);
+}
 void cfi_loader_begin(void);  /* before a real dlopen/dlclose */
 void cfi_loader_end(void);    /* after it */
 void cfi_epoch_bump(void);    /* modules changed behind our hooks */

@@ -10,7 +10,7 @@
  * our hooks); while one is in progress (busy bits non-zero) the walk neither reads nor fills the
  * cache, so no rule computed for code being unmapped can be tagged with the epoch that follows.
  * Layout of cfi_loader: bits 0-15 calls in progress, bits 16-63 the epoch. */
-static uint64_t cfi_loader = 0;
+uint64_t cfi_loader = 0;
 
 /* A slot (struct cfi_slot, cfi.h) being written holds CFI_KEY_CLAIMED; empty is 0. The key works as
  * a sequence word: a writer claims it (CAS), writes the rule, then publishes the key; a reader takes
@@ -32,13 +32,6 @@ bool cfi_cache_init(void)
 		return false;
 	cfi_table = m;
 	return true;
-}
-
-uint64_t cfi_loader_word(void)
-{
-	/* acquire: pairs with the release in cfi_loader_end, so that a walk seeing the new epoch sees
-	 * the loader's work (the new mappings) too */
-	return __atomic_load_n(&cfi_loader, __ATOMIC_ACQUIRE);
 }
 
 void cfi_loader_begin(void)
