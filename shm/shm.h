@@ -356,7 +356,10 @@ static inline uint64_t shm_now_ns(void)
  * in ms and the coarse clock ticks every few (4 ms at HZ=250); one load from the line
  * shm_consumer_present just read replaces a clock call per event (5-7 ns). After a quiet time the
  * first records read the clock themselves, so that a program's sleep shows whole in their times.
- * Read only after shm_consumer_present. */
+ * The price: a consumer stopped between two pops that found records (a dashboard suspended with
+ * ^Z, a monitor killed) leaves its last time published, and records pushed meanwhile carry it
+ * (a late monitor that loads the live table drops such records: session/late_attach.c). Read
+ * only after shm_consumer_present. */
 static inline uint64_t shm_consumer_clock(const struct shm_segment *seg)
 {
 	/* relaxed: any value stored since the claim is a time of the consumer's clock */
