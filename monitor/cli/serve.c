@@ -320,27 +320,32 @@ static void reap(int *children)
 		(*children)--;
 }
 
+/* One read of what the client sends, waiting at most until SERVE_BUSY_DRAIN_MS after t0: the
+ * bytes read, or 0 at its EOF, on an error or when the time is up. */
+static size_t recv_before(int fd, const struct timespec *t0, char *buf, size_t len)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long left = SERVE_BUSY_DRAIN_MS - ((now.tv_sec - t0->tv_sec) * 1000 +
+					   (now.tv_nsec - t0->tv_nsec) / 1000000);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+		return 0;
+	ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+	return n > 0 ? (size_t)n : 0;
+}
+
 /* Reads and drops what the client sent, until the end of its headers, 8 KiB, its EOF or
  * SERVE_BUSY_DRAIN_MS: a socket closed with unread input is reset, and the reset destroys the
  * answer in flight (the client would see a dropped connection, not the 503). */
 static void drain_request(int fd)
 {
 	char buf[8192] = {0};
-	size_t got = 0;
+	size_t got = 0, n;
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = SERVE_BUSY_DRAIN_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
-						   (now.tv_nsec - t0.tv_nsec) / 1000000);
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return;
-		ssize_t n = recv(fd, buf + got % 4096, 4096, MSG_DONTWAIT);
-		if (n <= 0)
-			return;
-		got += (size_t)n;
+	while ((n = recv_before(fd, &t0, buf + got % 4096, 4096)) > 0) {
+		got += n;
 		if (got >= sizeof buf || memmem(buf, sizeof buf, "\r\n\r\n", 4))
 			return;
 	}
@@ -356,19 +361,8 @@ static void linger_close(int fd)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	char buf[4096];
-	for (size_t got = 0; got < 64 * 1024;) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long left = SERVE_BUSY_DRAIN_MS - ((now.tv_sec - t0.tv_sec) * 1000 +
-						   (now.tv_nsec - t0.tv_nsec) / 1000000);
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			break;
-		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	for (size_t got = 0, n = 1; n > 0 && got < 64 * 1024; got += n)
+		n = recv_before(fd, &t0, buf, sizeof buf);
 	close(fd);
 }
 
