@@ -17,8 +17,6 @@ void preload_push_simple(uint8_t type, uint64_t aux)
 	struct memtop_event ev = {.type = type, .thread_slot = t->slot, .aux = aux,
 				  .timestamp_ns = shm_now_ns()};
 	/* the inline push: a TAG goes to every lane (shm_ring_push_barrier) */
-	enum shm_push_result r = shm_ring_push_inline(&preload_seg, &ev, preload_alone());
-	if (r != SHM_PUSHED)
-		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
+	preload_pushed(t, shm_ring_push_inline(&preload_seg, &ev, preload_alone()));
 	errno = saved;
 }

@@ -90,6 +90,14 @@ static inline bool preload_alone(void)
 #endif
 }
 
+/* Counts an event the ring did not take; returns true when it did. */
+static inline bool preload_pushed(struct preload_thread *t, enum shm_push_result r)
+{
+	if (preload_unlikely(r != SHM_PUSHED))
+		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
+	return r == SHM_PUSHED;
+}
+
 /* Pushes one of the hooks' events (never a TAG: preload_push_simple), after preload_should_push
  * found the consumer. Returns true when the event is in the ring. */
 static inline __attribute__((always_inline)) bool preload_push(struct preload_thread *t,
@@ -97,10 +105,7 @@ static inline __attribute__((always_inline)) bool preload_push(struct preload_th
 {
 	ev->thread_slot = t->slot;
 	ev->timestamp_ns = shm_consumer_clock(&preload_seg);
-	enum shm_push_result r = shm_ring_push_record(&preload_seg, ev, preload_alone());
-	if (preload_unlikely(r != SHM_PUSHED))
-		preload_count(t, r == SHM_DROPPED ? &t->c->dropped : &t->c->untracked, 1);
-	return r == SHM_PUSHED;
+	return preload_pushed(t, shm_ring_push_record(&preload_seg, ev, preload_alone()));
 }
 
 static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable, uint64_t req)
