@@ -157,6 +157,15 @@ static void preload_wait_for_consumer(uint64_t ms, const char *timeout_msg)
 	__atomic_and_fetch(&h->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
 }
 
+/* A new process of the followed tree: rings the follower (so that it takes us now, not at its next
+ * rescan) and waits for it, bounded. */
+static void preload_wait_for_follower(void)
+{
+	if (preload_cfg.follow_monitor)
+		shm_follow_ring(preload_cfg.follow_monitor, preload_cfg.follow_root);
+	preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+}
+
 /* The segment was created marked waiting, and no wait came after all (the follower just went). */
 static void preload_not_waiting(void)
 {
@@ -219,7 +228,7 @@ static void preload_child_segment(struct preload_thread *t)
 	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
 	preload_fold_preinit(t);
 	if (preload_follower_alive())
-		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+		preload_wait_for_follower();
 	else
 		preload_not_waiting();
 }
@@ -268,7 +277,7 @@ static void preload_start(struct preload_thread *t)
 		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_MS, NULL);
 	else if (preload_follower_alive())
 		/* a new process of the followed tree (a fork child that exec'd, vfork + exec) */
-		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+		preload_wait_for_follower();
 	else
 		preload_not_waiting();
 }

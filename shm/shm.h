@@ -332,6 +332,13 @@ int shm_tag_read(struct shm_segment *seg, uint32_t id, struct memtop_tag *out);
 uint64_t shm_proc_start_time(pid_t pid);
 /* State letter (R, S, Z...) and start time of a process; false when it does not exist. */
 bool shm_proc_stat(pid_t pid, char *state, uint64_t *start_time);
+
+/* The tree follower's doorbell (shm/follow.c): the abstract unix socket address the memtop with pid
+ * monitor, following the tree of root, binds; and the ring a new process of that tree sends there
+ * once its segment exists (best effort, errno kept). */
+struct sockaddr_un;
+int shm_follow_address(struct sockaddr_un *a, uint32_t monitor, uint32_t root);
+void shm_follow_ring(uint32_t monitor, uint32_t root);
 /* Stale: the pid is gone, or it is a different process (start time differs). */
 bool shm_segment_is_stale(const struct memtop_seg_header *hdr);
 

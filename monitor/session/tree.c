@@ -1,5 +1,6 @@
 /* tree: memtop report/run follow the whole process tree they start: new segments in /dev/shm are
- * found (inotify, with a bounded rescan), and each process that descends from the root (checked in
+ * found (rung for by the new process, shm/follow.c, with a bounded rescan), and each process that
+ * descends from the root (checked in
  * /proc, and marked MEMTOP_FLAG_TREE with our root) gets a session of its own. Never attaches a
  * process outside the tree, never signals or waits for a process it did not start. */
 #include <ctype.h>
@@ -13,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +23,7 @@
 
 #define TREE_MAX_PROCS 256   /* sessions, the root's included; more are said once and left */
 #define TREE_MAX_DEPTH 256   /* parents walked up from a candidate before it is refused */
-#define TREE_RESCAN_MS 20    /* a rescan even without an inotify event (a missed or full queue) */
+#define TREE_RESCAN_MS 20    /* a rescan even without a ring (a process that could not send one) */
 #define TREE_REJECTED_MAX 1024
 
 struct tree_proc {
@@ -201,27 +203,38 @@ static void tree_scan(struct session_tree *t)
 	closedir(d);
 }
 
+/* The doorbell the tree's new processes ring (shm/follow.c), or -1: then a short poll. */
+static int tree_doorbell_open(pid_t root)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_un a;
+	socklen_t len = (socklen_t)shm_follow_address(&a, (uint32_t)getpid(), (uint32_t)root);
+	if (bind(fd, (struct sockaddr *)&a, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void *tree_discover_main(void *arg)
 {
 	struct session_tree *t = arg;
-	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (in >= 0 && inotify_add_watch(in, "/dev/shm", IN_CREATE | IN_MOVED_TO) < 0) {
-		close(in);
-		in = -1;
-	}
-	char buf[4096] __attribute__((aligned(8)));
+	int bell = tree_doorbell_open(t->root->pid);
+	uint32_t rung[64];
 	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
 		tree_scan(t);
-		/* Without inotify a short poll: a new process waits for us at its start. The wake
+		/* Without the doorbell a short poll: a new process waits for us at its start. The wake
 		 * descriptor ends the poll at tree_stop: a report used to wait out the poll (up to
 		 * TREE_RESCAN_MS) after its target had ended. */
-		struct pollfd pfd[2] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = in, .events = POLLIN}};
-		poll(pfd, in >= 0 ? 2 : 1, in >= 0 ? TREE_RESCAN_MS : 2);
-		while (in >= 0 && read(in, buf, sizeof buf) > 0)
-			;
+		struct pollfd pfd[2] = {{.fd = t->wake_fd, .events = POLLIN}, {.fd = bell, .events = POLLIN}};
+		poll(pfd, bell >= 0 ? 2 : 1, bell >= 0 ? TREE_RESCAN_MS : 2);
+		while (bell >= 0 && recv(bell, rung, sizeof rung, 0) > 0)
+			; /* a hint: the scan finds and checks the process */
 	}
-	if (in >= 0)
-		close(in);
+	if (bell >= 0)
+		close(bell);
 	return NULL;
 }
 
