@@ -54,6 +54,14 @@ bool shm_consumer_alive(const struct shm_segment *seg)
 	return claimant_alive(&c);
 }
 
+static int back_range(int fd, uint64_t from, uint64_t to)
+{
+	int rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) ? errno : 0;
+	if (rc == EOPNOTSUPP)
+		rc = posix_fallocate(fd, (off_t)from, (off_t)(to - from));
+	return rc;
+}
+
 /* Backs the regions producers write only under a claim (stacks_off to the end) in /dev/shm. Runs
  * once per segment, by the first claimant, while claim_pid is still negative: no producer pushes or
  * interns yet (shm_consumer_present is false). The ring needs no initialisation: a zero cell is
@@ -63,18 +71,22 @@ bool shm_consumer_alive(const struct shm_segment *seg)
  * the target's back, so KEEP_SIZE, and the claim fails instead. */
 static int reserve_regions(struct shm_segment *seg)
 {
-	if (__atomic_load_n(&seg->hdr->flags, __ATOMIC_ACQUIRE) & MEMTOP_FLAG_RESERVED)
+	uint32_t flags = __atomic_load_n(&seg->hdr->flags, __ATOMIC_ACQUIRE);
+	if (flags & MEMTOP_FLAG_RESERVED)
 		return 0;
-	uint64_t bytes = shm_segment_claim_bytes(seg);
-	uint64_t from = seg->fixed_size - bytes;
+	uint64_t from = seg->fixed_size - shm_segment_claim_bytes(seg);
 	struct stat st;
 	if (seg->fd < 0)
 		return -EINVAL;
 	if (fstat(seg->fd, &st) != 0 || (uint64_t)st.st_size < seg->fixed_size)
 		return -EIO;
-	int rc = fallocate(seg->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)bytes) ? errno : 0;
-	if (rc == EOPNOTSUPP)
-		rc = posix_fallocate(seg->fd, (off_t)from, (off_t)bytes);
+	/* A target that backs its own frames (MEMTOP_FLAG_FRAMES_LAZY) leaves them out: the arena
+	 * between the stack index and the ring. Claiming the flag falsely only harms that target. */
+	uint64_t frames = (uint64_t)((const char *)seg->frames - (const char *)seg->base);
+	uint64_t ring = (uint64_t)((const char *)seg->ring - (const char *)seg->base);
+	int rc = (flags & MEMTOP_FLAG_FRAMES_LAZY)
+			 ? back_range(seg->fd, from, frames) ?: back_range(seg->fd, ring, seg->fixed_size)
+			 : back_range(seg->fd, from, seg->fixed_size);
 	if (rc)
 		return -rc;
 	__atomic_or_fetch(&seg->hdr->flags, MEMTOP_FLAG_RESERVED, __ATOMIC_RELEASE);

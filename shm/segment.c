@@ -92,6 +92,19 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 	return (off + 4095) & ~4095ull;
 }
 
+/* Whether this kernel can back pages of a mapping on request (MADV_POPULATE_WRITE, Linux 5.14):
+ * then the frame arena (16 MiB of the 22 at MEMTOP_DEPTH=64, most of them never used) is backed as
+ * stacks fill it instead of at the start. Length 0: the kernel checks the advice and touches
+ * nothing (EINVAL where it does not know it). */
+static bool frames_lazy_supported(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int saved = errno;
+	bool ok = page > 0 && madvise((void *)(uintptr_t)page, 0, MADV_POPULATE_WRITE) == 0;
+	errno = saved;
+	return ok;
+}
+
 static void header_identity(struct memtop_seg_header *h, pid_t pid)
 {
 	h->magic = MEMTOP_SEG_MAGIC;
@@ -136,6 +149,7 @@ void shm_segment_bind(struct shm_segment *seg, void *base, size_t size,
 	seg->frames = (uint64_t *)(b + h->frames_off);
 	seg->ring = (struct memtop_record *)(b + h->ring_off);
 	seg->tags = (struct memtop_tag *)(b + h->tags_off);
+	seg->frames_backed = seg->frames_cap;
 	static uint64_t bindings;
 	seg->epoch = __atomic_add_fetch(&bindings, 1, __ATOMIC_RELAXED);
 	seg->pop_first = 0;
@@ -223,12 +237,14 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	 * rest (about 10 MB by default, most of the cost of starting a process) stays a hole until a
 	 * consumer claims the segment and backs it; processes nobody watches never pay for it. */
 	/* With a live table the stack table is written without a consumer too (stacks of recorded
-	 * blocks): backed now as well. No room for it: no table (counters only), rather than no
-	 * tracing at all; the caller sees it in seg->live_mode. */
+	 * blocks): backed now as well (its frames as they fill, where the kernel can). No room for
+	 * it: no table (counters only), rather than no tracing at all; the caller sees it in
+	 * seg->live_mode. */
 	uint32_t live_mode = cfg->live_mode;
+	bool frames_lazy = frames_lazy_supported();
+	uint64_t live_end = frames_lazy ? geometry.frames_off : geometry.ring_off;
 	int rc = ftruncate(fd, (off_t)size) ? errno : 0;
-	if (rc == 0 && live_mode != MEMTOP_LIVE_OFF &&
-	    posix_fallocate(fd, 0, (off_t)geometry.ring_off) != 0)
+	if (rc == 0 && live_mode != MEMTOP_LIVE_OFF && posix_fallocate(fd, 0, (off_t)live_end) != 0)
 		live_mode = MEMTOP_LIVE_OFF;
 	if (rc == 0 && live_mode == MEMTOP_LIVE_OFF)
 		rc = posix_fallocate(fd, 0, (off_t)geometry.stacks_off);
@@ -262,6 +278,10 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	if (shm_live_init(seg, live_mode, cfg->live_sample_bytes) != 0)
 		shm_live_init(seg, MEMTOP_LIVE_OFF, 0); /* no room for its first chunk: counters only */
 	uint32_t flags = MEMTOP_FLAG_READY | (cfg->waiting ? MEMTOP_FLAG_WAITING : 0);
+	if (frames_lazy) {
+		seg->frames_backed = 0;
+		flags |= MEMTOP_FLAG_FRAMES_LAZY;
+	}
 	if (cfg->tree_root > 0) {
 		/* before READY: a monitor following the tree never sees the segment unmarked */
 		h->tree_root = cfg->tree_root;
