@@ -2,11 +2,13 @@
  * views, and notices the target's exit, crash or exec. Must never block the target: waits on
  * uncommitted tickets only while the producer may still live. The engine's only writer. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,8 +257,22 @@ static enum ingest_target ingest_check_target(struct session *s, struct memtop_e
 	return INGEST_TARGET_RUNS;
 }
 
+/* Naps nap_us, or less when the target ends meanwhile (exit_fd: a pidfd, readable from its end;
+ * -1 without one: the whole nap). True when it ended: an idle nap grows to a few ms
+ * (shm/ring_pace.c), and a report used to wait it out after its target's last event. */
+static bool ingest_nap(int exit_fd, unsigned nap_us)
+{
+	if (exit_fd < 0) {
+		usleep(nap_us);
+		return false;
+	}
+	struct pollfd p = {.fd = exit_fd, .events = POLLIN};
+	struct timespec t = {.tv_sec = nap_us / 1000000, .tv_nsec = (long)(nap_us % 1000000) * 1000};
+	return ppoll(&p, 1, &t, NULL) == 1;
+}
+
 /* Drains the ring until the target is over (true) or the session stops (false). */
-static bool ingest_loop(struct session *s, struct memtop_event *buf)
+static bool ingest_loop(struct session *s, struct memtop_event *buf, int exit_fd)
 {
 	struct ingest_clock c = {0};
 	shm_pace_init(&c.pace);
@@ -294,7 +310,11 @@ static bool ingest_loop(struct session *s, struct memtop_event *buf)
 			if (t == INGEST_TARGET_OVER)
 				return true;
 		}
-		usleep(nap_us); /* an idle target costs few wake-ups */
+		/* an idle target costs few wake-ups; its end is checked at once */
+		if (ingest_nap(exit_fd, nap_us)) {
+			c.last_live = 0;
+			exit_fd = -1; /* readable for good now: later naps (if any) are whole */
+		}
 	}
 }
 
@@ -310,7 +330,12 @@ void *session_ingest_main(void *arg)
 	} else {
 		/* before the first pop: the handover (late_attach.c) */
 		session_live_load(s, s->held_at_start);
-		gone = buf && ingest_loop(s, buf);
+		/* the pid stays the target's through an exec, and until we reap it (our child) or
+		 * find it gone: a pid used again since only wakes a nap early */
+		int exit_fd = (int)syscall(SYS_pidfd_open, s->pid, 0);
+		gone = buf && ingest_loop(s, buf, exit_fd);
+		if (exit_fd >= 0)
+			close(exit_fd);
 	}
 	session_check_slots(s);
 	session_publish_view(s, shm_clock_ns(CLOCK_MONOTONIC));
