@@ -92,15 +92,17 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 	return (off + 4095) & ~4095ull;
 }
 
-/* Whether this kernel can back pages of a mapping on request (MADV_POPULATE_WRITE, Linux 5.14):
- * then the frame arena (16 MiB of the 22 at MEMTOP_DEPTH=64, most of them never used) is backed as
- * stacks fill it instead of at the start. Length 0: the kernel checks the advice and touches
- * nothing (EINVAL where it does not know it). */
-static bool frames_lazy_supported(void)
+/* Whether pages of the segment can be backed on request (MADV_POPULATE_WRITE, Linux 5.14): then
+ * the frame arena (16 MiB of the 22 at MEMTOP_DEPTH=64, most of it never used) is backed as stacks
+ * fill it instead of at the start. Tried on the header's page, which is backed anyway, and the
+ * file must then hold a block: qemu-user answers the advice with success and does nothing. */
+static bool frames_lazy_works(int fd, void *base)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	int saved = errno;
-	bool ok = page > 0 && madvise((void *)(uintptr_t)page, 0, MADV_POPULATE_WRITE) == 0;
+	struct stat st;
+	bool ok = page > 0 && madvise(base, (size_t)page, MADV_POPULATE_WRITE) == 0 &&
+		  fstat(fd, &st) == 0 && st.st_blocks > 0;
 	errno = saved;
 	return ok;
 }
@@ -241,22 +243,24 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	 * it: no table (counters only), rather than no tracing at all; the caller sees it in
 	 * seg->live_mode. */
 	uint32_t live_mode = cfg->live_mode;
-	bool frames_lazy = frames_lazy_supported();
-	uint64_t live_end = frames_lazy ? geometry.frames_off : geometry.ring_off;
 	int rc = ftruncate(fd, (off_t)size) ? errno : 0;
-	if (rc == 0 && live_mode != MEMTOP_LIVE_OFF && posix_fallocate(fd, 0, (off_t)live_end) != 0)
-		live_mode = MEMTOP_LIVE_OFF;
-	if (rc == 0 && live_mode == MEMTOP_LIVE_OFF)
-		rc = posix_fallocate(fd, 0, (off_t)geometry.stacks_off);
 	void *base = MAP_FAILED;
 	if (rc == 0) {
 		base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (base == MAP_FAILED)
 			rc = errno;
 	}
+	bool frames_lazy = rc == 0 && frames_lazy_works(fd, base);
+	uint64_t live_end = frames_lazy ? geometry.frames_off : geometry.ring_off;
+	if (rc == 0 && live_mode != MEMTOP_LIVE_OFF && posix_fallocate(fd, 0, (off_t)live_end) != 0)
+		live_mode = MEMTOP_LIVE_OFF;
+	if (rc == 0 && live_mode == MEMTOP_LIVE_OFF)
+		rc = posix_fallocate(fd, 0, (off_t)geometry.stacks_off);
 	if (rc) {
 		snprintf(err, errlen, "cannot size shared memory segment %s (%lu KiB): %s", name,
 			 (unsigned long)(size >> 10), strerror(rc));
+		if (base != MAP_FAILED)
+			munmap(base, size);
 		close(fd);
 		shm_unlink(name);
 		return -rc;
