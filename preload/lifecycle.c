@@ -136,11 +136,14 @@ static int preload_segment_create(void)
 }
 
 /* Blocks the start-up (the first hooked call) until a consumer claims the segment, at most
- * `ms`; on timeout says timeout_msg (when not NULL) and goes on untraced by a consumer. */
+ * `ms`; on timeout says timeout_msg (when not NULL) and goes on untraced by a consumer. The nap
+ * starts at 50 us and doubles up to 1 ms: a monitor that is on its way (memtop report, a tree's
+ * follower) claims within a millisecond or two, and a whole 1 ms nap was most of each traced
+ * process's wait; a monitor that does not come costs no more wake-ups than before. */
 static void preload_wait_for_consumer(uint64_t ms, const char *timeout_msg)
 {
 	struct memtop_seg_header *h = preload_seg.hdr;
-	struct timespec start, now, nap = {0, 1000000};
+	struct timespec start, now, nap = {0, 50000};
 	__atomic_or_fetch(&h->flags, MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!shm_consumer_present(&preload_seg)) {
@@ -153,6 +156,8 @@ static void preload_wait_for_consumer(uint64_t ms, const char *timeout_msg)
 			break;
 		}
 		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 1000000)
+			nap.tv_nsec = nap.tv_nsec * 2 < 1000000 ? nap.tv_nsec * 2 : 1000000;
 	}
 	__atomic_and_fetch(&h->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
 }
