@@ -1,8 +1,8 @@
 /* tree: memtop report/run follow the whole process tree they start: new segments in /dev/shm are
- * found (rung for by the new process, shm/follow.c, with a bounded rescan), and each process that
- * descends from the root (checked in
- * /proc, and marked MEMTOP_FLAG_TREE with our root) gets a session of its own. Never attaches a
- * process outside the tree, never signals or waits for a process it did not start. */
+ * found (each new process rings for it, shm/follow.c, and a bounded rescan finds the rest), and
+ * each process that descends from the root (checked in /proc, and marked MEMTOP_FLAG_TREE with our
+ * root) gets a session of its own. Never attaches a process outside the tree, never signals or
+ * waits for a process it did not start. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
