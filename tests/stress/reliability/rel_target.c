@@ -526,6 +526,49 @@ static int mode_idle(int argc, char **argv)
 	return 0;
 }
 
+/* ---- late MS PATHS [EXIT_CODE]: sleeps MS, then allocates one block from each of PATHS call
+ * paths (20 calls deep, each call through late_a or late_b by a bit of the path's number: PATHS
+ * distinct stacks), frees them, exits. For a /dev/shm that fills while the process sleeps. ---- */
+
+static volatile uintptr_t late_sink;
+static void *late_b(unsigned path, int depth);
+
+static __attribute__((noinline)) void *late_a(unsigned path, int depth)
+{
+	void *p = depth == 0 ? malloc(16 + path % 64)
+			     : ((path >> depth) & 1 ? late_b : late_a)(path, depth - 1);
+	late_sink += (uintptr_t)p; /* after the call: no tail call */
+	return p;
+}
+
+static __attribute__((noinline)) void *late_b(unsigned path, int depth)
+{
+	void *p = depth == 0 ? malloc(16 + path % 64)
+			     : ((path >> depth) & 1 ? late_b : late_a)(path, depth - 1);
+	late_sink += (uintptr_t)p + 1; /* differs from late_a's: the two are never merged */
+	return p;
+}
+
+static int mode_late(int argc, char **argv)
+{
+	long ms = argc > 2 ? atol(argv[2]) : 1000;
+	long paths = argc > 3 ? atol(argv[3]) : 1000;
+	int code = argc > 4 ? atoi(argv[4]) : 0;
+	void **b = calloc((size_t)paths, sizeof *b);
+	if (!b)
+		return 1;
+	struct timespec nap = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&nap, NULL);
+	long allocated = 0;
+	for (long i = 0; i < paths; i++)
+		allocated += (b[i] = late_a((unsigned)i, 20)) != NULL;
+	for (long i = 0; i < paths; i++)
+		free(b[i]);
+	free(b);
+	printf("late paths=%ld allocated=%ld\n", paths, allocated);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -551,7 +594,9 @@ int main(int argc, char **argv)
 		return mode_abort();
 	if (!strcmp(mode, "idle"))
 		return mode_idle(argc, argv);
+	if (!strcmp(mode, "late"))
+		return mode_late(argc, argv);
 	fprintf(stderr, "usage: rel_target work|storm|requests|churn|forkstorm|execchain|dlopen|"
-			"signals|threadexit|abort|idle [ARGS]\n");
+			"signals|threadexit|abort|idle|late [ARGS]\n");
 	return 2;
 }

@@ -613,6 +613,49 @@ def case_shm_no_room_for_ring():
     check(r.stdout.decode() == bout, 'no room: target stdout differs from the bare run')
 
 
+def case_shm_no_room_for_frames():
+    """/dev/shm fills up after the claim, while the target sleeps: the stack frames it interns
+    later have no room (the frame arena is backed as stacks fill it, MADV_POPULATE_WRITE), so
+    those stacks overflow. No SIGBUS: the target's output and exit status are the bare ones, and
+    the report is complete and exact, the stacks that did not fit shown as the table's overflow."""
+    cmd = [A.target, 'late', '1500', '3000', str(WORK_EXIT)]
+    bst, bout, _, _ = run(cmd, base_env())
+    rep = tempfile.NamedTemporaryFile(prefix='rel-frames-', suffix='.rep', delete=False)
+    rep.close()
+    try:
+        script = ('mount -t tmpfs -o size=64m tmpfs /dev/shm || exit 99; '
+                  'MEMTOP_DEPTH=64 %s report -o %s -- %s >/tmp/.rel_out_$$ 2>/tmp/.rel_err_$$ & r=$!; '
+                  'i=0; while ! ls /dev/shm/memtop.* >/dev/null 2>&1 && [ $i -lt 500 ]; do '
+                  'sleep 0.01; i=$((i+1)); done; sleep 0.5; '
+                  'cat /dev/zero > /dev/shm/fill 2>/dev/null; '
+                  'wait $r; echo "report_rc=$?" >&2; cat /tmp/.rel_err_$$ >&2; cat /tmp/.rel_out_$$; '
+                  'rm -f /tmp/.rel_out_$$ /tmp/.rel_err_$$'
+                  % (A.memtop, rep.name, ' '.join(cmd)))
+        r = in_namespace(script)
+        if r is None:
+            print('SKIP: no mount namespace (needs root and unshare)', file=sys.stderr)
+            sys.exit(77)
+        err = r.stderr.decode(errors='replace').splitlines()
+        with open(rep.name, errors='replace') as f:
+            report = f.read()
+    finally:
+        os.unlink(rep.name)
+    info('no room for frames: %r' % err)
+    rc = [l.split('=')[1] for l in err if l.startswith('report_rc=')]
+    check(rc == [str(WORK_EXIT)] and bst == WORK_EXIT, 'no room for frames: exit %r, bare %d' % (rc, bst))
+    check(r.stdout.decode() == bout, 'no room for frames: target stdout differs from the bare run')
+    field = dict(l.split(': ', 1) for l in report.splitlines()
+                 if ': ' in l and not l.startswith((' ', '#')))
+    check(field.get('state') == 'exited', 'no room for frames: report state %r' % field.get('state'))
+    check(field.get('allocs') == field.get('target_allocs') and int(field.get('allocs', 0)) >= 3000,
+          'no room for frames: allocs %r against the target\'s %r'
+          % (field.get('allocs'), field.get('target_allocs')))
+    check(field.get('lost_events') == '0' and field.get('dropped_events') == '0',
+          'no room for frames: lost %r, dropped %r' % (field.get('lost_events'), field.get('dropped_events')))
+    check('stack table full' in report,
+          'no room for frames: no stack shown as the table\'s overflow (the arena had room after all?)')
+
+
 # ---------------------------------------------------------------- monitor safety
 
 def long_target(rounds='40000', **env):
