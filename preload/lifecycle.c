@@ -162,13 +162,12 @@ static void preload_wait_for_consumer(uint64_t ms, const char *timeout_msg)
 	__atomic_and_fetch(&h->flags, ~MEMTOP_FLAG_WAITING, __ATOMIC_RELEASE);
 }
 
-/* A new process of the followed tree: rings the follower (so that it takes us now, not at its next
- * rescan) and waits for it, bounded. */
-static void preload_wait_for_follower(void)
+/* A new process of the followed tree, its segment made: rings the follower, so that it takes us
+ * now rather than at its next rescan. */
+static void preload_ring_follower(void)
 {
 	if (preload_cfg.follow_monitor)
 		shm_follow_ring(preload_cfg.follow_monitor, preload_cfg.follow_root);
-	preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
 }
 
 /* The segment was created marked waiting, and no wait came after all (the follower just went). */
@@ -232,10 +231,12 @@ static void preload_child_segment(struct preload_thread *t)
 	}
 	__atomic_store_n(&preload_state, PRELOAD_ACTIVE, __ATOMIC_RELEASE);
 	preload_fold_preinit(t);
-	if (preload_follower_alive())
-		preload_wait_for_follower();
-	else
+	if (preload_follower_alive()) {
+		preload_ring_follower();
+		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
+	} else {
 		preload_not_waiting();
+	}
 }
 
 /* The start-up: what a constructor would do, run by the first hooked call of the process (other
@@ -265,6 +266,12 @@ static void preload_start(struct preload_thread *t)
 		t->guard--;
 		return;
 	}
+	/* A new process of the followed tree (a fork child that exec'd, vfork + exec) rings before the
+	 * rest of its start (libunwind's first use, about 1 ms), so that the follower's attach runs
+	 * meanwhile: rung after it, the follower's claim came after the start, in every process. */
+	bool follower = !preload_cfg.wait_s && !preload_follow_exec && preload_follower_alive();
+	if (follower)
+		preload_ring_follower();
 	preload_thread_key_init();
 	pthread_atfork(preload_fork_prepare, preload_fork_parent, preload_fork_child);
 	preload_unwind_init();
@@ -280,9 +287,8 @@ static void preload_start(struct preload_thread *t)
 		/* The monitor that traced us before exec follows to this segment: give it a moment so
 		 * the new image is tracked from its first allocation. */
 		preload_wait_for_consumer(PRELOAD_EXEC_FOLLOW_MS, NULL);
-	else if (preload_follower_alive())
-		/* a new process of the followed tree (a fork child that exec'd, vfork + exec) */
-		preload_wait_for_follower();
+	else if (follower)
+		preload_wait_for_consumer(PRELOAD_TREE_WAIT_MS, NULL);
 	else
 		preload_not_waiting();
 }
