@@ -80,12 +80,14 @@ static int reserve_regions(struct shm_segment *seg)
 		return -EINVAL;
 	if (fstat(seg->fd, &st) != 0 || (uint64_t)st.st_size < seg->fixed_size)
 		return -EIO;
-	/* A target that backs its own frames (MEMTOP_FLAG_FRAMES_LAZY) leaves them out: the arena
-	 * between the stack index and the ring. Claiming the flag falsely only harms that target. */
+	/* A target that backs its own stack entries and frames (MEMTOP_FLAG_STACKS_LAZY) leaves them
+	 * out: the claim backs the stack index between them, and the ring. Claiming the flag falsely
+	 * only harms that target. */
+	uint64_t index = (uint64_t)((const char *)seg->stack_index - (const char *)seg->base);
 	uint64_t frames = (uint64_t)((const char *)seg->frames - (const char *)seg->base);
 	uint64_t ring = (uint64_t)((const char *)seg->ring - (const char *)seg->base);
-	int rc = (flags & MEMTOP_FLAG_FRAMES_LAZY)
-			 ? back_range(seg->fd, from, frames) ?: back_range(seg->fd, ring, seg->fixed_size)
+	int rc = (flags & MEMTOP_FLAG_STACKS_LAZY)
+			 ? back_range(seg->fd, index, frames) ?: back_range(seg->fd, ring, seg->fixed_size)
 			 : back_range(seg->fd, from, seg->fixed_size);
 	if (rc)
 		return -rc;

@@ -93,10 +93,11 @@ static uint64_t layout(struct memtop_seg_header *h, const struct shm_config *cfg
 }
 
 /* Whether pages of the segment can be backed on request (MADV_POPULATE_WRITE, Linux 5.14): then
- * the frame arena (16 MiB of the 22 at MEMTOP_DEPTH=64, most of it never used) is backed as stacks
- * fill it instead of at the start. Tried on the header's page, which is backed anyway, and the
- * file must then hold a block: qemu-user answers the advice with success and does nothing. */
-static bool frames_lazy_works(int fd, void *base)
+ * the stack entries and the frame arena (1 MiB and 16 MiB of the 22 at MEMTOP_DEPTH=64, most of
+ * them never used) are backed as stacks fill them instead of at the start. Tried on the header's
+ * page, which is backed anyway, and the file must then hold a block: qemu-user answers the advice
+ * with success and does nothing. */
+static bool stacks_lazy_works(int fd, void *base)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	int saved = errno;
@@ -151,6 +152,7 @@ void shm_segment_bind(struct shm_segment *seg, void *base, size_t size,
 	seg->frames = (uint64_t *)(b + h->frames_off);
 	seg->ring = (struct memtop_record *)(b + h->ring_off);
 	seg->tags = (struct memtop_tag *)(b + h->tags_off);
+	seg->stacks_backed = seg->stacks_cap;
 	seg->frames_backed = seg->frames_cap;
 	static uint64_t bindings;
 	seg->epoch = __atomic_add_fetch(&bindings, 1, __ATOMIC_RELAXED);
@@ -239,9 +241,9 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	 * rest (about 10 MB by default, most of the cost of starting a process) stays a hole until a
 	 * consumer claims the segment and backs it; processes nobody watches never pay for it. */
 	/* With a live table the stack table is written without a consumer too (stacks of recorded
-	 * blocks): backed now as well (its frames as they fill, where the kernel can). No room for
-	 * it: no table (counters only), rather than no tracing at all; the caller sees it in
-	 * seg->live_mode. */
+	 * blocks): backed now as well (where the kernel can, its index only: its entries and frames
+	 * as they fill). No room for it: no table (counters only), rather than no tracing at all;
+	 * the caller sees it in seg->live_mode. */
 	uint32_t live_mode = cfg->live_mode;
 	int rc = ftruncate(fd, (off_t)size) ? errno : 0;
 	void *base = MAP_FAILED;
@@ -250,12 +252,15 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 		if (base == MAP_FAILED)
 			rc = errno;
 	}
-	bool frames_lazy = rc == 0 && frames_lazy_works(fd, base);
-	uint64_t live_end = frames_lazy ? geometry.frames_off : geometry.ring_off;
-	if (rc == 0 && live_mode != MEMTOP_LIVE_OFF && posix_fallocate(fd, 0, (off_t)live_end) != 0)
-		live_mode = MEMTOP_LIVE_OFF;
-	if (rc == 0 && live_mode == MEMTOP_LIVE_OFF)
+	bool lazy = rc == 0 && stacks_lazy_works(fd, base);
+	if (rc == 0)
 		rc = posix_fallocate(fd, 0, (off_t)geometry.stacks_off);
+	if (rc == 0 && live_mode != MEMTOP_LIVE_OFF) {
+		uint64_t from = lazy ? geometry.stack_index_off : geometry.stacks_off;
+		uint64_t to = lazy ? geometry.frames_off : geometry.ring_off;
+		if (posix_fallocate(fd, (off_t)from, (off_t)(to - from)) != 0)
+			live_mode = MEMTOP_LIVE_OFF;
+	}
 	if (rc) {
 		snprintf(err, errlen, "cannot size shared memory segment %s (%lu KiB): %s", name,
 			 (unsigned long)(size >> 10), strerror(rc));
@@ -282,9 +287,10 @@ int shm_segment_create(struct shm_segment *seg, const struct shm_config *cfg, pi
 	if (shm_live_init(seg, live_mode, cfg->live_sample_bytes) != 0)
 		shm_live_init(seg, MEMTOP_LIVE_OFF, 0); /* no room for its first chunk: counters only */
 	uint32_t flags = MEMTOP_FLAG_READY | (cfg->waiting ? MEMTOP_FLAG_WAITING : 0);
-	if (frames_lazy) {
+	if (lazy) {
+		seg->stacks_backed = 0;
 		seg->frames_backed = 0;
-		flags |= MEMTOP_FLAG_FRAMES_LAZY;
+		flags |= MEMTOP_FLAG_STACKS_LAZY;
 	}
 	if (cfg->tree_root > 0) {
 		/* before READY: a monitor following the tree never sees the segment unmarked */

@@ -100,10 +100,10 @@ struct shm_segment {
 	uint32_t live_cap[MEMTOP_LIVE_CHUNKS_MAX];
 	uint32_t live_n;
 	uint32_t live_mode; /* copy taken at creation or open */
-	/* TARGET: the frames below this index are backed in /dev/shm (atomic, only grows): with
-	 * MEMTOP_FLAG_FRAMES_LAZY the interning threads back the rest as they reach it (shm/stacks.c),
-	 * else all of it is backed before any stack is interned (frames_cap) */
-	uint32_t frames_backed;
+	/* TARGET: the stack entries and frames below these indexes are backed in /dev/shm (atomic,
+	 * only grow): with MEMTOP_FLAG_STACKS_LAZY the interning threads back the rest as they reach
+	 * it (shm/stacks.c), else all of it is backed before any stack is interned (the caps) */
+	uint32_t stacks_backed, frames_backed;
 };
 
 void shm_config_defaults(struct shm_config *cfg);

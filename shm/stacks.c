@@ -60,26 +60,28 @@ static bool stack_equals(const struct shm_segment *seg, uint32_t id, uint64_t ha
 	       memcmp(&seg->frames[s->frames_off], frames, depth * sizeof *frames) == 0;
 }
 
-/* The frame arena of a MEMTOP_FLAG_FRAMES_LAZY segment is backed in /dev/shm in steps of this
- * many bytes, by the thread whose stack first reaches past what is backed. */
-#define FRAMES_BACK_STEP (256u << 10)
+/* The stack entries and the frame arena of a MEMTOP_FLAG_STACKS_LAZY segment are backed in
+ * /dev/shm in steps of this many bytes, by the thread whose stack first reaches past what is
+ * backed. */
+#define STACKS_BACK_STEP (256u << 10)
 
-/* Backs the frames below end (and up to the next step) with MADV_POPULATE_WRITE: a full /dev/shm
- * is then an error here, never a SIGBUS at the write. Threads that race here back overlapping
- * ranges, which is harmless; frames_backed only grows. False when the kernel could not. */
-static __attribute__((noinline)) bool frames_back(struct shm_segment *seg, uint32_t end)
+/* Backs the elements of size `size` below end of the region at base (cap of them; *backed of them
+ * backed already), and up to the next step, with MADV_POPULATE_WRITE: a full /dev/shm is then an
+ * error here, never a SIGBUS at the write. Threads that race here back overlapping ranges, which
+ * is harmless; *backed only grows. False when the kernel could not. */
+static __attribute__((noinline)) bool region_back(void *base, size_t size, uint32_t cap,
+						  uint32_t *backed_at, uint32_t end)
 {
 	static long page_size; /* every thread finds the same value: relaxed */
 	long page = __atomic_load_n(&page_size, __ATOMIC_RELAXED);
 	if (!page)
 		__atomic_store_n(&page_size, page = sysconf(_SC_PAGESIZE), __ATOMIC_RELAXED);
-	uint32_t backed = __atomic_load_n(&seg->frames_backed, __ATOMIC_RELAXED);
-	uint64_t to = ((uint64_t)end * sizeof *seg->frames + FRAMES_BACK_STEP - 1) &
-		      ~(uint64_t)(FRAMES_BACK_STEP - 1);
-	if (to > (uint64_t)seg->frames_cap * sizeof *seg->frames)
-		to = (uint64_t)seg->frames_cap * sizeof *seg->frames;
-	uintptr_t lo = (uintptr_t)(seg->frames + backed) & ~(uintptr_t)(page - 1);
-	uintptr_t hi = (uintptr_t)seg->frames + to;
+	uint32_t backed = __atomic_load_n(backed_at, __ATOMIC_RELAXED);
+	uint64_t to = ((uint64_t)end * size + STACKS_BACK_STEP - 1) & ~(uint64_t)(STACKS_BACK_STEP - 1);
+	if (to > (uint64_t)cap * size)
+		to = (uint64_t)cap * size;
+	uintptr_t lo = ((uintptr_t)base + (uint64_t)backed * size) & ~(uintptr_t)(page - 1);
+	uintptr_t hi = (uintptr_t)base + to;
 	int saved = errno, rc;
 	do
 		rc = madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
@@ -89,15 +91,15 @@ static __attribute__((noinline)) bool frames_back(struct shm_segment *seg, uint3
 		return false;
 	/* Relaxed: what a thread that reads the new bound relies on is that the pages exist, and
 	 * they do once madvise has returned here, before the store. */
-	uint32_t now = (uint32_t)(to / sizeof *seg->frames);
-	while (backed < now && !__atomic_compare_exchange_n(&seg->frames_backed, &backed, now, true,
-							     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	uint32_t now = (uint32_t)(to / size);
+	while (backed < now &&
+	       !__atomic_compare_exchange_n(backed_at, &backed, now, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
 	return true;
 }
 
 /* Reserves an id and frame space and writes the stack there (not yet visible in the index).
- * Returns 0 when either arena is full, or its frames could not be backed. */
+ * Returns 0 when either arena is full, or its entry or frames could not be backed. */
 static uint32_t stack_reserve(struct shm_segment *seg, uint64_t hash, const uint64_t *frames,
 			      uint32_t depth)
 {
@@ -107,11 +109,15 @@ static uint32_t stack_reserve(struct shm_segment *seg, uint64_t hash, const uint
 	uint32_t id = __atomic_fetch_add(&h->stacks_used, 1, __ATOMIC_RELAXED);
 	if (id >= seg->stacks_cap)
 		return 0;
+	if (id >= __atomic_load_n(&seg->stacks_backed, __ATOMIC_RELAXED) &&
+	    !region_back(seg->stacks, sizeof *seg->stacks, seg->stacks_cap, &seg->stacks_backed, id + 1))
+		return 0;
 	uint32_t off = __atomic_fetch_add(&h->frames_used, depth, __ATOMIC_RELAXED);
 	if (off > seg->frames_cap || depth > seg->frames_cap - off)
 		return 0;
 	if (off + depth > __atomic_load_n(&seg->frames_backed, __ATOMIC_RELAXED) &&
-	    !frames_back(seg, off + depth))
+	    !region_back(seg->frames, sizeof *seg->frames, seg->frames_cap, &seg->frames_backed,
+			 off + depth))
 		return 0;
 	memcpy(&seg->frames[off], frames, depth * sizeof *frames);
 	struct memtop_stack *s = &seg->stacks[id];

@@ -37,9 +37,10 @@
 #define MEMTOP_FLAG_TREE (1u << 7) /* started under MEMTOP_FOLLOW: a process of the tree whose root is
                                       tree_root, followed by the memtop report/run that started it
                                       (a claim, not a proof: the monitor checks /proc too) */
-#define MEMTOP_FLAG_FRAMES_LAZY (1u << 8) /* the target backs its frame arena in /dev/shm itself, step
-                                             by step as stacks fill it (shm/stacks.c): the first
-                                             claim backs the stacks and the ring, not the frames */
+#define MEMTOP_FLAG_STACKS_LAZY (1u << 8) /* the target backs its stack entries and frame arena in
+                                             /dev/shm itself, step by step as stacks fill them
+                                             (shm/stacks.c): neither its start nor the first claim
+                                             backs them (the stack index and the ring, they do) */
 
 /* Event types. */
 enum memtop_event_type {

@@ -601,9 +601,12 @@ def case_shm_no_room_for_ring():
     err = r.stderr.decode(errors='replace').splitlines()
     info('no room for the ring: %r' % err)
     rcs = dict(l.split('=') for l in err if l.endswith(tuple('0123456789')) and '_rc=' in l)
-    # the traced program itself says once that its live table did not fit (counters only)
+    # the traced program itself says at most once that its live table did not fit (counters only):
+    # where the kernel backs pages on request, its stack entries and frames are backed as they
+    # fill (MEMTOP_FLAG_STACKS_LAZY), and the table's start fits in 1 MiB
     table = [l for l in err if 'no room in /dev/shm for the live table' in l]
-    check(table, 'no room: the target did not say its live table did not fit: %r' % err)
+    check(len(table) <= 1, 'no room: the target said more than once that its table did not fit: %r'
+          % err)
     said = [l for l in err if '_rc=' not in l and l not in table]
     check(rcs.get('attach_rc') not in (None, '0') and rcs.get('report_rc') not in (None, '0'),
           'no room: monitor exit codes %r' % rcs)

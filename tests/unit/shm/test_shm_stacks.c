@@ -1,8 +1,9 @@
 /* Unit tests of stack interning: one id per distinct stack, frames read back exactly, depth 0 is
  * "no stack", a full table (ids or frame arena) yields the overflow id and counts it, threads
  * interning the same stacks concurrently agree on every id, the per-thread memo gives the table's
- * ids (never a colliding entry's, never a parent segment's after a fork), and the frame arena is
- * backed in /dev/shm as stacks fill it, neither at creation nor at the first claim. */
+ * ids (never a colliding entry's, never a parent segment's after a fork), and the stack entries and
+ * frame arena are backed in /dev/shm as stacks fill them, neither at creation nor at the first
+ * claim. */
 #include "shm_test_util.h"
 
 #include <errno.h>
@@ -177,10 +178,10 @@ static bool populate_backs_pages(void)
 	return backs;
 }
 
-/* At MEMTOP_DEPTH=64 the arena is 16 MiB of the segment: the target backs it in 256 KiB steps as
- * its stacks reach them, and the first claim backs the stacks and the ring around it. (With a
- * live table the stack table is backed at creation instead; the arena the same way.) */
-static void test_frames_backed_as_they_fill(void **state)
+/* At MEMTOP_DEPTH=64 the frame arena is 16 MiB of the segment and the stack entries 1 MiB: the
+ * target backs each in 256 KiB steps as its stacks reach them, and the first claim backs the stack
+ * index and the ring around them. (With a live table the index is backed at creation instead.) */
+static void test_stacks_backed_as_they_fill(void **state)
 {
 	(void)state;
 	struct shm_segment seg, mon;
@@ -191,46 +192,51 @@ static void test_frames_backed_as_they_fill(void **state)
 	cfg.live_mode = MEMTOP_LIVE_OFF; /* no live table: its chunks would be backed too */
 	test_create(&seg, &cfg, getpid());
 	const uint64_t arena = (uint64_t)seg.frames_cap * sizeof(uint64_t), step = 256u << 10;
+	const uint64_t entries = (uint64_t)seg.stacks_cap * sizeof(struct memtop_stack);
 	if (!populate_backs_pages()) {
 		/* no MADV_POPULATE_WRITE (an old kernel, qemu-user): backed up front, as before */
-		assert_false(seg.hdr->flags & MEMTOP_FLAG_FRAMES_LAZY);
+		assert_false(seg.hdr->flags & MEMTOP_FLAG_STACKS_LAZY);
+		assert_int_equal(seg.stacks_backed, seg.stacks_cap);
 		assert_int_equal(seg.frames_backed, seg.frames_cap);
 		shm_segment_close(&seg, true);
 		return;
 	}
-	assert_true(seg.hdr->flags & MEMTOP_FLAG_FRAMES_LAZY);
-	assert_true(arena >= 16u << 20);
+	assert_true(seg.hdr->flags & MEMTOP_FLAG_STACKS_LAZY);
+	assert_true(arena >= 16u << 20 && entries >= 1u << 20);
+	assert_int_equal(seg.stacks_backed, 0);
 	assert_int_equal(seg.frames_backed, 0);
 	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	const uint64_t stacks_off = (uint64_t)((char *)seg.stacks - (char *)seg.base);
 	/* created: the header, threads and tags */
 	assert_true(backed_bytes(seg.fd) <= stacks_off + page);
 
-	/* the first claim backs the stacks, their index and the ring, not the arena */
+	/* the first claim backs the stack index and the ring, not the entries nor the arena */
 	char err[256];
 	assert_int_equal(shm_segment_open(&mon, getpid(), false, err, sizeof err), 0);
 	pid_t holder;
 	assert_int_equal(shm_consumer_claim(&mon, &holder), 0);
 	uint64_t claimed = backed_bytes(seg.fd);
-	assert_true(claimed + page >= seg.fixed_size - arena);
-	assert_true(claimed <= seg.fixed_size - arena + 2 * page);
+	assert_true(claimed + page >= seg.fixed_size - arena - entries);
+	assert_true(claimed <= seg.fixed_size - arena - entries + 2 * page);
 
-	/* 100 stacks of 64 frames (50 KiB): the first step */
+	/* 100 stacks of 64 frames (50 KiB of frames): the first step of each */
 	uint64_t f[64], back[64];
 	for (uint32_t s = 0; s < 100; s++) {
 		make_stack(f, 64, s);
 		assert_true(shm_stack_intern(&seg, f, 64) < MEMTOP_STACK_SIGNAL);
 	}
+	assert_int_equal((uint64_t)seg.stacks_backed * sizeof(struct memtop_stack), step);
 	assert_int_equal((uint64_t)seg.frames_backed * sizeof(uint64_t), step);
-	assert_true(backed_bytes(seg.fd) >= claimed + step - page);
-	/* past it: the second step, and nothing beyond */
+	assert_true(backed_bytes(seg.fd) >= claimed + 2 * step - page);
+	/* past the arena's first step: its second, and nothing beyond */
 	for (uint32_t s = 100; s < 600; s++) {
 		make_stack(f, 64, s);
 		assert_true(shm_stack_intern(&seg, f, 64) < MEMTOP_STACK_SIGNAL);
 	}
+	assert_int_equal((uint64_t)seg.stacks_backed * sizeof(struct memtop_stack), step);
 	assert_int_equal((uint64_t)seg.frames_backed * sizeof(uint64_t), 2 * step);
-	assert_true(backed_bytes(seg.fd) >= claimed + 2 * step - page);
-	assert_true(backed_bytes(seg.fd) <= claimed + 2 * step + 2 * page);
+	assert_true(backed_bytes(seg.fd) >= claimed + 3 * step - page);
+	assert_true(backed_bytes(seg.fd) <= claimed + 3 * step + 2 * page);
 	for (uint32_t s = 0; s < 600; s++) {
 		make_stack(f, 64, s);
 		uint32_t id = shm_stack_intern(&seg, f, 64);
@@ -319,7 +325,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_frame_arena_full_overflows, setup_segment,
 						teardown_segment),
 		cmocka_unit_test(test_concurrent_interning_agrees),
-		cmocka_unit_test(test_frames_backed_as_they_fill),
+		cmocka_unit_test(test_stacks_backed_as_they_fill),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	test_unlink_segment(getpid());
