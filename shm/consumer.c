@@ -54,6 +54,7 @@ bool shm_consumer_alive(const struct shm_segment *seg)
 	return claimant_alive(&c);
 }
 
+/* Backs [from, to) of the file, keeping its size (reserve_regions says why). */
 static int back_range(int fd, uint64_t from, uint64_t to)
 {
 	int rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) ? errno : 0;
@@ -62,9 +63,10 @@ static int back_range(int fd, uint64_t from, uint64_t to)
 	return rc;
 }
 
-/* Backs the regions producers write only under a claim (stacks_off to the end) in /dev/shm. Runs
- * once per segment, by the first claimant, while claim_pid is still negative: no producer pushes or
- * interns yet (shm_consumer_present is false). The ring needs no initialisation: a zero cell is
+/* Backs the regions producers write only under a claim (stacks_off to the end, but for what a
+ * MEMTOP_FLAG_STACKS_LAZY target backs itself) in /dev/shm. Runs once per segment, by the first
+ * claimant, while claim_pid is still negative: no producer pushes or interns yet
+ * (shm_consumer_present is false). The ring needs no initialisation: a zero cell is
  * free and not ready for any ticket (shm_ring_pop waits for seq = ticket + 1).
  * The range comes from the geometry validated at open, never from the header again. A file that is
  * no longer the size we mapped was truncated under us: posix_fallocate would grow it back behind

@@ -247,7 +247,8 @@ int shm_segment_open(struct shm_segment *seg, pid_t pid, bool allow_other_uid, c
  * regions in /dev/shm: -ENOSPC when /dev/shm is full (the claim is then not taken). Guarded, and
  * each claim field is read once: -EIO when the file was truncated under the mapping. */
 int shm_consumer_claim(struct shm_segment *seg, pid_t *holder);
-/* Bytes the first claim backs (the stack table to the end), from the geometry validated at open. */
+/* Bytes from the stack table to the end, from the geometry validated at open: what the first claim
+ * backs, less the stack entries and frames of a MEMTOP_FLAG_STACKS_LAZY target. */
 static inline uint64_t shm_segment_claim_bytes(const struct shm_segment *seg)
 {
 	return (uint64_t)((const char *)seg->base + seg->fixed_size - (const char *)seg->stacks);
