@@ -107,9 +107,13 @@ static inline unsigned cfi_word_kind(uint64_t w)
 {
 	return w & 3;
 }
+static inline bool cfi_word_cfa_on_fp(uint64_t w)
+{
+	return (w >> 2) & 1;
+}
 static inline uintptr_t cfi_word_cfa(uint64_t w, uintptr_t sp, uintptr_t fp)
 {
-	return ((w & 4) ? fp : sp) + ((w >> 4) & (CFI_CFA_OFF_LIMIT - 1));
+	return (cfi_word_cfa_on_fp(w) ? fp : sp) + ((w >> 4) & (CFI_CFA_OFF_LIMIT - 1));
 }
 /* Where the RA and FP offsets count from: the CFA, or the frame's base (CFA - CFA offset). */
 static inline uintptr_t cfi_word_base(uint64_t w, uintptr_t cfa)

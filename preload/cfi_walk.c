@@ -4,6 +4,7 @@
  * outside this thread's stack, a dlopen or dlclose in progress: -1, and the caller asks libunwind
  * for the whole stack. Never allocates through malloc, never faults (every read is inside [the
  * walk's own sp, the stack's top)). */
+#include <string.h>
 #include <sys/mman.h>
 
 #include "cfi.h"
@@ -31,6 +32,23 @@ struct cfi_step {
 	uint32_t node; /* in the trail, when named: the trie node of the pcs kept from s[0] to here */
 };
 
+/* A step taken by rule, kept by its registers: a later walk that reaches the same registers takes
+ * it again without the rule (its lookup, its decoding, its bounds checks: ~60 of a rule step's
+ * ~105 instructions for the python3 churn under callgrind). The trail holds only the last walk's
+ * steps; the frames a program allocates from, below where its walks join the trail, come back at
+ * the same registers again and again (one interpreter frame, its callees at a few depths). A step
+ * is a function of its registers and the rule of its pc, which holds for one epoch: the table is
+ * emptied when the epoch or the stack changes (cfi_step_memo_begin). The fp is part of the key
+ * only when the rule reads it (fp_mask): code without frame pointers keeps anything in rbp. Reads
+ * at ra_at and fp_at need no bounds: they were inside [the step's sp, hi) when it was taken, and a
+ * walk that reaches the step's sp is at or below it. Direct-mapped, a line each. */
+#define CFI_STEP_MEMO_LOG2 9
+struct cfi_step_memo {
+	uintptr_t pc, sp, fp, fp_mask; /* the key: the registers (fp & fp_mask); pc 0: empty */
+	uintptr_t ra_at, fp_at, cfa;   /* the step (fp_at 0: the caller's fp is fp) */
+	uintptr_t pad;
+};
+
 /* The trail of the thread's walks: steps, outermost first. s[0] holds the registers a walk stopped
  * at, and each s[k] (k >= 1) is a step whose caller's registers are s[k - 1].
  * Why: a step is a function of its registers and of the stack words it reads (the rules are a
@@ -54,13 +72,16 @@ struct cfi_trail {
 	struct cfi_step s[CFI_STEPS_MAX + 1];
 };
 
-/* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the memo of the
- * stacks it interned lately (unwind.c), the trail, the steps a walk takes before it joins the
+/* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the steps it took
+ * by rule lately, the memo of the stacks it interned lately (unwind.c), the trail, the steps a walk takes before it joins the
  * trail (inner first), and the trie of its stacks (stack_trie.c). Pages are touched as slots are
  * used. */
 #define CFI_MEMO_LOG2 10
 struct cfi_thread_mem {
 	struct cfi_slot l1[CFI_L1_SLOTS];
+	struct cfi_step_memo steps[1u << CFI_STEP_MEMO_LOG2];
+	uint64_t steps_epoch; /* the epoch and stack the steps were taken in */
+	uintptr_t steps_hi;
 	struct shm_stack_memo memo[1u << CFI_MEMO_LOG2];
 	struct cfi_trail trail;
 	struct cfi_step inner[CFI_STEPS_MAX + 1];
@@ -143,8 +164,8 @@ static inline bool cfi_keeps(uintptr_t ra, uintptr_t own_lo, uintptr_t own_span)
  * CFI_LAST: the walk ends here; CFI_FALLBACK: the frame needs libunwind (or reads outside [its sp,
  * hi): see cfi_follow). Inlined, so that the registers stay in the walk's locals. */
 static inline __attribute__((always_inline)) enum cfi_kind
-cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi,
-		 struct cfi_step *st, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp)
+cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi, struct cfi_step *st,
+		 uintptr_t *pc, uintptr_t *sp, uintptr_t *fp, bool *on_fp)
 {
 	uint64_t w;
 	/* a return address: the call is the instruction before it */
@@ -155,6 +176,7 @@ cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi,
 	uintptr_t cfa = cfi_word_cfa(w, st->sp, st->fp), base = cfi_word_base(w, cfa), ra, nfp = st->fp;
 	st->ra_at = base + cfi_word_ra_off(w);
 	st->fp_at = cfi_word_fp_saved(w) ? base + cfi_word_fp_off(w) : 0;
+	*on_fp = cfi_word_cfa_on_fp(w);
 	/* Reads at or above the frame's own sp (>= lo): then a later walk that reaches this step's
 	 * registers, its sp at or below them, may follow it without checking the addresses against
 	 * its own lo (cfi_follow). Rules of real frames read there (the return address is at CFA - 8
@@ -166,6 +188,54 @@ cfi_step_by_rule(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi,
 	*sp = cfa;
 	*fp = nfp;
 	return CFI_STEP;
+}
+
+/* The step memo's table for a walk in this epoch on the stack ending at hi, emptied first when
+ * its steps were taken in another. */
+static inline struct cfi_step_memo *cfi_step_memo_begin(struct cfi_thread_mem *m, uint64_t epoch,
+							uintptr_t hi)
+{
+	if (preload_unlikely(m->steps_epoch != epoch || m->steps_hi != hi)) {
+		memset(m->steps, 0, sizeof m->steps);
+		m->steps_epoch = epoch;
+		m->steps_hi = hi;
+	}
+	return m->steps;
+}
+
+static inline struct cfi_step_memo *cfi_step_memo_slot(struct cfi_step_memo *steps, uintptr_t pc,
+						       uintptr_t sp)
+{
+	return &steps[((pc ^ (sp << 16)) * 0x9e3779b97f4a7c15ull) >> (64 - CFI_STEP_MEMO_LOG2)];
+}
+
+/* One step from the registers in st by the memo (true) or by pc's rule (cfi_step_by_rule), which
+ * then goes into the memo. */
+static inline __attribute__((always_inline)) enum cfi_kind
+cfi_step_memo(struct cfi_step_memo *steps, struct cfi_slot *l1, uint64_t epoch, uintptr_t hi,
+	      struct cfi_step *st, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp)
+{
+	struct cfi_step_memo *m = steps ? cfi_step_memo_slot(steps, st->pc, st->sp) : NULL;
+	if (m && m->pc == st->pc && m->sp == st->sp && ((m->fp ^ st->fp) & m->fp_mask) == 0) {
+		st->ra_at = m->ra_at;
+		st->fp_at = m->fp_at;
+		*pc = *(const uintptr_t *)m->ra_at;
+		*sp = m->cfa;
+		*fp = m->fp_at ? *(const uintptr_t *)m->fp_at : st->fp;
+		return CFI_STEP;
+	}
+	bool on_fp;
+	enum cfi_kind kind = cfi_step_by_rule(l1, epoch, hi, st, pc, sp, fp, &on_fp);
+	if (m && kind == CFI_STEP) {
+		m->pc = st->pc;
+		m->sp = st->sp;
+		m->fp = st->fp;
+		m->fp_mask = on_fp ? ~(uintptr_t)0 : 0;
+		m->ra_at = st->ra_at;
+		m->fp_at = st->fp_at;
+		m->cfa = *sp;
+	}
+	return kind;
 }
 
 /* One step from a frame of libmemtop.so itself (the walk's own, the capture's, the hook's): the
@@ -204,7 +274,8 @@ static void cfi_check_own_step(struct cfi_slot *l1, uint64_t epoch, uintptr_t hi
 {
 	struct cfi_step st = {.pc = own->pc, .sp = own->sp, .fp = own->fp};
 	uintptr_t pc, sp, fp;
-	if (cfi_step_by_rule(l1, epoch, hi, &st, &pc, &sp, &fp) == CFI_STEP)
+	bool on_fp;
+	if (cfi_step_by_rule(l1, epoch, hi, &st, &pc, &sp, &fp, &on_fp) == CFI_STEP)
 		DEBUG_ASSERT(st.ra_at == own->ra_at && st.fp_at == own->fp_at && sp == own_sp);
 }
 #endif
@@ -322,6 +393,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	uintptr_t pc = r.pc, sp = r.sp, fp = r.fp;
 	struct cfi_thread_mem *mem = cfi_mem_get(t);
 	struct cfi_slot *l1 = mem ? mem->l1 : NULL;
+	struct cfi_step_memo *steps = mem ? cfi_step_memo_begin(mem, epoch, hi) : NULL;
 	struct cfi_trail *tr = mem && max <= CFI_STEPS_MAX ? &mem->trail : NULL;
 	struct cfi_step *in = tr ? mem->inner : NULL;
 	const struct cfi_step *s = tr ? tr->s : NULL;
@@ -426,7 +498,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 				cfi_check_own_step(l1, epoch, hi, &st, sp);
 #endif
 		} else {
-			kind = cfi_step_by_rule(l1, epoch, hi, &st, &pc, &sp, &fp);
+			kind = cfi_step_memo(steps, l1, epoch, hi, &st, &pc, &sp, &fp);
 		}
 		if (kind == CFI_FALLBACK)
 			return -1;
