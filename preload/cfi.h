@@ -150,6 +150,7 @@ struct stack_trie_node {
 };
 struct stack_trie {
 	uint32_t used;
+	uint32_t gen;     /* how many times it was emptied: node numbers of another gen are void */
 	uint64_t binding; /* the segment binding whose stack ids the nodes cache (shm_segment.epoch) */
 	struct stack_trie_node node[1u << STACK_TRIE_LOG2];
 };

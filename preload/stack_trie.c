@@ -17,6 +17,7 @@ bool stack_trie_reset(struct stack_trie *tr, uint64_t binding)
 	 * nodes a trail holds are void from now on: the caller forgets them. */
 	memset(tr->node, 0, sizeof tr->node);
 	tr->used = 0;
+	tr->gen++;
 	tr->binding = binding;
 	return true;
 }
