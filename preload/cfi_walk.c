@@ -46,10 +46,10 @@ struct cfi_step {
 struct cfi_step_memo {
 	uintptr_t pc, sp, fp, fp_mask; /* the key: the registers (fp & fp_mask); pc 0: empty */
 	uintptr_t ra_at, fp_at, cfa;   /* the step (fp_at 0: the caller's fp is fp) */
-	/* The trie node of pc under edge_parent in trie generation edge_gen, the last time the
-	 * step's pc was named (cfi_name_new_step): the store names a new step from its line here,
-	 * in cache since the walk, rather than from the trie's (python3 churn: a tenth of the
-	 * walk's samples waited on the trie's line). */
+	/* The trie node of pc under edge_parent (in the trie generation of the whole table:
+	 * cfi_step_memo_trie_gen), the last time the step's pc was named (cfi_name_new_step): the
+	 * store names a new step from its line here, in cache since the walk, rather than from the
+	 * trie's (python3 churn under perf: a tenth of the walk's samples waited on the trie). */
 	uint32_t edge_parent, edge_node;
 };
 
@@ -77,9 +77,9 @@ struct cfi_trail {
 };
 
 /* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the steps it took
- * by rule lately, the memo of the stacks it interned lately (unwind.c), the trail, the steps a walk takes before it joins the
- * trail (inner first), and the trie of its stacks (stack_trie.c). Pages are touched as slots are
- * used. */
+ * by rule lately, the memo of the stacks it interned lately (unwind.c), the trail, the steps a
+ * walk takes before it joins the trail (inner first), and the trie of its stacks (stack_trie.c).
+ * Pages are touched as slots are used. */
 #define CFI_MEMO_LOG2 10
 struct cfi_thread_mem {
 	struct cfi_slot l1[CFI_L1_SLOTS];
