@@ -236,6 +236,17 @@ cfi_step_memo(struct cfi_step_memo *steps, struct cfi_slot *l1, uint64_t epoch, 
 	if (m)
 		st->node = (uint32_t)(m - steps) + 1; /* for the store: cfi_name_new_step */
 	if (m && m->pc == st->pc && m->sp == st->sp && ((m->fp ^ st->fp) & m->fp_mask) == 0) {
+#if DEBUG_ASSERT_ENABLED
+		/* the memo's step is the rule's (debug builds take both; a fallback: the epoch
+		 * moved on under the walk, which then goes to libunwind) */
+		struct cfi_step by_rule = *st;
+		uintptr_t rpc, rsp, rfp;
+		bool on_fp;
+		enum cfi_kind rk = cfi_step_by_rule(l1, epoch, hi, &by_rule, &rpc, &rsp, &rfp, &on_fp);
+		DEBUG_ASSERT(rk == CFI_FALLBACK ||
+			     (rk == CFI_STEP && by_rule.ra_at == m->ra_at && by_rule.fp_at == m->fp_at &&
+			      rsp == m->cfa));
+#endif
 		st->ra_at = m->ra_at;
 		st->fp_at = m->fp_at;
 		*pc = *(const uintptr_t *)m->ra_at;
