@@ -89,6 +89,9 @@ struct preload_thread {
 	uint8_t overflow;     /* slot is the shared overflow slot: atomic counter adds */
 	uint16_t slot;
 	struct memtop_counters *c; /* this thread's counters in the segment */
+	/* This thread's errno (&errno, set with c): the hooks keep errno through a push without a
+	 * call to __errno_location each (python3 churn: 2 of the ~190 instructions of a free). */
+	int *errno_at;
 	int64_t inuse_pending;     /* usable bytes not yet folded into the global in-use (peak) */
 	uintptr_t stack_lo, stack_hi; /* bounds for the frame-pointer and CFI walks (0 = unknown) */
 	uint64_t reallocs;            /* realloc calls so far: links a realloc's BEGIN and END */

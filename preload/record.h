@@ -108,11 +108,21 @@ static inline __attribute__((always_inline)) bool preload_push(struct preload_th
 	return preload_pushed(t, shm_ring_push_record(&preload_seg, ev, preload_alone()));
 }
 
+/* The counters and the slot's kind in locals: GCC loaded both again after each add (the add is an
+ * asm on memory), 3 instructions an add. Only this thread's attach changes them, and a signal
+ * handler on it attaches only a thread that has no counters yet. */
 static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable, uint64_t req)
 {
-	preload_count(t, &t->c->allocs, 1);
-	preload_count(t, &t->c->usable_alloc, usable);
-	preload_count(t, &t->c->req_bytes, req);
+	struct memtop_counters *c = t->c;
+	if (preload_unlikely(t->overflow)) {
+		__atomic_add_fetch(&c->allocs, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->usable_alloc, usable, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->req_bytes, req, __ATOMIC_RELAXED);
+	} else {
+		preload_add_own(&c->allocs, 1);
+		preload_add_own(&c->usable_alloc, usable);
+		preload_add_own(&c->req_bytes, req);
+	}
 	preload_add_own((uint64_t *)&t->inuse_pending, usable);
 	if (preload_unlikely(t->inuse_pending >= PRELOAD_PEAK_FOLD_BYTES))
 		preload_peak_fold(t);
@@ -120,8 +130,14 @@ static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable
 
 static inline void preload_count_free(struct preload_thread *t, uint64_t usable)
 {
-	preload_count(t, &t->c->frees, 1);
-	preload_count(t, &t->c->usable_freed, usable);
+	struct memtop_counters *c = t->c;
+	if (preload_unlikely(t->overflow)) {
+		__atomic_add_fetch(&c->frees, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->usable_freed, usable, __ATOMIC_RELAXED);
+	} else {
+		preload_add_own(&c->frees, 1);
+		preload_add_own(&c->usable_freed, usable);
+	}
 	preload_add_own((uint64_t *)&t->inuse_pending, -usable);
 	if (preload_unlikely(t->inuse_pending <= -PRELOAD_PEAK_FOLD_BYTES))
 		preload_peak_fold(t);
@@ -144,7 +160,8 @@ static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t 
 	preload_live_note(t, (uintptr_t)p, req,
 			  type == MEMTOP_EV_REALLOC_END ? MEMTOP_LIVEF_REALLOC : 0, &stack, hook_frame);
 	if (preload_should_push(t)) {
-		int saved = errno; /* unwinding and a full-ring wait may make system calls */
+		int *errno_at = t->errno_at;
+		int saved = *errno_at; /* unwinding and a full-ring wait may make system calls */
 		struct memtop_event ev = {
 			.type = type, .addr = (uintptr_t)p, .size = req, .aux = aux, .usable = usable,
 		};
@@ -152,7 +169,7 @@ static inline void preload_on_alloc(struct preload_thread *t, int mode, uint8_t 
 			stack = preload_cfg.depth ? preload_stack_capture(t, hook_frame) : MEMTOP_STACK_NONE;
 		ev.stack_id = stack;
 		preload_push(t, &ev);
-		errno = saved;
+		*errno_at = saved;
 	}
 }
 
@@ -170,11 +187,12 @@ static inline void preload_on_free(struct preload_thread *t, int mode, void *p)
 	/* out of the table before the push decision (the claim load) and before the real free */
 	bool tabled = preload_live_forget((uintptr_t)p, NULL);
 	if (preload_should_push(t)) {
-		int saved = errno; /* a full-ring wait may make system calls */
+		int *errno_at = t->errno_at;
+		int saved = *errno_at; /* a full-ring wait may make system calls */
 		struct memtop_event ev = {.type = MEMTOP_EV_FREE, .addr = (uintptr_t)p,
 					  .flags = tabled ? MEMTOP_EVF_TABLED : 0};
 		preload_push(t, &ev);
-		errno = saved;
+		*errno_at = saved;
 	}
 }
 

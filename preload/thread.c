@@ -67,6 +67,7 @@ void preload_thread_attach(struct preload_thread *t)
 			preload_thread_stack_bounds(t);
 	}
 	t->overflow = shm_thread_is_overflow(seg, t->slot);
+	t->errno_at = &errno;
 	__atomic_store_n(&t->c, &seg->threads[t->slot].c, __ATOMIC_RELAXED);
 	t->guard--;
 	errno = saved;
