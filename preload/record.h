@@ -31,13 +31,18 @@ static inline int preload_mode(struct preload_thread *t)
 
 /* Adds to one of this thread's counters: one unlocked add for an owned slot (single writer, safe
  * against a signal handler of this thread: preload_add_own), an atomic add for the shared overflow
- * slot. */
-static inline void preload_count(struct preload_thread *t, uint64_t *field, uint64_t v)
+ * slot (overflow: t->overflow). */
+static inline void preload_count_as(bool overflow, uint64_t *field, uint64_t v)
 {
-	if (preload_unlikely(t->overflow))
+	if (preload_unlikely(overflow))
 		__atomic_add_fetch(field, v, __ATOMIC_RELAXED);
 	else
 		preload_add_own(field, v);
+}
+
+static inline void preload_count(struct preload_thread *t, uint64_t *field, uint64_t v)
+{
+	preload_count_as(t->overflow, field, v);
 }
 
 static inline struct preload_thread *preload_attached(struct preload_thread *t)
@@ -114,15 +119,10 @@ static inline __attribute__((always_inline)) bool preload_push(struct preload_th
 static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable, uint64_t req)
 {
 	struct memtop_counters *c = t->c;
-	if (preload_unlikely(t->overflow)) {
-		__atomic_add_fetch(&c->allocs, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&c->usable_alloc, usable, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&c->req_bytes, req, __ATOMIC_RELAXED);
-	} else {
-		preload_add_own(&c->allocs, 1);
-		preload_add_own(&c->usable_alloc, usable);
-		preload_add_own(&c->req_bytes, req);
-	}
+	const bool overflow = t->overflow;
+	preload_count_as(overflow, &c->allocs, 1);
+	preload_count_as(overflow, &c->usable_alloc, usable);
+	preload_count_as(overflow, &c->req_bytes, req);
 	preload_add_own((uint64_t *)&t->inuse_pending, usable);
 	if (preload_unlikely(t->inuse_pending >= PRELOAD_PEAK_FOLD_BYTES))
 		preload_peak_fold(t);
@@ -131,13 +131,9 @@ static inline void preload_count_alloc(struct preload_thread *t, uint64_t usable
 static inline void preload_count_free(struct preload_thread *t, uint64_t usable)
 {
 	struct memtop_counters *c = t->c;
-	if (preload_unlikely(t->overflow)) {
-		__atomic_add_fetch(&c->frees, 1, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&c->usable_freed, usable, __ATOMIC_RELAXED);
-	} else {
-		preload_add_own(&c->frees, 1);
-		preload_add_own(&c->usable_freed, usable);
-	}
+	const bool overflow = t->overflow;
+	preload_count_as(overflow, &c->frees, 1);
+	preload_count_as(overflow, &c->usable_freed, usable);
 	preload_add_own((uint64_t *)&t->inuse_pending, -usable);
 	if (preload_unlikely(t->inuse_pending <= -PRELOAD_PEAK_FOLD_BYTES))
 		preload_peak_fold(t);
