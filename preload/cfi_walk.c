@@ -366,12 +366,14 @@ static uint32_t cfi_trail_store(struct cfi_trail *tr, struct stack_trie *trie,
 		for (uint32_t x = 0; !named && x <= joined; x++)
 			s[x].node = node = cfi_name_step(trie, node, &s[x]);
 	}
-	for (uint32_t x = joined + 1; x <= top; x++) {
-		const struct cfi_step *st = &in[top - x];
-		s[x] = *st;
-		s[x].fp_at = st->fp_at ? st->fp_at : (uintptr_t)&s[x - 1].fp;
+	/* pointers, not indices: GCC recomputed three addresses of 48-byte steps from x each step */
+	const struct cfi_step *st = &in[q];
+	for (struct cfi_step *d = &s[joined + 1], *last = &s[top]; d <= last; d++) {
+		st--;
+		*d = *st;
+		d->fp_at = st->fp_at ? st->fp_at : (uintptr_t)&d[-1].fp;
 		if (trie)
-			s[x].node = node = cfi_name_new_step(trie, steps, node, st);
+			d->node = node = cfi_name_new_step(trie, steps, node, st);
 	}
 	tr->top = top;
 	tr->named = trie != NULL;
@@ -407,11 +409,11 @@ cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, 
 
 /* The walk keeps its state in locals: a store to out or to the trail could alias any field of a
  * struct in memory (all are 64-bit words), and every step would reload it. The registers of a
- * walk's steps rise strictly (cfa > sp), and so do the trail's from s[top] down to s[0]: k follows
- * this walk's sp down the trail, and a step can match only at k. From a match on, the trail is
- * followed while the words its steps read still hold what they recorded (cfi_follow says why those
- * reads need no bounds). A word that changed: the steps followed so far go to in[] like the walk's
- * own, and the walk goes on by rules from there. */
+ * walk's steps rise strictly (cfa > sp), and so do the trail's from s[top] down to s[0]: `at`
+ * follows this walk's sp down the trail, and a step can match only there. From a match on, the
+ * trail is followed while the words its steps read still hold what they recorded (cfi_follow says
+ * why those reads need no bounds). A word that changed: the steps followed so far go to in[] like
+ * the walk's own, and the walk goes on by rules from there. */
 __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint64_t *out, int max,
 						  int keep, uint32_t **stack_of,
 						  const void *hook_frame)
@@ -446,7 +448,10 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	struct cfi_trail *tr = mem && max <= CFI_STEPS_MAX ? &mem->trail : NULL;
 	struct cfi_step *in = tr ? mem->inner : NULL;
 	const struct cfi_step *s = tr ? tr->s : NULL;
-	uint32_t k = tr && tr->epoch == epoch && tr->hi == hi ? tr->top : 0, q = 0, joined = 0;
+	uint32_t q = 0, joined = 0;
+	/* the trail's step the walk may join next (s[k]): a pointer, as GCC recomputed the address
+	 * of a 48-byte step from its index at every look; s itself (k = 0) stops the scan */
+	const struct cfi_step *at = tr && tr->epoch == epoch && tr->hi == hi ? &s[tr->top] : s;
 	struct stack_trie *trie = NULL;
 	if (stack_of) {
 		*stack_of = NULL;
@@ -500,14 +505,14 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			out[n++] = pc;
 	}
 	while (raw < max && n < keep && pc >= CFI_PC_MIN) {
-		while (k > 0 && s[k].sp < sp)
-			k--;
+		while (at > s && at->sp < sp)
+			at--;
 		/* one branch for the three registers: whether a step joins the trail varies from
 		 * walk to walk */
-		if (k > 0 && ((s[k].sp ^ sp) | (s[k].pc ^ pc) | (s[k].fp ^ fp)) == 0) {
-			uint32_t from = k;
-			k = cfi_follow(s, k, k < (uint32_t)(max - raw) ? k : (uint32_t)(max - raw), out, &n,
-				       keep);
+		if (at > s && ((at->sp ^ sp) | (at->pc ^ pc) | (at->fp ^ fp)) == 0) {
+			const uint32_t from = (uint32_t)(at - s), room = (uint32_t)(max - raw);
+			uint32_t k = cfi_follow(s, from, from < room ? from : room, out, &n, keep);
+			at = &s[k];
 			raw += (int)(from - k);
 			if (k == 0 && q == 0 && from == tr->top && trie && tr->named &&
 			    (tr->whole || s[0].pc < CFI_PC_MIN)) {
