@@ -447,8 +447,9 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	struct cfi_step_memo *steps = mem ? cfi_step_memo_begin(mem, epoch, hi) : NULL;
 	struct cfi_trail *tr = mem && max <= CFI_STEPS_MAX ? &mem->trail : NULL;
 	struct cfi_step *in = tr ? mem->inner : NULL;
+	struct cfi_step *in_end = in; /* after the walk's own steps so far (a pointer: see `at`) */
 	const struct cfi_step *s = tr ? tr->s : NULL;
-	uint32_t q = 0, joined = 0;
+	uint32_t joined = 0;
 	/* the trail's step the walk may join next (s[k]): a pointer, as GCC recomputed the address
 	 * of a 48-byte step from its index at every look; s itself (k = 0) stops the scan */
 	const struct cfi_step *at = tr && tr->epoch == epoch && tr->hi == hi ? &s[tr->top] : s;
@@ -514,7 +515,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			uint32_t k = cfi_follow(s, from, from < room ? from : room, out, &n, keep);
 			at = &s[k];
 			raw += (int)(from - k);
-			if (k == 0 && q == 0 && from == tr->top && trie && tr->named &&
+			if (k == 0 && in_end == in && from == tr->top && trie && tr->named &&
 			    (tr->whole || s[0].pc < CFI_PC_MIN)) {
 				/* The walk began on the trail's innermost step and followed it to its
 				 * end (a loop allocating from one place): the trail stays as it is,
@@ -539,11 +540,11 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			/* s[k] read a changed word (or the trail ended at a limit): the steps followed
 			 * are this walk's own now, and s[k]'s registers are stepped by their rule */
 			for (uint32_t x = from; x > k; x--) {
-				in[q] = s[x];
-				in[q].node = 0; /* no memo line (cfi_name_new_step) */
-				if (in[q].fp_at == (uintptr_t)&s[x - 1].fp)
-					in[q].fp_at = 0; /* the trail's "fp unchanged" back */
-				q++;
+				*in_end = s[x];
+				in_end->node = 0; /* no memo line (cfi_name_new_step) */
+				if (in_end->fp_at == (uintptr_t)&s[x - 1].fp)
+					in_end->fp_at = 0; /* the trail's "fp unchanged" back */
+				in_end++;
 			}
 		}
 		struct cfi_step st = {.pc = pc, .sp = sp, .fp = fp, .kept = kept};
@@ -564,7 +565,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			break;
 		}
 		if (in) /* never more than CFI_STEPS_MAX steps: max was checked before taking the trail */
-			in[q++] = st;
+			*in_end++ = st;
 		raw++;
 		kept = cfi_keeps(pc, own_lo, own_span);
 		if (kept)
@@ -572,8 +573,8 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	}
 	if (tr) {
 		struct cfi_step end = {.pc = pc, .sp = sp, .fp = fp, .kept = kept};
-		uint32_t node = cfi_trail_store(tr, trie, steps, in, q, joined, &end,
-						whole || pc < CFI_PC_MIN);
+		uint32_t node = cfi_trail_store(tr, trie, steps, in, (uint32_t)(in_end - in), joined,
+						&end, whole || pc < CFI_PC_MIN);
 		tr->epoch = epoch;
 		tr->hi = hi;
 		/* the trail's kept pcs are the walk's frames unless the walk stopped on it before its
