@@ -323,17 +323,14 @@ static inline uint32_t cfi_name_step(struct stack_trie *trie, uint32_t node,
 static inline uint32_t cfi_name_new_step(struct stack_trie *trie, struct cfi_step_memo *steps,
 					 uint32_t node, const struct cfi_step *st)
 {
-	if (!st->kept)
-		return node;
 	struct cfi_step_memo *m = st->node ? &steps[st->node - 1] : NULL;
-	if (m && m->pc == st->pc && m->edge_parent == node)
-		return m->edge_node;
-	uint32_t child = stack_trie_child(trie, node, st->pc);
-	if (m && m->pc == st->pc) {
+	if (!st->kept || !m || m->pc != st->pc)
+		return cfi_name_step(trie, node, st);
+	if (m->edge_parent != node) {
 		m->edge_parent = node;
-		m->edge_node = child;
+		m->edge_node = stack_trie_child(trie, node, st->pc);
 	}
-	return child;
+	return m->edge_node;
 }
 
 /* Where the walk's steps go once it is done: after s[0..joined] of the trail when it ended
