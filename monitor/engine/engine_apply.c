@@ -374,8 +374,11 @@ static inline void pipe_ask_block(struct engine *e, struct engine_pipe *p, const
 	*b = NULL;
 	if (ev[i].type == MEMTOP_EV_FREE || ev[i].type == MEMTOP_EV_REALLOC_BEGIN)
 		*b = liveset_prefetch_block(&e->live, p->h[i % PIPE_RING]);
-	else if (ev[i].stack_id < e->sites_cap)
-		memtop_prefetch(&e->sites[ev[i].stack_id]);
+	else {
+		liveset_prefetch_insert(&e->live, p->h[i % PIPE_RING]);
+		if (ev[i].stack_id < e->sites_cap)
+			memtop_prefetch(&e->sites[ev[i].stack_id]);
+	}
 }
 
 static inline void pipe_ask_site(struct engine *e, const struct engine_pipe *p, const struct memtop_event *ev,

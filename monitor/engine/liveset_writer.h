@@ -108,7 +108,10 @@ static inline void liveset_prefetch_slot(struct liveset *ls, uint64_t h)
 
 /* Follows the probe run as a lookup would (only the slots, never a block: those are still on their
  * way), up to the first empty slot or PREFETCH_PROBE slots: a block found past its home slot must
- * be prefetched too. */
+ * be prefetched too. The removal then reads the slot after the block's (table_clear), and when that
+ * one is empty, walks back over the tombstones before it: the line of either neighbour is asked
+ * for when it is not the block's line (a free of the first slot of a line stalled on the line
+ * before: a tenth of the pipelined ingest's samples, bench_engine ingest under perf). */
 #define PREFETCH_PROBE 8
 static inline const struct liveset_block *liveset_prefetch_block(struct liveset *ls, uint64_t h)
 {
@@ -120,10 +123,29 @@ static inline const struct liveset_block *liveset_prefetch_block(struct liveset 
 			return NULL;
 		if (slot_may_hold(w, h)) {
 			memtop_prefetch(slot_block(w));
+			if ((i & 7) == 7)
+				memtop_prefetch(&t->slots[(i + 1) & t->mask]);
+			else if ((i & 7) == 0 && t->slots[i + 1] == SLOT_EMPTY)
+				memtop_prefetch(&t->slots[(i - 1) & t->mask]);
 			return slot_block(w);
 		}
 	}
 	return NULL;
+}
+
+/* For an insert: its probe runs from the home slot to the first empty one. When the home line
+ * (asked for by liveset_prefetch_slot) has no empty slot from there on, the probe goes on into
+ * the next line: that one is asked for now. Tombstones keep the table's load between 40 and 70 %,
+ * where many probes cross a line. */
+static inline void liveset_prefetch_insert(struct liveset *ls, uint64_t h)
+{
+	const struct liveset_table *t = ls->table;
+	size_t i = h & t->mask;
+	const size_t end = (i | 7) + 1; /* the home line's last slot + 1; the table is 2^k >= 8 slots */
+	for (; i < end; i++)
+		if (t->slots[i] == SLOT_EMPTY)
+			return;
+	memtop_prefetch(&t->slots[end & t->mask]);
 }
 
 /* Removes the block at addr (h = liveset_hash(addr)) and returns it, readable by the writer until
