@@ -135,8 +135,8 @@ static inline const struct liveset_block *liveset_prefetch_block(struct liveset 
 
 /* For an insert: its probe runs from the home slot to the first empty one. When the home line
  * (asked for by liveset_prefetch_slot) has no empty slot from there on, the probe goes on into
- * the next line: that one is asked for now. Tombstones keep the table's load between 40 and 70 %,
- * where many probes cross a line. */
+ * the next line: that one is asked for now. Live and tombstone slots fill up to 70 % of the table
+ * before a rebuild, and at such loads many probes cross a line. */
 static inline void liveset_prefetch_insert(struct liveset *ls, uint64_t h)
 {
 	const struct liveset_table *t = ls->table;
