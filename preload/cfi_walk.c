@@ -22,15 +22,26 @@
 
 /* One step of a walk: the registers it started from (kept: pc is a frame the walk puts out, not one
  * of ours), and where it read the caller's return address and frame pointer (fp_at 0: the rule
- * left the frame pointer as it was). In the trail fp_at is never 0: such a step points at its
- * caller step's own fp (cfi_trail_store), so that following it checks two words with one branch
- * (python3 churn under callgrind's branch model: the follow's test of fp_at missed 1.4 times a
- * walk). */
+ * left the frame pointer as it was). */
 struct cfi_step {
 	uintptr_t pc, sp, fp, ra_at, fp_at;
-	uint32_t kept;
-	uint32_t node; /* in the trail, when named: the trie node of the pcs kept from s[0] to here */
+	uint16_t kept;
+	uint16_t flags; /* CFI_STEP_ON_FP, and in the trail CFI_STEP_FP_MATTERS */
+	uint32_t node;  /* in the trail, when named: the trie node of the pcs kept from s[0] to here */
 };
+/* The step's CFA was computed from fp. */
+#define CFI_STEP_ON_FP 1u
+/* In the trail: fp at this step's registers decides some later register of the trail (a step out
+ * from here computes its CFA from it before any step reads a new fp), or the trail ends here short
+ * of the stack's end. Where it does not, the trail's fp there is not checked (not read from the
+ * stack, not compared at a join) and may be stale: python3's interpreter, built without frame
+ * pointers, keeps anything in rbp, and no step of its stacks computes a CFA from it. */
+#define CFI_STEP_FP_MATTERS 2u
+
+static inline uintptr_t cfi_fp_mask(const struct cfi_step *st)
+{
+	return -(uintptr_t)((st->flags & CFI_STEP_FP_MATTERS) != 0);
+}
 
 /* A step taken by rule, kept by its registers: a later walk that reaches the same registers takes
  * it again without the rule (its lookup, its decoding, its bounds checks: ~60 of a rule step's
@@ -74,6 +85,44 @@ struct cfi_trail {
 	bool whole;   /* s[0] is where the stack ends (an outermost frame's rule, a null pc) */
 	bool named;   /* every step's node is set, in the trie as it is */
 	struct cfi_step s[CFI_STEPS_MAX + 1];
+	/* The words steps s[1..x] read, with what each held then, in chk[0..chk_n[x]): the return
+	 * address of each, and the caller's fp where the step read it and it matters
+	 * (CFI_STEP_FP_MATTERS): python3 churn, 13.6 steps followed a walk, 25.1 words before fp
+	 * was left out where it does not matter, 13.6 after. A walk that follows the trail to its
+	 * end checks them in one loop with one branch (cfi_trail_holds), step by step only to find
+	 * a word that changed (cfi_follow). nkept[x]: how many of s[0..x]'s pcs are kept. */
+	uint16_t chk_n[CFI_STEPS_MAX + 1];
+	uint16_t nkept[CFI_STEPS_MAX + 1];
+	struct cfi_check {
+		uintptr_t at, want;
+	} chk[2 * CFI_STEPS_MAX];
+};
+
+/* A home: the steps a walk took from the registers of a program's call into malloc (pc0, sp0) up
+ * to where it joined the trail (s[j], its registers sp_end and pc[q - 1]), kept so that a later
+ * walk from the same registers checks those steps all at once instead of taking them one after
+ * another. A step by memo or rule waits on the return address the step before read; the home's
+ * words are checked with independent loads, and the walk joins the trail at s[j] without the
+ * steps between, and without storing steps into the trail or naming them in the trie after.
+ * Why it holds: a step is a function of its registers and the words it reads (the trail's
+ * argument), so with pc0 and sp0 equal, each return address word holding pc[i], and fp equal
+ * where a step's CFA was computed from it (fp itself is carried along as the steps read it), the
+ * walk's registers at s[j] are those of the home's last step; s[j] then matches them like any
+ * join. Its trie node is kept too: the walk's stack under s[j]'s node (parent_node) in the trie
+ * of generation gen. At most CFI_HOME_STEPS steps, every pc of them kept. Emptied with the step
+ * memo (another epoch or stack). python3 churn: 91 % of walks go by a home (68 % with 64 homes
+ * one to a set); an experiment build timing each capture with the TSC, medians of 6 runs in
+ * turn: 156.9 ticks a capture before the homes, 123.7 with them and the trail's checks. */
+#define CFI_HOME_STEPS 4
+#define CFI_HOME_LOG2 8
+struct cfi_home {
+	uintptr_t pc0, sp0, sp_end;
+	uintptr_t ra_at[CFI_HOME_STEPS], fp_at[CFI_HOME_STEPS]; /* fp_at 0: fp unchanged */
+	uintptr_t pc[CFI_HOME_STEPS]; /* the return address step i read: the pc of level i + 1 */
+	uintptr_t fp[CFI_HOME_STEPS]; /* fp at level i, checked when step i's CFA came from it */
+	uint32_t j, parent_node, node, gen;
+	uint8_t q, on_fp;            /* on_fp: bit i for step i */
+	uint8_t victim;              /* in a set's first home: the way the next home goes to */
 };
 
 /* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the steps it took
@@ -84,7 +133,8 @@ struct cfi_trail {
 struct cfi_thread_mem {
 	struct cfi_slot l1[CFI_L1_SLOTS];
 	struct cfi_step_memo steps[1u << CFI_STEP_MEMO_LOG2];
-	uint64_t steps_epoch; /* the epoch and stack the steps were taken in */
+	struct cfi_home homes[1u << CFI_HOME_LOG2];
+	uint64_t steps_epoch; /* the epoch and stack the steps (and homes) were taken in */
 	uintptr_t steps_hi;
 	uint32_t steps_trie_gen; /* the trie generation of every edge in the steps */
 	struct shm_stack_memo memo[1u << CFI_MEMO_LOG2];
@@ -204,6 +254,7 @@ static inline struct cfi_step_memo *cfi_step_memo_begin(struct cfi_thread_mem *m
 {
 	if (preload_unlikely(m->steps_epoch != epoch || m->steps_hi != hi)) {
 		memset(m->steps, 0, sizeof m->steps);
+		memset(m->homes, 0, sizeof m->homes);
 		m->steps_epoch = epoch;
 		m->steps_hi = hi;
 	}
@@ -249,13 +300,15 @@ cfi_step_memo(struct cfi_step_memo *steps, struct cfi_slot *l1, uint64_t epoch, 
 #endif
 		st->ra_at = m->ra_at;
 		st->fp_at = m->fp_at;
+		st->flags = m->fp_mask ? CFI_STEP_ON_FP : 0;
 		*pc = *(const uintptr_t *)m->ra_at;
 		*sp = m->cfa;
 		*fp = m->fp_at ? *(const uintptr_t *)m->fp_at : st->fp;
 		return CFI_STEP;
 	}
-	bool on_fp;
+	bool on_fp = true;
 	enum cfi_kind kind = cfi_step_by_rule(l1, epoch, hi, st, pc, sp, fp, &on_fp);
+	st->flags = on_fp ? CFI_STEP_ON_FP : 0;
 	if (m && kind == CFI_STEP) {
 		m->pc = st->pc;
 		m->sp = st->sp;
@@ -292,6 +345,7 @@ cfi_step_own(uintptr_t hi, struct cfi_step *st, uintptr_t *pc, uintptr_t *sp,
 		return CFI_FALLBACK;
 	st->fp_at = f;
 	st->ra_at = f + sizeof(uintptr_t);
+	st->flags = CFI_STEP_ON_FP;
 	*pc = ((const uintptr_t *)f)[1];
 	*sp = f + 2 * sizeof(uintptr_t);
 	*fp = ((const uintptr_t *)f)[0];
@@ -351,7 +405,10 @@ static uint32_t cfi_trail_store(struct cfi_trail *tr, struct stack_trie *trie,
 	tr->named = false;
 	if (!joined) {
 		s[0] = *end;
+		s[0].flags = whole ? 0 : CFI_STEP_FP_MATTERS; /* rules go on from there */
 		tr->whole = whole;
+		tr->nkept[0] = (uint16_t)end->kept;
+		tr->chk_n[0] = 0;
 	}
 	if (joined + q > CFI_STEPS_MAX) {
 		tr->top = 0;
@@ -368,7 +425,18 @@ static uint32_t cfi_trail_store(struct cfi_trail *tr, struct stack_trie *trie,
 	for (struct cfi_step *d = &s[joined + 1], *last = &s[top]; d <= last; d++) {
 		st--;
 		*d = *st;
-		d->fp_at = st->fp_at ? st->fp_at : (uintptr_t)&d[-1].fp;
+		const uint32_t x = (uint32_t)(d - s);
+		const bool up_matters = d[-1].flags & CFI_STEP_FP_MATTERS;
+		uint32_t c = tr->chk_n[x - 1];
+		tr->chk[c++] = (struct cfi_check){st->ra_at, d[-1].pc};
+		if (st->fp_at && up_matters)
+			tr->chk[c++] = (struct cfi_check){st->fp_at, d[-1].fp};
+		tr->chk_n[x] = (uint16_t)c;
+		tr->nkept[x] = (uint16_t)(tr->nkept[x - 1] + st->kept);
+		uint16_t flags = st->flags & CFI_STEP_ON_FP;
+		if (flags || (!st->fp_at && up_matters))
+			flags |= CFI_STEP_FP_MATTERS;
+		d->flags = flags;
 		if (trie)
 			d->node = node = cfi_name_new_step(trie, steps, node, st);
 	}
@@ -378,30 +446,137 @@ static uint32_t cfi_trail_store(struct cfi_trail *tr, struct stack_trie *trie,
 }
 
 /* Follows the trail from s[k] outward, at most `steps` steps and until keep frames are out, while
- * the words each step read still hold its caller's pc and fp; returns the step reached. A pointer
- * loop: indexed, GCC recomputed each step's address from k (python3 churn under callgrind: ~30
- * instructions per frame followed). The reads need no bounds here: every step read inside [its
- * own sp, hi) when it was taken (cfi_step_by_rule, cfi_step_own), the trail is of this stack (hi),
- * and s[k]'s sp, the lowest followed, is this walk's sp now, at or above its lo. */
-static inline __attribute__((always_inline)) uint32_t
-cfi_follow(const struct cfi_step *s, uint32_t k, uint32_t steps, uint64_t *out, int *n, int keep)
+ * the words each step read still hold what they held (tr->chk); returns the step reached. The
+ * reads need no bounds here: every step read inside [its own sp, hi) when it was taken
+ * (cfi_step_by_rule, cfi_step_own), the trail is of this stack (hi), and s[k]'s sp, the lowest
+ * followed, is this walk's sp now, at or above its lo. */
+static uint32_t cfi_follow(const struct cfi_trail *tr, uint32_t k, uint32_t steps, uint64_t *out,
+			   int *n, int keep)
 {
 	/* a step puts out at most one frame: bounded here, the loop needs no count test (a step not
 	 * kept may stop it short of keep; the walk then joins the trail again where it stopped) */
 	if (steps > (uint32_t)(keep - *n))
 		steps = (uint32_t)(keep - *n);
-	const struct cfi_step *e = &s[k], *stop = e - steps;
+	const struct cfi_step *s = tr->s;
+	uint32_t x = k;
 	int m = *n;
-	for (; e != stop; e--) {
-		const struct cfi_step *up = e - 1;
-		uintptr_t ra = *(const uintptr_t *)e->ra_at, cfp = *(const uintptr_t *)e->fp_at;
-		if (((ra ^ up->pc) | (cfp ^ up->fp)) != 0)
+	for (; x != k - steps; x--) {
+		uintptr_t diff = 0;
+		for (uint32_t c = tr->chk_n[x - 1]; c != tr->chk_n[x]; c++)
+			diff |= *(const uintptr_t *)tr->chk[c].at ^ tr->chk[c].want;
+		if (diff != 0)
 			break;
-		out[m] = up->pc;
-		m += (int)up->kept;
+		out[m] = s[x - 1].pc;
+		m += (int)s[x - 1].kept;
 	}
 	*n = m;
-	return (uint32_t)(e - s);
+	return x;
+}
+
+/* Whether every word steps s[1..j] read still holds what it held: the trail from s[j] is the
+ * stack's own to its end. Reads need no bounds (cfi_follow says why). */
+static inline bool cfi_trail_holds(const struct cfi_trail *tr, uint32_t j)
+{
+	uintptr_t diff = 0;
+	for (const struct cfi_check *c = tr->chk, *end = c + tr->chk_n[j]; c != end; c++)
+		diff |= *(const uintptr_t *)c->at ^ c->want;
+	return diff == 0;
+}
+
+/* The frames of the trail from s[j - 1] out, into out[n..]: for a walk that checked the trail
+ * whole (cfi_trail_holds) and needs its frames. */
+static void cfi_trail_frames(const struct cfi_trail *tr, uint32_t j, uint64_t *out, int n)
+{
+	for (uint32_t x = j; x-- > 0;) {
+		out[n] = tr->s[x].pc;
+		n += tr->s[x].kept;
+	}
+}
+
+/* Homes go in sets of two by their registers: a function that allocates is called from several
+ * places at one sp (python3's PyUnicode_New), and each caller needs its own home. */
+static inline struct cfi_home *cfi_home_set(struct cfi_home *homes, uintptr_t pc, uintptr_t sp)
+{
+	return &homes[((pc ^ (sp << 16)) * 0x9e3779b97f4a7c15ull) >> (64 - CFI_HOME_LOG2) & ~1ull];
+}
+
+/* Whether the walk from (pc, sp, fp), the program's first frame, reaches s[h->j] by home h: its
+ * words still hold what the home's steps read. Then the frames the steps put out go to
+ * out[*n..], and *n and *raw count them. The loads do not wait on each other: one branch at the
+ * end. The reads need no bounds (they were inside [the step's sp, hi) when taken; this walk's sp
+ * is at or below sp0). */
+static inline __attribute__((always_inline)) bool
+cfi_home_reaches(const struct cfi_home *h, const struct cfi_step *s, uint32_t top, uintptr_t pc,
+		 uintptr_t sp, uintptr_t fp, uint64_t *out, int *n, int *raw)
+{
+	const uint32_t q = h->q;
+	if (h->pc0 != pc || h->sp0 != sp || h->j == 0 || h->j > top)
+		return false;
+	uintptr_t f = fp, diff = 0;
+	for (uint32_t i = 0; i < q; i++) {
+		if (h->on_fp >> i & 1)
+			diff |= f ^ h->fp[i];
+		diff |= *(const uintptr_t *)h->ra_at[i] ^ h->pc[i];
+		f = h->fp_at[i] ? *(const uintptr_t *)h->fp_at[i] : f;
+	}
+	const struct cfi_step *e = &s[h->j];
+	diff |= (e->pc ^ h->pc[q - 1]) | (e->sp ^ h->sp_end) | ((e->fp ^ f) & cfi_fp_mask(e));
+	if (diff != 0)
+		return false;
+	/* every pc of the home's steps is kept; the last, s[j]'s, as s[j] says */
+	int m = *n;
+	for (uint32_t i = 0; i < q; i++)
+		out[m++] = h->pc[i];
+	*n = m - (int)!e->kept;
+	*raw += (int)q;
+	return true;
+}
+
+/* The trie node of a walk by home h that joined s[h->j] (named) and followed the trail to its
+ * end: kept in the home for the trie generation and the parent node it was named under. */
+static inline uint32_t cfi_home_node(struct cfi_home *h, struct stack_trie *trie, uint32_t parent,
+				     uintptr_t pc0)
+{
+	if (h->gen == trie->gen && h->parent_node == parent && h->node != STACK_TRIE_ROOT)
+		return h->node;
+	uint32_t node = parent;
+	for (uint32_t i = h->q - 1; i-- > 0;)
+		node = stack_trie_child(trie, node, h->pc[i]);
+	node = stack_trie_child(trie, node, pc0);
+	h->gen = trie->gen;
+	h->parent_node = parent;
+	h->node = node;
+	return node;
+}
+
+/* After a walk that took its own steps in[0..q) from the program's first frame and then joined
+ * the trail at s[j] (stored now): its home, when every step is one it may keep. */
+static void cfi_home_keep(struct cfi_home *homes, const struct cfi_trail *tr, uint32_t j,
+			  const struct cfi_step *in, uint32_t q, uint32_t gen)
+{
+	if (q == 0 || q > CFI_HOME_STEPS || j == 0)
+		return;
+	for (uint32_t i = 0; i < q; i++)
+		if (!in[i].kept)
+			return;
+	struct cfi_home *set = cfi_home_set(homes, in[0].pc, in[0].sp), *h = &set[set->victim & 1];
+	set->victim ^= 1;
+	h->pc0 = in[0].pc;
+	h->sp0 = in[0].sp;
+	h->sp_end = tr->s[j].sp;
+	h->on_fp = 0;
+	for (uint32_t i = 0; i < q; i++) {
+		h->ra_at[i] = in[i].ra_at;
+		h->fp_at[i] = in[i].fp_at;
+		h->pc[i] = i + 1 < q ? in[i + 1].pc : tr->s[j].pc;
+		h->fp[i] = in[i].fp;
+		h->on_fp |= (uint8_t)(((in[i].flags & CFI_STEP_ON_FP) != 0) << i);
+	}
+	h->q = (uint8_t)q;
+	h->j = j;
+	h->gen = gen;
+	h->parent_node = tr->s[j].node;
+	h->node = tr->s[tr->top].node;
 }
 
 /* The walk keeps its state in locals: a store to out or to the trail could alias any field of a
@@ -502,14 +677,64 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 		if (raw > 0 && kept && keep > 0)
 			out[n++] = pc;
 	}
+	/* By home: the walk from the program's first frame by the steps a walk from the same registers
+	 * took before, when they hold, and on along the trail. Nothing is written unless the walk ends
+	 * there; else it goes on as if no home were kept. */
+	struct cfi_home *const homes = trie && tr->named ? mem->homes : NULL;
+	if (homes && at > s && kept && pc >= CFI_PC_MIN) {
+		struct cfi_home *h = cfi_home_set(homes, pc, sp);
+		int hn = n, hraw = raw;
+		const uint32_t top = (uint32_t)(at - s);
+		if (raw + CFI_HOME_STEPS <= max && n + CFI_HOME_STEPS <= keep &&
+		    (cfi_home_reaches(h, s, top, pc, sp, fp, out, &hn, &hraw) ||
+		     cfi_home_reaches(++h, s, top, pc, sp, fp, out, &hn, &hraw))) {
+			const uint32_t from = h->j, room = (uint32_t)(max - hraw);
+			const int outer = tr->nkept[from - 1];
+			if ((tr->whole || s[0].pc < CFI_PC_MIN) && from <= room && hn + outer <= keep &&
+			    cfi_trail_holds(tr, from)) {
+#if DEBUG_ASSERT_ENABLED
+				{ /* the checks agree with following the trail step by step */
+					uint64_t scratch[CFI_STEPS_MAX + 1];
+					int sn = 0;
+					DEBUG_ASSERT(cfi_follow(tr, from, from, scratch, &sn, CFI_STEPS_MAX) == 0 &&
+						     sn == outer);
+				}
+#endif
+				uint32_t node = cfi_home_node(h, trie, s[from].node, pc);
+				/* the frames, when the caller needs them: a stack not interned yet, the
+				 * check mode's comparison */
+				if (node == STACK_TRIE_ROOT || trie->node[node].stack == MEMTOP_STACK_NONE ||
+				    preload_cfg.unwinder == PRELOAD_UNWIND_CHECK)
+					cfi_trail_frames(tr, from, out, hn);
+				if (node != STACK_TRIE_ROOT)
+					*stack_of = &trie->node[node].stack;
+				return hn + outer;
+			}
+			uint32_t k = cfi_follow(tr, from, from < room ? from : room, out, &hn, keep);
+			hraw += (int)(from - k);
+			if (hraw >= max || hn >= keep)
+				return hn; /* at a limit: the frames are in out, no trie node */
+			/* a word of the trail changed: the walk's own steps as usual */
+		}
+	}
+	bool copied = false; /* in[] holds steps of the trail: no home is kept of them */
 	while (raw < max && n < keep && pc >= CFI_PC_MIN) {
 		while (at > s && at->sp < sp)
 			at--;
 		/* one branch for the three registers: whether a step joins the trail varies from
 		 * walk to walk */
-		if (at > s && ((at->sp ^ sp) | (at->pc ^ pc) | (at->fp ^ fp)) == 0) {
+		if (at > s && ((at->sp ^ sp) | (at->pc ^ pc) | ((at->fp ^ fp) & cfi_fp_mask(at))) == 0) {
 			const uint32_t from = (uint32_t)(at - s), room = (uint32_t)(max - raw);
-			uint32_t k = cfi_follow(s, from, from < room ? from : room, out, &n, keep);
+			const uintptr_t join_fp = fp; /* at the join: where the trail's may be stale */
+			uint32_t k;
+			if ((tr->whole || s[0].pc < CFI_PC_MIN) && from <= room &&
+			    n + tr->nkept[from - 1] <= keep && cfi_trail_holds(tr, from)) {
+				cfi_trail_frames(tr, from, out, n);
+				n += tr->nkept[from - 1];
+				k = 0;
+			} else {
+				k = cfi_follow(tr, from, from < room ? from : room, out, &n, keep);
+			}
 			at = &s[k];
 			raw += (int)(from - k);
 			if (k == 0 && in_end == in && from == tr->top && trie && tr->named &&
@@ -536,11 +761,16 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			}
 			/* s[k] read a changed word (or the trail ended at a limit): the steps followed
 			 * are this walk's own now, and s[k]'s registers are stepped by their rule */
+			copied = true;
+			/* their fps as the stack has them now: the trail's were not checked where they
+			 * did not matter to the trail, and may to the steps from here */
+			fp = join_fp;
 			for (uint32_t x = from; x > k; x--) {
 				*in_end = s[x];
+				in_end->fp = fp;
 				in_end->node = 0; /* no memo line (cfi_name_new_step) */
-				if (in_end->fp_at == (uintptr_t)&s[x - 1].fp)
-					in_end->fp_at = 0; /* the trail's "fp unchanged" back */
+				if (s[x].fp_at)
+					fp = *(const uintptr_t *)s[x].fp_at;
 				in_end++;
 			}
 		}
@@ -574,6 +804,8 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 						&end, whole || pc < CFI_PC_MIN);
 		tr->epoch = epoch;
 		tr->hi = hi;
+		if (homes && joined && !cut && !copied && node != STACK_TRIE_ROOT)
+			cfi_home_keep(homes, tr, joined, in, (uint32_t)(in_end - in), trie->gen);
 		/* the trail's kept pcs are the walk's frames unless the walk stopped on it before its
 		 * end */
 		if (!cut && node != STACK_TRIE_ROOT)

@@ -1,9 +1,9 @@
 // Call paths for comparing unwinders (MEMTOP_UNWIND=check): recursion, C++ exceptions thrown and
 // caught with allocations on the way (in destructors run by the unwind, in catch blocks), a signal
 // handler that allocates, std::function/std::map code from libstdc++, and one frame reached with the
-// same registers from two callers (the stack word that tells them apart is the only difference: a
-// walk that reuses the previous walk's outer frames must read it). Built with and without frame
-// pointers. Deterministic; frees everything; prints one checksum line.
+// same registers from two callers, then from three (the stack word that tells them apart is the
+// only difference: a walk that reuses an earlier walk's frames must read it; three callers are
+// more than the walk keeps for one set of registers). Built with and without frame pointers. Deterministic; frees everything; prints one checksum line.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +61,12 @@ __attribute__((noinline)) static void mix_via_b(int i)
 	mix_sink = mix_sink + 2;
 }
 
+__attribute__((noinline)) static void mix_via_c(int i)
+{
+	mix_mid(i);
+	mix_sink = mix_sink + 3;
+}
+
 static void mix_on_signal(int)
 {
 	void *p = std::malloc(48);
@@ -88,6 +94,10 @@ int main()
 	}
 	for (int i = 0; i < 3000; i++)
 		(i * 7 % 5 < 2 ? mix_via_a : mix_via_b)(i);
+	for (int i = 0; i < 3000; i++) {
+		int way = i * 7 % 11 % 3;
+		(way == 0 ? mix_via_a : way == 1 ? mix_via_b : mix_via_c)(i);
+	}
 	sum += mix_sink % 1000;
 	struct itimerval off = {};
 	setitimer(ITIMER_REAL, &off, nullptr);
