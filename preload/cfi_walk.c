@@ -116,13 +116,19 @@ struct cfi_trail {
 #define CFI_HOME_STEPS 4
 #define CFI_HOME_LOG2 8
 struct cfi_home {
+	/* what every walk by the home reads, in its first two lines */
 	uintptr_t pc0, sp0, sp_end;
-	uintptr_t ra_at[CFI_HOME_STEPS], fp_at[CFI_HOME_STEPS]; /* fp_at 0: fp unchanged */
+	uintptr_t ra_at[CFI_HOME_STEPS];
 	uintptr_t pc[CFI_HOME_STEPS]; /* the return address step i read: the pc of level i + 1 */
-	uintptr_t fp[CFI_HOME_STEPS]; /* fp at level i, checked when step i's CFA came from it */
 	uint32_t j, parent_node, node, gen;
-	uint8_t q, on_fp;            /* on_fp: bit i for step i */
-	uint8_t victim;              /* in a set's first home: the way the next home goes to */
+	/* node's stack id, kept here so that a walk by the home does not read the trie's line for
+	 * it (MEMTOP_STACK_NONE: not known yet; the capture stores it here once interned) */
+	uint32_t stack;
+	uint8_t q, on_fp; /* on_fp: bit i for step i */
+	uint8_t victim;   /* in a set's first home: the way the next home goes to */
+	/* the fps, read only when a step's CFA (or s[j]'s registers) depends on them */
+	uintptr_t fp_at[CFI_HOME_STEPS] __attribute__((aligned(64))); /* 0: fp unchanged */
+	uintptr_t fp[CFI_HOME_STEPS]; /* fp at level i, checked when step i's CFA came from it */
 };
 
 /* What a thread maps at its first walk (t->cfi_l1 points to it): the rule table, the steps it took
@@ -477,10 +483,16 @@ static uint32_t cfi_follow(const struct cfi_trail *tr, uint32_t k, uint32_t step
  * stack's own to its end. Reads need no bounds (cfi_follow says why). */
 static inline bool cfi_trail_holds(const struct cfi_trail *tr, uint32_t j)
 {
-	uintptr_t diff = 0;
-	for (const struct cfi_check *c = tr->chk, *end = c + tr->chk_n[j]; c != end; c++)
-		diff |= *(const uintptr_t *)c->at ^ c->want;
-	return diff == 0;
+	/* two words a turn, each into its own sum: half the loop's counting and branches */
+	const struct cfi_check *c = tr->chk, *end = c + tr->chk_n[j];
+	uintptr_t d0 = 0, d1 = 0;
+	for (; end - c >= 2; c += 2) {
+		d0 |= *(const uintptr_t *)c[0].at ^ c[0].want;
+		d1 |= *(const uintptr_t *)c[1].at ^ c[1].want;
+	}
+	if (c != end)
+		d0 |= *(const uintptr_t *)c->at ^ c->want;
+	return (d0 | d1) == 0;
 }
 
 /* The frames of the trail from s[j - 1] out, into out[n..]: for a walk that checked the trail
@@ -512,15 +524,20 @@ cfi_home_reaches(const struct cfi_home *h, const struct cfi_step *s, uint32_t to
 	const uint32_t q = h->q;
 	if (h->pc0 != pc || h->sp0 != sp || h->j == 0 || h->j > top)
 		return false;
-	uintptr_t f = fp, diff = 0;
-	for (uint32_t i = 0; i < q; i++) {
-		if (h->on_fp >> i & 1)
-			diff |= f ^ h->fp[i];
-		diff |= *(const uintptr_t *)h->ra_at[i] ^ h->pc[i];
-		f = h->fp_at[i] ? *(const uintptr_t *)h->fp_at[i] : f;
-	}
 	const struct cfi_step *e = &s[h->j];
-	diff |= (e->pc ^ h->pc[q - 1]) | (e->sp ^ h->sp_end) | ((e->fp ^ f) & cfi_fp_mask(e));
+	uintptr_t diff = (e->pc ^ h->pc[q - 1]) | (e->sp ^ h->sp_end);
+	for (uint32_t i = 0; i < q; i++)
+		diff |= *(const uintptr_t *)h->ra_at[i] ^ h->pc[i];
+	if (preload_unlikely(h->on_fp || (e->flags & CFI_STEP_FP_MATTERS))) {
+		/* fp as the steps carry it, where it decides a CFA */
+		uintptr_t f = fp;
+		for (uint32_t i = 0; i < q; i++) {
+			if (h->on_fp >> i & 1)
+				diff |= f ^ h->fp[i];
+			f = h->fp_at[i] ? *(const uintptr_t *)h->fp_at[i] : f;
+		}
+		diff |= (e->fp ^ f) & cfi_fp_mask(e);
+	}
 	if (diff != 0)
 		return false;
 	/* every pc of the home's steps is kept; the last, s[j]'s, as s[j] says */
@@ -546,6 +563,7 @@ static inline uint32_t cfi_home_node(struct cfi_home *h, struct stack_trie *trie
 	h->gen = trie->gen;
 	h->parent_node = parent;
 	h->node = node;
+	h->stack = trie->node[node].stack;
 	return node;
 }
 
@@ -577,6 +595,7 @@ static void cfi_home_keep(struct cfi_home *homes, const struct cfi_trail *tr, ui
 	h->gen = gen;
 	h->parent_node = tr->s[j].node;
 	h->node = tr->s[tr->top].node;
+	h->stack = MEMTOP_STACK_NONE; /* the capture interns the walk's frames after the walk */
 }
 
 /* The walk keeps its state in locals: a store to out or to the trail could alias any field of a
@@ -701,13 +720,16 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 				}
 #endif
 				uint32_t node = cfi_home_node(h, trie, s[from].node, pc);
+				if (node == STACK_TRIE_ROOT)
+					return -1; /* cannot be: the trie always has room for a walk */
+				if (h->stack == MEMTOP_STACK_NONE)
+					h->stack = trie->node[node].stack; /* interned since */
 				/* the frames, when the caller needs them: a stack not interned yet, the
 				 * check mode's comparison */
-				if (node == STACK_TRIE_ROOT || trie->node[node].stack == MEMTOP_STACK_NONE ||
+				if (h->stack == MEMTOP_STACK_NONE ||
 				    preload_cfg.unwinder == PRELOAD_UNWIND_CHECK)
 					cfi_trail_frames(tr, from, out, hn);
-				if (node != STACK_TRIE_ROOT)
-					*stack_of = &trie->node[node].stack;
+				*stack_of = &h->stack;
 				return hn + outer;
 			}
 			uint32_t k = cfi_follow(tr, from, from < room ? from : room, out, &hn, keep);
