@@ -739,6 +739,28 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			/* a word of the trail changed: the walk's own steps as usual */
 		}
 	}
+	/* A walk that begins on the trail's innermost step (a loop allocating from one place: the
+	 * storm's threads: no home, as it takes no step of its own) ... */
+	if (homes && at > s && kept && (tr->whole || s[0].pc < CFI_PC_MIN) &&
+	    ((at->sp ^ sp) | (at->pc ^ pc) | ((at->fp ^ fp) & cfi_fp_mask(at))) == 0) {
+		/* ... and follows it to its end: the trail stays as it is, and its top names the walk's
+		 * stack (frames written only when the caller needs them, as by a home) */
+		const uint32_t from = (uint32_t)(at - s);
+		const int outer = tr->nkept[from - 1];
+		if (from <= (uint32_t)(max - raw) && n + outer <= keep && cfi_trail_holds(tr, from)) {
+#if DEBUG_ASSERT_ENABLED
+			uint64_t scratch[CFI_STEPS_MAX + 1];
+			int sn = 0;
+			DEBUG_ASSERT(cfi_follow(tr, from, from, scratch, &sn, CFI_STEPS_MAX) == 0 &&
+				     sn == outer);
+#endif
+			uint32_t *id = &trie->node[s[from].node].stack;
+			if (*id == MEMTOP_STACK_NONE || preload_cfg.unwinder == PRELOAD_UNWIND_CHECK)
+				cfi_trail_frames(tr, from, out, n);
+			*stack_of = id;
+			return n + outer;
+		}
+	}
 	bool copied = false; /* in[] holds steps of the trail: no home is kept of them */
 	while (raw < max && n < keep && pc >= CFI_PC_MIN) {
 		while (at > s && at->sp < sp)
