@@ -38,8 +38,9 @@ struct cfi_home {
 	uintptr_t fp[CFI_HOME_STEPS]; /* fp at level i, checked when step i's CFA came from it */
 };
 
-/* Homes go in sets of two by their registers: a function that allocates is called from several
- * places at one sp (python3's PyUnicode_New), and each caller needs its own home. */
+/* Homes go in sets of two by their registers: a function that allocates may be called from
+ * several places at one sp, and each caller needs its own home (python3 churn: 81 % of walks by a
+ * home with 256 one to a set, 91 % in sets of two; prog_unwindmix calls one frame from three). */
 static inline struct cfi_home *cfi_home_set(struct cfi_home *homes, uintptr_t pc, uintptr_t sp)
 {
 	return &homes[((pc ^ (sp << 16)) * 0x9e3779b97f4a7c15ull) >> (64 - CFI_HOME_LOG2) & ~1ull];
