@@ -5,6 +5,9 @@
 
 #include "cfi.h"
 
+/* libunwind stops at return addresses below this (a null or garbage frame), and so do we. */
+#define CFI_PC_MIN 0x4000
+
 /* One step of a walk: the registers it started from (kept: pc is a frame the walk puts out, not one
  * of ours), and where it read the caller's return address and frame pointer (fp_at 0: the rule
  * left the frame pointer as it was). */
@@ -207,6 +210,24 @@ static inline bool cfi_trail_holds(const struct cfi_trail *tr, uint32_t j)
 	if (c != end)
 		d0 |= *(const uintptr_t *)c->at ^ c->want;
 	return (d0 | d1) == 0;
+}
+
+/* Whether a walk whose registers are s[from]'s goes along the trail to the stack's end at once:
+ * the trail ends where the stack does, its steps and kept frames fit in room and keep - n, and its
+ * words hold. Debug builds check the answer against the step-by-step follow. */
+static inline bool cfi_trail_to_end(const struct cfi_trail *tr, uint32_t from, uint32_t room, int n,
+				    int keep)
+{
+	if (!(tr->whole || tr->s[0].pc < CFI_PC_MIN) || from > room ||
+	    n + tr->nkept[from - 1] > keep || !cfi_trail_holds(tr, from))
+		return false;
+#if DEBUG_ASSERT_ENABLED
+	uint64_t scratch[CFI_STEPS_MAX + 1];
+	int sn = 0;
+	DEBUG_ASSERT(cfi_follow(tr, from, from, scratch, &sn, CFI_STEPS_MAX) == 0 &&
+		     sn == tr->nkept[from - 1]);
+#endif
+	return true;
 }
 
 /* The frames of the trail from s[j - 1] out, into out[n..]: for a walk that checked the trail

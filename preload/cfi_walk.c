@@ -11,9 +11,6 @@
 #include "cfi_home.h"
 #include "cfi_trail.h"
 
-/* libunwind stops at return addresses below this (a null or garbage frame), and so do we. */
-#define CFI_PC_MIN 0x4000
-
 /* 4096 slots of 16 bytes: 64 KiB per thread (pages touched as slots are), so that the rules of a
  * program's hot frames are read from L1/L2 rather than from the 1 MiB shared table. 512 slots held
  * python3's frames but not cc1's (thousands of distinct return addresses: a fifth of its walk's
@@ -371,16 +368,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 		     cfi_home_reaches(++h, s, top, pc, sp, fp, out, &hn, &hraw))) {
 			const uint32_t from = h->j, room = (uint32_t)(max - hraw);
 			const int outer = tr->nkept[from - 1];
-			if ((tr->whole || s[0].pc < CFI_PC_MIN) && from <= room && hn + outer <= keep &&
-			    cfi_trail_holds(tr, from)) {
-#if DEBUG_ASSERT_ENABLED
-				{ /* the checks agree with following the trail step by step */
-					uint64_t scratch[CFI_STEPS_MAX + 1];
-					int sn = 0;
-					DEBUG_ASSERT(cfi_follow(tr, from, from, scratch, &sn, CFI_STEPS_MAX) == 0 &&
-						     sn == outer);
-				}
-#endif
+			if (cfi_trail_to_end(tr, from, room, hn, keep)) {
 				uint32_t node = cfi_home_node(h, trie, s[from].node, pc);
 				if (node == STACK_TRIE_ROOT)
 					return -1; /* cannot be: the trie always has room for a walk */
@@ -403,19 +391,13 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 	}
 	/* A walk that begins on the trail's innermost step (a loop allocating from one place: the
 	 * storm's threads: no home, as it takes no step of its own) ... */
-	if (homes && at > s && kept && (tr->whole || s[0].pc < CFI_PC_MIN) &&
+	if (homes && at > s && kept &&
 	    ((at->sp ^ sp) | (at->pc ^ pc) | ((at->fp ^ fp) & cfi_fp_mask(at))) == 0) {
 		/* ... and follows it to its end: the trail stays as it is, and its top names the walk's
 		 * stack (frames written only when the caller needs them, as by a home) */
 		const uint32_t from = (uint32_t)(at - s);
 		const int outer = tr->nkept[from - 1];
-		if (from <= (uint32_t)(max - raw) && n + outer <= keep && cfi_trail_holds(tr, from)) {
-#if DEBUG_ASSERT_ENABLED
-			uint64_t scratch[CFI_STEPS_MAX + 1];
-			int sn = 0;
-			DEBUG_ASSERT(cfi_follow(tr, from, from, scratch, &sn, CFI_STEPS_MAX) == 0 &&
-				     sn == outer);
-#endif
+		if (cfi_trail_to_end(tr, from, (uint32_t)(max - raw), n, keep)) {
 			uint32_t *id = &trie->node[s[from].node].stack;
 			if (*id == MEMTOP_STACK_NONE || preload_cfg.unwinder == PRELOAD_UNWIND_CHECK)
 				cfi_trail_frames(tr, from, out, n);
@@ -433,8 +415,7 @@ __attribute__((noinline)) int preload_cfi_unwind(struct preload_thread *t, uint6
 			const uint32_t from = (uint32_t)(at - s), room = (uint32_t)(max - raw);
 			const uintptr_t join_fp = fp; /* at the join: where the trail's may be stale */
 			uint32_t k;
-			if ((tr->whole || s[0].pc < CFI_PC_MIN) && from <= room &&
-			    n + tr->nkept[from - 1] <= keep && cfi_trail_holds(tr, from)) {
+			if (cfi_trail_to_end(tr, from, room, n, keep)) {
 				cfi_trail_frames(tr, from, out, n);
 				n += tr->nkept[from - 1];
 				k = 0;
